@@ -1,0 +1,93 @@
+// Byte helpers that work the same in Node and in browsers (no Buffer).
+import { ParseError } from './errors.js';
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += HEX[b];
+  return out;
+}
+
+export function fromHex(hex: string, field = 'hex'): Uint8Array {
+  const clean = hex.startsWith('0x') || hex.startsWith('0X') ? hex.slice(2) : hex;
+  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new ParseError('MALFORMED_FIELD', `${field} is not an even-length hex string`, { field, actual: hex });
+  }
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+export function fromBase64(b64: string, field = 'base64'): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(b64.replace(/\s+/g, ''));
+  } catch (cause) {
+    throw new ParseError('MALFORMED_FIELD', `${field} is not valid base64`, { field, cause });
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+export function isAllZero(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0) return false;
+  return true;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function dataView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Copies into a fresh ArrayBuffer-backed array, as WebCrypto requires. */
+export function toArrayBufferView(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+export interface PemBlock {
+  readonly label: string;
+  readonly der: Uint8Array;
+}
+
+export function decodePem(text: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_BLOCK)) {
+    blocks.push({ label: m[1] as string, der: fromBase64(m[2] as string, `PEM ${m[1] as string}`) });
+  }
+  return blocks;
+}
+
+export function encodePem(label: string, der: Uint8Array): string {
+  const b64 = toBase64(der).replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
+}

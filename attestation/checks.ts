@@ -1,0 +1,42 @@
+// The record of which checks a verification ran and how each ended, carried by every verdict.
+import { CloisterError } from './errors.js';
+
+export type CheckStatus = 'pass' | 'fail' | 'skipped';
+
+export interface Check {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly detail?: string;
+}
+
+export class CheckLog {
+  readonly checks: Check[] = [];
+
+  pass(id: string, detail?: string): void {
+    this.checks.push(detail === undefined ? { id, status: 'pass' } : { id, status: 'pass', detail });
+  }
+
+  skip(id: string, detail: string): void {
+    this.checks.push({ id, status: 'skipped', detail });
+  }
+
+  /** Records the failure and throws it. */
+  fail(id: string, error: CloisterError): never {
+    this.checks.push({ id, status: 'fail', detail: error.message });
+    throw error;
+  }
+
+  /** Runs `fn`; a CloisterError it throws is recorded as this check's failure. */
+  async run<T>(id: string, fn: () => T | Promise<T>, detail?: (value: T) => string | undefined): Promise<T> {
+    let value: T;
+    try {
+      value = await fn();
+    } catch (e) {
+      if (e instanceof CloisterError) this.fail(id, e);
+      throw e;
+    }
+    const d = detail?.(value);
+    this.pass(id, d);
+    return value;
+  }
+}

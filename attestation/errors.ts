@@ -1,0 +1,100 @@
+// Every error the verifier raises carries one of these codes; docs/errors.md lists exactly these
+// (checked by attestation/errors.test.ts).
+export const ERROR_CODES = {
+  // parse: the bytes do not have the shape of the format
+  TRUNCATED: 'input is shorter than the format requires',
+  TRAILING_BYTES: 'input has bytes after the end of the format',
+  UNSUPPORTED_VERSION: 'format version is not one this verifier implements',
+  UNSUPPORTED_ALGORITHM: 'signature or key algorithm is not the one the format requires',
+  RESERVED_NONZERO: 'a must-be-zero range holds non-zero bytes',
+  MALFORMED_FIELD: 'a field holds a value its specification does not allow',
+  MALFORMED_DER: 'DER/X.509 structure could not be decoded',
+  MALFORMED_CERT_TABLE: 'certificate table of an extended report is malformed',
+  MALFORMED_EVIDENCE: 'evidence file is not a report, an extended report or an evidence bundle',
+  MALFORMED_POLICY: 'policy object or file has invalid fields',
+  // verify: signatures, chains, validity, revocation
+  MISSING_CERTIFICATE: 'a certificate needed to build the chain was not supplied nor embedded',
+  PRODUCT_MISMATCH: 'report and certificates belong to different AMD products',
+  UNTRUSTED_ROOT: 'the chain ends in a root that is not trusted',
+  CHAIN_SIGNATURE_INVALID: 'a certificate is not signed by its issuer',
+  CERT_NOT_YET_VALID: 'a certificate is not valid yet at the evaluation time',
+  CERT_EXPIRED: 'a certificate has expired at the evaluation time',
+  CERT_REVOKED: 'a certificate is listed in its issuer\'s CRL',
+  CRL_INVALID: 'a CRL is not signed by its issuer or is malformed',
+  CRL_EXPIRED: 'a CRL is outside its thisUpdate..nextUpdate window',
+  CRL_UNAVAILABLE: 'policy requires a CRL and none was supplied for the chain\'s root',
+  SIGNING_KEY_MISMATCH: 'the report names a signing key (VCEK/VLEK) other than the certificate supplied',
+  TCB_MISMATCH: 'REPORTED_TCB differs from the TCB in the VCEK/VLEK extensions',
+  CHIP_ID_MISMATCH: 'CHIP_ID differs from the VCEK hwID extension',
+  REPORT_SIGNATURE_INVALID: 'the report signature does not verify with the VCEK/VLEK',
+  // validate: the caller's policy
+  POLICY_DEBUG: 'guest policy allows debugging',
+  POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',
+  POLICY_RESERVED_BITS: 'reserved bits are set in a policy, platform-info or key-info field',
+  POLICY_PROVISIONAL_FIRMWARE: 'CURRENT_TCB differs from COMMITTED_TCB (provisional firmware)',
+  POLICY_TCB_TOO_LOW: 'a TCB component is below the policy minimum',
+  POLICY_FIRMWARE_TOO_OLD: 'firmware version or build is below the policy minimum',
+  POLICY_GUEST_SVN_TOO_LOW: 'GUEST_SVN is below the policy minimum',
+  POLICY_VMPL: 'VMPL differs from the policy',
+  POLICY_MEASUREMENT: 'MEASUREMENT is not in the allowed list',
+  POLICY_HOST_DATA: 'HOST_DATA differs from the policy',
+  POLICY_REPORT_DATA: 'REPORT_DATA differs from the expected value',
+  POLICY_ID_KEY: 'ID key digest is not in the allowed list',
+  POLICY_AUTHOR_KEY: 'author key digest is not in the allowed list',
+  POLICY_SIGNING_KEY: 'the report is signed by a key kind (VCEK/VLEK) the policy does not allow',
+  POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
+  // command line
+  USAGE: 'the command line is invalid',
+  UNREADABLE_INPUT: 'an input file could not be read',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetails {
+  readonly field?: string;
+  readonly expected?: string;
+  readonly actual?: string;
+  readonly offset?: number;
+  readonly cause?: unknown;
+}
+
+export class CloisterError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly expected: string | undefined;
+  readonly actual: string | undefined;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.field = details.field;
+    this.expected = details.expected;
+    this.actual = details.actual;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      ...(this.field === undefined ? {} : { field: this.field }),
+      ...(this.expected === undefined ? {} : { expected: this.expected }),
+      ...(this.actual === undefined ? {} : { actual: this.actual }),
+    };
+  }
+}
+
+export class ParseError extends CloisterError {
+  readonly offset: number | undefined;
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+    this.offset = details.offset;
+  }
+}
+
+export class VerificationError extends CloisterError {}
+
+export class PolicyError extends CloisterError {}
+
+export class UsageError extends CloisterError {}

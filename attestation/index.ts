@@ -1,0 +1,6 @@
+// The Cloister verifier and client SDK: pure TypeScript over WebCrypto, for Node and browsers.
+export * from './errors.js';
+export type { Check, CheckStatus } from './checks.js';
+export { CheckLog } from './checks.js';
+export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
+export * from './snp/index.js';

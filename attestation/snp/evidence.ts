@@ -1,0 +1,190 @@
+// SEV-SNP evidence as it arrives: a raw report, an extended report (report + certificate table), or a
+// Cloister evidence bundle (JSON, see docs/evidence-bundle.md); and the whole parse -> verify ->
+// validate pipeline that turns it into a verdict.
+import { decodePem, fromBase64, toHex } from '../bytes.js';
+import { CheckLog, type Check } from '../checks.js';
+import { CloisterError, ParseError } from '../errors.js';
+import { looksLikeCrl } from '../x509.js';
+import { CERT_GUID, parseCertTable } from './certTable.js';
+import { productFromCpuId, type Product } from './product.js';
+import { parseReport, REPORT_SIZE, type SnpReport } from './report.js';
+import { decodeTcb, type TcbParts } from './tcb.js';
+import { validateSnpReport, type SnpPolicy } from './validate.js';
+import { SnpVerifier, type SnpVerification } from './verify.js';
+
+export const BUNDLE_FORMAT = 'cloister-evidence/v1';
+
+export interface SnpEvidence {
+  readonly report: Uint8Array;
+  readonly certificates: readonly Uint8Array[];
+  readonly crls: readonly Uint8Array[];
+  /** Set by bundles produced by the simulated TEE; informational only, trust comes from roots. */
+  readonly simulated: boolean;
+}
+
+const KNOWN_GUIDS = new Set<string>(Object.values(CERT_GUID));
+
+/** Splits certificate files (PEM with any number of blocks, or one DER) into DER certificates and CRLs. */
+export function splitCertificateFile(bytes: Uint8Array, what: string): { certificates: Uint8Array[]; crls: Uint8Array[] } {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, Math.min(bytes.length, 4096)));
+  const ders = text.includes('-----BEGIN ')
+    ? decodePem(new TextDecoder().decode(bytes)).filter((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CRL').map((b) => b.der)
+    : [bytes];
+  if (ders.length === 0) throw new ParseError('MALFORMED_DER', `${what} holds no PEM CERTIFICATE or X509 CRL block`, { field: what });
+  const out = { certificates: [] as Uint8Array[], crls: [] as Uint8Array[] };
+  for (const der of ders) (looksLikeCrl(der) ? out.crls : out.certificates).push(der);
+  return out;
+}
+
+function decodeBundle(bytes: Uint8Array): SnpEvidence {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (cause) {
+    throw new ParseError('MALFORMED_EVIDENCE', `evidence bundle is not valid JSON: ${(cause as Error).message}`, { field: '$', cause });
+  }
+  const o = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  if (o.format !== BUNDLE_FORMAT) problems.push(`$.format: must be "${BUNDLE_FORMAT}"`);
+  if (o.platform !== 'sev-snp') problems.push('$.platform: must be "sev-snp"');
+  if (typeof o.evidence !== 'string') problems.push('$.evidence: must be a base64 string');
+  for (const k of ['certificates', 'crls'] as const) {
+    if (k in o && !(Array.isArray(o[k]) && o[k].every((c) => typeof c === 'string'))) problems.push(`$.${k}: must be an array of base64 or PEM strings`);
+  }
+  if ('simulated' in o && typeof o.simulated !== 'boolean') problems.push('$.simulated: must be true or false');
+  if (problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid evidence bundle: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
+  const decodeDer = (s: string, field: string): Uint8Array[] => (s.includes('-----BEGIN ') ? decodePem(s).map((b) => b.der) : [fromBase64(s, field)]);
+  return {
+    report: fromBase64(o.evidence as string, '$.evidence'),
+    certificates: ((o.certificates ?? []) as string[]).flatMap((c, i) => decodeDer(c, `$.certificates[${i}]`)),
+    crls: ((o.crls ?? []) as string[]).flatMap((c, i) => decodeDer(c, `$.crls[${i}]`)),
+    simulated: o.simulated === true,
+  };
+}
+
+/** Recognizes a raw report, an extended report or a JSON evidence bundle. */
+export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] === 0x7b) return decodeBundle(bytes);
+  if (bytes.length < REPORT_SIZE) {
+    throw new ParseError('TRUNCATED', `evidence is ${bytes.length} bytes: a SEV-SNP report is ${REPORT_SIZE} bytes (an extended report more)`, {
+      field: 'report',
+      expected: `>= ${REPORT_SIZE}`,
+      actual: String(bytes.length),
+    });
+  }
+  if (bytes.length === REPORT_SIZE) return { report: bytes, certificates: [], crls: [], simulated: false };
+  const table = parseCertTable(bytes.subarray(REPORT_SIZE));
+  return {
+    report: bytes.subarray(0, REPORT_SIZE),
+    certificates: table.filter((e) => KNOWN_GUIDS.has(e.guid)).map((e) => e.data),
+    crls: [],
+    simulated: false,
+  };
+}
+
+export interface VerdictError {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly field?: string;
+  readonly expected?: string;
+  readonly actual?: string;
+}
+
+export interface SnpVerdict {
+  readonly accepted: boolean;
+  readonly platform: 'sev-snp';
+  readonly error?: VerdictError;
+  readonly checks: readonly Check[];
+  readonly claims?: Record<string, unknown>;
+}
+
+export interface VerifySnpOptions {
+  readonly at?: Date;
+  readonly verifier?: SnpVerifier;
+}
+
+const bigHex = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
+
+function tcbClaim(raw: bigint, product: Product | undefined): { raw: string } & Partial<TcbParts> {
+  return product === undefined ? { raw: bigHex(raw) } : { raw: bigHex(raw), ...decodeTcb(raw, product) };
+}
+
+/** Every parsed field, JSON-ready (hex strings for bytes, decoded bitfields and TCBs). */
+export function snpClaims(r: SnpReport, product: Product | undefined, verification?: SnpVerification): Record<string, unknown> {
+  const { raw: policyRaw, reservedBits: policyReserved, ...policy } = r.policy;
+  const { raw: pinfoRaw, reservedBits: pinfoReserved, ...platformInfo } = r.platformInfo;
+  return {
+    version: r.version,
+    product: product ?? null,
+    signingKey: r.keyInfo.signingKey,
+    guestSvn: r.guestSvn,
+    policy: { raw: bigHex(policyRaw), ...policy, reservedBits: bigHex(policyReserved) },
+    familyId: toHex(r.familyId),
+    imageId: toHex(r.imageId),
+    vmpl: r.vmpl,
+    signatureAlgo: r.signatureAlgo,
+    currentTcb: tcbClaim(r.currentTcb, product),
+    platformInfo: { raw: bigHex(pinfoRaw), ...platformInfo, reservedBits: bigHex(pinfoReserved) },
+    keyInfo: { raw: r.keyInfo.raw, authorKeyEn: r.keyInfo.authorKeyEn, maskChipKey: r.keyInfo.maskChipKey, signingKey: r.keyInfo.signingKey },
+    reportData: toHex(r.reportData),
+    measurement: toHex(r.measurement),
+    hostData: toHex(r.hostData),
+    idKeyDigest: toHex(r.idKeyDigest),
+    authorKeyDigest: toHex(r.authorKeyDigest),
+    reportId: toHex(r.reportId),
+    reportIdMa: toHex(r.reportIdMa),
+    reportedTcb: tcbClaim(r.reportedTcb, product),
+    cpuid: r.cpuid ?? null,
+    chipId: toHex(r.chipId),
+    committedTcb: tcbClaim(r.committedTcb, product),
+    currentVersion: r.currentVersion,
+    committedVersion: r.committedVersion,
+    launchTcb: tcbClaim(r.launchTcb, product),
+    launchMitVector: r.launchMitVector === undefined ? null : bigHex(r.launchMitVector),
+    currentMitVector: r.currentMitVector === undefined ? null : bigHex(r.currentMitVector),
+    ...(verification === undefined
+      ? {}
+      : {
+          chain: verification.chain,
+          vek: {
+            kind: verification.vek.kind,
+            productName: verification.vek.productName,
+            tcb: verification.vek.tcb,
+            hwId: verification.vek.hwId === undefined ? null : toHex(verification.vek.hwId),
+            cspId: verification.vek.cspId ?? null,
+          },
+          crlChecked: verification.crlChecked,
+        }),
+  };
+}
+
+let defaultVerifier: SnpVerifier | undefined;
+
+/** parse -> verify -> validate. Never throws for bad evidence: the verdict carries the failure. */
+export async function verifySnpEvidence(evidence: SnpEvidence, policy: SnpPolicy = {}, options: VerifySnpOptions = {}): Promise<SnpVerdict> {
+  const log = new CheckLog();
+  let report: SnpReport | undefined;
+  let product: Product | undefined;
+  let verification: SnpVerification | undefined;
+  try {
+    report = await log.run('parse', () => parseReport(evidence.report), (r) => `version ${r.version}`);
+    product = report.cpuid === undefined ? undefined : productFromCpuId(report.cpuid);
+    const verifier = options.verifier ?? (defaultVerifier ??= new SnpVerifier());
+    verification = await verifier.verify(report, evidence, { ...(options.at === undefined ? {} : { at: options.at }), requireCrl: policy.requireCrl ?? false }, log);
+    product = verification.product;
+    validateSnpReport(report, verification.product, policy, log);
+    return { accepted: true, platform: 'sev-snp', checks: log.checks, claims: snpClaims(report, product, verification) };
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    return {
+      accepted: false,
+      platform: 'sev-snp',
+      error: e.toJSON() as unknown as VerdictError,
+      checks: log.checks,
+      ...(report === undefined ? {} : { claims: snpClaims(report, product, verification) }),
+    };
+  }
+}

@@ -1,0 +1,10 @@
+export { parseReport, serializeReport, REPORT_SIZE, SIGNED_SIZE, SUPPORTED_VERSIONS, type SnpReport, type CpuId, type FirmwareVersion } from './report.js';
+export { decodeGuestPolicy, decodePlatformInfo, decodeKeyInfo, type GuestPolicy, type PlatformInfo, type KeyInfo, type SigningKey } from './fields.js';
+export { decodeTcb, encodeTcb, formatTcb, type TcbParts, type TcbComponent } from './tcb.js';
+export { productFromCpuId, productFromName, PRODUCTS, type Product } from './product.js';
+export { parseCertTable, serializeCertTable, CERT_GUID, type CertTableEntry } from './certTable.js';
+export { parseVekExtensions, isVekCertificate, AMD_OID, type VekInfo } from './vek.js';
+export { SnpVerifier, type SnpEndorsements, type SnpVerifyOptions, type SnpVerification, type SnpVerifierOptions } from './verify.js';
+export { validateSnpReport, type SnpPolicy } from './validate.js';
+export { assertSnpPolicy, parseSnpPolicyJson } from './policy.js';
+export { decodeSnpEvidence, splitCertificateFile, verifySnpEvidence, snpClaims, BUNDLE_FORMAT, type SnpEvidence, type SnpVerdict, type VerdictError, type VerifySnpOptions } from './evidence.js';

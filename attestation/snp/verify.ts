@@ -1,0 +1,304 @@
+// Cryptographic verification of a SEV-SNP report: the AMD chain ARK -> ASK/ASVK -> VCEK/VLEK
+// (RSA-PSS SHA-384), validity at a given time, AMD CRLs, the binding of the report to the VCEK/VLEK
+// (signing key kind, REPORTED_TCB, CHIP_ID) and the report's ECDSA P-384 signature.
+// Only roots the caller passes, or AMD's embedded ARKs by default, are trusted.
+import { bytesEqual, toArrayBufferView, toBase64, toHex } from '../bytes.js';
+import { CheckLog } from '../checks.js';
+import { VerificationError } from '../errors.js';
+import { importPublicKey, verifySignedBy } from '../signatures.js';
+import { decodePem } from '../bytes.js';
+import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
+import { AMD_CHAINS } from './amdRoots.js';
+import { PRODUCTS, productFromCpuId, productFromName, type Product } from './product.js';
+import { signatureP1363, type SnpReport } from './report.js';
+import { decodeTcb, formatTcb, TCB_COMPONENTS, type TcbParts } from './tcb.js';
+import { isVekCertificate, parseVekExtensions, type VekInfo } from './vek.js';
+
+export interface SnpEndorsements {
+  /** DER certificates in any order and any role (VCEK/VLEK, ASK/ASVK, ARK). */
+  readonly certificates?: readonly Uint8Array[];
+  /** DER CRLs (AMD's are issued by the ARK and list revoked ASK/ASVK serials). */
+  readonly crls?: readonly Uint8Array[];
+}
+
+export interface SnpVerifyOptions {
+  /** Evaluation time for certificate and CRL validity. Default: now. */
+  readonly at?: Date;
+  /** Fail with CRL_UNAVAILABLE when no CRL from the chain's root is supplied. */
+  readonly requireCrl?: boolean;
+}
+
+export interface ChainSummary {
+  readonly root: string;
+  readonly intermediate: string;
+  readonly leaf: string;
+  readonly notAfter: string;
+}
+
+export interface SnpVerification {
+  readonly product: Product;
+  readonly signingKey: 'vcek' | 'vlek';
+  readonly vek: VekInfo;
+  readonly chain: ChainSummary;
+  readonly crlChecked: boolean;
+}
+
+interface VerifiedChain {
+  readonly root: Certificate;
+  readonly intermediate: Certificate;
+  readonly leaf: Certificate;
+  readonly vek: VekInfo;
+  readonly leafKey: CryptoKey;
+}
+
+export interface SnpVerifierOptions {
+  /** DER ARK certificates to trust. Default: AMD's ARKs for Milan, Genoa and Turin. */
+  readonly trustedRoots?: readonly Uint8Array[];
+  /** How many verified chains to keep. Default 64. */
+  readonly cacheSize?: number;
+}
+
+function pemCert(pem: string): Certificate {
+  const block = decodePem(pem)[0];
+  if (block === undefined) throw new Error('embedded AMD certificate is not PEM');
+  return parseCertificate(block.der);
+}
+
+let amdCache: { roots: Certificate[]; intermediates: Certificate[] } | undefined;
+function amdCertificates(): { roots: Certificate[]; intermediates: Certificate[] } {
+  amdCache ??= {
+    roots: PRODUCTS.map((p) => pemCert(AMD_CHAINS[p].ark)),
+    intermediates: PRODUCTS.flatMap((p) => [pemCert(AMD_CHAINS[p].ask), pemCert(AMD_CHAINS[p].asvk)]),
+  };
+  return amdCache;
+}
+
+const isSelfIssued = (c: Certificate): boolean => bytesEqual(c.subject, c.issuer);
+const name = (c: Certificate): string => c.subjectCommonName ?? '(no CN)';
+
+export class SnpVerifier {
+  readonly #roots: readonly Certificate[];
+  readonly #chains = new Map<string, VerifiedChain>();
+  readonly #cacheSize: number;
+
+  constructor(options: SnpVerifierOptions = {}) {
+    this.#roots = options.trustedRoots === undefined ? amdCertificates().roots : options.trustedRoots.map((d) => parseCertificate(d));
+    this.#cacheSize = options.cacheSize ?? 64;
+  }
+
+  /** Verifies `report` against its endorsements; throws the first failure, recording every check in `log`. */
+  async verify(report: SnpReport, endorsements: SnpEndorsements, options: SnpVerifyOptions = {}, log = new CheckLog()): Promise<SnpVerification> {
+    const at = options.at ?? new Date();
+    const certs = (endorsements.certificates ?? []).map((d) => parseCertificate(d));
+    const crls = (endorsements.crls ?? []).map((d) => parseCrl(d));
+
+    const leaf = await log.run('chain.leaf', () => this.#selectLeaf(report, certs), (c) => `${name(c)} (${parseVekExtensions(c).productName})`);
+    const vek = parseVekExtensions(leaf);
+    const product = await log.run('product', () => this.#checkProduct(report, vek, certs), (p) => p);
+    const chain = await log.run('chain.signatures', () => this.#chain(leaf, vek, certs), (c) => `${name(c.leaf)} <- ${name(c.intermediate)} <- ${name(c.root)}`);
+    await log.run('chain.validity', () => checkValidity([chain.root, chain.intermediate, chain.leaf], at), () => `at ${at.toISOString()}`);
+    const crlChecked = await this.#checkCrls(chain, crls, at, options.requireCrl ?? false, log);
+    await log.run('vek.tcb', () => checkTcb(report, vek, product), () => formatTcb(vek.tcb));
+    if (vek.kind === 'vcek') {
+      if (report.keyInfo.maskChipKey) log.skip('vek.chip-id', 'MASK_CHIP_KEY is set: CHIP_ID is zero by design');
+      else await log.run('vek.chip-id', () => checkChipId(report, vek));
+    } else {
+      log.pass('vek.csp-id', vek.cspId);
+    }
+    await log.run('report.signature', async () => {
+      const ok = await globalThis.crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, chain.leafKey, signatureP1363(report), toArrayBufferView(report.signedBytes));
+      if (!ok) {
+        throw new VerificationError('REPORT_SIGNATURE_INVALID', `report signature does not verify with the ${vek.kind.toUpperCase()} (${vek.productName})`, {
+          field: 'SIGNATURE',
+        });
+      }
+    });
+    return Object.freeze({
+      product,
+      signingKey: vek.kind,
+      vek,
+      chain: { root: name(chain.root), intermediate: name(chain.intermediate), leaf: name(chain.leaf), notAfter: chain.leaf.notAfter.toISOString() },
+      crlChecked,
+    });
+  }
+
+  #selectLeaf(report: SnpReport, certs: Certificate[]): Certificate {
+    const wanted = report.keyInfo.signingKey;
+    if (wanted !== 'vcek' && wanted !== 'vlek') {
+      throw new VerificationError('SIGNING_KEY_MISMATCH', `report SIGNING_KEY is "${wanted}": it is not signed by a VCEK or VLEK`, {
+        field: 'SIGNING_KEY',
+        expected: 'vcek|vlek',
+        actual: wanted,
+      });
+    }
+    const veks = certs.filter(isVekCertificate);
+    const match = veks.find((c) => parseVekExtensions(c).kind === wanted);
+    if (match !== undefined) return match;
+    if (veks.length > 0) {
+      throw new VerificationError('SIGNING_KEY_MISMATCH', `report is signed by the ${wanted.toUpperCase()}, but only a ${parseVekExtensions(veks[0] as Certificate).kind.toUpperCase()} was supplied`, {
+        field: 'SIGNING_KEY',
+        expected: wanted,
+        actual: parseVekExtensions(veks[0] as Certificate).kind,
+      });
+    }
+    throw new VerificationError('MISSING_CERTIFICATE', `no ${wanted.toUpperCase()} certificate: supply it (--certs) or use an extended report that carries it`, {
+      field: wanted.toUpperCase(),
+    });
+  }
+
+  #checkProduct(report: SnpReport, vek: VekInfo, certs: Certificate[]): Product {
+    if (report.cpuid !== undefined) {
+      const fromCpu = productFromCpuId(report.cpuid);
+      const cpu = `family 0x${report.cpuid.family.toString(16)} model 0x${report.cpuid.model.toString(16)}`;
+      if (fromCpu === undefined) {
+        throw new VerificationError('PRODUCT_MISMATCH', `report CPUID (${cpu}) is not a known SEV-SNP product`, { field: 'CPUID_FAM_ID', actual: cpu });
+      }
+      if (fromCpu !== vek.product) {
+        throw new VerificationError('PRODUCT_MISMATCH', `report CPUID says ${fromCpu} (${cpu}), but the ${vek.kind.toUpperCase()} is for ${vek.productName}`, {
+          field: 'productName',
+          expected: fromCpu,
+          actual: vek.productName,
+        });
+      }
+    }
+    for (const c of certs) {
+      if (isVekCertificate(c)) continue;
+      const p = productFromName(c.subjectCommonName);
+      if (p !== undefined && p !== vek.product) {
+        throw new VerificationError('PRODUCT_MISMATCH', `certificate ${name(c)} is for ${p}, but the ${vek.kind.toUpperCase()} is for ${vek.productName}`, {
+          field: 'certificates',
+          expected: vek.product,
+          actual: p,
+        });
+      }
+    }
+    return vek.product;
+  }
+
+  async #chain(leaf: Certificate, vek: VekInfo, certs: Certificate[]): Promise<VerifiedChain> {
+    const supplied = certs.filter((c) => !isVekCertificate(c) && !isSelfIssued(c));
+    const intermediate =
+      supplied.find((c) => bytesEqual(c.subject, leaf.issuer)) ?? amdCertificates().intermediates.find((c) => bytesEqual(c.subject, leaf.issuer));
+    if (intermediate === undefined) {
+      throw new VerificationError('MISSING_CERTIFICATE', `no issuer certificate "${leaf.issuerCommonName ?? '?'}" for the ${vek.kind.toUpperCase()}`, {
+        field: vek.kind === 'vcek' ? 'ASK' : 'ASVK',
+        expected: leaf.issuerCommonName ?? '?',
+      });
+    }
+    const root = this.#roots.find((r) => bytesEqual(r.subject, intermediate.issuer));
+    const suppliedRoot = certs.find((c) => isSelfIssued(c) && bytesEqual(c.subject, intermediate.issuer));
+    if (root === undefined || (suppliedRoot !== undefined && !bytesEqual(suppliedRoot.der, root.der))) {
+      throw new VerificationError('UNTRUSTED_ROOT', `the chain ends in "${intermediate.issuerCommonName ?? '?'}", which is not a trusted root`, {
+        field: 'ARK',
+        expected: this.#roots.map(name).join('|'),
+        actual: suppliedRoot === undefined ? (intermediate.issuerCommonName ?? '?') : `${name(suppliedRoot)} (untrusted key)`,
+      });
+    }
+    const key = `${toBase64(leaf.der)}|${toBase64(intermediate.der)}|${toBase64(root.der)}`;
+    const cached = this.#chains.get(key);
+    if (cached !== undefined) return cached;
+
+    const links: [Certificate, Certificate, string][] = [
+      [root, root, 'ARK self-signature'],
+      [intermediate, root, `${name(intermediate)} signed by ${name(root)}`],
+      [leaf, intermediate, `${name(leaf)} signed by ${name(intermediate)}`],
+    ];
+    for (const [subject, issuer, what] of links) {
+      if (!(await verifySignedBy(subject, issuer))) {
+        throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${what}: signature does not verify`, { field: name(subject) });
+      }
+    }
+    const verified: VerifiedChain = {
+      root,
+      intermediate,
+      leaf,
+      vek,
+      leafKey: await importPublicKey(leaf, { kind: 'ecdsa', hash: 'SHA-384' }),
+    };
+    if (this.#chains.size >= this.#cacheSize) this.#chains.delete(this.#chains.keys().next().value as string);
+    this.#chains.set(key, verified);
+    return verified;
+  }
+
+  async #checkCrls(chain: VerifiedChain, crls: Crl[], at: Date, requireCrl: boolean, log: CheckLog): Promise<boolean> {
+    const fromRoot = crls.filter((c) => bytesEqual(c.issuer, chain.root.subject));
+    if (fromRoot.length === 0) {
+      if (requireCrl) {
+        log.fail('crl', new VerificationError('CRL_UNAVAILABLE', `policy requires a CRL issued by ${name(chain.root)} and none was supplied`, {
+          field: 'crl',
+          expected: name(chain.root),
+          actual: crls.length === 0 ? 'none' : crls.map((c) => c.issuerCommonName ?? '?').join('|'),
+        }));
+      }
+      log.skip('crl', 'no CRL from the chain root supplied');
+      return false;
+    }
+    return log.run('crl', async () => {
+      for (const crl of fromRoot) {
+        if (!(await verifySignedBy(crl, chain.root))) {
+          throw new VerificationError('CRL_INVALID', `CRL issued by ${name(chain.root)} is not signed by it`, { field: 'crl' });
+        }
+        if (at < crl.thisUpdate || (crl.nextUpdate !== undefined && at > crl.nextUpdate)) {
+          throw new VerificationError('CRL_EXPIRED', `CRL from ${name(chain.root)} is valid ${crl.thisUpdate.toISOString()}..${crl.nextUpdate?.toISOString() ?? 'open'}, evaluated at ${at.toISOString()}`, {
+            field: 'crl.nextUpdate',
+            expected: `${crl.thisUpdate.toISOString()}..${crl.nextUpdate?.toISOString() ?? ''}`,
+            actual: at.toISOString(),
+          });
+        }
+        if (crl.revokedSerialsHex.has(chain.intermediate.serialHex)) {
+          throw new VerificationError('CERT_REVOKED', `${name(chain.intermediate)} (serial ${chain.intermediate.serialHex}) is revoked by ${name(chain.root)}'s CRL`, {
+            field: name(chain.intermediate),
+            actual: chain.intermediate.serialHex,
+          });
+        }
+      }
+      return true;
+    }, () => `${fromRoot.length} CRL(s) from ${name(chain.root)}`);
+  }
+}
+
+function checkValidity(certs: Certificate[], at: Date): void {
+  for (const c of certs) {
+    if (at < c.notBefore) {
+      throw new VerificationError('CERT_NOT_YET_VALID', `${name(c)} is valid from ${c.notBefore.toISOString()}, evaluated at ${at.toISOString()}`, {
+        field: `${name(c)}.notBefore`,
+        expected: `>= ${c.notBefore.toISOString()}`,
+        actual: at.toISOString(),
+      });
+    }
+    if (at > c.notAfter) {
+      throw new VerificationError('CERT_EXPIRED', `${name(c)} expired ${c.notAfter.toISOString()}, evaluated at ${at.toISOString()}`, {
+        field: `${name(c)}.notAfter`,
+        expected: `<= ${c.notAfter.toISOString()}`,
+        actual: at.toISOString(),
+      });
+    }
+  }
+}
+
+function checkTcb(report: SnpReport, vek: VekInfo, product: Product): void {
+  const reported: TcbParts = decodeTcb(report.reportedTcb, product);
+  for (const k of TCB_COMPONENTS) {
+    if (reported[k] !== vek.tcb[k]) {
+      throw new VerificationError('TCB_MISMATCH', `reported_tcb ${formatTcb(reported)} differs from the ${vek.kind.toUpperCase()}'s ${formatTcb(vek.tcb)} (${k})`, {
+        field: `REPORTED_TCB.${k}`,
+        expected: String(vek.tcb[k]),
+        actual: String(reported[k]),
+      });
+    }
+  }
+}
+
+function checkChipId(report: SnpReport, vek: VekInfo): void {
+  const hwId = vek.hwId as Uint8Array;
+  // Turin VCEKs carry an 8-byte hwID: the first 8 bytes of CHIP_ID; the rest of CHIP_ID is zero.
+  const reported = report.chipId.subarray(0, hwId.length);
+  const rest = report.chipId.subarray(hwId.length);
+  if (!bytesEqual(reported, hwId) || rest.some((b) => b !== 0)) {
+    throw new VerificationError('CHIP_ID_MISMATCH', `chip_id ${toHex(report.chipId)} differs from the VCEK hwID ${toHex(hwId)}`, {
+      field: 'CHIP_ID',
+      expected: toHex(hwId),
+      actual: toHex(report.chipId),
+    });
+  }
+}
