@@ -107,7 +107,7 @@ export async function verifySignedBy(signed: Signed, issuer: Certificate): Promi
   const scheme = signatureScheme(signed.signatureAlgorithm);
   const key = await importPublicKey(issuer, scheme);
   let signature = signed.signature;
-  let algorithm: AlgorithmIdentifier | RsaPssParams | EcdsaParams | string;
+  let algorithm: RsaPssParams | EcdsaParams | string;
   if (scheme.kind === 'rsa-pss') algorithm = { name: 'RSA-PSS', saltLength: scheme.saltLength };
   else if (scheme.kind === 'rsa-pkcs1') algorithm = 'RSASSA-PKCS1-v1_5';
   else {
@@ -118,5 +118,5 @@ export async function verifySignedBy(signed: Signed, issuer: Certificate): Promi
       return false;
     }
   }
-  return globalThis.crypto.subtle.verify(algorithm as RsaPssParams, key, toArrayBufferView(signature), toArrayBufferView(signed.tbs));
+  return globalThis.crypto.subtle.verify(algorithm, key, toArrayBufferView(signature), toArrayBufferView(signed.tbs));
 }

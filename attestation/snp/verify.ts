@@ -96,12 +96,12 @@ export class SnpVerifier {
     const vek = parseVekExtensions(leaf);
     const product = await log.run('product', () => this.#checkProduct(report, vek, certs), (p) => p);
     const chain = await log.run('chain.signatures', () => this.#chain(leaf, vek, certs), (c) => `${name(c.leaf)} <- ${name(c.intermediate)} <- ${name(c.root)}`);
-    await log.run('chain.validity', () => checkValidity([chain.root, chain.intermediate, chain.leaf], at), () => `at ${at.toISOString()}`);
+    await log.run('chain.validity', () => { checkValidity([chain.root, chain.intermediate, chain.leaf], at); }, () => `at ${at.toISOString()}`);
     const crlChecked = await this.#checkCrls(chain, crls, at, options.requireCrl ?? false, log);
-    await log.run('vek.tcb', () => checkTcb(report, vek, product), () => formatTcb(vek.tcb));
+    await log.run('vek.tcb', () => { checkTcb(report, vek, product); }, () => formatTcb(vek.tcb));
     if (vek.kind === 'vcek') {
       if (report.keyInfo.maskChipKey) log.skip('vek.chip-id', 'MASK_CHIP_KEY is set: CHIP_ID is zero by design');
-      else await log.run('vek.chip-id', () => checkChipId(report, vek));
+      else await log.run('vek.chip-id', () => { checkChipId(report, vek); });
     } else {
       log.pass('vek.csp-id', vek.cspId);
     }

@@ -1,0 +1,35 @@
+// What a command needs from its surroundings, injected so tests run commands in-process.
+import { readFile } from 'node:fs/promises';
+import { CloisterError, UsageError } from '../../attestation/errors.js';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly readFile: (path: string) => Promise<Uint8Array>;
+}
+
+export const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  readFile: async (p) => new Uint8Array(await readFile(p)),
+};
+
+export const EXIT = { ok: 0, rejected: 1, usage: 2 } as const;
+
+export async function readInput(io: CliIo, path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await io.readFile(path);
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new CloisterError('UNREADABLE_INPUT', `cannot read ${what} "${path}": ${reason}`, { field: what, cause });
+  }
+}
+
+/** One readable line for any error; never a stack trace. */
+export function errorLine(e: unknown): string {
+  if (e instanceof CloisterError) {
+    const where = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
+    return `error [${e.code}]: ${e.message}${e instanceof UsageError ? '' : where}\n`;
+  }
+  return `error: ${e instanceof Error ? e.message : String(e)}\n`;
+}

@@ -1,0 +1,42 @@
+// Subcommand dispatch for `cloister`.
+import { errorLine, EXIT, type CliIo } from './io.js';
+import { UsageError } from '../../attestation/errors.js';
+import { verifyEvidenceCommand } from './verifyEvidence.js';
+
+interface Command {
+  readonly summary: string;
+  readonly run: (argv: string[], io: CliIo) => Promise<number>;
+}
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'Usage: cloister COMMAND [options]',
+    '',
+    'Cloister: private processing on attested confidential VMs.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run "cloister COMMAND --help" for the options of a command.',
+    '',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(mainHelp());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr(errorLine(new UsageError('USAGE', `unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; see cloister --help)`)));
+    return EXIT.usage;
+  }
+  return command.run(rest, io);
+}

@@ -1,0 +1,138 @@
+// `cloister verify-evidence`: verify SEV-SNP evidence offline and print a verdict.
+import { parseArgs } from 'node:util';
+import { fromHex } from '../../attestation/bytes.js';
+import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
+import { decodeSnpEvidence, splitCertificateFile, verifySnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
+import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
+import type { SnpPolicy } from '../../attestation/snp/validate.js';
+import { looksLikeCrl } from '../../attestation/x509.js';
+import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+
+export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
+
+Verify SEV-SNP attestation evidence offline: the report signature, the AMD certificate chain to
+the embedded AMD roots (Milan, Genoa, Turin), validity, CRLs, and a policy.
+
+FILE is a raw report (1184 bytes), an extended report (report + certificate table, as from
+SNP_GET_EXT_REPORT or configfs-tsm outblob+auxblob), or a JSON evidence bundle (docs/evidence-bundle.md).
+
+Options:
+  --certs FILE              PEM or DER certificates (VCEK/VLEK, ASK/ASVK, ARK; any order); repeatable
+  --crl FILE                PEM or DER CRL from AMD KDS; repeatable
+  --at ISO-8601             evaluate certificate and CRL validity at this time (default: now)
+  --policy FILE.json        policy file (docs/policy.md)
+  --allow-debug             accept a guest policy with DEBUG set
+  --allow-provisional-tcb   accept CURRENT_TCB != COMMITTED_TCB
+  --measurement HEX         an allowed launch measurement (48 bytes); repeatable
+  --report-data HEX         the exact expected REPORT_DATA (64 bytes)
+  --json                    print the verdict and every parsed claim as JSON
+  -h, --help                show this help
+
+Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable/malformed input.
+`;
+
+function usage(message: string): UsageError {
+  return new UsageError('USAGE', `${message} (see cloister verify-evidence --help)`);
+}
+
+function parse(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0] as string);
+  }
+}
+
+const OPTIONS = {
+  certs: { type: 'string', multiple: true },
+  crl: { type: 'string', multiple: true },
+  at: { type: 'string' },
+  policy: { type: 'string' },
+  'allow-debug': { type: 'boolean' },
+  'allow-provisional-tcb': { type: 'boolean' },
+  measurement: { type: 'string', multiple: true },
+  'report-data': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function hexArg(value: string, bytes: number, flag: string): string {
+  const clean = value.replace(/^0x/i, '');
+  if (fromHex(clean, flag).length !== bytes) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got ${clean.length} digits`);
+  return clean.toLowerCase();
+}
+
+function summary(v: SnpVerdict): string {
+  const passed = v.checks.filter((c) => c.status === 'pass').length;
+  const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
+  const c = v.claims as { product: string; signingKey: string; version: number; measurement: string; reportData: string; chain?: { root: string } };
+  return [
+    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}`,
+    `  measurement  ${c.measurement}`,
+    `  report_data  ${c.reportData}`,
+    `  checks       ${passed} passed${skipped.length > 0 ? `; not requested: ${skipped.join(', ')}` : ''}`,
+    '',
+  ].join('\n');
+}
+
+function rejection(v: SnpVerdict): string {
+  const e = v.error;
+  const failed = v.checks.find((c) => c.status === 'fail')?.id ?? 'parse';
+  if (e === undefined) return 'REJECTED\n';
+  const detail = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
+  return `REJECTED [${e.code}] ${failed}: ${e.message}${detail}\n`;
+}
+
+export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<number> {
+  let json = false;
+  try {
+    const { values, positionals } = parse(argv);
+    json = values.json === true;
+    if (values.help === true) {
+      io.stdout(VERIFY_EVIDENCE_HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing evidence FILE' : `expected one evidence FILE, got ${positionals.length}`);
+    let at: Date | undefined;
+    if (values.at !== undefined) {
+      at = new Date(values.at);
+      if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values.at)) throw usage(`--at "${values.at}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z`);
+    }
+    let policy: SnpPolicy = {};
+    if (values.policy !== undefined) policy = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+    policy = {
+      ...policy,
+      ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
+      ...(values['allow-provisional-tcb'] === true ? { allowProvisionalFirmware: true } : {}),
+      ...(values.measurement === undefined ? {} : { measurements: values.measurement.map((m) => hexArg(m, 48, '--measurement')) }),
+      ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
+    };
+
+    const evidence = decodeSnpEvidence(await readInput(io, positionals[0] as string, 'evidence'));
+    const certificates = [...evidence.certificates];
+    const crls = [...evidence.crls];
+    for (const path of values.certs ?? []) {
+      const split = splitCertificateFile(await readInput(io, path, 'certificate'), path);
+      certificates.push(...split.certificates);
+      crls.push(...split.crls);
+    }
+    for (const path of values.crl ?? []) {
+      const split = splitCertificateFile(await readInput(io, path, 'CRL'), path);
+      if (split.certificates.length > 0 || split.crls.some((c) => !looksLikeCrl(c))) {
+        throw new ParseError('MALFORMED_DER', `${path} is not a CRL (PEM "X509 CRL" or DER CertificateList)`, { field: '--crl' });
+      }
+      crls.push(...split.crls);
+    }
+    const verdict = await verifySnpEvidence({ ...evidence, certificates, crls }, policy, at === undefined ? {} : { at });
+    if (json) io.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
+    else if (verdict.accepted) io.stdout(summary(verdict));
+    if (verdict.accepted) return EXIT.ok;
+    if (!json) (verdict.error?.name === 'ParseError' ? io.stderr : io.stdout)(verdict.error?.name === 'ParseError' ? errorLine(Object.assign(new ParseError(verdict.error.code as never, verdict.error.message), verdict.error)) : rejection(verdict));
+    return verdict.error?.name === 'ParseError' ? EXIT.usage : EXIT.rejected;
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    if (json) io.stdout(`${JSON.stringify({ accepted: false, platform: 'sev-snp', error: e.toJSON(), checks: [] }, null, 2)}\n`);
+    else io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}
