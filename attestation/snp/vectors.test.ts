@@ -1,0 +1,79 @@
+// Every SEV-SNP row of ../shared/vectors/attestation/README.md, with the verdict peers agree on.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { snpVectorRows, vector } from '../testing/vectors.js';
+import { decodeSnpEvidence, verifySnpEvidence, type SnpEvidence } from './evidence.js';
+import type { SnpPolicy } from './validate.js';
+
+const NOW = new Date('2026-11-23T00:00:00Z'); // "now" in the README: after the S4 VLEK expired
+const IN_WINDOW = new Date('2025-06-01T00:00:00Z'); // inside every certificate's validity
+const ALLOW_PROVISIONAL: SnpPolicy = { allowProvisionalFirmware: true };
+
+interface Case {
+  readonly row: string;
+  readonly name: string;
+  readonly policy?: SnpPolicy;
+  readonly at: Date;
+  readonly mutate?: (report: Uint8Array) => void;
+  /** undefined: accepted; otherwise the error code of the rejection. */
+  readonly expect: string | undefined;
+}
+
+const CASES: Case[] = [
+  { row: 'S1', name: 'debug policy, default policy', at: NOW, expect: 'POLICY_DEBUG' },
+  { row: 'S1', name: 'debug explicitly allowed', policy: { allowDebug: true }, at: NOW, expect: undefined },
+  { row: 'S2', name: 'default policy', at: NOW, expect: undefined },
+  { row: 'S2', name: 'bit 7 of byte 21 flipped', at: NOW, mutate: (r) => { r[21] = (r[21] as number) ^ 0x80; }, expect: 'REPORT_SIGNATURE_INVALID' },
+  { row: 'S3', name: 'provisional firmware, default policy', at: NOW, expect: 'POLICY_PROVISIONAL_FIRMWARE' },
+  { row: 'S3', name: 'provisional firmware allowed', policy: ALLOW_PROVISIONAL, at: NOW, expect: undefined },
+  { row: 'S3', name: 'byte 42 + 1', policy: ALLOW_PROVISIONAL, at: NOW, mutate: (r) => { r[42] = (r[42] as number) + 1; }, expect: 'REPORT_SIGNATURE_INVALID' },
+  { row: 'S3', name: 'byte 384 + 1 (REPORTED_TCB)', policy: ALLOW_PROVISIONAL, at: NOW, mutate: (r) => { r[384] = (r[384] as number) + 1; }, expect: 'TCB_MISMATCH' },
+  { row: 'S4', name: 'now: VLEK expired', policy: ALLOW_PROVISIONAL, at: NOW, expect: 'CERT_EXPIRED' },
+  { row: 'S4', name: 'inside the VLEK window, default policy', at: IN_WINDOW, expect: 'POLICY_PROVISIONAL_FIRMWARE' },
+  { row: 'S4', name: 'inside the VLEK window, provisional allowed', policy: ALLOW_PROVISIONAL, at: IN_WINDOW, expect: undefined },
+  { row: 'S5', name: 'Azure Genoa, default policy', at: NOW, expect: undefined },
+  { row: 'S6', name: 'Azure Milan, default policy', at: NOW, expect: 'POLICY_PROVISIONAL_FIRMWARE' },
+  { row: 'S6', name: 'Azure Milan, provisional allowed', policy: ALLOW_PROVISIONAL, at: NOW, expect: undefined },
+];
+
+const rows = new Map(snpVectorRows().map((r) => [r.id, r]));
+
+async function verdictFor(c: Case, evidence: SnpEvidence): Promise<string | undefined> {
+  const report = evidence.report.slice();
+  c.mutate?.(report);
+  const v = await verifySnpEvidence({ ...evidence, report }, c.policy ?? {}, { at: c.at });
+  assert.equal(v.accepted, v.error === undefined);
+  if (!v.accepted) assert.equal(v.checks.at(-1)?.status, 'fail', 'the last check recorded is the failing one');
+  return v.error?.code;
+}
+
+describe('SEV-SNP vectors (shared/vectors/attestation/README.md)', () => {
+  for (const c of CASES) {
+    const row = rows.get(c.row);
+    assert.ok(row);
+    it(`${c.row} ${c.name}: ${c.expect ?? 'ACCEPT'}`, async () => {
+      assert.equal(await verdictFor(c, row.evidence), c.expect);
+    });
+    if (row.extended !== undefined && c.mutate === undefined) {
+      const file = row.extended;
+      it(`${c.row} ${c.name}, as the extended report ${file}: ${c.expect ?? 'ACCEPT'}`, async () => {
+        const evidence = decodeSnpEvidence(vector(`derived/snp-extended-reports/${file}`));
+        assert.ok(evidence.certificates.length >= 2, 'the certificate table carries the VCEK/VLEK and its chain');
+        assert.equal(await verdictFor(c, evidence), c.expect);
+      });
+    }
+  }
+
+  it('an accepted verdict lists every check that ran, and the ones not requested as skipped', async () => {
+    const row = rows.get('S5');
+    assert.ok(row);
+    const v = await verifySnpEvidence(row.evidence, { measurements: [Buffer.from(row.evidence.report.subarray(0x90, 0xc0)).toString('hex')] }, { at: NOW });
+    assert.equal(v.accepted, true);
+    const byId = new Map(v.checks.map((c) => [c.id, c.status]));
+    for (const id of ['parse', 'chain.leaf', 'product', 'chain.signatures', 'chain.validity', 'vek.tcb', 'vek.chip-id', 'report.signature', 'policy.debug', 'policy.measurement']) {
+      assert.equal(byId.get(id), 'pass', id);
+    }
+    for (const id of ['crl', 'policy.host-data', 'policy.report-data', 'policy.min-tcb']) assert.equal(byId.get(id), 'skipped', id);
+    assert.equal((v.claims as { product: string }).product, 'Genoa');
+  });
+});
