@@ -52,6 +52,8 @@ export interface DevChainOptions {
   readonly notAfter?: Date;
   /** Sign the ASK with this key instead of the ARK's (a broken chain). */
   readonly askSignedBy?: CryptoKey;
+  /** Common name of the ASK (default SEV-<product>). */
+  readonly askCommonName?: string;
 }
 
 export async function createDevChain(options: DevChainOptions = {}): Promise<DevChain> {
@@ -73,9 +75,10 @@ export async function createDevChain(options: DevChainOptions = {}): Promise<Dev
     signingKey: arkKeys.privateKey,
   });
   const askSerial = '02a1';
+  const askName = options.askCommonName ?? `SEV-${product}`;
   const ask = await x509.X509CertificateGenerator.create({
     serialNumber: askSerial,
-    subject: `${DN}, CN=SEV-${product}`,
+    subject: `${DN}, CN=${askName}`,
     issuer: `${DN}, CN=ARK-${product}`,
     notBefore,
     notAfter,
@@ -88,7 +91,7 @@ export async function createDevChain(options: DevChainOptions = {}): Promise<Dev
   const vcek = await x509.X509CertificateGenerator.create({
     serialNumber: '00',
     subject: `${DN}, CN=SEV-VCEK`,
-    issuer: `${DN}, CN=SEV-${product}`,
+    issuer: `${DN}, CN=${askName}`,
     notBefore,
     notAfter,
     signingAlgorithm: PSS,
