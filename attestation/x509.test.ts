@@ -10,15 +10,15 @@ import { looksLikeCrl, parseCertificate, parseCrl } from './x509.js';
 const subtle = globalThis.crypto.subtle;
 
 async function selfSigned(alg: RsaHashedKeyGenParams | EcKeyGenParams, signingAlgorithm: Algorithm | EcdsaParams): Promise<Uint8Array> {
-  const keys = (await subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = (await subtle.generateKey(alg, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '00ff01', name: 'CN=test', notBefore: new Date('2025-01-01'), notAfter: new Date('2026-01-01'), keys, signingAlgorithm });
   return new Uint8Array(cert.rawData);
 }
 
 describe('X.509 signatures', () => {
   const cases: [string, () => Promise<Uint8Array>][] = [
-    ['ECDSA P-256 SHA-256', () => selfSigned({ name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams)],
-    ['ECDSA P-384 SHA-384', () => selfSigned({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams)],
+    ['ECDSA P-256 SHA-256', () => selfSigned({ name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' })],
+    ['ECDSA P-384 SHA-384', () => selfSigned({ name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' })],
     ['RSA PKCS#1 v1.5 SHA-256', () => selfSigned({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5' })],
   ];
   for (const [name, make] of cases) {
@@ -51,7 +51,7 @@ describe('DER and X.509 parsing', () => {
     const crl = await x509.X509CrlGenerator.create({
       issuer: 'CN=test', thisUpdate: new Date('2025-01-01'), nextUpdate: new Date('2025-02-01'),
       entries: [{ serialNumber: '0a0b', revocationDate: new Date('2025-01-01') }],
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams, signingKey: keys.privateKey,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, signingKey: keys.privateKey,
     });
     const der = new Uint8Array(crl.rawData);
     assert.equal(looksLikeCrl(der), true);
