@@ -2,11 +2,10 @@
 // (RSA-PSS SHA-384), validity at a given time, AMD CRLs, the binding of the report to the VCEK/VLEK
 // (signing key kind, REPORTED_TCB, CHIP_ID) and the report's ECDSA P-384 signature.
 // Only roots the caller passes, or AMD's embedded ARKs by default, are trusted.
-import { bytesEqual, toArrayBufferView, toBase64, toHex } from '../bytes.js';
+import { bytesEqual, decodePem, toArrayBufferView, toBase64, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import { VerificationError } from '../errors.js';
 import { importPublicKey, verifySignedBy } from '../signatures.js';
-import { decodePem } from '../bytes.js';
 import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
 import { AMD_CHAINS } from './amdRoots.js';
 import { PRODUCTS, productFromCpuId, productFromName, type Product } from './product.js';
@@ -92,8 +91,7 @@ export class SnpVerifier {
     const certs = (endorsements.certificates ?? []).map((d) => parseCertificate(d));
     const crls = (endorsements.crls ?? []).map((d) => parseCrl(d));
 
-    const leaf = await log.run('chain.leaf', () => this.#selectLeaf(report, certs), (c) => `${name(c)} (${parseVekExtensions(c).productName})`);
-    const vek = parseVekExtensions(leaf);
+    const { leaf, vek } = await log.run('chain.leaf', () => this.#selectLeaf(report, certs), (c) => `${name(c.leaf)} (${c.vek.productName})`);
     const product = await log.run('product', () => this.#checkProduct(report, vek, certs), (p) => p);
     const chain = await log.run('chain.signatures', () => this.#chain(leaf, vek, certs), (c) => `${name(c.leaf)} <- ${name(c.intermediate)} <- ${name(c.root)}`);
     await log.run('chain.validity', () => { checkValidity([chain.root, chain.intermediate, chain.leaf], at); }, () => `at ${at.toISOString()}`);
@@ -122,7 +120,7 @@ export class SnpVerifier {
     });
   }
 
-  #selectLeaf(report: SnpReport, certs: Certificate[]): Certificate {
+  #selectLeaf(report: SnpReport, certs: Certificate[]): { leaf: Certificate; vek: VekInfo } {
     const wanted = report.keyInfo.signingKey;
     if (wanted !== 'vcek' && wanted !== 'vlek') {
       throw new VerificationError('SIGNING_KEY_MISMATCH', `report SIGNING_KEY is "${wanted}": it is not signed by a VCEK or VLEK`, {
@@ -131,14 +129,15 @@ export class SnpVerifier {
         actual: wanted,
       });
     }
-    const veks = certs.filter(isVekCertificate);
-    const match = veks.find((c) => parseVekExtensions(c).kind === wanted);
+    const veks = certs.filter(isVekCertificate).map((leaf) => ({ leaf, vek: parseVekExtensions(leaf) }));
+    const match = veks.find((c) => c.vek.kind === wanted);
     if (match !== undefined) return match;
-    if (veks.length > 0) {
-      throw new VerificationError('SIGNING_KEY_MISMATCH', `report is signed by the ${wanted.toUpperCase()}, but only a ${parseVekExtensions(veks[0] as Certificate).kind.toUpperCase()} was supplied`, {
+    const other = veks[0];
+    if (other !== undefined) {
+      throw new VerificationError('SIGNING_KEY_MISMATCH', `report is signed by the ${wanted.toUpperCase()}, but only a ${other.vek.kind.toUpperCase()} was supplied`, {
         field: 'SIGNING_KEY',
         expected: wanted,
-        actual: parseVekExtensions(veks[0] as Certificate).kind,
+        actual: other.vek.kind,
       });
     }
     throw new VerificationError('MISSING_CERTIFICATE', `no ${wanted.toUpperCase()} certificate: supply it (--certs) or use an extended report that carries it`, {
