@@ -1,0 +1,28 @@
+// attestation/ runs in browsers: its library modules import nothing from Node, the server or native code.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const dir = fileURLToPath(new URL('../../attestation/', import.meta.url));
+
+function libraryFiles(sub = ''): string[] {
+  return readdirSync(dir + sub, { withFileTypes: true }).flatMap((e) => {
+    if (e.isDirectory()) return e.name === 'testing' ? [] : libraryFiles(`${sub}${e.name}/`);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [`${sub}${e.name}`] : [];
+  });
+}
+
+describe('attestation/ portability', () => {
+  const files = libraryFiles();
+  it('has library files to check', () => {
+    assert.ok(files.length > 10);
+  });
+  for (const f of files) {
+    it(`${f} imports only relative modules and uses no Node globals`, () => {
+      const src = readFileSync(dir + f, 'utf8');
+      for (const m of src.matchAll(/(?:\bfrom|^import) '([^']+)'/gm)) assert.match(m[1] as string, /^\.\.?\//, `${f} imports ${m[1] as string}`);
+      assert.doesNotMatch(src, /\bBuffer\.|\bprocess\.|\brequire\(/, `${f} uses a Node global`);
+    });
+  }
+});
