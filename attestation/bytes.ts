@@ -22,7 +22,8 @@ export function fromHex(hex: string, field = 'hex'): Uint8Array {
 export function toBase64(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    // apply() takes the typed array as an array-like; spreading it would go through its iterator, byte by byte.
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
   }
   return btoa(s);
 }

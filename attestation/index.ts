@@ -2,5 +2,6 @@
 export * from './errors.js';
 export type { Check, CheckStatus } from './checks.js';
 export { CheckLog } from './checks.js';
+export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurve, type EcdsaHash } from './ecdsa.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
 export * from './snp/index.js';

@@ -149,7 +149,8 @@ export function parseReport(bytes: Uint8Array): SnpReport {
   if (vmpl > 3) {
     throw new ParseError('MALFORMED_FIELD', `VMPL is ${vmpl}, expected 0..3`, { field: 'VMPL', expected: '0..3', actual: String(vmpl), offset: 0x030 });
   }
-  const slice = (start: number, size: number): Uint8Array => bytes.slice(start, start + size);
+  const own = bytes.slice();
+  const slice = (start: number, size: number): Uint8Array => own.subarray(start, start + size);
   const fw = (at: number): FirmwareVersion => ({ build: bytes[at] as number, minor: bytes[at + 1] as number, major: bytes[at + 2] as number });
   return Object.freeze({
     version,
@@ -180,8 +181,8 @@ export function parseReport(bytes: Uint8Array): SnpReport {
     currentMitVector: version >= 5 ? v.getBigUint64(0x200, true) : undefined,
     signatureR: slice(0x2a0, 72),
     signatureS: slice(0x2e8, 72),
-    signedBytes: bytes.slice(0, SIGNED_SIZE),
-    raw: bytes.slice(),
+    signedBytes: own.subarray(0, SIGNED_SIZE),
+    raw: own,
   });
 }
 

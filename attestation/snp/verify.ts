@@ -2,10 +2,11 @@
 // (RSA-PSS SHA-384), validity at a given time, AMD CRLs, the binding of the report to the VCEK/VLEK
 // (signing key kind, REPORTED_TCB, CHIP_ID) and the report's ECDSA P-384 signature.
 // Only roots the caller passes, or AMD's embedded ARKs by default, are trusted.
-import { bytesEqual, decodePem, toArrayBufferView, toBase64, toHex } from '../bytes.js';
+import { bytesEqual, decodePem, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import { VerificationError } from '../errors.js';
-import { importPublicKey, verifySignedBy } from '../signatures.js';
+import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
+import { ecCurve, verifySignedBy } from '../signatures.js';
 import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
 import { AMD_CHAINS } from './amdRoots.js';
 import { PRODUCTS, productFromCpuId, productFromName, type Product } from './product.js';
@@ -47,7 +48,7 @@ interface VerifiedChain {
   readonly intermediate: Certificate;
   readonly leaf: Certificate;
   readonly vek: VekInfo;
-  readonly leafKey: CryptoKey;
+  readonly leafKey: EcdsaPublicKey;
 }
 
 export interface SnpVerifierOptions {
@@ -55,6 +56,8 @@ export interface SnpVerifierOptions {
   readonly trustedRoots?: readonly Uint8Array[];
   /** How many verified chains to keep. Default 64. */
   readonly cacheSize?: number;
+  /** ECDSA backend for the report signature. Default: WebCrypto. */
+  readonly ecdsa?: EcdsaImporter;
 }
 
 function pemCert(pem: string): Certificate {
@@ -75,20 +78,36 @@ function amdCertificates(): { roots: Certificate[]; intermediates: Certificate[]
 const isSelfIssued = (c: Certificate): boolean => bytesEqual(c.subject, c.issuer);
 const name = (c: Certificate): string => c.subjectCommonName ?? '(no CN)';
 
+/** A cheap map key for DER bytes: its length and the tail of its signature; hits are confirmed byte for byte. */
+function fingerprint(der: Uint8Array): string {
+  return `${der.length}:${toHex(der.subarray(Math.max(0, der.length - 16)))}`;
+}
+
+/** A bounded insertion-ordered cache: the oldest entry goes first. */
+function remember<V>(map: Map<string, V>, key: string, value: V, size: number): V {
+  if (map.size >= size) map.delete(map.keys().next().value as string);
+  map.set(key, value);
+  return value;
+}
+
 export class SnpVerifier {
   readonly #roots: readonly Certificate[];
   readonly #chains = new Map<string, VerifiedChain>();
+  readonly #certificates = new Map<string, Certificate>();
+  readonly #vekInfo = new WeakMap<Certificate, VekInfo>();
   readonly #cacheSize: number;
+  readonly #ecdsa: EcdsaImporter;
 
   constructor(options: SnpVerifierOptions = {}) {
     this.#roots = options.trustedRoots === undefined ? amdCertificates().roots : options.trustedRoots.map((d) => parseCertificate(d));
     this.#cacheSize = options.cacheSize ?? 64;
+    this.#ecdsa = options.ecdsa ?? webCryptoEcdsa;
   }
 
   /** Verifies `report` against its endorsements; throws the first failure, recording every check in `log`. */
   async verify(report: SnpReport, endorsements: SnpEndorsements, options: SnpVerifyOptions = {}, log = new CheckLog()): Promise<SnpVerification> {
     const at = options.at ?? new Date();
-    const certs = (endorsements.certificates ?? []).map((d) => parseCertificate(d));
+    const certs = (endorsements.certificates ?? []).map((d) => this.#parse(d));
     const crls = (endorsements.crls ?? []).map((d) => parseCrl(d));
 
     const { leaf, vek } = await log.run('chain.leaf', () => this.#selectLeaf(report, certs), (c) => `${name(c.leaf)} (${c.vek.productName})`);
@@ -104,7 +123,7 @@ export class SnpVerifier {
       log.pass('vek.csp-id', vek.cspId);
     }
     await log.run('report.signature', async () => {
-      const ok = await globalThis.crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-384' }, chain.leafKey, signatureP1363(report), toArrayBufferView(report.signedBytes));
+      const ok = await chain.leafKey.verify(signatureP1363(report), report.signedBytes);
       if (!ok) {
         throw new VerificationError('REPORT_SIGNATURE_INVALID', `report signature does not verify with the ${vek.kind.toUpperCase()} (${vek.productName})`, {
           field: 'SIGNATURE',
@@ -120,6 +139,22 @@ export class SnpVerifier {
     });
   }
 
+  #parse(der: Uint8Array): Certificate {
+    const key = fingerprint(der);
+    const hit = this.#certificates.get(key);
+    if (hit !== undefined && bytesEqual(hit.der, der)) return hit;
+    return remember(this.#certificates, key, parseCertificate(der), 4 * this.#cacheSize);
+  }
+
+  #vek(leaf: Certificate): VekInfo {
+    let info = this.#vekInfo.get(leaf);
+    if (info === undefined) {
+      info = parseVekExtensions(leaf);
+      this.#vekInfo.set(leaf, info);
+    }
+    return info;
+  }
+
   #selectLeaf(report: SnpReport, certs: Certificate[]): { leaf: Certificate; vek: VekInfo } {
     const wanted = report.keyInfo.signingKey;
     if (wanted !== 'vcek' && wanted !== 'vlek') {
@@ -129,7 +164,7 @@ export class SnpVerifier {
         actual: wanted,
       });
     }
-    const veks = certs.filter(isVekCertificate).map((leaf) => ({ leaf, vek: parseVekExtensions(leaf) }));
+    const veks = certs.filter(isVekCertificate).map((leaf) => ({ leaf, vek: this.#vek(leaf) }));
     const match = veks.find((c) => c.vek.kind === wanted);
     if (match !== undefined) return match;
     const other = veks[0];
@@ -193,9 +228,10 @@ export class SnpVerifier {
         actual: suppliedRoot === undefined ? (intermediate.issuerCommonName ?? '?') : `${name(suppliedRoot)} (untrusted key)`,
       });
     }
-    const key = `${toBase64(leaf.der)}|${toBase64(intermediate.der)}|${toBase64(root.der)}`;
+    // Certificates come from #parse, so a cached chain holds the very same objects.
+    const key = `${fingerprint(leaf.der)}|${fingerprint(intermediate.der)}|${fingerprint(root.der)}`;
     const cached = this.#chains.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && cached.leaf === leaf && cached.intermediate === intermediate && cached.root === root) return cached;
 
     const links: [Certificate, Certificate, string][] = [
       [root, root, 'ARK self-signature'],
@@ -212,11 +248,21 @@ export class SnpVerifier {
       intermediate,
       leaf,
       vek,
-      leafKey: await importPublicKey(leaf, { kind: 'ecdsa', hash: 'SHA-384' }),
+      leafKey: await this.#leafKey(leaf),
     };
-    if (this.#chains.size >= this.#cacheSize) this.#chains.delete(this.#chains.keys().next().value as string);
-    this.#chains.set(key, verified);
-    return verified;
+    return remember(this.#chains, key, verified, this.#cacheSize);
+  }
+
+  async #leafKey(leaf: Certificate): Promise<EcdsaPublicKey> {
+    const curve = ecCurve(leaf).name;
+    if (curve !== 'P-384') {
+      throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${name(leaf)} key is on ${curve}, SEV-SNP reports are signed with P-384`, { field: name(leaf), expected: 'P-384', actual: curve });
+    }
+    try {
+      return await this.#ecdsa(leaf.spki, 'P-384', 'SHA-384');
+    } catch (cause) {
+      throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${name(leaf)} public key cannot be imported`, { field: name(leaf), cause });
+    }
   }
 
   async #checkCrls(chain: VerifiedChain, crls: Crl[], at: Date, requireCrl: boolean, log: CheckLog): Promise<boolean> {

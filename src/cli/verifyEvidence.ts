@@ -5,7 +5,9 @@ import { CloisterError, ParseError, UsageError } from '../../attestation/errors.
 import { decodeSnpEvidence, splitCertificateFile, verifySnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
 import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
 import type { SnpPolicy } from '../../attestation/snp/validate.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
+import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
@@ -123,7 +125,8 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
       }
       crls.push(...split.crls);
     }
-    const verdict = await verifySnpEvidence({ ...evidence, certificates, crls }, policy, at === undefined ? {} : { at });
+    const verifier = new SnpVerifier({ ecdsa: nodeEcdsa });
+    const verdict = await verifySnpEvidence({ ...evidence, certificates, crls }, policy, { verifier, ...(at === undefined ? {} : { at }) });
     if (json) io.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
     else if (verdict.accepted) io.stdout(summary(verdict));
     if (verdict.accepted) return EXIT.ok;

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CloisterError, ERROR_CODES, ParseError, PolicyError } from './errors.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('error codes', () => {
+  it('docs/errors.md lists exactly the codes in ERROR_CODES, in order', () => {
+    const doc = readFileSync(`${root}docs/errors.md`, 'utf8');
+    const listed = [...doc.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    assert.deepEqual(listed, Object.keys(ERROR_CODES));
+  });
+
+  it('every code is raised somewhere in the sources, and every raised code exists', () => {
+    const sources = ['attestation', 'attestation/snp', 'src/cli'].flatMap((dir) =>
+      readdirSync(`${root}${dir}`).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'errors.ts').map((f) => readFileSync(`${root}${dir}/${f}`, 'utf8')),
+    ).join('\n');
+    for (const code of Object.keys(ERROR_CODES)) assert.ok(sources.includes(`'${code}'`), `${code} is never raised`);
+  });
+
+  it('errors carry name, code, field, expected and actual, and serialize without the stack', () => {
+    const e = new PolicyError('POLICY_VMPL', 'vmpl 1 differs from the expected 0', { field: 'VMPL', expected: '0', actual: '1' });
+    assert.equal(e.name, 'PolicyError');
+    assert.ok(e instanceof CloisterError);
+    assert.deepEqual(e.toJSON(), { name: 'PolicyError', code: 'POLICY_VMPL', message: 'vmpl 1 differs from the expected 0', field: 'VMPL', expected: '0', actual: '1' });
+    const p = new ParseError('TRUNCATED', 'short', { offset: 4, cause: new Error('x') });
+    assert.equal(p.offset, 4);
+    assert.ok(p.cause instanceof Error);
+    assert.deepEqual(p.toJSON(), { name: 'ParseError', code: 'TRUNCATED', message: 'short' });
+  });
+});

@@ -1,0 +1,117 @@
+// A small timing harness: one process.hrtime.bigint() sample per call, time-boxed with a minimum
+// iteration count, and interleaved rounds so that machine noise (frequency scaling, a neighbour's
+// load, GC of another case's garbage) falls on every case alike.
+
+/** A sync or async operation; a returned promise is awaited inside the timed span. */
+export type Op = () => unknown;
+
+export interface MeasureOptions {
+  /** Untimed calls before the first timed one (JIT, caches, lazy imports). */
+  readonly warmup: number;
+  /** Wall-clock budget for the timed calls, in milliseconds. */
+  readonly budgetMs: number;
+  /** Timed calls to make even when the budget is spent. */
+  readonly minIterations: number;
+}
+
+export interface InterleaveOptions extends MeasureOptions {
+  /** The budget and minimum iterations are split evenly over this many rounds of every case. */
+  readonly rounds: number;
+}
+
+export interface Measurement {
+  readonly name: string;
+  /** Per-call times in nanoseconds, in the order taken. */
+  readonly samples: readonly number[];
+  readonly medianUs: number;
+  readonly p99Us: number;
+  /** 1 / median: the rate one caller doing nothing else would see. */
+  readonly opsPerSec: number;
+}
+
+export interface Case {
+  readonly name: string;
+  readonly fn: Op;
+}
+
+/** What a suite hands back to bench/run.ts: a table and lines printed under it. */
+export interface SuiteReport {
+  readonly title: string;
+  readonly rows: readonly Measurement[];
+  /** Name of the row the "vs" column compares to (throughput ratio, baseline = 100%). */
+  readonly baseline?: string;
+  readonly notes: readonly string[];
+}
+
+async function call(fn: Op): Promise<void> {
+  const out = fn();
+  // Only await real promises: awaiting a plain value would add a microtask turn to sync cases.
+  if (out instanceof Promise) await out;
+}
+
+async function warm(fn: Op, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await call(fn);
+}
+
+/** Calls `fn` until `budgetMs` has passed and at least `minIterations` calls were timed. */
+async function collect(fn: Op, budgetMs: number, minIterations: number): Promise<number[]> {
+  const samples: number[] = [];
+  const deadline = process.hrtime.bigint() + BigInt(Math.round(budgetMs * 1e6));
+  while (samples.length < minIterations || process.hrtime.bigint() < deadline) {
+    const start = process.hrtime.bigint();
+    await call(fn);
+    samples.push(Number(process.hrtime.bigint() - start));
+  }
+  return samples;
+}
+
+/** Nearest-rank percentile of an ascending array (q in 0..1). */
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+export function summarize(name: string, samples: readonly number[]): Measurement {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const medianNs = sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+  return { name, samples, medianUs: medianNs / 1e3, p99Us: percentile(sorted, 0.99) / 1e3, opsPerSec: 1e9 / medianNs };
+}
+
+export async function measure(name: string, fn: Op, opts: MeasureOptions): Promise<Measurement> {
+  await warm(fn, opts.warmup);
+  return summarize(name, await collect(fn, opts.budgetMs, opts.minIterations));
+}
+
+/** Warms every case, then runs `rounds` rounds of case 1, case 2, ... sequentially and pools each case's samples. */
+export async function measureInterleaved(cases: readonly Case[], opts: InterleaveOptions): Promise<Measurement[]> {
+  for (const c of cases) await warm(c.fn, opts.warmup);
+  const pooled = cases.map(() => [] as number[]);
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const [i, c] of cases.entries()) {
+      pooled[i]?.push(...(await collect(c.fn, opts.budgetMs / opts.rounds, Math.ceil(opts.minIterations / opts.rounds))));
+    }
+  }
+  return cases.map((c, i) => summarize(c.name, pooled[i] ?? []));
+}
+
+const fixed = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** Plain-text table: case | median µs | p99 µs | ops/s | vs <baseline> | n (samples). */
+export function formatTable(rows: readonly Measurement[], baseline?: string): string {
+  const base = rows.find((r) => r.name === baseline);
+  const header = ['case', 'median µs', 'p99 µs', 'ops/s', ...(base === undefined ? [] : [`vs ${base.name}`]), 'n'];
+  const body = rows.map((r) => [
+    r.name,
+    fixed(r.medianUs, 1),
+    fixed(r.p99Us, 1),
+    fixed(r.opsPerSec, 0),
+    ...(base === undefined ? [] : [`${fixed((100 * base.medianUs) / r.medianUs, 1)}%`]),
+    String(r.samples.length),
+  ]);
+  const widths = header.map((h, col) => Math.max(h.length, ...body.map((cells) => (cells[col] ?? '').length)));
+  // First column left-aligned (names), the rest right-aligned (numbers).
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, col) => (col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0))).join(' | ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('-+-');
+  return [line(header), rule, ...body.map(line)].join('\n');
+}
