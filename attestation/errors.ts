@@ -10,7 +10,7 @@ export const ERROR_CODES = {
   MALFORMED_FIELD: 'a field holds a value its specification does not allow',
   MALFORMED_DER: 'DER/X.509 structure could not be decoded',
   MALFORMED_CERT_TABLE: 'certificate table of an extended report is malformed',
-  MALFORMED_EVIDENCE: 'evidence file is not a report, an extended report or an evidence bundle',
+  MALFORMED_EVIDENCE: 'evidence bundle JSON is malformed or has invalid members',
   MALFORMED_POLICY: 'policy object or file has invalid fields',
   // verify: signatures, chains, validity, revocation
   MISSING_CERTIFICATE: 'a certificate needed to build the chain was not supplied nor embedded',
@@ -20,7 +20,8 @@ export const ERROR_CODES = {
   CERT_NOT_YET_VALID: 'a certificate is not valid yet at the evaluation time',
   CERT_EXPIRED: 'a certificate has expired at the evaluation time',
   CERT_REVOKED: 'a certificate is listed in its issuer\'s CRL',
-  CRL_INVALID: 'a CRL is not signed by its issuer or is malformed',
+  CERT_CONSTRAINTS: 'a certificate\'s extensions forbid its role in the chain (not a CA, no keyCertSign/cRLSign, unknown critical extension)',
+  CRL_INVALID: 'a CRL is not signed by its issuer',
   CRL_EXPIRED: 'a CRL is outside its thisUpdate..nextUpdate window',
   CRL_UNAVAILABLE: 'policy requires a CRL and none was supplied for the chain\'s root',
   SIGNING_KEY_MISMATCH: 'the report names a signing key (VCEK/VLEK) other than the certificate supplied',
@@ -43,6 +44,7 @@ export const ERROR_CODES = {
   POLICY_AUTHOR_KEY: 'author key digest is not in the allowed list',
   POLICY_SIGNING_KEY: 'the report is signed by a key kind (VCEK/VLEK) the policy does not allow',
   POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
+  POLICY_CSP_ID: 'the VLEK\'s CSP identity is not in the allowed list',
   // command line
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',

@@ -61,6 +61,15 @@ describe('DER and X.509 parsing', () => {
     assert.equal(parsed.nextUpdate?.toISOString(), '2025-02-01T00:00:00.000Z');
   });
 
+  it('rejects a certificate whose outer signature algorithm differs from the one it signed', async () => {
+    const der = await selfSigned({ name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' });
+    const ecdsaSha256 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    const outer = Buffer.from(der).lastIndexOf(Buffer.from(ecdsaSha256));
+    const forged = der.slice();
+    forged[outer + ecdsaSha256.length - 1] = 0x03; // ecdsa-with-SHA384 outside, SHA-256 inside
+    assert.throws(() => parseCertificate(forged), /signatureAlgorithm differs/);
+  });
+
   it('wraps DER errors in a ParseError naming the structure', () => {
     assert.throws(() => parseCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00])), (e) => e instanceof ParseError && e.code === 'MALFORMED_DER' && /certificate/.test(e.message));
   });

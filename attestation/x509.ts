@@ -1,11 +1,12 @@
 // X.509 certificates and CRLs (RFC 5280), parsed to the fields attestation chains need.
-import { toHex } from './bytes.js';
+import { bytesEqual, toHex } from './bytes.js';
 import {
   TAG,
   children,
   decodeBitString,
   decodeOid,
   decodeOne,
+  decodeSmallInteger,
   decodeString,
   decodeTime,
   expectTag,
@@ -29,12 +30,25 @@ export const OID = {
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
   mgf1: '1.2.840.113549.1.1.8',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
 } as const;
 
 export interface AlgorithmIdentifier {
   readonly oid: string;
   /** Raw DER of the parameters, if present. */
   readonly params: Tlv | undefined;
+}
+
+export interface BasicConstraints {
+  readonly ca: boolean;
+  readonly pathLength: number | undefined;
+}
+
+/** keyUsage bits (RFC 5280 4.2.1.3) that issuers need. */
+export interface KeyUsage {
+  readonly keyCertSign: boolean;
+  readonly cRLSign: boolean;
 }
 
 export interface Extension {
@@ -61,6 +75,10 @@ export interface Certificate extends Signed {
   readonly spki: Uint8Array;
   readonly spkiAlgorithm: AlgorithmIdentifier;
   readonly extensions: ReadonlyMap<string, Extension>;
+  readonly basicConstraints: BasicConstraints | undefined;
+  readonly keyUsage: KeyUsage | undefined;
+  /** OIDs of critical extensions this parser does not process. */
+  readonly unhandledCritical: readonly string[];
 }
 
 export interface Crl extends Signed {
@@ -103,6 +121,30 @@ function commonName(name: Tlv): string | undefined {
   return undefined;
 }
 
+const HANDLED_CRITICAL: ReadonlySet<string> = new Set([OID.basicConstraints, OID.keyUsage]);
+
+function parseBasicConstraints(ext: Extension | undefined): BasicConstraints | undefined {
+  if (ext === undefined) return undefined;
+  const parts = children(decodeOne(ext.value, TAG.SEQUENCE));
+  let i = 0;
+  let ca = false;
+  if (parts[i]?.tag === TAG.BOOLEAN) ca = parts[i++]?.value[0] !== 0;
+  const pathLength = parts[i]?.tag === TAG.INTEGER ? decodeSmallInteger(parts[i] as Tlv) : undefined;
+  return { ca, pathLength };
+}
+
+function parseKeyUsage(ext: Extension | undefined): KeyUsage | undefined {
+  if (ext === undefined) return undefined;
+  const bits = decodeOne(ext.value, TAG.BIT_STRING).value;
+  // Named bits, most significant first: keyCertSign is bit 5 and cRLSign bit 6 of the first octet.
+  const first = bits[1] ?? 0;
+  return { keyCertSign: (first & 0x04) !== 0, cRLSign: (first & 0x02) !== 0 };
+}
+
+function sameAlgorithm(outer: AlgorithmIdentifier, inner: AlgorithmIdentifier): boolean {
+  return outer.oid === inner.oid && (outer.params === undefined) === (inner.params === undefined) && (outer.params === undefined || bytesEqual(outer.params.raw, (inner.params as Tlv).raw));
+}
+
 function parseSigned(der: Uint8Array, what: string): { tbs: Tlv; signed: Signed } {
   const outer = children(decodeOne(der, TAG.SEQUENCE));
   if (outer.length !== 3) throw new ParseError('MALFORMED_DER', `${what} must have 3 top-level elements, found ${outer.length}`);
@@ -124,7 +166,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
     let i = 0;
     if (f[0]?.tag === 0xa0) i++; // [0] version
     const serial = expectTag(f[i++], TAG.INTEGER, 'serialNumber');
-    parseAlgorithm(f[i++], 'tbs signature');
+    const inner = parseAlgorithm(f[i++], 'tbs signature');
+    if (!sameAlgorithm(signed.signatureAlgorithm, inner)) throw new ParseError('MALFORMED_DER', 'signatureAlgorithm differs from the signature algorithm inside tbsCertificate');
     const issuer = expectTag(f[i++], TAG.SEQUENCE, 'issuer');
     const validity = children(expectTag(f[i++], TAG.SEQUENCE, 'validity'));
     const subject = expectTag(f[i++], TAG.SEQUENCE, 'subject');
@@ -155,6 +198,9 @@ export function parseCertificate(der: Uint8Array): Certificate {
       spki: spki.raw,
       spkiAlgorithm: parseAlgorithm(children(spki)[0], 'subjectPublicKeyInfo algorithm'),
       extensions,
+      basicConstraints: parseBasicConstraints(extensions.get(OID.basicConstraints)),
+      keyUsage: parseKeyUsage(extensions.get(OID.keyUsage)),
+      unhandledCritical: [...extensions].filter(([oid, e]) => e.critical && !HANDLED_CRITICAL.has(oid)).map(([oid]) => oid),
     });
   });
 }
@@ -165,7 +211,8 @@ export function parseCrl(der: Uint8Array): Crl {
     const f = children(tbs);
     let i = 0;
     if (f[0]?.tag === TAG.INTEGER) i++; // version
-    parseAlgorithm(f[i++], 'tbs signature');
+    const inner = parseAlgorithm(f[i++], 'tbs signature');
+    if (!sameAlgorithm(signed.signatureAlgorithm, inner)) throw new ParseError('MALFORMED_DER', 'signatureAlgorithm differs from the signature algorithm inside tbsCertList');
     const issuer = expectTag(f[i++], TAG.SEQUENCE, 'issuer');
     const thisUpdate = decodeTime(present(f[i++], 'thisUpdate'));
     let nextUpdate: Date | undefined;

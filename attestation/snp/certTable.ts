@@ -9,6 +9,7 @@ export const CERT_GUID = {
   vlek: 'a8074bc2-a25a-483e-aae6-39c045a0b8a1',
   ask: '4ab7b379-bbac-4fe4-a02f-05aef327c782',
   ark: 'c0b406a4-a803-4952-9743-3fb6014cd0ae',
+  crl: '92f81bc3-5811-4d3d-97ff-d19f88dc67ea',
 } as const;
 
 const ENTRY_SIZE = 24;

@@ -9,6 +9,7 @@ import { CERT_GUID, parseCertTable } from './certTable.js';
 import { productFromCpuId, type Product } from './product.js';
 import { parseReport, REPORT_SIZE, type SnpReport } from './report.js';
 import { decodeTcb, type TcbParts } from './tcb.js';
+import { assertSnpPolicy } from './policy.js';
 import { validateSnpReport, type SnpPolicy } from './validate.js';
 import { SnpVerifier, type SnpVerification } from './verify.js';
 
@@ -22,7 +23,7 @@ export interface SnpEvidence {
   readonly simulated: boolean;
 }
 
-const KNOWN_GUIDS = new Set<string>(Object.values(CERT_GUID));
+const CERTIFICATE_GUIDS = new Set<string>([CERT_GUID.vcek, CERT_GUID.vlek, CERT_GUID.ask, CERT_GUID.ark]);
 
 /** Splits certificate files (PEM with any number of blocks, or one DER) into DER certificates and CRLs. */
 export function splitCertificateFile(bytes: Uint8Array, what: string): { certificates: Uint8Array[]; crls: Uint8Array[] } {
@@ -53,13 +54,21 @@ function decodeBundle(bytes: Uint8Array): SnpEvidence {
   }
   if ('simulated' in o && typeof o.simulated !== 'boolean') problems.push('$.simulated: must be true or false');
   if (problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid evidence bundle: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
-  const decodeDer = (s: string, field: string): Uint8Array[] => (s.includes('-----BEGIN ') ? decodePem(s).map((b) => b.der) : [fromBase64(s, field)]);
-  return {
-    report: fromBase64(o.evidence as string, '$.evidence'),
-    certificates: ((o.certificates ?? []) as string[]).flatMap((c, i) => decodeDer(c, `$.certificates[${i}]`)),
-    crls: ((o.crls ?? []) as string[]).flatMap((c, i) => decodeDer(c, `$.crls[${i}]`)),
-    simulated: o.simulated === true,
-  };
+  const certificates: Uint8Array[] = [];
+  const crls: Uint8Array[] = [];
+  for (const k of ['certificates', 'crls'] as const) {
+    ((o[k] ?? []) as string[]).forEach((s, i) => {
+      const field = `$.${k}[${i}]`;
+      const split = splitCertificateFile(s.includes('-----BEGIN ') ? new TextEncoder().encode(s) : fromBase64(s, field), field);
+      if ((k === 'crls' && split.certificates.length > 0) || (k === 'certificates' && split.crls.length > 0)) {
+        throw new ParseError('MALFORMED_EVIDENCE', `${field} holds a ${k === 'crls' ? 'certificate' : 'CRL'}`, { field });
+      }
+      certificates.push(...split.certificates);
+      crls.push(...split.crls);
+    });
+  }
+  // Members this version does not know are ignored, so that later bundle versions stay readable.
+  return { report: fromBase64(o.evidence as string, '$.evidence'), certificates, crls, simulated: o.simulated === true };
 }
 
 /** Recognizes a raw report, an extended report or a JSON evidence bundle. */
@@ -78,8 +87,8 @@ export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
   const table = parseCertTable(bytes.subarray(REPORT_SIZE));
   return {
     report: bytes.subarray(0, REPORT_SIZE),
-    certificates: table.filter((e) => KNOWN_GUIDS.has(e.guid)).map((e) => e.data),
-    crls: [],
+    certificates: table.filter((e) => CERTIFICATE_GUIDS.has(e.guid)).map((e) => e.data),
+    crls: table.filter((e) => e.guid === CERT_GUID.crl).map((e) => e.data),
     simulated: false,
   };
 }
@@ -96,6 +105,8 @@ export interface VerdictError {
 export interface SnpVerdict {
   readonly accepted: boolean;
   readonly platform: 'sev-snp';
+  /** The evidence declares it comes from the simulated TEE. Informational: trust comes only from roots. */
+  readonly simulated: boolean;
   readonly error?: VerdictError;
   readonly checks: readonly Check[];
   readonly claims?: Record<string, unknown>;
@@ -170,18 +181,20 @@ export async function verifySnpEvidence(evidence: SnpEvidence, policy: SnpPolicy
   let product: Product | undefined;
   let verification: SnpVerification | undefined;
   try {
+    await log.run('policy.shape', () => assertSnpPolicy(policy));
     report = await log.run('parse', () => parseReport(evidence.report), (r) => `version ${r.version}`);
     product = report.cpuid === undefined ? undefined : productFromCpuId(report.cpuid);
     const verifier = options.verifier ?? (defaultVerifier ??= new SnpVerifier());
     verification = await verifier.verify(report, evidence, { ...(options.at === undefined ? {} : { at: options.at }), requireCrl: policy.requireCrl ?? false }, log);
     product = verification.product;
-    validateSnpReport(report, verification.product, policy, log);
-    return { accepted: true, platform: 'sev-snp', checks: log.checks, claims: snpClaims(report, product, verification) };
+    validateSnpReport(report, { product: verification.product, cspId: verification.vek.cspId }, policy, log);
+    return { accepted: true, platform: 'sev-snp', simulated: evidence.simulated, checks: log.checks, claims: snpClaims(report, product, verification) };
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
     return {
       accepted: false,
       platform: 'sev-snp',
+      simulated: evidence.simulated,
       error: e.toJSON() as unknown as VerdictError,
       checks: log.checks,
       ...(report === undefined ? {} : { claims: snpClaims(report, product, verification) }),

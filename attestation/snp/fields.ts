@@ -51,12 +51,14 @@ export interface PlatformInfo {
   readonly raplDisabled: boolean;
   readonly ciphertextHidingEnabled: boolean;
   readonly aliasCheckComplete: boolean;
+  /** Bit 6: set on real Turin platforms; peers (tinfoil) name it IOMMU_WRITE_SAFE. */
+  readonly iommuWriteSafe: boolean;
   readonly tioEnabled: boolean;
-  /** Bit 6 and bits 8..63. */
+  /** Bits 8..63. */
   readonly reservedBits: bigint;
 }
 
-export const PLATFORM_INFO_KNOWN_BITS = 0b1011_1111n;
+export const PLATFORM_INFO_KNOWN_BITS = 0xffn;
 
 export function decodePlatformInfo(raw: bigint): PlatformInfo {
   return Object.freeze({
@@ -67,6 +69,7 @@ export function decodePlatformInfo(raw: bigint): PlatformInfo {
     raplDisabled: bit(raw, 3),
     ciphertextHidingEnabled: bit(raw, 4),
     aliasCheckComplete: bit(raw, 5),
+    iommuWriteSafe: bit(raw, 6),
     tioEnabled: bit(raw, 7),
     reservedBits: raw & ~PLATFORM_INFO_KNOWN_BITS,
   });

@@ -7,7 +7,8 @@ const BOOLEAN_FIELDS = ['allowDebug', 'allowMigrationAgent', 'allowProvisionalFi
 const UINT_FIELDS = { minBuild: 255, minGuestSvn: 0xffffffff, vmpl: 3 } as const;
 const HEX_FIELDS = { hostData: 32, reportData: 64 } as const;
 const HEX_LIST_FIELDS = { measurements: 48, idKeyDigests: 48, authorKeyDigests: 48, chipIds: 64 } as const;
-const KNOWN = new Set<string>([...BOOLEAN_FIELDS, ...Object.keys(UINT_FIELDS), ...Object.keys(HEX_FIELDS), ...Object.keys(HEX_LIST_FIELDS), 'minTcb', 'minVersion', 'signingKeys']);
+const STRING_LIST_FIELDS = ['cspIds'] as const;
+const KNOWN = new Set<string>([...STRING_LIST_FIELDS, ...BOOLEAN_FIELDS, ...Object.keys(UINT_FIELDS), ...Object.keys(HEX_FIELDS), ...Object.keys(HEX_LIST_FIELDS), 'minTcb', 'minVersion', 'signingKeys']);
 
 const isHex = (v: unknown, bytes: number): boolean => typeof v === 'string' && new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(v);
 const isUint = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
@@ -26,8 +27,12 @@ export function assertSnpPolicy(value: unknown): SnpPolicy {
   for (const [k, n] of Object.entries(HEX_LIST_FIELDS)) {
     if (!(k in o)) continue;
     const list = o[k];
-    if (!Array.isArray(list)) problems.push(`$.${k}: must be an array of hex strings`);
+    if (!Array.isArray(list) || list.length === 0) problems.push(`$.${k}: must be a non-empty array of hex strings`);
     else list.forEach((h, i) => { if (!isHex(h, n)) problems.push(`$.${k}[${i}]: must be ${n} bytes of hex (${2 * n} digits)`); });
+  }
+  for (const k of STRING_LIST_FIELDS) {
+    const list = o[k];
+    if (k in o && !(Array.isArray(list) && list.length > 0 && list.every((s) => typeof s === 'string' && s.length > 0))) problems.push(`$.${k}: must be a non-empty array of strings`);
   }
   if ('minVersion' in o && !(typeof o.minVersion === 'string' && /^\d{1,3}\.\d{1,3}$/.test(o.minVersion))) problems.push('$.minVersion: must be "major.minor"');
   if ('signingKeys' in o) {

@@ -110,7 +110,7 @@ const MUTATIONS: Mutation[] = [
   { name: 'truncated by one byte', base: 'S2', apply: (b) => b.subarray(0, REPORT_SIZE - 1), code: 'TRUNCATED' },
   { name: 'empty', base: 'S2', apply: () => new Uint8Array(0), code: 'TRUNCATED' },
   { name: 'one trailing byte', base: 'S2', apply: (b) => Uint8Array.from([...b, 0]), code: 'TRAILING_BYTES', offset: REPORT_SIZE },
-  ...[0, 1, 4, 6, 0xffffffff].map((version) => ({ name: `version ${version}`, base: 'S2', apply: setU32(0, version), code: 'UNSUPPORTED_VERSION', offset: 0 })),
+  ...[0, 1, 6, 0xffffffff].map((version) => ({ name: `version ${version}`, base: 'S2', apply: setU32(0, version), code: 'UNSUPPORTED_VERSION', offset: 0 })),
   { name: 'SIGNATURE_ALGO 2', base: 'S2', apply: setU32(0x34, 2), code: 'UNSUPPORTED_ALGORITHM', offset: 0x34 },
   { name: 'VMPL 4', base: 'S2', apply: setU32(0x30, 4), code: 'MALFORMED_FIELD', offset: 0x30 },
   // Must-be-zero ranges: first and last byte of each, per version.
@@ -121,6 +121,8 @@ const MUTATIONS: Mutation[] = [
     code: 'RESERVED_NONZERO',
   })),
   ...[0x04c, 0x18b, 0x19f, 0x1f8, 0x29f, 0x330].map((at) => ({ name: `v3 reserved byte 0x${at.toString(16)}`, base: 'S5', apply: set(at, 0x80), code: 'RESERVED_NONZERO' })),
+  ...[0x188, 0x1f8, 0x200].map((at) => ({ name: `v2 reserved byte 0x${at.toString(16)} (CPUID, mitigation vectors)`, base: 'S2', apply: set(at, 1), code: 'RESERVED_NONZERO' })),
+  ...[0x18b, 0x1f8, 0x207].map((at) => ({ name: `v4 reserved byte 0x${at.toString(16)}`, base: 'S5', apply: (b: Uint8Array) => set(at, 1)(setU32(0, 4)(b)), code: 'RESERVED_NONZERO' })),
   ...[0x208, 0x29f].map((at) => ({ name: `v5 reserved byte 0x${at.toString(16)}`, base: 'S5', apply: (b: Uint8Array) => set(at, 1)(setU32(0, 5)(b)), code: 'RESERVED_NONZERO' })),
 ];
 
@@ -133,6 +135,13 @@ describe('parseReport rejects malformed reports with the exact reason', () => {
       if (m.code === 'RESERVED_NONZERO') assert.match(e.message, /must-be-zero range 0x[0-9a-f]{3}\.\.0x[0-9a-f]{3} .* holds [0-9a-f]*[1-9a-f]/);
     });
   }
+
+  it('reads version 4 (unpublished, seen from GCP firmware 1.55.31) with the version 3 layout', () => {
+    const r = parseReport(setU32(0, 4)(report('S5')));
+    assert.equal(r.version, 4);
+    assert.ok(r.cpuid);
+    assert.equal(r.launchMitVector, undefined);
+  });
 
   it('accepts values in the CPUID and mitigation-vector bytes of versions that define them', () => {
     assert.doesNotThrow(() => parseReport(set(0x188, 0x19)(report('S5'))));

@@ -21,7 +21,8 @@ import { decodeGuestPolicy, decodeKeyInfo, decodePlatformInfo, type GuestPolicy,
 
 export const REPORT_SIZE = 0x4a0;
 export const SIGNED_SIZE = 0x2a0;
-export const SUPPORTED_VERSIONS = [2, 3, 5] as const;
+// Version 4 is unpublished but emitted by some firmware (GCP Milan 1.55.31); it has the version 3 layout.
+export const SUPPORTED_VERSIONS = [2, 3, 4, 5] as const;
 export const SIGNATURE_ALGO_ECDSA_P384_SHA384 = 1;
 
 export interface CpuId {
@@ -149,8 +150,9 @@ export function parseReport(bytes: Uint8Array): SnpReport {
   if (vmpl > 3) {
     throw new ParseError('MALFORMED_FIELD', `VMPL is ${vmpl}, expected 0..3`, { field: 'VMPL', expected: '0..3', actual: String(vmpl), offset: 0x030 });
   }
-  const own = bytes.slice();
-  const slice = (start: number, size: number): Uint8Array => own.subarray(start, start + size);
+  // Fields are copies, so changing one cannot change `raw` or the signed bytes.
+  const raw = bytes.slice();
+  const slice = (start: number, size: number): Uint8Array => bytes.slice(start, start + size);
   const fw = (at: number): FirmwareVersion => ({ build: bytes[at] as number, minor: bytes[at + 1] as number, major: bytes[at + 2] as number });
   return Object.freeze({
     version,
@@ -181,8 +183,8 @@ export function parseReport(bytes: Uint8Array): SnpReport {
     currentMitVector: version >= 5 ? v.getBigUint64(0x200, true) : undefined,
     signatureR: slice(0x2a0, 72),
     signatureS: slice(0x2e8, 72),
-    signedBytes: own.subarray(0, SIGNED_SIZE),
-    raw: own,
+    signedBytes: raw.subarray(0, SIGNED_SIZE),
+    raw,
   });
 }
 

@@ -17,10 +17,10 @@ async function report(overrides: Partial<ReportFields> = {}): Promise<SnpReport>
   return parseReport(await signDevReport(chain, devReportFields(chain, overrides)));
 }
 
-function outcome(r: SnpReport, policy: SnpPolicy): { code: string | undefined; log: CheckLog; error?: PolicyError } {
+function outcome(r: SnpReport, policy: SnpPolicy, cspId?: string): { code: string | undefined; log: CheckLog; error?: PolicyError } {
   const log = new CheckLog();
   try {
-    validateSnpReport(r, 'Milan', policy, log);
+    validateSnpReport(r, { product: 'Milan', cspId }, policy, log);
     return { code: undefined, log };
   } catch (e) {
     assert.ok(e instanceof PolicyError);
@@ -47,7 +47,8 @@ const ROWS: Row[] = [
   { name: 'migration agent allowed', fields: { policy: 0x70000n }, policy: { allowMigrationAgent: true }, code: undefined },
   { name: 'policy bit 17 clear', fields: { policy: 0x10000n }, policy: {}, code: 'POLICY_RESERVED_BITS', field: 'POLICY' },
   { name: 'policy bit 40 set', fields: { policy: 0x30000n | (1n << 40n) }, policy: { allowDebug: true }, code: 'POLICY_RESERVED_BITS' },
-  { name: 'platform-info bit 6 set', fields: { platformInfo: 0x45n }, policy: {}, code: 'POLICY_RESERVED_BITS', field: 'PLATFORM_INFO' },
+  { name: 'platform-info bit 6 (IOMMU_WRITE_SAFE, real Turin value 0x65)', fields: { platformInfo: 0x65n }, policy: {}, code: undefined },
+  { name: 'platform-info bit 8 set', fields: { platformInfo: 0x105n }, policy: {}, code: 'POLICY_RESERVED_BITS', field: 'PLATFORM_INFO' },
   { name: 'key-info bit 5 set', fields: { keyInfo: 1 << 5 }, policy: {}, code: 'POLICY_RESERVED_BITS', field: 'SIGNING_KEY' },
   { name: 'key-info SIGNING_KEY 3', fields: { keyInfo: 3 << 2 }, policy: {}, code: 'POLICY_RESERVED_BITS' },
   { name: 'provisional TCB rejected', fields: { currentTcb: 0x7408000000000003n }, policy: {}, code: 'POLICY_PROVISIONAL_FIRMWARE', field: 'CURRENT_TCB' },
@@ -73,6 +74,8 @@ const ROWS: Row[] = [
   { name: 'author key allowed', fields: { keyInfo: 1, authorKeyDigest: new Uint8Array(48).fill(0x22) }, policy: { authorKeyDigests: [OTHER48] }, code: undefined },
   { name: 'VLEK only, report signed by the VCEK', policy: { signingKeys: ['vlek'] }, code: 'POLICY_SIGNING_KEY' },
   { name: 'chip ID not allowed', policy: { chipIds: ['00'.repeat(64)] }, code: 'POLICY_CHIP_ID' },
+  { name: 'an FMC minimum does not apply to Milan', policy: { minTcb: { fmc: 5, bootloader: 3 } }, code: undefined },
+  { name: 'CSP identity required of a VCEK-signed report', policy: { cspIds: ['CN=cc-us-east-2.amazonaws.com'] }, code: 'POLICY_CSP_ID', field: 'cspId' },
 ];
 
 describe('validateSnpReport', () => {
@@ -87,6 +90,12 @@ describe('validateSnpReport', () => {
       }
     });
   }
+
+  it('compares the VLEK CSP identity with cspIds', async () => {
+    const r = await report();
+    assert.equal(outcome(r, { cspIds: ['CN=a', 'CN=cc-us-east-2.amazonaws.com'] }, 'CN=cc-us-east-2.amazonaws.com').code, undefined);
+    assert.equal(outcome(r, { cspIds: ['CN=a'] }, 'CN=cc-us-east-2.amazonaws.com').code, 'POLICY_CSP_ID');
+  });
 
   it('lists unset expectations as skipped and defaults as run', async () => {
     const { log } = outcome(await report(), {});
@@ -106,11 +115,13 @@ describe('policy files', () => {
 
   it('lists every bad field path at once', () => {
     assert.throws(
-      () => assertSnpPolicy({ allowDebug: 'yes', vmpl: 4, measurements: ['00', M], minTcb: { bogus: 1, snp: 300 }, signingKeys: ['sek'], minVersion: 'one', extra: 1 }),
+      () => assertSnpPolicy({ allowDebug: 'yes', vmpl: 4, measurements: ['00', M], minTcb: { bogus: 1, snp: 300 }, signingKeys: ['sek'], minVersion: 'one', extra: 1, chipIds: [], cspIds: [''] }),
       (e) => {
         assert.ok(e instanceof PolicyError);
         assert.equal(e.code, 'MALFORMED_POLICY');
-        for (const path of ['$.extra', '$.allowDebug', '$.vmpl', '$.measurements[0]', '$.minTcb.bogus', '$.minTcb.snp', '$.signingKeys', '$.minVersion']) assert.ok(e.message.includes(path), path);
+        for (const path of ['$.extra', '$.allowDebug', '$.vmpl', '$.measurements[0]', '$.minTcb.bogus', '$.minTcb.snp', '$.signingKeys', '$.minVersion', '$.chipIds: must be a non-empty', '$.cspIds']) {
+          assert.ok(e.message.includes(path), path);
+        }
         assert.ok(!e.message.includes('$.measurements[1]'));
         return true;
       },

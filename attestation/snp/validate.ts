@@ -28,6 +28,8 @@ export interface SnpPolicy {
   readonly authorKeyDigests?: readonly string[];
   readonly signingKeys?: readonly ('vcek' | 'vlek')[];
   readonly chipIds?: readonly string[];
+  /** CSP identities (the VLEK's cspId extension, e.g. "CN=cc-us-east-2.amazonaws.com") of which a VLEK must name one. */
+  readonly cspIds?: readonly string[];
   /** Verification, not validation: require a CRL from the chain's root. */
   readonly requireCrl?: boolean;
 }
@@ -59,7 +61,15 @@ function exact(log: CheckLog, id: string, code: ConstructorParameters<typeof Pol
 
 const fwString = (v: FirmwareVersion): string => `${v.major}.${v.minor} build ${v.build}`;
 
-export function validateSnpReport(report: SnpReport, product: Product, policy: SnpPolicy, log = new CheckLog()): void {
+/** What verification established about the signer, which some checks depend on. */
+export interface VerifiedSigner {
+  readonly product: Product;
+  /** The VLEK's CSP identity; undefined for VCEK-signed reports. */
+  readonly cspId?: string | undefined;
+}
+
+export function validateSnpReport(report: SnpReport, signer: VerifiedSigner, policy: SnpPolicy, log = new CheckLog()): void {
+  const product = signer.product;
   const check = (id: string, fn: () => void): void => {
     try {
       fn();
@@ -112,8 +122,9 @@ export function validateSnpReport(report: SnpReport, product: Product, policy: S
         for (const k of TCB_COMPONENTS) {
           const want = min[k];
           const have = tcb[k];
-          if (want !== undefined && (have ?? 0) < want) {
-            reject('POLICY_TCB_TOO_LOW', `${field.toLowerCase()} ${formatTcb(tcb)} is lower than minimum ${k}=${want}`, `${field}.${k}`, `>= ${want}`, String(have ?? 0));
+          // Components a product does not have (FMC before Turin) are not compared.
+          if (want !== undefined && have !== undefined && have < want) {
+            reject('POLICY_TCB_TOO_LOW', `${field.toLowerCase()} ${formatTcb(tcb)} is lower than minimum ${k}=${want}`, `${field}.${k}`, `>= ${want}`, String(have));
           }
         }
       }
@@ -171,4 +182,13 @@ export function validateSnpReport(report: SnpReport, product: Product, policy: S
     });
   }
   oneOf(log, 'policy.chip-id', 'POLICY_CHIP_ID', 'CHIP_ID', policy.chipIds, report.chipId);
+
+  if (policy.cspIds === undefined) log.skip('policy.csp-id', 'no expectation set');
+  else {
+    const allowed = policy.cspIds;
+    check('policy.csp-id', () => {
+      const actual = signer.cspId ?? '(VCEK-signed: no CSP identity)';
+      if (!allowed.includes(actual)) reject('POLICY_CSP_ID', `csp_id "${actual}" is not in the allowed list`, 'cspId', allowed.join('|'), actual);
+    });
+  }
 }

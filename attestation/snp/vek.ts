@@ -1,5 +1,6 @@
 // AMD's X.509 extensions on VCEK and VLEK certificates (AMD "Versioned Chip Endorsement Key (VCEK)
-// Certificate and KDS Interface Specification" rev. 0.51, Table 8; VLEK spec 57230 rev. 0.50):
+// Certificate and KDS Interface Specification", publication 57230, "VCEK Certificate Extensions"; VLEK
+// certificates carry the same SPL extensions and a cspId in place of hwID):
 //   1.3.6.1.4.1.3704.1.1   structVersion   INTEGER
 //   1.3.6.1.4.1.3704.1.2   productName     IA5String ("Milan-B0", "Genoa", "Turin")
 //   1.3.6.1.4.1.3704.1.3.1 blSPL, .3.2 teeSPL, .3.3 snpSPL, .3.4-.3.7 spl_4..7, .3.8 ucodeSPL, .3.9 fmcSPL (Turin)

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { createDevChain, createDevCrl, devReportFields, signDevReport, type DevChain, type ReportFields } from '../testing/devSnp.js';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { caExtensions, createDevChain, createDevCrl, devReportFields, signDevReport, type DevChain, type ReportFields } from '../testing/devSnp.js';
 import { certs, snpVectorRows, vector } from '../testing/vectors.js';
-import { verifySnpEvidence, type SnpEvidence } from './evidence.js';
+import { CERT_GUID, serializeCertTable } from './certTable.js';
+import { decodeSnpEvidence, verifySnpEvidence, type SnpEvidence } from './evidence.js';
 import type { SnpPolicy } from './validate.js';
 import { SnpVerifier } from './verify.js';
 
@@ -100,6 +103,31 @@ describe('chain', () => {
   });
 });
 
+describe('certificate constraints (CERT_CONSTRAINTS)', () => {
+  const cases: [string, Parameters<typeof createDevChain>[0]][] = [
+    ['an ASK that is not a CA', { askExtensions: [new x509.BasicConstraintsExtension(false, undefined, true)] }],
+    ['an ASK without basicConstraints', { askExtensions: [] }],
+    ['an ASK whose keyUsage lacks keyCertSign', { askExtensions: caExtensions(x509.KeyUsageFlags.digitalSignature) }],
+    ['an ARK with pathLenConstraint 0', { arkExtensions: [new x509.BasicConstraintsExtension(true, 0, true)] }],
+    ['an ASK with an unknown critical extension', { askExtensions: [...caExtensions(), new x509.Extension('1.2.3.4.5', true, new Uint8Array([5, 0]))] }],
+  ];
+  for (const [name, options] of cases) {
+    it(`rejects ${name}`, async () => {
+      const chain = await createDevChain(options);
+      const v = await verifySnpEvidence(await devEvidence({}, chain), {}, { at: AT, verifier: new SnpVerifier({ trustedRoots: [chain.ark] }) });
+      assert.equal(v.error?.code, 'CERT_CONSTRAINTS', v.error?.message);
+    });
+  }
+
+  it('rejects a CRL from an ARK whose keyUsage lacks cRLSign', async () => {
+    const chain = await createDevChain({ arkExtensions: caExtensions(x509.KeyUsageFlags.keyCertSign) });
+    const crl = await createDevCrl(chain);
+    const verifier = new SnpVerifier({ trustedRoots: [chain.ark] });
+    assert.equal(await code(await devEvidence({}, chain), verifier), undefined);
+    assert.equal(await code({ ...(await devEvidence({}, chain)), crls: [crl] }, verifier), 'CERT_CONSTRAINTS');
+  });
+});
+
 describe('product detection', () => {
   it('rejects a Genoa report with a Milan VCEK (PRODUCT_MISMATCH)', async () => {
     const genoa = snpVectorRows().find((r) => r.id === 'S5');
@@ -173,6 +201,20 @@ describe('CRLs', () => {
   it('rejects a CRL past its nextUpdate (CRL_EXPIRED)', async () => {
     const crl = await createDevCrl(dev, { thisUpdate: new Date('2024-01-01T00:00:00Z'), nextUpdate: new Date('2024-02-01T00:00:00Z') });
     assert.equal(await code({ ...(await devEvidence()), crls: [crl] }, devVerifier), 'CRL_EXPIRED');
+  });
+
+  it('takes the CRL from an extended report\'s certificate table', async () => {
+    const e = await devEvidence();
+    const table = serializeCertTable([
+      { guid: CERT_GUID.vcek, data: dev.vcek },
+      { guid: CERT_GUID.ask, data: dev.ask },
+      { guid: CERT_GUID.ark, data: dev.ark },
+      { guid: CERT_GUID.crl, data: await createDevCrl(dev) },
+    ]);
+    const decoded = decodeSnpEvidence(Uint8Array.from([...e.report, ...table]));
+    assert.equal(decoded.crls.length, 1);
+    const v = await verifySnpEvidence(decoded, { requireCrl: true }, { at: AT, verifier: devVerifier });
+    assert.equal(v.accepted, true, v.error?.message);
   });
 
   it('fails with its own code when policy requires a CRL and none is given (CRL_UNAVAILABLE)', async () => {

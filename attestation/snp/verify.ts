@@ -4,7 +4,7 @@
 // Only roots the caller passes, or AMD's embedded ARKs by default, are trusted.
 import { bytesEqual, decodePem, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
-import { VerificationError } from '../errors.js';
+import { ParseError, VerificationError } from '../errors.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
 import { ecCurve, verifySignedBy } from '../signatures.js';
 import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
@@ -107,8 +107,11 @@ export class SnpVerifier {
   /** Verifies `report` against its endorsements; throws the first failure, recording every check in `log`. */
   async verify(report: SnpReport, endorsements: SnpEndorsements, options: SnpVerifyOptions = {}, log = new CheckLog()): Promise<SnpVerification> {
     const at = options.at ?? new Date();
-    const certs = (endorsements.certificates ?? []).map((d) => this.#parse(d));
-    const crls = (endorsements.crls ?? []).map((d) => parseCrl(d));
+    const { certs, crls } = await log.run(
+      'endorsements',
+      () => ({ certs: (endorsements.certificates ?? []).map((d) => this.#parse(d)), crls: (endorsements.crls ?? []).map((d) => parseCrl(d)) }),
+      (e) => `${e.certs.length} certificate(s), ${e.crls.length} CRL(s)`,
+    );
 
     const { leaf, vek } = await log.run('chain.leaf', () => this.#selectLeaf(report, certs), (c) => `${name(c.leaf)} (${c.vek.productName})`);
     const product = await log.run('product', () => this.#checkProduct(report, vek, certs), (p) => p);
@@ -233,6 +236,7 @@ export class SnpVerifier {
     const cached = this.#chains.get(key);
     if (cached !== undefined && cached.leaf === leaf && cached.intermediate === intermediate && cached.root === root) return cached;
 
+    checkConstraints(root, intermediate, leaf);
     const links: [Certificate, Certificate, string][] = [
       [root, root, 'ARK self-signature'],
       [intermediate, root, `${name(intermediate)} signed by ${name(root)}`],
@@ -256,12 +260,12 @@ export class SnpVerifier {
   async #leafKey(leaf: Certificate): Promise<EcdsaPublicKey> {
     const curve = ecCurve(leaf).name;
     if (curve !== 'P-384') {
-      throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${name(leaf)} key is on ${curve}, SEV-SNP reports are signed with P-384`, { field: name(leaf), expected: 'P-384', actual: curve });
+      throw new ParseError('UNSUPPORTED_ALGORITHM', `${name(leaf)} key is on ${curve}, SEV-SNP reports are signed with P-384`, { field: name(leaf), expected: 'P-384', actual: curve });
     }
     try {
       return await this.#ecdsa(leaf.spki, 'P-384', 'SHA-384');
     } catch (cause) {
-      throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${name(leaf)} public key cannot be imported`, { field: name(leaf), cause });
+      throw new ParseError('UNSUPPORTED_ALGORITHM', `${name(leaf)} public key cannot be imported as P-384`, { field: name(leaf), cause });
     }
   }
 
@@ -280,6 +284,7 @@ export class SnpVerifier {
     }
     return log.run('crl', async () => {
       for (const crl of fromRoot) {
+        if (chain.root.keyUsage !== undefined && !chain.root.keyUsage.cRLSign) throw constraintError(chain.root, 'issued a CRL but its keyUsage lacks cRLSign');
         if (!(await verifySignedBy(crl, chain.root))) {
           throw new VerificationError('CRL_INVALID', `CRL issued by ${name(chain.root)} is not signed by it`, { field: 'crl' });
         }
@@ -300,6 +305,22 @@ export class SnpVerifier {
       return true;
     }, () => `${fromRoot.length} CRL(s) from ${name(chain.root)}`);
   }
+}
+
+function constraintError(c: Certificate, message: string): VerificationError {
+  return new VerificationError('CERT_CONSTRAINTS', `${name(c)} ${message}`, { field: name(c) });
+}
+
+function checkConstraints(root: Certificate, intermediate: Certificate, leaf: Certificate): void {
+  for (const c of [root, intermediate, leaf]) {
+    if (c.unhandledCritical.length > 0) throw constraintError(c, `has critical extensions this verifier does not process: ${c.unhandledCritical.join(', ')}`);
+  }
+  for (const issuer of [root, intermediate]) {
+    if (issuer.basicConstraints?.ca !== true) throw constraintError(issuer, 'issues certificates but is not a CA (basicConstraints cA is not true)');
+    if (issuer.keyUsage !== undefined && !issuer.keyUsage.keyCertSign) throw constraintError(issuer, 'issues certificates but its keyUsage lacks keyCertSign');
+  }
+  if (root.basicConstraints?.pathLength === 0) throw constraintError(root, 'has pathLenConstraint 0 but issued the CA certificate ' + name(intermediate));
+  if (leaf.basicConstraints?.ca === true) throw constraintError(leaf, 'is a CA certificate, not a VCEK/VLEK');
 }
 
 function checkValidity(certs: Certificate[], at: Date): void {

@@ -54,6 +54,17 @@ export interface DevChainOptions {
   readonly askSignedBy?: CryptoKey;
   /** Common name of the ASK (default SEV-<product>). */
   readonly askCommonName?: string;
+  /** Replaces the ASK's extensions (default: CA, keyCertSign + cRLSign). */
+  readonly askExtensions?: x509.Extension[];
+  /** Replaces the ARK's extensions (default: CA, keyCertSign + cRLSign). */
+  readonly arkExtensions?: x509.Extension[];
+}
+
+/** The extensions AMD's ARK and ASK carry: a critical CA basicConstraints and keyUsage. */
+export function caExtensions(...usages: x509.KeyUsageFlags[]): x509.Extension[] {
+  const flags = (usages.length > 0 ? usages : [x509.KeyUsageFlags.keyCertSign, x509.KeyUsageFlags.cRLSign]).reduce<number>((a, u) => a | u, 0);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the extension takes OR-ed flags, which no enum member names
+  return [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(flags, true)];
 }
 
 export async function createDevChain(options: DevChainOptions = {}): Promise<DevChain> {
@@ -73,6 +84,7 @@ export async function createDevChain(options: DevChainOptions = {}): Promise<Dev
     signingAlgorithm: PSS,
     publicKey: arkKeys.publicKey,
     signingKey: arkKeys.privateKey,
+    extensions: options.arkExtensions ?? caExtensions(),
   });
   const askSerial = '02a1';
   const askName = options.askCommonName ?? `SEV-${product}`;
@@ -85,6 +97,7 @@ export async function createDevChain(options: DevChainOptions = {}): Promise<Dev
     signingAlgorithm: PSS,
     publicKey: askKeys.publicKey,
     signingKey: options.askSignedBy ?? arkKeys.privateKey,
+    extensions: options.askExtensions ?? caExtensions(),
   });
   const hwId = crypto.getRandomValues(new Uint8Array(product === 'Turin' ? 8 : 64));
   const ext = (oid: string, der: Uint8Array): x509.Extension => new x509.Extension(oid, false, toArrayBufferView(der));

@@ -108,7 +108,7 @@ describe('cloister verify-evidence', () => {
     ['an unknown option', [S1, '--bogus'], /USAGE.*--bogus/],
     ['a bad --at', [S1, '--at', 'yesterday'], /USAGE.*--at "yesterday"/],
     ['a short --report-data', [S1, '--report-data', 'abcd'], /USAGE.*64 bytes/],
-    ['non-hex --measurement', [S1, '--measurement', 'zz'], /MALFORMED_FIELD|USAGE/],
+    ['non-hex --measurement', [S1, '--measurement', 'zz'.repeat(48)], /USAGE.*--measurement must be 48 bytes of hex/],
     ['a certificate file that is not a certificate', [S1, '--certs', file('junk.pem', 'hello')], /MALFORMED_DER/],
     ['a --crl that is a certificate', [S1, '--crl', S1_VCEK], /MALFORMED_DER.*not a CRL/],
     ['a malformed policy', [S1, '--policy', file('bad-policy.json', '{"vmpl": 9}')], /MALFORMED_POLICY.*\$\.vmpl/],

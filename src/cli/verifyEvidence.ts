@@ -1,6 +1,5 @@
 // `cloister verify-evidence`: verify SEV-SNP evidence offline and print a verdict.
 import { parseArgs } from 'node:util';
-import { fromHex } from '../../attestation/bytes.js';
 import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
 import { decodeSnpEvidence, splitCertificateFile, verifySnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
 import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
@@ -24,7 +23,7 @@ Options:
   --at ISO-8601             evaluate certificate and CRL validity at this time (default: now)
   --policy FILE.json        policy file (docs/policy.md)
   --allow-debug             accept a guest policy with DEBUG set
-  --allow-provisional-tcb   accept CURRENT_TCB != COMMITTED_TCB
+  --allow-provisional-tcb   accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
   --measurement HEX         an allowed launch measurement (48 bytes); repeatable
   --report-data HEX         the exact expected REPORT_DATA (64 bytes)
   --json                    print the verdict and every parsed claim as JSON
@@ -60,7 +59,7 @@ const OPTIONS = {
 
 function hexArg(value: string, bytes: number, flag: string): string {
   const clean = value.replace(/^0x/i, '');
-  if (fromHex(clean, flag).length !== bytes) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got ${clean.length} digits`);
+  if (!new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(clean)) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got "${value}"`);
   return clean.toLowerCase();
 }
 
@@ -69,7 +68,7 @@ function summary(v: SnpVerdict): string {
   const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
   const c = v.claims as { product: string; signingKey: string; version: number; measurement: string; reportData: string; chain?: { root: string } };
   return [
-    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}`,
+    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (SIMULATED: development root)' : ''}`,
     `  measurement  ${c.measurement}`,
     `  report_data  ${c.reportData}`,
     `  checks       ${passed} passed${skipped.length > 0 ? `; not requested: ${skipped.join(', ')}` : ''}`,
