@@ -125,7 +125,11 @@ export function decodeString(tlv: Tlv): string {
     case TAG.UTF8_STRING:
     case TAG.PRINTABLE_STRING:
     case TAG.IA5_STRING:
-      return new TextDecoder('utf-8', { fatal: true }).decode(tlv.value);
+      try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(tlv.value);
+      } catch {
+        return fail(`string with tag 0x${tlv.tag.toString(16)} is not valid UTF-8`, 0);
+      }
     default:
       return fail(`tag 0x${tlv.tag.toString(16)} is not a supported string type`, 0);
   }

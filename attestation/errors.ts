@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',
   POLICY_RESERVED_BITS: 'reserved bits are set in a policy, platform-info or key-info field',
-  POLICY_PROVISIONAL_FIRMWARE: 'CURRENT_TCB differs from COMMITTED_TCB (provisional firmware)',
+  POLICY_PROVISIONAL_FIRMWARE: 'CURRENT_TCB or the current firmware version differs from the committed one (provisional firmware)',
   POLICY_TCB_TOO_LOW: 'a TCB component is below the policy minimum',
   POLICY_FIRMWARE_TOO_OLD: 'firmware version or build is below the policy minimum',
   POLICY_GUEST_SVN_TOO_LOW: 'GUEST_SVN is below the policy minimum',

@@ -21,7 +21,11 @@ describe('attestation/ portability', () => {
   for (const f of files) {
     it(`${f} imports only relative modules and uses no Node globals`, () => {
       const src = readFileSync(dir + f, 'utf8');
-      for (const m of src.matchAll(/(?:\bfrom|^import) '([^']+)'/gm)) assert.match(m[1] as string, /^\.\.?\//, `${f} imports ${m[1] as string}`);
+      for (const m of src.matchAll(/(?:\bfrom|^import) '([^']+)'/gm)) {
+        const spec = m[1] as string;
+        assert.match(spec, /^\.\.?\//, `${f} imports ${spec}`);
+        assert.ok(new URL(spec, `file:///attestation/${f}`).pathname.startsWith('/attestation/'), `${f} imports ${spec}, outside attestation/`);
+      }
       assert.doesNotMatch(src, /\b(?:Buffer|process)\.[A-Za-z]|\brequire\(/, `${f} uses a Node global`);
     });
   }

@@ -105,7 +105,13 @@ export function ecdsaDerToP1363(der: Uint8Array, size: number): Uint8Array {
 /** Verifies that `issuer`'s key signed `signed` (a certificate or CRL). */
 export async function verifySignedBy(signed: Signed, issuer: Certificate): Promise<boolean> {
   const scheme = signatureScheme(signed.signatureAlgorithm);
-  const key = await importPublicKey(issuer, scheme);
+  let key: CryptoKey;
+  try {
+    key = await importPublicKey(issuer, scheme);
+  } catch (cause) {
+    if (cause instanceof ParseError) throw cause;
+    throw new ParseError('MALFORMED_DER', `public key of "${issuer.subjectCommonName ?? '?'}" cannot be imported for ${scheme.kind} ${scheme.hash}`, { field: 'subjectPublicKeyInfo', cause });
+  }
   let signature = signed.signature;
   let algorithm: RsaPssParams | EcdsaParams | string;
   if (scheme.kind === 'rsa-pss') algorithm = { name: 'RSA-PSS', saltLength: scheme.saltLength };
@@ -118,5 +124,9 @@ export async function verifySignedBy(signed: Signed, issuer: Certificate): Promi
       return false;
     }
   }
-  return globalThis.crypto.subtle.verify(algorithm, key, toArrayBufferView(signature), toArrayBufferView(signed.tbs));
+  try {
+    return await globalThis.crypto.subtle.verify(algorithm, key, toArrayBufferView(signature), toArrayBufferView(signed.tbs));
+  } catch {
+    return false; // a signature of the wrong size for the key is just a signature that does not verify
+  }
 }

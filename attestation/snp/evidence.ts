@@ -27,9 +27,9 @@ const CERTIFICATE_GUIDS = new Set<string>([CERT_GUID.vcek, CERT_GUID.vlek, CERT_
 
 /** Splits certificate files (PEM with any number of blocks, or one DER) into DER certificates and CRLs. */
 export function splitCertificateFile(bytes: Uint8Array, what: string): { certificates: Uint8Array[]; crls: Uint8Array[] } {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, Math.min(bytes.length, 4096)));
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   const ders = text.includes('-----BEGIN ')
-    ? decodePem(new TextDecoder().decode(bytes)).filter((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CRL').map((b) => b.der)
+    ? decodePem(text).filter((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CRL').map((b) => b.der)
     : [bytes];
   if (ders.length === 0) throw new ParseError('MALFORMED_DER', `${what} holds no PEM CERTIFICATE or X509 CRL block`, { field: what });
   const out = { certificates: [] as Uint8Array[], crls: [] as Uint8Array[] };
@@ -61,7 +61,7 @@ function decodeBundle(bytes: Uint8Array): SnpEvidence {
       const field = `$.${k}[${i}]`;
       const split = splitCertificateFile(s.includes('-----BEGIN ') ? new TextEncoder().encode(s) : fromBase64(s, field), field);
       if ((k === 'crls' && split.certificates.length > 0) || (k === 'certificates' && split.crls.length > 0)) {
-        throw new ParseError('MALFORMED_EVIDENCE', `${field} holds a ${k === 'crls' ? 'certificate' : 'CRL'}`, { field });
+        throw new ParseError('MALFORMED_EVIDENCE', k === 'crls' ? `${field} is not a CRL` : `${field} holds a CRL, which belongs in $.crls`, { field });
       }
       certificates.push(...split.certificates);
       crls.push(...split.crls);

@@ -68,7 +68,7 @@ function summary(v: SnpVerdict): string {
   const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
   const c = v.claims as { product: string; signingKey: string; version: number; measurement: string; reportData: string; chain?: { root: string } };
   return [
-    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (SIMULATED: development root)' : ''}`,
+    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
     `  measurement  ${c.measurement}`,
     `  report_data  ${c.reportData}`,
     `  checks       ${passed} passed${skipped.length > 0 ? `; not requested: ${skipped.join(', ')}` : ''}`,
@@ -133,7 +133,7 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
     return verdict.error?.name === 'ParseError' ? EXIT.usage : EXIT.rejected;
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
-    if (json) io.stdout(`${JSON.stringify({ accepted: false, platform: 'sev-snp', error: e.toJSON(), checks: [] }, null, 2)}\n`);
+    if (json) io.stdout(`${JSON.stringify({ accepted: false, platform: 'sev-snp', simulated: false, error: e.toJSON(), checks: [] }, null, 2)}\n`);
     else io.stderr(errorLine(e));
     return EXIT.usage;
   }
