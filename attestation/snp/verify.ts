@@ -2,7 +2,7 @@
 // (RSA-PSS SHA-384), validity at a given time, AMD CRLs, the binding of the report to the VCEK/VLEK
 // (signing key kind, REPORTED_TCB, CHIP_ID) and the report's ECDSA P-384 signature.
 // Only roots the caller passes, or AMD's embedded ARKs by default, are trusted.
-import { bytesEqual, decodePem, toHex } from '../bytes.js';
+import { bytesEqual, decodePem, isAllZero, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import { ParseError, VerificationError } from '../errors.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
@@ -120,7 +120,8 @@ export class SnpVerifier {
     const crlChecked = await this.#checkCrls(chain, crls, at, options.requireCrl ?? false, log);
     await log.run('vek.tcb', () => { checkTcb(report, vek, product); }, () => formatTcb(vek.tcb));
     if (vek.kind === 'vcek') {
-      if (report.keyInfo.maskChipKey) log.skip('vek.chip-id', 'MASK_CHIP_KEY is set: CHIP_ID is zero by design');
+      // A platform configured with MASK_CHIP_ID reports an all-zero CHIP_ID; the VCEK, unique per chip, still signs.
+      if (isAllZero(report.chipId)) log.skip('vek.chip-id', 'CHIP_ID is all zero (MASK_CHIP_ID set on the platform)');
       else await log.run('vek.chip-id', () => { checkChipId(report, vek); });
     } else {
       log.pass('vek.csp-id', vek.cspId);
