@@ -1,6 +1,6 @@
 // A small timing harness: one process.hrtime.bigint() sample per call, time-boxed with a minimum
-// iteration count, and interleaved rounds so that machine noise (frequency scaling, a neighbour's
-// load, GC of another case's garbage) falls on every case alike.
+// iteration count, and cases interleaved call by call so that machine noise (frequency scaling, a
+// neighbour's load, GC of another case's garbage) falls on every case alike.
 
 /** A sync or async operation; a returned promise is awaited inside the timed span. */
 export type Op = () => unknown;
@@ -12,11 +12,6 @@ export interface MeasureOptions {
   readonly budgetMs: number;
   /** Timed calls to make even when the budget is spent. */
   readonly minIterations: number;
-}
-
-export interface InterleaveOptions extends MeasureOptions {
-  /** The budget and minimum iterations are split evenly over this many rounds of every case. */
-  readonly rounds: number;
 }
 
 export interface Measurement {
@@ -82,13 +77,19 @@ export async function measure(name: string, fn: Op, opts: MeasureOptions): Promi
   return summarize(name, await collect(fn, opts.budgetMs, opts.minIterations));
 }
 
-/** Warms every case, then runs `rounds` rounds of case 1, case 2, ... sequentially and pools each case's samples. */
-export async function measureInterleaved(cases: readonly Case[], opts: InterleaveOptions): Promise<Measurement[]> {
+/**
+ * Warms every case, then calls case 1, case 2, ... once each, over and over, until the budget is
+ * spent and every case has `minIterations` samples: each case sees the same machine state.
+ */
+export async function measureInterleaved(cases: readonly Case[], opts: MeasureOptions): Promise<Measurement[]> {
   for (const c of cases) await warm(c.fn, opts.warmup);
   const pooled = cases.map(() => [] as number[]);
-  for (let round = 0; round < opts.rounds; round++) {
+  const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.budgetMs * 1e6));
+  for (let n = 0; n < opts.minIterations || process.hrtime.bigint() < deadline; n++) {
     for (const [i, c] of cases.entries()) {
-      pooled[i]?.push(...(await collect(c.fn, opts.budgetMs / opts.rounds, Math.ceil(opts.minIterations / opts.rounds))));
+      const start = process.hrtime.bigint();
+      await call(c.fn);
+      pooled[i]?.push(Number(process.hrtime.bigint() - start));
     }
   }
   return cases.map((c, i) => summarize(c.name, pooled[i] ?? []));

@@ -81,6 +81,15 @@ describe('chain', () => {
     assert.equal(await code({ ...evidence, certificates: [stranger.vcek, dev.ask, dev.ark] }, devVerifier), 'CHAIN_SIGNATURE_INVALID');
   });
 
+  it('re-verifies a certificate array changed in place after it was cached', async () => {
+    const evidence = await devEvidence();
+    const vcek = dev.vcek.slice();
+    const certificates = [vcek, dev.ask, dev.ark];
+    assert.equal(await code({ ...evidence, certificates }, devVerifier), undefined);
+    vcek[vcek.length - 1] = (vcek[vcek.length - 1] as number) ^ 1; // inside the ASK's signature over the VCEK
+    assert.equal(await code({ ...evidence, certificates }, devVerifier), 'CHAIN_SIGNATURE_INVALID');
+  });
+
   it('names a missing VCEK (MISSING_CERTIFICATE)', async () => {
     const row = snpVectorRows().find((r) => r.id === 'S2');
     assert.ok(row);

@@ -84,16 +84,18 @@ function fingerprint(der: Uint8Array): string {
 }
 
 /** A bounded insertion-ordered cache: the oldest entry goes first. */
-function remember<V>(map: Map<string, V>, key: string, value: V, size: number): V {
-  if (map.size >= size) map.delete(map.keys().next().value as string);
+function remember<K, V>(map: Map<K, V>, key: K, value: V, size: number): V {
+  if (map.size >= size) map.delete(map.keys().next().value as K);
   map.set(key, value);
   return value;
 }
 
 export class SnpVerifier {
   readonly #roots: readonly Certificate[];
-  readonly #chains = new Map<string, VerifiedChain>();
+  readonly #chains = new Map<Certificate, VerifiedChain>();
   readonly #certificates = new Map<string, Certificate>();
+  /** The same input array is usually handed in again: found by identity, then confirmed byte for byte. */
+  readonly #byArray = new WeakMap<Uint8Array, Certificate>();
   readonly #vekInfo = new WeakMap<Certificate, VekInfo>();
   readonly #cacheSize: number;
   readonly #ecdsa: EcdsaImporter;
@@ -144,10 +146,13 @@ export class SnpVerifier {
   }
 
   #parse(der: Uint8Array): Certificate {
+    const same = this.#byArray.get(der);
+    if (same !== undefined && bytesEqual(same.der, der)) return same;
     const key = fingerprint(der);
-    const hit = this.#certificates.get(key);
-    if (hit !== undefined && bytesEqual(hit.der, der)) return hit;
-    return remember(this.#certificates, key, parseCertificate(der), 4 * this.#cacheSize);
+    let cert = this.#certificates.get(key);
+    if (cert === undefined || !bytesEqual(cert.der, der)) cert = remember(this.#certificates, key, parseCertificate(der.slice()), 4 * this.#cacheSize);
+    this.#byArray.set(der, cert);
+    return cert;
   }
 
   #vek(leaf: Certificate): VekInfo {
@@ -233,9 +238,8 @@ export class SnpVerifier {
       });
     }
     // Certificates come from #parse, so a cached chain holds the very same objects.
-    const key = `${fingerprint(leaf.der)}|${fingerprint(intermediate.der)}|${fingerprint(root.der)}`;
-    const cached = this.#chains.get(key);
-    if (cached !== undefined && cached.leaf === leaf && cached.intermediate === intermediate && cached.root === root) return cached;
+    const cached = this.#chains.get(leaf);
+    if (cached !== undefined && cached.intermediate === intermediate && cached.root === root) return cached;
 
     checkConstraints(root, intermediate, leaf);
     const links: [Certificate, Certificate, string][] = [
@@ -255,7 +259,7 @@ export class SnpVerifier {
       vek,
       leafKey: await this.#leafKey(leaf),
     };
-    return remember(this.#chains, key, verified, this.#cacheSize);
+    return remember(this.#chains, leaf, verified, this.#cacheSize);
   }
 
   async #leafKey(leaf: Certificate): Promise<EcdsaPublicKey> {
