@@ -14,9 +14,11 @@ describe('error codes', () => {
   });
 
   it('every code is raised somewhere in the sources, and every raised code exists', () => {
-    const sources = ['attestation', 'attestation/snp', 'src/cli'].flatMap((dir) =>
-      readdirSync(`${root}${dir}`).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'errors.ts').map((f) => readFileSync(`${root}${dir}/${f}`, 'utf8')),
-    ).join('\n');
+    const sources = ['attestation', 'src']
+      .flatMap((dir) => readdirSync(`${root}${dir}`, { recursive: true, encoding: 'utf8' }).map((f) => `${dir}/${f}`))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('/errors.ts'))
+      .map((f) => readFileSync(`${root}${f}`, 'utf8'))
+      .join('\n');
     for (const code of Object.keys(ERROR_CODES)) assert.ok(sources.includes(`'${code}'`), `${code} is never raised`);
   });
 

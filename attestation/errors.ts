@@ -45,6 +45,9 @@ export const ERROR_CODES = {
   POLICY_SIGNING_KEY: 'the report is signed by a key kind (VCEK/VLEK) the policy does not allow',
   POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
   POLICY_CSP_ID: 'the VLEK\'s CSP identity is not in the allowed list',
+  // evidence acquisition inside the VM (src/tee)
+  NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
+  TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
   // command line
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',

@@ -1,0 +1,67 @@
+// One interface for every source of attestation evidence inside the VM: configfs-tsm, the
+// /dev/sev-guest and /dev/tdx_guest ioctls, and the simulated TEE.
+import { CloisterError } from '../../attestation/errors.js';
+
+export type TeePlatform = 'sev-snp' | 'tdx';
+
+export const REPORT_DATA_SIZE = 64;
+
+export interface RawEvidence {
+  readonly platform: TeePlatform;
+  /** The SEV-SNP ATTESTATION_REPORT (1184 bytes) or the TDX quote, exactly as the source returned it. */
+  readonly evidence: Uint8Array;
+  /** SEV-SNP: the certificate table (configfs-tsm auxblob / SNP_GET_EXT_REPORT certs), when the host supplies one. */
+  readonly certTable?: Uint8Array;
+  /** Which source produced it: "configfs-tsm/sev_guest", "sev-guest ioctl", "simulated", ... */
+  readonly source: string;
+  readonly simulated: boolean;
+}
+
+export interface EvidenceRequest {
+  /** Exactly 64 bytes, bound into REPORT_DATA. */
+  readonly reportData: Uint8Array;
+  /** SEV-SNP VMPL / configfs-tsm privlevel (0..3). Default 0. */
+  readonly privilegeLevel?: number;
+}
+
+export interface EvidenceProvider {
+  readonly name: string;
+  readonly platform: TeePlatform;
+  readonly simulated: boolean;
+  getEvidence(request: EvidenceRequest): Promise<RawEvidence>;
+}
+
+/** Thrown when no source of evidence exists; lists everything that was looked for. */
+export class NoTeeError extends CloisterError {
+  readonly lookedFor: readonly string[];
+  constructor(lookedFor: readonly string[]) {
+    super('NO_TEE', `no TEE evidence source found (looked for: ${lookedFor.join('; ')}); start with --simulated to use the simulated TEE`, {
+      field: 'tee',
+      actual: lookedFor.join('; '),
+    });
+    this.lookedFor = lookedFor;
+  }
+}
+
+/** Device and firmware failures, named; `errno` is the Linux errno name when the OS reported one. */
+export class TeeDeviceError extends CloisterError {
+  readonly errno: string | undefined;
+  readonly firmwareError: number | undefined;
+  readonly vmmError: number | undefined;
+  constructor(message: string, details: { errno?: string; firmwareError?: number; vmmError?: number; field?: string; cause?: unknown } = {}) {
+    super('TEE_DEVICE', message, { ...(details.field === undefined ? {} : { field: details.field }), ...(details.cause === undefined ? {} : { cause: details.cause }) });
+    this.errno = details.errno;
+    this.firmwareError = details.firmwareError;
+    this.vmmError = details.vmmError;
+  }
+}
+
+export function assertReportData(reportData: Uint8Array): void {
+  if (reportData.length !== REPORT_DATA_SIZE) {
+    throw new CloisterError('MALFORMED_FIELD', `report data must be ${REPORT_DATA_SIZE} bytes, got ${reportData.length}`, {
+      field: 'reportData',
+      expected: String(REPORT_DATA_SIZE),
+      actual: String(reportData.length),
+    });
+  }
+}
