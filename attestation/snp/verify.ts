@@ -54,6 +54,8 @@ interface VerifiedChain {
 export interface SnpVerifierOptions {
   /** DER ARK certificates to trust. Default: AMD's ARKs for Milan, Genoa and Turin. */
   readonly trustedRoots?: readonly Uint8Array[];
+  /** DER roots trusted in addition to `trustedRoots` (or AMD's), e.g. the simulated TEE's development root. */
+  readonly additionalRoots?: readonly Uint8Array[];
   /** How many verified chains to keep. Default 64. */
   readonly cacheSize?: number;
   /** ECDSA backend for the report signature. Default: WebCrypto. */
@@ -101,7 +103,10 @@ export class SnpVerifier {
   readonly #ecdsa: EcdsaImporter;
 
   constructor(options: SnpVerifierOptions = {}) {
-    this.#roots = options.trustedRoots === undefined ? amdCertificates().roots : options.trustedRoots.map((d) => parseCertificate(d));
+    this.#roots = [
+      ...(options.trustedRoots === undefined ? amdCertificates().roots : options.trustedRoots.map((d) => parseCertificate(d))),
+      ...(options.additionalRoots ?? []).map((d) => parseCertificate(d)),
+    ];
     this.#cacheSize = options.cacheSize ?? 64;
     this.#ecdsa = options.ecdsa ?? webCryptoEcdsa;
   }

@@ -1,6 +1,8 @@
 // Subcommand dispatch for `cloister`.
 import { errorLine, EXIT, type CliIo } from './io.js';
 import { UsageError } from '../../attestation/errors.js';
+import { evidenceCommand } from './evidence.js';
+import { serveCommand } from './serve.js';
 import { verifyEvidenceCommand } from './verifyEvidence.js';
 
 interface Command {
@@ -9,6 +11,8 @@ interface Command {
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: { summary: 'start the server (attestation evidence, status); --simulated without a TEE', run: (argv, io) => serveCommand(argv, io) },
+  evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
 };
 

@@ -6,7 +6,9 @@ import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
 import type { SnpPolicy } from '../../attestation/snp/validate.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
+import { PRODUCTS } from '../../attestation/snp/product.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
+import { defaultStateDir, readDevRoot } from '../tee/sim/devChain.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
@@ -26,6 +28,9 @@ Options:
   --allow-provisional-tcb   accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
   --measurement HEX         an allowed launch measurement (48 bytes); repeatable
   --report-data HEX         the exact expected REPORT_DATA (64 bytes)
+  --trust-root FILE         also trust this root certificate (PEM or DER); repeatable
+  --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
+                            $CLOISTER_STATE_DIR or ~/.local/state/cloister); never use in production
   --json                    print the verdict and every parsed claim as JSON
   -h, --help                show this help
 
@@ -54,6 +59,8 @@ const OPTIONS = {
   measurement: { type: 'string', multiple: true },
   'report-data': { type: 'string' },
   json: { type: 'boolean' },
+  'trust-root': { type: 'string', multiple: true },
+  'trust-simulated': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -124,7 +131,15 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
       }
       crls.push(...split.crls);
     }
-    const verifier = new SnpVerifier({ ecdsa: nodeEcdsa });
+    const additionalRoots: Uint8Array[] = [];
+    for (const path of values['trust-root'] ?? []) additionalRoots.push(...splitCertificateFile(await readInput(io, path, 'trusted root'), path).certificates);
+    if (values['trust-simulated'] === true) {
+      const dir = defaultStateDir();
+      const devRoots = (await Promise.all(PRODUCTS.map((p) => readDevRoot(dir, p)))).filter((r) => r !== undefined);
+      additionalRoots.push(...devRoots);
+      if (devRoots.length === 0) throw usage(`--trust-simulated: no development root in ${dir} (the simulated TEE creates one at first use)`);
+    }
+    const verifier = new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots });
     const verdict = await verifySnpEvidence({ ...evidence, certificates, crls }, policy, { verifier, ...(at === undefined ? {} : { at }) });
     if (json) io.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
     else if (verdict.accepted) io.stdout(summary(verdict));

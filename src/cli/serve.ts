@@ -1,0 +1,98 @@
+// `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
+// --simulated is given, in which case every log line and the status page say SIMULATED.
+import { parseArgs } from 'node:util';
+import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
+import { buildApp } from '../server/app.js';
+import { EvidenceService } from '../server/evidenceService.js';
+import { createLogger } from '../server/log.js';
+import type { EvidenceProvider } from '../tee/provider.js';
+import { defaultStateDir } from '../tee/sim/devChain.js';
+import { SimulatedSnp, SimulatedSnpProvider } from '../tee/sim/snpSimulator.js';
+import { errorLine, EXIT, type CliIo } from './io.js';
+import type { HardwareProviderFactory } from './evidence.js';
+
+export const SERVE_HELP = `Usage: cloister serve [options]
+
+Start the Cloister server: attestation evidence at /.well-known/cloister/evidence, fresh evidence
+at POST /v1/attestation/fresh, status at /status.
+
+Options:
+  --simulated         run on the simulated TEE (development root; nothing is confidential)
+  --product NAME      simulated product: ${PRODUCTS.join(', ')} (default Milan)
+  --host ADDRESS      address to listen on (default 127.0.0.1)
+  --port N            port (default 8080; 0 picks a free one)
+  -h, --help          show this help
+
+Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev/tdx_guest) and
+exits with the list of what it looked for when there is none.
+`;
+
+const OPTIONS = {
+  simulated: { type: 'boolean' },
+  product: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister serve --help)`);
+
+export interface ServeHooks {
+  readonly hardware?: HardwareProviderFactory;
+  /** Resolves when the server should stop; default: SIGINT or SIGTERM. */
+  readonly stopSignal?: (close: () => Promise<void>) => void;
+  readonly onListening?: (url: string) => void;
+}
+
+function stopOnSignals(close: () => Promise<void>): void {
+  const stop = (): void => {
+    void close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
+    } catch (e) {
+      throw usage((e as Error).message.split('\n')[0] as string);
+    }
+    const { values } = parsed;
+    if (values.help === true) {
+      io.stdout(SERVE_HELP);
+      return EXIT.ok;
+    }
+    const port = Number(values.port ?? '8080');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
+    let provider: EvidenceProvider;
+    if (values.simulated === true) {
+      const product = values.product ?? 'Milan';
+      if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
+      provider = new SimulatedSnpProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
+    } else {
+      if (values.product !== undefined) throw usage('--product applies only with --simulated');
+      if (hooks.hardware === undefined) throw usage('no TEE support is built in; run with --simulated');
+      provider = await hooks.hardware();
+    }
+    const logger = createLogger({ simulated: provider.simulated, platform: provider.platform });
+    const evidence = await EvidenceService.start({ provider });
+    const app = buildApp({ evidence, logger });
+    const address = await app.listen({ host: values.host ?? '127.0.0.1', port });
+    logger.info({ address, evidence: evidence.boot.id }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');
+    io.stderr(
+      `cloister serving on ${address}${provider.simulated ? ' (SIMULATED TEE: development root, nothing is confidential)' : ''}\n` +
+        `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
+    );
+    hooks.onListening?.(address);
+    (hooks.stopSignal ?? stopOnSignals)(() => app.close());
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}
