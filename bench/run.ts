@@ -2,9 +2,10 @@
 // table per suite. Suites never run concurrently, so they do not compete for the CPU.
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
+import { evidenceSuite } from './evidence.js';
 import { snpVerifySuite } from './snpVerify.js';
 
-const SUITES: readonly (() => Promise<SuiteReport>)[] = [snpVerifySuite];
+const SUITES: readonly (() => Promise<SuiteReport>)[] = [snpVerifySuite, evidenceSuite];
 
 console.log(`node ${process.version} | ${cpus()[0]?.model ?? 'unknown CPU'} | ${cpus().length} CPUs | ${process.platform}-${process.arch}`);
 for (const suite of SUITES) {
