@@ -1,0 +1,77 @@
+// The verifier in a real browser: headless Chromium loads dist/attestation as plain ES modules and
+// verifies real SEV-SNP evidence with WebCrypto. Runs where Chromium is installed (.ci/run installs
+// it); elsewhere it is skipped and says why.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ATTESTATION_VECTORS } from './testing/vectors.js';
+
+const CHROMIUM = process.env.CLOISTER_CHROMIUM ?? '/usr/bin/chromium';
+const DIST = fileURLToPath(new URL('../', import.meta.url));
+
+const PAGE = `<!doctype html><meta charset="utf-8"><body>pending</body><script type="module">
+import { splitCertificateFile, verifySnpEvidence } from '/dist/attestation/index.js';
+const get = async (p) => new Uint8Array(await (await fetch('/vectors/' + p)).arrayBuffer());
+const report = await get('virtee-sev/certs_data/report_milan.bin');
+const certificates = [
+  ...splitCertificateFile(await get('virtee-sev/certs_data/vcek_milan.der'), 'vcek').certificates,
+  ...splitCertificateFile(await get('virtee-sev/certs_data/cert_chain_milan'), 'chain').certificates,
+];
+const at = new Date('2025-06-01T00:00:00Z');
+const good = await verifySnpEvidence({ report, certificates, crls: [], simulated: false }, {}, { at });
+const tampered = report.slice(); tampered[21] ^= 0x80;
+const bad = await verifySnpEvidence({ report: tampered, certificates, crls: [], simulated: false }, {}, { at });
+document.body.textContent = 'RESULT ' + JSON.stringify({ accepted: good.accepted, error: good.error?.code ?? null, tampered: bad.error?.code ?? null, agent: navigator.userAgent });
+</script>`;
+
+const TYPES: Readonly<Record<string, string>> = { '.js': 'text/javascript', '.html': 'text/html' };
+
+function serve(): Server {
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    let file: string | undefined;
+    if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+      return;
+    }
+    if (url.pathname.startsWith('/dist/attestation/')) file = join(DIST, normalize(url.pathname.slice('/dist/'.length)));
+    if (url.pathname.startsWith('/vectors/')) file = join(ATTESTATION_VECTORS, normalize(url.pathname.slice('/vectors/'.length)));
+    if (file === undefined || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+}
+
+describe('attestation/ in a browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+  let server: Server;
+  before(async () => {
+    server = serve();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+
+  it('verifies a real Milan report with WebCrypto and rejects a tampered one', async () => {
+    const { port } = server.address() as AddressInfo;
+    const { stdout } = await promisify(execFile)(
+      CHROMIUM,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        `--user-data-dir=${mkdtempSync(join(tmpdir(), 'cloister-chromium-'))}`, '--virtual-time-budget=30000', '--dump-dom', `http://127.0.0.1:${port}/`],
+      { timeout: 60_000 },
+    );
+    const m = /RESULT (\{.*\})/.exec(stdout);
+    assert.ok(m, `no result in the page: ${stdout.slice(0, 500)}`);
+    const result = JSON.parse((m[1] as string).replace(/&quot;/g, '"')) as { accepted: boolean; error: string | null; tampered: string | null; agent: string };
+    assert.equal(result.accepted, true, String(result.error));
+    assert.equal(result.tampered, 'REPORT_SIGNATURE_INVALID');
+    assert.match(result.agent, /Chrome/);
+  });
+});
