@@ -7,7 +7,9 @@ import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { assembleSnpBundle } from '../tee/bundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
-import { SimulatedSnp, SimulatedSnpProvider } from '../tee/sim/snpSimulator.js';
+import { detectEvidenceProvider } from '../tee/detect.js';
+import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { errorLine, EXIT, type CliIo } from './io.js';
 
 export const EVIDENCE_HELP = `Usage: cloister evidence --simulated [options]
@@ -63,12 +65,11 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
       const version = values['report-version'] ?? '3';
       if (version !== '3' && version !== '5') throw usage(`--report-version must be 3 or 5, got "${version}"`);
       const sim = await SimulatedSnp.create({ product: product as Product, version: Number(version) as 3 | 5 }, { stateDir: defaultStateDir() });
-      provider = new SimulatedSnpProvider(sim);
+      provider = await openSimulatedConfigfsProvider(sim);
       io.stderr(`SIMULATED TEE: evidence signed by the development root in ${defaultStateDir()}, not by AMD\n`);
     } else {
       if (values.product !== undefined || values['report-version'] !== undefined) throw usage('--product and --report-version apply only with --simulated');
-      if (hardware === undefined) throw usage('hardware evidence needs configfs-tsm or /dev/sev-guest; use --simulated on a machine without a TEE');
-      provider = await hardware();
+      provider = await (hardware ?? (() => detectEvidenceProvider()))();
     }
     const bundle = assembleSnpBundle(await provider.getEvidence({ reportData }));
     if (values.out === undefined) io.stdout(new TextDecoder().decode(bundle.bytes));

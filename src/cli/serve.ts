@@ -8,7 +8,9 @@ import { EvidenceService } from '../server/evidenceService.js';
 import { createLogger } from '../server/log.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
-import { SimulatedSnp, SimulatedSnpProvider } from '../tee/sim/snpSimulator.js';
+import { detectEvidenceProvider } from '../tee/detect.js';
+import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { errorLine, EXIT, type CliIo } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
 
@@ -72,11 +74,10 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     if (values.simulated === true) {
       const product = values.product ?? 'Milan';
       if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
-      provider = new SimulatedSnpProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
+      provider = await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
     } else {
       if (values.product !== undefined) throw usage('--product applies only with --simulated');
-      if (hooks.hardware === undefined) throw usage('no TEE support is built in; run with --simulated');
-      provider = await hooks.hardware();
+      provider = await (hooks.hardware ?? (() => detectEvidenceProvider()))();
     }
     const logger = createLogger({ simulated: provider.simulated, platform: provider.platform });
     const evidence = await EvidenceService.start({ provider });

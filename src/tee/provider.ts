@@ -37,7 +37,6 @@ export class NoTeeError extends CloisterError {
   constructor(lookedFor: readonly string[]) {
     super('NO_TEE', `no TEE evidence source found (looked for: ${lookedFor.join('; ')}); start with --simulated to use the simulated TEE`, {
       field: 'tee',
-      actual: lookedFor.join('; '),
     });
     this.lookedFor = lookedFor;
   }

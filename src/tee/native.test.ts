@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ioc, SNP_GET_EXT_REPORT, snpGetExtReportCall, type IoctlCall } from './ioctl.js';
+import { ADDON_PATH, isNativeErrnoError, loadNative, lock, nativeIoctlRunner, unlock, wipe, type CloisterNative, type NativeErrnoError } from './native.js';
+import { TeeDeviceError } from './provider.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cloister-native-'));
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const native = loadNative();
+const root = process.getuid?.() === 0;
+// FIONREAD = _IO('T', 0x1b): on a regular file the kernel writes (size - position) as an int into the argument.
+const FIONREAD = ioc(0, 'T', 0x1b, 0);
+
+function errnoError(check: (e: NativeErrnoError) => boolean): (e: unknown) => boolean {
+  return (e: unknown) => isNativeErrnoError(e) && check(e);
+}
+
+describe('loadNative', () => {
+  it('loads the addon built by npm install, once', () => {
+    assert.equal(loadNative(ADDON_PATH), native);
+    assert.match(ADDON_PATH, /native\/build\/Release\/cloister_native\.node$/);
+  });
+
+  it('says to run npm install when the addon is missing', () => {
+    assert.throws(
+      () => loadNative(join(dir, 'missing.node')),
+      (e: unknown) => e instanceof TeeDeviceError && e.code === 'TEE_DEVICE' && /the native addon is not built .*missing\.node is missing\): run npm install/.test(e.message),
+    );
+  });
+
+  it('refuses a file that does not load or is not the addon', () => {
+    const broken = join(dir, 'broken.node');
+    writeFileSync(broken, 'not an ELF object');
+    assert.throws(() => loadNative(broken), (e: unknown) => e instanceof TeeDeviceError && /could not be loaded .*run npm install/.test(e.message));
+    const other = join(dir, 'other.cjs');
+    writeFileSync(other, 'module.exports = { ioctl() {} };');
+    assert.throws(() => loadNative(other), (e: unknown) => e instanceof TeeDeviceError && /is not Cloister's native addon/.test(e.message));
+  });
+});
+
+describe('native ioctl', () => {
+  it('rejects with ENOENT when the device does not exist', async () => {
+    const c = snpGetExtReportCall(join(dir, 'sev-guest'), { userData: new Uint8Array(64), vmpl: 0, certsLen: 4096 });
+    await assert.rejects(
+      native.ioctl(c.call.path, c.call.request, c.call.buffers, c.call.fixups),
+      errnoError((e) => e.errno === 'ENOENT' && e.code === 'ENOENT' && e.errnoNumber === 2 && e.syscall === 'open' && e.path === c.call.path),
+    );
+  });
+
+  it('rejects with ENOTTY from the ioctl on /dev/null and on a regular file, and leaves the buffers as marshalled', async () => {
+    const file = join(dir, 'regular');
+    writeFileSync(file, 'x');
+    for (const path of ['/dev/null', file]) {
+      const c = snpGetExtReportCall(path, { userData: new Uint8Array(64).fill(9), vmpl: 1, certsLen: 4096 });
+      const before = c.call.buffers.map((b) => b.slice());
+      await assert.rejects(native.ioctl(path, SNP_GET_EXT_REPORT, c.call.buffers, c.call.fixups), errnoError((e) => e.errno === 'ENOTTY' && e.syscall === 'ioctl' && e.message === `ioctl ${path}: ENOTTY`));
+      // The address fields are restored: no native address leaks into JavaScript.
+      assert.deepEqual(c.call.buffers, before);
+    }
+  });
+
+  it('rejects with EACCES on a file it may not open', { skip: root ? 'running as root: mode 000 does not stop root (CAP_DAC_OVERRIDE)' : false }, async () => {
+    const file = join(dir, 'locked');
+    writeFileSync(file, '');
+    chmodSync(file, 0o000);
+    await assert.rejects(native.ioctl(file, FIONREAD, [new Uint8Array(8)], []), errnoError((e) => e.errno === 'EACCES' && e.syscall === 'open'));
+  });
+
+  it('copies what the kernel wrote back into the caller\'s buffer, and restores fixup fields', async () => {
+    const file = join(dir, 'sized');
+    writeFileSync(file, new Uint8Array(0x1234));
+    const arg = new Uint8Array(16).fill(0xee);
+    const other = new Uint8Array(8).fill(0x11);
+    const { rc } = await native.ioctl(file, FIONREAD, [arg, other], [{ buffer: 0, offset: 8, target: 1 }]);
+    assert.equal(rc, 0);
+    assert.deepEqual([...arg], [0x34, 0x12, 0, 0, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee]);
+    assert.deepEqual([...other], new Array<number>(8).fill(0x11));
+  });
+
+  it('keeps the caller\'s arrays alive until the promise settles', async () => {
+    const file = join(dir, 'sized2');
+    writeFileSync(file, new Uint8Array(77));
+    const pending = Array.from({ length: 32 }, () => {
+      const arg = new Uint8Array(8);
+      return native.ioctl(file, FIONREAD, [arg], []).then(() => arg[0]);
+    });
+    (globalThis as { gc?: () => void }).gc?.();
+    assert.deepEqual(await Promise.all(pending), new Array<number>(32).fill(77));
+  });
+
+  it('throws TypeError / RangeError on bad arguments, before any system call', () => {
+    const call = (...args: unknown[]): unknown => (native.ioctl as (...a: unknown[]) => unknown)(...args);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)]), TypeError);
+    assert.throws(() => call(7, 0, [new Uint8Array(8)], []), TypeError);
+    assert.throws(() => call('/dev/\0null', 0, [new Uint8Array(8)], []), TypeError);
+    assert.throws(() => call('/dev/null', -1, [new Uint8Array(8)], []), RangeError);
+    assert.throws(() => call('/dev/null', 2 ** 32, [new Uint8Array(8)], []), RangeError);
+    assert.throws(() => call('/dev/null', 1.5, [new Uint8Array(8)], []), RangeError);
+    assert.throws(() => call('/dev/null', 0, [], []), RangeError);
+    assert.throws(() => call('/dev/null', 0, new Array(9).fill(new Uint8Array(8)), []), RangeError);
+    assert.throws(() => call('/dev/null', 0, [new Uint16Array(4)], []), TypeError);
+    assert.throws(() => call('/dev/null', 0, 'buffers', []), TypeError);
+    assert.throws(() => call('/dev/null', SNP_GET_EXT_REPORT, [new Uint8Array(31)], []), /buffers\[0\] has 31 bytes, the ioctl number says 32/);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], [{ buffer: 0, offset: 1, target: 0 }]), /writes bytes 1..9 of a 8-byte buffer/);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], [{ buffer: 1, offset: 0, target: 0 }]), RangeError);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], [{ buffer: 0, offset: 0, target: '0' }]), TypeError);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], [7]), TypeError);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], {}), TypeError);
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], new Array(17).fill({ buffer: 0, offset: 0, target: 0 })), RangeError);
+    // An exception thrown by a getter stands (and does not abort the process).
+    const trap = {
+      get buffer(): number {
+        throw new Error('getter threw');
+      },
+      offset: 0,
+      target: 0,
+    };
+    assert.throws(() => call('/dev/null', 0, [new Uint8Array(8)], [trap]), /getter threw/);
+    assert.throws(
+      () =>
+        call('/dev/null', 0, [new Uint8Array(16), new Uint8Array(8)], [
+          { buffer: 0, offset: 0, target: 1 },
+          { buffer: 0, offset: 4, target: 1 },
+        ]),
+      /overlaps an earlier fixup/,
+    );
+  });
+});
+
+describe('nativeIoctlRunner', () => {
+  it('turns errno failures into outcomes', async () => {
+    const run = nativeIoctlRunner();
+    const outcome = await run({ path: join(dir, 'nothing'), request: FIONREAD, buffers: [new Uint8Array(8)], fixups: [] });
+    assert.deepEqual(outcome, { ok: false, errno: 'ENOENT', syscall: 'open' });
+    const file = join(dir, 'five');
+    writeFileSync(file, 'abcde');
+    const arg = new Uint8Array(4);
+    assert.deepEqual(await run({ path: file, request: FIONREAD, buffers: [arg], fixups: [] }), { ok: true, rc: 0 });
+    assert.equal(arg[0], 5);
+  });
+
+  it('rethrows anything that is not a system-call failure', async () => {
+    const fake: CloisterNative = { ...native, ioctl: () => Promise.reject(new TypeError('bad')) };
+    const call: IoctlCall = { path: '/dev/null', request: 0, buffers: [new Uint8Array(8)], fixups: [] };
+    await assert.rejects(nativeIoctlRunner(fake)(call), TypeError);
+  });
+});
+
+describe('wipe, lock, unlock', () => {
+  it('wipe zeroes exactly the view and not its neighbours in a pooled Buffer', () => {
+    const a = Buffer.from('secret-one');
+    const b = Buffer.from('neighbour!');
+    assert.equal(a.buffer, b.buffer, 'small Buffers share Node\'s pool');
+    const pool = new Uint8Array(a.buffer);
+    const before = pool.slice();
+    wipe(a);
+    assert.deepEqual([...a], new Array<number>(a.length).fill(0));
+    assert.equal(b.toString(), 'neighbour!');
+    for (let i = 0; i < pool.length; i++) {
+      if (i < a.byteOffset || i >= a.byteOffset + a.length) assert.equal(pool[i], before[i], `pool byte ${i} changed`);
+    }
+  });
+
+  it('wipe honours byteOffset and byteLength of typed arrays and DataViews', () => {
+    const backing = new Uint8Array(64).fill(0xaa);
+    wipe(new Uint8Array(backing.buffer, 4, 8));
+    wipe(new Float64Array(backing.buffer, 16, 2)); // 16 bytes
+    wipe(new DataView(backing.buffer, 40, 3));
+    wipe(new Uint8Array(0));
+    const zero = new Set([...range(4, 12), ...range(16, 32), ...range(40, 43)]);
+    backing.forEach((v, i) => {
+      assert.equal(v, zero.has(i) ? 0 : 0xaa, `byte ${i}`);
+    });
+  });
+
+  it('wipe refuses what is not a view', () => {
+    assert.throws(() => {
+      (native.wipe as (v: unknown) => void)({ length: 4 });
+    }, TypeError);
+    assert.throws(() => {
+      (native.wipe as (...v: unknown[]) => void)();
+    }, TypeError);
+  });
+
+  it('lock and unlock a small buffer, or name the errno RLIMIT_MEMLOCK gives', () => {
+    const secret = new Uint8Array(4096);
+    try {
+      lock(secret);
+    } catch (e) {
+      assert.ok(e instanceof TeeDeviceError && (e.errno === 'ENOMEM' || e.errno === 'EPERM'), String(e));
+      return;
+    }
+    unlock(secret);
+    lock(new Uint8Array(0));
+    unlock(new DataView(new ArrayBuffer(16)));
+  });
+
+  it('turns an errno from the addon into TeeDeviceError and rethrows anything else', () => {
+    const err = Object.assign(new Error('mlock: ENOMEM'), { errno: 'ENOMEM', code: 'ENOMEM', errnoNumber: 12, syscall: 'mlock' });
+    const failing: CloisterNative = {
+      ...native,
+      lock: () => {
+        throw err;
+      },
+      unlock: () => {
+        throw new TypeError('x');
+      },
+    };
+    assert.throws(() => {
+      lock(new Uint8Array(1), failing);
+    }, (e: unknown) => e instanceof TeeDeviceError && e.errno === 'ENOMEM' && e.cause === err && /mlock of 1 bytes failed: ENOMEM \(RLIMIT_MEMLOCK too low/.test(e.message));
+    assert.throws(() => {
+      unlock(new Uint8Array(1), failing);
+    }, TypeError);
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
