@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   TCB_MISMATCH: 'REPORTED_TCB differs from the TCB in the VCEK/VLEK extensions',
   CHIP_ID_MISMATCH: 'CHIP_ID differs from the VCEK hwID extension',
   REPORT_SIGNATURE_INVALID: 'the report signature does not verify with the VCEK/VLEK',
+  QE_REPORT_DATA_MISMATCH: 'the TDX QE report does not bind the quote\'s attestation key',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

@@ -5,4 +5,5 @@ export { CheckLog } from './checks.js';
 export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurve, type EcdsaHash } from './ecdsa.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
 export * from './snp/index.js';
+export * from './tdx/index.js';
 export { bootReportData, freshReportData, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';

@@ -1,0 +1,241 @@
+// Cryptographic verification of a TDX quote, the part of Intel's DCAP quote verification that needs no
+// collateral:
+//   - the PCK certificate chain the quote carries: PCK certificate -> Intel SGX PCK Platform/Processor CA
+//     -> Intel SGX Root CA (ECDSA P-256 SHA-256), ending in a trusted root, valid at the evaluation time;
+//   - the QE report signature by the PCK key (ECDSA P-256 SHA-256 over the 384-byte QE report);
+//   - the QE report's binding of the attestation key: REPORTDATA = SHA-256(attestation key || QE
+//     authentication data) followed by 32 zero bytes;
+//   - the quote signature by the attestation key (ECDSA P-256 SHA-256 over header and body).
+// Not done here, and needed before a quote can be trusted in production: collateral from Intel PCS (TCB
+// info and its signing chain for the TCB status of the PCK's FMSPC and of TEE_TCB_SVN, QE identity for the
+// QE report's MRSIGNER/ISVPRODID/ISVSVN, the PCK and root CRLs). Only roots the caller passes, or Intel's
+// SGX Root CA by default, are trusted.
+import { bytesEqual, concatBytes, decodePem, fromHex, isAllZero, toArrayBufferView, toHex } from '../bytes.js';
+import { CheckLog } from '../checks.js';
+import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
+import { ParseError, VerificationError } from '../errors.js';
+import { ecCurve, verifySignedBy } from '../signatures.js';
+import { parseCertificate, type Certificate } from '../x509.js';
+import { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
+import type { TdxQuote } from './quote.js';
+
+export interface TdxVerifierOptions {
+  /** DER root certificates to trust. Default: the Intel SGX Root CA. */
+  readonly trustedRoots?: readonly Uint8Array[];
+  /** DER roots trusted in addition to `trustedRoots` (or Intel's), e.g. the simulated TEE's development root. */
+  readonly additionalRoots?: readonly Uint8Array[];
+  /** ECDSA backend for the quote and QE report signatures. Default: WebCrypto. */
+  readonly ecdsa?: EcdsaImporter;
+}
+
+export interface TdxVerifyOptions {
+  /** Evaluation time for certificate validity. Default: now. */
+  readonly at?: Date;
+}
+
+export interface TdxChainSummary {
+  readonly root: string;
+  readonly intermediate: string;
+  readonly leaf: string;
+  readonly notAfter: string;
+}
+
+export interface TdxVerification {
+  readonly chain: TdxChainSummary;
+  /** The PCK certificate; its Intel SGX extensions (FMSPC, TCB) are what collateral is matched against. */
+  readonly pck: Certificate;
+}
+
+// SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to the uncompressed point's 0x04 prefix.
+const P256_SPKI_PREFIX = fromHex('3059301306072a8648ce3d020106082a8648ce3d03010703420004');
+
+/** The quote's 64-byte x||y attestation key as a DER SubjectPublicKeyInfo. */
+export function attestationKeySpki(key: Uint8Array): Uint8Array {
+  return concatBytes(P256_SPKI_PREFIX, key);
+}
+
+/** The REPORTDATA a QE report must carry to bind `attestationKey` and `qeAuthData`. */
+export async function expectedQeReportData(attestationKey: Uint8Array, qeAuthData: Uint8Array): Promise<Uint8Array> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', toArrayBufferView(concatBytes(attestationKey, qeAuthData)));
+  return concatBytes(new Uint8Array(digest), new Uint8Array(32));
+}
+
+let intelRoot: Certificate | undefined;
+function intelRoots(): Certificate[] {
+  if (intelRoot === undefined) {
+    const block = decodePem(INTEL_SGX_ROOT_CA_PEM)[0];
+    if (block === undefined) throw new Error('embedded Intel SGX Root CA is not PEM');
+    intelRoot = parseCertificate(block.der);
+  }
+  return [intelRoot];
+}
+
+const name = (c: Certificate): string => c.subjectCommonName ?? '(no CN)';
+
+interface PckChain {
+  readonly leaf: Certificate;
+  readonly intermediate: Certificate;
+  readonly root: Certificate;
+}
+
+export class TdxVerifier {
+  readonly #roots: readonly Certificate[];
+  readonly #ecdsa: EcdsaImporter;
+
+  constructor(options: TdxVerifierOptions = {}) {
+    this.#roots = [
+      ...(options.trustedRoots === undefined ? intelRoots() : options.trustedRoots.map((d) => parseCertificate(d))),
+      ...(options.additionalRoots ?? []).map((d) => parseCertificate(d)),
+    ];
+    this.#ecdsa = options.ecdsa ?? webCryptoEcdsa;
+  }
+
+  /** Verifies `quote`; throws the first failure, recording every check in `log`. */
+  async verify(quote: TdxQuote, options: TdxVerifyOptions = {}, log = new CheckLog()): Promise<TdxVerification> {
+    const at = options.at ?? new Date();
+    const chain = await log.run('pck.certificates', () => pckChain(quote), (c) => `${name(c.leaf)} <- ${name(c.intermediate)} <- ${name(c.root)}`);
+    // Signatures before trust: a damaged certificate is reported as the link that broke, and a chain
+    // that is intact but ends elsewhere (the simulated TEE's development root) as an untrusted root.
+    await log.run('chain.signatures', () => verifyChainSignatures(chain));
+    await log.run('chain.root', () => { this.#checkTrusted(chain.root); }, () => name(chain.root));
+    await log.run('chain.validity', () => { checkValidity([chain.leaf, chain.intermediate, chain.root], at); }, () => `at ${at.toISOString()}`);
+    await log.run('qe-report.signature', async () => {
+      const pckKey = await this.#importPck(chain.leaf);
+      if (!(await pckKey.verify(quote.qeReportSignature, quote.qeReport.raw))) {
+        throw new VerificationError('REPORT_SIGNATURE_INVALID', `QE report signature does not verify with the PCK key of "${name(chain.leaf)}"`, { field: 'QE Report Signature' });
+      }
+    });
+    await log.run('qe-report.binding', async () => {
+      const expected = await expectedQeReportData(quote.attestationKey, quote.qeAuthData);
+      const actual = quote.qeReport.reportData;
+      if (!bytesEqual(actual, expected)) {
+        const what = isAllZero(actual.subarray(32)) ? 'is not SHA-256(attestation key || QE authentication data)' : 'has non-zero bytes after the SHA-256';
+        throw new VerificationError('QE_REPORT_DATA_MISMATCH', `QE report REPORTDATA ${what}: the QE did not certify this attestation key`, {
+          field: 'QE Report.REPORTDATA',
+          expected: toHex(expected),
+          actual: toHex(actual),
+        });
+      }
+    });
+    await log.run('quote.signature', async () => {
+      const key = await this.#importAttestationKey(quote.attestationKey);
+      if (!(await key.verify(quote.signature, quote.signedBytes))) {
+        throw new VerificationError('REPORT_SIGNATURE_INVALID', 'quote signature does not verify with the attestation key over the header and TD quote body', { field: 'Quote Signature' });
+      }
+    });
+    return Object.freeze({
+      chain: { root: name(chain.root), intermediate: name(chain.intermediate), leaf: name(chain.leaf), notAfter: chain.leaf.notAfter.toISOString() },
+      pck: chain.leaf,
+    });
+  }
+
+  #checkTrusted(root: Certificate): void {
+    if (this.#roots.some((r) => bytesEqual(r.der, root.der))) return;
+    const sameName = this.#roots.some((r) => bytesEqual(r.subject, root.subject));
+    throw new VerificationError('UNTRUSTED_ROOT', `the PCK chain ends in "${name(root)}"${sameName ? ', whose key differs from the trusted root of that name' : ', which is not a trusted root'}`, {
+      field: 'Root CA',
+      expected: this.#roots.map(name).join('|'),
+      actual: sameName ? `${name(root)} (untrusted key)` : name(root),
+    });
+  }
+
+  async #importPck(leaf: Certificate): Promise<EcdsaPublicKey> {
+    const curve = ecCurve(leaf).name;
+    if (curve !== 'P-256') {
+      throw new ParseError('UNSUPPORTED_ALGORITHM', `${name(leaf)} key is on ${curve}, QE reports are signed with P-256`, { field: name(leaf), expected: 'P-256', actual: curve });
+    }
+    try {
+      return await this.#ecdsa(leaf.spki, 'P-256', 'SHA-256');
+    } catch (cause) {
+      throw new ParseError('UNSUPPORTED_ALGORITHM', `${name(leaf)} public key cannot be imported as P-256`, { field: name(leaf), cause });
+    }
+  }
+
+  async #importAttestationKey(key: Uint8Array): Promise<EcdsaPublicKey> {
+    try {
+      return await this.#ecdsa(attestationKeySpki(key), 'P-256', 'SHA-256');
+    } catch (cause) {
+      throw new ParseError('MALFORMED_FIELD', `ECDSA attestation key ${toHex(key.subarray(0, 8))}... is not a point on P-256`, { field: 'ECDSA Attestation Key', cause });
+    }
+  }
+}
+
+/** The quote's chain as PCK certificate, its issuing CA and the root, linked by name. */
+function pckChain(quote: TdxQuote): PckChain {
+  const certs = quote.pckCertificates.map((d) => parseCertificate(d));
+  const [leaf, intermediate, root] = certs;
+  if (leaf === undefined || intermediate === undefined || root === undefined) {
+    throw new VerificationError('MISSING_CERTIFICATE', `the PCK certificate chain holds ${certs.length} certificate(s), expected 3 (PCK certificate, PCK CA, root CA)`, {
+      field: 'PCK Cert Chain',
+      expected: '3',
+      actual: String(certs.length),
+    });
+  }
+  if (certs.length > 3) {
+    throw new ParseError('MALFORMED_FIELD', `the PCK certificate chain holds ${certs.length} certificates, expected 3 (PCK certificate, PCK CA, root CA)`, {
+      field: 'PCK Cert Chain',
+      expected: '3',
+      actual: String(certs.length),
+    });
+  }
+  const links: [Certificate, Certificate, string][] = [
+    [leaf, intermediate, 'PCK certificate'],
+    [intermediate, root, 'PCK CA certificate'],
+    [root, root, 'root CA certificate'],
+  ];
+  for (const [subject, issuer, role] of links) {
+    if (!bytesEqual(subject.issuer, issuer.subject)) {
+      throw new VerificationError('MISSING_CERTIFICATE', `the ${role} "${name(subject)}" is issued by "${subject.issuerCommonName ?? '?'}", but the next certificate in the chain is "${name(issuer)}"`, {
+        field: 'PCK Cert Chain',
+        expected: subject.issuerCommonName ?? '?',
+        actual: name(issuer),
+      });
+    }
+  }
+  return { leaf, intermediate, root };
+}
+
+function constraintError(c: Certificate, message: string): VerificationError {
+  return new VerificationError('CERT_CONSTRAINTS', `${name(c)} ${message}`, { field: name(c) });
+}
+
+async function verifyChainSignatures({ leaf, intermediate, root }: PckChain): Promise<void> {
+  for (const c of [root, intermediate, leaf]) {
+    if (c.unhandledCritical.length > 0) throw constraintError(c, `has critical extensions this verifier does not process: ${c.unhandledCritical.join(', ')}`);
+  }
+  for (const issuer of [root, intermediate]) {
+    if (issuer.basicConstraints?.ca !== true) throw constraintError(issuer, 'issues certificates but is not a CA (basicConstraints cA is not true)');
+    if (issuer.keyUsage !== undefined && !issuer.keyUsage.keyCertSign) throw constraintError(issuer, 'issues certificates but its keyUsage lacks keyCertSign');
+  }
+  if (root.basicConstraints?.pathLength === 0) throw constraintError(root, `has pathLenConstraint 0 but issued the CA certificate ${name(intermediate)}`);
+  if (leaf.basicConstraints?.ca === true) throw constraintError(leaf, 'is a CA certificate, not a PCK certificate');
+  const links: [Certificate, Certificate, string][] = [
+    [root, root, `root CA ${name(root)} self-signature`],
+    [intermediate, root, `PCK CA ${name(intermediate)} signed by ${name(root)}`],
+    [leaf, intermediate, `PCK certificate ${name(leaf)} signed by ${name(intermediate)}`],
+  ];
+  for (const [subject, issuer, what] of links) {
+    if (!(await verifySignedBy(subject, issuer))) {
+      throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${what}: signature does not verify`, { field: name(subject) });
+    }
+  }
+}
+
+function checkValidity(certs: Certificate[], at: Date): void {
+  for (const c of certs) {
+    if (at < c.notBefore) {
+      throw new VerificationError('CERT_NOT_YET_VALID', `${name(c)} is valid from ${c.notBefore.toISOString()}, evaluated at ${at.toISOString()}`, {
+        field: `${name(c)}.notBefore`,
+        expected: `>= ${c.notBefore.toISOString()}`,
+        actual: at.toISOString(),
+      });
+    }
+    if (at > c.notAfter) {
+      throw new VerificationError('CERT_EXPIRED', `${name(c)} expired ${c.notAfter.toISOString()}, evaluated at ${at.toISOString()}`, {
+        field: `${name(c)}.notAfter`,
+        expected: `<= ${c.notAfter.toISOString()}`,
+        actual: at.toISOString(),
+      });
+    }
+  }
+}
