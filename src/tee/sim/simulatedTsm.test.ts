@@ -5,7 +5,10 @@ import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { assembleSnpBundle } from '../bundle.js';
 import { ConfigfsTsmProvider } from '../configfsTsm.js';
 import { createDevChain } from './devChain.js';
-import { openSimulatedConfigfsProvider, simulatedSnpTree } from './simulatedTsm.js';
+import { parseQuote } from '../../../attestation/tdx/quote.js';
+import { TdxVerifier } from '../../../attestation/tdx/verify.js';
+import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider, simulatedSnpTree } from './simulatedTsm.js';
+import { createTdxDevChain, SimulatedTdx } from './tdxSimulator.js';
 import { SimulatedSnp } from './snpSimulator.js';
 
 describe('simulated TEE behind the emulated configfs-tsm tree', () => {
@@ -26,5 +29,17 @@ describe('simulated TEE behind the emulated configfs-tsm tree', () => {
     const ops = tree.operations.map((o) => `${o.split(' ')[0] ?? ''} ${o.split('/').at(-1) ?? ''}`);
     assert.equal(ops.at(-1)?.split(' ')[0], 'rmdir', 'the entry is removed');
     for (const op of ['write privlevel', 'write inblob', 'read outblob', 'read auxblob']) assert.ok(ops.includes(op), op);
+  });
+
+  it('serves simulated TDX quotes through a tdx_guest tree', async () => {
+    const chain = await createTdxDevChain();
+    const provider = await openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { chain }));
+    assert.equal(provider.platform, 'tdx');
+    const reportData = new Uint8Array(64).fill(0x33);
+    const raw = await provider.getEvidence({ reportData });
+    assert.equal(raw.source, 'configfs-tsm/tdx_guest');
+    const quote = parseQuote(raw.evidence);
+    assert.deepEqual(quote.body.reportData, reportData);
+    await new TdxVerifier({ trustedRoots: [chain.root] }).verify(quote);
   });
 });
