@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { ioc, SNP_GET_EXT_REPORT, snpGetExtReportCall, type IoctlCall } from './ioctl.js';
 import { ADDON_PATH, isNativeErrnoError, loadNative, lock, nativeIoctlRunner, unlock, wipe, type CloisterNative, type NativeErrnoError } from './native.js';
 import { TeeDeviceError } from './provider.js';
@@ -70,6 +72,20 @@ describe('native ioctl', () => {
     writeFileSync(file, '');
     chmodSync(file, 0o000);
     await assert.rejects(native.ioctl(file, FIONREAD, [new Uint8Array(8)], []), errnoError((e) => e.errno === 'EACCES' && e.syscall === 'open'));
+  });
+
+  it('rejects with EACCES for an unprivileged caller (as root: a child process running as nobody)', { skip: root ? false : 'covered by the test above' }, async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'cloister-eacces-'));
+    chmodSync(shared, 0o755);
+    const file = join(shared, 'root-only');
+    writeFileSync(file, '');
+    chmodSync(file, 0o600);
+    const script = `const { loadNative } = await import(${JSON.stringify(new URL('./native.js', import.meta.url).href)});
+      try { await loadNative().ioctl(${JSON.stringify(file)}, ${FIONREAD}, [new Uint8Array(8)], []); console.log('no error'); }
+      catch (e) { console.log(e.errno + ' ' + e.syscall); }`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
+    assert.equal(stdout.trim(), 'EACCES open');
+    rmSync(shared, { recursive: true, force: true });
   });
 
   it('copies what the kernel wrote back into the caller\'s buffer, and restores fixup fields', async () => {
