@@ -9,6 +9,16 @@ export interface Check {
   readonly detail?: string;
 }
 
+/** A verdict's error: CloisterError.toJSON() of the failure. */
+export interface VerdictError {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly field?: string;
+  readonly expected?: string;
+  readonly actual?: string;
+}
+
 export class CheckLog {
   readonly checks: Check[] = [];
 

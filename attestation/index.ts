@@ -1,9 +1,11 @@
 // The Cloister verifier and client SDK: pure TypeScript over WebCrypto, for Node and browsers.
 export * from './errors.js';
-export type { Check, CheckStatus } from './checks.js';
+export type { Check, CheckStatus, VerdictError } from './checks.js';
 export { CheckLog } from './checks.js';
 export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurve, type EcdsaHash } from './ecdsa.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';
+export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './bundle.js';
+export { decodeEvidence, type DecodedEvidence } from './evidence.js';
 export { bootReportData, freshReportData, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';

@@ -1,10 +1,10 @@
 // SEV-SNP evidence as it arrives: a raw report, an extended report (report + certificate table), or a
 // Cloister evidence bundle (JSON, see docs/evidence-bundle.md); and the whole parse -> verify ->
 // validate pipeline that turns it into a verdict.
-import { decodePem, fromBase64, toHex } from '../bytes.js';
-import { CheckLog, type Check } from '../checks.js';
+import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
+import { toHex } from '../bytes.js';
+import { CheckLog, type Check, type VerdictError } from '../checks.js';
 import { CloisterError, ParseError } from '../errors.js';
-import { looksLikeCrl } from '../x509.js';
 import { CERT_GUID, parseCertTable } from './certTable.js';
 import { productFromCpuId, type Product } from './product.js';
 import { parseReport, REPORT_SIZE, type SnpReport } from './report.js';
@@ -13,7 +13,9 @@ import { assertSnpPolicy } from './policy.js';
 import { validateSnpReport, type SnpPolicy } from './validate.js';
 import { SnpVerifier, type SnpVerification } from './verify.js';
 
-export const BUNDLE_FORMAT = 'cloister-evidence/v1';
+// The bundle format is shared with TDX and decoded in ../bundle.ts; re-exported here for existing callers.
+export { BUNDLE_FORMAT, splitCertificateFile } from '../bundle.js';
+export type { VerdictError } from '../checks.js';
 
 export interface SnpEvidence {
   readonly report: Uint8Array;
@@ -25,57 +27,13 @@ export interface SnpEvidence {
 
 const CERTIFICATE_GUIDS = new Set<string>([CERT_GUID.vcek, CERT_GUID.vlek, CERT_GUID.ask, CERT_GUID.ark]);
 
-/** Splits certificate files (PEM with any number of blocks, or one DER) into DER certificates and CRLs. */
-export function splitCertificateFile(bytes: Uint8Array, what: string): { certificates: Uint8Array[]; crls: Uint8Array[] } {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  const ders = text.includes('-----BEGIN ')
-    ? decodePem(text).filter((b) => b.label === 'CERTIFICATE' || b.label === 'X509 CRL').map((b) => b.der)
-    : [bytes];
-  if (ders.length === 0) throw new ParseError('MALFORMED_DER', `${what} holds no PEM CERTIFICATE or X509 CRL block`, { field: what });
-  const out = { certificates: [] as Uint8Array[], crls: [] as Uint8Array[] };
-  for (const der of ders) (looksLikeCrl(der) ? out.crls : out.certificates).push(der);
-  return out;
-}
-
-function decodeBundle(bytes: Uint8Array): SnpEvidence {
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new ParseError('MALFORMED_EVIDENCE', `evidence bundle is not valid JSON: ${(cause as Error).message}`, { field: '$', cause });
-  }
-  const o = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
-  const problems: string[] = [];
-  if (o.format !== BUNDLE_FORMAT) problems.push(`$.format: must be "${BUNDLE_FORMAT}"`);
-  if (o.platform !== 'sev-snp') problems.push('$.platform: must be "sev-snp"');
-  if (typeof o.evidence !== 'string') problems.push('$.evidence: must be a base64 string');
-  for (const k of ['certificates', 'crls'] as const) {
-    if (k in o && !(Array.isArray(o[k]) && o[k].every((c) => typeof c === 'string'))) problems.push(`$.${k}: must be an array of base64 or PEM strings`);
-  }
-  if ('simulated' in o && typeof o.simulated !== 'boolean') problems.push('$.simulated: must be true or false');
-  if (problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid evidence bundle: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
-  const certificates: Uint8Array[] = [];
-  const crls: Uint8Array[] = [];
-  for (const k of ['certificates', 'crls'] as const) {
-    ((o[k] ?? []) as string[]).forEach((s, i) => {
-      const field = `$.${k}[${i}]`;
-      const split = splitCertificateFile(s.includes('-----BEGIN ') ? new TextEncoder().encode(s) : fromBase64(s, field), field);
-      if ((k === 'crls' && split.certificates.length > 0) || (k === 'certificates' && split.crls.length > 0)) {
-        throw new ParseError('MALFORMED_EVIDENCE', k === 'crls' ? `${field} is not a CRL` : `${field} holds a CRL, which belongs in $.crls`, { field });
-      }
-      certificates.push(...split.certificates);
-      crls.push(...split.crls);
-    });
-  }
-  // Members this version does not know are ignored, so that later bundle versions stay readable.
-  return { report: fromBase64(o.evidence as string, '$.evidence'), certificates, crls, simulated: o.simulated === true };
-}
-
 /** Recognizes a raw report, an extended report or a JSON evidence bundle. */
 export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (bytes[i] === 0x7b) return decodeBundle(bytes);
+  if (isJsonBundle(bytes)) {
+    const bundle = decodeEvidenceBundle(bytes);
+    if (bundle.platform !== 'sev-snp') throw wrongPlatform(bundle.platform, 'sev-snp', 'decodeTdxEvidence');
+    return bundle.evidence;
+  }
   if (bytes.length < REPORT_SIZE) {
     throw new ParseError('TRUNCATED', `evidence is ${bytes.length} bytes: a SEV-SNP report is ${REPORT_SIZE} bytes (an extended report more)`, {
       field: 'report',
@@ -91,15 +49,6 @@ export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
     crls: table.filter((e) => e.guid === CERT_GUID.crl).map((e) => e.data),
     simulated: false,
   };
-}
-
-export interface VerdictError {
-  readonly name: string;
-  readonly code: string;
-  readonly message: string;
-  readonly field?: string;
-  readonly expected?: string;
-  readonly actual?: string;
 }
 
 export interface SnpVerdict {

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
-import { assembleSnpBundle } from '../tee/bundle.js';
+import { assembleBundle } from '../tee/bundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
@@ -71,7 +71,7 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
       if (values.product !== undefined || values['report-version'] !== undefined) throw usage('--product and --report-version apply only with --simulated');
       provider = await (hardware ?? (() => detectEvidenceProvider()))();
     }
-    const bundle = assembleSnpBundle(await provider.getEvidence({ reportData }));
+    const bundle = assembleBundle(await provider.getEvidence({ reportData }));
     if (values.out === undefined) io.stdout(new TextDecoder().decode(bundle.bytes));
     else await writeFile(values.out, bundle.bytes);
     io.stderr(`bundle ${bundle.id}, fresh until ${bundle.freshUntil.toISOString()}\n`);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ATTESTATION_VECTORS } from '../../attestation/testing/vectors.js';
 import { NoTeeError } from '../tee/provider.js';
 import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { evidenceCommand } from './evidence.js';
@@ -37,6 +38,27 @@ describe('cloister serve', () => {
     assert.equal(status.simulated, true);
     assert.ok(close);
     await close();
+  });
+
+  it('serves simulated TDX with cached collateral in its bundles', async () => {
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    let url = '';
+    const collateral = join(ATTESTATION_VECTORS, 'dcap-qvl/tdx_quote_collateral.json');
+    const code = await serveCommand(['--simulated', '--platform', 'tdx', '--port', '0', '--collateral', collateral], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) });
+    assert.equal(code, 0, c.out());
+    const index = (await (await fetch(`${url}/.well-known/cloister/evidence`)).json()) as { platform: string; bundles: { href: string; freshUntil: string }[] };
+    assert.equal(index.platform, 'tdx');
+    const first = index.bundles[0];
+    assert.ok(first);
+    assert.equal(first.freshUntil, '2025-07-19T10:16:03.000Z', 'the collateral nextUpdate bounds freshness');
+    const bundle = (await (await fetch(`${url}${first.href}`)).json()) as { collateral?: { tcb_info?: string } };
+    assert.ok(bundle.collateral?.tcb_info);
+    assert.ok(close);
+    await close();
+    const bad = io();
+    assert.equal(await serveCommand(['--simulated', '--platform', 'tdx', '--collateral', '/nonexistent.json'], bad.io), 2);
+    assert.match(bad.out(), /UNREADABLE_INPUT/);
   });
 
   it('refuses to start without a TEE and says what it looked for', async () => {

@@ -1,7 +1,7 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
 import { parseArgs } from 'node:util';
-import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { buildApp } from '../server/app.js';
 import { EvidenceService } from '../server/evidenceService.js';
@@ -9,7 +9,10 @@ import { createLogger } from '../server/log.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
-import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
+import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { readFile } from 'node:fs/promises';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { errorLine, EXIT, type CliIo } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
@@ -21,7 +24,10 @@ at POST /v1/attestation/fresh, status at /status.
 
 Options:
   --simulated         run on the simulated TEE (development root; nothing is confidential)
-  --product NAME      simulated product: ${PRODUCTS.join(', ')} (default Milan)
+  --platform NAME     simulated platform: sev-snp or tdx (default sev-snp)
+  --product NAME      simulated SEV-SNP product: ${PRODUCTS.join(', ')} (default Milan)
+  --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; Intel PCS JSON in the shape of
+                      dcap-qvl's collateral files) to put into every TDX evidence bundle
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   -h, --help          show this help
@@ -33,6 +39,8 @@ exits with the list of what it looked for when there is none.
 const OPTIONS = {
   simulated: { type: 'boolean' },
   product: { type: 'string' },
+  platform: { type: 'string' },
+  collateral: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -72,15 +80,34 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
     let provider: EvidenceProvider;
     if (values.simulated === true) {
+      const platform = values.platform ?? 'sev-snp';
+      if (platform !== 'sev-snp' && platform !== 'tdx') throw usage(`--platform must be sev-snp or tdx, got "${platform}"`);
       const product = values.product ?? 'Milan';
       if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
-      provider = await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
+      if (platform === 'tdx' && values.product !== undefined) throw usage('--product applies only to --platform sev-snp');
+      provider =
+        platform === 'tdx'
+          ? await openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() }))
+          : await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
     } else {
-      if (values.product !== undefined) throw usage('--product applies only with --simulated');
+      if (values.product !== undefined || values.platform !== undefined) throw usage('--product and --platform apply only with --simulated');
       provider = await (hooks.hardware ?? (() => detectEvidenceProvider()))();
     }
     const logger = createLogger({ simulated: provider.simulated, platform: provider.platform });
-    const evidence = await EvidenceService.start({ provider });
+    let collateral: TdxCollateral | undefined;
+    if (values.collateral !== undefined) {
+      const path = values.collateral;
+      let json: unknown;
+      try {
+        json = JSON.parse(await readFile(path, 'utf8'));
+      } catch (cause) {
+        throw new CloisterError('UNREADABLE_INPUT', `cannot read collateral "${path}": ${(cause as Error).message}`, { field: '--collateral', cause });
+      }
+      const read = readTdxCollateral(json, '$');
+      if (read.collateral === undefined || read.problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid collateral in ${path}: ${read.problems.join('; ')}`, { field: '--collateral' });
+      collateral = read.collateral;
+    }
+    const evidence = await EvidenceService.start({ provider, endorsements: collateral === undefined ? {} : { collateral } });
     const app = buildApp({ evidence, logger });
     const address = await app.listen({ host: values.host ?? '127.0.0.1', port });
     logger.info({ address, evidence: evidence.boot.id }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');

@@ -2,7 +2,7 @@
 // keys) and fresh bundles on demand (REPORT_DATA binds a client nonce and the keys), rate-limited,
 // with their acquisition latency measured.
 import { bootReportData, freshReportData, KEYS_DIGEST_SIZE } from '../../attestation/binding.js';
-import { assembleSnpBundle, type EvidenceBundle } from '../tee/bundle.js';
+import { assembleBundle, type EvidenceBundle, type SnpBundleInputs, type TdxBundleInputs } from '../tee/bundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { LatencyWindow } from './latency.js';
 import { TokenBucket } from './tokenBucket.js';
@@ -15,6 +15,8 @@ export interface EvidenceServiceOptions {
   readonly freshPerSecond?: number;
   readonly freshBurst?: number;
   readonly now?: () => number;
+  /** Endorsements from a cache, put into every bundle: certificates, CRLs, TDX collateral. */
+  readonly endorsements?: SnpBundleInputs & TdxBundleInputs;
 }
 
 export class RateLimitedError extends Error {
@@ -33,12 +35,14 @@ export class EvidenceService {
   readonly #keysDigest: () => Uint8Array;
   readonly #bucket: TokenBucket;
   readonly #now: () => number;
+  readonly #endorsements: SnpBundleInputs & TdxBundleInputs;
   #boot: EvidenceBundle | undefined;
 
   private constructor(options: EvidenceServiceOptions) {
     this.provider = options.provider;
     this.#keysDigest = options.keysDigest ?? (() => new Uint8Array(KEYS_DIGEST_SIZE));
     this.#now = options.now ?? (() => performance.now());
+    this.#endorsements = options.endorsements ?? {};
     this.#bucket = new TokenBucket(options.freshPerSecond ?? 20, options.freshBurst ?? 40, this.#now);
   }
 
@@ -65,7 +69,7 @@ export class EvidenceService {
 
   async refreshBoot(): Promise<EvidenceBundle> {
     const raw = await this.provider.getEvidence({ reportData: await bootReportData(this.#keysDigest()) });
-    const bundle = assembleSnpBundle(raw);
+    const bundle = assembleBundle(raw, this.#endorsements);
     this.#boot = bundle;
     this.#bundles.set(bundle.id, bundle);
     return bundle;
@@ -82,7 +86,7 @@ export class EvidenceService {
     const reportData = await freshReportData(nonce, this.#keysDigest());
     const started = this.#now();
     const raw = await this.provider.getEvidence({ reportData });
-    const bundle = assembleSnpBundle(raw);
+    const bundle = assembleBundle(raw, this.#endorsements);
     this.freshLatency.record(this.#now() - started);
     return bundle;
   }

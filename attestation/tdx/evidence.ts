@@ -1,0 +1,150 @@
+// TDX evidence as it arrives, a raw quote or a Cloister evidence bundle (JSON, docs/evidence-bundle.md),
+// and the parse -> verify -> validate pipeline that turns it into a verdict.
+//
+// What an accepted verdict means today: the quote parses, its PCK chain ends in a trusted root and is
+// valid at the evaluation time, the PCK key signed the QE report, the QE report binds the attestation
+// key, the attestation key signed the quote, and the policy holds. What it does not mean: collateral is
+// not verified (the `collateral` check is skipped), so the platform's TCB status (UpToDate, OutOfDate,
+// Revoked, ...) and the QE's identity are unknown, and no CRL is checked (`crl` is skipped).
+import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
+import { toHex } from '../bytes.js';
+import { CheckLog, type Check, type VerdictError } from '../checks.js';
+import { CloisterError } from '../errors.js';
+import { parseCertificate, parseCrl } from '../x509.js';
+import { collateralDates, type TdxCollateral } from './collateral.js';
+import { assertTdxPolicy } from './policy.js';
+import { ATTESTATION_KEY_TYPE_ECDSA_P256, parseQuote, QUOTE_VERSIONS, TD_BODY_TYPE, TEE_TYPE_TDX, type TdxQuote } from './quote.js';
+import { validateTdxQuote, type TdxPolicy } from './validate.js';
+import { TdxVerifier, type TdxVerification } from './verify.js';
+
+export interface TdxEvidence {
+  /** The quote exactly as the TD produced it (zero padding allowed). */
+  readonly quote: Uint8Array;
+  /** DER certificates from a bundle. The PCK chain is inside the quote; these are decoded and carried, not used. */
+  readonly certificates: readonly Uint8Array[];
+  /** DER CRLs from a bundle; parsed, not checked yet (the `crl` check is skipped). */
+  readonly crls: readonly Uint8Array[];
+  /** Intel PCS collateral from a bundle; carried, not verified yet (the `collateral` check is skipped). */
+  readonly collateral?: TdxCollateral;
+  /** Set by bundles produced by the simulated TEE; informational only, trust comes from roots. */
+  readonly simulated: boolean;
+}
+
+/**
+ * True when `bytes` starts like a TDX quote header: Version 4 or 5, Attestation Key Type 2 (ECDSA P-256),
+ * TEE Type 0x81. A SEV-SNP report starts with a 32-bit VERSION (2, 3 or 5) whose upper half is zero, so the
+ * two are never confused.
+ */
+export function looksLikeTdxQuote(bytes: Uint8Array): boolean {
+  if (bytes.length < 8) return false;
+  const u16 = (i: number): number => (bytes[i] as number) | ((bytes[i + 1] as number) << 8);
+  return (QUOTE_VERSIONS as readonly number[]).includes(u16(0)) && u16(2) === ATTESTATION_KEY_TYPE_ECDSA_P256 && u16(4) === TEE_TYPE_TDX && u16(6) === 0;
+}
+
+/** Recognizes a raw quote or a JSON evidence bundle with `platform: "tdx"`. The quote is parsed by verifyTdxEvidence. */
+export function decodeTdxEvidence(bytes: Uint8Array): TdxEvidence {
+  if (isJsonBundle(bytes)) {
+    const bundle = decodeEvidenceBundle(bytes);
+    if (bundle.platform !== 'tdx') throw wrongPlatform(bundle.platform, 'tdx', 'decodeSnpEvidence');
+    return bundle.evidence;
+  }
+  return { quote: bytes, certificates: [], crls: [], simulated: false };
+}
+
+export interface TdxVerdict {
+  readonly accepted: boolean;
+  readonly platform: 'tdx';
+  /** The evidence declares it comes from the simulated TEE. Informational: trust comes only from roots. */
+  readonly simulated: boolean;
+  readonly error?: VerdictError;
+  readonly checks: readonly Check[];
+  readonly claims?: Record<string, unknown>;
+}
+
+export interface VerifyTdxOptions {
+  readonly at?: Date;
+  readonly verifier?: TdxVerifier;
+}
+
+const u64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
+
+/** Every parsed field, JSON-ready (hex strings for bytes, TDATTRIBUTES decoded). */
+export function tdxClaims(q: TdxQuote, verification?: TdxVerification, collateral?: TdxCollateral): Record<string, unknown> {
+  const b = q.body;
+  const { raw: attrRaw, ...attributes } = b.tdAttributes;
+  const dates = collateral === undefined ? undefined : collateralDates(collateral);
+  const collateralClaim =
+    collateral === undefined
+      ? null
+      : dates === undefined
+        ? { verified: false, dates: null }
+        : {
+            verified: false,
+            tcbInfoIssueDate: dates.tcbInfo.issueDate.toISOString(),
+            tcbInfoNextUpdate: dates.tcbInfo.nextUpdate.toISOString(),
+            qeIdentityIssueDate: dates.qeIdentity.issueDate.toISOString(),
+            qeIdentityNextUpdate: dates.qeIdentity.nextUpdate.toISOString(),
+          };
+  return {
+    version: q.header.version,
+    bodyType: b.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0',
+    qeVendorId: toHex(q.header.qeVendorId),
+    userData: toHex(q.header.userData),
+    teeTcbSvn: toHex(b.teeTcbSvn),
+    mrSeam: toHex(b.mrSeam),
+    mrSignerSeam: toHex(b.mrSignerSeam),
+    seamAttributes: u64(b.seamAttributes),
+    tdAttributes: { raw: u64(attrRaw), ...attributes },
+    xfam: u64(b.xfam),
+    mrTd: toHex(b.mrTd),
+    mrConfigId: toHex(b.mrConfigId),
+    mrOwner: toHex(b.mrOwner),
+    mrOwnerConfig: toHex(b.mrOwnerConfig),
+    rtmrs: b.rtmrs.map(toHex),
+    reportData: toHex(b.reportData),
+    teeTcbSvn2: b.teeTcbSvn2 === undefined ? null : toHex(b.teeTcbSvn2),
+    mrServiceTd: b.mrServiceTd === undefined ? null : toHex(b.mrServiceTd),
+    qeReport: {
+      mrEnclave: toHex(q.qeReport.mrEnclave),
+      mrSigner: toHex(q.qeReport.mrSigner),
+      isvProdId: q.qeReport.isvProdId,
+      isvSvn: q.qeReport.isvSvn,
+    },
+    ...(verification === undefined ? {} : { chain: verification.chain }),
+    tcbStatus: 'unknown',
+    collateral: collateralClaim,
+  };
+}
+
+export const COLLATERAL_NOT_VERIFIED = 'TCB info / QE identity verification is not implemented; TCB status unknown';
+
+let defaultVerifier: TdxVerifier | undefined;
+
+/** parse -> verify -> validate. Never throws for bad evidence: the verdict carries the failure. */
+export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy = {}, options: VerifyTdxOptions = {}): Promise<TdxVerdict> {
+  const log = new CheckLog();
+  let quote: TdxQuote | undefined;
+  let verification: TdxVerification | undefined;
+  const claims = (): Record<string, unknown> => (quote === undefined ? {} : { claims: tdxClaims(quote, verification, evidence.collateral) });
+  try {
+    await log.run('policy.shape', () => assertTdxPolicy(policy));
+    quote = await log.run('parse', () => parseQuote(evidence.quote), (q) => `version ${q.header.version}, ${q.body.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0'} body`);
+    await log.run(
+      'endorsements',
+      () => {
+        for (const c of evidence.certificates) parseCertificate(c);
+        for (const c of evidence.crls) parseCrl(c);
+      },
+      () => `${evidence.certificates.length} certificate(s), ${evidence.crls.length} CRL(s) supplied besides the quote's PCK chain`,
+    );
+    const verifier = options.verifier ?? (defaultVerifier ??= new TdxVerifier());
+    verification = await verifier.verify(quote, options.at === undefined ? {} : { at: options.at }, log);
+    log.skip('collateral', COLLATERAL_NOT_VERIFIED);
+    log.skip('crl', 'PCK and root CA CRL checking is not implemented; revocation status unknown');
+    validateTdxQuote(quote, policy, log);
+    return { accepted: true, platform: 'tdx', simulated: evidence.simulated, checks: log.checks, ...claims() };
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    return { accepted: false, platform: 'tdx', simulated: evidence.simulated, error: e.toJSON() as unknown as VerdictError, checks: log.checks, ...claims() };
+  }
+}
