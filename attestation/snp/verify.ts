@@ -7,6 +7,7 @@ import { CheckLog } from '../checks.js';
 import { ParseError, VerificationError } from '../errors.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
 import { ecCurve, verifySignedBy } from '../signatures.js';
+import { checkValidity } from '../validity.js';
 import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
 import { AMD_CHAINS } from './amdRoots.js';
 import { PRODUCTS, productFromCpuId, productFromName, type Product } from './product.js';
@@ -333,24 +334,6 @@ function checkConstraints(root: Certificate, intermediate: Certificate, leaf: Ce
   if (leaf.basicConstraints?.ca === true) throw constraintError(leaf, 'is a CA certificate, not a VCEK/VLEK');
 }
 
-function checkValidity(certs: Certificate[], at: Date): void {
-  for (const c of certs) {
-    if (at < c.notBefore) {
-      throw new VerificationError('CERT_NOT_YET_VALID', `${name(c)} is valid from ${c.notBefore.toISOString()}, evaluated at ${at.toISOString()}`, {
-        field: `${name(c)}.notBefore`,
-        expected: `>= ${c.notBefore.toISOString()}`,
-        actual: at.toISOString(),
-      });
-    }
-    if (at > c.notAfter) {
-      throw new VerificationError('CERT_EXPIRED', `${name(c)} expired ${c.notAfter.toISOString()}, evaluated at ${at.toISOString()}`, {
-        field: `${name(c)}.notAfter`,
-        expected: `<= ${c.notAfter.toISOString()}`,
-        actual: at.toISOString(),
-      });
-    }
-  }
-}
 
 function checkTcb(report: SnpReport, vek: VekInfo, product: Product): void {
   const reported: TcbParts = decodeTcb(report.reportedTcb, product);

@@ -15,6 +15,7 @@ import { CheckLog } from '../checks.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
 import { ParseError, VerificationError } from '../errors.js';
 import { ecCurve, verifySignedBy } from '../signatures.js';
+import { checkValidity } from '../validity.js';
 import { parseCertificate, type Certificate } from '../x509.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
 import type { TdxQuote } from './quote.js';
@@ -221,21 +222,3 @@ async function verifyChainSignatures({ leaf, intermediate, root }: PckChain): Pr
   }
 }
 
-function checkValidity(certs: Certificate[], at: Date): void {
-  for (const c of certs) {
-    if (at < c.notBefore) {
-      throw new VerificationError('CERT_NOT_YET_VALID', `${name(c)} is valid from ${c.notBefore.toISOString()}, evaluated at ${at.toISOString()}`, {
-        field: `${name(c)}.notBefore`,
-        expected: `>= ${c.notBefore.toISOString()}`,
-        actual: at.toISOString(),
-      });
-    }
-    if (at > c.notAfter) {
-      throw new VerificationError('CERT_EXPIRED', `${name(c)} expired ${c.notAfter.toISOString()}, evaluated at ${at.toISOString()}`, {
-        field: `${name(c)}.notAfter`,
-        expected: `<= ${c.notAfter.toISOString()}`,
-        actual: at.toISOString(),
-      });
-    }
-  }
-}

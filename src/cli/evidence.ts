@@ -1,7 +1,6 @@
 // `cloister evidence`: obtain attestation evidence bound to given report data and print it as a
 // self-contained evidence bundle (docs/evidence-bundle.md).
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { assembleBundle } from '../tee/bundle.js';
@@ -10,7 +9,7 @@ import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
 import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, type CliIo } from './io.js';
+import { errorLine, EXIT, parseOptions, type CliIo } from './io.js';
 
 export const EVIDENCE_HELP = `Usage: cloister evidence --simulated [options]
 
@@ -44,13 +43,7 @@ export type HardwareProviderFactory = () => Promise<EvidenceProvider>;
 
 export async function evidenceCommand(argv: string[], io: CliIo, hardware?: HardwareProviderFactory): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
-    } catch (e) {
-      throw usage((e as Error).message.split('\n')[0] as string);
-    }
-    const { values } = parsed;
+    const values = parseOptions(argv, OPTIONS, 'evidence');
     if (values.help === true) {
       io.stdout(EVIDENCE_HELP);
       return EXIT.ok;

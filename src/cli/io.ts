@@ -1,5 +1,6 @@
 // What a command needs from its surroundings, injected so tests run commands in-process.
 import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 
 export interface CliIo {
@@ -32,4 +33,13 @@ export function errorLine(e: unknown): string {
     return `error [${e.code}]: ${e.message}${e instanceof UsageError ? '' : where}\n`;
   }
   return `error: ${e instanceof Error ? e.message : String(e)}\n`;
+}
+
+/** Parses a command's options (no positionals); a bad command line becomes one USAGE line pointing at --help. */
+export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>['values'] {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw new UsageError('USAGE', `${(e as Error).message.split('\n')[0] ?? ''} (see cloister ${command} --help)`);
+  }
 }

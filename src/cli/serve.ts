@@ -1,6 +1,5 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
-import { parseArgs } from 'node:util';
 import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { buildApp } from '../server/app.js';
@@ -14,7 +13,7 @@ import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, type CliIo } from './io.js';
+import { errorLine, EXIT, parseOptions, type CliIo } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
 
 export const SERVE_HELP = `Usage: cloister serve [options]
@@ -65,13 +64,7 @@ function stopOnSignals(close: () => Promise<void>): void {
 
 export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
-    } catch (e) {
-      throw usage((e as Error).message.split('\n')[0] as string);
-    }
-    const { values } = parsed;
+    const values = parseOptions(argv, OPTIONS, 'serve');
     if (values.help === true) {
       io.stdout(SERVE_HELP);
       return EXIT.ok;
