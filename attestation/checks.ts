@@ -50,3 +50,14 @@ export class CheckLog {
     return value;
   }
 }
+
+/** What verifying evidence of any platform returns: never thrown, the failure travels in `error`. */
+export interface Verdict<P extends string> {
+  readonly accepted: boolean;
+  readonly platform: P;
+  /** The evidence declares it comes from the simulated TEE. Informational: trust comes only from roots. */
+  readonly simulated: boolean;
+  readonly error?: VerdictError;
+  readonly checks: readonly Check[];
+  readonly claims?: Record<string, unknown>;
+}

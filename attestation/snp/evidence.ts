@@ -3,7 +3,7 @@
 // validate pipeline that turns it into a verdict.
 import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
 import { toHex } from '../bytes.js';
-import { CheckLog, type Check, type VerdictError } from '../checks.js';
+import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError, ParseError } from '../errors.js';
 import { CERT_GUID, parseCertTable } from './certTable.js';
 import { productFromCpuId, type Product } from './product.js';
@@ -51,15 +51,7 @@ export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
   };
 }
 
-export interface SnpVerdict {
-  readonly accepted: boolean;
-  readonly platform: 'sev-snp';
-  /** The evidence declares it comes from the simulated TEE. Informational: trust comes only from roots. */
-  readonly simulated: boolean;
-  readonly error?: VerdictError;
-  readonly checks: readonly Check[];
-  readonly claims?: Record<string, unknown>;
-}
+export type SnpVerdict = Verdict<'sev-snp'>;
 
 export interface VerifySnpOptions {
   readonly at?: Date;

@@ -8,7 +8,7 @@
 // Revoked, ...) and the QE's identity are unknown, and no CRL is checked (`crl` is skipped).
 import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
 import { toHex } from '../bytes.js';
-import { CheckLog, type Check, type VerdictError } from '../checks.js';
+import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError } from '../errors.js';
 import { parseCertificate, parseCrl } from '../x509.js';
 import { collateralDates, type TdxCollateral } from './collateral.js';
@@ -51,15 +51,7 @@ export function decodeTdxEvidence(bytes: Uint8Array): TdxEvidence {
   return { quote: bytes, certificates: [], crls: [], simulated: false };
 }
 
-export interface TdxVerdict {
-  readonly accepted: boolean;
-  readonly platform: 'tdx';
-  /** The evidence declares it comes from the simulated TEE. Informational: trust comes only from roots. */
-  readonly simulated: boolean;
-  readonly error?: VerdictError;
-  readonly checks: readonly Check[];
-  readonly claims?: Record<string, unknown>;
-}
+export type TdxVerdict = Verdict<'tdx'>;
 
 export interface VerifyTdxOptions {
   readonly at?: Date;
