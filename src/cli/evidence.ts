@@ -9,7 +9,7 @@ import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
 import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, parseOptions, type CliIo } from './io.js';
+import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo } from './io.js';
 
 export const EVIDENCE_HELP = `Usage: cloister evidence --simulated [options]
 
@@ -22,6 +22,8 @@ Options:
   --product NAME      simulated product: ${PRODUCTS.join(', ')} (default Milan)
   --report-version N  simulated report version: 3 or 5 (default 3)
   --out FILE          write the bundle to FILE instead of standard output
+  --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
+                      then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
 
 Without --simulated the evidence comes from the hardware (configfs-tsm, then /dev/sev-guest).
@@ -33,6 +35,7 @@ const OPTIONS = {
   product: { type: 'string' },
   'report-version': { type: 'string' },
   out: { type: 'string' },
+  source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -53,6 +56,7 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
     const reportData = new Uint8Array(Buffer.from(hex, 'hex'));
     let provider: EvidenceProvider;
     if (values.simulated === true) {
+      if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
       const product = values.product ?? 'Milan';
       if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
       const version = values['report-version'] ?? '3';
@@ -62,7 +66,8 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
       io.stderr(`SIMULATED TEE: evidence signed by the development root in ${defaultStateDir()}, not by AMD\n`);
     } else {
       if (values.product !== undefined || values['report-version'] !== undefined) throw usage('--product and --report-version apply only with --simulated');
-      provider = await (hardware ?? (() => detectEvidenceProvider()))();
+      const source = hardwareSource(values.source, 'evidence');
+      provider = await (hardware ?? (() => detectEvidenceProvider(source === undefined ? {} : { override: source })))();
     }
     const bundle = assembleBundle(await provider.getEvidence({ reportData }));
     if (values.out === undefined) io.stdout(new TextDecoder().decode(bundle.bytes));

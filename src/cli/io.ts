@@ -43,3 +43,14 @@ export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: strin
     throw new UsageError('USAGE', `${(e as Error).message.split('\n')[0] ?? ''} (see cloister ${command} --help)`);
   }
 }
+
+export const HARDWARE_SOURCES = ['auto', 'configfs-tsm', 'sev-guest', 'tdx-guest'] as const;
+
+/** Checks a --source value: "auto" (detect: configfs-tsm, then the device nodes) or one source. */
+export function hardwareSource(value: string | undefined, command: string): Exclude<(typeof HARDWARE_SOURCES)[number], 'auto'> | undefined {
+  const source = value ?? 'auto';
+  if (!(HARDWARE_SOURCES as readonly string[]).includes(source)) {
+    throw new UsageError('USAGE', `--source must be one of ${HARDWARE_SOURCES.join(', ')}, got "${source}" (see cloister ${command} --help)`);
+  }
+  return source === 'auto' ? undefined : (source as Exclude<(typeof HARDWARE_SOURCES)[number], 'auto'>);
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,6 +61,12 @@ describe('cloister serve', () => {
     assert.match(bad.out(), /UNREADABLE_INPUT/);
   });
 
+  it('looks only where --source says', { skip: existsSync('/dev/sev-guest') ? 'this machine has a real /dev/sev-guest' : false }, async () => {
+    const c = io();
+    assert.equal(await serveCommand(['--source', 'sev-guest', '--port', '0'], c.io), 2);
+    assert.match(c.out(), /NO_TEE.*looked for: sev-guest \/dev\/sev-guest: missing\)/);
+  });
+
   it('refuses to start without a TEE and says what it looked for', async () => {
     const c = io();
     const code = await serveCommand([], c.io, { hardware: () => Promise.reject(new NoTeeError(['/sys/kernel/config/tsm/report: missing', '/dev/sev-guest: missing'])) });
@@ -69,7 +75,7 @@ describe('cloister serve', () => {
   });
 
   it('rejects bad options with one line', async () => {
-    for (const args of [['--port', 'x'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus']]) {
+    for (const args of [['--port', 'x'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus'], ['--source', 'bogus'], ['--simulated', '--source', 'sev-guest']]) {
       const c = io();
       assert.equal(await serveCommand(args, c.io), 2);
       assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());

@@ -13,7 +13,7 @@ import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, parseOptions, type CliIo } from './io.js';
+import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
 
 export const SERVE_HELP = `Usage: cloister serve [options]
@@ -29,6 +29,8 @@ Options:
                       dcap-qvl's collateral files) to put into every TDX evidence bundle
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
+  --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
+                      then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
 
 Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev/tdx_guest) and
@@ -42,6 +44,7 @@ const OPTIONS = {
   collateral: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +76,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
     let provider: EvidenceProvider;
     if (values.simulated === true) {
+      if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
       const platform = values.platform ?? 'sev-snp';
       if (platform !== 'sev-snp' && platform !== 'tdx') throw usage(`--platform must be sev-snp or tdx, got "${platform}"`);
       const product = values.product ?? 'Milan';
@@ -84,7 +88,8 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
           : await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: product as Product }, { stateDir: defaultStateDir() }));
     } else {
       if (values.product !== undefined || values.platform !== undefined) throw usage('--product and --platform apply only with --simulated');
-      provider = await (hooks.hardware ?? (() => detectEvidenceProvider()))();
+      const source = hardwareSource(values.source, 'serve');
+      provider = await (hooks.hardware ?? (() => detectEvidenceProvider(source === undefined ? {} : { override: source })))();
     }
     const logger = createLogger({ simulated: provider.simulated, platform: provider.platform });
     let collateral: TdxCollateral | undefined;
