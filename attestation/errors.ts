@@ -29,6 +29,10 @@ export const ERROR_CODES = {
   CHIP_ID_MISMATCH: 'CHIP_ID differs from the VCEK hwID extension',
   REPORT_SIGNATURE_INVALID: 'the report signature does not verify with the VCEK/VLEK',
   QE_REPORT_DATA_MISMATCH: 'the TDX QE report does not bind the quote\'s attestation key',
+  // RA-TLS certificates (attestation/ratls)
+  NO_ATTESTATION: 'the certificate carries no attestation extension (id-pe-cmw)',
+  KEY_CONFIG_MISMATCH: 'the OHTTP key configurations in the certificate differ from the ones the client expects',
+  KEY_BINDING_MISMATCH: 'the evidence REPORT_DATA does not bind this certificate\'s public key and key configurations',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

@@ -9,3 +9,17 @@ export * from './tdx/index.js';
 export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './bundle.js';
 export { decodeEvidence, type DecodedEvidence } from './evidence.js';
 export { bootReportData, freshReportData, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';
+export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './cbor.js';
+export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/binding.js';
+export {
+  decodeRaTlsExtension,
+  encodeRaTlsExtension,
+  decodeOhttpKeys,
+  encodeOhttpKeys,
+  ID_PE_CMW,
+  EVIDENCE_MEDIA_TYPE,
+  OHTTP_KEYS_MEDIA_TYPE,
+  CMW_INDICATOR,
+  type RaTlsAttestation,
+} from './ratls/extension.js';
+export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verify.js';
