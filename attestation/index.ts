@@ -8,7 +8,7 @@ export * from './snp/index.js';
 export * from './tdx/index.js';
 export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './bundle.js';
 export { decodeEvidence, type DecodedEvidence } from './evidence.js';
-export { bootReportData, freshReportData, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';
+export { bootReportData, freshReportData, keysDigest, keysDigestInput, KEYS_DIGEST_LABEL, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';
 export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './cbor.js';
 export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/binding.js';
 export {

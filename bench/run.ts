@@ -3,9 +3,10 @@
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
 import { evidenceSuite } from './evidence.js';
+import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 
-const SUITES: readonly (() => Promise<SuiteReport>)[] = [snpVerifySuite, evidenceSuite];
+const SUITES: readonly (() => Promise<SuiteReport>)[] = [snpVerifySuite, evidenceSuite, ratlsHandshakeSuite];
 
 console.log(`node ${process.version} | ${cpus()[0]?.model ?? 'unknown CPU'} | ${cpus().length} CPUs | ${process.platform}-${process.arch}`);
 for (const suite of SUITES) {

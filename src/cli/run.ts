@@ -3,6 +3,7 @@ import { errorLine, EXIT, type CliIo } from './io.js';
 import { UsageError } from '../../attestation/errors.js';
 import { evidenceCommand } from './evidence.js';
 import { serveCommand } from './serve.js';
+import { verifyCommand } from './verify.js';
 import { verifyEvidenceCommand } from './verifyEvidence.js';
 
 interface Command {
@@ -13,6 +14,7 @@ interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   serve: { summary: 'start the server (attestation evidence, status); --simulated without a TEE', run: (argv, io) => serveCommand(argv, io) },
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
+  verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
 };
 

@@ -5,6 +5,8 @@ import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { buildApp } from '../server/app.js';
 import { EvidenceService } from '../server/evidenceService.js';
 import { createLogger } from '../server/log.js';
+import { TlsIdentity } from '../server/tlsIdentity.js';
+import { Server as TlsServer } from 'node:tls';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
@@ -18,8 +20,10 @@ import type { HardwareProviderFactory } from './evidence.js';
 
 export const SERVE_HELP = `Usage: cloister serve [options]
 
-Start the Cloister server: attestation evidence at /.well-known/cloister/evidence, fresh evidence
-at POST /v1/attestation/fresh, status at /status.
+Start the Cloister server over HTTPS with an RA-TLS certificate (self-signed, carrying the TEE's
+evidence for its in-memory key; docs/ra-tls.md), re-issued at 2/3 of its validity without dropping
+connections: attestation evidence at /.well-known/cloister/evidence, fresh evidence at
+POST /v1/attestation/fresh, status at /status.
 
 Options:
   --simulated         run on the simulated TEE (development root; nothing is confidential)
@@ -29,6 +33,9 @@ Options:
                       dcap-qvl's collateral files) to put into every TDX evidence bundle
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
+  --cert-validity S   RA-TLS certificate validity in seconds (default 3600, at least 60)
+  --http              serve plain HTTP instead, for debugging only: the server is NOT authenticated
+                      and traffic is not encrypted; evidence then binds no keys (keys digest all zero)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
@@ -44,6 +51,8 @@ const OPTIONS = {
   collateral: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'cert-validity': { type: 'string' },
+  http: { type: 'boolean' },
   source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -55,6 +64,8 @@ export interface ServeHooks {
   /** Resolves when the server should stop; default: SIGINT or SIGTERM. */
   readonly stopSignal?: (close: () => Promise<void>) => void;
   readonly onListening?: (url: string) => void;
+  /** The server's TLS identity (not called with --http); tests force rotations through it. */
+  readonly onTlsIdentity?: (identity: TlsIdentity) => void;
 }
 
 function stopOnSignals(close: () => Promise<void>): void {
@@ -74,6 +85,10 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     }
     const port = Number(values.port ?? '8080');
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
+    const validityText = values['cert-validity'];
+    if (validityText !== undefined && values.http === true) throw usage('--cert-validity applies only without --http');
+    const certValidity = Number(validityText ?? '3600');
+    if (!/^\d+$/.test(validityText ?? '3600') || !Number.isSafeInteger(certValidity) || certValidity < 60) throw usage(`--cert-validity must be a whole number of seconds, at least 60, got "${validityText ?? ''}"`);
     let provider: EvidenceProvider;
     if (values.simulated === true) {
       if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
@@ -105,16 +120,54 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
       if (read.collateral === undefined || read.problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid collateral in ${path}: ${read.problems.join('; ')}`, { field: '--collateral' });
       collateral = read.collateral;
     }
-    const evidence = await EvidenceService.start({ provider, endorsements: collateral === undefined ? {} : { collateral } });
-    const app = buildApp({ evidence, logger });
-    const address = await app.listen({ host: values.host ?? '127.0.0.1', port });
-    logger.info({ address, evidence: evidence.boot.id }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');
+    const endorsements = collateral === undefined ? {} : { collateral };
+    // Set once the evidence service exists (it needs the identity's keys digest first).
+    const services: { evidence?: EvidenceService } = {};
+    const identity =
+      values.http === true
+        ? undefined
+        : await TlsIdentity.create({
+            provider,
+            validitySeconds: certValidity,
+            bundleInputs: endorsements,
+            // Boot evidence binds the keys: re-acquire it for the new certificate.
+            onRotate: async (rotated) => {
+              await services.evidence?.refreshBoot();
+              logger.info({ notAfter: rotated.info.notAfter.toISOString(), spkiSha256: rotated.info.spkiSha256, evidence: services.evidence?.boot.id }, 'TLS certificate rotated');
+            },
+            onError: (e) => {
+              logger.error({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } }, 'TLS certificate rotation failed');
+            },
+          });
+    const evidence = await EvidenceService.start({ provider, endorsements, ...(identity === undefined ? {} : { keysDigest: () => identity.keysDigest() }) });
+    services.evidence = evidence;
+    const app = buildApp({ evidence, logger, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
+    if (identity !== undefined) {
+      const server: unknown = app.server;
+      if (!(server instanceof TlsServer)) throw new Error('fastify did not create a TLS server');
+      identity.attach(server);
+      hooks.onTlsIdentity?.(identity);
+    }
+    let address: string;
+    try {
+      address = await app.listen({ host: values.host ?? '127.0.0.1', port });
+    } catch (e) {
+      identity?.close();
+      throw e;
+    }
+    logger.info({ address, evidence: evidence.boot.id, ...(identity === undefined ? { tls: 'none' } : { notAfter: identity.info.notAfter.toISOString(), spkiSha256: identity.info.spkiSha256 }) }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');
     io.stderr(
       `cloister serving on ${address}${provider.simulated ? ' (SIMULATED TEE: development root, nothing is confidential)' : ''}\n` +
+        (identity === undefined
+          ? '  PLAIN HTTP (--http): the server is not authenticated and traffic is not encrypted\n'
+          : `  RA-TLS certificate  notAfter ${identity.info.notAfter.toISOString()}, SPKI SHA-256 ${identity.info.spkiSha256} (self-signed: verify its attestation)\n`) +
         `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
     );
     hooks.onListening?.(address);
-    (hooks.stopSignal ?? stopOnSignals)(() => app.close());
+    (hooks.stopSignal ?? stopOnSignals)(async () => {
+      identity?.close();
+      await app.close();
+    });
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;

@@ -11,10 +11,8 @@ import { parseTdxPolicyJson } from '../../attestation/tdx/policy.js';
 import type { TdxPolicy } from '../../attestation/tdx/validate.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
-import { PRODUCTS } from '../../attestation/snp/product.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
-import { defaultStateDir, readDevRoot } from '../tee/sim/devChain.js';
-import { readTdxDevRoot } from '../tee/sim/tdxSimulator.js';
+import { simulatedSnpRoots, simulatedTdxRoot } from './devRoots.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
@@ -148,12 +146,7 @@ async function verifySnp(io: CliIo, values: Values, decoded: SnpEvidence, at: Da
     crls.push(...split.crls);
   }
   const additionalRoots = await trustRoots(io, values);
-  if (values['trust-simulated'] === true) {
-    const dir = defaultStateDir();
-    const devRoots = (await Promise.all(PRODUCTS.map((p) => readDevRoot(dir, p)))).filter((r) => r !== undefined);
-    additionalRoots.push(...devRoots);
-    if (devRoots.length === 0) throw usage(`--trust-simulated: no development root in ${dir} (the simulated TEE creates one at first use)`);
-  }
+  if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedSnpRoots('verify-evidence')));
   const verifier = new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots });
   return verifySnpEvidence({ ...decoded, certificates, crls }, policy, { verifier, ...(at === undefined ? {} : { at }) });
 }
@@ -170,12 +163,7 @@ async function verifyTdx(io: CliIo, values: Values, evidence: TdxEvidence, at: D
     ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
   };
   const additionalRoots = await trustRoots(io, values);
-  if (values['trust-simulated'] === true) {
-    const dir = defaultStateDir();
-    const devRoot = await readTdxDevRoot(dir);
-    if (devRoot === undefined) throw usage(`--trust-simulated: no TDX development root in ${dir} (the simulated TEE creates one at first use)`);
-    additionalRoots.push(devRoot);
-  }
+  if (values['trust-simulated'] === true) additionalRoots.push(await simulatedTdxRoot('verify-evidence'));
   const verifier = new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots });
   return verifyTdxEvidence(evidence, policy, { verifier, ...(at === undefined ? {} : { at }) });
 }

@@ -6,6 +6,7 @@ import { NONCE_MAX, NONCE_MIN } from '../../attestation/binding.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { EvidenceService, RateLimitedError } from './evidenceService.js';
 import { problem, sendProblem } from './problems.js';
+import type { TlsCertificateInfo } from './tlsIdentity.js';
 
 export const EVIDENCE_PATH = '/.well-known/cloister/evidence';
 export const FRESH_EVIDENCE_PATH = '/v1/attestation/fresh';
@@ -13,6 +14,10 @@ export const FRESH_EVIDENCE_PATH = '/v1/attestation/fresh';
 export interface AppOptions {
   readonly evidence: EvidenceService;
   readonly logger?: FastifyBaseLogger;
+  /** Serve HTTPS with this certificate and key (PEM); `app.server` is then an https.Server. Plain HTTP without. */
+  readonly https?: { readonly cert: string; readonly key: string };
+  /** The current TLS certificate, shown on /status. */
+  readonly tls?: { readonly info: TlsCertificateInfo };
 }
 
 const BUNDLE_MAX_AGE_SECONDS = 3600;
@@ -24,7 +29,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Request lines would carry client addresses; the server logs its own allowlisted fields instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 4096,
-  });
+    ...(options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key } }),
+  }) as FastifyInstance;
 
   // JSON only: a text body is refused with 415 rather than parsed.
   app.removeContentTypeParser('text/plain');
@@ -43,6 +49,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendProblem(reply, 'INTERNAL');
   });
 
+  const tlsStatus = (): { notBefore: string; notAfter: string; spkiSha256: string } | string => {
+    if (options.tls === undefined) return 'none: plain HTTP, the server is not authenticated';
+    const { notBefore, notAfter, spkiSha256 } = options.tls.info;
+    return { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), spkiSha256 };
+  };
+
   app.get('/status', () => ({
     service: 'cloister',
     tee: evidence.simulated ? 'SIMULATED (development root, not a real TEE: nothing here is confidential)' : evidence.provider.name,
@@ -50,6 +62,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     platform: evidence.platform,
     evidence: { boot: `${EVIDENCE_PATH}/${evidence.boot.id}`, freshUntil: evidence.boot.freshUntil.toISOString() },
     freshEvidence: evidence.freshLatency.summary(),
+    tls: tlsStatus(),
   }));
 
   app.get(EVIDENCE_PATH, (_request, reply) => {

@@ -1,0 +1,193 @@
+// `cloister verify https://HOST:PORT`: connect to a Cloister server, verify its RA-TLS certificate
+// (docs/ra-tls.md) during the TLS handshake, and print the verdict and what it attests.
+import { parseArgs } from 'node:util';
+import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/node/index.js';
+import type { RaTlsPolicy, RaTlsVerdict } from '../../attestation/ratls/verify.js';
+import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
+import type { SnpPolicy } from '../../attestation/snp/validate.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { TdxVerifier } from '../../attestation/tdx/verify.js';
+import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
+import { availableSimulatedRoots } from './devRoots.js';
+import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+
+export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
+
+Connect to a Cloister server and verify its RA-TLS certificate during the TLS handshake: the attestation
+evidence it carries (SEV-SNP or TDX, chained to the AMD / Intel roots), the caller's policy, and that the
+evidence binds the certificate's key and the OHTTP key configurations it carries. No CA, no host name
+check: the evidence is the server's identity. Nothing is sent over the connection.
+
+Options:
+  --policy FILE.json        SEV-SNP policy file (docs/policy.md), as for verify-evidence
+  --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+  --at ISO-8601             evaluate the certificate and evidence validity at this time (default: now)
+  --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
+                            $CLOISTER_STATE_DIR or ~/.local/state/cloister); never use in production
+  --json                    print the verdict, every check and every claim as JSON
+  -h, --help                show this help
+
+Exit status: 0 accepted, 1 rejected (including a server without attestation: NO_ATTESTATION),
+2 usage error or connection error.
+`;
+
+const OPTIONS = {
+  policy: { type: 'string' },
+  measurement: { type: 'string', multiple: true },
+  at: { type: 'string' },
+  'trust-simulated': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister verify --help)`);
+
+function parse(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0] as string);
+  }
+}
+
+function target(arg: string): { host: string; port: number; origin: string } {
+  let u: URL;
+  try {
+    u = new URL(arg);
+  } catch {
+    throw usage(`"${arg}" is not a URL such as https://cloister.example:8443`);
+  }
+  if (u.protocol !== 'https:') throw usage(`the server URL must be https://HOST[:PORT], got "${arg}"`);
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '' || u.username !== '') throw usage(`the server URL must be https://HOST[:PORT] without path, query or credentials, got "${arg}"`);
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port === '' ? 443 : Number(u.port), origin: u.origin };
+}
+
+function hexMeasurement(value: string): string {
+  const clean = value.replace(/^0x/i, '');
+  if (!/^[0-9a-fA-F]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex (96 digits), got "${value}"`);
+  return clean.toLowerCase();
+}
+
+interface Claims {
+  readonly certificate?: { notAfter: string; spkiSha256: string };
+  readonly keyConfigs?: readonly string[];
+  readonly evidence?: {
+    product?: string | null;
+    version?: number;
+    signingKey?: string;
+    measurement?: string;
+    mrTd?: string;
+    bodyType?: string;
+    reportedTcb?: Record<string, unknown>;
+    chain?: { root: string };
+  };
+}
+
+function tcbLine(tcb: Record<string, unknown> | undefined): string {
+  if (tcb === undefined) return '?';
+  const parts = Object.entries(tcb).filter(([k]) => k !== 'raw').map(([k, v]) => `${k} ${String(v)}`);
+  return `${String(tcb.raw)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}
+
+function summary(origin: string, v: RaTlsVerdict): string {
+  const c = (v.claims ?? {}) as Claims;
+  const e = c.evidence ?? {};
+  const passed = v.checks.filter((k) => k.status === 'pass').length;
+  const lines =
+    v.platform === 'tdx'
+      ? [
+          `ACCEPTED: ${origin} presents an RA-TLS certificate with a TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'} body), chain to ${e.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
+          `  platform     tdx`,
+          `  measurement  ${e.mrTd ?? '?'} (MRTD)`,
+          '  tcb          unknown: TCB info / QE identity verification is not implemented',
+        ]
+      : [
+          `ACCEPTED: ${origin} presents an RA-TLS certificate with a SEV-SNP report v${e.version ?? '?'} from ${e.product ?? '?'}, signed by the ${(e.signingKey ?? '?').toUpperCase()}, chain to ${e.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
+          `  platform     sev-snp`,
+          `  measurement  ${e.measurement ?? '?'}`,
+          `  tcb          reported ${tcbLine(e.reportedTcb)}`,
+        ];
+  return [
+    ...lines,
+    `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,
+    `  key configs  ${c.keyConfigs?.length ?? 0} OHTTP key configuration(s), bound with the certificate key into REPORT_DATA`,
+    `  checks       ${passed} passed`,
+    '',
+  ].join('\n');
+}
+
+function rejection(origin: string, v: RaTlsVerdict): string {
+  const e = v.error;
+  if (e === undefined) return `REJECTED ${origin}\n`;
+  const failed = v.checks.find((c) => c.status === 'fail')?.id ?? 'certificate';
+  const detail = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
+  const what = e.code === 'NO_ATTESTATION' ? `no attestation found: ${origin} presents an ordinary TLS certificate; ` : '';
+  return `REJECTED [${e.code}] ${failed}: ${what}${e.message}${detail}\n`;
+}
+
+export async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
+  let json = false;
+  try {
+    const { values, positionals } = parse(argv);
+    json = values.json === true;
+    if (values.help === true) {
+      io.stdout(VERIFY_HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing the server URL https://HOST:PORT' : `expected one server URL, got ${positionals.length}`);
+    const { host, port, origin } = target(positionals[0] as string);
+    let at: Date | undefined;
+    if (values.at !== undefined) {
+      at = new Date(values.at);
+      if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values.at)) throw usage(`--at "${values.at}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z`);
+    }
+    let snp: SnpPolicy = {};
+    if (values.policy !== undefined) snp = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+    const measurements = values.measurement?.map(hexMeasurement);
+    const policy: RaTlsPolicy = {
+      snp: { ...snp, ...(measurements === undefined ? {} : { measurements }) },
+      tdx: measurements === undefined ? {} : { mrtds: measurements },
+    };
+    const snpRoots: Uint8Array[] = [];
+    const tdxRoots: Uint8Array[] = [];
+    if (values['trust-simulated'] === true) {
+      const dev = await availableSimulatedRoots();
+      if (dev.snp.length === 0 && dev.tdx === undefined) throw usage(`--trust-simulated: no development root in ${dev.dir} (the simulated TEE creates one at first use)`);
+      snpRoots.push(...dev.snp);
+      if (dev.tdx !== undefined) tdxRoots.push(dev.tdx);
+    }
+    const verify = createAttestedVerifier({
+      policy,
+      snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: snpRoots }),
+      tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: tdxRoots }),
+      ...(at === undefined ? {} : { at }),
+    });
+    let verdict: RaTlsVerdict;
+    try {
+      const conn = await attestedConnect({ host, port }, verify);
+      conn.socket.end();
+      verdict = conn.verdict;
+    } catch (e) {
+      if (e instanceof AttestationRefusedError) verdict = e.verdict;
+      else {
+        const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+        throw new ConnectionFailure(`cannot connect to ${host}:${port}: ${reason}`);
+      }
+    }
+    if (json) io.stdout(`${JSON.stringify({ url: origin, ...verdict }, null, 2)}\n`);
+    else io.stdout(verdict.accepted ? summary(origin, verdict) : rejection(origin, verdict));
+    return verdict.accepted ? EXIT.ok : EXIT.rejected;
+  } catch (e) {
+    if (e instanceof ConnectionFailure) {
+      io.stderr(`error: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (!(e instanceof CloisterError)) throw e;
+    if (json) io.stdout(`${JSON.stringify({ accepted: false, platform: 'unknown', simulated: false, error: e.toJSON(), checks: [] }, null, 2)}\n`);
+    else io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}
+
+class ConnectionFailure extends Error {}
