@@ -147,3 +147,22 @@ export function decodeTime(tlv: Tlv): Date {
   }
   return fail(`malformed time "${s}"`, 0);
 }
+
+/** DER INTEGER for a non-negative JS integer (the encoding AMD's VCEK SPL extensions use). */
+export function encodeSmallInteger(n: number): Uint8Array {
+  const bytes: number[] = [];
+  let v = n;
+  do {
+    bytes.unshift(v & 0xff);
+    v = Math.floor(v / 256);
+  } while (v > 0);
+  if ((bytes[0] as number) & 0x80) bytes.unshift(0);
+  return new Uint8Array([TAG.INTEGER, bytes.length, ...bytes]);
+}
+
+/** DER IA5String of an ASCII string shorter than 128 bytes. */
+export function encodeIa5String(s: string): Uint8Array {
+  const bytes = new TextEncoder().encode(s);
+  if (bytes.length >= 0x80) throw new RangeError('encodeIa5String takes strings shorter than 128 bytes');
+  return new Uint8Array([TAG.IA5_STRING, bytes.length, ...bytes]);
+}

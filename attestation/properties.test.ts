@@ -3,27 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ParseError } from './errors.js';
 import { parseCertTable } from './snp/certTable.js';
 import { verifySnpEvidence } from './snp/evidence.js';
 import { isVekCertificate, parseVekExtensions } from './snp/vek.js';
+import { applyEdits, edits, onlyParseErrors } from './testing/parseErrors.js';
 import { snpVectorRows, vector } from './testing/vectors.js';
 import { parseCertificate, parseCrl } from './x509.js';
 
-function onlyParseErrors(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-  }
-}
 
-const edits = (max: number) => fc.array(fc.tuple(fc.nat({ max: max - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 });
-const apply = (base: Uint8Array, list: [number, number][]): Uint8Array => {
-  const b = base.slice();
-  for (const [at, v] of list) b[at] = v;
-  return b;
-};
 
 describe('parser properties', () => {
   const vcek = vector('go-sev-guest/vcek_milan.der');
@@ -34,7 +21,7 @@ describe('parser properties', () => {
     fc.assert(
       fc.property(edits(vcek.length), (list) => {
         onlyParseErrors(() => {
-          const cert = parseCertificate(apply(vcek, list));
+          const cert = parseCertificate(applyEdits(vcek, list));
           if (isVekCertificate(cert)) parseVekExtensions(cert);
         });
       }),
@@ -44,12 +31,12 @@ describe('parser properties', () => {
 
   it('parseCrl on arbitrary bytes and on a mutated certificate', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => { onlyParseErrors(() => parseCrl(b)); }), { numRuns: 300 });
-    fc.assert(fc.property(edits(vcek.length), (list) => { onlyParseErrors(() => parseCrl(apply(vcek, list))); }), { numRuns: 200 });
+    fc.assert(fc.property(edits(vcek.length), (list) => { onlyParseErrors(() => parseCrl(applyEdits(vcek, list))); }), { numRuns: 200 });
   });
 
   it('parseCertTable on arbitrary and on mutated tables', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => { onlyParseErrors(() => parseCertTable(b)); }), { numRuns: 300 });
-    fc.assert(fc.property(edits(96), (list) => { onlyParseErrors(() => parseCertTable(apply(table, list))); }), { numRuns: 300 });
+    fc.assert(fc.property(edits(96), (list) => { onlyParseErrors(() => parseCertTable(applyEdits(table, list))); }), { numRuns: 300 });
   });
 });
 
@@ -60,7 +47,7 @@ describe('verifySnpEvidence never throws for bad endorsements', () => {
     const certs = row.evidence.certificates;
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: certs.length - 1 }), edits(1300), async (which, list) => {
-        const mutated = certs.map((c, i) => (i === which ? apply(c, list.map(([at, v]) => [at % c.length, v])) : c));
+        const mutated = certs.map((c, i) => (i === which ? applyEdits(c, list.map(([at, v]) => [at % c.length, v])) : c));
         const changed = mutated.some((c, i) => c.some((b, j) => b !== certs[i]?.[j]));
         const v = await verifySnpEvidence({ ...row.evidence, certificates: mutated }, {}, { at: new Date('2025-06-01T00:00:00Z') });
         if (changed && which === 0) assert.equal(v.accepted, false);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
+import { onlyParseErrors } from '../testing/parseErrors.js';
 import { snpVectorRows } from '../testing/vectors.js';
 import { decodeSnpEvidence } from './evidence.js';
 import { parseReport, REPORT_SIZE, serializeReport, signatureP1363 } from './report.js';
@@ -157,13 +158,6 @@ describe('parseReport rejects malformed reports with the exact reason', () => {
 });
 
 describe('parsers never throw anything but ParseError', () => {
-  const onlyParseErrors = (fn: () => unknown): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof ParseError)) throw e;
-    }
-  };
 
   it('parseReport on arbitrary bytes', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 1300 }), (bytes) => { onlyParseErrors(() => parseReport(bytes)); }), { numRuns: 500 });

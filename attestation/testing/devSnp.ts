@@ -4,6 +4,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { concatBytes, toArrayBufferView } from '../bytes.js';
+import { encodeIa5String, encodeSmallInteger } from '../der.js';
 import { decodeGuestPolicy, decodeKeyInfo, decodePlatformInfo } from '../snp/fields.js';
 import type { Product } from '../snp/product.js';
 import { serializeReport, SIGNED_SIZE, type SnpReport } from '../snp/report.js';
@@ -14,20 +15,7 @@ const crypto = globalThis.crypto;
 const PSS = { name: 'RSA-PSS', hash: 'SHA-384', saltLength: 48 } as const;
 const DN = 'OU=Engineering, C=US, L=Santa Clara, ST=CA, O=Advanced Micro Devices';
 
-function derInteger(n: number): Uint8Array {
-  const bytes: number[] = [];
-  let v = n;
-  do {
-    bytes.unshift(v & 0xff);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if ((bytes[0] as number) & 0x80) bytes.unshift(0);
-  return new Uint8Array([0x02, bytes.length, ...bytes]);
-}
 
-function derIa5(s: string): Uint8Array {
-  return new Uint8Array([0x16, s.length, ...new TextEncoder().encode(s)]);
-}
 
 async function rsaKeys(): Promise<CryptoKeyPair> {
   return crypto.subtle.generateKey({ ...PSS, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify']);
@@ -111,13 +99,13 @@ export async function createDevChain(options: DevChainOptions = {}): Promise<Dev
     publicKey: vcekKeys.publicKey,
     signingKey: askKeys.privateKey,
     extensions: [
-      ext(AMD_OID.structVersion, derInteger(1)),
-      ext(AMD_OID.productName, derIa5(product === 'Milan' ? 'Milan-B0' : product)),
-      ext(AMD_OID.blSpl, derInteger(tcb.bootloader)),
-      ext(AMD_OID.teeSpl, derInteger(tcb.tee)),
-      ext(AMD_OID.snpSpl, derInteger(tcb.snp)),
-      ext(AMD_OID.ucodeSpl, derInteger(tcb.microcode)),
-      ...(product === 'Turin' ? [ext(AMD_OID.fmcSpl, derInteger(tcb.fmc ?? 0))] : []),
+      ext(AMD_OID.structVersion, encodeSmallInteger(1)),
+      ext(AMD_OID.productName, encodeIa5String(product === 'Milan' ? 'Milan-B0' : product)),
+      ext(AMD_OID.blSpl, encodeSmallInteger(tcb.bootloader)),
+      ext(AMD_OID.teeSpl, encodeSmallInteger(tcb.tee)),
+      ext(AMD_OID.snpSpl, encodeSmallInteger(tcb.snp)),
+      ext(AMD_OID.ucodeSpl, encodeSmallInteger(tcb.microcode)),
+      ...(product === 'Turin' ? [ext(AMD_OID.fmcSpl, encodeSmallInteger(tcb.fmc ?? 0))] : []),
       ext(AMD_OID.hwId, hwId),
     ],
   });

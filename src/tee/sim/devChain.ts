@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { decodePem, encodePem, toArrayBufferView } from '../../../attestation/bytes.js';
+import { encodeIa5String, encodeSmallInteger } from '../../../attestation/der.js';
 import type { Product } from '../../../attestation/snp/product.js';
 import type { TcbParts } from '../../../attestation/snp/tcb.js';
 import { AMD_OID } from '../../../attestation/snp/vek.js';
@@ -33,18 +34,7 @@ export interface DevChain extends DevChainSpec {
   readonly vcekKey: CryptoKey;
 }
 
-function derInteger(n: number): Uint8Array {
-  const bytes: number[] = [];
-  let v = n;
-  do {
-    bytes.unshift(v & 0xff);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if ((bytes[0] as number) & 0x80) bytes.unshift(0);
-  return new Uint8Array([0x02, bytes.length, ...bytes]);
-}
 
-const derIa5 = (s: string): Uint8Array => new Uint8Array([0x16, s.length, ...new TextEncoder().encode(s)]);
 
 function caExtensions(): x509.Extension[] {
   return [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)];
@@ -53,13 +43,13 @@ function caExtensions(): x509.Extension[] {
 function vcekExtensions(spec: DevChainSpec): x509.Extension[] {
   const ext = (oid: string, der: Uint8Array): x509.Extension => new x509.Extension(oid, false, toArrayBufferView(der));
   return [
-    ext(AMD_OID.structVersion, derInteger(spec.product === 'Turin' ? 1 : 0)),
-    ext(AMD_OID.productName, derIa5(spec.product === 'Milan' ? 'Milan-B0' : spec.product)),
-    ext(AMD_OID.blSpl, derInteger(spec.tcb.bootloader)),
-    ext(AMD_OID.teeSpl, derInteger(spec.tcb.tee)),
-    ext(AMD_OID.snpSpl, derInteger(spec.tcb.snp)),
-    ext(AMD_OID.ucodeSpl, derInteger(spec.tcb.microcode)),
-    ...(spec.product === 'Turin' ? [ext(AMD_OID.fmcSpl, derInteger(spec.tcb.fmc ?? 0))] : []),
+    ext(AMD_OID.structVersion, encodeSmallInteger(spec.product === 'Turin' ? 1 : 0)),
+    ext(AMD_OID.productName, encodeIa5String(spec.product === 'Milan' ? 'Milan-B0' : spec.product)),
+    ext(AMD_OID.blSpl, encodeSmallInteger(spec.tcb.bootloader)),
+    ext(AMD_OID.teeSpl, encodeSmallInteger(spec.tcb.tee)),
+    ext(AMD_OID.snpSpl, encodeSmallInteger(spec.tcb.snp)),
+    ext(AMD_OID.ucodeSpl, encodeSmallInteger(spec.tcb.microcode)),
+    ...(spec.product === 'Turin' ? [ext(AMD_OID.fmcSpl, encodeSmallInteger(spec.tcb.fmc ?? 0))] : []),
     ext(AMD_OID.hwId, spec.hwId),
   ];
 }
