@@ -33,6 +33,9 @@ export const ERROR_CODES = {
   NO_ATTESTATION: 'the certificate carries no attestation extension (id-pe-cmw)',
   KEY_CONFIG_MISMATCH: 'the OHTTP key configurations in the certificate differ from the ones the client expects',
   KEY_BINDING_MISMATCH: 'the evidence REPORT_DATA does not bind this certificate\'s public key and key configurations',
+  FRESHNESS_MISMATCH: 'the fresh evidence REPORT_DATA does not bind the client\'s nonce and the certificate\'s keys',
+  EVIDENCE_MISMATCH: 'the fresh evidence comes from another platform or launch measurement than the certificate\'s evidence',
+  FRESH_EVIDENCE_UNAVAILABLE: 'the server returned no fresh evidence for the client\'s nonce (an HTTP error such as 429, or no fresh-evidence endpoint)',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

@@ -23,3 +23,4 @@ export {
   type RaTlsAttestation,
 } from './ratls/extension.js';
 export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verify.js';
+export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/fresh.js';

@@ -1,15 +1,23 @@
-// Benchmark entry (npm run bench): runs every suite sequentially, one after another, and prints a
-// table per suite. Suites never run concurrently, so they do not compete for the CPU.
+// Benchmark entry (npm run bench [-- NAME...]): runs every suite (or the named ones) sequentially and
+// prints a table per suite. Suites never run concurrently, so they do not compete for the CPU.
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
 import { evidenceSuite } from './evidence.js';
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 
-const SUITES: readonly (() => Promise<SuiteReport>)[] = [snpVerifySuite, evidenceSuite, ratlsHandshakeSuite];
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite };
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in SUITES));
+if (unknown.length > 0) {
+  console.error(`error: unknown bench suite ${unknown.join(', ')}; suites: ${Object.keys(SUITES).join(', ')}`);
+  process.exit(2);
+}
 
 console.log(`node ${process.version} | ${cpus()[0]?.model ?? 'unknown CPU'} | ${cpus().length} CPUs | ${process.platform}-${process.arch}`);
-for (const suite of SUITES) {
+for (const [name, suite] of Object.entries(SUITES)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
   const report = await suite();
   console.log(`\n${report.title}\n`);
   console.log(formatTable(report.rows, report.baseline));

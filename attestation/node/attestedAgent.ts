@@ -3,16 +3,22 @@
 // The certificate is not checked against any CA or host name (rejectUnauthorized: false): the attested
 // evidence is the server's identity, and TLS itself proves the server holds the certificate's key.
 // Verified certificates are cached by their DER SHA-256 for their lifetime, so later connections to the
-// same server (new or resumed sessions) skip the evidence verification but still compare the exact
-// certificate bytes and check its validity window.
-import { createHash } from 'node:crypto';
+// same server skip the evidence verification but still compare the exact certificate bytes and check
+// its validity window. TLS sessions of accepted servers are offered for resumption; a resumed handshake
+// presents no certificate, so the one verified when the session was created stands for it. With `freshEvidence` (or a `nonce`) every new
+// connection also asks the server, over that verified connection and before the caller's request,
+// for evidence acquired now that binds a client nonce (docs/ra-tls.md "Freshness").
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { bytesEqual } from '../bytes.js';
-import { parseCertificate } from '../x509.js';
+import { NONCE_MAX, NONCE_MIN } from '../binding.js';
+import { verifyFreshEvidence } from '../ratls/fresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verify.js';
+import { AttestedCertificateCache } from './certificateCache.js';
+import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
+import { SessionStore } from './sessionStore.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
 
@@ -26,9 +32,17 @@ export interface AttestedOptions {
   readonly at?: Date;
   /** Shared cache of verified certificates; default: one per createAttestedVerifier / AttestedAgent. */
   readonly cache?: AttestedCertificateCache;
-  /** Milliseconds to wait for TCP + TLS; default 10 000. */
+  /** Milliseconds to wait for TCP + TLS, and again for fresh evidence; default 10 000. */
   readonly timeoutMs?: number;
+  /** Offer TLS sessions of accepted servers for resumption (default true). */
+  readonly resumeSessions?: boolean;
+  /** On every new connection, require evidence acquired now for a random 32-byte nonce (POST /v1/attestation/fresh). */
+  readonly freshEvidence?: boolean;
+  /** The nonce for that request (16..64 bytes), the same for every connection; implies freshEvidence. */
+  readonly nonce?: Uint8Array;
 }
+
+const FRESH_NONCE_BYTES = 32;
 
 /** A refused server: the verdict says why (verdict.error.code, e.g. NO_ATTESTATION, UNTRUSTED_ROOT). */
 export class AttestationRefusedError extends Error {
@@ -43,67 +57,63 @@ export class AttestationRefusedError extends Error {
   }
 }
 
-interface CacheEntry {
-  readonly der: Uint8Array;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly verdict: RaTlsVerdict;
+/**
+ * Verifies RA-TLS certificates with `options`, remembering the accepted ones (`cached` says whether the
+ * evidence was verified now), and fresh evidence against an accepted certificate with the same policy.
+ */
+export interface AttestedVerify {
+  (der: Uint8Array): Promise<{ verdict: RaTlsVerdict; cached: boolean }>;
+  /** TLS sessions by host:port:servername, offered for resumption on the next connection there (unless resumeSessions is false). */
+  readonly sessions: SessionStore | undefined;
+  /** Defined when the options ask for fresh evidence: the nonce for the next connection. */
+  readonly nextNonce: (() => Uint8Array) | undefined;
+  verifyFresh(der: Uint8Array, nonce: Uint8Array, bundle: Uint8Array): Promise<RaTlsVerdict>;
 }
 
-/** Accepted certificates by DER SHA-256 (hex), each kept until its notAfter. */
-export class AttestedCertificateCache {
-  readonly #entries = new Map<string, CacheEntry>();
-
-  /** The cached verdict for exactly these bytes, valid at `at`; undefined otherwise (an expired entry is dropped). */
-  get(der: Uint8Array, at: Date): RaTlsVerdict | undefined {
-    const key = fingerprint(der);
-    const entry = this.#entries.get(key);
-    if (entry === undefined || !bytesEqual(entry.der, der)) return undefined;
-    const t = at.getTime();
-    if (t > entry.notAfter) {
-      this.#entries.delete(key);
-      return undefined;
-    }
-    return t < entry.notBefore ? undefined : entry.verdict;
+function nonceSource(options: AttestedOptions): (() => Uint8Array) | undefined {
+  const { nonce } = options;
+  if (nonce !== undefined) {
+    if (nonce.length < NONCE_MIN || nonce.length > NONCE_MAX) throw new RangeError(`nonce must be ${NONCE_MIN}..${NONCE_MAX} bytes, got ${nonce.length}`);
+    const copy = nonce.slice();
+    return () => copy;
   }
-
-  set(der: Uint8Array, verdict: RaTlsVerdict): void {
-    const cert = parseCertificate(der);
-    this.#entries.set(fingerprint(der), { der: der.slice(), notBefore: cert.notBefore.getTime(), notAfter: cert.notAfter.getTime(), verdict });
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
+  return options.freshEvidence === true ? () => new Uint8Array(randomBytes(FRESH_NONCE_BYTES)) : undefined;
 }
 
-const fingerprint = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
-
-/** Verifies RA-TLS certificates with `options`, remembering the accepted ones. `cached` says whether the evidence was verified now. */
-export function createAttestedVerifier(options: AttestedOptions = {}): (der: Uint8Array) => Promise<{ verdict: RaTlsVerdict; cached: boolean }> {
+export function createAttestedVerifier(options: AttestedOptions = {}): AttestedVerify {
   const cache = options.cache ?? new AttestedCertificateCache();
-  return async (der) => {
+  const verifiers = {
+    ...(options.snpVerifier === undefined ? {} : { snpVerifier: options.snpVerifier }),
+    ...(options.tdxVerifier === undefined ? {} : { tdxVerifier: options.tdxVerifier }),
+  };
+  const verify = async (der: Uint8Array): Promise<{ verdict: RaTlsVerdict; cached: boolean }> => {
     const at = options.at ?? new Date();
     const hit = cache.get(der, at);
     if (hit !== undefined) return { verdict: hit, cached: true };
     const verdict = await verifyAttestedCertificate(der, options.policy ?? {}, {
       at,
-      ...(options.snpVerifier === undefined ? {} : { snpVerifier: options.snpVerifier }),
-      ...(options.tdxVerifier === undefined ? {} : { tdxVerifier: options.tdxVerifier }),
+      ...verifiers,
       ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
     });
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };
+  return Object.assign(verify, {
+    sessions: options.resumeSessions === false ? undefined : new SessionStore(),
+    nextNonce: nonceSource(options),
+    verifyFresh: (der: Uint8Array, nonce: Uint8Array, bundle: Uint8Array) => verifyFreshEvidence(der, nonce, bundle, options.policy ?? {}, { at: options.at ?? new Date(), ...verifiers }),
+  });
 }
-
-export type AttestedVerify = ReturnType<typeof createAttestedVerifier>;
 
 export interface AttestedConnection {
   readonly socket: tls.TLSSocket;
   readonly verdict: RaTlsVerdict;
   /** True when the certificate was accepted from the cache rather than verified now. */
   readonly cached: boolean;
+  /** True when TLS resumed an earlier session (the certificate is still compared with the cache). */
+  readonly resumed: boolean;
+  /** The nonce the server's fresh evidence bound, when fresh evidence was required (its checks are in `verdict`). */
+  readonly nonce?: Uint8Array;
 }
 
 export interface ConnectTarget {
@@ -121,14 +131,35 @@ export interface ConnectTarget {
 export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, timeoutMs = 10_000): Promise<AttestedConnection> {
   return new Promise((resolve, reject) => {
     const servername = target.servername ?? (isIp(target.host) ? undefined : target.host);
+    const sessionKey = `${target.host}:${target.port}:${servername ?? ''}`;
+    const offered = verify.sessions?.get(sessionKey, new Date());
     const socket = tls.connect({
       host: target.host,
       port: target.port,
       rejectUnauthorized: false,
       ...(servername === undefined ? {} : { servername }),
+      ...(offered === undefined ? {} : { session: offered.session }),
       ...(target.ALPNProtocols === undefined ? {} : { ALPNProtocols: target.ALPNProtocols }),
     });
+    // A session is offered again only while its server is accepted; a refusal drops it (fail below).
+    let refusedServer = false;
+    // A resumed TLS 1.3 handshake presents no certificate: the session proves the server is the one whose
+    // certificate was verified when the session was created, so that certificate stands for this connection.
+    let der: Uint8Array | undefined;
+    const connectionCertificate = (): Uint8Array | undefined => {
+      const raw = socket.getPeerCertificate(true).raw as Buffer | undefined;
+      if (raw !== undefined && raw.length > 0) return new Uint8Array(raw);
+      return socket.isSessionReused() ? offered?.der : undefined;
+    };
+    socket.on('session', (s: Buffer) => {
+      const d = der ?? connectionCertificate();
+      if (!refusedServer && d !== undefined) verify.sessions?.set(sessionKey, s, d);
+    });
     const fail = (e: unknown): void => {
+      if (e instanceof AttestationRefusedError) {
+        refusedServer = true;
+        verify.sessions?.delete(sessionKey);
+      }
       socket.destroy();
       reject(e instanceof Error ? e : new Error(String(e)));
     };
@@ -138,12 +169,13 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
     socket.once('error', fail);
     socket.once('secureConnect', () => {
       socket.setTimeout(0);
-      const raw = socket.getPeerCertificate(true).raw as Buffer | undefined;
-      if (raw === undefined || raw.length === 0) {
+      const raw = connectionCertificate();
+      der = raw;
+      if (raw === undefined) {
         fail(new AttestationRefusedError({ accepted: false, platform: 'unknown', simulated: false, error: { name: 'VerificationError', code: 'NO_ATTESTATION', message: 'the server presented no certificate' }, checks: [] }));
         return;
       }
-      verify(new Uint8Array(raw)).then(
+      verify(raw).then(
         ({ verdict, cached }) => {
           if (socket.destroyed) {
             fail(new Error(`connection to ${target.host}:${target.port} closed during verification`));
@@ -153,8 +185,28 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
             fail(new AttestationRefusedError(verdict));
             return;
           }
-          socket.removeListener('error', fail);
-          resolve({ socket, verdict, cached });
+          if (verify.nextNonce === undefined) {
+            socket.removeListener('error', fail);
+            resolve({ socket, verdict, cached, resumed: socket.isSessionReused() });
+            return;
+          }
+          const nonce = verify.nextNonce();
+          fetchFresh(socket, target, nonce, timeoutMs)
+            .then((bundle) => verify.verifyFresh(raw, nonce, bundle))
+            .then(
+              (fresh) => {
+                const merged = withFresh(verdict, fresh);
+                if (!merged.accepted) {
+                  fail(new AttestationRefusedError(merged));
+                  return;
+                }
+                socket.removeListener('error', fail);
+                resolve({ socket, verdict: merged, cached, resumed: socket.isSessionReused(), nonce });
+              },
+              (e: unknown) => {
+                fail(e instanceof FreshUnavailable ? new AttestationRefusedError(unavailable(verdict, e.message)) : e);
+              },
+            );
         },
         fail,
       );
@@ -208,6 +260,7 @@ export interface AttestedResponse {
   readonly body: Uint8Array;
   readonly verdict: RaTlsVerdict;
   readonly cached: boolean;
+  readonly resumed: boolean;
 }
 
 /**
@@ -234,7 +287,7 @@ export async function attestedFetch(
         res.on('error', reject);
         res.on('end', () => {
           conn.socket.end();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)), verdict: conn.verdict, cached: conn.cached });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)), verdict: conn.verdict, cached: conn.cached, resumed: conn.resumed });
         });
       },
     );

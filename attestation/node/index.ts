@@ -2,7 +2,6 @@
 export {
   AttestationRefusedError,
   AttestedAgent,
-  AttestedCertificateCache,
   attestedConnect,
   attestedFetch,
   createAttestedAgent,
@@ -13,3 +12,6 @@ export {
   type AttestedVerify,
   type ConnectTarget,
 } from './attestedAgent.js';
+export { AttestedCertificateCache } from './certificateCache.js';
+export { FRESH_EVIDENCE_PATH } from './freshEvidence.js';
+export { SessionStore, type StoredSession } from './sessionStore.js';

@@ -9,6 +9,7 @@ import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, startPlainServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
 import { processIo } from './io.js';
 import { runCli } from './run.js';
+import { serveCommand } from './serve.js';
 
 const state = mkdtempSync(join(tmpdir(), 'cloister-verify-'));
 process.env.CLOISTER_STATE_DIR = state;
@@ -27,17 +28,23 @@ const oneLine = (s: string): void => {
 
 let attested: LoopbackServer;
 let plain: LoopbackServer;
+let served: { url: string; close: () => Promise<void> };
 const MEASUREMENT = Buffer.from(await globalThis.crypto.subtle.digest('SHA-384', new TextEncoder().encode('cloister simulated launch'))).toString('hex');
 
 before(async () => {
   const chain = await loadOrCreateDevChain(state, { product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
   attested = await startAttestedServer(chain, { keyConfigs: [new Uint8Array([1, 0, 32, ...new Array<number>(32).fill(7), 0, 4, 0, 1, 0, 1])] });
   plain = await startPlainServer();
+  let url = '';
+  let close: (() => Promise<void>) | undefined;
+  assert.equal(await serveCommand(['--simulated', '--port', '0'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) }), 0);
+  served = { url, close: close ?? (() => Promise.resolve()) };
 });
 
 after(async () => {
   await attested.close();
   await plain.close();
+  await served.close();
 });
 
 describe('cloister verify', () => {
@@ -91,6 +98,25 @@ describe('cloister verify', () => {
     assert.equal((await cli('verify', attested.url, '--trust-simulated', '--policy', policy)).code, 0);
   });
 
+  it('requires fresh evidence for a random nonce with --fresh, or for the given one with --nonce', async () => {
+    const r = await cli('verify', served.url, '--trust-simulated', '--fresh');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /freshness +evidence acquired now for nonce [0-9a-f]{64}, same launch, bound to the same keys/);
+    const nonce = '0123456789abcdef'.repeat(2);
+    const n = await cli('verify', served.url, '--trust-simulated', '--nonce', nonce, '--json');
+    assert.equal(n.code, 0, n.stderr);
+    const v = JSON.parse(n.stdout) as { claims: { fresh: { nonce: string } }; checks: { id: string; status: string }[] };
+    assert.equal(v.claims.fresh.nonce, nonce);
+    assert.ok(v.checks.some((c) => c.id === 'fresh.binding' && c.status === 'pass'));
+  });
+
+  it('refuses a server without the fresh-evidence endpoint when --fresh is given (FRESH_EVIDENCE_UNAVAILABLE, exit 1)', async () => {
+    const r = await cli('verify', attested.url, '--trust-simulated', '--fresh');
+    assert.equal(r.code, 1);
+    oneLine(r.stdout);
+    assert.match(r.stdout, /^REJECTED \[FRESH_EVIDENCE_UNAVAILABLE\] fresh\.request: the server returned no fresh evidence: HTTP 404 NOT_FOUND/);
+  });
+
   it('rejects an expired certificate with --at (CERT_EXPIRED)', async () => {
     const r = await cli('verify', attested.url, '--trust-simulated', '--at', new Date(Date.now() + 2 * 3600_000).toISOString());
     assert.equal(r.code, 1);
@@ -114,6 +140,7 @@ describe('cloister verify', () => {
     [['https://a', 'https://b'], /expected one server URL/],
     [['https://127.0.0.1:1', '--measurement', '12'], /--measurement must be 48 bytes/],
     [['https://127.0.0.1:1', '--at', 'yesterday'], /--at "yesterday"/],
+    [['https://127.0.0.1:1', '--nonce', '1234'], /--nonce must be 16\.\.64 bytes of hex/],
     [['https://127.0.0.1:1', '--bogus'], /Unknown option/],
   ] as const) {
     it(`is a usage error (exit 2): ${argv.join(' ') || '(no arguments)'}`, async () => {

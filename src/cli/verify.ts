@@ -17,11 +17,15 @@ export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
 Connect to a Cloister server and verify its RA-TLS certificate during the TLS handshake: the attestation
 evidence it carries (SEV-SNP or TDX, chained to the AMD / Intel roots), the caller's policy, and that the
 evidence binds the certificate's key and the OHTTP key configurations it carries. No CA, no host name
-check: the evidence is the server's identity. Nothing is sent over the connection.
+check: the evidence is the server's identity. Nothing is sent over the connection, except with --fresh
+or --nonce: then the evidence must also be fresh, acquired now by the server's TEE for a nonce of
+the client's (POST /v1/attestation/fresh over the verified connection) and bound to the same keys.
 
 Options:
   --policy FILE.json        SEV-SNP policy file (docs/policy.md), as for verify-evidence
   --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+  --fresh                   also require fresh evidence for a random 32-byte nonce
+  --nonce HEX               the nonce for that (16..64 bytes of hex); implies --fresh
   --at ISO-8601             evaluate the certificate and evidence validity at this time (default: now)
   --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
                             $CLOISTER_STATE_DIR or ~/.local/state/cloister); never use in production
@@ -36,6 +40,8 @@ const OPTIONS = {
   policy: { type: 'string' },
   measurement: { type: 'string', multiple: true },
   at: { type: 'string' },
+  fresh: { type: 'boolean' },
+  nonce: { type: 'string' },
   'trust-simulated': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -63,6 +69,12 @@ function target(arg: string): { host: string; port: number; origin: string } {
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port === '' ? 443 : Number(u.port), origin: u.origin };
 }
 
+function hexNonce(value: string): Uint8Array {
+  const clean = value.replace(/^0x/i, '');
+  if (!/^(?:[0-9a-fA-F]{2}){16,64}$/.test(clean)) throw usage(`--nonce must be 16..64 bytes of hex (32..128 digits), got "${value}"`);
+  return new Uint8Array(Buffer.from(clean, 'hex'));
+}
+
 function hexMeasurement(value: string): string {
   const clean = value.replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex (96 digits), got "${value}"`);
@@ -70,6 +82,7 @@ function hexMeasurement(value: string): string {
 }
 
 interface Claims {
+  readonly fresh?: { nonce?: string };
   readonly certificate?: { notAfter: string; spkiSha256: string };
   readonly keyConfigs?: readonly string[];
   readonly evidence?: {
@@ -112,6 +125,7 @@ function summary(origin: string, v: RaTlsVerdict): string {
     ...lines,
     `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,
     `  key configs  ${c.keyConfigs?.length ?? 0} OHTTP key configuration(s), bound with the certificate key into REPORT_DATA`,
+    ...(c.fresh?.nonce === undefined ? [] : [`  freshness    evidence acquired now for nonce ${c.fresh.nonce}, same launch, bound to the same keys`]),
     `  checks       ${passed} passed`,
     '',
   ].join('\n');
@@ -157,8 +171,11 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
       snpRoots.push(...dev.snp);
       if (dev.tdx !== undefined) tdxRoots.push(dev.tdx);
     }
+    const nonce = values.nonce === undefined ? undefined : hexNonce(values.nonce);
     const verify = createAttestedVerifier({
       policy,
+      ...(nonce === undefined ? {} : { nonce }),
+      ...(values.fresh === true ? { freshEvidence: true } : {}),
       snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: snpRoots }),
       tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: tdxRoots }),
       ...(at === undefined ? {} : { at }),
