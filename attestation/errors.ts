@@ -36,6 +36,13 @@ export const ERROR_CODES = {
   FRESHNESS_MISMATCH: 'the fresh evidence REPORT_DATA does not bind the client\'s nonce and the certificate\'s keys',
   EVIDENCE_MISMATCH: 'the fresh evidence comes from another platform or launch measurement than the certificate\'s evidence',
   FRESH_EVIDENCE_UNAVAILABLE: 'the server returned no fresh evidence for the client\'s nonce (an HTTP error such as 429, or no fresh-evidence endpoint)',
+  // Oblivious HTTP and Binary HTTP (attestation/ohttp)
+  MALFORMED_BHTTP: 'a Binary HTTP message (RFC 9292) could not be decoded, or a message cannot be encoded',
+  MALFORMED_OHTTP: 'an encapsulated request or response, or a key configuration (RFC 9458), is malformed',
+  OHTTP_UNKNOWN_KEY: 'the encapsulated request names a key ID the gateway does not hold',
+  OHTTP_UNSUPPORTED_SUITE: 'a KEM, KDF or AEAD that this implementation or the key configuration does not support',
+  OHTTP_DECRYPT_FAILED: 'HPKE decryption of an encapsulated request or response failed',
+  OHTTP_REQUEST_FAILED: 'the relay or the gateway did not answer the encapsulated request with an encapsulated response',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

@@ -16,10 +16,13 @@ import { concatBytes } from '../bytes.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../cbor.js';
 import { TAG, decodeOne } from '../der.js';
 import { ParseError } from '../errors.js';
+import { decodeOhttpKeys, encodeOhttpKeys } from '../ohttp/keyConfig.js';
+import { OHTTP_KEYS_MEDIA_TYPE } from '../ohttp/paths.js';
+
+export { decodeOhttpKeys, encodeOhttpKeys, OHTTP_KEYS_MEDIA_TYPE };
 
 export const ID_PE_CMW = '1.3.6.1.5.5.7.1.35';
 export const EVIDENCE_MEDIA_TYPE = 'application/vnd.cloister.evidence+json';
-export const OHTTP_KEYS_MEDIA_TYPE = 'application/ohttp-keys';
 export const CMW_LABEL = { evidence: 'evidence', ohttpKeys: 'ohttp-keys' } as const;
 /** CMW indicator bits (RFC 9999 cm-ind), as the uint the record carries. */
 export const CMW_INDICATOR = { referenceValues: 1, endorsements: 2, evidence: 4, attestationResults: 8, trustAnchors: 16 } as const;
@@ -40,30 +43,6 @@ function derOctetString(content: Uint8Array): Uint8Array {
   const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
   if (n >= 0x1000000) throw new RangeError(`extension value of ${n} bytes is too large`);
   return concatBytes(new Uint8Array([TAG.OCTET_STRING, ...length]), content);
-}
-
-/** RFC 9458 application/ohttp-keys: each KeyConfig prefixed by its u16be length. */
-export function encodeOhttpKeys(keyConfigs: readonly Uint8Array[]): Uint8Array {
-  return concatBytes(
-    ...keyConfigs.map((c, i) => {
-      if (c.length === 0 || c.length > 0xffff) throw new RangeError(`keyConfigs[${i}] is ${c.length} bytes, must be 1..65535`);
-      return concatBytes(new Uint8Array([c.length >> 8, c.length & 0xff]), c);
-    }),
-  );
-}
-
-export function decodeOhttpKeys(bytes: Uint8Array, field = 'ohttp-keys'): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let i = 0;
-  while (i < bytes.length) {
-    if (i + 2 > bytes.length) throw new ParseError('TRUNCATED', `${field}: length prefix truncated at offset ${i}`, { field, offset: i });
-    const n = ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
-    if (n === 0) malformed(`${field}: key config ${out.length} has length 0`, field);
-    if (i + 2 + n > bytes.length) throw new ParseError('TRUNCATED', `${field}: key config ${out.length} of ${n} bytes runs past the end at offset ${i}`, { field, offset: i });
-    out.push(bytes.slice(i + 2, i + 2 + n));
-    i += 2 + n;
-  }
-  return out;
 }
 
 /** The extnValue contents (DER of the CMW CHOICE, `cbor` arm) for a bundle and key configs. */

@@ -2,6 +2,7 @@
 import { errorLine, EXIT, type CliIo } from './io.js';
 import { UsageError } from '../../attestation/errors.js';
 import { evidenceCommand } from './evidence.js';
+import { relayCommand } from './relay.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 import { verifyEvidenceCommand } from './verifyEvidence.js';
@@ -16,6 +17,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io) },
 };
 
 export function mainHelp(): string {

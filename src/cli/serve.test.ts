@@ -96,7 +96,7 @@ describe('cloister serve', () => {
     assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
     const verifier = new SnpVerifier({ trustedRoots: [chain.ark] });
     const verify = async (der: Uint8Array): Promise<void> => {
-      const verdict = await verifyAttestedCertificate(der, {}, { at: new Date(), snpVerifier: verifier, expectedKeyConfigs: [] });
+      const verdict = await verifyAttestedCertificate(der, {}, { at: new Date(), snpVerifier: verifier, expectedKeyConfigs: identity?.keyConfigs ?? [] });
       assert.equal(verdict.accepted, true, JSON.stringify(verdict.error));
     };
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -109,13 +109,14 @@ describe('cloister serve', () => {
       assert.equal(status.tls.notAfter, identity.info.notAfter.toISOString());
       assert.equal(new Date(status.tls.notAfter).getTime() - new Date(identity.info.notBefore).getTime(), 600_000);
       assert.match(c.out(), new RegExp(`SPKI SHA-256 ${identity.info.spkiSha256}`));
-      // Boot evidence binds keysDigest(the served SPKI, no key configs).
+      // Boot evidence binds keysDigest(the served SPKI, the served OHTTP key configs).
       const boot = async (agent: Agent): Promise<string> => {
         const index = JSON.parse((await get(`${url}/.well-known/cloister/evidence`, agent)).body) as { bundles: { href: string }[] };
         const bundle = JSON.parse((await get(`${url}${index.bundles[0]?.href ?? ''}`, agent)).body) as { evidence: string };
         return Buffer.from(bundle.evidence, 'base64').subarray(0x50, 0x90).toString('hex');
       };
-      assert.equal(await boot(keepAlive), toHex(await bootReportData(await keysDigest(spki, []))));
+      assert.equal(identity.keyConfigs.length, 1);
+      assert.equal(await boot(keepAlive), toHex(await bootReportData(await keysDigest(spki, identity.keyConfigs))));
 
       await identity.rotate();
 
@@ -130,7 +131,7 @@ describe('cloister serve', () => {
       assert.notDeepEqual(newSpki, spki, 'a new connection sees the new key');
       await verify(after.certificate);
       assert.equal((JSON.parse(after.body) as { tls: { spkiSha256: string } }).tls.spkiSha256, createHash('sha256').update(newSpki).digest('hex'));
-      assert.equal(await boot(fresh), toHex(await bootReportData(await keysDigest(newSpki, []))), 'boot evidence re-acquired for the new key');
+      assert.equal(await boot(fresh), toHex(await bootReportData(await keysDigest(newSpki, identity.keyConfigs))), 'boot evidence re-acquired for the new key');
       fresh.destroy();
     } finally {
       keepAlive.destroy();

@@ -6,6 +6,9 @@ import { buildApp } from '../server/app.js';
 import { EvidenceService } from '../server/evidenceService.js';
 import { createLogger } from '../server/log.js';
 import { TlsIdentity } from '../server/tlsIdentity.js';
+import { OhttpGateway } from '../ohttp/gateway.js';
+import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
+import { echoRoute, targetRouter } from '../ohttp/targets.js';
 import { Server as TlsServer } from 'node:tls';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
@@ -21,9 +24,12 @@ import type { HardwareProviderFactory } from './evidence.js';
 export const SERVE_HELP = `Usage: cloister serve [options]
 
 Start the Cloister server over HTTPS with an RA-TLS certificate (self-signed, carrying the TEE's
-evidence for its in-memory key; docs/ra-tls.md), re-issued at 2/3 of its validity without dropping
-connections: attestation evidence at /.well-known/cloister/evidence, fresh evidence at
-POST /v1/attestation/fresh, status at /status.
+evidence for its in-memory key and the OHTTP key configurations; docs/ra-tls.md), re-issued at 2/3
+of its validity and whenever the OHTTP keys rotate, without dropping connections. It is an Oblivious
+HTTP gateway (docs/ohttp.md): key configurations at GET /.well-known/ohttp-gateway, encapsulated
+requests at POST /.well-known/ohttp-gateway, the certificate that binds them at
+/.well-known/cloister/attestation. Attestation evidence at /.well-known/cloister/evidence, fresh
+evidence at POST /v1/attestation/fresh, status at /status.
 
 Options:
   --simulated         run on the simulated TEE (development root; nothing is confidential)
@@ -36,6 +42,8 @@ Options:
   --cert-validity S   RA-TLS certificate validity in seconds (default 3600, at least 60)
   --http              serve plain HTTP instead, for debugging only: the server is NOT authenticated
                       and traffic is not encrypted; evidence then binds no keys (keys digest all zero)
+  --ohttp-rotate S    a new OHTTP key every S seconds (default 86400; 0: never)
+  --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
@@ -52,6 +60,8 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'cert-validity': { type: 'string' },
+  'ohttp-rotate': { type: 'string' },
+  'ohttp-overlap': { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -66,6 +76,8 @@ export interface ServeHooks {
   readonly onListening?: (url: string) => void;
   /** The server's TLS identity (not called with --http); tests force rotations through it. */
   readonly onTlsIdentity?: (identity: TlsIdentity) => void;
+  /** The server's OHTTP key store; tests force key rotations through it. */
+  readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
 }
 
 function stopOnSignals(close: () => Promise<void>): void {
@@ -89,6 +101,14 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     if (validityText !== undefined && values.http === true) throw usage('--cert-validity applies only without --http');
     const certValidity = Number(validityText ?? '3600');
     if (!/^\d+$/.test(validityText ?? '3600') || !Number.isSafeInteger(certValidity) || certValidity < 60) throw usage(`--cert-validity must be a whole number of seconds, at least 60, got "${validityText ?? ''}"`);
+    const seconds = (name: 'ohttp-rotate' | 'ohttp-overlap', fallback: number): number => {
+      const text = values[name];
+      if (text === undefined) return fallback;
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw usage(`--${name} must be a whole number of seconds, got "${text}"`);
+      return Number(text);
+    };
+    const ohttpRotate = seconds('ohttp-rotate', DEFAULT_ROTATE_SECONDS);
+    const ohttpOverlap = seconds('ohttp-overlap', DEFAULT_OVERLAP_SECONDS);
     let provider: EvidenceProvider;
     if (values.simulated === true) {
       if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
@@ -122,12 +142,25 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     }
     const endorsements = collateral === undefined ? {} : { collateral };
     // Set once the evidence service exists (it needs the identity's keys digest first).
-    const services: { evidence?: EvidenceService } = {};
+    const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
+    const keyStore = await OhttpKeyStore.create({
+      rotateSeconds: ohttpRotate,
+      overlapSeconds: ohttpOverlap,
+      // The certificate (and the boot evidence) bind the served configs: re-issue them with the new set.
+      onChange: async (store) => {
+        await services.identity?.rotate();
+        logger.info({ keyIds: store.keys.map((k) => k.config.keyId) }, 'OHTTP keys changed');
+      },
+      onError: (e) => {
+        logger.error({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } }, 'OHTTP key rotation failed');
+      },
+    });
     const identity =
       values.http === true
         ? undefined
         : await TlsIdentity.create({
             provider,
+            keyConfigs: () => keyStore.configs,
             validitySeconds: certValidity,
             bundleInputs: endorsements,
             // Boot evidence binds the keys: re-acquire it for the new certificate.
@@ -139,9 +172,16 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
               logger.error({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } }, 'TLS certificate rotation failed');
             },
           });
+    if (identity !== undefined) services.identity = identity;
     const evidence = await EvidenceService.start({ provider, endorsements, ...(identity === undefined ? {} : { keysDigest: () => identity.keysDigest() }) });
     services.evidence = evidence;
-    const app = buildApp({ evidence, logger, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
+    const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute]) });
+    const ohttp = {
+      gateway,
+      keyConfigs: () => identity?.keyConfigs ?? keyStore.configs,
+      ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
+    };
+    const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
     if (identity !== undefined) {
       const server: unknown = app.server;
       if (!(server instanceof TlsServer)) throw new Error('fastify did not create a TLS server');
@@ -153,6 +193,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
       address = await app.listen({ host: values.host ?? '127.0.0.1', port });
     } catch (e) {
       identity?.close();
+      keyStore.close();
       throw e;
     }
     logger.info({ address, evidence: evidence.boot.id, ...(identity === undefined ? { tls: 'none' } : { notAfter: identity.info.notAfter.toISOString(), spkiSha256: identity.info.spkiSha256 }) }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');
@@ -161,11 +202,14 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
         (identity === undefined
           ? '  PLAIN HTTP (--http): the server is not authenticated and traffic is not encrypted\n'
           : `  RA-TLS certificate  notAfter ${identity.info.notAfter.toISOString()}, SPKI SHA-256 ${identity.info.spkiSha256} (self-signed: verify its attestation)\n`) +
+        `  OHTTP     ${address}/.well-known/ohttp-gateway (key IDs ${keyStore.keys.map((k) => k.config.keyId).join(', ')})\n` +
         `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
     );
     hooks.onListening?.(address);
+    hooks.onOhttpKeys?.(keyStore);
     (hooks.stopSignal ?? stopOnSignals)(async () => {
       identity?.close();
+      keyStore.close();
       await app.close();
     });
     return EXIT.ok;

@@ -4,8 +4,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { NONCE_MAX, NONCE_MIN } from '../../attestation/binding.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
 import { EvidenceService, RateLimitedError } from './evidenceService.js';
 import { problem, sendProblem } from './problems.js';
+import { registerOhttpRoutes, type OhttpRouteOptions } from './ohttpRoutes.js';
 import type { TlsCertificateInfo } from './tlsIdentity.js';
 
 export const EVIDENCE_PATH = '/.well-known/cloister/evidence';
@@ -18,6 +20,8 @@ export interface AppOptions {
   readonly https?: { readonly cert: string; readonly key: string };
   /** The current TLS certificate, shown on /status. */
   readonly tls?: { readonly info: TlsCertificateInfo };
+  /** The Oblivious HTTP gateway and its key configurations. */
+  readonly ohttp?: OhttpRouteOptions;
 }
 
 const BUNDLE_MAX_AGE_SECONDS = 3600;
@@ -43,7 +47,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'NOT_FOUND'));
   app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 'PAYLOAD_TOO_LARGE');
-    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send application/json');
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', request.url.startsWith(OHTTP_GATEWAY_PATH) ? 'send message/ohttp-req' : 'send application/json');
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return sendProblem(reply, 'BAD_REQUEST', error.message);
     request.log.error({ err: { type: (error as Error).name, code: error.code } }, 'unhandled error');
     return sendProblem(reply, 'INTERNAL');
@@ -103,6 +107,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       return sendProblem(reply, 'EVIDENCE_UNAVAILABLE');
     }
   });
+
+  if (options.ohttp !== undefined) registerOhttpRoutes(app, options.ohttp);
 
   return app;
 }

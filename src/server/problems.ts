@@ -2,6 +2,9 @@
 // application/problem+json); docs/errors.md lists the same codes.
 import type { FastifyReply } from 'fastify';
 
+/** RFC 9458 section 5.3: a request used an outdated or incorrect key configuration (fetch it again). */
+export const OHTTP_KEY_PROBLEM_TYPE = 'https://iana.org/assignments/http-problem-types#ohttp-key';
+
 export const PROBLEMS = {
   NOT_FOUND: { status: 404, title: 'not found' },
   BAD_REQUEST: { status: 400, title: 'malformed request' },
@@ -9,6 +12,11 @@ export const PROBLEMS = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'request body too large' },
   RATE_LIMITED: { status: 429, title: 'too many requests' },
   EVIDENCE_UNAVAILABLE: { status: 503, title: 'attestation evidence is unavailable' },
+  OHTTP_MALFORMED: { status: 400, title: 'malformed encapsulated request' },
+  OHTTP_KEY: { status: 422, title: 'key configuration unknown or outdated', type: OHTTP_KEY_PROBLEM_TYPE },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'method not allowed' },
+  BAD_GATEWAY: { status: 502, title: 'the gateway could not be reached' },
+  GATEWAY_TIMEOUT: { status: 504, title: 'the gateway did not answer in time' },
   INTERNAL: { status: 500, title: 'internal error' },
 } as const;
 
@@ -23,8 +31,8 @@ export interface Problem {
 }
 
 export function problem(code: ProblemCode, detail?: string): Problem {
-  const p = PROBLEMS[code];
-  return { type: `urn:cloister:problem:${code.toLowerCase().replace(/_/g, '-')}`, title: p.title, status: p.status, code, ...(detail === undefined ? {} : { detail }) };
+  const p: { status: number; title: string; type?: string } = PROBLEMS[code];
+  return { type: p.type ?? `urn:cloister:problem:${code.toLowerCase().replace(/_/g, '-')}`, title: p.title, status: p.status, code, ...(detail === undefined ? {} : { detail }) };
 }
 
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail?: string, headers: Record<string, string> = {}): FastifyReply {

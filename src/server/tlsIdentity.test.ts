@@ -103,8 +103,7 @@ describe('TlsIdentity', () => {
     const spki = toHex(identity.spki);
     fail = true;
     timers.live[0]?.fn();
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 1000 && errors.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(errors.length, 1);
     assert.equal(toHex(identity.spki), spki);
     assert.deepEqual(timers.live.map((t) => t.ms), [5000]);

@@ -52,6 +52,7 @@ interface Current {
   readonly certificate: AttestedCertificate;
   readonly keyPem: string;
   readonly spki: Uint8Array;
+  readonly keyConfigs: readonly Uint8Array[];
   readonly keysDigest: Uint8Array;
   readonly info: TlsCertificateInfo;
 }
@@ -116,6 +117,7 @@ export class TlsIdentity {
       certificate,
       keyPem: certificate.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       spki,
+      keyConfigs: configs,
       keysDigest: await keysDigest(spki, configs),
       info: {
         notBefore: new Date(certificate.notAfter.getTime() - validitySeconds * 1000),
@@ -141,6 +143,11 @@ export class TlsIdentity {
   /** DER SubjectPublicKeyInfo of the current certificate. */
   get spki(): Uint8Array {
     return this.#current.spki;
+  }
+
+  /** The OHTTP key configurations the current certificate binds, in order. */
+  get keyConfigs(): readonly Uint8Array[] {
+    return this.#current.keyConfigs;
   }
 
   /** keysDigest (attestation/binding.ts) of the current certificate's key and the key configs it was issued with. */

@@ -1,0 +1,53 @@
+// The HPKE building blocks OHTTP needs, behind one interface so that a browser uses @hpke/core on
+// WebCrypto (webCryptoHpke, here) and the gateway plugs node:crypto primitives into the same
+// @hpke/core CipherSuite (src/crypto/nodeHpke.ts).
+import { Aes128Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, type AeadInterface, type KdfInterface, type KemInterface } from '@hpke/core';
+import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
+import { toArrayBufferView } from '../bytes.js';
+import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256 } from './keyConfig.js';
+
+export interface HpkePrimitives {
+  readonly name: string;
+  /** A new instance per call (a CipherSuite initialises its KDF with its suite ID); undefined when unsupported. */
+  kem(kemId: number): KemInterface | undefined;
+  kdf(kdfId: number): KdfInterface | undefined;
+  aead(aeadId: number): AeadInterface | undefined;
+  /** HKDF-Extract then -Expand (RFC 5869) with a salt of any length, for the OHTTP response keys. */
+  hkdf(kdfId: number): ((salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>) | undefined;
+  random(length: number): Uint8Array;
+}
+
+const suites = new WeakMap<HpkePrimitives, Map<string, CipherSuite>>();
+
+/** The CipherSuite for (kem, kdf, aead) on `primitives`, or undefined when one of them is unsupported. Cached. */
+export function cipherSuite(primitives: HpkePrimitives, kemId: number, kdfId: number, aeadId: number): CipherSuite | undefined {
+  let cache = suites.get(primitives);
+  if (cache === undefined) suites.set(primitives, (cache = new Map<string, CipherSuite>()));
+  const key = `${kemId}/${kdfId}/${aeadId}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const kem = primitives.kem(kemId);
+  const kdf = primitives.kdf(kdfId);
+  const aead = primitives.aead(aeadId);
+  if (kem === undefined || kdf === undefined || aead === undefined) return undefined;
+  const suite = new CipherSuite({ kem, kdf, aead });
+  cache.set(key, suite);
+  return suite;
+}
+
+async function webCryptoHkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+  const subtle = globalThis.crypto.subtle;
+  const key = await subtle.importKey('raw', toArrayBufferView(ikm), 'HKDF', false, ['deriveBits']);
+  return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: toArrayBufferView(salt), info: toArrayBufferView(info) }, key, length * 8));
+}
+
+/** @hpke/core on WebCrypto (X25519 falls back to its own code where WebCrypto lacks it); runs in browsers and Node. */
+export const webCryptoHpke: HpkePrimitives = {
+  name: '@hpke/core (WebCrypto)',
+  kem: (id) => (id === KEM_X25519_HKDF_SHA256 ? new DhkemX25519HkdfSha256() : undefined),
+  kdf: (id) => (id === KDF_HKDF_SHA256 ? new HkdfSha256() : undefined),
+  aead: (id) => (id === AEAD_AES_128_GCM ? new Aes128Gcm() : id === AEAD_CHACHA20_POLY1305 ? new Chacha20Poly1305() : undefined),
+  hkdf: (id) => (id === KDF_HKDF_SHA256 ? webCryptoHkdfSha256 : undefined),
+  random: (length) => globalThis.crypto.getRandomValues(new Uint8Array(length)),
+};
+

@@ -1,0 +1,167 @@
+// The Oblivious HTTP gateway of `cloister serve --simulated` on loopback, with the browser-safe client
+// (WebCrypto HPKE) talking to the node:crypto gateway: round trips, the RFC 9458 error responses, key
+// rotation with its overlap window and retirement, and key configurations bound by the certificate.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/ratls/extension.js';
+import { encodeRequest } from '../../attestation/ohttp/bhttp.js';
+import { OhttpClient, KeyConfigRejectedError, type OhttpClientOptions } from '../../attestation/ohttp/client.js';
+import { encapsulateRequest } from '../../attestation/ohttp/encapsulation.js';
+import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/ohttp/keyConfig.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { parseCertificate } from '../../attestation/x509.js';
+import { availableSimulatedRoots } from '../cli/devRoots.js';
+import { processIo } from '../cli/io.js';
+import { serveCommand } from '../cli/serve.js';
+import { OHTTP_KEY_PROBLEM_TYPE } from '../server/problems.js';
+import { unauthenticatedFetch } from './httpFetch.js';
+import type { OhttpKeyStore } from './keyStore.js';
+
+process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-gateway-'));
+
+let url = '';
+let close: (() => Promise<void>) | undefined;
+let keys: OhttpKeyStore | undefined;
+let options: OhttpClientOptions;
+const encoder = new TextEncoder();
+
+before(async () => {
+  const code = await serveCommand(['--simulated', '--port', '0'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), onOhttpKeys: (k) => (keys = k) });
+  assert.equal(code, 0);
+  const roots = await availableSimulatedRoots();
+  // No relay in these tests: the client fetches keys from the gateway and posts to it directly.
+  options = { relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), fetch: unauthenticatedFetch };
+});
+
+after(async () => {
+  await close?.();
+});
+
+async function post(body: Uint8Array, contentType = 'message/ohttp-req'): Promise<{ status: number; type: string | null; json: Record<string, unknown> | undefined }> {
+  const r = await unauthenticatedFetch(`${url}/.well-known/ohttp-gateway`, { method: 'POST', headers: { 'content-type': contentType }, body });
+  const text = new TextDecoder().decode(await r.arrayBuffer());
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, type: r.headers.get('content-type'), json };
+}
+
+async function servedConfigs(): Promise<Uint8Array[]> {
+  const r = await unauthenticatedFetch(`${url}/.well-known/ohttp-gateway`, { method: 'GET', headers: { accept: 'application/ohttp-keys' } });
+  assert.equal(r.headers.get('content-type'), 'application/ohttp-keys');
+  return decodeOhttpKeys(new Uint8Array(await r.arrayBuffer()));
+}
+
+async function certificateConfigs(): Promise<Uint8Array[]> {
+  const r = await unauthenticatedFetch(`${url}/.well-known/cloister/attestation`, { method: 'GET', headers: {} });
+  assert.equal(r.headers.get('content-type'), 'application/pkix-cert');
+  const ext = parseCertificate(new Uint8Array(await r.arrayBuffer())).extensions.get(ID_PE_CMW);
+  assert.ok(ext !== undefined);
+  return [...decodeRaTlsExtension(ext.value).keyConfigs];
+}
+
+describe('OHTTP gateway', () => {
+  it('serves key configurations (X25519, HKDF-SHA256, AES-128-GCM and ChaCha20-Poly1305) that the RA-TLS certificate binds', async () => {
+    const configs = await servedConfigs();
+    assert.equal(configs.length, 1);
+    const c = decodeKeyConfig(configs[0] as Uint8Array);
+    assert.equal(c.kemId, 0x20);
+    assert.deepEqual(c.suites, [{ kdfId: 1, aeadId: 1 }, { kdfId: 1, aeadId: 3 }]);
+    assert.deepEqual(await certificateConfigs(), configs);
+  });
+
+  it('answers an encapsulated request through the whole path, for each AEAD', async () => {
+    const client = new OhttpClient(options);
+    const body = encoder.encode('private bytes \u00e9\u4e2d');
+    const r = await client.fetch({ url: 'https://cloister/v1/echo', body });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.content, body);
+    assert.equal(r.verdict.accepted, true);
+    assert.equal(r.keyId, keys?.keys[0]?.config.keyId);
+    const config = keys?.keys[0]?.config;
+    assert.ok(config !== undefined);
+    const chacha = await encapsulateRequest(config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: body, trailers: [] }), { suite: { kdfId: 1, aeadId: 3 } });
+    const raw = await unauthenticatedFetch(`${url}/.well-known/ohttp-gateway`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: chacha.bytes });
+    assert.equal(raw.status, 200);
+    assert.equal(raw.headers.get('content-type'), 'message/ohttp-res');
+    const opened = await chacha.opener.open(new Uint8Array(await raw.arrayBuffer()));
+    assert.ok(opened.length > body.length);
+  });
+
+  it('answers errors after decapsulation inside the encapsulation: unknown route 404, wrong method 405, malformed Binary HTTP 400, 100-continue 417', async () => {
+    const client = new OhttpClient(options);
+    assert.equal((await client.fetch({ url: 'https://cloister/nowhere', body: new Uint8Array([1]) })).status, 404);
+    const wrong = await client.fetch({ url: 'https://cloister/v1/echo' });
+    assert.equal(wrong.status, 405);
+    assert.deepEqual(wrong.headers.find(([n]) => n === 'allow'), ['allow', 'POST']);
+    assert.equal((await client.fetch({ url: 'https://cloister/v1/echo', headers: [['expect', '100-continue']], body: new Uint8Array([1]) })).status, 417);
+    const config = keys?.keys[0]?.config;
+    assert.ok(config !== undefined);
+    const garbage = await encapsulateRequest(config, new Uint8Array([0x07, 0x01, 0x02]));
+    const r = await unauthenticatedFetch(`${url}/.well-known/ohttp-gateway`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: garbage.bytes });
+    assert.equal(r.status, 200, 'the outer status says nothing about the inner one');
+    const inner = await garbage.opener.open(new Uint8Array(await r.arrayBuffer()));
+    const { decodeResponse } = await import('../../attestation/ohttp/bhttp.js');
+    const decoded = decodeResponse(inner);
+    assert.equal(decoded.status, 400);
+    assert.equal(new TextDecoder().decode(decoded.content), 'malformed request');
+  });
+
+  it('answers errors before decapsulation in the clear with the RFC 9458 statuses, and keeps serving', async () => {
+    const config = keys?.keys[0]?.config;
+    assert.ok(config !== undefined);
+    const good = await encapsulateRequest(config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: new Uint8Array([1, 2, 3]), trailers: [] }));
+    const truncated = await post(good.bytes.subarray(0, 20));
+    assert.deepEqual([truncated.status, truncated.json?.code], [400, 'OHTTP_MALFORMED']);
+    assert.match(truncated.type ?? '', /^application\/problem\+json/);
+    const otherKey = good.bytes.slice();
+    otherKey[0] = ((otherKey[0] as number) + 1) & 0xff;
+    const unknown = await post(otherKey);
+    assert.deepEqual([unknown.status, unknown.json?.type, unknown.json?.code], [422, OHTTP_KEY_PROBLEM_TYPE, 'OHTTP_KEY']);
+    const otherSuite = good.bytes.slice();
+    otherSuite[6] = 2;
+    assert.equal((await post(otherSuite)).status, 422);
+    const altered = good.bytes.slice();
+    altered[altered.length - 1] = (altered.at(-1) as number) ^ 1;
+    const tampered = await post(altered);
+    assert.deepEqual([tampered.status, tampered.json?.code], [422, 'OHTTP_KEY']);
+    assert.equal((await post(good.bytes, 'application/octet-stream')).status, 415);
+    assert.equal((await post(new Uint8Array((1 << 20) + 8192))).status, 413);
+    const again = await post(good.bytes);
+    // The server keeps serving. (OHTTP itself does not reject a replayed request; RFC 9458 section 6.5.)
+    assert.equal(again.status, 200);
+  });
+
+  it('rotates keys with an overlap window: both configs served and bound, the old one still decrypts, then is retired (422) and a client refetches', async () => {
+    assert.ok(keys !== undefined);
+    const client = new OhttpClient(options);
+    await client.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([1]) });
+    const old = keys.keys[0]?.config;
+    assert.ok(old !== undefined);
+    await keys.rotate();
+    const configs = await servedConfigs();
+    assert.equal(configs.length, 2);
+    assert.deepEqual(configs.map((c) => decodeKeyConfig(c).keyId).at(1), old.keyId);
+    assert.notEqual(decodeKeyConfig(configs[0] as Uint8Array).keyId, old.keyId);
+    assert.deepEqual(await certificateConfigs(), configs, 'the re-issued certificate binds both');
+    assert.equal((await client.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([2]) })).keyId, old.keyId, 'the cached old config still works in the overlap');
+    assert.equal(await keys.retire(old.keyId), true);
+    assert.equal((await servedConfigs()).length, 1);
+    const stale = await encapsulateRequest(old, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: new Uint8Array([3]), trailers: [] }));
+    assert.equal((await post(stale.bytes)).status, 422);
+    const r = await client.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([4]) });
+    assert.equal(r.status, 200);
+    assert.notEqual(r.keyId, old.keyId, 'after a 422 the client fetched the new configuration');
+  });
+
+  it('refuses key configurations whose certificate it cannot trust (no request is sent)', async () => {
+    const client = new OhttpClient({ ...options, snpVerifier: new SnpVerifier() });
+    await assert.rejects(client.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([1]) }), (e: unknown) => e instanceof KeyConfigRejectedError && e.code === 'UNTRUSTED_ROOT');
+  });
+});

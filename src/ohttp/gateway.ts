@@ -1,0 +1,106 @@
+// The Oblivious Gateway Resource (RFC 9458 sections 5 and 6): decapsulates a message/ohttp-req with one
+// of the live keys, decodes the Binary HTTP request, calls the target in-process, and encapsulates its
+// Binary HTTP response. Failures before decapsulation are answered in the clear (a problem code: the
+// relay and the gateway see them anyway); every failure after it is an encapsulated response with a
+// generic message. Every plaintext buffer is wiped on every path.
+import { decodeRequest, encodeResponse, type BhttpResponse } from '../../attestation/ohttp/bhttp.js';
+import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
+import type { HpkePrimitives } from '../../attestation/ohttp/hpke.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import type { ProblemCode } from '../server/problems.js';
+import { textResponse, type TargetHandler } from './targets.js';
+
+export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
+
+export interface GatewayOptions {
+  readonly keys: (keyId: number) => GatewayKey | undefined;
+  readonly target: TargetHandler;
+  readonly primitives?: HpkePrimitives;
+  /** Per-request deadline for the target (default 30 s); past it the client gets an encapsulated 504. */
+  readonly targetTimeoutMs?: number;
+}
+
+export type GatewayOutcome =
+  | { readonly kind: 'encapsulated'; readonly body: Uint8Array; readonly status: number }
+  | { readonly kind: 'problem'; readonly code: ProblemCode; readonly detail: string };
+
+const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
+  MALFORMED_OHTTP: 'OHTTP_MALFORMED',
+  OHTTP_UNKNOWN_KEY: 'OHTTP_KEY',
+  OHTTP_UNSUPPORTED_SUITE: 'OHTTP_KEY',
+  OHTTP_DECRYPT_FAILED: 'OHTTP_KEY',
+};
+
+const wipe = (b: Uint8Array | undefined): void => {
+  b?.fill(0);
+};
+
+class TargetTimeout extends Error {}
+
+function withDeadline(target: TargetHandler, request: Parameters<TargetHandler>[0], ms: number): Promise<BhttpResponse> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new TargetTimeout());
+    }, ms);
+  });
+  return Promise.race([target(request, controller.signal), deadline]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+export class OhttpGateway {
+  readonly #options: GatewayOptions;
+  readonly #primitives: HpkePrimitives;
+
+  constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.#primitives = options.primitives ?? nodeHpke;
+  }
+
+  /** Handles one message/ohttp-req body; never throws. */
+  async handle(body: Uint8Array): Promise<GatewayOutcome> {
+    let decapsulated: DecapsulatedRequest;
+    try {
+      decapsulated = await decapsulateRequest(body, this.#options.keys, this.#primitives);
+    } catch (e) {
+      const code = e instanceof CloisterError ? PROBLEM_OF[e.code] : undefined;
+      if (code === undefined) return { kind: 'problem', code: 'INTERNAL', detail: 'decapsulation failed' };
+      return { kind: 'problem', code, detail: (e as Error).message };
+    }
+    const { message, responder } = decapsulated;
+    let response: BhttpResponse | undefined;
+    let encoded: Uint8Array | undefined;
+    try {
+      response = await this.#respond(message);
+      encoded = encodeResponse(response);
+      const encapsulated = await responder.encapsulate(encoded);
+      return { kind: 'encapsulated', body: encapsulated, status: response.status };
+    } catch {
+      responder.discard();
+      return { kind: 'problem', code: 'INTERNAL', detail: 'the response could not be encapsulated' };
+    } finally {
+      wipe(message);
+      wipe(encoded);
+      wipe(response?.content);
+    }
+  }
+
+  async #respond(message: Uint8Array): Promise<BhttpResponse> {
+    let request;
+    try {
+      request = decodeRequest(message);
+    } catch {
+      return textResponse(400, 'malformed request');
+    }
+    if (request.headers.some(([name, value]) => name === 'expect' && value.toLowerCase().includes('100-continue'))) return textResponse(417, 'expectation failed');
+    try {
+      return await withDeadline(this.#options.target, request, this.#options.targetTimeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS);
+    } catch (e) {
+      return e instanceof TargetTimeout ? textResponse(504, 'timeout') : textResponse(500, 'internal error');
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// The gateway's OHTTP key store with a fake clock and timers: distinct key IDs, rotation on schedule,
+// the overlap window, retirement, and change notifications.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeKeyConfig } from '../../attestation/ohttp/keyConfig.js';
+import type { TimerHandle } from '../server/tlsIdentity.js';
+import { OhttpKeyStore } from './keyStore.js';
+
+class FakeTimers {
+  live: { fn: () => void; ms: number; at: number }[] = [];
+  now = 0;
+  set = (fn: () => void, ms: number): TimerHandle => {
+    const t = { fn, ms, at: this.now + ms };
+    this.live.push(t);
+    return { clear: () => (this.live = this.live.filter((x) => x !== t)) };
+  };
+  async advance(ms: number): Promise<void> {
+    this.now += ms;
+    for (;;) {
+      const due = this.live.filter((t) => t.at <= this.now).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.live = this.live.filter((t) => t !== due);
+      due.fn();
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+describe('OhttpKeyStore', () => {
+  it('starts with one key and rotates on schedule, keeping the old key for the overlap window', async () => {
+    const timers = new FakeTimers();
+    const changes: number[][] = [];
+    const store = await OhttpKeyStore.create({ rotateSeconds: 100, overlapSeconds: 10, now: () => timers.now, setTimer: timers.set, onChange: (s) => void changes.push(s.keys.map((k) => k.config.keyId)) });
+    assert.equal(store.keys.length, 1);
+    const first = store.keys[0]?.config.keyId as number;
+    assert.equal(decodeKeyConfig(store.configs[0] as Uint8Array).keyId, first);
+    assert.equal(store.rotationDue, 100_000);
+    await timers.advance(100_000);
+    assert.equal(store.keys.length, 2);
+    const second = store.keys[0]?.config.keyId as number;
+    assert.notEqual(second, first);
+    assert.ok(store.lookup(first) !== undefined, 'the old key still decrypts in the overlap');
+    await timers.advance(10_000);
+    assert.equal(store.lookup(first), undefined, 'then it is retired');
+    assert.deepEqual(changes, [[second, first], [second]]);
+    store.close();
+    assert.equal(timers.live.length, 0, 'close clears every timer');
+  });
+
+  it('never reuses a live key ID, retires on demand (not the current key), and can stay unrotated', async () => {
+    const store = await OhttpKeyStore.create({ rotateSeconds: 0, overlapSeconds: 3600 });
+    assert.equal(store.rotationDue, undefined);
+    for (let i = 0; i < 5; i++) await store.rotate();
+    const ids = store.keys.map((k) => k.config.keyId);
+    assert.equal(new Set(ids).size, 6);
+    assert.equal(await store.retire(ids[0] as number), false, 'the current key stays');
+    assert.equal(await store.retire(ids[3] as number), true);
+    assert.equal(await store.retire(ids[3] as number), false);
+    assert.equal(store.keys.length, 5);
+    store.close();
+    await store.rotate();
+    assert.equal(store.keys.length, 5, 'a closed store does not rotate');
+    await assert.rejects(OhttpKeyStore.create({ rotateSeconds: -1 }), RangeError);
+  });
+
+  it('reports a failing change listener instead of throwing', async () => {
+    const errors: unknown[] = [];
+    const store = await OhttpKeyStore.create({ rotateSeconds: 0, onChange: () => Promise.reject(new Error('boom')), onError: (e) => errors.push(e) });
+    await store.rotate();
+    assert.equal(errors.length, 1);
+    store.close();
+  });
+});

@@ -1,0 +1,185 @@
+// The gateway's OHTTP keys (docs/ohttp.md "Keys"): X25519 key pairs generated in memory at boot, one
+// RFC 9458 key configuration each (HKDF-SHA256 with AES-128-GCM and ChaCha20-Poly1305), rotated on a
+// schedule. A rotated-out key keeps decapsulating for an overlap window, so that clients holding the
+// previous configuration are not refused, and is then retired: removed, and its key object released.
+// Private keys are generated inside OpenSSL and never exist as JavaScript bytes; OpenSSL clears a key's
+// memory when its key object is freed (ecx_key_free), which releasing the last reference allows.
+import { randomBytes } from 'node:crypto';
+import type { GatewayKey } from '../../attestation/ohttp/encapsulation.js';
+import { cipherSuite, type HpkePrimitives } from '../../attestation/ohttp/hpke.js';
+import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/ohttp/keyConfig.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import type { TimerHandle } from '../server/tlsIdentity.js';
+
+export const DEFAULT_SUITES: readonly SymmetricSuite[] = [
+  { kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM },
+  { kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20_POLY1305 },
+];
+export const DEFAULT_ROTATE_SECONDS = 24 * 3600;
+export const DEFAULT_OVERLAP_SECONDS = 3600;
+
+export interface OhttpKeyStoreOptions {
+  readonly primitives?: HpkePrimitives;
+  readonly suites?: readonly SymmetricSuite[];
+  /** A new key every this many seconds (default 86 400); 0 never rotates on its own. */
+  readonly rotateSeconds?: number;
+  /** How long a rotated-out key still decapsulates (default 3600 s). */
+  readonly overlapSeconds?: number;
+  readonly now?: () => number;
+  readonly setTimer?: (fn: () => void, ms: number) => TimerHandle;
+  /** Called after the set of keys changed (rotation, retirement): re-issue what binds the configs. */
+  readonly onChange?: (store: OhttpKeyStore) => void | Promise<void>;
+  readonly onError?: (error: unknown) => void;
+}
+
+interface Entry {
+  readonly key: GatewayKey;
+  readonly encoded: Uint8Array;
+  readonly createdAt: number;
+  retireAt: number | undefined;
+  timer: TimerHandle | undefined;
+}
+
+const defaultTimer = (fn: () => void, ms: number): TimerHandle => {
+  const timer = setTimeout(fn, Math.min(0x7fffffff, Math.max(0, ms)));
+  timer.unref();
+  return {
+    clear: () => {
+      clearTimeout(timer);
+    },
+  };
+};
+
+export class OhttpKeyStore {
+  readonly #primitives: HpkePrimitives;
+  readonly #suites: readonly SymmetricSuite[];
+  readonly #rotateMs: number;
+  readonly #overlapMs: number;
+  readonly #now: () => number;
+  readonly #setTimer: (fn: () => void, ms: number) => TimerHandle;
+  readonly #options: OhttpKeyStoreOptions;
+  /** Newest first. */
+  #entries: Entry[] = [];
+  #rotation: TimerHandle | undefined;
+  #nextId: number;
+  #closed = false;
+
+  private constructor(options: OhttpKeyStoreOptions) {
+    this.#options = options;
+    this.#primitives = options.primitives ?? nodeHpke;
+    this.#suites = options.suites ?? DEFAULT_SUITES;
+    const rotate = options.rotateSeconds ?? DEFAULT_ROTATE_SECONDS;
+    const overlap = options.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS;
+    if (!(rotate >= 0) || !(overlap >= 0)) throw new RangeError('rotateSeconds and overlapSeconds must be >= 0');
+    this.#rotateMs = rotate * 1000;
+    this.#overlapMs = overlap * 1000;
+    this.#now = options.now ?? Date.now;
+    this.#setTimer = options.setTimer ?? defaultTimer;
+    this.#nextId = randomBytes(1)[0] as number;
+  }
+
+  static async create(options: OhttpKeyStoreOptions = {}): Promise<OhttpKeyStore> {
+    const store = new OhttpKeyStore(options);
+    store.#entries = [await store.#generate()];
+    store.#scheduleRotation();
+    return store;
+  }
+
+  async #generate(): Promise<Entry> {
+    const suite = cipherSuite(this.#primitives, KEM_X25519_HKDF_SHA256, this.#suites[0]?.kdfId ?? KDF_HKDF_SHA256, this.#suites[0]?.aeadId ?? AEAD_AES_128_GCM);
+    if (suite === undefined) throw new Error(`${this.#primitives.name} does not support the configured suites`);
+    const pair = await suite.kem.generateKeyPair();
+    const publicKey = new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey));
+    const privateKey = pair.privateKey;
+    const keyId = this.#freeId();
+    const config: KeyConfig = { keyId, kemId: KEM_X25519_HKDF_SHA256, publicKey, suites: this.#suites };
+    return { key: { config, privateKey }, encoded: encodeKeyConfig(config), createdAt: this.#now(), retireAt: undefined, timer: undefined };
+  }
+
+  #freeId(): number {
+    for (let i = 0; i < 256; i++) {
+      const id = (this.#nextId + i) & 0xff;
+      if (!this.#entries.some((e) => e.key.config.keyId === id)) {
+        this.#nextId = (id + 1) & 0xff;
+        return id;
+      }
+    }
+    throw new Error('all 256 key IDs are in use');
+  }
+
+  /** The live keys, newest first: the current one, then those in their overlap window. */
+  get keys(): readonly GatewayKey[] {
+    return this.#entries.map((e) => e.key);
+  }
+
+  /** Encoded key configurations of the live keys, newest first (what a server serves and attests). */
+  get configs(): readonly Uint8Array[] {
+    return this.#entries.map((e) => e.encoded);
+  }
+
+  /** The key with this ID, if live. */
+  lookup(keyId: number): GatewayKey | undefined {
+    return this.#entries.find((e) => e.key.config.keyId === keyId)?.key;
+  }
+
+  /** Adds a new current key; the previous ones decapsulate until their overlap ends. */
+  async rotate(): Promise<void> {
+    if (this.#closed) return;
+    const entry = await this.#generate();
+    const retireAt = this.#now() + this.#overlapMs;
+    for (const e of this.#entries) {
+      if (e.retireAt === undefined) {
+        e.retireAt = retireAt;
+        e.timer = this.#setTimer(() => {
+          void this.#retireAndNotify(e);
+        }, this.#overlapMs);
+      }
+    }
+    this.#entries = [entry, ...this.#entries];
+    this.#scheduleRotation();
+    await this.#notify();
+  }
+
+  /** Retires a key now (e.g. suspected compromise); the current key cannot be retired, rotate first. */
+  async retire(keyId: number): Promise<boolean> {
+    const e = this.#entries.find((x) => x.key.config.keyId === keyId);
+    if (e === undefined || e === this.#entries[0]) return false;
+    await this.#retireAndNotify(e);
+    return true;
+  }
+
+  async #retireAndNotify(e: Entry): Promise<void> {
+    if (!this.#entries.includes(e)) return;
+    e.timer?.clear();
+    this.#entries = this.#entries.filter((x) => x !== e);
+    await this.#notify();
+  }
+
+  async #notify(): Promise<void> {
+    try {
+      await this.#options.onChange?.(this);
+    } catch (e) {
+      this.#options.onError?.(e);
+    }
+  }
+
+  #scheduleRotation(): void {
+    this.#rotation?.clear();
+    if (this.#closed || this.#rotateMs === 0) return;
+    this.#rotation = this.#setTimer(() => {
+      this.rotate().catch((e: unknown) => this.#options.onError?.(e));
+    }, this.#rotateMs);
+  }
+
+  /** The time the next rotation is due (ms since the epoch), or undefined when it never rotates. */
+  get rotationDue(): number | undefined {
+    const current = this.#entries[0];
+    return this.#rotateMs === 0 || current === undefined ? undefined : current.createdAt + this.#rotateMs;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#rotation?.clear();
+    for (const e of this.#entries) e.timer?.clear();
+  }
+}

@@ -1,0 +1,616 @@
+// The relay between loopback clients and a fake gateway (node:https, self-signed certificate) that
+// records every header, body and connection it sees: what crosses, what does not, pooling, caching,
+// every error answer, and what the log may hold.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { encodePem } from '../../attestation/bytes.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
+import { createRaTlsCertificate } from '../tee/ratls/issue.js';
+import { cacheLifetimeSeconds, PublicCache } from './cache.js';
+import { createRelayLogger, sizeClass } from './log.js';
+import { DEFAULT_MAX_BODY_BYTES, startRelay, type Relay, type RelayOptions } from './relay.js';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+  /** The gateway's view of the connection: the relay's local port. */
+  readonly remotePort: number;
+}
+
+/** How the fake gateway answers the next requests. */
+type Mode = 'normal' | 'hang' | 'huge' | 'huge-chunked' | 'drop-reused' | 'keys-unavailable';
+
+interface FakeGateway {
+  readonly origin: string;
+  readonly seen: Seen[];
+  mode: Mode;
+  attestationCacheControl: string | undefined;
+  /** Requests the gateway saw close before it answered (aborted by the relay). */
+  aborted: number;
+  readonly cert: { cert: string; key: string };
+  close(): Promise<void>;
+}
+
+const KEYS = Buffer.from([0x00, 0x29, 0x01, 0x00, 0x20, ...randomBytes(32), 0x00, 0x04, 0x00, 0x01, 0x00, 0x01]);
+const CERT_DER = randomBytes(300);
+const RESPONSE_BODY = Buffer.concat([Buffer.from('RESPONSE-MARKER-'), randomBytes(700)]);
+
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const now = new Date();
+  const der = await createRaTlsCertificate({ publicKey: k.publicKey, signingKey: k.privateKey, cmw: undefined, notBefore: now, notAfter: new Date(now.getTime() + 3600_000) });
+  return { cert: encodePem('CERTIFICATE', der), key: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
+async function startFakeGateway(): Promise<FakeGateway> {
+  const cert = await selfSigned();
+  const sockets = new Set<Socket>();
+  const gateway: FakeGateway = {
+    origin: '',
+    seen: [],
+    mode: 'normal',
+    attestationCacheControl: 'max-age=30',
+    aborted: 0,
+    cert,
+    close: () => Promise.resolve(),
+  };
+  const server = https.createServer(cert, (req, res) => {
+    const socket = req.socket;
+    const reused = sockets.has(socket);
+    sockets.add(socket);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      gateway.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks), remotePort: socket.remotePort ?? 0 });
+      res.on('close', () => {
+        if (!res.writableFinished) gateway.aborted += 1;
+      });
+      // Headers a careless relay would pass back to the client.
+      const noise = { 'set-cookie': 'gw=tracker', server: 'fake-gateway', 'x-gateway-secret': 'gateway-internal', via: '1.1 gateway' };
+      switch (gateway.mode) {
+        case 'hang':
+          return;
+        case 'huge':
+          res.writeHead(200, { 'content-type': 'message/ohttp-res' });
+          res.end(Buffer.alloc(4096));
+          return;
+        case 'huge-chunked':
+          res.writeHead(200, { 'content-type': 'message/ohttp-res' });
+          for (let i = 0; i < 8; i += 1) res.write(Buffer.alloc(512));
+          res.end();
+          return;
+        case 'drop-reused':
+          if (reused) {
+            socket.destroy();
+            return;
+          }
+          break;
+        case 'keys-unavailable':
+          if (req.method === 'GET' && req.url === OHTTP_GATEWAY_PATH) {
+            res.writeHead(503, { 'content-type': 'application/problem+json', 'cache-control': 'max-age=100', ...noise });
+            res.end('{"code":"EVIDENCE_UNAVAILABLE"}');
+            return;
+          }
+          break;
+        case 'normal':
+          break;
+      }
+      if (req.method === 'POST' && req.url === OHTTP_GATEWAY_PATH) {
+        res.writeHead(200, { 'content-type': 'message/ohttp-res', 'cache-control': 'no-store', ...noise });
+        res.end(RESPONSE_BODY);
+      } else if (req.method === 'GET' && req.url === OHTTP_GATEWAY_PATH) {
+        res.writeHead(200, { 'content-type': 'application/ohttp-keys', 'cache-control': 'public, max-age=1000', ...noise });
+        res.end(KEYS);
+      } else if (req.method === 'GET' && req.url === ATTESTATION_CERTIFICATE_PATH) {
+        res.writeHead(200, { 'content-type': 'application/pkix-cert', ...(gateway.attestationCacheControl === undefined ? {} : { 'cache-control': gateway.attestationCacheControl }), ...noise });
+        res.end(CERT_DER);
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('no');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(gateway, {
+    origin: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  });
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** The client's own port: what a careless relay would log or forward. */
+  readonly clientPort: number;
+}
+
+const clientPorts: number[] = [];
+
+/** One client: a new connection (its own source port) for each request. */
+function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? https : http).request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), clientPort: req.socket?.localPort ?? 0 });
+      });
+    });
+    req.on('socket', (s) => {
+      s.on('connect', () => clientPorts.push(s.localPort ?? 0));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+const IDENTIFYING = {
+  cookie: 'session=secret-cookie-value',
+  authorization: 'Bearer secret-token-value',
+  'user-agent': 'IdentifyingBrowser/1.0 (client-fingerprint)',
+  'x-forwarded-for': '203.0.113.7',
+  forwarded: 'for=203.0.113.7;proto=https',
+  via: '1.1 client-proxy',
+  'accept-language': 'fr-CH, de;q=0.8',
+  'x-client-id': 'client-identifier-42',
+  'x-real-ip': '198.51.100.9',
+  referer: 'https://client.example/page',
+} as const;
+
+const requestBody = (n = 1000): Buffer => Buffer.concat([Buffer.from('BODY-MARKER-'), randomBytes(n - 12)]);
+
+const post = (relay: Relay, body: Uint8Array, headers: Record<string, string> = {}, name = 'default'): Promise<Reply> =>
+  send(`${relay.url}/${name}${OHTTP_GATEWAY_PATH}`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req', ...IDENTIFYING, ...headers }, body });
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+const logText: string[] = [];
+const logSink = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    logText.push(chunk.toString());
+    done();
+  },
+});
+
+let gateway: FakeGateway;
+let relay: Relay;
+let clock = 1_000_000;
+const relays: Relay[] = [];
+
+async function relayFor(options: Partial<RelayOptions> = {}): Promise<Relay> {
+  const r = await startRelay({ gateways: [{ name: 'default', origin: gateway.origin }], port: 0, logger: createRelayLogger({ destination: logSink }), now: () => clock, ...options });
+  relays.push(r);
+  return r;
+}
+
+before(async () => {
+  gateway = await startFakeGateway();
+  relay = await relayFor({ gateways: [{ name: 'default', origin: gateway.origin }, { name: 'other-1', origin: gateway.origin }] });
+});
+
+after(async () => {
+  for (const r of relays) await r.close();
+  await gateway.close();
+});
+
+const problemOf = (r: Reply): { code: string; status: number } => {
+  assert.equal(r.headers['content-type'], 'application/problem+json');
+  return JSON.parse(r.body.toString()) as { code: string; status: number };
+};
+
+async function assertServing(r: Relay = relay): Promise<void> {
+  gateway.mode = 'normal';
+  const ok = await post(r, requestBody());
+  assert.equal(ok.status, 200);
+}
+
+describe('relay: what crosses to the gateway', () => {
+  it('forwards a request with only its body and media type; the body is byte-identical both ways', async () => {
+    gateway.seen.length = 0;
+    const body = requestBody(1000);
+    const r = await post(relay, body);
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(RESPONSE_BODY));
+    const [seen] = gateway.seen;
+    assert.ok(seen);
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.url, OHTTP_GATEWAY_PATH);
+    assert.ok(seen.body.equals(body));
+    assert.deepEqual(Object.keys(seen.headers).sort(), ['connection', 'content-length', 'content-type', 'host']);
+    assert.equal(seen.headers['content-type'], 'message/ohttp-req');
+    assert.equal(seen.headers['content-length'], '1000');
+    assert.equal(seen.headers.host, new URL(gateway.origin).host);
+    assert.equal(seen.headers.connection, 'keep-alive');
+    const raw = seen.rawHeaders.join('\n').toLowerCase();
+    for (const [name, value] of Object.entries(IDENTIFYING)) {
+      assert.ok(!raw.includes(name), `the gateway saw ${name}`);
+      assert.ok(!raw.includes(value.toLowerCase()), `the gateway saw the value of ${name}`);
+    }
+    for (const name of ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'x-real-ip']) assert.equal(seen.headers[name], undefined);
+    assert.ok(!raw.includes(String(r.clientPort)), 'the gateway saw the client port');
+  });
+
+  it('passes back the status, body and content-type only; every other gateway header is dropped', async () => {
+    const r = await post(relay, requestBody());
+    assert.equal(r.headers['content-type'], 'message/ohttp-res');
+    assert.equal(r.headers['content-length'], String(RESPONSE_BODY.length));
+    for (const name of Object.keys(r.headers)) assert.ok(['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name), `unexpected header ${name}`);
+  });
+
+  it('relays for each configured name, and accepts parameters on the media type', async () => {
+    gateway.seen.length = 0;
+    const r = await post(relay, requestBody(), { 'content-type': 'Message/OHTTP-req; x=1' }, 'other-1');
+    assert.equal(r.status, 200);
+    assert.equal(gateway.seen[0]?.headers['content-type'], 'message/ohttp-req');
+  });
+
+  it('sends the requests of different clients over one pooled gateway connection', async () => {
+    gateway.seen.length = 0;
+    const a = await post(relay, requestBody(), { 'x-client-id': 'alice' });
+    const b = await post(relay, requestBody(), { 'x-client-id': 'bob' });
+    assert.notEqual(a.clientPort, b.clientPort, 'two clients, two connections to the relay');
+    const [first, second] = gateway.seen;
+    assert.ok(first !== undefined && second !== undefined);
+    assert.equal(first.remotePort, second.remotePort, 'one connection to the gateway');
+  });
+
+  it('sends a GET again once when a pooled connection turns out closed; a POST becomes 502', async () => {
+    const g = await startFakeGateway();
+    const r = await relayFor({ gateways: [{ name: 'default', origin: g.origin }] });
+    assert.equal((await post(r, requestBody())).status, 200);
+    g.mode = 'drop-reused';
+    const keys = await send(`${r.url}/default${OHTTP_GATEWAY_PATH}`);
+    assert.equal(keys.status, 200);
+    assert.ok(keys.body.equals(KEYS));
+    assert.equal(g.seen.filter((x) => x.method === 'GET').length, 2, 'dropped, then sent again');
+    const failed = await post(r, requestBody());
+    assert.equal(failed.status, 502);
+    assert.equal(problemOf(failed).code, 'BAD_GATEWAY');
+    assert.equal(g.seen.filter((x) => x.method === 'POST').length, 2, 'a POST is not sent twice');
+    await g.close();
+  });
+});
+
+describe('relay: key configurations and attestation, the same for everyone', () => {
+  it('fetches the key configurations once for many clients, with only accept, and copies content-type and cache-control', async () => {
+    const r = await relayFor();
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
+    const [a, b] = await Promise.all([send(url, { headers: IDENTIFYING }), send(url, { headers: { 'user-agent': 'other' } })]);
+    const c = await send(url);
+    for (const x of [a, b, c]) {
+      assert.equal(x.status, 200);
+      assert.ok(x.body.equals(KEYS));
+      assert.equal(x.headers['content-type'], 'application/ohttp-keys');
+      assert.equal(x.headers['cache-control'], 'public, max-age=1000');
+      assert.equal(x.headers['set-cookie'], undefined);
+      assert.equal(x.headers.server, undefined);
+    }
+    assert.equal(gateway.seen.length, 1);
+    const [seen] = gateway.seen;
+    assert.ok(seen);
+    assert.equal(seen.method, 'GET');
+    assert.deepEqual(Object.keys(seen.headers).sort(), ['accept', 'connection', 'host']);
+    assert.equal(seen.headers.accept, 'application/ohttp-keys');
+  });
+
+  it('keeps them for max-age capped at 300 s', async () => {
+    const r = await relayFor();
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
+    await send(url);
+    clock += 299_000;
+    await send(url);
+    assert.equal(gateway.seen.length, 1);
+    clock += 2_000;
+    await send(url);
+    assert.equal(gateway.seen.length, 2);
+  });
+
+  it('serves the attestation certificate the same way, for the default 60 s without cache-control, not at all with no-store', async () => {
+    const r = await relayFor();
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${ATTESTATION_CERTIFICATE_PATH}`;
+    gateway.attestationCacheControl = undefined;
+    const a = await send(url, { headers: IDENTIFYING });
+    assert.equal(a.status, 200);
+    assert.ok(a.body.equals(CERT_DER));
+    assert.equal(a.headers['content-type'], 'application/pkix-cert');
+    assert.equal(a.headers['cache-control'], undefined);
+    assert.deepEqual(Object.keys(gateway.seen[0]?.headers ?? {}).sort(), ['connection', 'host']);
+    clock += 59_000;
+    await send(url);
+    assert.equal(gateway.seen.length, 1);
+    clock += 2_000;
+    gateway.attestationCacheControl = 'no-store';
+    await send(url);
+    const last = await send(url);
+    assert.equal(last.headers['cache-control'], 'no-store');
+    assert.equal(gateway.seen.length, 3);
+    gateway.attestationCacheControl = 'max-age=30';
+  });
+
+  it('passes a gateway error on without keeping it', async () => {
+    const r = await relayFor();
+    gateway.mode = 'keys-unavailable';
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
+    const a = await send(url);
+    assert.equal(a.status, 503);
+    assert.equal(a.headers['content-type'], 'application/problem+json');
+    assert.equal(a.headers['set-cookie'], undefined);
+    gateway.mode = 'normal';
+    const b = await send(url);
+    assert.equal(b.status, 200);
+    assert.equal(gateway.seen.length, 2);
+  });
+});
+
+describe('relay: error answers, all application/problem+json', () => {
+  const cases: readonly [string, () => Promise<Reply>, number, string][] = [
+    ['an unknown gateway name', () => post(relay, requestBody(), {}, 'nobody'), 404, 'NOT_FOUND'],
+    ['an unknown path', () => send(`${relay.url}/default/.well-known/other`), 404, 'NOT_FOUND'],
+    ['a query string', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}?x=1`), 404, 'NOT_FOUND'],
+    ['a trailing slash', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}/`), 404, 'NOT_FOUND'],
+    ['the root', () => send(`${relay.url}/`), 404, 'NOT_FOUND'],
+    ['a name alone', () => send(`${relay.url}/default`), 404, 'NOT_FOUND'],
+    ['an inherited property name', () => send(`${relay.url}/__proto__${OHTTP_GATEWAY_PATH}`), 404, 'NOT_FOUND'],
+    ['PUT on the gateway resource', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'PUT', body: requestBody() }), 405, 'METHOD_NOT_ALLOWED'],
+    ['POST on the attestation resource', () => send(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: requestBody() }), 405, 'METHOD_NOT_ALLOWED'],
+    ['POST without message/ohttp-req', () => post(relay, requestBody(), { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['POST without content-type', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', body: requestBody() }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ];
+  for (const [what, request, status, code] of cases) {
+    it(`answers ${status} ${code} to ${what} and keeps serving`, async () => {
+      gateway.seen.length = 0;
+      const r = await request();
+      assert.equal(r.status, status);
+      const p = problemOf(r);
+      assert.equal(p.code, code);
+      assert.equal(p.status, status);
+      assert.equal(gateway.seen.length, 0, 'nothing reached the gateway');
+      await assertServing();
+    });
+  }
+
+  it('names the allowed methods in 405', async () => {
+    const a = await send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'DELETE' });
+    assert.equal(a.status, 405);
+    assert.equal(a.headers.allow, 'GET, POST');
+    const b = await send(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`, { method: 'PUT' });
+    assert.equal(b.headers.allow, 'GET');
+  });
+
+  it('answers 413 to a declared length over --max-body without reading it, and closes', async () => {
+    const r = await relayFor({ maxBodyBytes: 1000 });
+    gateway.seen.length = 0;
+    const req = http.request(`${r.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', agent: false, headers: { 'content-type': 'message/ohttp-req', 'content-length': String(10 << 20) } });
+    const closed = new Promise<void>((done) => {
+      req.on('socket', (socket) => {
+        socket.once('close', () => {
+          done();
+        });
+      });
+    });
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), clientPort: 0 });
+        });
+      });
+      // Only the headers go out: the body the relay refuses is never sent.
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    assert.equal(reply.status, 413);
+    assert.equal(problemOf(reply).code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(reply.headers.connection, 'close');
+    await closed;
+    assert.equal(gateway.seen.length, 0);
+    await assertServing(r);
+  });
+
+  it('answers 413 to a chunked body that grows over --max-body, at exactly one byte over', async () => {
+    const r = await relayFor({ maxBodyBytes: 1000 });
+    assert.equal((await post(r, requestBody(1000), { 'transfer-encoding': 'chunked' })).status, 200);
+    gateway.seen.length = 0;
+    const reply = await post(r, requestBody(1001), { 'transfer-encoding': 'chunked' });
+    assert.equal(reply.status, 413);
+    assert.equal(problemOf(reply).code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(gateway.seen.length, 0);
+    assert.equal((await post(r, requestBody(1001))).status, 413);
+    await assertServing(r);
+    assert.equal(DEFAULT_MAX_BODY_BYTES, 1_114_112);
+  });
+
+  it('answers 502 when the gateway cannot be reached, for requests and key configurations', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => {
+      resolve();
+    }));
+    const r = await relayFor({ gateways: [{ name: 'gone', origin: `http://127.0.0.1:${port}` }, { name: 'default', origin: gateway.origin }] });
+    const a = await post(r, requestBody(), {}, 'gone');
+    assert.equal(a.status, 502);
+    assert.equal(problemOf(a).code, 'BAD_GATEWAY');
+    const b = await send(`${r.url}/gone${OHTTP_GATEWAY_PATH}`);
+    assert.equal(b.status, 502);
+    assert.doesNotMatch(b.body.toString(), /ECONNREFUSED/, 'the client learns nothing about the relay side');
+    await assertServing(r);
+  });
+
+  it('answers 502 when the gateway answer is larger than the relay passes on', async () => {
+    const r = await relayFor({ maxResponseBytes: 1024 });
+    for (const mode of ['huge', 'huge-chunked'] as const) {
+      gateway.mode = mode;
+      const a = await post(r, requestBody());
+      assert.equal(a.status, 502, mode);
+      assert.equal(problemOf(a).code, 'BAD_GATEWAY');
+    }
+    await assertServing(r);
+  });
+
+  it('answers 504 when the gateway does not answer in time, and closes that gateway request', async () => {
+    const r = await relayFor({ timeoutMs: 150 });
+    gateway.mode = 'hang';
+    const abortedBefore = gateway.aborted;
+    const a = await post(r, requestBody());
+    assert.equal(a.status, 504);
+    assert.equal(problemOf(a).code, 'GATEWAY_TIMEOUT');
+    assert.match((JSON.parse(a.body.toString()) as { detail: string }).detail, /within 0\.15 s/);
+    await eventually(() => gateway.aborted > abortedBefore, 'the gateway request to close');
+    const b = await send(`${r.url}/default${ATTESTATION_CERTIFICATE_PATH}`);
+    assert.equal(b.status, 504);
+    await assertServing(r);
+  });
+});
+
+describe('relay: clients that go away', () => {
+  it('survives a client that disconnects in the middle of its body', async () => {
+    const before = logText.length;
+    const req = http.request(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', agent: false, headers: { 'content-type': 'message/ohttp-req', 'content-length': '1000' } });
+    req.on('error', () => undefined);
+    req.write(Buffer.alloc(100, 1));
+    await new Promise((r) => setTimeout(r, 50));
+    req.destroy();
+    await eventually(() => logText.slice(before).some((l) => l.includes('"aborted":true')), 'the aborted request in the log');
+    await assertServing();
+  });
+
+  it('abandons the gateway request of a client that disconnects while waiting for the answer', async () => {
+    gateway.mode = 'hang';
+    gateway.seen.length = 0;
+    const abortedBefore = gateway.aborted;
+    const req = http.request(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', agent: false, headers: { 'content-type': 'message/ohttp-req' } });
+    req.on('error', () => undefined);
+    req.end(requestBody());
+    await eventually(() => gateway.seen.length === 1, 'the request at the gateway');
+    req.destroy();
+    await eventually(() => gateway.aborted > abortedBefore, 'the gateway request to close');
+    await assertServing();
+  });
+
+  it('survives a client that disconnects while the key configurations are fetched', async () => {
+    const r = await relayFor({ timeoutMs: 300 });
+    gateway.mode = 'hang';
+    gateway.seen.length = 0;
+    const req = http.request(`${r.url}/default${OHTTP_GATEWAY_PATH}`, { agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await eventually(() => gateway.seen.length === 1, 'the fetch at the gateway');
+    req.destroy();
+    await eventually(() => logText.some((l) => l.includes('"kind":"keys","status":504')), 'the fetch to time out');
+    await assertServing(r);
+  });
+});
+
+describe('relay: serving HTTPS', () => {
+  it('serves HTTPS with --tls-cert/--tls-key material', async () => {
+    const r = await relayFor({ tls: gateway.cert });
+    assert.match(r.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((await post(r, requestBody())).status, 200);
+  });
+
+  it('refuses bad gateway lists and a busy port', async () => {
+    await assert.rejects(startRelay({ gateways: [{ name: 'Bad', origin: gateway.origin }] }), RangeError);
+    await assert.rejects(startRelay({ gateways: [{ name: 'a', origin: gateway.origin }, { name: 'a', origin: gateway.origin }] }), RangeError);
+    const port = Number(new URL(relay.url).port);
+    await assert.rejects(startRelay({ gateways: [{ name: 'a', origin: gateway.origin }], port, logger: createRelayLogger({ destination: logSink }) }), /EADDRINUSE/);
+  });
+});
+
+describe('relay: the log', () => {
+  const ALLOWED = ['level', 'time', 'service', 'msg', 'gateway', 'kind', 'status', 'ms', 'bytes', 'cached', 'error', 'aborted'];
+
+  it('holds only allowlisted fields: no client address or port, header value, path or body byte', () => {
+    const text = logText.join('');
+    assert.ok(logText.length > 20, 'the tests above logged');
+    assert.doesNotMatch(text, /127\.0\.0\.1/);
+    for (const value of [...Object.values(IDENTIFYING), 'BODY-MARKER', 'RESPONSE-MARKER', 'alice', 'bob', 'nobody', 'well-known', 'x=1', 'gateway-internal', 'tracker']) assert.ok(!text.includes(value), `the log holds "${value}"`);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const ports = new Set(clientPorts);
+    for (const line of lines) {
+      for (const [key, value] of Object.entries(line)) {
+        assert.ok(ALLOWED.includes(key), `unexpected log field ${key}`);
+        if (key !== 'bytes' && key !== 'ms' && key !== 'status') assert.ok(!(typeof value === 'number' && ports.has(value)), `a client port in ${key}`);
+      }
+      if (line.gateway !== undefined) assert.ok(['default', 'other-1', 'gone'].includes(line.gateway as string));
+      if (typeof line.bytes === 'number') assert.equal(line.bytes & (line.bytes - 1), 0, 'bytes is a power of two');
+    }
+    assert.ok(lines.some((l) => l.kind === 'request' && l.status === 200 && l.bytes === 1024));
+    assert.ok(lines.some((l) => l.kind === 'keys' && l.cached === true));
+    assert.ok(lines.some((l) => l.status === 502 && l.error === 'ECONNREFUSED'));
+    assert.ok(lines.some((l) => l.status === 504 && l.error === 'timeout'));
+    assert.ok(lines.some((l) => l.status === 404 && l.gateway === undefined));
+  });
+});
+
+describe('relay: parts', () => {
+  it('rounds sizes up to a power of two', () => {
+    assert.deepEqual([0, 1, 2, 3, 1000, 1024, 1025].map(sizeClass), [0, 1, 2, 4, 1024, 1024, 2048]);
+  });
+
+  for (const [header, seconds] of [
+    [undefined, 60],
+    ['', 60],
+    ['public', 60],
+    ['max-age=10', 10],
+    ['max-age="10"', 10],
+    ['Max-Age=100000', 300],
+    ['max-age=10, s-maxage=20', 20],
+    ['max-age=0', 0],
+    ['max-age', 0],
+    ['max-age=ten', 0],
+    ['no-store', 0],
+    ['no-cache, max-age=10', 0],
+    ['private, max-age=10', 0],
+  ] as const) {
+    it(`keeps an answer with cache-control ${JSON.stringify(header)} for ${seconds} s`, () => {
+      assert.equal(cacheLifetimeSeconds(header), seconds);
+    });
+  }
+
+  it('shares one fetch among concurrent callers and forgets a failed one', async () => {
+    let now = 0;
+    let fetches = 0;
+    const cache = new PublicCache<number>(
+      () => now,
+      () => 1000,
+    );
+    const fetch = async (): Promise<number> => {
+      fetches += 1;
+      await new Promise((r) => setTimeout(r, 5));
+      return fetches;
+    };
+    const [a, b] = await Promise.all([cache.get('k', fetch), cache.get('k', fetch)]);
+    assert.deepEqual([a, b], [{ value: 1, cached: false }, { value: 1, cached: true }]);
+    now = 1000;
+    assert.deepEqual(await cache.get('k', fetch), { value: 2, cached: false });
+    await assert.rejects(cache.get('x', () => Promise.reject(new Error('down'))), /down/);
+    assert.deepEqual(await cache.get('x', fetch), { value: 3, cached: false });
+  });
+});

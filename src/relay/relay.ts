@@ -1,0 +1,269 @@
+// The Oblivious HTTP relay (RFC 9458 sections 4 and 6.2): it sees who the clients are but not what they
+// ask; the gateway sees what is asked but not by whom. For each allowed gateway NAME it mirrors the
+// gateway's resources under /NAME:
+//
+//   POST /NAME/.well-known/ohttp-gateway       message/ohttp-req -> the gateway, answer back
+//   GET  /NAME/.well-known/ohttp-gateway       key configurations (application/ohttp-keys), cached
+//   GET  /NAME/.well-known/cloister/attestation RA-TLS certificate (application/pkix-cert), cached
+//
+// Nothing from the client crosses to the gateway but the body and its media type, and nothing from the
+// gateway comes back but status, body, content-type (and cache-control for the cached resources).
+// node:http directly, not fastify: no framework logs requests, addresses or headers on its own.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
+import { problem, PROBLEMS, type ProblemCode } from '../server/problems.js';
+import { cacheLifetimeSeconds, PublicCache } from './cache.js';
+import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
+import { createRelayLogger, logExchange, sizeClass, type RelayKind, type RelayLogEntry } from './log.js';
+
+/** 1 MiB of payload plus 64 KiB for the encapsulation and Binary HTTP framing around it. */
+export const DEFAULT_MAX_BODY_BYTES = 1_114_112;
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_PORT = 8081;
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 << 20;
+export const GATEWAY_NAME = /^[a-z0-9-]+$/;
+
+export interface RelayGateway {
+  /** The path segment clients use: [a-z0-9-]+. */
+  readonly name: string;
+  /** http(s)://HOST[:PORT], no path. */
+  readonly origin: string;
+}
+
+export interface RelayOptions {
+  readonly gateways: readonly RelayGateway[];
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8081; 0 picks a free port. */
+  readonly port?: number;
+  readonly maxBodyBytes?: number;
+  /** For the whole gateway exchange, from connecting to the last byte of the answer. */
+  readonly timeoutMs?: number;
+  /** The largest gateway answer passed on; larger ones are 502. */
+  readonly maxResponseBytes?: number;
+  /** PEM; serve HTTPS instead of HTTP. */
+  readonly tls?: { readonly cert: string | Uint8Array; readonly key: string | Uint8Array };
+  readonly logger?: Logger;
+  /** Milliseconds, for the cache lifetimes. */
+  readonly now?: () => number;
+}
+
+export interface Relay {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type Resource = 'gateway' | 'attestation';
+
+const ALLOWED_METHODS: Readonly<Record<Resource, string>> = { gateway: 'GET, POST', attestation: 'GET' };
+
+class ClientGone extends Error {}
+class BodyTooLarge extends Error {}
+
+export async function startRelay(options: RelayOptions): Promise<Relay> {
+  const gateways = new Map<string, URL>();
+  for (const g of options.gateways) {
+    if (!GATEWAY_NAME.test(g.name)) throw new RangeError(`gateway name "${g.name}" is not [a-z0-9-]+`);
+    if (gateways.has(g.name)) throw new RangeError(`gateway name "${g.name}" is given twice`);
+    gateways.set(g.name, new URL(g.origin));
+  }
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const logger = options.logger ?? createRelayLogger();
+  const pool = createGatewayPool();
+  const cache = new PublicCache<GatewayResponse>(options.now ?? Date.now, (r) => (r.status === 200 ? cacheLifetimeSeconds(r.cacheControl) * 1000 : 0));
+
+  const fetchPublic = (name: string, origin: URL, kind: 'keys' | 'attestation'): Promise<{ value: GatewayResponse; cached: boolean }> =>
+    cache.get(`${name} ${kind}`, () =>
+      forward(pool, {
+        method: 'GET',
+        url: new URL(kind === 'keys' ? OHTTP_GATEWAY_PATH : ATTESTATION_CERTIFICATE_PATH, origin),
+        headers: kind === 'keys' ? { accept: OHTTP_KEYS_MEDIA_TYPE } : {},
+        timeoutMs,
+        maxResponseBytes,
+      }),
+    );
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const log = (entry: Omit<RelayLogEntry, 'ms'>): void => {
+      logExchange(logger, { ...entry, ms: Math.round(performance.now() - started) });
+    };
+    const route = routeOf(req.url ?? '');
+    const origin = route === undefined ? undefined : gateways.get(route.name);
+    if (route === undefined || origin === undefined) {
+      answerProblem(res, 'NOT_FOUND', 'the relay serves /NAME/.well-known/ohttp-gateway and /NAME/.well-known/cloister/attestation for the gateways it allows');
+      log({ status: 404 });
+      return;
+    }
+    const { name, resource } = route;
+    const kind = kindOf(resource, req.method);
+    if (kind === undefined) {
+      answerProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });
+      log({ gateway: name, status: 405 });
+      return;
+    }
+    let outcome: { status: number; bytes?: number; cached?: boolean };
+    try {
+      if (kind === 'request') outcome = await relayRequest(origin, req, res);
+      else {
+        const { value, cached } = await fetchPublic(name, origin, kind);
+        answer(res, value, true);
+        outcome = { status: value.status, cached };
+      }
+    } catch (e) {
+      if (e instanceof ClientGone) {
+        log({ gateway: name, kind, aborted: true });
+        return;
+      }
+      if (!(e instanceof GatewayError)) throw e;
+      answerProblem(res, e.problem, e.problem === 'GATEWAY_TIMEOUT' ? `gateway "${name}" did not answer within ${timeoutMs / 1000} s` : `gateway "${name}" could not be reached`);
+      log({ gateway: name, kind, status: PROBLEMS[e.problem].status, error: e.reason });
+      return;
+    }
+    log({ gateway: name, kind, ...outcome });
+  }
+
+  /** The POST; throws ClientGone when the client went away, GatewayError when the gateway failed. */
+  async function relayRequest(origin: URL, req: IncomingMessage, res: ServerResponse): Promise<{ status: number; bytes?: number }> {
+    if (mediaType(req.headers['content-type']) !== OHTTP_REQUEST_MEDIA_TYPE) {
+      answerProblem(res, 'UNSUPPORTED_MEDIA_TYPE', `the body must be ${OHTTP_REQUEST_MEDIA_TYPE}`);
+      return { status: 415 };
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxBody);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      // Stop reading: the connection closes once the answer is written.
+      answerProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBody} bytes`, { connection: 'close' });
+      return { status: 413 };
+    }
+    if (res.destroyed) throw new ClientGone();
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    let response: GatewayResponse;
+    try {
+      response = await forward(pool, {
+        method: 'POST',
+        url: new URL(OHTTP_GATEWAY_PATH, origin),
+        headers: { 'content-type': OHTTP_REQUEST_MEDIA_TYPE, 'content-length': String(body.length) },
+        body,
+        timeoutMs,
+        maxResponseBytes,
+        signal: gone.signal,
+      });
+    } catch (e) {
+      if (gone.signal.aborted) throw new ClientGone();
+      throw e;
+    }
+    answer(res, response, false);
+    return { status: response.status, bytes: sizeClass(body.length) };
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((e: unknown) => {
+      logger.error({ err: { type: (e as Error).name } }, 'relay failure');
+      if (!res.headersSent) answerProblem(res, 'INTERNAL');
+      else res.destroy();
+    });
+  };
+  const server = options.tls === undefined ? http.createServer(onRequest) : https.createServer({ cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key) }, onRequest);
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? DEFAULT_PORT, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    pool.destroy();
+    throw e;
+  }
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          pool.destroy();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function kindOf(resource: Resource, method: string | undefined): RelayKind | undefined {
+  if (resource === 'attestation') return method === 'GET' ? 'attestation' : undefined;
+  return method === 'POST' ? 'request' : method === 'GET' ? 'keys' : undefined;
+}
+
+/** /NAME/.well-known/... exactly: no query, no trailing slash, no percent-decoding. */
+function routeOf(url: string): { name: string; resource: Resource } | undefined {
+  const slash = url.indexOf('/', 1);
+  if (!url.startsWith('/') || slash < 0) return undefined;
+  const path = url.slice(slash);
+  const resource = path === OHTTP_GATEWAY_PATH ? 'gateway' : path === ATTESTATION_CERTIFICATE_PATH ? 'attestation' : undefined;
+  return resource === undefined ? undefined : { name: url.slice(1, slash), resource };
+}
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase();
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > max) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const settle = (result: Buffer | Error): void => {
+      if (done) return;
+      done = true;
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > max) settle(new BodyTooLarge());
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      settle(Buffer.concat(chunks, size));
+    });
+    req.on('error', () => {
+      settle(new ClientGone());
+    });
+    req.on('close', () => {
+      if (!req.complete) settle(new ClientGone());
+    });
+  });
+}
+
+/** The gateway's answer with only its status, content-type and (for the cached resources) cache-control. */
+function answer(res: ServerResponse, r: GatewayResponse, cacheable: boolean): void {
+  const headers: Record<string, string | number> = { 'content-length': r.body.length };
+  if (r.contentType !== undefined) headers['content-type'] = r.contentType;
+  if (cacheable && r.cacheControl !== undefined) headers['cache-control'] = r.cacheControl;
+  res.writeHead(r.status, headers);
+  res.end(r.body);
+}
+
+function answerProblem(res: ServerResponse, code: ProblemCode, detail?: string, headers: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify(problem(code, detail)));
+  res.writeHead(PROBLEMS[code].status, { ...headers, 'content-type': 'application/problem+json', 'content-length': body.length });
+  res.end(body);
+}
