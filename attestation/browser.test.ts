@@ -2,18 +2,15 @@
 // verifies real SEV-SNP evidence with WebCrypto. Runs where Chromium is installed (.ci/run installs
 // it); elsewhere it is skipped and says why.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { CHROMIUM, pageResult } from './testing/chromium.js';
 import { ATTESTATION_VECTORS } from './testing/vectors.js';
 
-const CHROMIUM = process.env.CLOISTER_CHROMIUM ?? '/usr/bin/chromium';
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 
 const PAGE = `<!doctype html><meta charset="utf-8"><body>pending</body><script type="module">
@@ -61,15 +58,7 @@ describe('attestation/ in a browser', { skip: existsSync(CHROMIUM) ? false : `no
 
   it('verifies a real Milan report with WebCrypto and rejects a tampered one', async () => {
     const { port } = server.address() as AddressInfo;
-    const { stdout } = await promisify(execFile)(
-      CHROMIUM,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        `--user-data-dir=${mkdtempSync(join(tmpdir(), 'cloister-chromium-'))}`, '--virtual-time-budget=30000', '--dump-dom', `http://127.0.0.1:${port}/`],
-      { timeout: 60_000 },
-    );
-    const m = /RESULT (\{.*\})/.exec(stdout);
-    assert.ok(m, `no result in the page: ${stdout.slice(0, 500)}`);
-    const result = JSON.parse((m[1] as string).replace(/&quot;/g, '"')) as { accepted: boolean; error: string | null; tampered: string | null; agent: string };
+    const result = (await pageResult(`http://127.0.0.1:${port}/`)) as { accepted: boolean; error: string | null; tampered: string | null; agent: string };
     assert.equal(result.accepted, true, String(result.error));
     assert.equal(result.tampered, 'REPORT_SIGNATURE_INVALID');
     assert.match(result.agent, /Chrome/);

@@ -83,7 +83,8 @@ export class OhttpClient {
   constructor(options: OhttpClientOptions) {
     this.#options = options;
     this.#primitives = options.primitives ?? webCryptoHpke;
-    this.#fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    // Called unbound, a browser's fetch throws "Illegal invocation".
+    this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
   }
 
   async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<{ status: number; type: string; body: Uint8Array }> {

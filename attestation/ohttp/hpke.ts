@@ -41,7 +41,7 @@ async function webCryptoHkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint
   return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: toArrayBufferView(salt), info: toArrayBufferView(info) }, key, length * 8));
 }
 
-/** @hpke/core on WebCrypto (X25519 falls back to its own code where WebCrypto lacks it); runs in browsers and Node. */
+/** @hpke/core on WebCrypto (X25519 needs a browser with WebCrypto X25519: Chromium 133, Firefox 130, Safari 17); also Node. */
 export const webCryptoHpke: HpkePrimitives = {
   name: '@hpke/core (WebCrypto)',
   kem: (id) => (id === KEM_X25519_HKDF_SHA256 ? new DhkemX25519HkdfSha256() : undefined),

@@ -76,6 +76,8 @@ export interface ServeHooks {
   readonly onListening?: (url: string) => void;
   /** The server's TLS identity (not called with --http); tests force rotations through it. */
   readonly onTlsIdentity?: (identity: TlsIdentity) => void;
+  /** The listening HTTP(S) server, before it accepts connections; tests observe what arrives. */
+  readonly onServer?: (server: import('node:http').Server) => void;
   /** The server's OHTTP key store; tests force key rotations through it. */
   readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
 }
@@ -188,6 +190,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
       identity.attach(server);
       hooks.onTlsIdentity?.(identity);
     }
+    hooks.onServer?.(app.server);
     let address: string;
     try {
       address = await app.listen({ host: values.host ?? '127.0.0.1', port });

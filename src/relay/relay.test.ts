@@ -251,11 +251,11 @@ describe('relay: what crosses to the gateway', () => {
     assert.ok(!raw.includes(String(r.clientPort)), 'the gateway saw the client port');
   });
 
-  it('passes back the status, body and content-type only; every other gateway header is dropped', async () => {
+  it('passes back the status, body and content-type only; every other gateway header is dropped (the relay adds only its CORS header)', async () => {
     const r = await post(relay, requestBody());
     assert.equal(r.headers['content-type'], 'message/ohttp-res');
     assert.equal(r.headers['content-length'], String(RESPONSE_BODY.length));
-    for (const name of Object.keys(r.headers)) assert.ok(['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name), `unexpected header ${name}`);
+    for (const name of Object.keys(r.headers)) assert.ok(['content-type', 'content-length', 'date', 'connection', 'keep-alive', 'access-control-allow-origin'].includes(name), `unexpected header ${name}`);
   });
 
   it('relays for each configured name, and accepts parameters on the media type', async () => {
@@ -393,6 +393,17 @@ describe('relay: error answers, all application/problem+json', () => {
       await assertServing();
     });
   }
+
+  it('lets browsers call it: CORS preflight for its resources, and access-control-allow-origin on every answer', async () => {
+    const pre = await send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    assert.equal(pre.headers['access-control-allow-methods'], 'GET, POST');
+    assert.equal(pre.headers['access-control-allow-headers'], 'content-type');
+    const r = await post(relay, requestBody(), { origin: 'https://app.example' });
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    assert.equal((await send(`${relay.url}/nowhere`)).headers['access-control-allow-origin'], '*');
+  });
 
   it('names the allowed methods in 405', async () => {
     const a = await send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'DELETE' });

@@ -93,6 +93,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const log = (entry: Omit<RelayLogEntry, 'ms'>): void => {
       logExchange(logger, { ...entry, ms: Math.round(performance.now() - started) });
     };
+    // Browsers may call the relay from any page (CORS); nothing is credentialed, and the Origin header,
+    // like every other client header, goes no further.
+    res.setHeader('access-control-allow-origin', '*');
     const route = routeOf(req.url ?? '');
     const origin = route === undefined ? undefined : gateways.get(route.name);
     if (route === undefined || origin === undefined) {
@@ -101,6 +104,12 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       return;
     }
     const { name, resource } = route;
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': ALLOWED_METHODS[resource], 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+      res.end();
+      log({ gateway: name, status: 204 });
+      return;
+    }
     const kind = kindOf(resource, req.method);
     if (kind === undefined) {
       answerProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });

@@ -1,0 +1,22 @@
+// Test support: loads a page in headless Chromium and returns the JSON the page writes into its body
+// as "RESULT {...}". Tests skip themselves when CHROMIUM does not exist (.ci/run installs it).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+export const CHROMIUM = process.env.CLOISTER_CHROMIUM ?? '/usr/bin/chromium';
+
+export async function pageResult(url: string): Promise<Record<string, unknown>> {
+  const { stdout } = await promisify(execFile)(
+    CHROMIUM,
+    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'cloister-chromium-'))}`, '--virtual-time-budget=30000', '--dump-dom', url],
+    { timeout: 60_000 },
+  );
+  const m = /RESULT (\{.*\})/.exec(stdout);
+  assert.ok(m, `no result in the page: ${stdout.slice(0, 500)}`);
+  return JSON.parse((m[1] as string).replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as Record<string, unknown>;
+}
