@@ -8,12 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, pageResult } from './testing/chromium.js';
+import { CHROMIUM, HPKE_IMPORT_MAP, pageResult } from './testing/chromium.js';
 import { ATTESTATION_VECTORS } from './testing/vectors.js';
 
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 
-const PAGE = `<!doctype html><meta charset="utf-8"><body>pending</body><script type="module">
+const PAGE = `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
 import { splitCertificateFile, verifySnpEvidence } from '/dist/attestation/index.js';
 const get = async (p) => new Uint8Array(await (await fetch('/vectors/' + p)).arrayBuffer());
 const report = await get('virtee-sev/certs_data/report_milan.bin');
@@ -39,6 +39,7 @@ function serve(): Server {
       return;
     }
     if (url.pathname.startsWith('/dist/attestation/')) file = join(DIST, normalize(url.pathname.slice('/dist/'.length)));
+    if (url.pathname.startsWith('/node_modules/@hpke/')) file = join(DIST, '..', normalize(url.pathname));
     if (url.pathname.startsWith('/vectors/')) file = join(ATTESTATION_VECTORS, normalize(url.pathname.slice('/vectors/'.length)));
     if (file === undefined || !existsSync(file)) {
       res.writeHead(404).end();

@@ -24,3 +24,9 @@ export {
 } from './ratls/extension.js';
 export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verify.js';
 export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/fresh.js';
+export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './ohttp/client.js';
+export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpRequest, type BhttpResponse, type BhttpFields } from './ohttp/bhttp.js';
+export { encapsulateRequest, decapsulateRequest, ResponseOpener, Responder, type GatewayKey } from './ohttp/encapsulation.js';
+export { webCryptoHpke, cipherSuite, type HpkePrimitives } from './ohttp/hpke.js';
+export { decodeKeyConfig, encodeKeyConfig, type KeyConfig, type SymmetricSuite } from './ohttp/keyConfig.js';
+export { OHTTP_GATEWAY_PATH, ATTESTATION_CERTIFICATE_PATH } from './ohttp/paths.js';

@@ -20,3 +20,12 @@ export async function pageResult(url: string): Promise<Record<string, unknown>> 
   assert.ok(m, `no result in the page: ${stdout.slice(0, 500)}`);
   return JSON.parse((m[1] as string).replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as Record<string, unknown>;
 }
+
+/** The import map a page needs for attestation/ modules that use @hpke (served from /node_modules/@hpke/). */
+export const HPKE_IMPORT_MAP = `<script type="importmap">${JSON.stringify({
+  imports: {
+    '@hpke/core': '/node_modules/@hpke/core/esm/mod.js',
+    '@hpke/common': '/node_modules/@hpke/common/esm/mod.js',
+    '@hpke/chacha20poly1305': '/node_modules/@hpke/chacha20poly1305/esm/mod.js',
+  },
+})}</script>`;

@@ -76,6 +76,8 @@ export interface ServeHooks {
   readonly onListening?: (url: string) => void;
   /** The server's TLS identity (not called with --http); tests force rotations through it. */
   readonly onTlsIdentity?: (identity: TlsIdentity) => void;
+  /** Where the log lines go (default stdout). */
+  readonly logDestination?: NodeJS.WritableStream;
   /** The listening HTTP(S) server, before it accepts connections; tests observe what arrives. */
   readonly onServer?: (server: import('node:http').Server) => void;
   /** The server's OHTTP key store; tests force key rotations through it. */
@@ -128,7 +130,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
       const source = hardwareSource(values.source, 'serve');
       provider = await (hooks.hardware ?? (() => detectEvidenceProvider(source === undefined ? {} : { override: source })))();
     }
-    const logger = createLogger({ simulated: provider.simulated, platform: provider.platform });
+    const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(hooks.logDestination === undefined ? {} : { destination: hooks.logDestination }) });
     let collateral: TdxCollateral | undefined;
     if (values.collateral !== undefined) {
       const path = values.collateral;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, pageResult } from '../../attestation/testing/chromium.js';
+import { CHROMIUM, HPKE_IMPORT_MAP, pageResult } from '../../attestation/testing/chromium.js';
 import { availableSimulatedRoots } from '../cli/devRoots.js';
 import { processIo } from '../cli/io.js';
 import { serveCommand } from '../cli/serve.js';
@@ -19,13 +19,7 @@ import { startRelay, type Relay } from '../relay/relay.js';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-browser-ohttp-'));
 
-const IMPORTS = {
-  '@hpke/core': '/node_modules/@hpke/core/esm/mod.js',
-  '@hpke/common': '/node_modules/@hpke/common/esm/mod.js',
-  '@hpke/chacha20poly1305': '/node_modules/@hpke/chacha20poly1305/esm/mod.js',
-};
-
-const page = (relay: string): string => `<!doctype html><meta charset="utf-8"><script type="importmap">${JSON.stringify({ imports: IMPORTS })}</script><body>pending</body><script type="module">
+const page = (relay: string): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
 import { OhttpClient } from '/dist/attestation/ohttp/client.js';
 import { SnpVerifier } from '/dist/attestation/snp/verify.js';
 try {

@@ -74,6 +74,8 @@ describe('OHTTP gateway', () => {
     assert.equal(c.kemId, 0x20);
     assert.deepEqual(c.suites, [{ kdfId: 1, aeadId: 1 }, { kdfId: 1, aeadId: 3 }]);
     assert.deepEqual(await certificateConfigs(), configs);
+    const status = JSON.parse(new TextDecoder().decode(await (await unauthenticatedFetch(`${url}/status`, { method: 'GET', headers: {} })).arrayBuffer())) as { ohttp: { keyIds: number[] } };
+    assert.deepEqual(status.ohttp.keyIds, [c.keyId]);
   });
 
   it('answers an encapsulated request through the whole path, for each AEAD', async () => {

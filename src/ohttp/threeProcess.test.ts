@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ const seen: Seen[] = [];
 let relay: ChildProcess;
 let relayUrl = '';
 let relayOutput = '';
+let gatewayLog = '';
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -52,6 +54,12 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 before(async () => {
   const code = await serveCommand(['--simulated', '--port', '0'], { ...processIo, stderr: () => undefined }, {
     stopSignal: (fn) => (closeGateway = fn),
+    logDestination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        gatewayLog += chunk.toString();
+        done();
+      },
+    }),
     onListening: (u) => (gatewayUrl = u),
     onServer: (server) =>
       server.on('request', (req: http.IncomingMessage) => {
@@ -95,6 +103,10 @@ describe('client, relay and gateway as three processes', () => {
       for (const name of names) assert.ok(['accept', 'connection', 'content-length', 'content-type', 'host'].includes(name), `the gateway saw header ${name}`);
       assert.doesNotMatch(JSON.stringify(s.headers), /client-secret-cookie|loopback-client|client-4242|tlh|127\.0\.0\.2/);
     }
+
+    // The gateway's log: request lines with route, status and time; no content, no inner or outer headers.
+    assert.match(gatewayLog, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
+    assert.doesNotMatch(gatewayLog, new RegExp(`${out.canary}|inner-|x-inner-secret|/v1/echo|client-secret-cookie|127\\.0\\.0\\.2`));
 
     // The relay: no trace of the plaintext in its memory, nor of the client in its output.
     assert.ok(relay.pid !== undefined);

@@ -67,6 +67,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     evidence: { boot: `${EVIDENCE_PATH}/${evidence.boot.id}`, freshUntil: evidence.boot.freshUntil.toISOString() },
     freshEvidence: evidence.freshLatency.summary(),
     tls: tlsStatus(),
+    ...(options.ohttp === undefined ? {} : { ohttp: { gateway: OHTTP_GATEWAY_PATH, keyIds: options.ohttp.keyConfigs().map((c) => c[0]) } }),
   }));
 
   app.get(EVIDENCE_PATH, (_request, reply) => {
