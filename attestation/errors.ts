@@ -63,6 +63,9 @@ export const ERROR_CODES = {
   // evidence acquisition inside the VM (src/tee)
   NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
   TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
+  // model packs (src/inference)
+  MODEL_PACK_INVALID: 'a model pack manifest is malformed, or names a file that cannot be read',
+  MODEL_HASH_MISMATCH: 'a model pack file\'s SHA-256 differs from its manifest',
   // command line
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',

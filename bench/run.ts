@@ -3,11 +3,12 @@
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
 import { evidenceSuite } from './evidence.js';
+import { ocrSuite, tensorSuite } from './inference.js';
 import { ohttpSuite } from './ohttp.js';
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024) };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

@@ -280,8 +280,9 @@ function encodeFieldSection(fields: BhttpFields, section: string): Uint8Array {
 // All three sections are written even when empty: RFC 9292 section 3.8 lets an encoder omit empty trailers,
 // and empty content before them, but not the header section; an untruncated message is valid everywhere.
 /** Header section, content and trailer section. */
+// The content is passed through, not copied: an encoder that joins these parts makes the only copy.
 function encodeBody(m: Body): Uint8Array[] {
-  return [encodeFieldSection(m.headers, 'Header Section'), lengthPrefixed(m.content), encodeFieldSection(m.trailers, 'Trailer Section')];
+  return [encodeFieldSection(m.headers, 'Header Section'), encodeVarint(m.content.length), m.content, encodeFieldSection(m.trailers, 'Trailer Section')];
 }
 
 /** A known-length request (framing 0), untruncated and unpadded. */
@@ -303,10 +304,18 @@ function encodeStatus(status: number, min: number, max: number, field: string): 
 
 /** A known-length response (framing 1), untruncated and unpadded. */
 export function encodeResponse(r: BhttpResponse): Uint8Array {
-  return joinBytes([
+  return joinBytes(encodeResponseParts(r));
+}
+
+/**
+ * The known-length response as parts whose concatenation is encodeResponse's output; the content is
+ * one of them, the caller's own array, so a sender can encrypt the parts in turn without a plaintext copy.
+ */
+export function encodeResponseParts(r: BhttpResponse): Uint8Array[] {
+  return [
     encodeVarint(FRAMING.knownLengthResponse),
     ...r.informational.flatMap((i) => [encodeStatus(i.status, 100, 199, 'Informational Status Code'), encodeFieldSection(i.headers, 'Informational Header Section')]),
     encodeStatus(r.status, 200, 599, 'Status Code'),
     ...encodeBody(r),
-  ]);
+  ];
 }

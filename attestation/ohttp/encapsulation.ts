@@ -4,11 +4,16 @@
 //   response = response_nonce[max(Nn, Nk)] || Seal(key, nonce, "", message)
 //     secret = Export("message/bhttp response", max(Nn, Nk)); salt = enc || response_nonce
 //     key = Expand(Extract(salt, secret), "key", Nk); nonce = Expand(Extract(salt, secret), "nonce", Nn)
-import type { CipherSuite } from '@hpke/core';
+import type { AeadEncryptionContext, CipherSuite } from '@hpke/core';
 import { concatBytes, toArrayBufferView } from '../bytes.js';
 import { ParseError, VerificationError } from '../errors.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
 import type { KeyConfig, SymmetricSuite } from './keyConfig.js';
+
+/** An AEAD context that seals plaintext parts in turn into prefix || ciphertext || tag (src/crypto/nodeHpke.ts). */
+export interface PartsSealer {
+  sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array;
+}
 
 const encoder = new TextEncoder();
 const REQUEST_LABEL = encoder.encode('message/bhttp request');
@@ -120,7 +125,14 @@ export async function encapsulateRequest(config: KeyConfig, message: Uint8Array,
   const hdr = header(config.keyId, config.kemId, suite);
   const recipientPublicKey = await cipher.kem.deserializePublicKey(toArrayBufferView(config.publicKey));
   const sender = await cipher.createSenderContext({ recipientPublicKey, info: toArrayBufferView(requestInfo(hdr)), ...(options.ephemeral === undefined ? {} : { ekm: options.ephemeral }) });
-  const ct = new Uint8Array(await sender.seal(toArrayBufferView(message)));
+  // An ArrayBuffer goes to @hpke/core uncopied (a view would be copied there, out of reach of a wipe).
+  const owned = toArrayBufferView(message);
+  let ct: Uint8Array;
+  try {
+    ct = new Uint8Array(await sender.seal(owned.buffer));
+  } finally {
+    owned.fill(0);
+  }
   const enc = new Uint8Array(sender.enc);
   const s = sizes(cipher);
   const secret = new Uint8Array(await sender.export(toArrayBufferView(RESPONSE_LABEL), Math.max(s.nn, s.nk)));
@@ -135,8 +147,12 @@ export interface GatewayKey {
 
 /** What the gateway keeps to encapsulate the response to one request; usable once. */
 export class Responder extends ResponseContext {
-  /** message/ohttp-res bytes for a Binary HTTP response (RFC 9458 section 4.4); `responseNonce` only for test vectors. */
-  async encapsulate(message: Uint8Array, responseNonce?: Uint8Array): Promise<Uint8Array> {
+  /**
+   * message/ohttp-res bytes for a Binary HTTP response (RFC 9458 section 4.4), given whole or as parts
+   * to be encrypted in turn (encodeResponseParts), so no joined plaintext copy exists when the AEAD can
+   * seal parts; `responseNonce` only for test vectors.
+   */
+  async encapsulate(message: Uint8Array | readonly Uint8Array[], responseNonce?: Uint8Array): Promise<Uint8Array> {
     const secret = this.secret;
     if (secret === undefined) throw new Error('this request was already answered');
     this.secret = undefined;
@@ -145,9 +161,17 @@ export class Responder extends ResponseContext {
     if (nonceBytes.length !== nonceSize) throw new RangeError(`response nonce must be ${nonceSize} bytes, got ${nonceBytes.length}`);
     const { key, nonce } = await this.keys(secret, nonceBytes);
     secret.fill(0);
+    const parts = message instanceof Uint8Array ? [message] : message;
     try {
-      const ct = new Uint8Array(await this.suite.aead.createEncryptionContext(toArrayBufferView(key)).seal(toArrayBufferView(nonce), toArrayBufferView(message), new Uint8Array(0)));
-      return concatBytes(nonceBytes, ct);
+      const context = this.suite.aead.createEncryptionContext(toArrayBufferView(key)) as AeadEncryptionContext & Partial<PartsSealer>;
+      if (context.sealParts !== undefined) return context.sealParts(nonce, parts, nonceBytes);
+      // The plaintext goes to the AEAD as it is (a copy would outlive the caller's wipe), joined only when given in parts.
+      const whole = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts);
+      try {
+        return concatBytes(nonceBytes, new Uint8Array(await context.seal(toArrayBufferView(nonce), whole, new Uint8Array(0))));
+      } finally {
+        if (whole !== parts[0]) whole.fill(0);
+      }
     } finally {
       key.fill(0);
     }

@@ -54,3 +54,12 @@ export function hardwareSource(value: string | undefined, command: string): Excl
   }
   return source === 'auto' ? undefined : (source as Exclude<(typeof HARDWARE_SOURCES)[number], 'auto'>);
 }
+
+/** A long-running command's default stop: SIGINT or SIGTERM closes it, then the process exits. */
+export function stopOnSignals(close: () => Promise<void>): void {
+  const stop = (): void => {
+    void close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}

@@ -6,7 +6,7 @@ import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
 import { createRelayLogger } from '../relay/log.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_TIMEOUT_MS, GATEWAY_NAME, startRelay, type RelayGateway } from '../relay/relay.js';
-import { errorLine, EXIT, parseOptions, readInput, type CliIo } from './io.js';
+import { errorLine, EXIT, parseOptions, readInput, type CliIo, stopOnSignals } from './io.js';
 
 export const RELAY_HELP = `Usage: cloister relay --gateway [NAME=]URL ... [options]
 
@@ -59,14 +59,6 @@ export interface RelayHooks {
   readonly onListening?: (url: string) => void;
   /** Where the log lines go; default stdout. */
   readonly logDestination?: NodeJS.WritableStream;
-}
-
-function stopOnSignals(close: () => Promise<void>): void {
-  const stop = (): void => {
-    void close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 /** `[NAME=]URL`: NAME defaults to "default"; URL is an http(s) origin. */

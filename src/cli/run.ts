@@ -3,6 +3,8 @@ import { errorLine, EXIT, type CliIo } from './io.js';
 import { UsageError } from '../../attestation/errors.js';
 import { evidenceCommand } from './evidence.js';
 import { relayCommand } from './relay.js';
+import { requestCommand } from './request.js';
+import { localCommand } from './local.js';
 import { serveCommand } from './serve.js';
 import { verifyCommand } from './verify.js';
 import { verifyEvidenceCommand } from './verifyEvidence.js';
@@ -17,6 +19,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay', run: (argv, io) => localCommand(argv, io) },
+  request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io) },
 };
 

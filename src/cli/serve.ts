@@ -9,6 +9,11 @@ import { TlsIdentity } from '../server/tlsIdentity.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
 import { echoRoute, targetRouter } from '../ohttp/targets.js';
+import { ocrRecognizer } from '../inference/ocrPack.js';
+import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../inference/hygiene.js';
+import { InferenceQueue } from '../inference/queue.js';
+import { inferenceRoutes } from '../inference/routes.js';
+import { closePacks, openPacks } from '../inference/sessions.js';
 import { Server as TlsServer } from 'node:tls';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
@@ -18,7 +23,7 @@ import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo } from './io.js';
+import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
 
 export const SERVE_HELP = `Usage: cloister serve [options]
@@ -44,6 +49,10 @@ Options:
                       and traffic is not encrypted; evidence then binds no keys (keys digest all zero)
   --ohttp-rotate S    a new OHTTP key every S seconds (default 86400; 0: never)
   --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600)
+  --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
+                      SHA-256 is checked), or "none"
+  --concurrency N     inference jobs run at once (default 1)
+  --queue N           inference jobs that may wait; beyond, 503 with Retry-After (default 16)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
@@ -62,6 +71,9 @@ const OPTIONS = {
   'cert-validity': { type: 'string' },
   'ohttp-rotate': { type: 'string' },
   'ohttp-overlap': { type: 'string' },
+  models: { type: 'string' },
+  concurrency: { type: 'string' },
+  queue: { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -82,14 +94,6 @@ export interface ServeHooks {
   readonly onServer?: (server: import('node:http').Server) => void;
   /** The server's OHTTP key store; tests force key rotations through it. */
   readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
-}
-
-function stopOnSignals(close: () => Promise<void>): void {
-  const stop = (): void => {
-    void close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
 export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
@@ -113,6 +117,13 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     };
     const ohttpRotate = seconds('ohttp-rotate', DEFAULT_ROTATE_SECONDS);
     const ohttpOverlap = seconds('ohttp-overlap', DEFAULT_OVERLAP_SECONDS);
+    const count = (name: 'concurrency' | 'queue', fallback: number, min: number): number => {
+      const text = values[name];
+      if (text === undefined) return fallback;
+      if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 1024) throw usage(`--${name} must be a whole number from ${min} to 1024, got "${text}"`);
+      return Number(text);
+    };
+    const queue = new InferenceQueue({ concurrency: count('concurrency', 1, 1), maxQueued: count('queue', 16, 0) });
     let provider: EvidenceProvider;
     if (values.simulated === true) {
       if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
@@ -179,7 +190,15 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     if (identity !== undefined) services.identity = identity;
     const evidence = await EvidenceService.start({ provider, endorsements, ...(identity === undefined ? {} : { keysDigest: () => identity.keysDigest() }) });
     services.evidence = evidence;
-    const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute]) });
+    const packs = values.models === 'none' ? [] : await openPacks(values.models);
+    const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
+    const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
+    const service = { packs, queue, ...(ocr === undefined ? {} : { ocr }) };
+    const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute, ...inferenceRoutes(service)]), afterRequest });
+    const hygiene = hygieneStatus();
+    if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
+      logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);
+    }
     const ohttp = {
       gateway,
       keyConfigs: () => identity?.keyConfigs ?? keyStore.configs,
@@ -208,6 +227,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
           ? '  PLAIN HTTP (--http): the server is not authenticated and traffic is not encrypted\n'
           : `  RA-TLS certificate  notAfter ${identity.info.notAfter.toISOString()}, SPKI SHA-256 ${identity.info.spkiSha256} (self-signed: verify its attestation)\n`) +
         `  OHTTP     ${address}/.well-known/ohttp-gateway (key IDs ${keyStore.keys.map((k) => k.config.keyId).join(', ')})\n` +
+        `  models    ${packs.length === 0 ? 'none' : packs.map((p) => `${p.pack.name} ${p.pack.version}`).join(', ')}\n` +
         `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
     );
     hooks.onListening?.(address);
@@ -215,6 +235,8 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
     (hooks.stopSignal ?? stopOnSignals)(async () => {
       identity?.close();
       keyStore.close();
+      await queue.close();
+      await closePacks(packs);
       await app.close();
     });
     return EXIT.ok;

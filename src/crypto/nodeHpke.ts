@@ -196,6 +196,18 @@ class NodeAeadContext implements AeadEncryptionContext {
     this.#key = Buffer.from(view(key));
   }
 
+  /** prefix || Seal(parts joined, empty AAD) in one exactly-sized buffer; the parts are never joined in plaintext. */
+  sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array {
+    const c = this.#cipher === 'aes-128-gcm' ? createCipheriv('aes-128-gcm', this.#key, view(nonce), { authTagLength: 16 }) : createCipheriv('chacha20-poly1305', this.#key, view(nonce), { authTagLength: 16 });
+    const out = Buffer.from(new ArrayBuffer(prefix.length + parts.reduce((n, p) => n + p.length, 0) + 16));
+    out.set(prefix, 0);
+    let at = prefix.length;
+    for (const p of parts) at += c.update(view(p)).copy(out, at);
+    at += c.final().copy(out, at);
+    c.getAuthTag().copy(out, at);
+    return out;
+  }
+
   sealSync(iv: Bytes, data: Bytes, aad: Bytes): Buffer {
     const c = this.#cipher === 'aes-128-gcm' ? createCipheriv('aes-128-gcm', this.#key, view(iv), { authTagLength: 16 }) : createCipheriv('chacha20-poly1305', this.#key, view(iv), { authTagLength: 16 });
     c.setAAD(view(aad));
@@ -208,16 +220,28 @@ class NodeAeadContext implements AeadEncryptionContext {
     const c = this.#cipher === 'aes-128-gcm' ? createDecipheriv('aes-128-gcm', this.#key, view(iv), { authTagLength: 16 }) : createDecipheriv('chacha20-poly1305', this.#key, view(iv), { authTagLength: 16 });
     c.setAAD(view(aad));
     c.setAuthTag(d.subarray(d.length - 16));
+    // Plaintext: one exactly-sized buffer the caller owns; OpenSSL's output chunks are wiped here.
+    let head: Buffer | undefined;
+    let tail: Buffer | undefined;
     try {
-      return Buffer.concat([c.update(d.subarray(0, d.length - 16)), c.final()]);
+      head = c.update(d.subarray(0, d.length - 16));
+      tail = c.final();
+      const out = Buffer.from(new ArrayBuffer(head.length + tail.length));
+      head.copy(out, 0);
+      tail.copy(out, head.length);
+      return out;
     } catch (e) {
       throw new OpenError(e);
+    } finally {
+      head?.fill(0);
+      tail?.fill(0);
     }
   }
 
   seal(iv: Bytes, data: Bytes, aad: Bytes): Promise<ArrayBuffer> {
     try {
-      return Promise.resolve(arrayBuffer(this.sealSync(iv, data, aad)));
+      const sealed = this.sealSync(iv, data, aad);
+      return Promise.resolve(sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? (sealed.buffer as ArrayBuffer) : arrayBuffer(sealed));
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -225,7 +249,7 @@ class NodeAeadContext implements AeadEncryptionContext {
 
   open(iv: Bytes, data: Bytes, aad: Bytes): Promise<ArrayBuffer> {
     try {
-      return Promise.resolve(arrayBuffer(this.openSync(iv, data, aad)));
+      return Promise.resolve(this.openSync(iv, data, aad).buffer as ArrayBuffer);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }

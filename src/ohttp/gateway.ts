@@ -3,12 +3,13 @@
 // Binary HTTP response. Failures before decapsulation are answered in the clear (a problem code: the
 // relay and the gateway see them anyway); every failure after it is an encapsulated response with a
 // generic message. Every plaintext buffer is wiped on every path.
-import { decodeRequest, encodeResponse, type BhttpResponse } from '../../attestation/ohttp/bhttp.js';
+import { decodeRequest, encodeResponseParts, type BhttpResponse } from '../../attestation/ohttp/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
 import type { ProblemCode } from '../server/problems.js';
+import { wipe } from '../inference/wipe.js';
 import { textResponse, type TargetHandler } from './targets.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
@@ -19,6 +20,8 @@ export interface GatewayOptions {
   readonly primitives?: HpkePrimitives;
   /** Per-request deadline for the target (default 30 s); past it the client gets an encapsulated 504. */
   readonly targetTimeoutMs?: number;
+  /** Called once a request's plaintext is wiped (memory hygiene: a minor GC). */
+  readonly afterRequest?: () => void;
 }
 
 export type GatewayOutcome =
@@ -32,9 +35,6 @@ const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
   OHTTP_DECRYPT_FAILED: 'OHTTP_KEY',
 };
 
-const wipe = (b: Uint8Array | undefined): void => {
-  b?.fill(0);
-};
 
 class TargetTimeout extends Error {}
 
@@ -73,19 +73,18 @@ export class OhttpGateway {
     }
     const { message, responder } = decapsulated;
     let response: BhttpResponse | undefined;
-    let encoded: Uint8Array | undefined;
+    let encoded: Uint8Array[] = [];
     try {
       response = await this.#respond(message);
-      encoded = encodeResponse(response);
+      encoded = encodeResponseParts(response);
       const encapsulated = await responder.encapsulate(encoded);
       return { kind: 'encapsulated', body: encapsulated, status: response.status };
     } catch {
       responder.discard();
       return { kind: 'problem', code: 'INTERNAL', detail: 'the response could not be encapsulated' };
     } finally {
-      wipe(message);
-      wipe(encoded);
-      wipe(response?.content);
+      wipe(message, ...encoded, response?.content);
+      this.#options.afterRequest?.();
     }
   }
 

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { NONCE_MAX, NONCE_MIN } from '../../attestation/binding.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
+import { hygieneStatus } from '../inference/hygiene.js';
 import { EvidenceService, RateLimitedError } from './evidenceService.js';
 import { problem, sendProblem } from './problems.js';
 import { registerOhttpRoutes, type OhttpRouteOptions } from './ohttpRoutes.js';
@@ -67,6 +68,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     evidence: { boot: `${EVIDENCE_PATH}/${evidence.boot.id}`, freshUntil: evidence.boot.freshUntil.toISOString() },
     freshEvidence: evidence.freshLatency.summary(),
     tls: tlsStatus(),
+    memoryHygiene: hygieneStatus(),
     ...(options.ohttp === undefined ? {} : { ohttp: { gateway: OHTTP_GATEWAY_PATH, keyIds: options.ohttp.keyConfigs().map((c) => c[0]) } }),
   }));
 

@@ -1,0 +1,90 @@
+// The local stack as a new user meets it: `cloister local` (npm start) starts the server on the simulated
+// TEE with the bundled models and a relay; `cloister request receipt.png --trust-simulated` prints the
+// receipt's text. A corrupt image, an unknown target and an oversized body each get one clear line, and
+// the stack keeps serving. Skipped without Chromium (it renders the receipt).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
+import { processIo } from './io.js';
+import { localCommand } from './local.js';
+import { runCli } from './run.js';
+
+process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
+const dir = mkdtempSync(join(tmpdir(), 'cloister-local-files-'));
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+describe('the local stack', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+  let relay = '';
+  let banner = '';
+  let stop: (() => Promise<void>) | undefined;
+  let receipt = '';
+
+  before(async () => {
+    const [png] = await renderTextImages([['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95']]);
+    receipt = join(dir, 'receipt.png');
+    writeFileSync(receipt, png as Uint8Array);
+    const code = await localCommand(['--port', '0', '--relay-port', '0'], { ...processIo, stdout: () => undefined, stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: (u) => (relay = u.relay) });
+    assert.equal(code, 0, banner);
+  });
+
+  after(async () => {
+    await stop?.();
+  });
+
+  it('says how to try it', () => {
+    assert.match(banner, /Local stack ready \(SIMULATED TEE/);
+    assert.match(banner, /npx cloister request receipt\.png --trust-simulated/);
+    assert.match(banner, /models +ocr pp-ocrv4-1, vad silero-v5-1/);
+  });
+
+  it('recognises the receipt through the relay, after checking the attestation', async () => {
+    const r = await cli('request', receipt, '--trust-simulated', '--relay', relay);
+    assert.equal(r.code, 0, r.stderr);
+    const text = r.stdout.replace(/ /g, '');
+    for (const line of ['COFFEE3.20', 'BAGEL2.75', 'TOTAL5.95']) assert.ok(text.includes(line), `"${line}" in ${r.stdout}`);
+    assert.match(r.stderr, /attested sev-snp, SIMULATED; OHTTP key \d+; through /);
+  });
+
+  it('refuses the server without --trust-simulated, sending nothing', async () => {
+    const r = await cli('request', receipt, '--relay', relay);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^REFUSED \[UNTRUSTED_ROOT\]/);
+  });
+
+  it('gives one clear line for a corrupt image, an unknown target and an oversized body, and keeps serving', async () => {
+    const corrupt = join(dir, 'corrupt.png');
+    writeFileSync(corrupt, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(64, 7)]));
+    const bad = await cli('request', corrupt, '--trust-simulated', '--relay', relay);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^error: the server answered 400: unreadable image \(corrupt\)\n$/);
+    const unknown = await cli('request', receipt, '--trust-simulated', '--relay', relay, '--path', '/v1/models/nope/nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: the server answered 404: not found\n$/);
+    const big = join(dir, 'big.png');
+    writeFileSync(big, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(2 << 20)]));
+    const huge = await cli('request', big, '--trust-simulated', '--relay', relay);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /^error: the relay answered 413 PAYLOAD_TOO_LARGE instead of an encapsulated response\n$/);
+    const again = await cli('request', receipt, '--trust-simulated', '--relay', relay);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('rejects bad command lines in one line (exit 2)', async () => {
+    for (const argv of [['request'], ['request', join(dir, 'missing.png')], ['request', receipt, '--relay', 'ftp://x'], ['request', receipt, '--measurement', '12'], ['local', '--bogus']]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    }
+    assert.match((await cli('request', '--help')).stdout, /^Usage: cloister request FILE/);
+    assert.match((await cli('local', '--help')).stdout, /^Usage: cloister local/);
+  });
+});

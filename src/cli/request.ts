@@ -1,0 +1,132 @@
+// `cloister request FILE`: the whole client path of private processing. Fetch the gateway's key
+// configurations and the certificate that binds them through the relay, verify the attestation against
+// the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
+// for an image).
+import { parseArgs } from 'node:util';
+import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
+import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
+import type { SnpPolicy } from '../../attestation/snp/validate.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { TdxVerifier } from '../../attestation/tdx/verify.js';
+import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
+import { availableSimulatedRoots } from './devRoots.js';
+import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+
+export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
+
+export const REQUEST_HELP = `Usage: cloister request FILE [options]
+
+Send FILE to a Cloister server for private processing, through an Oblivious HTTP relay: the request is
+encrypted to a key the server's attestation binds, checked before anything is sent; the relay sees who
+asks but not what, the server what is asked but not by whom. A PNG or JPEG goes to text recognition and
+the recognised text is printed; other paths print the answer's body.
+
+Options:
+  --relay URL           the relay's resource for the gateway (default ${DEFAULT_RELAY},
+                        the local stack of "npm start")
+  --path PATH           the target path (default /v1/ocr for images)
+  --type MEDIA-TYPE     the body's media type (default: from the file's first bytes)
+  --policy FILE.json    SEV-SNP policy file (docs/policy.md)
+  --measurement HEX     an allowed launch measurement (48 bytes); repeatable
+  --trust-simulated     also trust the simulated TEE's development roots (the local stack); never in production
+  -h, --help            show this help
+
+Exit status: 0 answered with 2xx, 1 refused (attestation, or a non-2xx answer), 2 usage, input or network error.
+`;
+
+const OPTIONS = {
+  relay: { type: 'string' },
+  path: { type: 'string' },
+  type: { type: 'string' },
+  policy: { type: 'string' },
+  measurement: { type: 'string', multiple: true },
+  'trust-simulated': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister request --help)`);
+
+function sniff(bytes: Uint8Array): string | undefined {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'image/png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  return undefined;
+}
+
+export async function requestCommand(argv: string[], io: CliIo): Promise<number> {
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw usage((e as Error).message.split('\n')[0] ?? '');
+    }
+    const { values, positionals } = parsed;
+    if (values.help === true) {
+      io.stdout(REQUEST_HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing the FILE to send' : `expected one FILE, got ${positionals.length}`);
+    const file = positionals[0] as string;
+    const relay = values.relay ?? DEFAULT_RELAY;
+    if (!/^https?:\/\/[^/]+(\/[A-Za-z0-9._~-]+)*\/?$/.test(relay)) throw usage(`--relay must be an http(s) URL such as ${DEFAULT_RELAY}, got "${relay}"`);
+    const measurements = values.measurement?.map((m) => {
+      const clean = m.replace(/^0x/i, '').toLowerCase();
+      if (!/^[0-9a-f]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex, got "${m}"`);
+      return clean;
+    });
+    let snp: SnpPolicy = {};
+    if (values.policy !== undefined) snp = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+    const body = await readInput(io, file, 'file');
+    const type = values.type ?? sniff(body);
+    if (type === undefined) throw usage(`cannot tell the media type of "${file}" (not PNG or JPEG); give --type and --path`);
+    const path = values.path ?? (type.startsWith('image/') ? '/v1/ocr' : undefined);
+    if (path === undefined || !path.startsWith('/')) throw usage('give --path, the target path such as /v1/models/vad/vad');
+    const roots = { snp: [] as Uint8Array[], tdx: [] as Uint8Array[] };
+    if (values['trust-simulated'] === true) {
+      const dev = await availableSimulatedRoots();
+      if (dev.snp.length === 0 && dev.tdx === undefined) throw usage(`--trust-simulated: no development root in ${dev.dir} (start the local stack first: npm start)`);
+      roots.snp.push(...dev.snp);
+      if (dev.tdx !== undefined) roots.tdx.push(dev.tdx);
+    }
+    const client = new OhttpClient({
+      relay,
+      policy: { snp: { ...snp, ...(measurements === undefined ? {} : { measurements }) }, tdx: measurements === undefined ? {} : { mrtds: measurements } },
+      snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.snp }),
+      tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.tdx }),
+      primitives: nodeHpke,
+      fetch: unauthenticatedFetch,
+    });
+    let response;
+    try {
+      response = await client.fetch({ url: `https://cloister${path}`, headers: [['content-type', type]], body });
+    } catch (e) {
+      if (e instanceof KeyConfigRejectedError) {
+        io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
+        return EXIT.rejected;
+      }
+      if (e instanceof CloisterError && e.code === 'OHTTP_REQUEST_FAILED' && /^\d{3}/.test(e.actual ?? '')) {
+        io.stderr(`error: ${e.message}\n`);
+        return EXIT.rejected;
+      }
+      throw e;
+    } finally {
+      body.fill(0);
+    }
+    const ok = response.status >= 200 && response.status < 300;
+    if (!ok) {
+      io.stderr(`error: the server answered ${response.status}: ${new TextDecoder().decode(response.content.subarray(0, 200))}\n`);
+      return EXIT.rejected;
+    }
+    const text = new TextDecoder().decode(response.content);
+    io.stdout(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    io.stderr(`(attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay})\n`);
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}

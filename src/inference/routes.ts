@@ -1,0 +1,174 @@
+// The inference targets behind the gateway (docs/inference.md): every request's plaintext is a Buffer
+// the gateway owns and wipes; what these routes allocate (decoded tensors, ORT outputs, images, text)
+// they wipe on every path. Bodies are binary: tensors in application/vnd.cloister.tensors, images as
+// PNG or JPEG, recognised text as UTF-8 bytes assembled without JavaScript strings.
+import * as ort from 'onnxruntime-node';
+import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
+import { textResponse, type TargetRoute } from '../ohttp/targets.js';
+import type { TensorSpec } from './manifest.js';
+import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
+import type { LoadedModel, LoadedPack } from './sessions.js';
+import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
+import { wipe } from './wipe.js';
+
+export interface OcrRecognizer {
+  recognize(image: Uint8Array, signal?: AbortSignal): Promise<{ text: Uint8Array; lines: number; boxes: number }>;
+}
+
+export interface InferenceService {
+  readonly packs: readonly LoadedPack[];
+  readonly queue: InferenceQueue;
+  readonly ocr?: OcrRecognizer;
+  /** Largest tensor request, in elements (default 16 Mi). */
+  readonly maxElements?: number;
+}
+
+const MAX_ELEMENTS = 16 << 20;
+const encoder = new TextEncoder();
+
+const header = (r: BhttpRequest, name: string): string | undefined => r.headers.find(([n]) => n === name)?.[1];
+const mediaType = (r: BhttpRequest): string => (header(r, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+
+function busy(e: unknown): BhttpResponse | undefined {
+  if (e instanceof QueueFullError) {
+    const r = textResponse(503, 'busy, retry later');
+    return { ...r, headers: [...r.headers, ['retry-after', String(e.retryAfterSeconds)]] };
+  }
+  if (e instanceof QueueClosedError) return textResponse(503, 'shutting down');
+  return undefined;
+}
+
+function checkInputs(specs: readonly TensorSpec[], tensors: readonly WireTensor[]): string | undefined {
+  if (tensors.length !== specs.length) return `expected ${specs.length} input tensors, got ${tensors.length}`;
+  for (const spec of specs) {
+    const t = tensors.find((x) => x.name === spec.name);
+    if (t === undefined) return `missing input ${spec.name}`;
+    if (t.type !== spec.type) return `input ${spec.name} must be ${spec.type}`;
+    if (t.dims.length !== spec.shape.length || spec.shape.some((d, i) => d !== -1 && d !== t.dims[i]) || t.dims.some((d) => d === 0)) return `input ${spec.name} must have shape [${spec.shape.join(', ')}]`;
+  }
+  return undefined;
+}
+
+// Output shapes seen per model and input shapes: a model whose outputs have free dimensions runs into
+// ORT-allocated arrays the first time it meets an input shape, and into pre-allocated ones afterwards.
+const outputShapes = new WeakMap<LoadedModel, Map<string, readonly (readonly number[])[]>>();
+
+/**
+ * One run of a model on wire tensors. When the output shapes are known (static in the manifest, or seen
+ * before for these input shapes), the response body is laid out first and ONNX Runtime writes the
+ * outputs straight into it (aligned) or into arrays copied in and wiped; otherwise ORT allocates, and
+ * its arrays are copied and wiped.
+ */
+export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]): Promise<Uint8Array> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const t of inputs) feeds[t.name] = new ort.Tensor(t.type, t.data, t.dims);
+  const specs = model.spec.outputs;
+  let seen = outputShapes.get(model);
+  if (seen === undefined) outputShapes.set(model, (seen = new Map<string, readonly (readonly number[])[]>()));
+  const key = inputs.map((t) => `${t.name}:${t.dims.join('x')}`).sort().join(' ');
+  const known = specs.every((o) => !o.shape.includes(-1)) ? specs.map((o) => o.shape) : seen.get(key);
+  if (known !== undefined) {
+    const shapes = specs.map((o, i) => ({ name: o.name, type: o.type, dims: known[i] as readonly number[] }));
+    const layout = allocateEncoded(shapes);
+    try {
+      const fetches: Record<string, ort.Tensor> = {};
+      for (const [i, o] of shapes.entries()) fetches[o.name] = new ort.Tensor(o.type, layout.data[i] as TensorData, o.dims);
+      await model.session.run(feeds, fetches);
+      fillEncoded(layout, shapes);
+      return layout.bytes;
+    } catch (e) {
+      wipe(layout.bytes);
+      throw e;
+    } finally {
+      wipe(...layout.data.filter((_, i) => layout.inPlace[i] !== true));
+    }
+  }
+  const ortOutputs: TensorData[] = [];
+  try {
+    const result = await model.session.run(feeds);
+    const outputs: WireTensor[] = specs.map((spec) => {
+      const value = result[spec.name] as ort.Tensor;
+      const data = value.data as TensorData;
+      ortOutputs.push(data);
+      return { name: spec.name, type: spec.type, dims: [...value.dims], data };
+    });
+    if (seen.size < 256) seen.set(key, outputs.map((o) => o.dims));
+    return encodeTensors(outputs);
+  } finally {
+    wipe(...ortOutputs);
+  }
+}
+
+function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedModel): TargetRoute {
+  return {
+    method: 'POST',
+    path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
+    handler: async (request, signal) => {
+      if (mediaType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
+      let inputs: WireTensor[];
+      try {
+        inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS);
+      } catch (e) {
+        if (e instanceof TensorFormatError) return textResponse(400, `malformed tensors: ${e.message}`);
+        throw e;
+      }
+      try {
+        const problem = checkInputs(model.spec.inputs, inputs);
+        if (problem !== undefined) return textResponse(400, problem);
+        const body = await service.queue.run(() => runModel(model, inputs), signal);
+        return { status: 200, informational: [], headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] };
+      } catch (e) {
+        const r = busy(e);
+        if (r !== undefined) return r;
+        throw e;
+      } finally {
+        wipe(...inputs.map((t) => t.data));
+      }
+    },
+  };
+}
+
+function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
+  return {
+    method: 'POST',
+    path: '/v1/ocr',
+    handler: async (request, signal) => {
+      const type = mediaType(request);
+      if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');
+      try {
+        const { text } = await service.queue.run((s) => ocr.recognize(request.content, s), signal);
+        return { status: 200, informational: [], headers: [['content-type', 'text/plain; charset=utf-8']], content: text, trailers: [] };
+      } catch (e) {
+        const r = busy(e);
+        if (r !== undefined) return r;
+        if ((e as Error).name === 'ImageDecodeError') return textResponse(400, `unreadable image (${(e as { reason?: string }).reason ?? 'corrupt'})`);
+        throw e;
+      }
+    },
+  };
+}
+
+function modelsRoute(service: InferenceService): TargetRoute {
+  const listing = encoder.encode(
+    JSON.stringify({
+      packs: service.packs.map(({ pack }) => ({
+        name: pack.name,
+        version: pack.version,
+        description: pack.description,
+        license: pack.license,
+        processing: pack.processing,
+        models: pack.models.map((m) => ({ role: m.role, sha256: m.sha256, path: `/v1/models/${pack.name}/${m.role}`, inputs: m.inputs, outputs: m.outputs })),
+      })),
+      ...(service.ocr === undefined ? {} : { ocr: '/v1/ocr' }),
+    }),
+  );
+  return { method: 'GET', path: '/v1/models', handler: () => Promise.resolve({ status: 200, informational: [], headers: [['content-type', 'application/json']], content: listing.slice(), trailers: [] }) };
+}
+
+export function inferenceRoutes(service: InferenceService): TargetRoute[] {
+  return [
+    modelsRoute(service),
+    ...service.packs.flatMap((p) => [...p.models.values()].map((m) => tensorRoute(service, p, m))),
+    ...(service.ocr === undefined ? [] : [ocrRoute(service, service.ocr)]),
+  ];
+}

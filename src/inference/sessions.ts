@@ -1,0 +1,64 @@
+// ONNX Runtime sessions for the model packs, created at boot with the pack's explicit thread counts and
+// without the CPU memory arena or memory-pattern planning: both keep freed tensor memory (and so request
+// data) alive for reuse; without them every buffer goes back to the allocator when a run ends.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CloisterError } from '../../attestation/errors.js';
+import { loadModelPack, PACKS_DIR, type ModelPack, type ModelSpec } from './manifest.js';
+
+export interface LoadedModel {
+  readonly spec: ModelSpec;
+  readonly session: ort.InferenceSession;
+}
+
+export interface LoadedPack {
+  readonly pack: ModelPack;
+  readonly models: ReadonlyMap<string, LoadedModel>;
+  /** Asset bytes by role (public data, e.g. the OCR dictionary). */
+  readonly assets: ReadonlyMap<string, Uint8Array>;
+}
+
+export async function openPack(pack: ModelPack): Promise<LoadedPack> {
+  const models = new Map<string, LoadedModel>();
+  for (const spec of pack.models) {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(spec.path, {
+        intraOpNumThreads: pack.threads.intraOp,
+        interOpNumThreads: pack.threads.interOp,
+        executionMode: 'sequential',
+        enableCpuMemArena: false,
+        enableMemPattern: false,
+        graphOptimizationLevel: 'all',
+      });
+    } catch (cause) {
+      throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: ONNX Runtime cannot load ${spec.path}: ${(cause as Error).message}`, { field: spec.role, cause });
+    }
+    const names = (list: readonly string[]): string => [...list].sort().join(', ');
+    if (names(session.inputNames) !== names(spec.inputs.map((t) => t.name)) || names(session.outputNames) !== names(spec.outputs.map((t) => t.name))) {
+      throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: model ${spec.role} has inputs [${names(session.inputNames)}] and outputs [${names(session.outputNames)}], the manifest says [${names(spec.inputs.map((t) => t.name))}] and [${names(spec.outputs.map((t) => t.name))}]`, { field: spec.role });
+    }
+    models.set(spec.role, { spec, session });
+  }
+  const assets = new Map<string, Uint8Array>();
+  for (const a of pack.assets) assets.set(a.role, new Uint8Array(await readFile(a.path)));
+  return { pack, models, assets };
+}
+
+/** Every manifest in `dir` (default image/models), verified and opened, in name order. */
+export async function openPacks(dir = PACKS_DIR): Promise<LoadedPack[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `cannot read the model pack directory ${dir}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'models', cause });
+  }
+  const loaded: LoadedPack[] = [];
+  for (const n of names) loaded.push(await openPack(await loadModelPack(join(dir, n))));
+  return loaded;
+}
+
+export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
+  for (const p of packs) for (const m of p.models.values()) await m.session.release();
+}

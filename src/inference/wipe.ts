@@ -1,0 +1,13 @@
+// Zeroing request data, byte by byte whatever the element type (BigInt64Array.fill(0) would throw).
+// One switch exists for the benchmark that prices wiping (bench/inference.ts); nothing else turns it off.
+let enabled = true;
+
+export function wipe(...views: (ArrayBufferView | undefined)[]): void {
+  if (!enabled) return;
+  for (const v of views) if (v !== undefined) new Uint8Array(v.buffer, v.byteOffset, v.byteLength).fill(0);
+}
+
+/** Benchmark only: measure the same path without wiping. */
+export function setWipingForBenchmark(on: boolean): void {
+  enabled = on;
+}
