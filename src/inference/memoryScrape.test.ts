@@ -110,5 +110,6 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
     assert.doesNotMatch(log, new RegExp(canary.slice(0, 8)));
     assert.match(log, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
+    assert.match(log, /"model":"ocr","status":200,"requestBytes":\d+,"responseBytes":\d+,"msg":"private request"/);
   });
 });

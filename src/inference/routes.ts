@@ -103,6 +103,7 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
   return {
     method: 'POST',
     path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
+    model: pack.pack.name,
     handler: async (request, signal) => {
       if (mediaType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
       let inputs: WireTensor[];
@@ -132,6 +133,7 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
   return {
     method: 'POST',
     path: '/v1/ocr',
+    model: service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr',
     handler: async (request, signal) => {
       const type = mediaType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');

@@ -3,14 +3,14 @@
 // Binary HTTP response. Failures before decapsulation are answered in the clear (a problem code: the
 // relay and the gateway see them anyway); every failure after it is an encapsulated response with a
 // generic message. Every plaintext buffer is wiped on every path.
-import { decodeRequest, encodeResponseParts, type BhttpResponse } from '../../attestation/ohttp/bhttp.js';
+import { decodeRequest, encodeResponseParts } from '../../attestation/ohttp/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
 import type { ProblemCode } from '../server/problems.js';
 import { wipe } from '../inference/wipe.js';
-import { textResponse, type TargetHandler } from './targets.js';
+import { textResponse, type TargetHandler, type TargetResponse } from './targets.js';
 
 export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
 
@@ -25,7 +25,7 @@ export interface GatewayOptions {
 }
 
 export type GatewayOutcome =
-  | { readonly kind: 'encapsulated'; readonly body: Uint8Array; readonly status: number }
+  | { readonly kind: 'encapsulated'; readonly body: Uint8Array; readonly status: number; readonly model?: string }
   | { readonly kind: 'problem'; readonly code: ProblemCode; readonly detail: string };
 
 const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
@@ -38,7 +38,7 @@ const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
 
 class TargetTimeout extends Error {}
 
-function withDeadline(target: TargetHandler, request: Parameters<TargetHandler>[0], ms: number): Promise<BhttpResponse> {
+function withDeadline(target: TargetHandler, request: Parameters<TargetHandler>[0], ms: number): Promise<TargetResponse> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -72,13 +72,13 @@ export class OhttpGateway {
       return { kind: 'problem', code, detail: (e as Error).message };
     }
     const { message, responder } = decapsulated;
-    let response: BhttpResponse | undefined;
+    let response: TargetResponse | undefined;
     let encoded: Uint8Array[] = [];
     try {
       response = await this.#respond(message);
       encoded = encodeResponseParts(response);
       const encapsulated = await responder.encapsulate(encoded);
-      return { kind: 'encapsulated', body: encapsulated, status: response.status };
+      return { kind: 'encapsulated', body: encapsulated, status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
     } catch {
       responder.discard();
       return { kind: 'problem', code: 'INTERNAL', detail: 'the response could not be encapsulated' };
@@ -88,7 +88,7 @@ export class OhttpGateway {
     }
   }
 
-  async #respond(message: Uint8Array): Promise<BhttpResponse> {
+  async #respond(message: Uint8Array): Promise<TargetResponse> {
     let request;
     try {
       request = decodeRequest(message);

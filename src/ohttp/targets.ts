@@ -3,12 +3,17 @@
 // answers with a Binary HTTP response whose content it owns; the gateway wipes both after encapsulation.
 import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
 
-export type TargetHandler = (request: BhttpRequest, signal: AbortSignal) => Promise<BhttpResponse>;
+/** A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold). */
+export type TargetResponse = BhttpResponse & { readonly model?: string };
+
+export type TargetHandler = (request: BhttpRequest, signal: AbortSignal) => Promise<TargetResponse>;
 
 export interface TargetRoute {
   readonly method: string;
   readonly path: string;
   readonly handler: TargetHandler;
+  /** The model pack this route runs, for the log. */
+  readonly model?: string;
 }
 
 const encoder = new TextEncoder();
@@ -29,7 +34,8 @@ export function targetRouter(routes: readonly TargetRoute[]): TargetHandler {
       const r = textResponse(405, 'method not allowed');
       return Promise.resolve({ ...r, headers: [...r.headers, ['allow', matching.map((m) => m.method).join(', ')]] });
     }
-    return route.handler(request, signal);
+    const model = route.model;
+    return model === undefined ? route.handler(request, signal) : route.handler(request, signal).then((r) => ({ ...r, model }));
   };
 }
 

@@ -21,6 +21,9 @@ export interface OhttpRouteOptions {
   readonly maxRequestBytes?: number;
 }
 
+/** Sizes in the log are rounded up to a power of two: enough for capacity planning, less for fingerprinting. */
+const roundUp = (n: number): number => (n <= 1 ? n : 2 ** Math.ceil(Math.log2(n)));
+
 const buffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOptions): void {
@@ -42,6 +45,8 @@ export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOpt
     if (!Buffer.isBuffer(request.body)) return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', `send ${OHTTP_REQUEST_MEDIA_TYPE}`);
     const outcome = await options.gateway.handle(new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength));
     if (outcome.kind === 'problem') return sendProblem(reply, outcome.code, outcome.detail);
+    // The allowlisted facts about one private request: which model, how it ended, sizes rounded up.
+    request.log.info({ model: outcome.model ?? null, status: outcome.status, requestBytes: roundUp(request.body.length), responseBytes: roundUp(outcome.body.length) }, 'private request');
     return reply.header('cache-control', 'no-store').type(OHTTP_RESPONSE_MEDIA_TYPE).send(buffer(outcome.body));
   });
 }
