@@ -151,9 +151,21 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
       if (raw !== undefined && raw.length > 0) return new Uint8Array(raw);
       return socket.isSessionReused() ? offered?.der : undefined;
     };
+    // Tickets may arrive before the verdict: the latest is kept aside and stored once the server is accepted.
+    let accepted = false;
+    let ticket: Buffer | undefined;
+    const keep = (): void => {
+      if (ticket === undefined || der === undefined || refusedServer) return;
+      try {
+        verify.sessions?.set(sessionKey, ticket, der);
+      } catch {
+        // A certificate the store cannot read is simply not resumed.
+      }
+      ticket = undefined;
+    };
     socket.on('session', (s: Buffer) => {
-      const d = der ?? connectionCertificate();
-      if (!refusedServer && d !== undefined) verify.sessions?.set(sessionKey, s, d);
+      ticket = s;
+      if (accepted) keep();
     });
     const fail = (e: unknown): void => {
       if (e instanceof AttestationRefusedError) {
@@ -187,6 +199,8 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
           }
           if (verify.nextNonce === undefined) {
             socket.removeListener('error', fail);
+            accepted = true;
+            keep();
             resolve({ socket, verdict, cached, resumed: socket.isSessionReused() });
             return;
           }
@@ -201,6 +215,8 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
                   return;
                 }
                 socket.removeListener('error', fail);
+                accepted = true;
+                keep();
                 resolve({ socket, verdict: merged, cached, resumed: socket.isSessionReused(), nonce });
               },
               (e: unknown) => {

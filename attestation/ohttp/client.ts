@@ -1,8 +1,9 @@
-// The Oblivious HTTP client (docs/ohttp.md "Client"): fetch the gateway's key configurations and its
-// RA-TLS certificate (through the relay by default, so the gateway does not learn who asked), accept
-// the configurations only if the certificate's attestation binds exactly them and meets the policy,
+// The Oblivious HTTP client (docs/ohttp.md "Client"): fetch the gateway's RA-TLS certificate (through
+// the relay by default, so the gateway does not learn who asked), take the key configurations its
+// attestation binds, only if that attestation meets the policy,
 // then encapsulate each request to one of them, send it through the relay, and open the answer.
 // Browser-safe: the transport is the global fetch (or one given).
+import { fromHex } from '../bytes.js';
 import { VerificationError } from '../errors.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verify.js';
 import type { SnpVerifier } from '../snp/verify.js';
@@ -10,8 +11,8 @@ import type { TdxVerifier } from '../tdx/verify.js';
 import { decodeResponse, encodeRequest, type BhttpFields, type BhttpResponse } from './bhttp.js';
 import { encapsulateRequest } from './encapsulation.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
-import { decodeKeyConfig, decodeOhttpKeys, type KeyConfig } from './keyConfig.js';
-import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from './paths.js';
+import { decodeKeyConfig, type KeyConfig } from './keyConfig.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from './paths.js';
 
 type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
 
@@ -27,7 +28,7 @@ export interface OhttpClientOptions {
   readonly at?: Date;
   readonly primitives?: HpkePrimitives;
   readonly fetch?: FetchLike;
-  /** Per HTTP exchange, in ms (default 30 000). */
+  /** Per HTTP exchange, in ms (default 35 000). */
   readonly timeoutMs?: number;
 }
 
@@ -88,7 +89,8 @@ export class OhttpClient {
   }
 
   async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<{ status: number; type: string; body: Uint8Array }> {
-    const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 30_000);
+    // Above the relay's 30 s and the gateway's 25 s, so their answers arrive before the client gives up.
+    const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 35_000);
     let r;
     try {
       r = await this.#fetch(url, { ...init, signal });
@@ -105,16 +107,17 @@ export class OhttpClient {
     return r.body;
   }
 
+  // The configurations come from the certificate that binds them, not from a second fetch of
+  // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
   async #fetchKeys(): Promise<VerifiedKeys> {
-    const [keys, certificate] = await Promise.all([this.#get(OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE), this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE)]);
-    const configs = decodeOhttpKeys(keys);
+    const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE);
     const verdict = await verifyAttestedCertificate(certificate, this.#options.policy ?? {}, {
-      expectedKeyConfigs: configs,
       ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
     });
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
+    const configs = ((verdict.claims as { keyConfigs?: string[] } | undefined)?.keyConfigs ?? []).map((h) => fromHex(h));
     const usable = configs.flatMap((bytes) => {
       try {
         const c = decodeKeyConfig(bytes);

@@ -163,7 +163,7 @@ export class Responder extends ResponseContext {
     secret.fill(0);
     const parts = message instanceof Uint8Array ? [message] : message;
     try {
-      const context = this.suite.aead.createEncryptionContext(toArrayBufferView(key)) as AeadEncryptionContext & Partial<PartsSealer>;
+      const context = this.suite.aead.createEncryptionContext(key) as AeadEncryptionContext & Partial<PartsSealer>;
       if (context.sealParts !== undefined) return context.sealParts(nonce, parts, nonceBytes);
       // The plaintext goes to the AEAD as it is (a copy would outlive the caller's wipe), joined only when given in parts.
       const whole = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts);

@@ -11,7 +11,6 @@ import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
 import { availableSimulatedRoots } from './devRoots.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
 
@@ -97,7 +96,6 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
       snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.snp }),
       tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.tdx }),
       primitives: nodeHpke,
-      fetch: unauthenticatedFetch,
     });
     let response;
     try {

@@ -61,7 +61,13 @@ export class NodeHkdfSha256 implements KdfInterface {
   }
 
   labeledExtractSync(salt: Bytes, label: Uint8Array, ikm: Uint8Array): Buffer {
-    return this.extractSync(salt, this.buildLabeledIkm(label, ikm));
+    // The labeled input holds the IKM (a DH output, a shared secret): zeroed once hashed.
+    const labeled = this.buildLabeledIkm(label, ikm);
+    try {
+      return this.extractSync(salt, labeled);
+    } finally {
+      labeled.fill(0);
+    }
   }
 
   labeledExpandSync(prk: Bytes, label: Uint8Array, info: Uint8Array, len: number): Buffer {
@@ -152,7 +158,9 @@ export class NodeX25519Kem implements KemInterface {
     const secret = this.#kdf.labeledExpandSync(prk, SHARED_SECRET, kemContext, 32);
     dh.fill(0);
     prk.fill(0);
-    return arrayBuffer(secret);
+    const out = arrayBuffer(secret);
+    secret.fill(0);
+    return out;
   }
 
   encap(params: SenderContextParams): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
@@ -193,7 +201,8 @@ class NodeAeadContext implements AeadEncryptionContext {
 
   constructor(cipher: 'aes-128-gcm' | 'chacha20-poly1305', key: Bytes) {
     this.#cipher = cipher;
-    this.#key = Buffer.from(view(key));
+    // A view, not a copy: the key belongs to the caller's (request-scoped) context.
+    this.#key = view(key);
   }
 
   /** prefix || Seal(parts joined, empty AAD) in one exactly-sized buffer; the parts are never joined in plaintext. */

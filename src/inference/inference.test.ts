@@ -132,6 +132,26 @@ describe('tensor wire format', () => {
 });
 
 describe('inference queue', () => {
+  it('never runs more than `concurrency` jobs, even when a new job arrives while a slot is handed to a waiter', async () => {
+    const queue = new InferenceQueue({ concurrency: 1, maxQueued: 4 });
+    let active = 0;
+    let peak = 0;
+    const job = async (): Promise<void> => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setImmediate(r));
+      active--;
+    };
+    const first = queue.run(job);
+    const second = queue.run(job);
+    await first;
+    // `second` holds the slot now, though its code has not resumed yet: a newcomer must wait.
+    const third = queue.run(job);
+    assert.equal(queue.running, 1);
+    await Promise.all([second, third]);
+    assert.equal(peak, 1);
+  });
+
   it('runs at most `concurrency` jobs, queues up to `maxQueued`, refuses beyond with a Retry-After, honours aborts, and drains on close', async () => {
     const queue = new InferenceQueue({ concurrency: 1, maxQueued: 1 });
     let release!: () => void;

@@ -62,8 +62,10 @@ export class InferenceQueue {
   async run<T>(job: (signal: AbortSignal | undefined) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#closed) throw new QueueClosedError();
     signal?.throwIfAborted();
-    if (this.#running >= this.concurrency) {
+    if (this.#running < this.concurrency) this.#running++;
+    else {
       if (this.#waiting.length >= this.maxQueued) throw new QueueFullError(this.#retryAfter());
+      // A finishing job hands its slot over (#release): #running already counts this one when it starts.
       await new Promise<void>((resolve, reject) => {
         const entry: Waiting = { start: resolve, reject, signal };
         this.#waiting.push(entry);
@@ -80,22 +82,24 @@ export class InferenceQueue {
         );
       });
     }
-    this.#running++;
     const started = performance.now();
     try {
       return await job(signal);
     } finally {
-      this.#running--;
       this.#served++;
       this.#totalMs += performance.now() - started;
-      this.#next();
+      this.#release();
     }
   }
 
-  #next(): void {
+  #release(): void {
     const entry = this.#waiting.shift();
-    if (entry !== undefined) entry.start();
-    else if (this.#running === 0) for (const f of this.#idle.splice(0)) f();
+    if (entry !== undefined) {
+      entry.start();
+      return;
+    }
+    this.#running--;
+    if (this.#running === 0) for (const f of this.#idle.splice(0)) f();
   }
 
   /** Refuses new and queued jobs, then resolves when the running ones have finished. */

@@ -78,6 +78,8 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       return layout.bytes;
     } catch (e) {
       wipe(layout.bytes);
+      // A learned shape can be wrong for an output whose shape depends on values: learn it again.
+      if (seen.delete(key)) return await runModel(model, inputs);
       throw e;
     } finally {
       wipe(...layout.data.filter((_, i) => layout.inPlace[i] !== true));

@@ -12,7 +12,8 @@ import type { ProblemCode } from '../server/problems.js';
 import { wipe } from '../inference/wipe.js';
 import { textResponse, type TargetHandler, type TargetResponse } from './targets.js';
 
-export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
+/** Below the relay's 30 s, so that a slow target gets the encapsulated 504, not the relay's. */
+export const DEFAULT_TARGET_TIMEOUT_MS = 25_000;
 
 export interface GatewayOptions {
   readonly keys: (keyId: number) => GatewayKey | undefined;
@@ -38,8 +39,8 @@ const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
 
 class TargetTimeout extends Error {}
 
-function withDeadline(target: TargetHandler, request: Parameters<TargetHandler>[0], ms: number): Promise<TargetResponse> {
-  const controller = new AbortController();
+/** The job's answer, or TargetTimeout after `ms` (the job is aborted and keeps running to its end). */
+function withDeadline(job: Promise<TargetResponse>, controller: AbortController, ms: number): Promise<TargetResponse> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -47,7 +48,7 @@ function withDeadline(target: TargetHandler, request: Parameters<TargetHandler>[
       reject(new TargetTimeout());
     }, ms);
   });
-  return Promise.race([target(request, controller.signal), deadline]).finally(() => {
+  return Promise.race([job, deadline]).finally(() => {
     clearTimeout(timer);
   });
 }
@@ -96,10 +97,31 @@ export class OhttpGateway {
       return textResponse(400, 'malformed request');
     }
     if (request.headers.some(([name, value]) => name === 'expect' && value.toLowerCase().includes('100-continue'))) return textResponse(417, 'expectation failed');
+    const controller = new AbortController();
+    const target = this.#options.target;
+    const job = Promise.resolve().then(() => target(request, controller.signal));
+    // Indeterminate-length content is a joined copy, not a view of `message`: wiped once the job is done with it.
+    const copied = request.content.buffer === message.buffer ? undefined : request.content;
+    void job.then(
+      () => {
+        wipe(copied);
+      },
+      () => {
+        wipe(copied);
+      },
+    );
     try {
-      return await withDeadline(this.#options.target, request, this.#options.targetTimeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS);
+      return await withDeadline(job, controller, this.#options.targetTimeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS);
     } catch (e) {
-      return e instanceof TargetTimeout ? textResponse(504, 'timeout') : textResponse(500, 'internal error');
+      if (!(e instanceof TargetTimeout)) return textResponse(500, 'internal error');
+      // Nobody will encapsulate what the job still returns: wipe it when it comes.
+      void job.then(
+        (late) => {
+          wipe(late.content);
+        },
+        () => undefined,
+      );
+      return textResponse(504, 'timeout');
     }
   }
 }

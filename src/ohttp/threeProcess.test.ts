@@ -96,7 +96,7 @@ describe('client, relay and gateway as three processes', () => {
     // The gateway: every request came from the relay's address, with none of the client's headers.
     const requests = seen.filter((s) => s.url?.startsWith('/.well-known/') === true);
     assert.ok(requests.some((s) => s.method === 'POST'), 'the encapsulated request arrived');
-    assert.ok(requests.some((s) => s.method === 'GET' && s.url === '/.well-known/ohttp-gateway'), 'the key configurations were fetched through the relay');
+    assert.ok(requests.some((s) => s.method === 'GET' && s.url === '/.well-known/cloister/attestation'), 'the certificate binding the key configurations was fetched through the relay');
     for (const s of requests) {
       assert.equal(s.remoteAddress, '127.0.0.1');
       const names = Object.keys(s.headers).sort();

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { encodeOhttpKeys } from '../../attestation/ohttp/keyConfig.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
 import type { OhttpGateway } from '../ohttp/gateway.js';
+import { sizeClass } from '../relay/log.js';
 import { sendProblem } from './problems.js';
 
 /** 1 MiB of content plus the Binary HTTP and OHTTP framing. */
@@ -20,9 +21,6 @@ export interface OhttpRouteOptions {
   readonly certificate?: () => Uint8Array;
   readonly maxRequestBytes?: number;
 }
-
-/** Sizes in the log are rounded up to a power of two: enough for capacity planning, less for fingerprinting. */
-const roundUp = (n: number): number => (n <= 1 ? n : 2 ** Math.ceil(Math.log2(n)));
 
 const buffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
@@ -45,8 +43,8 @@ export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOpt
     if (!Buffer.isBuffer(request.body)) return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', `send ${OHTTP_REQUEST_MEDIA_TYPE}`);
     const outcome = await options.gateway.handle(new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength));
     if (outcome.kind === 'problem') return sendProblem(reply, outcome.code, outcome.detail);
-    // The allowlisted facts about one private request: which model, how it ended, sizes rounded up.
-    request.log.info({ model: outcome.model ?? null, status: outcome.status, requestBytes: roundUp(request.body.length), responseBytes: roundUp(outcome.body.length) }, 'private request');
+    // The allowlisted facts about one private request: which model, how it ended, sizes rounded up to a power of two.
+    request.log.info({ model: outcome.model ?? null, status: outcome.status, requestBytes: sizeClass(request.body.length), responseBytes: sizeClass(outcome.body.length) }, 'private request');
     return reply.header('cache-control', 'no-store').type(OHTTP_RESPONSE_MEDIA_TYPE).send(buffer(outcome.body));
   });
 }

@@ -1,0 +1,49 @@
+// The gateway wipes plaintext it does not send back too: a target's answer that arrives after the
+// deadline, and the joined copy an indeterminate-length request's content is.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeRequest, type BhttpRequest } from '../../attestation/ohttp/bhttp.js';
+import { encapsulateRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
+import { cipherSuite } from '../../attestation/ohttp/hpke.js';
+import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/ohttp/keyConfig.js';
+import { nodeHpke } from '../crypto/nodeHpke.js';
+import { OhttpGateway } from './gateway.js';
+import type { TargetHandler } from './targets.js';
+
+async function key(): Promise<GatewayKey> {
+  const suite = cipherSuite(nodeHpke, KEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_128_GCM);
+  assert.ok(suite !== undefined);
+  const pair = await suite.kem.generateKeyPair();
+  const config: KeyConfig = { keyId: 3, kemId: KEM_X25519_HKDF_SHA256, publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)), suites: [{ kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM }] };
+  return { config, privateKey: pair.privateKey };
+}
+
+const enc = (s: string): number[] => [s.length, ...new TextEncoder().encode(s)];
+
+describe('gateway wiping beyond the response it sends', () => {
+  it('wipes a target answer that arrives after the deadline (the client got an encapsulated 504)', async () => {
+    const k = await key();
+    const late = new Uint8Array(64).fill(0x41);
+    const target: TargetHandler = () => new Promise((resolve) => setTimeout(() => { resolve({ status: 200, informational: [], headers: [], content: late, trailers: [] }); }, 60));
+    const gateway = new OhttpGateway({ keys: () => k, target, primitives: nodeHpke, targetTimeoutMs: 10 });
+    const request = await encapsulateRequest(k.config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/slow', headers: [], content: new Uint8Array([1]), trailers: [] }), { primitives: nodeHpke });
+    const outcome = await gateway.handle(request.bytes);
+    assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 504);
+    assert.ok(late.some((b) => b !== 0), 'still being produced');
+    await new Promise((r) => setTimeout(r, 120));
+    assert.ok(late.every((b) => b === 0), 'wiped once it arrived');
+  });
+
+  it('wipes the joined content of an indeterminate-length request', async () => {
+    const k = await key();
+    let seen: BhttpRequest | undefined;
+    const gateway = new OhttpGateway({ keys: () => k, target: (r) => ((seen = r), Promise.resolve({ status: 200, informational: [], headers: [], content: new Uint8Array([7]), trailers: [] })), primitives: nodeHpke });
+    const framing2 = Uint8Array.from([2, ...enc('POST'), ...enc('https'), ...enc('cloister'), ...enc('/v1/echo'), 0, ...enc('secret-'), ...enc('chunks'), 0, 0]);
+    const request = await encapsulateRequest(k.config, framing2, { primitives: nodeHpke });
+    const outcome = await gateway.handle(request.bytes);
+    assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 200);
+    assert.ok(seen !== undefined);
+    assert.equal(seen.content.length, 13);
+    assert.ok(seen.content.every((b) => b === 0), 'the joined copy is zeroed');
+  });
+});
