@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type tls from 'node:tls';
 import { VerificationError } from '../errors.js';
+import { problemCode } from '../httpText.js';
 import type { RaTlsVerdict } from '../ratls/verify.js';
 
 /** The path of the fresh-evidence endpoint (src/server/app.ts). */
@@ -68,7 +69,7 @@ export function fetchFresh(socket: tls.TLSSocket, target: FreshTarget, nonce: Ui
         res.on('end', () => {
           const bytes = new Uint8Array(Buffer.concat(chunks));
           if (res.statusCode !== 200) {
-            const problem = /"code"\s*:\s*"([A-Z_]+)"/.exec(new TextDecoder().decode(bytes.subarray(0, 2048)))?.[1];
+            const problem = problemCode(bytes);
             const retry = res.headers['retry-after'];
             settle(`HTTP ${res.statusCode ?? 0}${problem === undefined ? '' : ` ${problem}`}${retry === undefined ? '' : ` (retry after ${retry} s)`}`);
             return;

@@ -5,6 +5,7 @@
 // Browser-safe: the transport is the global fetch (or one given).
 import { fromHex } from '../bytes.js';
 import { VerificationError } from '../errors.js';
+import { mediaType, problemCode } from '../httpText.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verify.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
@@ -94,7 +95,7 @@ export class OhttpClient {
     let r;
     try {
       r = await this.#fetch(url, { ...init, signal });
-      return { status: r.status, type: (r.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '', body: new Uint8Array(await r.arrayBuffer()) };
+      return { status: r.status, type: mediaType(r.headers.get('content-type')), body: new Uint8Array(await r.arrayBuffer()) };
     } catch (cause) {
       throw failed(`${init.method} ${url} failed: ${(cause as Error).message}`, (cause as Error).name, cause);
     }
@@ -179,15 +180,6 @@ export class OhttpClient {
     } finally {
       plaintext.fill(0);
     }
-  }
-}
-
-function problemCode(body: Uint8Array): string | undefined {
-  try {
-    const json = JSON.parse(new TextDecoder().decode(body.subarray(0, 4096))) as { code?: unknown };
-    return typeof json.code === 'string' ? json.code : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -5,14 +5,9 @@
 import { parseArgs } from 'node:util';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
-import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
-import type { SnpPolicy } from '../../attestation/snp/validate.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { TdxVerifier } from '../../attestation/tdx/verify.js';
-import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import { availableSimulatedRoots } from './devRoots.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+import { trustFromOptions } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
 
@@ -71,30 +66,15 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
     const file = positionals[0] as string;
     const relay = values.relay ?? DEFAULT_RELAY;
     if (!/^https?:\/\/[^/]+(\/[A-Za-z0-9._~-]+)*\/?$/.test(relay)) throw usage(`--relay must be an http(s) URL such as ${DEFAULT_RELAY}, got "${relay}"`);
-    const measurements = values.measurement?.map((m) => {
-      const clean = m.replace(/^0x/i, '').toLowerCase();
-      if (!/^[0-9a-f]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex, got "${m}"`);
-      return clean;
-    });
-    let snp: SnpPolicy = {};
-    if (values.policy !== undefined) snp = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
     const body = await readInput(io, file, 'file');
     const type = values.type ?? sniff(body);
     if (type === undefined) throw usage(`cannot tell the media type of "${file}" (not PNG or JPEG); give --type and --path`);
     const path = values.path ?? (type.startsWith('image/') ? '/v1/ocr' : undefined);
     if (path === undefined || !path.startsWith('/')) throw usage('give --path, the target path such as /v1/models/vad/vad');
-    const roots = { snp: [] as Uint8Array[], tdx: [] as Uint8Array[] };
-    if (values['trust-simulated'] === true) {
-      const dev = await availableSimulatedRoots();
-      if (dev.snp.length === 0 && dev.tdx === undefined) throw usage(`--trust-simulated: no development root in ${dev.dir} (start the local stack first: npm start)`);
-      roots.snp.push(...dev.snp);
-      if (dev.tdx !== undefined) roots.tdx.push(dev.tdx);
-    }
+    const trust = await trustFromOptions(values, io, 'request', 'start the local stack first: npm start');
     const client = new OhttpClient({
       relay,
-      policy: { snp: { ...snp, ...(measurements === undefined ? {} : { measurements }) }, tdx: measurements === undefined ? {} : { mrtds: measurements } },
-      snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.snp }),
-      tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots.tdx }),
+      ...trust,
       primitives: nodeHpke,
     });
     let response;

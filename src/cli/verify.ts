@@ -2,15 +2,10 @@
 // (docs/ra-tls.md) during the TLS handshake, and print the verdict and what it attests.
 import { parseArgs } from 'node:util';
 import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/node/index.js';
-import type { RaTlsPolicy, RaTlsVerdict } from '../../attestation/ratls/verify.js';
+import type { RaTlsVerdict } from '../../attestation/ratls/verify.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
-import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
-import type { SnpPolicy } from '../../attestation/snp/validate.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { TdxVerifier } from '../../attestation/tdx/verify.js';
-import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
-import { availableSimulatedRoots } from './devRoots.js';
-import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+import { errorLine, EXIT, type CliIo } from './io.js';
+import { trustFromOptions } from './trustOptions.js';
 
 export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
 
@@ -73,12 +68,6 @@ function hexNonce(value: string): Uint8Array {
   const clean = value.replace(/^0x/i, '');
   if (!/^(?:[0-9a-fA-F]{2}){16,64}$/.test(clean)) throw usage(`--nonce must be 16..64 bytes of hex (32..128 digits), got "${value}"`);
   return new Uint8Array(Buffer.from(clean, 'hex'));
-}
-
-function hexMeasurement(value: string): string {
-  const clean = value.replace(/^0x/i, '');
-  if (!/^[0-9a-fA-F]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex (96 digits), got "${value}"`);
-  return clean.toLowerCase();
 }
 
 interface Claims {
@@ -156,28 +145,12 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
       at = new Date(values.at);
       if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values.at)) throw usage(`--at "${values.at}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z`);
     }
-    let snp: SnpPolicy = {};
-    if (values.policy !== undefined) snp = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
-    const measurements = values.measurement?.map(hexMeasurement);
-    const policy: RaTlsPolicy = {
-      snp: { ...snp, ...(measurements === undefined ? {} : { measurements }) },
-      tdx: measurements === undefined ? {} : { mrtds: measurements },
-    };
-    const snpRoots: Uint8Array[] = [];
-    const tdxRoots: Uint8Array[] = [];
-    if (values['trust-simulated'] === true) {
-      const dev = await availableSimulatedRoots();
-      if (dev.snp.length === 0 && dev.tdx === undefined) throw usage(`--trust-simulated: no development root in ${dev.dir} (the simulated TEE creates one at first use)`);
-      snpRoots.push(...dev.snp);
-      if (dev.tdx !== undefined) tdxRoots.push(dev.tdx);
-    }
+    const trust = await trustFromOptions(values, io, 'verify', 'the simulated TEE creates one at first use');
     const nonce = values.nonce === undefined ? undefined : hexNonce(values.nonce);
     const verify = createAttestedVerifier({
-      policy,
+      ...trust,
       ...(nonce === undefined ? {} : { nonce }),
       ...(values.fresh === true ? { freshEvidence: true } : {}),
-      snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: snpRoots }),
-      tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: tdxRoots }),
       ...(at === undefined ? {} : { at }),
     });
     let verdict: RaTlsVerdict;

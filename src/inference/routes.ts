@@ -3,6 +3,7 @@
 // they wipe on every path. Bodies are binary: tensors in application/vnd.cloister.tensors, images as
 // PNG or JPEG, recognised text as UTF-8 bytes assembled without JavaScript strings.
 import * as ort from 'onnxruntime-node';
+import { mediaType } from '../../attestation/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
 import { textResponse, type TargetRoute } from '../ohttp/targets.js';
 import type { TensorSpec } from './manifest.js';
@@ -27,7 +28,7 @@ const MAX_ELEMENTS = 16 << 20;
 const encoder = new TextEncoder();
 
 const header = (r: BhttpRequest, name: string): string | undefined => r.headers.find(([n]) => n === name)?.[1];
-const mediaType = (r: BhttpRequest): string => (header(r, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+const requestType = (r: BhttpRequest): string => mediaType(header(r, 'content-type'));
 
 function busy(e: unknown): BhttpResponse | undefined {
   if (e instanceof QueueFullError) {
@@ -107,7 +108,7 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
     path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
     model: pack.pack.name,
     handler: async (request, signal) => {
-      if (mediaType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
+      if (requestType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
       let inputs: WireTensor[];
       try {
         inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS);
@@ -137,7 +138,7 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
     path: '/v1/ocr',
     model: service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr',
     handler: async (request, signal) => {
-      const type = mediaType(request);
+      const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');
       try {
         const { text } = await service.queue.run((s) => ocr.recognize(request.content, s), signal);

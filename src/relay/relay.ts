@@ -13,6 +13,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { mediaType } from '../../attestation/httpText.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
 import { problem, PROBLEMS, type ProblemCode } from '../server/problems.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
@@ -223,10 +224,6 @@ function routeOf(url: string): { name: string; resource: Resource } | undefined 
   const path = url.slice(slash);
   const resource = path === OHTTP_GATEWAY_PATH ? 'gateway' : path === ATTESTATION_CERTIFICATE_PATH ? 'attestation' : undefined;
   return resource === undefined ? undefined : { name: url.slice(1, slash), resource };
-}
-
-function mediaType(contentType: string | undefined): string | undefined {
-  return contentType?.split(';', 1)[0]?.trim().toLowerCase();
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
