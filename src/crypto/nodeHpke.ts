@@ -235,6 +235,12 @@ class NodeAeadContext implements AeadEncryptionContext {
     try {
       head = c.update(d.subarray(0, d.length - 16));
       tail = c.final();
+      if (tail.length === 0 && head.byteOffset === 0 && head.byteLength === head.buffer.byteLength) {
+        // Already one exactly-sized buffer of its own (not a slice of Node's pool): hand it over.
+        const own = head;
+        head = undefined;
+        return own;
+      }
       const out = Buffer.from(new ArrayBuffer(head.length + tail.length));
       head.copy(out, 0);
       tail.copy(out, head.length);
