@@ -221,7 +221,8 @@ export async function decapsulateRequest(request: Uint8Array, keys: (keyId: numb
   let secret: Uint8Array;
   try {
     const recipient = await cipher.createRecipientContext({ recipientKey: key.privateKey, enc: toArrayBufferView(enc), info: toArrayBufferView(requestInfo(hdr)) });
-    message = new Uint8Array(await recipient.open(toArrayBufferView(request.subarray(HEADER_SIZE + nenc))));
+    // An ArrayBuffer, which @hpke/core takes as it is (a view it would copy again).
+    message = new Uint8Array(await recipient.open(toArrayBufferView(request.subarray(HEADER_SIZE + nenc)).buffer));
     const s = sizes(cipher);
     secret = new Uint8Array(await recipient.export(toArrayBufferView(RESPONSE_LABEL), Math.max(s.nn, s.nk)));
   } catch (cause) {
