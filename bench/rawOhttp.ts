@@ -1,8 +1,10 @@
 // The raw limit for the gateway benchmark: one RFC 9458 exchange (decapsulate a request, encapsulate
 // the response) written straight on node:crypto for DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
-// AES-128-GCM (RFC 9180 sections 4, 5.1, 5.2, 5.3, 7.1; RFC 9458 section 4), with no library between.
+// AES-128-GCM (RFC 9180 sections 4, 5.1, 5.2, 5.3, 7.1; RFC 9458 section 4), with no library between
+// (HMAC through src/crypto/hmac.ts, the gateway's own, so that both sides hash at the same speed).
 // Every value is computed per call, as the gateway does; only label strings are constants.
-import { createCipheriv, createDecipheriv, createHmac, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPublicKey, diffieHellman, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { hmacSha256 } from '../src/crypto/hmac.js';
 
 const V1 = Buffer.from('HPKE-v1');
 const KEM_SUITE = Buffer.from([0x4b, 0x45, 0x4d, 0x00, 0x20]);
@@ -13,13 +15,13 @@ const LABELS = { eae: L('eae_prk'), shared: L('shared_secret'), pskId: L('psk_id
 const REQUEST_LABEL = L('message/bhttp request\0');
 const RESPONSE_LABEL = L('message/bhttp response');
 
-const extract = (salt: Buffer, ikm: Buffer): Buffer => createHmac('sha256', salt.length === 0 ? Buffer.alloc(32) : salt).update(ikm).digest();
+const extract = (salt: Buffer, ikm: Buffer): Buffer => hmacSha256(salt.length === 0 ? Buffer.alloc(32) : salt, ikm);
 
 function expand(prk: Buffer, info: Buffer, length: number): Buffer {
   const out = Buffer.alloc(length);
-  let t = Buffer.alloc(0);
+  let t: Buffer = Buffer.alloc(0);
   for (let i = 1, at = 0; at < length; i++) {
-    t = createHmac('sha256', prk).update(t).update(info).update(Buffer.from([i])).digest();
+    t = hmacSha256(prk, t, info, Uint8Array.of(i));
     at += t.copy(out, at);
   }
   return out;

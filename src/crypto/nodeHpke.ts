@@ -2,9 +2,10 @@
 // place of its WebCrypto ones: DHKEM(X25519, HKDF-SHA256) (RFC 9180 section 4.1), HKDF-SHA256 with
 // HPKE's labeled extract/expand (section 4), AES-128-GCM and ChaCha20-Poly1305. Same bytes, less
 // latency: every call is synchronous OpenSSL work behind the interface's promises.
-import { createCipheriv, createDecipheriv, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, KeyObject, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, KeyObject, randomBytes } from 'node:crypto';
 import { AeadId, DecapError, DeserializeError, EncapError, KdfId, KemId, OpenError, type AeadEncryptionContext, type AeadInterface, type KdfInterface, type KemInterface, type RecipientContextParams, type SenderContextParams } from '@hpke/core';
 import type { HpkePrimitives } from '../../attestation/ohttp/hpke.js';
+import { hmacSha256 } from './hmac.js';
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256 } from '../../attestation/ohttp/keyConfig.js';
 
 type Bytes = ArrayBufferLike | ArrayBufferView;
@@ -12,6 +13,7 @@ type Bytes = ArrayBufferLike | ArrayBufferView;
 const view = (b: Bytes): Buffer => (ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b as ArrayBuffer));
 const arrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 const HPKE_V1 = Buffer.from('HPKE-v1');
+const ZERO_SALT = new Uint8Array(32);
 
 /** HKDF-SHA256 with HPKE's labeled forms, on node:crypto HMAC. */
 export class NodeHkdfSha256 implements KdfInterface {
@@ -33,18 +35,22 @@ export class NodeHkdfSha256 implements KdfInterface {
 
   extractSync(salt: Bytes, ikm: Bytes): Buffer {
     const s = view(salt);
-    return createHmac('sha256', s.length === 0 ? Buffer.alloc(32) : s).update(view(ikm)).digest();
+    return hmacSha256(s.length === 0 ? ZERO_SALT : s, view(ikm));
   }
 
   expandSync(prk: Bytes, info: Bytes, len: number): Buffer {
     if (len > 255 * 32) throw new RangeError('HKDF-Expand length too large');
     const out = Buffer.alloc(len);
     const infoBuf = view(info);
-    let prev = Buffer.alloc(0);
+    let prev: Buffer = Buffer.alloc(0);
+    const key = view(prk);
     for (let i = 1, at = 0; at < len; i++) {
-      prev = createHmac('sha256', view(prk)).update(prev).update(infoBuf).update(Buffer.from([i])).digest();
+      const next = hmacSha256(key, prev, infoBuf, Uint8Array.of(i));
+      prev.fill(0);
+      prev = next;
       at += prev.copy(out, at);
     }
+    prev.fill(0);
     return out;
   }
 
