@@ -92,3 +92,8 @@ export function encodePem(label: string, der: Uint8Array): string {
   const b64 = toBase64(der).replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
+
+/** Two lists of byte strings with the same count, order and bytes. */
+export function bytesListsEqual(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((x, i) => bytesEqual(x, b[i] as Uint8Array));
+}

@@ -3,12 +3,13 @@
 // attestation binds, only if that attestation meets the policy,
 // then encapsulate each request to one of them, send it through the relay, and open the answer.
 // Browser-safe: the transport is the global fetch (or one given).
-import { fromHex } from '../bytes.js';
 import { VerificationError } from '../errors.js';
 import { mediaType, problemCode } from '../httpText.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../ratls/extension.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verify.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
+import { parseCertificate } from '../x509.js';
 import { decodeResponse, encodeRequest, type BhttpFields, type BhttpResponse } from './bhttp.js';
 import { encapsulateRequest } from './encapsulation.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
@@ -118,7 +119,8 @@ export class OhttpClient {
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
     });
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
-    const configs = ((verdict.claims as { keyConfigs?: string[] } | undefined)?.keyConfigs ?? []).map((h) => fromHex(h));
+    const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
+    const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];
     const usable = configs.flatMap((bytes) => {
       try {
         const c = decodeKeyConfig(bytes);

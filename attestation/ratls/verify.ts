@@ -5,7 +5,7 @@
 // SubjectPublicKeyInfo and the carried key configs. Never throws for a bad certificate: the verdict
 // carries the failure.
 import { decodeEvidenceBundle, type BundlePlatform, type DecodedEvidenceBundle } from '../bundle.js';
-import { bytesEqual, toHex, toArrayBufferView } from '../bytes.js';
+import { bytesEqual, bytesListsEqual, toHex, toArrayBufferView } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError, VerificationError } from '../errors.js';
 import { verifySignedBy } from '../signatures.js';
@@ -39,8 +39,6 @@ export interface VerifyRaTlsOptions {
 
 /** `platform` is "unknown" when verification stopped before the evidence bundle was decoded. */
 export type RaTlsVerdict = Verdict<BundlePlatform | 'unknown'>;
-
-const sameConfigs = (a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean => a.length === b.length && a.every((c, i) => bytesEqual(c, b[i] as Uint8Array));
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', toArrayBufferView(bytes))));
@@ -84,7 +82,7 @@ export async function verifyAttestedCertificate(der: Uint8Array, policy: RaTlsPo
     if (expected === undefined) log.skip('ratls.keyConfigs', 'no expected key configs given');
     else {
       await log.run('ratls.keyConfigs', () => {
-        if (!sameConfigs(attestation.keyConfigs, expected)) {
+        if (!bytesListsEqual(attestation.keyConfigs, expected)) {
           throw new VerificationError('KEY_CONFIG_MISMATCH', `certificate carries OHTTP key configs [${attestation.keyConfigs.map(toHex).join(', ')}], expected [${expected.map(toHex).join(', ')}]`, {
             field: 'cmw.ohttp-keys',
             expected: expected.map(toHex).join(','),

@@ -63,3 +63,11 @@ export function stopOnSignals(close: () => Promise<void>): void {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
+
+/** `--at`: an ISO-8601 time (a date at least), else a USAGE error pointing at the command's help. */
+export function parseAt(value: string | undefined, command: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new UsageError('USAGE', `--at "${value}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z (see cloister ${command} --help)`);
+  return at;
+}

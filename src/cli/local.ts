@@ -1,6 +1,6 @@
 // `cloister local` (what `npm start` runs): the whole stack on loopback. A server on the simulated TEE
 // with the bundled model packs (the Oblivious HTTP gateway), and a relay in front of it, then how to try it.
-import { EXIT, parseOptions, type CliIo, stopOnSignals } from './io.js';
+import { errorLine, EXIT, parseOptions, type CliIo, stopOnSignals } from './io.js';
 import { DEFAULT_RELAY } from './request.js';
 import { relayCommand } from './relay.js';
 import { serveCommand } from './serve.js';
@@ -38,7 +38,7 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
     try {
       return parseOptions(argv, OPTIONS, 'local');
     } catch (e) {
-      io.stderr(`error: ${(e as Error).message}\n`);
+      io.stderr(errorLine(e));
       return undefined;
     }
   })();

@@ -1,6 +1,6 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
-import { bytesEqual } from '../../attestation/bytes.js';
+import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { buildApp } from '../server/app.js';
@@ -97,8 +97,6 @@ export interface ServeHooks {
   readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
 }
 
-const sameConfigs = (a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean => a.length === b.length && a.every((c, i) => bytesEqual(c, b[i] as Uint8Array));
-
 export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
   try {
     const values = parseOptions(argv, OPTIONS, 'serve');
@@ -169,7 +167,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
         const identity = services.identity;
         // A rotation already under way read the configs before this change: issue again until the
         // certificate binds exactly the live set.
-        for (let attempt = 0; identity !== undefined && !sameConfigs(identity.keyConfigs, store.configs); attempt++) {
+        for (let attempt = 0; identity !== undefined && !bytesListsEqual(identity.keyConfigs, store.configs); attempt++) {
           if (attempt === 3) throw new Error('the RA-TLS certificate could not be re-issued for the new OHTTP key configurations');
           await identity.rotate();
         }

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/node/index.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verify.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
-import { errorLine, EXIT, type CliIo } from './io.js';
+import { errorLine, EXIT, type CliIo, parseAt } from './io.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
@@ -140,11 +140,7 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
     }
     if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing the server URL https://HOST:PORT' : `expected one server URL, got ${positionals.length}`);
     const { host, port, origin } = target(positionals[0] as string);
-    let at: Date | undefined;
-    if (values.at !== undefined) {
-      at = new Date(values.at);
-      if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values.at)) throw usage(`--at "${values.at}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z`);
-    }
+    const at = parseAt(values.at, 'verify');
     const trust = await trustFromOptions(values, io, 'verify', 'the simulated TEE creates one at first use');
     const nonce = values.nonce === undefined ? undefined : hexNonce(values.nonce);
     const verify = createAttestedVerifier({

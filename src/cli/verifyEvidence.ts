@@ -13,7 +13,7 @@ import { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { simulatedSnpRoots, simulatedTdxRoot } from './devRoots.js';
-import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+import { errorLine, EXIT, readInput, type CliIo, parseAt } from './io.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
 
@@ -185,11 +185,7 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
       return EXIT.ok;
     }
     if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing evidence FILE' : `expected one evidence FILE, got ${positionals.length}`);
-    let at: Date | undefined;
-    if (values.at !== undefined) {
-      at = new Date(values.at);
-      if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values.at)) throw usage(`--at "${values.at}" is not an ISO-8601 time such as 2025-06-01T00:00:00Z`);
-    }
+    const at = parseAt(values.at, 'verify-evidence');
     const decoded = decodeEvidence(await readInput(io, positionals[0] as string, 'evidence'));
     platform = decoded.platform;
     const verdict = decoded.platform === 'tdx' ? await verifyTdx(io, values, decoded.evidence, at) : await verifySnp(io, values, decoded.evidence, at);

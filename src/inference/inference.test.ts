@@ -11,7 +11,7 @@ import { availableSimulatedRoots } from '../cli/devRoots.js';
 import { processIo } from '../cli/io.js';
 import { serveCommand } from '../cli/serve.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
+import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE } from './tensorCodec.js';

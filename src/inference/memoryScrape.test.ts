@@ -16,7 +16,7 @@ import { OhttpClient } from '../../attestation/ohttp/client.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { availableSimulatedRoots } from '../cli/devRoots.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import { unauthenticatedFetch } from '../ohttp/httpFetch.js';
+import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { scanProcessMemory } from '../testing/memoryScan.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
 import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from './hygiene.js';

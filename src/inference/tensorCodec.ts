@@ -133,8 +133,9 @@ export function allocateEncoded(shapes: readonly TensorShape[]): { bytes: Uint8A
   const pad = shapes.length === 0 ? 0 : (align - ((offsets[largest] as number) % align)) % align;
   const buffer = new ArrayBuffer(pad + size);
   const bytes = new Uint8Array(buffer, pad, size);
-  bytes.set(encodeTensors(shapes.map((t) => ({ ...t, data: new Uint8Array(0) }))).subarray(0, 6), 0);
   const view = new DataView(buffer, pad, size);
+  bytes.set(MAGIC, 0);
+  view.setUint16(4, shapes.length, true);
   let at = 6;
   const data: TensorData[] = [];
   const inPlace: boolean[] = [];

@@ -17,7 +17,7 @@ import { availableSimulatedRoots } from '../cli/devRoots.js';
 import { processIo } from '../cli/io.js';
 import { serveCommand } from '../cli/serve.js';
 import { OHTTP_KEY_PROBLEM_TYPE } from '../server/problems.js';
-import { unauthenticatedFetch } from './httpFetch.js';
+import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import type { OhttpKeyStore } from './keyStore.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-gateway-'));

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeKeyConfig } from '../../attestation/ohttp/keyConfig.js';
-import type { TimerHandle } from '../server/tlsIdentity.js';
+import type { TimerHandle } from '../server/timer.js';
 import { OhttpKeyStore } from './keyStore.js';
 
 class FakeTimers {

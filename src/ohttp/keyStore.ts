@@ -9,7 +9,7 @@ import type { GatewayKey } from '../../attestation/ohttp/encapsulation.js';
 import { cipherSuite, type HpkePrimitives } from '../../attestation/ohttp/hpke.js';
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/ohttp/keyConfig.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import type { TimerHandle } from '../server/tlsIdentity.js';
+import { unrefTimer, type TimerHandle } from '../server/timer.js';
 
 export const DEFAULT_SUITES: readonly SymmetricSuite[] = [
   { kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM },
@@ -40,16 +40,6 @@ interface Entry {
   timer: TimerHandle | undefined;
 }
 
-const defaultTimer = (fn: () => void, ms: number): TimerHandle => {
-  const timer = setTimeout(fn, Math.min(0x7fffffff, Math.max(0, ms)));
-  timer.unref();
-  return {
-    clear: () => {
-      clearTimeout(timer);
-    },
-  };
-};
-
 export class OhttpKeyStore {
   readonly #primitives: HpkePrimitives;
   readonly #suites: readonly SymmetricSuite[];
@@ -74,7 +64,7 @@ export class OhttpKeyStore {
     this.#rotateMs = rotate * 1000;
     this.#overlapMs = overlap * 1000;
     this.#now = options.now ?? Date.now;
-    this.#setTimer = options.setTimer ?? defaultTimer;
+    this.#setTimer = options.setTimer ?? unrefTimer;
     this.#nextId = randomBytes(1)[0] as number;
   }
 

@@ -9,15 +9,15 @@ import { keysDigest } from '../../attestation/binding.js';
 import { issueAttestedCertificate, spkiOf, DEFAULT_VALIDITY_SECONDS, type AttestedCertificate } from '../tee/ratls/issue.js';
 import type { SnpBundleInputs, TdxBundleInputs } from '../tee/bundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
+import { MAX_TIMER_MS, unrefTimer, type TimerHandle } from './timer.js';
+
+export type { TimerHandle };
 
 /** What the identity needs of a Node tls/https server. */
 export interface SecureContextTarget {
   setSecureContext(options: SecureContextOptions): void;
 }
 
-export interface TimerHandle {
-  clear(): void;
-}
 
 export interface TlsIdentityOptions {
   readonly provider: EvidenceProvider;
@@ -57,19 +57,6 @@ interface Current {
   readonly info: TlsCertificateInfo;
 }
 
-// setTimeout fires at once for delays above 2^31 - 1 ms.
-const MAX_TIMER_MS = 0x7fffffff;
-
-const defaultTimer = (fn: () => void, ms: number): TimerHandle => {
-  const timer = setTimeout(fn, ms);
-  timer.unref();
-  return {
-    clear: () => {
-      clearTimeout(timer);
-    },
-  };
-};
-
 export class TlsIdentity {
   readonly #options: TlsIdentityOptions;
   readonly #validitySeconds: number;
@@ -87,7 +74,7 @@ export class TlsIdentity {
     this.#validitySeconds = validitySeconds;
     this.#rotateFraction = rotateFraction;
     this.#now = options.now ?? Date.now;
-    this.#setTimer = options.setTimer ?? defaultTimer;
+    this.#setTimer = options.setTimer ?? unrefTimer;
     this.#current = current;
   }
 

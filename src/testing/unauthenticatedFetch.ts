@@ -1,4 +1,4 @@
-// A minimal fetch for the OHTTP client in Node (node:http / node:https) that does not authenticate the
+// Test support: a minimal fetch for the OHTTP client in Node (node:http / node:https) that does not authenticate the
 // server's TLS certificate: Cloister gateways present self-signed RA-TLS certificates, and the client's
 // trust comes from the attestation that binds the key configurations, not from TLS. Never use it for
 // anything whose security rests on TLS.
