@@ -10,9 +10,12 @@ import { ParseError, VerificationError } from '../errors.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
 import type { KeyConfig, SymmetricSuite } from './keyConfig.js';
 
-/** An AEAD context that seals plaintext parts in turn into prefix || ciphertext || tag (src/crypto/nodeHpke.ts). */
+/**
+ * An AEAD context that seals plaintext parts in turn (src/crypto/nodeHpke.ts): prefix || ciphertext ||
+ * tag, handed back as the chunks it produced, in order, so that a large ciphertext is never copied.
+ */
 export interface PartsSealer {
-  sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array;
+  sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array[];
 }
 
 const encoder = new TextEncoder();
@@ -153,6 +156,12 @@ export class Responder extends ResponseContext {
    * seal parts; `responseNonce` only for test vectors.
    */
   async encapsulate(message: Uint8Array | readonly Uint8Array[], responseNonce?: Uint8Array): Promise<Uint8Array> {
+    const chunks = await this.encapsulateChunks(message, responseNonce);
+    return chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(...chunks);
+  }
+
+  /** As encapsulate, but the message/ohttp-res bytes come as chunks to be sent in order (no joined copy). */
+  async encapsulateChunks(message: Uint8Array | readonly Uint8Array[], responseNonce?: Uint8Array): Promise<Uint8Array[]> {
     const secret = this.secret;
     if (secret === undefined) throw new Error('this request was already answered');
     this.secret = undefined;
@@ -168,7 +177,7 @@ export class Responder extends ResponseContext {
       // The plaintext goes to the AEAD as it is (a copy would outlive the caller's wipe), joined only when given in parts.
       const whole = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(...parts);
       try {
-        return concatBytes(nonceBytes, new Uint8Array(await context.seal(toArrayBufferView(nonce), whole, new Uint8Array(0))));
+        return [concatBytes(nonceBytes, new Uint8Array(await context.seal(toArrayBufferView(nonce), whole, new Uint8Array(0))))];
       } finally {
         if (whole !== parts[0]) whole.fill(0);
       }

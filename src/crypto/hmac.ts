@@ -1,14 +1,18 @@
 // HMAC-SHA256 (RFC 2104) on node:crypto's one-shot `hash`: about 3x faster than createHmac for the
 // short inputs HPKE's key schedule hashes (one object per call is most of createHmac's cost here).
-// Every buffer that holds key material or input is ours, outside Node's shared pool, and zeroed.
+// Key material and input pass through two scratch buffers of this module (outside Node's shared pool),
+// zeroed before the call returns; calls are synchronous, so no two ever share them.
 import { hash } from 'node:crypto';
 
 const BLOCK = 64;
+const SCRATCH = 512;
+const innerScratch = Buffer.allocUnsafeSlow(SCRATCH).fill(0);
+const outer = Buffer.allocUnsafeSlow(BLOCK + 32).fill(0);
 
 export function hmacSha256(key: Uint8Array, ...message: Uint8Array[]): Buffer {
   const k = key.length > BLOCK ? hash('sha256', key, 'buffer') : key;
-  const inner = Buffer.allocUnsafeSlow(BLOCK + message.reduce((n, m) => n + m.length, 0));
-  const outer = Buffer.allocUnsafeSlow(BLOCK + 32);
+  const size = BLOCK + message.reduce((n, m) => n + m.length, 0);
+  const inner = size <= SCRATCH ? innerScratch.subarray(0, size) : Buffer.allocUnsafeSlow(size);
   try {
     for (let i = 0; i < BLOCK; i++) {
       const b = i < k.length ? (k[i] as number) : 0;

@@ -119,9 +119,19 @@ describe('tensor wire format', () => {
     assert.ok(model !== undefined);
     const input = () => [{ name: 'x', type: 'float32', dims: [1, 3, 48, 64], data: Float32Array.from({ length: 3 * 48 * 64 }, (_, i) => Math.cos(i)) }] as const;
     const first = await runModel(model, input());
+    const firstBytes = first.bytes.slice();
+    first.release();
+    assert.ok(first.bytes.every((b) => b === 0), 'release wipes the ORT-allocated output');
     const second = await runModel(model, input());
-    assert.deepEqual(second, first);
-    assert.deepEqual(decodeTensors(first, 1 << 20)[0]?.dims, [1, 8, 6625]);
+    assert.deepEqual(second.bytes, firstBytes);
+    const reused = second.bytes.buffer;
+    second.release();
+    assert.ok(new Uint8Array(reused).every((b) => b === 0), 'release wipes the pooled output');
+    const third = await runModel(model, input());
+    assert.equal(third.bytes.buffer, reused, 'the next run of the same shape reuses the wiped buffer');
+    assert.deepEqual(third.bytes, firstBytes);
+    third.release();
+    assert.deepEqual(decodeTensors(firstBytes, 1 << 20)[0]?.dims, [1, 8, 6625]);
     await closePacks([pack]);
   });
 

@@ -7,6 +7,7 @@ import { mediaType } from '../../attestation/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
 import { textResponse, type TargetRoute } from '../ohttp/targets.js';
 import type { TensorSpec } from './manifest.js';
+import { BufferPool } from './bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import type { LoadedModel, LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
@@ -54,13 +55,21 @@ function checkInputs(specs: readonly TensorSpec[], tensors: readonly WireTensor[
 // ORT-allocated arrays the first time it meets an input shape, and into pre-allocated ones afterwards.
 const outputShapes = new WeakMap<LoadedModel, Map<string, readonly (readonly number[])[]>>();
 
+/** The encoded outputs of one run, and what wipes them and gives their buffer back to the pool. */
+export interface ModelOutput {
+  readonly bytes: Uint8Array;
+  readonly release: () => void;
+}
+
+const responseBuffers = new BufferPool();
+
 /**
  * One run of a model on wire tensors. When the output shapes are known (static in the manifest, or seen
- * before for these input shapes), the response body is laid out first and ONNX Runtime writes the
- * outputs straight into it (aligned) or into arrays copied in and wiped; otherwise ORT allocates, and
- * its arrays are copied and wiped.
+ * before for these input shapes), the response body is laid out first, in a pooled buffer, and ONNX
+ * Runtime writes the outputs straight into it (aligned) or into arrays copied in and wiped; otherwise
+ * ORT allocates, and its arrays are copied and wiped.
  */
-export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]): Promise<Uint8Array> {
+export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]): Promise<ModelOutput> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const t of inputs) feeds[t.name] = new ort.Tensor(t.type, t.data, t.dims);
   const specs = model.spec.outputs;
@@ -70,15 +79,18 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
   const known = specs.every((o) => !o.shape.includes(-1)) ? specs.map((o) => o.shape) : seen.get(key);
   if (known !== undefined) {
     const shapes = specs.map((o, i) => ({ name: o.name, type: o.type, dims: known[i] as readonly number[] }));
-    const layout = allocateEncoded(shapes);
+    const layout = allocateEncoded(shapes, (size) => responseBuffers.acquire(size));
+    const release = (): void => {
+      responseBuffers.release(layout.bytes.buffer as ArrayBuffer);
+    };
     try {
       const fetches: Record<string, ort.Tensor> = {};
       for (const [i, o] of shapes.entries()) fetches[o.name] = new ort.Tensor(o.type, layout.data[i] as TensorData, o.dims);
       await model.session.run(feeds, fetches);
       fillEncoded(layout, shapes);
-      return layout.bytes;
+      return { bytes: layout.bytes, release };
     } catch (e) {
-      wipe(layout.bytes);
+      release();
       // A learned shape can be wrong for an output whose shape depends on values: learn it again.
       if (seen.delete(key)) return await runModel(model, inputs);
       throw e;
@@ -96,7 +108,13 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       return { name: spec.name, type: spec.type, dims: [...value.dims], data };
     });
     if (seen.size < 256) seen.set(key, outputs.map((o) => o.dims));
-    return encodeTensors(outputs);
+    const bytes = encodeTensors(outputs);
+    return {
+      bytes,
+      release: () => {
+        wipe(bytes);
+      },
+    };
   } finally {
     wipe(...ortOutputs);
   }
@@ -119,8 +137,8 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
       try {
         const problem = checkInputs(model.spec.inputs, inputs);
         if (problem !== undefined) return textResponse(400, problem);
-        const body = await service.queue.run(() => runModel(model, inputs), signal);
-        return { status: 200, informational: [], headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] };
+        const output = await service.queue.run(() => runModel(model, inputs), signal);
+        return { status: 200, informational: [], headers: [['content-type', TENSORS_MEDIA_TYPE]], content: output.bytes, trailers: [], release: output.release };
       } catch (e) {
         const r = busy(e);
         if (r !== undefined) return r;

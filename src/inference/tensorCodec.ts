@@ -116,9 +116,10 @@ export interface TensorShape {
  * An encoded tensor list laid out before the values exist: the headers written, and for each tensor a
  * typed array over its data region when that region is aligned for the type (a model can then write
  * its output straight into the response), else a separate array for `fillEncoded` to copy in. The
- * buffer starts with padding chosen so that the largest tensor's region is aligned.
+ * buffer starts with padding chosen so that the largest tensor's region is aligned; `allocateBuffer`
+ * must return a zero-filled buffer of the size asked.
  */
-export function allocateEncoded(shapes: readonly TensorShape[]): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
+export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: (size: number) => ArrayBuffer = (size) => new ArrayBuffer(size)): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
   const headerSize = (t: TensorShape): number => 3 + t.name.length + 4 * t.dims.length;
   const lengths = shapes.map((t) => t.dims.reduce((a, b) => a * b, 1));
   const offsets: number[] = [];
@@ -131,7 +132,7 @@ export function allocateEncoded(shapes: readonly TensorShape[]): { bytes: Uint8A
   const largest = lengths.reduce((best, n, i) => (n * ELEMENT_SIZE[(shapes[i] as TensorShape).type] > (lengths[best] as number) * ELEMENT_SIZE[(shapes[best] as TensorShape).type] ? i : best), 0);
   const align = shapes.length === 0 ? 1 : ELEMENT_SIZE[(shapes[largest] as TensorShape).type];
   const pad = shapes.length === 0 ? 0 : (align - ((offsets[largest] as number) % align)) % align;
-  const buffer = new ArrayBuffer(pad + size);
+  const buffer = allocateBuffer(pad + size);
   const bytes = new Uint8Array(buffer, pad, size);
   const view = new DataView(buffer, pad, size);
   bytes.set(MAGIC, 0);

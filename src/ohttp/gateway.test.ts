@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/ratls/extension.js';
-import { encodeRequest } from '../../attestation/ohttp/bhttp.js';
+import { decodeResponse, encodeRequest } from '../../attestation/ohttp/bhttp.js';
 import { OhttpClient, KeyConfigRejectedError, type OhttpClientOptions } from '../../attestation/ohttp/client.js';
 import { encapsulateRequest } from '../../attestation/ohttp/encapsulation.js';
 import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/ohttp/keyConfig.js';
@@ -94,6 +94,22 @@ describe('OHTTP gateway', () => {
     assert.equal(raw.headers.get('content-type'), 'message/ohttp-res');
     const opened = await chacha.opener.open(new Uint8Array(await raw.arrayBuffer()));
     assert.ok(opened.length > body.length);
+  });
+
+  it('sends a large encapsulated response as the AEAD produced it, in chunks, with its exact length, for each AEAD', async () => {
+    const config = keys?.keys[0]?.config;
+    assert.ok(config !== undefined);
+    const body = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 7919) & 0xff);
+    for (const aeadId of [1, 3]) {
+      const request = await encapsulateRequest(config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: body, trailers: [] }), { suite: { kdfId: 1, aeadId } });
+      const raw = await unauthenticatedFetch(`${url}/.well-known/ohttp-gateway`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: request.bytes });
+      assert.equal(raw.status, 200);
+      const bytes = new Uint8Array(await raw.arrayBuffer());
+      assert.equal(raw.headers.get('content-length'), String(bytes.length));
+      const opened = decodeResponse(await request.opener.open(bytes));
+      assert.equal(opened.status, 200);
+      assert.deepEqual(opened.content, body);
+    }
   });
 
   it('answers errors after decapsulation inside the encapsulation: unknown route 404, wrong method 405, malformed Binary HTTP 400, 100-continue 417', async () => {

@@ -10,7 +10,7 @@ import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
 import type { ProblemCode } from '../server/problems.js';
 import { wipe } from '../inference/wipe.js';
-import { textResponse, type TargetHandler, type TargetResponse } from './targets.js';
+import { disposeContent, textResponse, type TargetHandler, type TargetResponse } from './targets.js';
 
 /** Below the relay's 30 s, so that a slow target gets the encapsulated 504, not the relay's. */
 export const DEFAULT_TARGET_TIMEOUT_MS = 25_000;
@@ -26,7 +26,7 @@ export interface GatewayOptions {
 }
 
 export type GatewayOutcome =
-  | { readonly kind: 'encapsulated'; readonly body: Uint8Array; readonly status: number; readonly model?: string }
+  | { readonly kind: 'encapsulated'; readonly body: readonly Uint8Array[]; readonly bodyLength: number; readonly status: number; readonly model?: string }
   | { readonly kind: 'problem'; readonly code: ProblemCode; readonly detail: string };
 
 const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
@@ -78,13 +78,15 @@ export class OhttpGateway {
     try {
       response = await this.#respond(message);
       encoded = encodeResponseParts(response);
-      const encapsulated = await responder.encapsulate(encoded);
-      return { kind: 'encapsulated', body: encapsulated, status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
+      const chunks = await responder.encapsulateChunks(encoded);
+      return { kind: 'encapsulated', body: chunks, bodyLength: chunks.reduce((n, c) => n + c.length, 0), status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
     } catch {
       responder.discard();
       return { kind: 'problem', code: 'INTERNAL', detail: 'the response could not be encapsulated' };
     } finally {
-      wipe(message, ...encoded, response?.content);
+      // The content is one of the encoded parts: wiped (or released) once, by its owner's rule.
+      wipe(message, ...encoded.filter((part) => part !== response?.content));
+      disposeContent(response);
       this.#options.afterRequest?.();
     }
   }
@@ -117,7 +119,7 @@ export class OhttpGateway {
       // Nobody will encapsulate what the job still returns: wipe it when it comes.
       void job.then(
         (late) => {
-          wipe(late.content);
+          disposeContent(late);
         },
         () => undefined,
       );

@@ -2,9 +2,20 @@
 // decapsulated Binary HTTP request: plaintext never passes through an HTTP parser or a socket. A route
 // answers with a Binary HTTP response whose content it owns; the gateway wipes both after encapsulation.
 import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
+import { wipe } from '../inference/wipe.js';
 
-/** A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold). */
-export type TargetResponse = BhttpResponse & { readonly model?: string };
+/**
+ * A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold),
+ * and `release`, which wipes the content and gives its memory back to where it came from (a buffer
+ * pool); the gateway calls it instead of wiping the content itself.
+ */
+export type TargetResponse = BhttpResponse & { readonly model?: string; readonly release?: () => void };
+
+/** Wipes a response's content (or has its owner wipe and reclaim it). */
+export function disposeContent(response: TargetResponse | undefined): void {
+  if (response?.release !== undefined) response.release();
+  else wipe(response?.content);
+}
 
 export type TargetHandler = (request: BhttpRequest, signal: AbortSignal) => Promise<TargetResponse>;
 

@@ -2,6 +2,7 @@
 // serves the key configurations the current RA-TLS certificate binds; POST to it is the gateway
 // resource; GET /.well-known/cloister/attestation serves that certificate, so a client that cannot see
 // the TLS certificate (a browser, or one behind a relay) can still check what the configs are bound to.
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { encodeOhttpKeys } from '../../attestation/ohttp/keyConfig.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
@@ -44,7 +45,11 @@ export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOpt
     const outcome = await options.gateway.handle(new Uint8Array(request.body.buffer, request.body.byteOffset, request.body.byteLength));
     if (outcome.kind === 'problem') return sendProblem(reply, outcome.code, outcome.detail);
     // The allowlisted facts about one private request: which model, how it ended, sizes rounded up to a power of two.
-    request.log.info({ model: outcome.model ?? null, status: outcome.status, requestBytes: sizeClass(request.body.length), responseBytes: sizeClass(outcome.body.length) }, 'private request');
-    return reply.header('cache-control', 'no-store').type(OHTTP_RESPONSE_MEDIA_TYPE).send(buffer(outcome.body));
+    request.log.info({ model: outcome.model ?? null, status: outcome.status, requestBytes: sizeClass(request.body.length), responseBytes: sizeClass(outcome.bodyLength) }, 'private request');
+    reply.header('cache-control', 'no-store').type(OHTTP_RESPONSE_MEDIA_TYPE);
+    const [only, ...more] = outcome.body;
+    if (only !== undefined && more.length === 0) return reply.send(buffer(only));
+    // A large ciphertext is written chunk by chunk as the AEAD produced it, never joined.
+    return reply.header('content-length', outcome.bodyLength).send(Readable.from(outcome.body.map(buffer), { objectMode: false }));
   });
 }
