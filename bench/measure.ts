@@ -95,6 +95,40 @@ export async function measureInterleaved(cases: readonly Case[], opts: MeasureOp
   return cases.map((c, i) => summarize(c.name, pooled[i] ?? []));
 }
 
+/** A throughput ratio with its bootstrap 95% confidence interval. */
+export interface Ratio {
+  readonly median: number;
+  readonly low: number;
+  readonly high: number;
+  readonly rounds: number;
+}
+
+const medianOf = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+};
+
+/**
+ * Throughput of `subject` relative to `baseline`, round by round: measureInterleaved times the cases
+ * back to back in each round, so the per-round ratio baseline time / subject time cancels machine
+ * drift (a neighbour's load, frequency changes) that shifts whole stretches of rounds. The median of
+ * those ratios, and a percentile-bootstrap 95% interval of that median (deterministic resampling).
+ */
+export function pairedRatio(baseline: Measurement, subject: Measurement, resamples = 2000): Ratio {
+  const n = Math.min(baseline.samples.length, subject.samples.length);
+  const ratios = Array.from({ length: n }, (_, i) => (baseline.samples[i] ?? Number.NaN) / (subject.samples[i] ?? Number.NaN));
+  let seed = 0x9e3779b9;
+  const next = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x1_0000_0000;
+  };
+  const medians = Array.from({ length: resamples }, () => medianOf(Array.from({ length: n }, () => ratios[Math.floor(next() * n)] ?? Number.NaN))).sort((a, b) => a - b);
+  return { median: medianOf(ratios), low: medians[Math.floor(0.025 * resamples)] ?? Number.NaN, high: medians[Math.ceil(0.975 * resamples) - 1] ?? Number.NaN, rounds: n };
+}
+
 const fixed = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** Plain-text table: case | median µs | p99 µs | ops/s | vs <baseline> | n (samples). */

@@ -228,12 +228,18 @@ export async function decapsulateRequest(request: Uint8Array, keys: (keyId: numb
   const enc = request.slice(HEADER_SIZE, HEADER_SIZE + nenc);
   let message: Uint8Array;
   let secret: Uint8Array;
+  const s = sizes(cipher);
   try {
-    const recipient = await cipher.createRecipientContext({ recipientKey: key.privateKey, enc: toArrayBufferView(enc), info: toArrayBufferView(requestInfo(hdr)) });
-    // An ArrayBuffer, which @hpke/core takes as it is (a view it would copy again).
-    message = new Uint8Array(await recipient.open(toArrayBufferView(request.subarray(HEADER_SIZE + nenc)).buffer));
-    const s = sizes(cipher);
-    secret = new Uint8Array(await recipient.export(toArrayBufferView(RESPONSE_LABEL), Math.max(s.nn, s.nk)));
+    if (primitives.openSingleShot !== undefined) {
+      const opened = await primitives.openSingleShot({ kemId, ...suite, recipientKey: key.privateKey, enc, info: requestInfo(hdr), ciphertext: request.subarray(HEADER_SIZE + nenc), exporterContext: RESPONSE_LABEL, exportLength: Math.max(s.nn, s.nk) });
+      message = opened.plaintext;
+      secret = opened.exported;
+    } else {
+      const recipient = await cipher.createRecipientContext({ recipientKey: key.privateKey, enc: toArrayBufferView(enc), info: toArrayBufferView(requestInfo(hdr)) });
+      // An ArrayBuffer, which @hpke/core takes as it is (a view it would copy again).
+      message = new Uint8Array(await recipient.open(toArrayBufferView(request.subarray(HEADER_SIZE + nenc)).buffer));
+      secret = new Uint8Array(await recipient.export(toArrayBufferView(RESPONSE_LABEL), Math.max(s.nn, s.nk)));
+    }
   } catch (cause) {
     throw new VerificationError('OHTTP_DECRYPT_FAILED', `the request does not decrypt with key ${keyId}`, { field: 'ct', cause });
   }

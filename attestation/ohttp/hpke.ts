@@ -15,6 +15,26 @@ export interface HpkePrimitives {
   /** HKDF-Extract then -Expand (RFC 5869) with a salt of any length, for the OHTTP response keys. */
   hkdf(kdfId: number): ((salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>) | undefined;
   random(length: number): Uint8Array;
+  /**
+   * Optional fast path for the gateway: RFC 9180 base-mode SetupBaseR, Open of the one message (sequence
+   * 0) and one Export, in one call; a decryption failure rejects. Without it, @hpke/core's CipherSuite
+   * does the same in steps.
+   */
+  openSingleShot?(request: SingleShotOpen): Promise<{ plaintext: Uint8Array; exported: Uint8Array }>;
+}
+
+export interface SingleShotOpen {
+  readonly kemId: number;
+  readonly kdfId: number;
+  readonly aeadId: number;
+  readonly recipientKey: CryptoKey;
+  readonly enc: Uint8Array;
+  readonly info: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  /** Default empty (OHTTP). */
+  readonly aad?: Uint8Array;
+  readonly exporterContext: Uint8Array;
+  readonly exportLength: number;
 }
 
 const suites = new WeakMap<HpkePrimitives, Map<string, CipherSuite>>();

@@ -66,6 +66,30 @@ export function describeHpkeConformance(primitives: HpkePrimitives): void {
       });
     }
 
+    const singleShot = primitives.openSingleShot?.bind(primitives);
+    if (singleShot !== undefined) {
+      for (const v of hpkeVectors) {
+        it(`opens in a single shot as RFC 9180's vectors say: AEAD ${v.aead_id}, sequence 0 and every export; a changed byte is refused`, async () => {
+          const suite = cipherSuite(primitives, v.kem_id, v.kdf_id, v.aead_id);
+          assert.ok(suite !== undefined);
+          const recipientKey = await suite.kem.deserializePrivateKey(toArrayBufferView(hex(v.skRm)));
+          const first = v.encryptions[0];
+          assert.ok(first !== undefined);
+          const open = (ciphertext: Uint8Array, exporterContext: Uint8Array, exportLength: number) =>
+            singleShot({ kemId: v.kem_id, kdfId: v.kdf_id, aeadId: v.aead_id, recipientKey, enc: hex(v.enc), info: hex(v.info), ciphertext, aad: hex(first.aad), exporterContext, exportLength });
+          for (const x of v.exports) {
+            const opened = await open(hex(first.ct), hex(x.exporter_context), x.L);
+            assert.equal(toHex(opened.plaintext), first.pt);
+            assert.equal(toHex(opened.exported), x.exported_value);
+          }
+          const tampered = hex(first.ct);
+          tampered[3] = (tampered[3] as number) ^ 1;
+          await assert.rejects(open(tampered, new Uint8Array(0), 16));
+          await assert.rejects(open(hex(first.ct).subarray(0, 10), new Uint8Array(0), 16));
+        });
+      }
+    }
+
     it('reproduces RFC 9458 Appendix A: the gateway decapsulates the request and encapsulates the response byte for byte', async () => {
       const config = decodeKeyConfig(hex(rfc9458.key_config));
       const suite = cipherSuite(primitives, config.kemId, 1, 1);

@@ -61,7 +61,8 @@ export interface ModelOutput {
   readonly release: () => void;
 }
 
-const responseBuffers = new BufferPool();
+/** Input and output tensors of the tensor endpoint, in reused memory, wiped whenever it is given back. */
+const tensorBuffers = new BufferPool();
 
 /**
  * One run of a model on wire tensors. When the output shapes are known (static in the manifest, or seen
@@ -79,9 +80,9 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
   const known = specs.every((o) => !o.shape.includes(-1)) ? specs.map((o) => o.shape) : seen.get(key);
   if (known !== undefined) {
     const shapes = specs.map((o, i) => ({ name: o.name, type: o.type, dims: known[i] as readonly number[] }));
-    const layout = allocateEncoded(shapes, (size) => responseBuffers.acquire(size));
+    const layout = allocateEncoded(shapes, (size) => tensorBuffers.acquire(size));
     const release = (): void => {
-      responseBuffers.release(layout.bytes.buffer as ArrayBuffer);
+      tensorBuffers.release(layout.bytes.buffer as ArrayBuffer);
     };
     try {
       const fetches: Record<string, ort.Tensor> = {};
@@ -129,7 +130,7 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
       if (requestType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
       let inputs: WireTensor[];
       try {
-        inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS);
+        inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS, (size) => tensorBuffers.acquire(size));
       } catch (e) {
         if (e instanceof TensorFormatError) return textResponse(400, `malformed tensors: ${e.message}`);
         throw e;
@@ -144,7 +145,7 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
         if (r !== undefined) return r;
         throw e;
       } finally {
-        wipe(...inputs.map((t) => t.data));
+        for (const t of inputs) tensorBuffers.release(t.data.buffer as ArrayBuffer);
       }
     },
   };

@@ -23,14 +23,21 @@ export interface WireTensor {
 
 export class TensorFormatError extends Error {}
 
-function allocate(type: TensorType, length: number): TensorData {
-  return view0(type, new ArrayBuffer(length * ELEMENT_SIZE[type]), 0, length);
+type BufferAllocator = (size: number) => ArrayBuffer;
+const newBuffer: BufferAllocator = (size) => new ArrayBuffer(size);
+
+function allocate(type: TensorType, length: number, allocateBuffer: BufferAllocator = newBuffer): TensorData {
+  return view0(type, allocateBuffer(length * ELEMENT_SIZE[type]), 0, length);
 }
 
 const bytesOf = (d: TensorData): Uint8Array => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
-/** Decodes a body; `maxElements` bounds the total allocation. Throws TensorFormatError. */
-export function decodeTensors(body: Uint8Array, maxElements: number): WireTensor[] {
+/**
+ * Decodes a body; `maxElements` bounds the total allocation; each tensor's data gets a buffer of its
+ * own from `allocateBuffer` (which may hand out reused, wiped ones). Throws TensorFormatError, having
+ * wiped what it had copied.
+ */
+export function decodeTensors(body: Uint8Array, maxElements: number, allocateBuffer: BufferAllocator = newBuffer): WireTensor[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let at = 0;
   const need = (n: number, what: string): void => {
@@ -65,7 +72,7 @@ export function decodeTensors(body: Uint8Array, maxElements: number): WireTensor
       if (elements > maxElements) throw new TensorFormatError(`more than ${maxElements} elements in all`);
       const size = length * ELEMENT_SIZE[type];
       need(size, `the data of ${name}`);
-      const data = allocate(type, length);
+      const data = allocate(type, length, allocateBuffer);
       bytesOf(data).set(body.subarray(at, at + size));
       at += size;
       out.push({ name, type, dims, data });
@@ -119,7 +126,7 @@ export interface TensorShape {
  * buffer starts with padding chosen so that the largest tensor's region is aligned; `allocateBuffer`
  * must return a zero-filled buffer of the size asked.
  */
-export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: (size: number) => ArrayBuffer = (size) => new ArrayBuffer(size)): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
+export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: BufferAllocator = newBuffer): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
   const headerSize = (t: TensorShape): number => 3 + t.name.length + 4 * t.dims.length;
   const lengths = shapes.map((t) => t.dims.reduce((a, b) => a * b, 1));
   const offsets: number[] = [];
