@@ -31,7 +31,7 @@ export async function ohttpSuite(size: number): Promise<SuiteReport> {
     const requests = await Promise.all(Array.from({ length: REQUESTS }, () => encapsulateRequest(config, body, { primitives: nodeHpke })));
     // Each implementation must open what the client sealed, and the client must open each answer.
     for (const r of requests.slice(0, 2)) {
-      const raw = rawDecapsulate(r.bytes, skR, pkRm);
+      const raw = await rawDecapsulate(r.bytes, skR, pkRm);
       if (Buffer.compare(raw.message, body) !== 0) throw new Error('raw decapsulation disagrees');
       const opened = await r.opener.open(raw.respond(body));
       if (opened.length !== size) throw new Error('raw response does not open');
@@ -41,7 +41,7 @@ export async function ohttpSuite(size: number): Promise<SuiteReport> {
     const label = `${size / 1024} KiB`;
     const measured = await measureInterleaved(
       [
-        { name: `raw node:crypto, ${label}`, fn: () => rawDecapsulate(next(), skR, pkRm).respond(body) },
+        { name: `raw node:crypto, ${label}`, fn: async () => (await rawDecapsulate(next(), skR, pkRm)).respond(body) },
         {
           name: `gateway, ${label}`,
           fn: async () => {

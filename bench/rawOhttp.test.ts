@@ -7,9 +7,9 @@ import { rawPublicKey, x25519PrivateKey } from '../src/crypto/nodeHpke.js';
 import { createPublicKey } from 'node:crypto';
 import { rawDecapsulate } from './rawOhttp.js';
 
-it('raw node:crypto OHTTP reproduces RFC 9458 Appendix A', () => {
+it('raw node:crypto OHTTP reproduces RFC 9458 Appendix A', async () => {
   const sk = x25519PrivateKey(fromHex(rfc9458.gateway_skR_x25519 ?? ''));
-  const exchange = rawDecapsulate(fromHex(rfc9458.encapsulated_request ?? ''), sk, rawPublicKey(createPublicKey(sk)));
+  const exchange = await rawDecapsulate(fromHex(rfc9458.encapsulated_request ?? ''), sk, rawPublicKey(createPublicKey(sk)));
   assert.equal(toHex(exchange.message), rfc9458.bhttp_request);
   const expected = fromHex(rfc9458.encapsulated_response ?? '');
   assert.equal(toHex(exchange.respond(fromHex(rfc9458.bhttp_response ?? ''), expected.subarray(0, 16))), rfc9458.encapsulated_response);
