@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   // command line
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',
+  UNWRITABLE_OUTPUT: 'an output file could not be written',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

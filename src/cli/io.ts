@@ -7,12 +7,23 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly readFile: (path: string) => Promise<Uint8Array>;
+  /** Raw bytes to standard output, where it is not a terminal (a binary answer piped on); absent: refused. */
+  readonly stdoutBytes?: ((bytes: Uint8Array) => Promise<void>) | undefined;
 }
 
 export const processIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   readFile: async (p) => new Uint8Array(await readFile(p)),
+  stdoutBytes: process.stdout.isTTY
+    ? undefined
+    : (bytes) =>
+        new Promise<void>((resolve, reject) => {
+          process.stdout.write(bytes, (e) => {
+            if (e) reject(e);
+            else resolve();
+          });
+        }),
 };
 
 export const EXIT = { ok: 0, rejected: 1, usage: 2 } as const;

@@ -3,10 +3,11 @@
 // receipt's text. A corrupt image, an unknown target and an oversized body each get one clear line, and
 // the stack keeps serving. Skipped without Chromium (it renders the receipt).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
 import { processIo } from './io.js';
 import { localCommand } from './local.js';
@@ -15,11 +16,18 @@ import { runCli } from './run.js';
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
 const dir = mkdtempSync(join(tmpdir(), 'cloister-local-files-'));
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string; bytes: Uint8Array[] }> {
+  return cliWith({}, ...argv);
+}
+
+/** `terminal`: standard output is a terminal (no raw bytes to it). */
+async function cliWith(options: { terminal?: boolean }, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string; bytes: Uint8Array[] }> {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
+  const bytes: Uint8Array[] = [];
+  const stdoutBytes = options.terminal === true ? undefined : (b: Uint8Array) => Promise.resolve(void bytes.push(b.slice()));
+  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stdoutBytes });
+  return { code, stdout, stderr, bytes };
 }
 
 describe('the local stack', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
@@ -76,6 +84,30 @@ describe('the local stack', { skip: existsSync(CHROMIUM) ? false : `no Chromium 
     assert.match(huge.stderr, /^error: the relay answered 413 PAYLOAD_TOO_LARGE instead of an encapsulated response\n$/);
     const again = await cli('request', receipt, '--trust-simulated', '--relay', relay);
     assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('runs the recognition model through the tensor endpoint: a 1 MiB answer to --output, or piped, never to a terminal', async () => {
+    const input = join(dir, 'line.tensors');
+    writeFileSync(input, encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, 48, 320], data: Float32Array.from({ length: 3 * 48 * 320 }, (_, i) => Math.sin(i * 0.37)) }]));
+    const args = [input, '--type', TENSORS_MEDIA_TYPE, '--path', '/v1/models/ocr/recognition', '--trust-simulated', '--relay', relay];
+    const out = join(dir, 'logits.tensors');
+    const written = await cli('request', ...args, '--output', out);
+    assert.equal(written.code, 0, written.stderr);
+    assert.match(written.stderr, /^\(1060\d\d\d bytes of application\/vnd\.cloister\.tensors written to .*logits\.tensors; attested sev-snp, SIMULATED/);
+    const file = new Uint8Array(readFileSync(out));
+    const [logits] = decodeTensors(file, 1 << 24);
+    assert.deepEqual(logits?.dims, [1, 40, 6625]);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    const piped = await cli('request', ...args);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, '');
+    assert.deepEqual(Buffer.concat(piped.bytes), Buffer.from(file));
+    const terminal = await cliWith({ terminal: true }, 'request', ...args);
+    assert.equal(terminal.code, 2);
+    assert.match(terminal.stderr, /^error \[USAGE\]: the answer is 1060\d\d\d bytes of application\/vnd\.cloister\.tensors, not text: give --output FILE or redirect standard output \(see cloister request --help\)\n$/);
+    const unwritable = await cli('request', ...args, '--output', join(dir, 'no-such-dir', 'x'));
+    assert.equal(unwritable.code, 2);
+    assert.match(unwritable.stderr, /^error \[UNWRITABLE_OUTPUT\]: cannot write ".*x": ENOENT/);
   });
 
   it('rejects bad command lines in one line (exit 2)', async () => {

@@ -2,7 +2,9 @@
 // configurations and the certificate that binds them through the relay, verify the attestation against
 // the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
 // for an image).
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { mediaType } from '../../attestation/httpText.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
@@ -16,13 +18,16 @@ export const REQUEST_HELP = `Usage: cloister request FILE [options]
 Send FILE to a Cloister server for private processing, through an Oblivious HTTP relay: the request is
 encrypted to a key the server's attestation binds, checked before anything is sent; the relay sees who
 asks but not what, the server what is asked but not by whom. A PNG or JPEG goes to text recognition and
-the recognised text is printed; other paths print the answer's body.
+the recognised text is printed; other paths print the answer's body (see --output).
 
 Options:
   --relay URL           the relay's resource for the gateway (default ${DEFAULT_RELAY},
                         the local stack of "npm start")
   --path PATH           the target path (default /v1/ocr for images)
   --type MEDIA-TYPE     the body's media type (default: from the file's first bytes)
+  --output FILE         write the answer's body to FILE (created with mode 0600); without it a text
+                        answer is printed and a binary one (e.g. tensors) goes to standard output only
+                        when that is not a terminal
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
   --measurement HEX     an allowed launch measurement (48 bytes); repeatable
   --trust-simulated     also trust the simulated TEE's development roots (the local stack); never in production
@@ -35,6 +40,7 @@ const OPTIONS = {
   relay: { type: 'string' },
   path: { type: 'string' },
   type: { type: 'string' },
+  output: { type: 'string' },
   policy: { type: 'string' },
   measurement: { type: 'string', multiple: true },
   'trust-simulated': { type: 'boolean' },
@@ -42,6 +48,8 @@ const OPTIONS = {
 } as const;
 
 const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister request --help)`);
+
+const isText = (type: string): boolean => type.startsWith('text/') || type === 'application/json' || type.endsWith('+json');
 
 function sniff(bytes: Uint8Array): string | undefined {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'image/png';
@@ -98,10 +106,31 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
       io.stderr(`error: the server answered ${response.status}: ${new TextDecoder().decode(response.content.subarray(0, 200))}\n`);
       return EXIT.rejected;
     }
-    const text = new TextDecoder().decode(response.content);
-    io.stdout(text.endsWith('\n') || text === '' ? text : `${text}\n`);
-    io.stderr(`(attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay})\n`);
-    return EXIT.ok;
+    const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay}`;
+    const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
+    try {
+      if (values.output !== undefined) {
+        try {
+          await writeFile(values.output, response.content, { mode: 0o600 });
+        } catch (cause) {
+          throw new CloisterError('UNWRITABLE_OUTPUT', `cannot write "${values.output}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'output', cause });
+        }
+        io.stderr(`(${response.content.length} bytes of ${answerType || 'unknown type'} written to ${values.output}; ${attested})\n`);
+        return EXIT.ok;
+      }
+      if (isText(answerType)) {
+        const text = new TextDecoder().decode(response.content);
+        io.stdout(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+      } else if (io.stdoutBytes !== undefined) {
+        await io.stdoutBytes(response.content);
+      } else {
+        throw usage(`the answer is ${response.content.length} bytes of ${answerType || 'an unknown type'}, not text: give --output FILE or redirect standard output`);
+      }
+      io.stderr(`(${attested})\n`);
+      return EXIT.ok;
+    } finally {
+      response.content.fill(0);
+    }
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
     io.stderr(errorLine(e));
