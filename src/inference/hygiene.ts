@@ -2,7 +2,8 @@
 // our own buffers are zeroed explicitly; what the allocators free is cleared by the process settings
 // below, which the server reports and `npm start` / the image apply:
 //   node --expose-gc --clear-free-memory      V8 zeroes freed heap memory; a minor GC after each request
-//                                             collects the young objects that held request data
+//                                             collects the young objects that held request data (a major
+//                                             one after a JPEG decode: requestMajorCollection)
 //   GLIBC_TUNABLES=glibc.malloc.perturb=165:glibc.malloc.tcache_count=0
 //                                             glibc fills every freed chunk (zlib, ORT, OpenSSL buffers)
 export const HARDENED_NODE_FLAGS = ['--expose-gc', '--clear-free-memory'] as const;
@@ -23,7 +24,20 @@ export function hygieneStatus(): HygieneStatus {
   };
 }
 
-/** After a request's buffers were wiped: a minor GC, when the process exposes one. */
+let majorPending = false;
+
+/**
+ * Asks for a full collection after the current request: for code that leaves request data in garbage we
+ * cannot wipe and that may already sit in the old generation (jpeg-js's intermediate pixel copy), which a
+ * minor GC does not reach (the memory scrape found it there).
+ */
+export function requestMajorCollection(): void {
+  majorPending = true;
+}
+
+/** After a request's buffers were wiped: a minor GC, or a major one when asked for, when the process exposes gc. */
 export function afterRequest(): void {
-  (globalThis.gc as ((options?: { type: 'minor' | 'major' }) => void) | undefined)?.({ type: 'minor' });
+  const type = majorPending ? 'major' : 'minor';
+  majorPending = false;
+  (globalThis.gc as ((options?: { type: 'minor' | 'major' }) => void) | undefined)?.({ type });
 }

@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import jpeg from 'jpeg-js';
 import { fileURLToPath } from 'node:url';
 import { OhttpClient } from '../../attestation/ohttp/client.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
@@ -23,6 +24,7 @@ import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from './hygiene.js';
 import { PACKS_DIR, PROJECT_ROOT } from './manifest.js';
 import { detectionInput } from './ocr/detect.js';
 import { decodeImage } from './ocr/image.js';
+import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const ALPHABET = 'ACDEFHJKLMNPRTUVWXY34679';
@@ -111,5 +113,51 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     assert.doesNotMatch(log, new RegExp(canary.slice(0, 8)));
     assert.match(log, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
     assert.match(log, /"model":"ocr","status":200,"requestBytes":\d+,"responseBytes":\d+,"msg":"private request"/);
+  });
+
+  it('finds no copy of a tensor request or of its 1 MiB answer (pooled buffers are wiped), nor of a JPEG and its pixels', async () => {
+    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const dims = [1, 3, 48, 320];
+    const tensorRequest = () => encodeTensors([{ name: 'x', type: 'float32', dims, data: Float32Array.from({ length: 3 * 48 * 320 }, () => Math.random() * 2 - 1) }]);
+    const sendTensors = (body: Uint8Array) => client.fetch({ url: 'https://cloister/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], body });
+    for (let i = 0; i < 2; i++) assert.equal((await sendTensors(tensorRequest())).status, 200);
+    const body = tensorRequest();
+    const input = (decodeTensors(body, 1 << 20)[0]?.data ?? new Float32Array(0)) as Float32Array;
+    const answer = await sendTensors(body.slice());
+    assert.equal(answer.status, 200);
+    const logits = (decodeTensors(answer.content, 1 << 24)[0]?.data ?? new Float32Array(0)) as Float32Array;
+    assert.equal(logits.length, 40 * 6625);
+
+    const [rendered] = await renderTextImages([[`JPEG ${canary.slice(8)}`, 'TOTAL 2.00']]);
+    const pixels = decodeImage(rendered as Uint8Array);
+    const rgba = new Uint8Array(pixels.width * pixels.height * 4);
+    for (let i = 0; i < pixels.width * pixels.height; i++) rgba.set([pixels.data[3 * i] ?? 0, pixels.data[3 * i + 1] ?? 0, pixels.data[3 * i + 2] ?? 0, 255], 4 * i);
+    const photo = new Uint8Array(jpeg.encode({ width: pixels.width, height: pixels.height, data: rgba }, 95).data);
+    const read = await client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/jpeg']], body: photo.slice() });
+    assert.equal(read.status, 200);
+    assert.ok(new TextDecoder().decode(read.content).includes(canary.slice(8, 14)), new TextDecoder().decode(read.content));
+    await new Promise((r) => setTimeout(r, 500));
+
+    const patterns: Record<string, Uint8Array> = {};
+    const floats = (a: Float32Array, at: number): Uint8Array => new Uint8Array(a.buffer, a.byteOffset + at * 4, 32).slice();
+    for (const at of [17, Math.floor(input.length / 2), input.length - 40]) patterns[`tensor input float32 @${at}`] = floats(input, at);
+    // Windows of the answer where the logits vary (most of a softmax row is near 0).
+    const varied = [...Array(40).keys()].map((row) => row * 6625).filter((start) => new Set(logits.subarray(start, start + 8)).size === 8);
+    for (const start of varied.slice(0, 3)) patterns[`tensor answer float32 @${start}`] = floats(logits, start);
+    assert.ok(varied.length >= 1, 'some answer rows vary');
+    for (const at of [700, Math.floor(photo.length / 2)]) patterns[`input JPEG bytes @${at}`] = photo.slice(at, at + 32);
+    const jpegPixels = decodeImage(photo);
+    const stride = jpegPixels.width * 3;
+    const ink = [...Array(jpegPixels.height).keys()].filter((y) => jpegPixels.data.subarray(y * stride, (y + 1) * stride).some((v) => v < 64));
+    for (const y of [ink[2], ink[Math.floor(ink.length / 2)]]) {
+      if (y === undefined) continue;
+      const row = jpegPixels.data.subarray(y * stride, (y + 1) * stride);
+      const x = row.findIndex((v) => v < 64);
+      patterns[`JPEG decoded pixels row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
+    }
+    assert.ok(server.pid !== undefined);
+    const hits = scanProcessMemory(server.pid, patterns);
+    const residue = Object.fromEntries(Object.entries(hits).filter(([, v]) => v.hits > 0).map(([k, v]) => [k, v.where]));
+    assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
   });
 });

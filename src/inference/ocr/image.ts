@@ -1,9 +1,11 @@
 // PNG and JPEG to 8-bit RGB for OCR. The declared dimensions are read from the header (PNG IHDR,
 // JPEG SOFn) and checked against the limits before a decoder allocates anything, so a decompression
 // bomb costs a few header bytes. PNG is decoded here (./png.ts), every buffer wiped; JPEG by jpeg-js, whose
-// output we wipe and whose internal scratch (component planes, coefficients) is unreachable garbage that
-// the process's memory hygiene clears when it is collected.
+// output we wipe and whose internal scratch (component planes, coefficients, an intermediate copy of the
+// pixels) is unreachable garbage that the process's memory hygiene clears when it is collected: a decode
+// asks for a major collection after the request, since that garbage can reach the old generation.
 import jpeg from 'jpeg-js';
+import { requestMajorCollection } from '../hygiene.js';
 import { decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
 
 export interface RgbImage {
@@ -143,6 +145,7 @@ function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits):
   // A view into a larger buffer (a pooled Buffer, say) is copied here, into a copy we wipe.
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
   const own = whole ? undefined : new Uint8Array(bytes);
+  requestMajorCollection();
   try {
     const image = jpeg.decode((own ?? bytes).buffer as ArrayBuffer, {
       useTArray: true,
