@@ -19,7 +19,8 @@ import { encodeTensors, TENSORS_MEDIA_TYPE } from '../src/inference/tensorCodec.
 import { setWipingForBenchmark } from '../src/inference/wipe.js';
 import { OhttpGateway } from '../src/ohttp/gateway.js';
 import { targetRouter } from '../src/ohttp/targets.js';
-import { measureInterleaved, pairedRatio, type Measurement, type Ratio, type SuiteReport } from './measure.js';
+import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
+import { afterRequest } from '../src/inference/hygiene.js';
 import { detectionBoxes, detectionInput } from '../src/inference/ocr/detect.js';
 import { decodeImage } from '../src/inference/ocr/image.js';
 import { recognitionInput } from '../src/inference/ocr/recognize.js';
@@ -28,7 +29,11 @@ import { renderTextImages } from '../src/testing/renderText.js';
 
 const OPTIONS = { budgetMs: 20_000, minIterations: 100, warmup: 10 } as const;
 
-const percent = (r: Ratio): string => `${(r.median * 100).toFixed(1)}% (95% CI ${(r.low * 100).toFixed(1)}-${(r.high * 100).toFixed(1)}%, ${r.rounds} rounds)`;
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+const interval = (i: Interval): string => `${pct(i.value)} (95% CI ${pct(i.low)}-${pct(i.high)})`;
+const both = (r: Ratio): string => `${interval(r.perRound)} per round, ${interval(r.total)} in total over ${r.rounds} rounds`;
+/** The cost of wiping: 1 - throughput with wiping / throughput without, per round and in total. */
+const cost = (r: Ratio): string => `${pct(1 - r.perRound.value)} per round (95% CI ${pct(1 - r.perRound.high)}-${pct(1 - r.perRound.low)}), ${pct(1 - r.total.value)} in total`;
 const ofMedians = (baseline: Measurement, subject: Measurement): string => `${((100 * baseline.medianUs) / subject.medianUs).toFixed(1)}%`;
 const DIMS: readonly number[] = [1, 3, 48, 320];
 
@@ -39,7 +44,8 @@ async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boo
   const config: KeyConfig = { keyId: 1, kemId: KEM_X25519_HKDF_SHA256, publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)), suites: [{ kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM }] };
   const key: GatewayKey = { config, privateKey: pair.privateKey };
   const service = { packs: [loaded], queue: new InferenceQueue(), ...(ocr ? { ocr: ocrRecognizer(loaded) } : {}) };
-  return { gateway: new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes(service)), primitives: nodeHpke }), config };
+  // The server's own after-request hygiene (a minor GC) is part of the private path's cost.
+  return { gateway: new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes(service)), primitives: nodeHpke, afterRequest }), config };
 }
 
 const withoutWiping = async (fn: () => Promise<void>): Promise<void> => {
@@ -94,14 +100,14 @@ export async function ocrSuite(): Promise<SuiteReport> {
     const [raw, priv, noWipe] = rows;
     if (raw === undefined || priv === undefined || noWipe === undefined) throw new Error('missing rows');
     const ratio = pairedRatio(raw, priv);
-    const wipeCost = 1 - pairedRatio(noWipe, priv).median;
+    const wiping = pairedRatio(noWipe, priv);
     return {
       title: `Private text recognition, PP-OCRv4 (a ${image.width}x${image.height} receipt PNG of ${png.length} bytes, ${boxes.length} lines; ${loaded.pack.threads.intraOp} intra-op threads; cases interleaved call by call)`,
       rows,
       baseline: raw.name,
       notes: [
-        `private path = ${percent(ratio)} of raw session.run throughput, round by round; ${ofMedians(raw, priv)} as a ratio of medians (informational: the gap is mostly the pipeline's own work, image decoding and pre/post-processing in JavaScript, which raw session.run skips)`,
-        `wiping costs ${(wipeCost * 100).toFixed(1)}% of the private path's throughput, round by round (target < 10%: ${wipeCost < 0.1 ? 'PASS' : 'MISS'})`,
+        `private path throughput = ${both(ratio)}, ${ofMedians(raw, priv)} as a ratio of medians, of raw session.run's (informational: the gap is mostly the pipeline's own work, image decoding and pre/post-processing in JavaScript, which raw session.run skips)`,
+        `wiping costs ${cost(wiping)} of the private path's throughput (target < 10%: ${1 - wiping.perRound.value < 0.1 && 1 - wiping.total.value < 0.1 ? 'PASS' : 'MISS'})`,
       ],
     };
   } finally {
@@ -121,6 +127,11 @@ export async function tensorSuite(): Promise<SuiteReport> {
   const check = await gateway.handle(request.bytes);
   if (check.kind !== 'encapsulated' || check.status !== 200) throw new Error(`the private path failed: ${JSON.stringify(check)}`);
   const feeds = { x: new ort.Tensor('float32', input.slice(), DIMS) };
+  // Raw session.run at its best: the output written into one array kept across calls, so that it leaves
+  // no 1 MiB of garbage per call for the private path's after-request collection to sweep.
+  const outputName = model.spec.outputs[0]?.name ?? '';
+  const outputDims = ((await model.session.run(feeds))[outputName] as ort.Tensor).dims;
+  const fetches = { [outputName]: new ort.Tensor('float32', new Float32Array(outputDims.reduce((a, b) => a * b, 1)), outputDims) };
   const privatePath = async (): Promise<void> => {
     const r = await gateway.handle(request.bytes);
     if (r.kind !== 'encapsulated') throw new Error('failed');
@@ -128,7 +139,7 @@ export async function tensorSuite(): Promise<SuiteReport> {
   try {
     const rows = await measureInterleaved(
       [
-        { name: 'raw session.run', fn: () => model.session.run(feeds) },
+        { name: 'raw session.run', fn: () => model.session.run(feeds, fetches) },
         { name: 'private path', fn: privatePath },
         { name: 'private path, wiping off', fn: () => withoutWiping(privatePath) },
       ],
@@ -137,14 +148,14 @@ export async function tensorSuite(): Promise<SuiteReport> {
     const [raw, priv, noWipe] = rows;
     if (raw === undefined || priv === undefined || noWipe === undefined) throw new Error('missing rows');
     const ratio = pairedRatio(raw, priv);
-    const wipeCost = 1 - pairedRatio(noWipe, priv).median;
+    const wiping = pairedRatio(noWipe, priv);
     return {
       title: `Private inference, PP-OCRv4 recognition model through the tensor endpoint (input ${DIMS.join('x')} float32, ${(body.length / 1024).toFixed(0)} KiB request; ${loaded.pack.threads.intraOp} intra-op threads; cases interleaved call by call)`,
       rows,
       baseline: raw.name,
       notes: [
-        `private path = ${percent(ratio)} of raw session.run throughput for the recognition model, round by round (target >= 90%: ${ratio.median >= 0.9 ? 'PASS' : 'MISS'}); ${ofMedians(raw, priv)} as a ratio of medians; a 1 MiB output is written in place, encrypted and wiped`,
-        `wiping costs ${(wipeCost * 100).toFixed(1)}% of the private path's throughput, round by round (target < 10%: ${wipeCost < 0.1 ? 'PASS' : 'MISS'})`,
+        `private path throughput = ${both(ratio)}, ${ofMedians(raw, priv)} as a ratio of medians, of raw session.run's for the recognition model (target >= 90%: per round ${ratio.perRound.value >= 0.9 ? 'PASS' : 'MISS'}, in total ${ratio.total.value >= 0.9 ? 'PASS' : 'MISS'}); a 1 MiB output is written in place, encrypted and wiped; a minor GC after each request`,
+        `wiping costs ${cost(wiping)} of the private path's throughput (target < 10%: ${1 - wiping.perRound.value < 0.1 && 1 - wiping.total.value < 0.1 ? 'PASS' : 'MISS'})`,
       ],
     };
   } finally {

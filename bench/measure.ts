@@ -78,28 +78,39 @@ export async function measure(name: string, fn: Op, opts: MeasureOptions): Promi
 }
 
 /**
- * Warms every case, then calls case 1, case 2, ... once each, over and over, until the budget is
- * spent and every case has `minIterations` samples: each case sees the same machine state.
+ * Warms every case, then runs rounds that call every case once each, until the budget is spent and every
+ * case has `minIterations` samples: each case sees the same machine state. The order turns by one case
+ * each round, so no case always follows the same one (and inherits its garbage or its cache misses).
+ * Sample i of every case comes from round i.
  */
 export async function measureInterleaved(cases: readonly Case[], opts: MeasureOptions): Promise<Measurement[]> {
   for (const c of cases) await warm(c.fn, opts.warmup);
   const pooled = cases.map(() => [] as number[]);
   const deadline = process.hrtime.bigint() + BigInt(Math.round(opts.budgetMs * 1e6));
   for (let n = 0; n < opts.minIterations || process.hrtime.bigint() < deadline; n++) {
-    for (const [i, c] of cases.entries()) {
+    for (let k = 0; k < cases.length; k++) {
+      const i = (n + k) % cases.length;
       const start = process.hrtime.bigint();
-      await call(c.fn);
+      await call((cases[i] as Case).fn);
       pooled[i]?.push(Number(process.hrtime.bigint() - start));
     }
   }
   return cases.map((c, i) => summarize(c.name, pooled[i] ?? []));
 }
 
-/** A throughput ratio with its bootstrap 95% confidence interval. */
-export interface Ratio {
-  readonly median: number;
+/** A ratio with its bootstrap 95% confidence interval. */
+export interface Interval {
+  readonly value: number;
   readonly low: number;
   readonly high: number;
+}
+
+/** Throughput of a subject relative to a baseline over the same rounds, two ways. */
+export interface Ratio {
+  /** Median over rounds of baseline time / subject time: the typical request, drift cancelled round by round. */
+  readonly perRound: Interval;
+  /** Total baseline time / total subject time: requests per second over the whole run, tails included. */
+  readonly total: Interval;
   readonly rounds: number;
 }
 
@@ -109,15 +120,21 @@ const medianOf = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
 };
 
+const BLOCK = 8;
+
 /**
- * Throughput of `subject` relative to `baseline`, round by round: measureInterleaved times the cases
- * back to back in each round, so the per-round ratio baseline time / subject time cancels machine
- * drift (a neighbour's load, frequency changes) that shifts whole stretches of rounds. The median of
- * those ratios, and a percentile-bootstrap 95% interval of that median (deterministic resampling).
+ * Throughput of `subject` relative to `baseline` from measureInterleaved's rounds: the median of the
+ * per-round ratios (a round's cases run back to back, so the ratio cancels drift that shifts whole
+ * stretches of rounds) and the ratio of the totals (what a steady caller gets, outliers included), each
+ * with a 95% interval from a moving-block bootstrap over rounds (blocks of 8 keep the correlation of
+ * neighbouring rounds; the resampling is deterministic).
  */
 export function pairedRatio(baseline: Measurement, subject: Measurement, resamples = 2000): Ratio {
   const n = Math.min(baseline.samples.length, subject.samples.length);
-  const ratios = Array.from({ length: n }, (_, i) => (baseline.samples[i] ?? Number.NaN) / (subject.samples[i] ?? Number.NaN));
+  const base = baseline.samples.slice(0, n);
+  const subj = subject.samples.slice(0, n);
+  const ratios = base.map((b, i) => b / (subj[i] ?? Number.NaN));
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
   let seed = 0x9e3779b9;
   const next = (): number => {
     seed ^= seed << 13;
@@ -125,8 +142,23 @@ export function pairedRatio(baseline: Measurement, subject: Measurement, resampl
     seed ^= seed << 5;
     return (seed >>> 0) / 0x1_0000_0000;
   };
-  const medians = Array.from({ length: resamples }, () => medianOf(Array.from({ length: n }, () => ratios[Math.floor(next() * n)] ?? Number.NaN))).sort((a, b) => a - b);
-  return { median: medianOf(ratios), low: medians[Math.floor(0.025 * resamples)] ?? Number.NaN, high: medians[Math.ceil(0.975 * resamples) - 1] ?? Number.NaN, rounds: n };
+  const block = Math.min(BLOCK, n);
+  const perRound: number[] = [];
+  const total: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    const rounds: number[] = [];
+    while (rounds.length < n) {
+      const start = Math.floor(next() * (n - block + 1));
+      for (let k = 0; k < block && rounds.length < n; k++) rounds.push(start + k);
+    }
+    perRound.push(medianOf(rounds.map((i) => ratios[i] ?? Number.NaN)));
+    total.push(sum(rounds.map((i) => base[i] ?? Number.NaN)) / sum(rounds.map((i) => subj[i] ?? Number.NaN)));
+  }
+  const interval = (value: number, draws: number[]): Interval => {
+    draws.sort((a, b) => a - b);
+    return { value, low: draws[Math.floor(0.025 * resamples)] ?? Number.NaN, high: draws[Math.ceil(0.975 * resamples) - 1] ?? Number.NaN };
+  };
+  return { perRound: interval(medianOf(ratios), perRound), total: interval(sum(base) / sum(subj), total), rounds: n };
 }
 
 const fixed = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

@@ -3,7 +3,7 @@
 // receipt's text. A corrupt image, an unknown target and an oversized body each get one clear line, and
 // the stack keeps serving. Skipped without Chromium (it renders the receipt).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +108,24 @@ describe('the local stack', { skip: existsSync(CHROMIUM) ? false : `no Chromium 
     const unwritable = await cli('request', ...args, '--output', join(dir, 'no-such-dir', 'x'));
     assert.equal(unwritable.code, 2);
     assert.match(unwritable.stderr, /^error \[UNWRITABLE_OUTPUT\]: cannot write ".*x": ENOENT/);
+    // An existing file is replaced by a new 0600 one, a symlink is replaced rather than written through,
+    // and an answer that is not 2xx leaves the target as it was; no temporary file stays behind.
+    const existing = join(dir, 'existing.bin');
+    writeFileSync(existing, 'old', { mode: 0o644 });
+    assert.equal((await cli('request', ...args, '--output', existing)).code, 0);
+    assert.equal(statSync(existing).mode & 0o777, 0o600);
+    assert.deepEqual(readFileSync(existing), Buffer.from(file));
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep');
+    const link = join(dir, 'link.bin');
+    symlinkSync(victim, link);
+    assert.equal((await cli('request', ...args, '--output', link)).code, 0);
+    assert.equal(readFileSync(victim, 'utf8'), 'keep');
+    assert.ok(!lstatSync(link).isSymbolicLink());
+    const refused = await cli('request', input, '--type', TENSORS_MEDIA_TYPE, '--path', '/v1/models/nope/nope', '--trust-simulated', '--relay', relay, '--output', victim);
+    assert.equal(refused.code, 1);
+    assert.equal(readFileSync(victim, 'utf8'), 'keep');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.part')), []);
   });
 
   it('rejects bad command lines in one line (exit 2)', async () => {

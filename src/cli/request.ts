@@ -2,13 +2,13 @@
 // configurations and the certificate that binds them through the relay, verify the attestation against
 // the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
 // for an image).
-import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { mediaType } from '../../attestation/httpText.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
 import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+import { OutputFile } from './outputFile.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
@@ -85,55 +85,61 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
       ...trust,
       primitives: nodeHpke,
     });
-    let response;
+    const output = values.output === undefined ? undefined : await OutputFile.create(values.output);
     try {
-      response = await client.fetch({ url: `https://cloister${path}`, headers: [['content-type', type]], body });
-    } catch (e) {
-      if (e instanceof KeyConfigRejectedError) {
-        io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
-        return EXIT.rejected;
-      }
-      if (e instanceof CloisterError && e.code === 'OHTTP_REQUEST_FAILED' && /^\d{3}/.test(e.actual ?? '')) {
-        io.stderr(`error: ${e.message}\n`);
-        return EXIT.rejected;
-      }
-      throw e;
+      return await sendAndShow(client, { path, type, body, relay }, output, io);
     } finally {
-      body.fill(0);
-    }
-    const ok = response.status >= 200 && response.status < 300;
-    if (!ok) {
-      io.stderr(`error: the server answered ${response.status}: ${new TextDecoder().decode(response.content.subarray(0, 200))}\n`);
-      return EXIT.rejected;
-    }
-    const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay}`;
-    const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
-    try {
-      if (values.output !== undefined) {
-        try {
-          await writeFile(values.output, response.content, { mode: 0o600 });
-        } catch (cause) {
-          throw new CloisterError('UNWRITABLE_OUTPUT', `cannot write "${values.output}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'output', cause });
-        }
-        io.stderr(`(${response.content.length} bytes of ${answerType || 'unknown type'} written to ${values.output}; ${attested})\n`);
-        return EXIT.ok;
-      }
-      if (isText(answerType)) {
-        const text = new TextDecoder().decode(response.content);
-        io.stdout(text.endsWith('\n') || text === '' ? text : `${text}\n`);
-      } else if (io.stdoutBytes !== undefined) {
-        await io.stdoutBytes(response.content);
-      } else {
-        throw usage(`the answer is ${response.content.length} bytes of ${answerType || 'an unknown type'}, not text: give --output FILE or redirect standard output`);
-      }
-      io.stderr(`(${attested})\n`);
-      return EXIT.ok;
-    } finally {
-      response.content.fill(0);
+      await output?.discard();
     }
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
     io.stderr(errorLine(e));
     return EXIT.usage;
+  }
+}
+
+/** Sends the request through the relay; prints, pipes or files the answer, then wipes it. */
+async function sendAndShow(client: OhttpClient, request: { path: string; type: string; body: Uint8Array; relay: string }, output: OutputFile | undefined, io: CliIo): Promise<number> {
+  const { path, type, body, relay } = request;
+  let response;
+  try {
+    response = await client.fetch({ url: `https://cloister${path}`, headers: [['content-type', type]], body });
+  } catch (e) {
+    if (e instanceof KeyConfigRejectedError) {
+      io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
+      return EXIT.rejected;
+    }
+    if (e instanceof CloisterError && e.code === 'OHTTP_REQUEST_FAILED' && /^\d{3}/.test(e.actual ?? '')) {
+      io.stderr(`error: ${e.message}\n`);
+      return EXIT.rejected;
+    }
+    throw e;
+  } finally {
+    body.fill(0);
+  }
+  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay}`;
+  const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
+  try {
+    if (response.status < 200 || response.status >= 300) {
+      io.stderr(`error: the server answered ${response.status}: ${new TextDecoder().decode(response.content.subarray(0, 200))}\n`);
+      return EXIT.rejected;
+    }
+    if (output !== undefined) {
+      await output.commit(response.content);
+      io.stderr(`(${response.content.length} bytes of ${answerType || 'unknown type'} written to ${output.path}; ${attested})\n`);
+      return EXIT.ok;
+    }
+    if (isText(answerType)) {
+      const text = new TextDecoder().decode(response.content);
+      io.stdout(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    } else if (io.stdoutBytes !== undefined) {
+      await io.stdoutBytes(response.content);
+    } else {
+      throw usage(`the answer is ${response.content.length} bytes of ${answerType || 'an unknown type'}, not text: give --output FILE or redirect standard output`);
+    }
+    io.stderr(`(${attested})\n`);
+    return EXIT.ok;
+  } finally {
+    response.content.fill(0);
   }
 }

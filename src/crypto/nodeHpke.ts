@@ -390,8 +390,14 @@ async function openSingleShot(r: SingleShotOpen): Promise<{ plaintext: Uint8Arra
   const exporter = s.kdf.labeledExpandSync(secret, EXP, context, s.kdf.hashSize);
   secret.fill(0);
   try {
-    const plaintext = aead.createEncryptionContext(key).openSync(nonce, r.ciphertext, r.aad ?? EMPTY);
-    return { plaintext, exported: s.kdf.labeledExpandSync(exporter, SEC, r.exporterContext, r.exportLength) };
+    // Export first: nothing may throw once the plaintext exists.
+    const exported = s.kdf.labeledExpandSync(exporter, SEC, r.exporterContext, r.exportLength);
+    try {
+      return { plaintext: aead.createEncryptionContext(key).openSync(nonce, r.ciphertext, r.aad ?? EMPTY), exported };
+    } catch (e) {
+      exported.fill(0);
+      throw e;
+    }
   } finally {
     key.fill(0);
     nonce.fill(0);

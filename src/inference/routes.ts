@@ -81,7 +81,11 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
   if (known !== undefined) {
     const shapes = specs.map((o, i) => ({ name: o.name, type: o.type, dims: known[i] as readonly number[] }));
     const layout = allocateEncoded(shapes, (size) => tensorBuffers.acquire(size));
+    let released = false;
+    // Once only: a second release could wipe (and pool twice) a buffer another request has since taken.
     const release = (): void => {
+      if (released) return;
+      released = true;
       tensorBuffers.release(layout.bytes.buffer as ArrayBuffer);
     };
     try {
