@@ -3,12 +3,13 @@
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
 import { evidenceSuite } from './evidence.js';
+import { hardened, JSON_REPORT_ENV } from './hardened.js';
 import { ocrSuite, tensorSuite } from './inference.js';
 import { ohttpSuite } from './ohttp.js';
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr') };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));
@@ -17,10 +18,15 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
-console.log(`node ${process.version} | ${cpus()[0]?.model ?? 'unknown CPU'} | ${cpus().length} CPUs | ${process.platform}-${process.arch}`);
+const json = process.env[JSON_REPORT_ENV] === '1';
+if (!json) console.log(`node ${process.version} | ${cpus()[0]?.model ?? 'unknown CPU'} | ${cpus().length} CPUs | ${process.platform}-${process.arch}`);
 for (const [name, suite] of Object.entries(SUITES)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
   const report = await suite();
+  if (json) {
+    console.log(JSON.stringify(report));
+    continue;
+  }
   console.log(`\n${report.title}\n`);
   console.log(formatTable(report.rows, report.baseline));
   console.log('');
