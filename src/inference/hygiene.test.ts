@@ -17,6 +17,15 @@ it('collects the young generation after a request, and everything once after a r
   assert.deepEqual(calls, [{ type: 'minor' }, { type: 'major' }, { type: 'minor' }]);
 });
 
+it('collects everything within a second when no request ends after the one that asked', async () => {
+  const calls: unknown[] = [];
+  globalThis.gc = ((options?: unknown) => void calls.push(options)) as typeof globalThis.gc;
+  requestMajorCollection();
+  requestMajorCollection();
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.deepEqual(calls, [{ type: 'major' }]);
+});
+
 it('does nothing without an exposed gc', () => {
   globalThis.gc = undefined;
   requestMajorCollection();

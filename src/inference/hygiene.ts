@@ -32,8 +32,15 @@ let majorPending = false;
  * minor GC does not reach (the memory scrape found it there).
  */
 export function requestMajorCollection(): void {
+  if (majorPending) return;
   majorPending = true;
+  // Should no request end soon after (the decode outlived its request's deadline), collect anyway.
+  setTimeout(() => {
+    if (majorPending) afterRequest();
+  }, FALLBACK_MS).unref();
 }
+
+const FALLBACK_MS = 1000;
 
 /** After a request's buffers were wiped: a minor GC, or a major one when asked for, when the process exposes gc. */
 export function afterRequest(): void {
