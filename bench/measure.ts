@@ -65,10 +65,15 @@ function percentile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 }
 
+/** The median of an ascending array. */
+const medianOfSorted = (sorted: readonly number[]): number => {
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+};
+
 export function summarize(name: string, samples: readonly number[]): Measurement {
   const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const medianNs = sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+  const medianNs = medianOfSorted(sorted);
   return { name, samples, medianUs: medianNs / 1e3, p99Us: percentile(sorted, 0.99) / 1e3, opsPerSec: 1e9 / medianNs };
 }
 
@@ -114,12 +119,6 @@ export interface Ratio {
   readonly rounds: number;
 }
 
-const medianOf = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-};
-
 const BLOCK = 8;
 
 /**
@@ -151,14 +150,14 @@ export function pairedRatio(baseline: Measurement, subject: Measurement, resampl
       const start = Math.floor(next() * (n - block + 1));
       for (let k = 0; k < block && rounds.length < n; k++) rounds.push(start + k);
     }
-    perRound.push(medianOf(rounds.map((i) => ratios[i] ?? Number.NaN)));
+    perRound.push(medianOfSorted(rounds.map((i) => ratios[i] ?? Number.NaN).sort((a, b) => a - b)));
     total.push(sum(rounds.map((i) => base[i] ?? Number.NaN)) / sum(rounds.map((i) => subj[i] ?? Number.NaN)));
   }
   const interval = (value: number, draws: number[]): Interval => {
     draws.sort((a, b) => a - b);
     return { value, low: draws[Math.floor(0.025 * resamples)] ?? Number.NaN, high: draws[Math.ceil(0.975 * resamples) - 1] ?? Number.NaN };
   };
-  return { perRound: interval(medianOf(ratios), perRound), total: interval(sum(base) / sum(subj), total), rounds: n };
+  return { perRound: interval(medianOfSorted([...ratios].sort((a, b) => a - b)), perRound), total: interval(sum(base) / sum(subj), total), rounds: n };
 }
 
 const fixed = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });

@@ -21,6 +21,8 @@ export interface PartsSealer {
 const encoder = new TextEncoder();
 const REQUEST_LABEL = encoder.encode('message/bhttp request');
 const RESPONSE_LABEL = encoder.encode('message/bhttp response');
+const KEY_LABEL = encoder.encode('key');
+const NONCE_LABEL = encoder.encode('nonce');
 export const HEADER_SIZE = 7;
 
 const hex16 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
@@ -44,8 +46,11 @@ function sizes(suite: CipherSuite): SuiteSizes {
 async function responseKeys(primitives: HpkePrimitives, kdfId: number, secret: Uint8Array, enc: Uint8Array, responseNonce: Uint8Array, s: SuiteSizes): Promise<{ key: Uint8Array; nonce: Uint8Array }> {
   const hkdf = primitives.hkdf(kdfId);
   if (hkdf === undefined) throw new VerificationError('OHTTP_UNSUPPORTED_SUITE', `KDF ${hex16(kdfId)} is not supported by ${primitives.name}`, { field: 'kdf_id' });
-  const salt = concatBytes(enc, responseNonce);
-  const [key, nonce] = await Promise.all([hkdf(salt, secret, encoder.encode('key'), s.nk), hkdf(salt, secret, encoder.encode('nonce'), s.nn)]);
+  const [key, nonce] = await hkdf(concatBytes(enc, responseNonce), secret, [
+    { info: KEY_LABEL, length: s.nk },
+    { info: NONCE_LABEL, length: s.nn },
+  ]);
+  if (key === undefined || nonce === undefined) throw new Error(`${primitives.name} derived fewer keys than asked for`);
   return { key, nonce };
 }
 

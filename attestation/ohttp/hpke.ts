@@ -12,8 +12,11 @@ export interface HpkePrimitives {
   kem(kemId: number): KemInterface | undefined;
   kdf(kdfId: number): KdfInterface | undefined;
   aead(aeadId: number): AeadInterface | undefined;
-  /** HKDF-Extract then -Expand (RFC 5869) with a salt of any length, for the OHTTP response keys. */
-  hkdf(kdfId: number): ((salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number) => Promise<Uint8Array>) | undefined;
+  /**
+   * HKDF (RFC 5869) with a salt of any length, for the OHTTP response keys: one Extract, then one Expand
+   * per output asked for, in order.
+   */
+  hkdf(kdfId: number): ((salt: Uint8Array, ikm: Uint8Array, outputs: readonly HkdfOutput[]) => Promise<Uint8Array[]>) | undefined;
   random(length: number): Uint8Array;
   /**
    * Optional fast path for the gateway: RFC 9180 base-mode SetupBaseR, Open of the one message (sequence
@@ -21,6 +24,11 @@ export interface HpkePrimitives {
    * does the same in steps.
    */
   openSingleShot?(request: SingleShotOpen): Promise<{ plaintext: Uint8Array; exported: Uint8Array }>;
+}
+
+export interface HkdfOutput {
+  readonly info: Uint8Array;
+  readonly length: number;
 }
 
 export interface SingleShotOpen {
@@ -55,10 +63,11 @@ export function cipherSuite(primitives: HpkePrimitives, kemId: number, kdfId: nu
   return suite;
 }
 
-async function webCryptoHkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
+async function webCryptoHkdfSha256(salt: Uint8Array, ikm: Uint8Array, outputs: readonly HkdfOutput[]): Promise<Uint8Array[]> {
   const subtle = globalThis.crypto.subtle;
   const key = await subtle.importKey('raw', toArrayBufferView(ikm), 'HKDF', false, ['deriveBits']);
-  return new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: toArrayBufferView(salt), info: toArrayBufferView(info) }, key, length * 8));
+  // WebCrypto's HKDF has no separate Extract: each output derives from the input key material.
+  return Promise.all(outputs.map(async ({ info, length }) => new Uint8Array(await subtle.deriveBits({ name: 'HKDF', hash: 'SHA-256', salt: toArrayBufferView(salt), info: toArrayBufferView(info) }, key, length * 8))));
 }
 
 /** @hpke/core on WebCrypto (X25519 needs a browser with WebCrypto X25519: Chromium 133, Firefox 130, Safari 17); also Node. */

@@ -46,12 +46,24 @@ export function errorLine(e: unknown): string {
   return `error: ${e instanceof Error ? e.message : String(e)}\n`;
 }
 
+/** A USAGE error for `command`, pointing at its --help. */
+export const usageError = (message: string, command: string): UsageError => new UsageError('USAGE', `${message} (see cloister ${command} --help)`);
+
+/** Parses a command line with positionals; a bad one becomes one USAGE line pointing at --help. */
+export function parseCommandLine<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usageError((e as Error).message.split('\n')[0] ?? '', command);
+  }
+}
+
 /** Parses a command's options (no positionals); a bad command line becomes one USAGE line pointing at --help. */
 export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>['values'] {
   try {
     return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
   } catch (e) {
-    throw new UsageError('USAGE', `${(e as Error).message.split('\n')[0] ?? ''} (see cloister ${command} --help)`);
+    throw usageError((e as Error).message.split('\n')[0] ?? '', command);
   }
 }
 

@@ -2,13 +2,13 @@
 // configurations and the certificate that binds them through the relay, verify the attestation against
 // the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
 // for an image).
-import { parseArgs } from 'node:util';
 import { mediaType } from '../../attestation/httpText.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
-import { errorLine, EXIT, readInput, type CliIo } from './io.js';
+import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo } from './io.js';
 import { OutputFile } from './outputFile.js';
+import { imageMediaType } from '../inference/ocr/image.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
@@ -47,25 +47,14 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister request --help)`);
+const usage = (message: string): UsageError => usageError(message, 'request');
 
 const isText = (type: string): boolean => type.startsWith('text/') || type === 'application/json' || type.endsWith('+json');
 
-function sniff(bytes: Uint8Array): string | undefined {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'image/png';
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  return undefined;
-}
 
 export async function requestCommand(argv: string[], io: CliIo): Promise<number> {
   try {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw usage((e as Error).message.split('\n')[0] ?? '');
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, 'request');
     if (values.help === true) {
       io.stdout(REQUEST_HELP);
       return EXIT.ok;
@@ -75,7 +64,7 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
     const relay = values.relay ?? DEFAULT_RELAY;
     if (!/^https?:\/\/[^/]+(\/[A-Za-z0-9._~-]+)*\/?$/.test(relay)) throw usage(`--relay must be an http(s) URL such as ${DEFAULT_RELAY}, got "${relay}"`);
     const body = await readInput(io, file, 'file');
-    const type = values.type ?? sniff(body);
+    const type = values.type ?? imageMediaType(body);
     if (type === undefined) throw usage(`cannot tell the media type of "${file}" (not PNG or JPEG); give --type and --path`);
     const path = values.path ?? (type.startsWith('image/') ? '/v1/ocr' : undefined);
     if (path === undefined || !path.startsWith('/')) throw usage('give --path, the target path such as /v1/models/vad/vad');

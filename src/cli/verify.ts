@@ -1,10 +1,9 @@
 // `cloister verify https://HOST:PORT`: connect to a Cloister server, verify its RA-TLS certificate
 // (docs/ra-tls.md) during the TLS handshake, and print the verdict and what it attests.
-import { parseArgs } from 'node:util';
 import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/node/index.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verify.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
-import { errorLine, EXIT, type CliIo, parseAt } from './io.js';
+import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
@@ -42,15 +41,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister verify --help)`);
+const usage = (message: string): UsageError => usageError(message, 'verify');
 
-function parse(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>> {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usage((e as Error).message.split('\n')[0] as string);
-  }
-}
 
 function target(arg: string): { host: string; port: number; origin: string } {
   let u: URL;
@@ -132,7 +124,7 @@ function rejection(origin: string, v: RaTlsVerdict): string {
 export async function verifyCommand(argv: string[], io: CliIo): Promise<number> {
   let json = false;
   try {
-    const { values, positionals } = parse(argv);
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, 'verify');
     json = values.json === true;
     if (values.help === true) {
       io.stdout(VERIFY_HELP);

@@ -1,5 +1,4 @@
 // `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
-import { parseArgs } from 'node:util';
 import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
 import { decodeEvidence } from '../../attestation/evidence.js';
 import { splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
@@ -13,7 +12,7 @@ import { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { simulatedSnpRoots, simulatedTdxRoot } from './devRoots.js';
-import { errorLine, EXIT, readInput, type CliIo, parseAt } from './io.js';
+import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
 
@@ -49,17 +48,8 @@ SEV-SNP-only options given with TDX evidence are a usage error (exit 2), not sil
 Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable/malformed input.
 `;
 
-function usage(message: string): UsageError {
-  return new UsageError('USAGE', `${message} (see cloister verify-evidence --help)`);
-}
+const usage = (message: string): UsageError => usageError(message, 'verify-evidence');
 
-function parse(argv: string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>> {
-  try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw usage((e as Error).message.split('\n')[0] as string);
-  }
-}
 
 const OPTIONS = {
   certs: { type: 'string', multiple: true },
@@ -119,7 +109,7 @@ function rejection(v: SnpVerdict | TdxVerdict): string {
   return `REJECTED [${e.code}] ${failed}: ${e.message}${detail}\n`;
 }
 
-type Values = ReturnType<typeof parse>['values'];
+type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
 
 async function verifySnp(io: CliIo, values: Values, decoded: SnpEvidence, at: Date | undefined): Promise<SnpVerdict> {
   let policy: SnpPolicy = {};
@@ -178,7 +168,7 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
   let json = false;
   let platform: 'sev-snp' | 'tdx' = 'sev-snp';
   try {
-    const { values, positionals } = parse(argv);
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, 'verify-evidence');
     json = values.json === true;
     if (values.help === true) {
       io.stdout(VERIFY_EVIDENCE_HELP);

@@ -2,9 +2,9 @@
 // place of its WebCrypto ones: DHKEM(X25519, HKDF-SHA256) (RFC 9180 section 4.1), HKDF-SHA256 with
 // HPKE's labeled extract/expand (section 4), AES-128-GCM and ChaCha20-Poly1305. Same bytes, less
 // latency: every call is synchronous OpenSSL work behind the interface's promises.
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, createSecretKey, diffieHellman, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM, createPrivateKey, createPublicKey, createSecretKey, diffieHellman, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { AeadId, DecapError, DeserializeError, EncapError, KdfId, KemId, OpenError, type AeadEncryptionContext, type AeadInterface, type KdfInterface, type KemInterface, type RecipientContextParams, type SenderContextParams } from '@hpke/core';
-import type { HpkePrimitives, SingleShotOpen } from '../../attestation/ohttp/hpke.js';
+import type { HkdfOutput, HpkePrimitives, SingleShotOpen } from '../../attestation/ohttp/hpke.js';
 import { hmacSha256 } from './hmac.js';
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256 } from '../../attestation/ohttp/keyConfig.js';
 
@@ -63,7 +63,20 @@ export class NodeHkdfSha256 implements KdfInterface {
   }
 
   extractAndExpand(salt: Bytes, ikm: Bytes, info: Bytes, len: number): Promise<ArrayBuffer> {
-    return Promise.resolve(arrayBuffer(this.expandSync(this.extractSync(salt, ikm), info, len)));
+    const [okm] = this.extractAndExpandAllSync(salt, ikm, [{ info: view(info), length: len }]) as [Buffer];
+    const out = arrayBuffer(okm);
+    okm.fill(0);
+    return Promise.resolve(out);
+  }
+
+  /** One Extract, then one Expand per output; the pseudorandom key is zeroed. */
+  extractAndExpandAllSync(salt: Bytes, ikm: Bytes, outputs: readonly HkdfOutput[]): Buffer[] {
+    const prk = this.extractSync(salt, ikm);
+    try {
+      return outputs.map(({ info, length }) => this.expandSync(prk, info, length));
+    } finally {
+      prk.fill(0);
+    }
   }
 
   labeledExtractSync(salt: Bytes, label: Uint8Array, ikm: Uint8Array): Buffer {
@@ -218,6 +231,7 @@ export class NodeX25519Kem implements KemInterface {
 
 /** Ciphertext chunks from this size on are handed back as they are rather than gathered. */
 const LARGE_CHUNK = 16 * 1024;
+const TAG = { authTagLength: 16 } as const;
 
 class NodeAeadContext implements AeadEncryptionContext {
   readonly #cipher: 'aes-128-gcm' | 'chacha20-poly1305';
@@ -231,12 +245,21 @@ class NodeAeadContext implements AeadEncryptionContext {
     this.#key = createSecretKey(view(key));
   }
 
+  // The two overloads per algorithm are node's typing of AEAD ciphers; the calls are otherwise the same.
+  #cipherFor(nonce: Bytes): CipherGCM | CipherChaCha20Poly1305 {
+    return this.#cipher === 'aes-128-gcm' ? createCipheriv(this.#cipher, this.#key, view(nonce), TAG) : createCipheriv(this.#cipher, this.#key, view(nonce), TAG);
+  }
+
+  #decipherFor(nonce: Bytes): DecipherGCM | DecipherChaCha20Poly1305 {
+    return this.#cipher === 'aes-128-gcm' ? createDecipheriv(this.#cipher, this.#key, view(nonce), TAG) : createDecipheriv(this.#cipher, this.#key, view(nonce), TAG);
+  }
+
   /**
    * prefix || Seal(parts joined, empty AAD), as chunks: small parts' ciphertext is gathered with the
    * prefix, a large part's is OpenSSL's output buffer as it is. The parts are never joined in plaintext.
    */
   sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], prefix: Uint8Array): Uint8Array[] {
-    const c = this.#cipher === 'aes-128-gcm' ? createCipheriv('aes-128-gcm', this.#key, view(nonce), { authTagLength: 16 }) : createCipheriv('chacha20-poly1305', this.#key, view(nonce), { authTagLength: 16 });
+    const c = this.#cipherFor(nonce);
     const chunks: Uint8Array[] = [];
     let small: Buffer[] = [Buffer.from(prefix)];
     const flush = (): void => {
@@ -257,16 +280,17 @@ class NodeAeadContext implements AeadEncryptionContext {
   }
 
   sealSync(iv: Bytes, data: Bytes, aad: Bytes): Buffer {
-    const c = this.#cipher === 'aes-128-gcm' ? createCipheriv('aes-128-gcm', this.#key, view(iv), { authTagLength: 16 }) : createCipheriv('chacha20-poly1305', this.#key, view(iv), { authTagLength: 16 });
-    c.setAAD(view(aad));
-    return Buffer.concat([c.update(view(data)), c.final(), c.getAuthTag()]);
+    const c = this.#cipherFor(iv);
+    const plaintext = view(data);
+    c.setAAD(view(aad), { plaintextLength: plaintext.length });
+    return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
   }
 
   openSync(iv: Bytes, data: Bytes, aad: Bytes): Buffer {
     const d = view(data);
     if (d.length < 16) throw new OpenError('ciphertext shorter than its tag');
-    const c = this.#cipher === 'aes-128-gcm' ? createDecipheriv('aes-128-gcm', this.#key, view(iv), { authTagLength: 16 }) : createDecipheriv('chacha20-poly1305', this.#key, view(iv), { authTagLength: 16 });
-    c.setAAD(view(aad));
+    const c = this.#decipherFor(iv);
+    c.setAAD(view(aad), { plaintextLength: d.length - 16 });
     c.setAuthTag(d.subarray(d.length - 16));
     // Plaintext: one exactly-sized buffer the caller owns; OpenSSL's output chunks are wiped here.
     let head: Buffer | undefined;
@@ -407,22 +431,12 @@ async function openSingleShot(r: SingleShotOpen): Promise<{ plaintext: Uint8Arra
 
 const plainHkdf = new NodeHkdfSha256();
 
-/** RFC 5869 HKDF-SHA256 on hmacSha256 (node's hkdfSync builds a KeyObject per call, 2x the cost here). */
-function hkdfSha256(salt: Uint8Array, ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  const prk = plainHkdf.extractSync(salt, ikm);
-  try {
-    return plainHkdf.expandSync(prk, info, length);
-  } finally {
-    prk.fill(0);
-  }
-}
-
 export const nodeHpke: HpkePrimitives = {
   name: '@hpke/core with node:crypto primitives',
   kem: (id) => (id === KEM_X25519_HKDF_SHA256 ? new NodeX25519Kem() : undefined),
   kdf: (id) => (id === KDF_HKDF_SHA256 ? new NodeHkdfSha256() : undefined),
   aead: (id) => (id === AEAD_AES_128_GCM || id === AEAD_CHACHA20_POLY1305 ? new NodeAead(id) : undefined),
-  hkdf: (id) => (id === KDF_HKDF_SHA256 ? (salt, ikm, info, length) => Promise.resolve(hkdfSha256(salt, ikm, info, length)) : undefined),
+  hkdf: (id) => (id === KDF_HKDF_SHA256 ? (salt, ikm, outputs) => Promise.resolve(plainHkdf.extractAndExpandAllSync(salt, ikm, outputs)) : undefined),
   random: (length) => new Uint8Array(randomBytes(length)),
   openSingleShot,
 };

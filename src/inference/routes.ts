@@ -9,7 +9,7 @@ import { textResponse, type TargetRoute } from '../ohttp/targets.js';
 import type { TensorSpec } from './manifest.js';
 import { BufferPool } from './bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import type { LoadedModel, LoadedPack } from './sessions.js';
+import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
 import { wipe } from './wipe.js';
 
@@ -91,7 +91,7 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
     try {
       const fetches: Record<string, ort.Tensor> = {};
       for (const [i, o] of shapes.entries()) fetches[o.name] = new ort.Tensor(o.type, layout.data[i] as TensorData, o.dims);
-      await model.session.run(feeds, fetches);
+      await runInto(model.session, feeds, fetches);
       fillEncoded(layout, shapes);
       return { bytes: layout.bytes, release };
     } catch (e) {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
 import { loadModelPack, PACKS_DIR, type ModelPack, type ModelSpec } from './manifest.js';
+import { wipe } from './wipe.js';
 
 export interface LoadedModel {
   readonly spec: ModelSpec;
@@ -65,4 +66,23 @@ export async function openPacks(dir = PACKS_DIR): Promise<LoadedPack[]> {
 
 export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
   for (const p of packs) for (const m of p.models.values()) await m.session.release();
+}
+
+/**
+ * Runs `session` with its outputs written into the arrays of `fetches`. onnxruntime-node still hands
+ * back a copy of every output: each is wiped and disposed here, so the caller's arrays are the only
+ * ones that hold the results.
+ */
+export async function runInto(session: ort.InferenceSession, feeds: ort.InferenceSession.FeedsType, fetches: ort.InferenceSession.FetchesType & Record<string, ort.Tensor>): Promise<void> {
+  let copies: ort.InferenceSession.ReturnType | undefined;
+  try {
+    copies = await session.run(feeds, fetches);
+  } finally {
+    const own = new Set(Object.values(fetches).map((t) => (t.data as ArrayBufferView).buffer));
+    for (const t of Object.values(copies ?? {})) {
+      const data = t.data as ArrayBufferView;
+      if (!own.has(data.buffer)) wipe(data);
+      t.dispose();
+    }
+  }
 }

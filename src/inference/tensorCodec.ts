@@ -85,6 +85,11 @@ export function decodeTensors(body: Uint8Array, maxElements: number, allocateBuf
   return out;
 }
 
+/** "CTN1" and the u16 count. */
+const LIST_HEADER = 6;
+/** One tensor's header: name length, name, type, rank, dimensions. */
+const headerSize = (t: { readonly name: string; readonly dims: readonly number[] }): number => 3 + t.name.length + 4 * t.dims.length;
+
 /** Writes one tensor's name, type and dimensions at `at`; returns where its data starts. */
 function writeHeader(out: Uint8Array, view: DataView, at: number, t: { readonly name: string; readonly type: TensorType; readonly dims: readonly number[] }): number {
   out[at++] = t.name.length;
@@ -99,12 +104,12 @@ function writeHeader(out: Uint8Array, view: DataView, at: number, t: { readonly 
 }
 
 export function encodeTensors(tensors: readonly WireTensor[]): Uint8Array {
-  const size = 6 + tensors.reduce((n, t) => n + 3 + t.name.length + 4 * t.dims.length + t.data.byteLength, 0);
+  const size = LIST_HEADER + tensors.reduce((n, t) => n + headerSize(t) + t.data.byteLength, 0);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint16(4, tensors.length, true);
-  let at = 6;
+  let at = LIST_HEADER;
   for (const t of tensors) {
     at = writeHeader(out, view, at, t);
     out.set(bytesOf(t.data), at);
@@ -127,10 +132,9 @@ export interface TensorShape {
  * must return a zero-filled buffer of the size asked.
  */
 export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: BufferAllocator = newBuffer): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
-  const headerSize = (t: TensorShape): number => 3 + t.name.length + 4 * t.dims.length;
   const lengths = shapes.map((t) => t.dims.reduce((a, b) => a * b, 1));
   const offsets: number[] = [];
-  let size = 6;
+  let size = LIST_HEADER;
   for (const [i, t] of shapes.entries()) {
     size += headerSize(t);
     offsets.push(size);
@@ -144,7 +148,7 @@ export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: 
   const view = new DataView(buffer, pad, size);
   bytes.set(MAGIC, 0);
   view.setUint16(4, shapes.length, true);
-  let at = 6;
+  let at = LIST_HEADER;
   const data: TensorData[] = [];
   const inPlace: boolean[] = [];
   for (const [i, t] of shapes.entries()) {
@@ -174,9 +178,9 @@ function view0(type: TensorType, buffer: ArrayBuffer, offset: number, length: nu
 
 /** Copies the values of the tensors that allocateEncoded could not place in the buffer. */
 export function fillEncoded(layout: { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] }, shapes: readonly TensorShape[]): void {
-  let at = 6;
+  let at = LIST_HEADER;
   for (const [i, t] of shapes.entries()) {
-    at += 3 + t.name.length + 4 * t.dims.length;
+    at += headerSize(t);
     const d = layout.data[i] as TensorData;
     if (layout.inPlace[i] !== true) layout.bytes.set(bytesOf(d), at);
     at += d.byteLength;

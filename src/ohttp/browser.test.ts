@@ -1,6 +1,6 @@
 // The OHTTP client in a real browser: headless Chromium loads dist/attestation as ES modules (with an
-// import map for @hpke/*), fetches the key configurations and the attestation certificate through
-// `cloister relay`, verifies them against the simulated SEV-SNP root, and sends an encapsulated
+// import map for @hpke/*), fetches the attestation certificate through `cloister relay`, verifies it
+// against the simulated SEV-SNP root, takes the key configurations it binds, and sends an encapsulated
 // request through the relay to the gateway of `cloister serve --simulated`. Skipped without Chromium.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';

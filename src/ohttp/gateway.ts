@@ -19,7 +19,7 @@ export interface GatewayOptions {
   readonly keys: (keyId: number) => GatewayKey | undefined;
   readonly target: TargetHandler;
   readonly primitives?: HpkePrimitives;
-  /** Per-request deadline for the target (default 30 s); past it the client gets an encapsulated 504. */
+  /** Per-request deadline for the target (default 25 s); past it the client gets an encapsulated 504. */
   readonly targetTimeoutMs?: number;
   /** Called once a request's plaintext is wiped (memory hygiene: a minor GC). */
   readonly afterRequest?: () => void;

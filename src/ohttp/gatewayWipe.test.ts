@@ -1,14 +1,15 @@
 // The gateway wipes plaintext it does not send back too: a target's answer that arrives after the
-// deadline, and the joined copy an indeterminate-length request's content is.
+// deadline, and the joined copy an indeterminate-length request's content is. And it hands a large
+// answer back in the chunks the AEAD produced, never joined.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeRequest, type BhttpRequest } from '../../attestation/ohttp/bhttp.js';
+import { decodeResponse, encodeRequest, type BhttpRequest } from '../../attestation/ohttp/bhttp.js';
 import { encapsulateRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
 import { cipherSuite } from '../../attestation/ohttp/hpke.js';
 import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/ohttp/keyConfig.js';
 import { nodeHpke } from '../crypto/nodeHpke.js';
 import { OhttpGateway } from './gateway.js';
-import type { TargetHandler } from './targets.js';
+import { echoRoute, targetRouter, type TargetHandler } from './targets.js';
 
 async function key(): Promise<GatewayKey> {
   const suite = cipherSuite(nodeHpke, KEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_128_GCM);
@@ -45,5 +46,20 @@ describe('gateway wiping beyond the response it sends', () => {
     assert.ok(seen !== undefined);
     assert.equal(seen.content.length, 13);
     assert.ok(seen.content.every((b) => b === 0), 'the joined copy is zeroed');
+  });
+});
+
+describe('gateway answers in chunks', () => {
+  it('returns a large answer as the chunks the AEAD produced, whose concatenation opens to it', async () => {
+    const k = await key();
+    const gateway = new OhttpGateway({ keys: () => k, target: targetRouter([echoRoute]), primitives: nodeHpke });
+    const content = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 31) & 0xff);
+    const request = await encapsulateRequest(k.config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: content.slice(), trailers: [] }), { primitives: nodeHpke });
+    const outcome = await gateway.handle(request.bytes);
+    assert.ok(outcome.kind === 'encapsulated');
+    assert.ok(outcome.body.length > 1 && outcome.body.some((c) => c.length >= content.length), `chunks of ${outcome.body.map((c) => c.length).join(', ')}`);
+    assert.equal(outcome.bodyLength, outcome.body.reduce((n, c) => n + c.length, 0));
+    const opened = decodeResponse(await request.opener.open(Buffer.concat(outcome.body)));
+    assert.deepEqual(opened.content, content);
   });
 });

@@ -9,6 +9,8 @@ export interface PatternHits {
 }
 
 const CHUNK = 1 << 20;
+/** Less than this read means the scan did not see the process (no ptrace rights, or it is gone). */
+const MIN_SCANNED = 16 << 20;
 
 function kindOf(path: string | undefined): string {
   if (path === undefined || path === '') return 'anon';
@@ -16,7 +18,10 @@ function kindOf(path: string | undefined): string {
   return path.split('/').pop() ?? path;
 }
 
-/** Counts every occurrence of each pattern in the readable mappings of `pid`. */
+/**
+ * Counts every occurrence of each pattern in the readable mappings of `pid`; throws when it could read
+ * less than 16 MiB, so that a scan that saw nothing never reports a clean process.
+ */
 export function scanProcessMemory(pid: number, patterns: Readonly<Record<string, Uint8Array>>): Record<string, PatternHits> {
   const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n');
   const counts = Object.fromEntries(Object.keys(patterns).map((k) => [k, { hits: 0, where: {} }]));
@@ -24,6 +29,7 @@ export function scanProcessMemory(pid: number, patterns: Readonly<Record<string,
   const overlap = Math.max(0, ...needles.map(([, n]) => n.length - 1));
   const fd = openSync(`/proc/${pid}/mem`, 'r');
   const buffer = Buffer.alloc(CHUNK + overlap);
+  let scanned = 0;
   try {
     for (const line of maps) {
       const [range, perms, , , , path] = line.split(/\s+/, 6);
@@ -38,6 +44,7 @@ export function scanProcessMemory(pid: number, patterns: Readonly<Record<string,
         } catch {
           break;
         }
+        scanned += n;
         const view = buffer.subarray(0, carried + n);
         for (const [k, needle] of needles) {
           // Matches that end inside the carried-over bytes were counted in the previous chunk.
@@ -56,5 +63,6 @@ export function scanProcessMemory(pid: number, patterns: Readonly<Record<string,
   } finally {
     closeSync(fd);
   }
+  if (scanned < MIN_SCANNED) throw new Error(`read only ${scanned} bytes of process ${pid}'s memory: no ptrace rights over it, or it has exited`);
   return counts;
 }

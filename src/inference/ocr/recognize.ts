@@ -4,7 +4,8 @@
 import type { TextBox } from './detect.js';
 import type { RgbImage } from './image.js';
 import { squareToQuad, type Quad } from './perspective.js';
-import { addBilinear, samplesPerAxis } from './sample.js';
+import { addBilinear, distance, samplesPerAxis } from './sample.js';
+import { wipe } from '../wipe.js';
 
 // PaddleOCR pads every line to at least its rec_image_shape ratio, 320 / 48, as in training.
 const MIN_ASPECT = 320 / 48;
@@ -55,11 +56,10 @@ export function recognitionInput(image: RgbImage, box: TextBox, height = 48, max
       data[2 * plane + p] = (acc[0] as number) / k - 1;
     }
   }
-  acc.fill(0);
+  wipe(acc);
   return { data, dims: [1, 3, height, width] };
 }
 
-const distance = (p: readonly [number, number], q: readonly [number, number]): number => Math.hypot(p[0] - q[0], p[1] - q[1]);
 
 /** CTC classes: 0 is the blank, then one per dictionary line, then a space (PaddleOCR's use_space_char). */
 export class Dictionary {
@@ -135,6 +135,6 @@ export function ctcDecode(probabilities: Float32Array, steps: number, classes: n
     }
     return { text, confidence: count === 0 ? 0 : sum / count };
   } finally {
-    kept.fill(0);
+    wipe(kept);
   }
 }

@@ -2,6 +2,8 @@
 // OpenCV's pixel-index space (pixel i has its centre at i); outside the image the border is replicated.
 import type { RgbImage } from './image.js';
 
+export const distance = (p: readonly [number, number], q: readonly [number, number]): number => Math.hypot(p[0] - q[0], p[1] - q[1]);
+
 /** Adds the bilinear RGB value at (x, y) to acc[0..2]. */
 export function addBilinear(image: RgbImage, x: number, y: number, acc: Float64Array): void {
   const { width, height, data } = image;
