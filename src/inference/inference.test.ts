@@ -54,6 +54,25 @@ describe('model packs', () => {
     assert.match(stderr, /MODEL_HASH_MISMATCH/);
   });
 
+  it('opens a model from the bytes it hashed: a file replaced after the manifest check is refused, not loaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cloister-pack-'));
+    const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string }[] };
+    const copy = join(dir, 'model.onnx');
+    copyFileSync(join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? ''), copy);
+    (manifest.models[0] as { file: string }).file = copy;
+    writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
+    const pack = await loadModelPack(join(dir, 'vad.json'));
+    const bytes = readFileSync(copy);
+    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
+    writeFileSync(copy, bytes);
+    await assert.rejects(openPack(pack), (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'MODEL_HASH_MISMATCH');
+      assert.equal((e as { field?: string }).field, 'vad');
+      assert.match((e as Error).message, /^pack vad: .*model\.onnx has SHA-256 [0-9a-f]{64}, the manifest says 1a153a22/);
+      return true;
+    });
+  });
+
   const good = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as Record<string, unknown>;
   for (const [what, edit, field] of [
     ['an unknown processing', { processing: 'magic' }, 'processing'],

@@ -132,11 +132,31 @@ async function sha256File(path: string, source: string): Promise<string> {
   return hash.digest('hex');
 }
 
+function mismatch(source: string, file: ModelSpec | AssetSpec, actual: string): VerificationError {
+  return new VerificationError('MODEL_HASH_MISMATCH', `${source}: ${file.path} has SHA-256 ${actual}, the manifest says ${file.sha256}; refusing the pack`, { field: file.role, expected: file.sha256, actual });
+}
+
+/**
+ * One file of a pack read whole and checked against its SHA-256: what the caller loads are the bytes
+ * that were hashed, so a file replaced after an earlier check is refused, not loaded.
+ */
+export async function readVerified(file: ModelSpec | AssetSpec, source: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file.path);
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `${source}: cannot read ${file.path}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: file.role, cause });
+  }
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (actual !== file.sha256) throw mismatch(source, file, actual);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Checks every file of the pack against its SHA-256; throws MODEL_HASH_MISMATCH naming the file. */
 export async function verifyModelPack(pack: ModelPack, source: string): Promise<void> {
   for (const f of [...pack.models, ...pack.assets]) {
     const actual = await sha256File(f.path, source);
-    if (actual !== f.sha256) throw new VerificationError('MODEL_HASH_MISMATCH', `${source}: ${f.path} has SHA-256 ${actual}, the manifest says ${f.sha256}; refusing the pack`, { field: f.role, expected: f.sha256, actual });
+    if (actual !== f.sha256) throw mismatch(source, f, actual);
   }
 }
 

@@ -5,11 +5,11 @@
 // intermediate tensors as one block that is freed with the run, instead of hundreds of allocations that
 // glibc's perturb then fills twice each (with perturb on, recognition ran at 38 ms without the plan and
 // 18 ms with it; the memory scrape finds nothing either way).
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
-import { loadModelPack, PACKS_DIR, type ModelPack, type ModelSpec } from './manifest.js';
+import { loadModelPack, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
 import { wipe } from './wipe.js';
 
 export interface LoadedModel {
@@ -24,12 +24,18 @@ export interface LoadedPack {
   readonly assets: ReadonlyMap<string, Uint8Array>;
 }
 
+/**
+ * Opens every model of a pack from the bytes checked against the manifest (never from the path again,
+ * which could name other bytes by then); throws MODEL_HASH_MISMATCH or MODEL_PACK_INVALID.
+ */
 export async function openPack(pack: ModelPack): Promise<LoadedPack> {
+  const source = `pack ${pack.name}`;
   const models = new Map<string, LoadedModel>();
   for (const spec of pack.models) {
+    const bytes = await readVerified(spec, source);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(spec.path, {
+      session = await ort.InferenceSession.create(bytes, {
         intraOpNumThreads: pack.threads.intraOp,
         interOpNumThreads: pack.threads.interOp,
         executionMode: 'sequential',
@@ -47,7 +53,7 @@ export async function openPack(pack: ModelPack): Promise<LoadedPack> {
     models.set(spec.role, { spec, session });
   }
   const assets = new Map<string, Uint8Array>();
-  for (const a of pack.assets) assets.set(a.role, new Uint8Array(await readFile(a.path)));
+  for (const a of pack.assets) assets.set(a.role, await readVerified(a, source));
   return { pack, models, assets };
 }
 

@@ -77,6 +77,16 @@ function jpegHeader(marker: number, width: number, height: number): Uint8Array {
   return Uint8Array.from([0xff, 0xd8, 0xff, marker, 0x00, 0x11, 8, height >> 8, height & 0xff, width >> 8, width & 0xff, 3, 1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1]);
 }
 
+const messageOf = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ImageDecodeError, `expected an ImageDecodeError, got ${String(e)}`);
+    return e.message;
+  }
+  return 'decoded';
+};
+
 const reasonOf = (fn: () => unknown): string => {
   try {
     fn();
@@ -163,8 +173,15 @@ describe('decodeImage', () => {
   it('calls corrupt and truncated files corrupt', () => {
     const png = pngOf(16, 16, gradient);
     const flipped = Uint8Array.from(png);
-    flipped[60] = (flipped[60] ?? 0) ^ 0xff; // inside IDAT: the data no longer inflates (CRCs are not checked)
+    flipped[60] = (flipped[60] ?? 0) ^ 0xff; // inside IDAT
     assert.equal(reasonOf(() => decodeImage(flipped)), 'corrupt');
+    assert.match(messageOf(() => decodeImage(flipped)), /chunk IDAT at byte 33 fails its CRC/);
+    const wider = Uint8Array.from(png);
+    wider[0x13] = 0xff; // IHDR width 255: a CRC mismatch, not an image of another size
+    assert.match(messageOf(() => decodeImage(wider)), /IHDR fails its CRC/);
+    const crcOnly = Uint8Array.from(png);
+    crcOnly[0x1d] = (crcOnly[0x1d] ?? 0) ^ 1; // the IHDR CRC itself
+    assert.equal(reasonOf(() => decodeImage(crcOnly)), 'corrupt');
     assert.equal(reasonOf(() => decodeImage(Uint8Array.from([0xff, 0xd8, 0xff, 0xda, 0, 2]))), 'corrupt'); // SOS before SOF
     const jpg = jpegOf(16, 16, gradient);
     for (const [file, magic] of [[png, 8], [jpg, 3]] as const) {

@@ -2,7 +2,7 @@
 // of the caller's compressed bytes), the inflated scanlines (one zlib output chunk sized from the
 // header, so zlib returns it without intermediate copies) and the unfiltered rows. All colour types,
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
-import { inflateSync } from 'node:zlib';
+import { crc32, inflateSync } from 'node:zlib';
 import { wipe } from '../wipe.js';
 
 export class PngError extends Error {}
@@ -82,6 +82,14 @@ interface Chunks {
   readonly alpha: Uint8Array | undefined;
 }
 
+const chunkName = (type: number): string => String.fromCharCode(type >>> 24, (type >>> 16) & 0xff, (type >>> 8) & 0xff, type & 0xff).replace(/[^\x21-\x7e]/g, '?');
+
+/** Whether the chunk at `at` (its length field) carries the CRC-32 of its type and data (PNG section 5.3). */
+export function chunkCrcMatches(bytes: Uint8Array, at: number, length: number): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return crc32(bytes.subarray(at + 4, at + 8 + length)) === view.getUint32(at + 8 + length);
+}
+
 function readChunks(bytes: Uint8Array): Chunks {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const parts: Uint8Array[] = [];
@@ -93,6 +101,7 @@ function readChunks(bytes: Uint8Array): Chunks {
     const length = view.getUint32(at);
     const type = view.getUint32(at + 4);
     if (at + 12 + length > bytes.length) throw new PngError(`chunk at byte ${at} runs past the end of the file`);
+    if (!chunkCrcMatches(bytes, at, length)) throw new PngError(`chunk ${chunkName(type)} at byte ${at} fails its CRC`);
     const data = bytes.subarray(at + 8, at + 8 + length);
     if (type === IDAT) parts.push(data);
     else if (type === PLTE) palette = data;
