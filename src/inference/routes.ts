@@ -11,7 +11,7 @@ import { BufferPool } from './bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
-import { wipe } from './wipe.js';
+import { wipe, wipeAndFree } from './wipe.js';
 
 export interface OcrRecognizer {
   recognize(image: Uint8Array, signal?: AbortSignal): Promise<{ text: Uint8Array; lines: number; boxes: number }>;
@@ -121,7 +121,7 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       },
     };
   } finally {
-    wipe(...ortOutputs);
+    wipeAndFree(...ortOutputs);
   }
 }
 

@@ -11,3 +11,12 @@ export function wipe(...views: (ArrayBufferView | undefined)[]): void {
 export function setWipingForBenchmark(on: boolean): void {
   enabled = on;
 }
+
+/**
+ * Wipes, then frees each view's whole ArrayBuffer at once by detaching it, instead of leaving its memory
+ * to a later collection: only for buffers nothing else refers to (the copies ONNX Runtime hands back).
+ */
+export function wipeAndFree(...views: (ArrayBufferView | undefined)[]): void {
+  wipe(...views);
+  for (const v of views) if (v !== undefined && v.buffer instanceof ArrayBuffer && !v.buffer.detached) v.buffer.transfer(0);
+}

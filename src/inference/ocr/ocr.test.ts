@@ -428,14 +428,16 @@ function blockText(): Buffer {
 
 interface Spied {
   readonly sessions: OcrSessions;
-  /** The data of every input, pre-allocated output and returned output tensor the sessions saw, and the returned tensors. */
+  /** The data of every input and pre-allocated output tensor the sessions saw. */
   readonly arrays: Float32Array[];
+  /** The data of the copies the sessions handed back, and their tensors. */
+  readonly copies: Float32Array[];
   readonly outputs: ort.Tensor[];
   runs: { detection: number; recognition: number };
 }
 
 function spy(real: OcrSessions, during: { detection?: () => void; recognition?: () => void } = {}): Spied {
-  const spied: Spied = { sessions: real, arrays: [], outputs: [], runs: { detection: 0, recognition: 0 } };
+  const spied: Spied = { sessions: real, arrays: [], copies: [], outputs: [], runs: { detection: 0, recognition: 0 } };
   const wrap = (session: ort.InferenceSession, stage: 'detection' | 'recognition'): ort.InferenceSession =>
     new Proxy(session, {
       get(target, property, receiver) {
@@ -447,7 +449,7 @@ function spy(real: OcrSessions, during: { detection?: () => void; recognition?: 
           during[stage]?.();
           const out = await target.run(feeds, fetches);
           for (const t of Object.values(out)) {
-            spied.arrays.push(t.data as Float32Array);
+            spied.copies.push(t.data as Float32Array);
             spied.outputs.push(t);
           }
           return out;
@@ -458,6 +460,8 @@ function spy(real: OcrSessions, during: { detection?: () => void; recognition?: 
 }
 
 const allZero = (a: Uint8Array | Float32Array): boolean => a.every((v) => v === 0);
+/** A copy ONNX Runtime handed back, freed at once: its buffer detached. */
+const freed = (a: Float32Array): boolean => (a.buffer as ArrayBuffer).detached;
 
 describe('OcrPipeline with the PP-OCRv4 models', () => {
   let sessions: Awaited<ReturnType<typeof openSessions>>;
@@ -486,8 +490,10 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const result = await pipeline.recognize(image);
     assert.ok(result.boxes >= 2, `found ${result.boxes} boxes`);
     assert.deepEqual(s.runs, { detection: 1, recognition: result.boxes });
-    assert.equal(s.arrays.length, 3 * (1 + result.boxes), 'an input, a pre-allocated output and the returned copy per run');
+    assert.equal(s.arrays.length, 2 * (1 + result.boxes), 'an input and a pre-allocated output per run');
     assert.ok(s.arrays.every((a) => a.length > 0 && allZero(a)), 'every input and output tensor is zero');
+    assert.equal(s.copies.length, 1 + result.boxes, 'one returned copy per run');
+    assert.ok(s.copies.every(freed), 'every returned copy is freed');
     for (const t of s.outputs) assert.throws(() => t.data, /disposed/);
     assert.ok(tracked.some((b) => b.length === 400 * 160 * 3), 'the decoded pixels were tracked');
     assert.ok(tracked.every(allZero), 'every intermediate is zero');
@@ -512,7 +518,7 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     await assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), controller.signal), { name: 'AbortError' });
     assert.deepEqual(s.runs, { detection: 1, recognition: 0 });
     assert.ok(tracked.length >= 3 && tracked.every(allZero));
-    assert.ok(s.arrays.every(allZero));
+    assert.ok(s.arrays.every(allZero) && s.copies.every(freed));
   });
 
   it('wipes everything when a model run fails', async () => {
@@ -520,7 +526,7 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const s = spy(sessions, { recognition: () => { throw new Error('simulated failure'); } });
     await assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText()), /simulated failure/);
     assert.deepEqual(s.runs, { detection: 1, recognition: 1 });
-    assert.ok(tracked.every(allZero) && s.arrays.every(allZero));
+    assert.ok(tracked.every(allZero) && s.arrays.every(allZero) && s.copies.every(freed));
   });
 });
 
