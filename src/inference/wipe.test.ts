@@ -13,15 +13,29 @@ describe('wipe', () => {
     assert.deepEqual([...new Uint8Array(c.buffer)], [1, 0, 0, 4], 'only the view\'s bytes');
   });
 
-  it('wipeAndFree detaches each whole buffer once, leaves shared memory attached but zeroed', () => {
-    const buffer = new ArrayBuffer(16);
-    const first = new Uint8Array(buffer, 0, 8).fill(9);
-    const second = new Uint8Array(buffer, 8, 8).fill(9);
+  it('wipeAndFree frees a buffer its view covers whole, after wiping it; wipes and keeps a part of a buffer, and shared memory', () => {
+    const whole = new Float32Array(4).fill(9);
+    const pool = new ArrayBuffer(16);
+    const part = new Uint8Array(pool, 4, 8).fill(9);
     const shared = new Float32Array(new SharedArrayBuffer(8)).fill(3);
-    wipeAndFree(first, second, undefined, shared);
-    assert.equal(buffer.detached, true);
-    assert.equal(first.length, 0);
-    assert.equal(shared.buffer.byteLength, 8);
+    const transfer = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'transfer');
+    const zeroWhenFreed: boolean[] = [];
+    Object.defineProperty(ArrayBuffer.prototype, 'transfer', {
+      configurable: true,
+      value(this: ArrayBuffer, length?: number) {
+        zeroWhenFreed.push(new Uint8Array(this).every((b) => b === 0));
+        return (transfer?.value as (this: ArrayBuffer, n?: number) => ArrayBuffer).call(this, length);
+      },
+    });
+    try {
+      wipeAndFree(whole, part, undefined, shared, whole);
+    } finally {
+      if (transfer !== undefined) Object.defineProperty(ArrayBuffer.prototype, 'transfer', transfer);
+    }
+    assert.deepEqual(zeroWhenFreed, [true], 'one buffer freed, once, and wiped before');
+    assert.equal(whole.buffer.detached, true);
+    assert.equal(pool.detached, false);
+    assert.deepEqual([...new Uint8Array(pool)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual([...shared], [0, 0]);
   });
 });

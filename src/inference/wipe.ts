@@ -13,10 +13,15 @@ export function setWipingForBenchmark(on: boolean): void {
 }
 
 /**
- * Wipes, then frees each view's whole ArrayBuffer at once by detaching it, instead of leaving its memory
- * to a later collection: only for buffers nothing else refers to (the copies ONNX Runtime hands back).
+ * Wipes, then frees at once, by detaching it, the ArrayBuffer of each view that covers its buffer whole,
+ * instead of leaving that memory to a later collection. Only for buffers nothing else refers to (the
+ * copies ONNX Runtime hands back, a request's own tensors); a view of part of a buffer (a slice of
+ * Node's shared pool, a tensor inside a response) is only wiped.
  */
 export function wipeAndFree(...views: (ArrayBufferView | undefined)[]): void {
   wipe(...views);
-  for (const v of views) if (v !== undefined && v.buffer instanceof ArrayBuffer && !v.buffer.detached) v.buffer.transfer(0);
+  for (const v of views) {
+    if (v === undefined || !(v.buffer instanceof ArrayBuffer) || v.buffer.detached) continue;
+    if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) v.buffer.transfer(0);
+  }
 }

@@ -7,7 +7,7 @@ import { decodeImage, type RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { ctcDecode, recognitionInput, type Dictionary } from './recognize.js';
 import { runInto } from '../sessions.js';
-import { wipe } from '../wipe.js';
+import { wipe, wipeAndFree } from '../wipe.js';
 
 export interface OcrSessions {
   readonly detection: ort.InferenceSession;
@@ -87,7 +87,8 @@ export class OcrPipeline {
       const t3 = performance.now();
       return { text: join(lines), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 } };
     } finally {
-      wipe(rgb?.data, ...owned);
+      wipeAndFree(rgb?.data);
+      wipe(...owned);
     }
   }
 
@@ -105,7 +106,8 @@ export class OcrPipeline {
   /**
    * One model run into a pre-allocated output (so ONNX Runtime writes the result straight into a buffer
    * wiped here, not into one of its own that it frees unwiped); `use` reads it with the dimensions
-   * given; the input and the output are wiped whatever happens (runInto wipes the binding's copy).
+   * given; the input and the output are wiped and freed whatever happens (runInto does the same to the
+   * binding's copy).
    */
   async #run<T>(session: ort.InferenceSession, data: Float32Array, dims: readonly number[], outputDims: readonly number[], use: (output: Float32Array, dims: readonly number[]) => T): Promise<T> {
     this.#track(data);
@@ -115,7 +117,7 @@ export class OcrPipeline {
       await runInto(session, { [session.inputNames[0] ?? 'x']: new ort.Tensor('float32', data, dims) }, { [session.outputNames[0] ?? '']: new ort.Tensor('float32', out, outputDims) });
       return use(out, outputDims);
     } finally {
-      wipe(data, out);
+      wipeAndFree(data, out);
     }
   }
 }
