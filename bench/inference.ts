@@ -50,14 +50,15 @@ async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boo
 }
 
 /**
- * Frees the arrays a raw session.run returned, as the private path frees its own, so that each case
- * pays for its own memory: left as garbage, they would be swept by the private path's after-request
- * collection, on its time.
+ * Frees the arrays a raw session.run returned (never one of `kept`), as the private path frees its own,
+ * so that each case pays for its own memory: left as garbage, they would be swept by the private path's
+ * after-request collection, on its time.
  */
-function freeOutputs(outputs: ort.InferenceSession.ReturnType): void {
+function freeOutputs(outputs: ort.InferenceSession.ReturnType, kept: Readonly<Record<string, ort.Tensor>> = {}): void {
+  const own = new Set(Object.values(kept).map((t) => (t.data as ArrayBufferView).buffer));
   for (const t of Object.values(outputs)) {
     const data = t.data as ArrayBufferView;
-    if (data.buffer instanceof ArrayBuffer && !data.buffer.detached) data.buffer.transfer(0);
+    if (data.buffer instanceof ArrayBuffer && !data.buffer.detached && !own.has(data.buffer)) data.buffer.transfer(0);
   }
 }
 
@@ -101,8 +102,8 @@ export async function ocrSuite(): Promise<SuiteReport> {
         {
           name: 'raw session.run (det + rec per line)',
           fn: async () => {
-            freeOutputs(await detection.run(detFeeds));
-            for (const f of recFeeds) freeOutputs(await recognition.run(f));
+            freeOutputs(await detection.run(detFeeds), detFeeds);
+            for (const f of recFeeds) freeOutputs(await recognition.run(f), f);
           },
         },
         { name: 'private path (POST /v1/ocr)', fn: privatePath },
@@ -155,7 +156,7 @@ export async function tensorSuite(): Promise<SuiteReport> {
         {
           name: 'raw session.run',
           fn: async () => {
-            freeOutputs(await model.session.run(feeds, fetches));
+            freeOutputs(await model.session.run(feeds, fetches), { ...feeds, ...fetches });
           },
         },
         { name: 'private path', fn: privatePath },

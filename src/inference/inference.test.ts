@@ -1,10 +1,12 @@
 // Model packs, the tensor wire format, the bounded queue, and the generic tensor endpoint behind the
 // gateway with the real Silero VAD pack (image/models/vad.json).
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import { OhttpClient } from '../../attestation/ohttp/client.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { availableSimulatedRoots } from '../cli/devRoots.js';
@@ -54,23 +56,41 @@ describe('model packs', () => {
     assert.match(stderr, /MODEL_HASH_MISMATCH/);
   });
 
-  it('opens a model from the bytes it hashed: a file replaced after the manifest check is refused, not loaded', async () => {
+  it('opens sessions from the bytes it hashed again, never by path: a file replaced after the manifest check is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloister-pack-'));
-    const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string }[] };
-    const copy = join(dir, 'model.onnx');
-    copyFileSync(join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? ''), copy);
-    (manifest.models[0] as { file: string }).file = copy;
-    writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
-    const pack = await loadModelPack(join(dir, 'vad.json'));
-    const bytes = readFileSync(copy);
-    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
-    writeFileSync(copy, bytes);
-    await assert.rejects(openPack(pack), (e: unknown) => {
-      assert.equal((e as { code?: string }).code, 'MODEL_HASH_MISMATCH');
-      assert.equal((e as { field?: string }).field, 'vad');
-      assert.match((e as Error).message, /^pack vad: .*model\.onnx has SHA-256 [0-9a-f]{64}, the manifest says 1a153a22/);
-      return true;
-    });
+    const create = Object.getOwnPropertyDescriptor(ort.InferenceSession, 'create');
+    try {
+      const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string; sha256: string }[] };
+      const copy = join(dir, 'model.onnx');
+      copyFileSync(join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? ''), copy);
+      (manifest.models[0] as { file: string }).file = copy;
+      writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
+      const pack = await loadModelPack(join(dir, 'vad.json'));
+      const given: unknown[] = [];
+      const real = create?.value as (...args: unknown[]) => Promise<ort.InferenceSession>;
+      const spy = (...args: unknown[]): Promise<ort.InferenceSession> => {
+        given.push(args[0]);
+        return real.apply(ort.InferenceSession, args);
+      };
+      Object.defineProperty(ort.InferenceSession, 'create', { ...create, value: spy });
+      await closePacks([await openPack(pack)]);
+      assert.equal(given.length, 1);
+      assert.ok(given[0] instanceof Uint8Array, 'ONNX Runtime gets bytes, not a path');
+      assert.equal(createHash('sha256').update(given[0]).digest('hex'), manifest.models[0]?.sha256);
+      const bytes = readFileSync(copy);
+      bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
+      writeFileSync(copy, bytes);
+      await assert.rejects(openPack(pack), (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'MODEL_HASH_MISMATCH');
+        assert.equal((e as { field?: string }).field, 'vad');
+        assert.match((e as Error).message, /^pack vad: .*model\.onnx has SHA-256 [0-9a-f]{64}, the manifest says 1a153a22/);
+        return true;
+      });
+      assert.equal(given.length, 1, 'the replaced file never reached ONNX Runtime');
+    } finally {
+      if (create !== undefined) Object.defineProperty(ort.InferenceSession, 'create', create);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const good = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as Record<string, unknown>;

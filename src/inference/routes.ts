@@ -121,7 +121,9 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       },
     };
   } finally {
-    wipeAndFree(...ortOutputs);
+    const fed = new Set(inputs.map((t) => t.data.buffer));
+    wipe(...ortOutputs.filter((d) => fed.has(d.buffer)));
+    wipeAndFree(...ortOutputs.filter((d) => !fed.has(d.buffer)));
   }
 }
 

@@ -31,30 +31,38 @@ export interface LoadedPack {
 export async function openPack(pack: ModelPack): Promise<LoadedPack> {
   const source = `pack ${pack.name}`;
   const models = new Map<string, LoadedModel>();
-  for (const spec of pack.models) {
-    const bytes = await readVerified(spec, source);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: pack.threads.intraOp,
-        interOpNumThreads: pack.threads.interOp,
-        executionMode: 'sequential',
-        enableCpuMemArena: false,
-        enableMemPattern: true,
-        graphOptimizationLevel: 'all',
-      });
-    } catch (cause) {
-      throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: ONNX Runtime cannot load ${spec.path}: ${(cause as Error).message}`, { field: spec.role, cause });
-    }
-    const names = (list: readonly string[]): string => [...list].sort().join(', ');
-    if (names(session.inputNames) !== names(spec.inputs.map((t) => t.name)) || names(session.outputNames) !== names(spec.outputs.map((t) => t.name))) {
-      throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: model ${spec.role} has inputs [${names(session.inputNames)}] and outputs [${names(session.outputNames)}], the manifest says [${names(spec.inputs.map((t) => t.name))}] and [${names(spec.outputs.map((t) => t.name))}]`, { field: spec.role });
-    }
-    models.set(spec.role, { spec, session });
+  try {
+    for (const spec of pack.models) models.set(spec.role, { spec, session: await openModel(pack, spec, source) });
+    const assets = new Map<string, Uint8Array>();
+    for (const a of pack.assets) assets.set(a.role, await readVerified(a, source));
+    return { pack, models, assets };
+  } catch (e) {
+    for (const m of models.values()) await m.session.release();
+    throw e;
   }
-  const assets = new Map<string, Uint8Array>();
-  for (const a of pack.assets) assets.set(a.role, await readVerified(a, source));
-  return { pack, models, assets };
+}
+
+async function openModel(pack: ModelPack, spec: ModelSpec, source: string): Promise<ort.InferenceSession> {
+  const bytes = await readVerified(spec, source);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: pack.threads.intraOp,
+      interOpNumThreads: pack.threads.interOp,
+      executionMode: 'sequential',
+      enableCpuMemArena: false,
+      enableMemPattern: true,
+      graphOptimizationLevel: 'all',
+    });
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: ONNX Runtime cannot load ${spec.path}: ${(cause as Error).message}`, { field: spec.role, cause });
+  }
+  const names = (list: readonly string[]): string => [...list].sort().join(', ');
+  if (names(session.inputNames) !== names(spec.inputs.map((t) => t.name)) || names(session.outputNames) !== names(spec.outputs.map((t) => t.name))) {
+    await session.release();
+    throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: model ${spec.role} has inputs [${names(session.inputNames)}] and outputs [${names(session.outputNames)}], the manifest says [${names(spec.inputs.map((t) => t.name))}] and [${names(spec.outputs.map((t) => t.name))}]`, { field: spec.role });
+  }
+  return session;
 }
 
 /** Every manifest in `dir` (default image/models), verified and opened, in name order. */

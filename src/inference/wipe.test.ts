@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { watchFrees } from '../testing/freeWatch.js';
 import { wipe, wipeAndFree } from './wipe.js';
 
 describe('wipe', () => {
@@ -13,29 +14,19 @@ describe('wipe', () => {
     assert.deepEqual([...new Uint8Array(c.buffer)], [1, 0, 0, 4], 'only the view\'s bytes');
   });
 
-  it('wipeAndFree frees a buffer its view covers whole, after wiping it; wipes and keeps a part of a buffer, and shared memory', () => {
+  it('wipeAndFree frees a buffer its view covers whole, after wiping it; wipes and keeps a part of a buffer, and shared memory', async () => {
     const whole = new Float32Array(4).fill(9);
     const pool = new ArrayBuffer(16);
     const part = new Uint8Array(pool, 4, 8).fill(9);
     const shared = new Float32Array(new SharedArrayBuffer(8)).fill(3);
-    const transfer = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'transfer');
-    const zeroWhenFreed: boolean[] = [];
-    Object.defineProperty(ArrayBuffer.prototype, 'transfer', {
-      configurable: true,
-      value(this: ArrayBuffer, length?: number) {
-        zeroWhenFreed.push(new Uint8Array(this).every((b) => b === 0));
-        return (transfer?.value as (this: ArrayBuffer, n?: number) => ArrayBuffer).call(this, length);
-      },
-    });
-    try {
+    const { zeroWhenFreed } = await watchFrees(() => {
       wipeAndFree(whole, part, undefined, shared, whole);
-    } finally {
-      if (transfer !== undefined) Object.defineProperty(ArrayBuffer.prototype, 'transfer', transfer);
-    }
+    });
     assert.deepEqual(zeroWhenFreed, [true], 'one buffer freed, once, and wiped before');
     assert.equal(whole.buffer.detached, true);
     assert.equal(pool.detached, false);
     assert.deepEqual([...new Uint8Array(pool)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert.deepEqual([...shared], [0, 0]);
+    wipe(whole, part);
   });
 });

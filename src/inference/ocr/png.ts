@@ -84,10 +84,13 @@ interface Chunks {
 
 const chunkName = (type: number): string => String.fromCharCode(type >>> 24, (type >>> 16) & 0xff, (type >>> 8) & 0xff, type & 0xff).replace(/[^\x21-\x7e]/g, '?');
 
-/** Whether the chunk at `at` (its length field) carries the CRC-32 of its type and data (PNG section 5.3). */
-export function chunkCrcMatches(bytes: Uint8Array, at: number, length: number): boolean {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return crc32(bytes.subarray(at + 4, at + 8 + length)) === view.getUint32(at + 8 + length);
+const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** Why the chunk at `at` (its length field) fails its CRC-32 over type and data (PNG section 5.3), or undefined. */
+export function chunkCrcMismatch(bytes: Uint8Array, at: number, length: number): string | undefined {
+  const stored = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at + 8 + length);
+  const computed = crc32(bytes.subarray(at + 4, at + 8 + length));
+  return computed === stored ? undefined : `its CRC is ${hex32(stored)}, its bytes give ${hex32(computed)}`;
 }
 
 function readChunks(bytes: Uint8Array): Chunks {
@@ -101,7 +104,8 @@ function readChunks(bytes: Uint8Array): Chunks {
     const length = view.getUint32(at);
     const type = view.getUint32(at + 4);
     if (at + 12 + length > bytes.length) throw new PngError(`chunk at byte ${at} runs past the end of the file`);
-    if (!chunkCrcMatches(bytes, at, length)) throw new PngError(`chunk ${chunkName(type)} at byte ${at} fails its CRC`);
+    const crc = chunkCrcMismatch(bytes, at, length);
+    if (crc !== undefined) throw new PngError(`chunk ${chunkName(type)} at byte ${at} fails its CRC: ${crc}`);
     const data = bytes.subarray(at + 8, at + 8 + length);
     if (type === IDAT) parts.push(data);
     else if (type === PLTE) palette = data;
