@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { detectionBoxes, detectionInput, type TextBox } from './detect.js';
 import { decodeImage, type RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
-import { ctcDecode, recognitionInput, type Dictionary } from './recognize.js';
+import { ctcDecode, recognitionInput, WIDTH_STEP, type Dictionary } from './recognize.js';
 import { runInto } from '../sessions.js';
 import { wipe, wipeAndFree } from '../wipe.js';
 
@@ -99,8 +99,7 @@ export class OcrPipeline {
 
   #recognizeBox(rgb: RgbImage, box: TextBox): Promise<{ text: Uint8Array; confidence: number }> {
     const input = recognitionInput(rgb, box);
-    // PP-OCRv4 recognition gives one step per 8 input columns, over the dictionary's classes.
-    return this.#run(this.#sessions.recognition, input.data, input.dims, [1, input.dims[3] / 8, this.#dictionary.size], (output, [, steps, classes]) => ctcDecode(output, steps ?? 0, classes ?? 0, this.#dictionary));
+    return this.#run(this.#sessions.recognition, input.data, input.dims, [1, input.dims[3] / WIDTH_STEP, this.#dictionary.size], (output, [, steps, classes]) => ctcDecode(output, steps ?? 0, classes ?? 0, this.#dictionary));
   }
 
   /**

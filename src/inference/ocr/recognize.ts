@@ -9,8 +9,8 @@ import { wipe } from '../wipe.js';
 
 // PaddleOCR pads every line to at least its rec_image_shape ratio, 320 / 48, as in training.
 const MIN_ASPECT = 320 / 48;
-// The model emits one time step per 8 input columns (T = floor(W / 8)).
-const WIDTH_STEP = 8;
+/** The model emits one time step per 8 input columns (T = floor(W / 8)); input widths are multiples of it. */
+export const WIDTH_STEP = 8;
 // get_rotate_crop_image turns a crop this much taller than wide into a horizontal line.
 const ROTATE_ASPECT = 1.5;
 
