@@ -15,9 +15,9 @@ import { nodeHpke } from '../src/crypto/nodeHpke.js';
 import { loadModelPack, PACKS_DIR } from '../src/inference/manifest.js';
 import { InferenceQueue } from '../src/inference/queue.js';
 import { inferenceRoutes } from '../src/inference/routes.js';
-import { closePacks, openPack, runInto, type LoadedModel } from '../src/inference/sessions.js';
+import { closePacks, copiesOf, openPack, runInto, type LoadedModel } from '../src/inference/sessions.js';
 import { encodeTensors, TENSORS_MEDIA_TYPE } from '../src/inference/tensorCodec.js';
-import { setWipingForBenchmark, wipe } from '../src/inference/wipe.js';
+import { free, setWipingForBenchmark, wipe } from '../src/inference/wipe.js';
 import { OhttpGateway } from '../src/ohttp/gateway.js';
 import { targetRouter } from '../src/ohttp/targets.js';
 import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
@@ -47,19 +47,6 @@ async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boo
   const service = { packs: [loaded], queue: new InferenceQueue(), ...(ocr ? { ocr: ocrRecognizer(loaded) } : {}) };
   // The server's own after-request hygiene (a minor GC) is part of the private path's cost.
   return { gateway: new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes(service)), primitives: nodeHpke, afterRequest }), config, key };
-}
-
-/**
- * Frees the arrays a raw session.run returned (never one of `kept`), as the private path frees its own,
- * so that each case pays for its own memory: left as garbage, they would be swept by the private path's
- * after-request collection, on its time.
- */
-function freeOutputs(outputs: ort.InferenceSession.ReturnType, kept: Readonly<Record<string, ort.Tensor>> = {}): void {
-  const own = new Set(Object.values(kept).map((t) => (t.data as ArrayBufferView).buffer));
-  for (const t of Object.values(outputs)) {
-    const data = t.data as ArrayBufferView;
-    if (data.buffer instanceof ArrayBuffer && !data.buffer.detached && !own.has(data.buffer)) data.buffer.transfer(0);
-  }
 }
 
 const withoutWiping = async (fn: () => Promise<void>): Promise<void> => {
@@ -102,8 +89,10 @@ export async function ocrSuite(): Promise<SuiteReport> {
         {
           name: 'raw session.run (det + rec per line)',
           fn: async () => {
-            freeOutputs(await detection.run(detFeeds), detFeeds);
-            for (const f of recFeeds) freeOutputs(await recognition.run(f), f);
+            // Raw frees what it gets back, as the private path frees its own: each case pays for its own
+            // memory, and none leaves garbage for another's after-request collection to sweep.
+            free(...copiesOf(await detection.run(detFeeds), detFeeds));
+            for (const f of recFeeds) free(...copiesOf(await recognition.run(f), f));
           },
         },
         { name: 'private path (POST /v1/ocr)', fn: privatePath },
@@ -156,7 +145,7 @@ export async function tensorSuite(): Promise<SuiteReport> {
         {
           name: 'raw session.run',
           fn: async () => {
-            freeOutputs(await model.session.run(feeds, fetches), { ...feeds, ...fetches });
+            free(...copiesOf(await model.session.run(feeds, fetches), feeds, fetches));
           },
         },
         { name: 'private path', fn: privatePath },

@@ -9,7 +9,7 @@ import { textResponse, type TargetRoute } from '../ohttp/targets.js';
 import type { TensorSpec } from './manifest.js';
 import { BufferPool } from './bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+import { copiesOf, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
 import { wipe, wipeAndFree } from './wipe.js';
 
@@ -103,14 +103,13 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       wipe(...layout.data.filter((_, i) => layout.inPlace[i] !== true));
     }
   }
-  const ortOutputs: TensorData[] = [];
+  let result: ort.InferenceSession.ReturnType | undefined;
   try {
-    const result = await model.session.run(feeds);
+    result = await model.session.run(feeds);
+    const returned = result;
     const outputs: WireTensor[] = specs.map((spec) => {
-      const value = result[spec.name] as ort.Tensor;
-      const data = value.data as TensorData;
-      ortOutputs.push(data);
-      return { name: spec.name, type: spec.type, dims: [...value.dims], data };
+      const value = returned[spec.name] as ort.Tensor;
+      return { name: spec.name, type: spec.type, dims: [...value.dims], data: value.data as TensorData };
     });
     if (seen.size < 256) seen.set(key, outputs.map((o) => o.dims));
     const bytes = encodeTensors(outputs);
@@ -121,9 +120,7 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       },
     };
   } finally {
-    const fed = new Set(inputs.map((t) => t.data.buffer));
-    wipe(...ortOutputs.filter((d) => fed.has(d.buffer)));
-    wipeAndFree(...ortOutputs.filter((d) => !fed.has(d.buffer)));
+    if (result !== undefined) wipeAndFree(...copiesOf(result, feeds));
   }
 }
 

@@ -87,16 +87,21 @@ export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
  * back a copy of every output: each is wiped and freed here, so the caller's arrays are the only ones
  * that hold the results, and no megabyte of garbage per run is left for the after-request collection.
  */
-export async function runInto(session: ort.InferenceSession, feeds: ort.InferenceSession.FeedsType, fetches: ort.InferenceSession.FetchesType & Record<string, ort.Tensor>): Promise<void> {
-  let copies: ort.InferenceSession.ReturnType | undefined;
+export async function runInto(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): Promise<void> {
+  let returned: ort.InferenceSession.ReturnType | undefined;
   try {
-    copies = await session.run(feeds, fetches);
+    returned = await session.run(feeds, fetches);
   } finally {
-    const own = new Set(Object.values(fetches).map((t) => (t.data as ArrayBufferView).buffer));
-    for (const t of Object.values(copies ?? {})) {
-      const data = t.data as ArrayBufferView;
-      t.dispose();
-      if (!own.has(data.buffer)) wipeAndFree(data);
-    }
+    const copies = returned === undefined ? [] : copiesOf(returned, feeds, fetches);
+    for (const t of Object.values(returned ?? {})) t.dispose();
+    wipeAndFree(...copies);
   }
+}
+
+/** The arrays of a run's result that are none of the given tensors' own: the copies onnxruntime-node made. */
+export function copiesOf(returned: ort.InferenceSession.ReturnType, ...given: Readonly<Record<string, ort.Tensor>>[]): ArrayBufferView[] {
+  const own = new Set(given.flatMap((g) => Object.values(g).map((t) => (t.data as ArrayBufferView).buffer)));
+  return Object.values(returned)
+    .map((t) => t.data as ArrayBufferView)
+    .filter((d) => !own.has(d.buffer));
 }

@@ -22,6 +22,11 @@ export function setWipingForBenchmark(on: boolean): void {
  */
 export function wipeAndFree(...views: (ArrayBufferView | undefined)[]): void {
   wipe(...views);
+  free(...views);
+}
+
+/** The freeing half of wipeAndFree, for memory that holds no request data (the benchmark's raw runs). */
+export function free(...views: (ArrayBufferView | undefined)[]): void {
   for (const v of views) {
     if (v === undefined || !(v.buffer instanceof ArrayBuffer) || v.buffer.detached) continue;
     if (v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) v.buffer.transfer(0);
