@@ -46,7 +46,7 @@ export async function ohttpSuite(size: number): Promise<SuiteReport> {
           name: `gateway, ${label}`,
           fn: async () => {
             const d = await decapsulateRequest(next(), () => key, nodeHpke);
-            await d.responder.encapsulate(body);
+            await d.responder.encapsulateChunks(body);
             d.message.fill(0);
           },
         },

@@ -2,14 +2,14 @@
 // the response) written straight on node:crypto for DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and
 // AES-128-GCM (RFC 9180 sections 4, 5.1, 5.2, 5.3, 7.1; RFC 9458 section 4), with no HPKE library
 // between, and with the gateway's own building blocks where both sides must run at the same speed: its
-// HKDF on its HMAC (NodeHkdfSha256), the client's key imported raw through WebCrypto, AEAD keys as secret
-// KeyObjects, and psk_id_hash / info_hash computed once per header, as the gateway caches them. Every
+// HKDF on its HMAC (NodeHkdfSha256), its raw import of the client's key (importX25519PublicKey), AEAD
+// keys as secret KeyObjects, and its cached key_schedule_context per header (keyScheduleContext). Every
 // other value is computed per call.
-import { createCipheriv, createDecipheriv, createSecretKey, diffieHellman, KeyObject, randomBytes, webcrypto } from 'node:crypto';
-import { NodeHkdfSha256 } from '../src/crypto/nodeHpke.js';
+import { createCipheriv, createDecipheriv, createSecretKey, diffieHellman, type KeyObject, randomBytes } from 'node:crypto';
+import { importX25519PublicKey, keyScheduleContext, NodeHkdfSha256 } from '../src/crypto/nodeHpke.js';
 
 const L = (s: string): Buffer => Buffer.from(s);
-const LABELS = { eae: L('eae_prk'), shared: L('shared_secret'), pskId: L('psk_id_hash'), info: L('info_hash'), secret: L('secret'), key: L('key'), nonce: L('base_nonce'), exp: L('exp'), sec: L('sec'), responseKey: L('key'), responseNonce: L('nonce') };
+const LABELS = { eae: L('eae_prk'), shared: L('shared_secret'), secret: L('secret'), key: L('key'), nonce: L('base_nonce'), exp: L('exp'), sec: L('sec'), responseKey: L('key'), responseNonce: L('nonce') };
 const REQUEST_LABEL = L('message/bhttp request\0');
 const RESPONSE_LABEL = L('message/bhttp response');
 const EMPTY = Buffer.alloc(0);
@@ -21,16 +21,6 @@ const suite = (id: number[]): NodeHkdfSha256 => {
 };
 const kem = suite([0x4b, 0x45, 0x4d, 0x00, 0x20]);
 const hpke = suite([0x48, 0x50, 0x4b, 0x45, 0x00, 0x20, 0x00, 0x01, 0x00, 0x01]);
-const pskIdHash = hpke.labeledExtractSync(EMPTY, LABELS.pskId, EMPTY);
-const contexts = new Map<string, Buffer>();
-
-/** key_schedule_context for a header: 0x00 || psk_id_hash || info_hash(info), once per header. */
-function scheduleContext(hdr: Buffer): Buffer {
-  const id = hdr.toString('hex');
-  let context = contexts.get(id);
-  if (context === undefined) contexts.set(id, (context = Buffer.concat([Buffer.from([0]), pskIdHash, hpke.labeledExtractSync(EMPTY, LABELS.info, Buffer.concat([REQUEST_LABEL, hdr]))])));
-  return context;
-}
 
 export interface RawExchange {
   readonly message: Buffer;
@@ -44,10 +34,9 @@ export async function rawDecapsulate(request: Uint8Array, skR: KeyObject, pkRm: 
   if (req.length < 7 + 32 + 16 || hdr.readUInt16BE(1) !== 0x20 || hdr.readUInt16BE(3) !== 1 || hdr.readUInt16BE(5) !== 1) throw new Error('unsupported or malformed request');
   const enc = req.subarray(7, 39);
   const ct = req.subarray(39);
-  const pkE = KeyObject.from(await webcrypto.subtle.importKey('raw', enc, { name: 'X25519' }, true, []));
-  const dh = diffieHellman({ privateKey: skR, publicKey: pkE });
+  const dh = diffieHellman({ privateKey: skR, publicKey: await importX25519PublicKey(enc) });
   const shared = kem.labeledExpandSync(kem.labeledExtractSync(EMPTY, LABELS.eae, dh), LABELS.shared, Buffer.concat([enc, pkRm]), 32);
-  const context = scheduleContext(hdr);
+  const context = keyScheduleContext(0x20, 1, 1, Buffer.concat([REQUEST_LABEL, hdr]));
   const secret = hpke.labeledExtractSync(shared, LABELS.secret, EMPTY);
   const key = hpke.labeledExpandSync(secret, LABELS.key, context, 16);
   const nonce = hpke.labeledExpandSync(secret, LABELS.nonce, context, 12);

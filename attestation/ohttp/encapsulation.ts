@@ -50,7 +50,11 @@ async function responseKeys(primitives: HpkePrimitives, kdfId: number, secret: U
     { info: KEY_LABEL, length: s.nk },
     { info: NONCE_LABEL, length: s.nn },
   ]);
-  if (key === undefined || nonce === undefined) throw new Error(`${primitives.name} derived fewer keys than asked for`);
+  if (key === undefined || nonce === undefined) {
+    key?.fill(0);
+    nonce?.fill(0);
+    throw new Error(`${primitives.name} derived fewer keys than asked for`);
+  }
   return { key, nonce };
 }
 
@@ -96,6 +100,7 @@ export class ResponseOpener extends ResponseContext {
       throw new VerificationError('OHTTP_DECRYPT_FAILED', 'the encapsulated response does not decrypt with this request\'s keys', { field: 'response', cause });
     } finally {
       key.fill(0);
+      nonce.fill(0);
     }
   }
 }
@@ -188,6 +193,7 @@ export class Responder extends ResponseContext {
       }
     } finally {
       key.fill(0);
+      nonce.fill(0);
     }
   }
 

@@ -116,7 +116,8 @@ const keyObject = (key: CryptoKey | KeyObject): KeyObject => (key instanceof Key
 const asCryptoKey = (key: KeyObject, usages: KeyUsage[]): CryptoKey => key.toCryptoKey(ALGORITHM, true, usages) as unknown as CryptoKey;
 
 export const rawPublicKey = (key: KeyObject): Buffer => (key.export({ type: 'spki', format: 'der' })).subarray(X25519_SPKI_PREFIX.length);
-export const x25519PublicKey = (raw: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+/** A raw X25519 public key: WebCrypto's raw import is 5x cheaper than OpenSSL's SPKI decoder (createPublicKey). */
+export const importX25519PublicKey = async (raw: Uint8Array): Promise<KeyObject> => KeyObject.from(await webcrypto.subtle.importKey('raw', raw, ALGORITHM, true, []));
 export const x25519PrivateKey = (raw: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
 
 /** DHKEM(X25519, HKDF-SHA256) on node:crypto. Keys are node CryptoKeys (KeyObject.toCryptoKey). */
@@ -140,7 +141,7 @@ export class NodeX25519Kem implements KemInterface {
   deserializePublicKey(key: Bytes): Promise<CryptoKey> {
     const raw = view(key);
     if (raw.length !== 32) return Promise.reject(new DeserializeError(`X25519 public key must be 32 bytes, got ${raw.length}`));
-    return Promise.resolve(asCryptoKey(x25519PublicKey(raw), []));
+    return importX25519PublicKey(raw).then((k) => asCryptoKey(k, []));
   }
 
   serializePrivateKey(key: CryptoKey): Promise<ArrayBuffer> {
@@ -211,10 +212,7 @@ export class NodeX25519Kem implements KemInterface {
       if (pkRm === undefined) this.#publicOf.set(cacheKey, (pkRm = rawPublicKey(createPublicKey(skR))));
       const enc = view(encapsulated);
       if (enc.length !== 32) throw new DecapError(`enc must be 32 bytes, got ${enc.length}`);
-      // WebCrypto's raw import is 5x cheaper than OpenSSL's SPKI decoder (createPublicKey) for the one
-      // public key every request brings.
-      const pkE = await webcrypto.subtle.importKey('raw', enc, ALGORITHM, true, []);
-      const dh = diffieHellman({ privateKey: skR, publicKey: KeyObject.from(pkE) });
+      const dh = diffieHellman({ privateKey: skR, publicKey: await importX25519PublicKey(enc) });
       return this.#sharedSecretBytes(dh, Buffer.concat([enc, pkRm]));
     } catch (e) {
       throw e instanceof DecapError ? e : new DecapError(e);
@@ -362,11 +360,12 @@ const SEC = label('sec');
 const EMPTY = new Uint8Array(0);
 const MAX_INFO_HASHES = 64;
 
-/** The key schedule's fixed parts for one suite: its labeled KDF, psk_id_hash, and info_hash per info seen. */
+/** The key schedule's fixed parts for one suite: its labeled KDF, its AEAD, psk_id_hash, and key_schedule_context per info seen. */
 interface Schedule {
   readonly kdf: NodeHkdfSha256;
+  readonly aead: NodeAead;
   readonly pskIdHash: Buffer;
-  readonly infoHashes: Map<string, Buffer>;
+  readonly contexts: Map<string, Buffer>;
 }
 
 const schedules = new Map<string, Schedule>();
@@ -378,35 +377,43 @@ function schedule(kemId: number, kdfId: number, aeadId: number): Schedule {
   if (s === undefined) {
     const kdf = new NodeHkdfSha256();
     kdf.init(new Uint8Array([0x48, 0x50, 0x4b, 0x45, kemId >> 8, kemId & 0xff, kdfId >> 8, kdfId & 0xff, aeadId >> 8, aeadId & 0xff]));
-    schedules.set(id, (s = { kdf, pskIdHash: kdf.labeledExtractSync(EMPTY, PSK_ID_HASH, EMPTY), infoHashes: new Map() }));
+    schedules.set(id, (s = { kdf, aead: new NodeAead(aeadId as typeof AEAD_AES_128_GCM | typeof AEAD_CHACHA20_POLY1305), pskIdHash: kdf.labeledExtractSync(EMPTY, PSK_ID_HASH, EMPTY), contexts: new Map() }));
   }
   return s;
 }
 
-/** info_hash = LabeledExtract("", "info_hash", info): public, and the same for every request to one key and suite. */
-function infoHash(s: Schedule, info: Uint8Array): Buffer {
+/**
+ * Base mode's key_schedule_context = 0x00 || psk_id_hash || LabeledExtract("", "info_hash", info) (RFC 9180
+ * section 5.1): public, and the same for every request to one key and suite, so computed once per info.
+ */
+export function keyScheduleContext(kemId: number, kdfId: number, aeadId: number, info: Uint8Array): Buffer {
+  return contextOf(schedule(kemId, kdfId, aeadId), info);
+}
+
+function contextOf(s: Schedule, info: Uint8Array): Buffer {
   const id = Buffer.from(info.buffer, info.byteOffset, info.byteLength).toString('latin1');
-  let hash = s.infoHashes.get(id);
-  if (hash === undefined) {
-    hash = s.kdf.labeledExtractSync(EMPTY, INFO_HASH, info);
-    if (s.infoHashes.size < MAX_INFO_HASHES) s.infoHashes.set(id, hash);
+  let context = s.contexts.get(id);
+  if (context === undefined) {
+    context = Buffer.concat([Uint8Array.of(0), s.pskIdHash, s.kdf.labeledExtractSync(EMPTY, INFO_HASH, info)]);
+    if (s.contexts.size < MAX_INFO_HASHES) s.contexts.set(id, context);
   }
-  return hash;
+  return context;
 }
 
 /**
  * RFC 9180 base mode, all at once on node:crypto: SetupBaseR (section 5.1), Open of sequence 0 and one
  * Export (section 5.3), for DHKEM(X25519, HKDF-SHA256), HKDF-SHA256 and either AEAD. The ciphertext is
- * read where it lies; every intermediate secret is zeroed.
+ * read where it lies; every intermediate secret we hold is zeroed (the AEAD key's native copy inside its
+ * KeyObject is freed, by Node, when that object is collected).
  */
 async function openSingleShot(r: SingleShotOpen): Promise<{ plaintext: Uint8Array; exported: Uint8Array }> {
   if (r.kemId !== KEM_X25519_HKDF_SHA256 || r.kdfId !== KDF_HKDF_SHA256 || (r.aeadId !== AEAD_AES_128_GCM && r.aeadId !== AEAD_CHACHA20_POLY1305)) {
     throw new OpenError(`suite ${r.kemId}/${r.kdfId}/${r.aeadId} is not supported`);
   }
-  const aead = new NodeAead(r.aeadId);
   const s = schedule(r.kemId, r.kdfId, r.aeadId);
+  const aead = s.aead;
   const shared = await singleShotKem.decapBytes(r.recipientKey, r.enc);
-  const context = Buffer.concat([Uint8Array.of(0), s.pskIdHash, infoHash(s, r.info)]);
+  const context = contextOf(s, r.info);
   const secret = s.kdf.labeledExtractSync(shared, SECRET, EMPTY);
   shared.fill(0);
   const key = s.kdf.labeledExpandSync(secret, KEY, context, aead.keySize);
