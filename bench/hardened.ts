@@ -22,7 +22,14 @@ export function hardened(suite: string): () => Promise<SuiteReport> {
             reject(new Error(`the hardened ${suite} run failed: ${stderr.trim() || error.message}`));
             return;
           }
-          const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as SuiteReport;
+          const last = stdout.trim().split('\n').at(-1) ?? '';
+          let report: SuiteReport;
+          try {
+            report = JSON.parse(last) as SuiteReport;
+          } catch {
+            reject(new Error(`the hardened ${suite} run printed no report: ${JSON.stringify(stdout.slice(-200))} ${stderr.trim()}`));
+            return;
+          }
           resolve({ ...report, title: `${report.title} [with npm start's memory hygiene: ${HARDENED_GLIBC_TUNABLES}, ${HARDENED_NODE_FLAGS.join(' ')}]` });
         },
       );

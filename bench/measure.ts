@@ -155,7 +155,7 @@ export function pairedRatio(baseline: Measurement, subject: Measurement, resampl
   }
   const interval = (value: number, draws: number[]): Interval => {
     draws.sort((a, b) => a - b);
-    return { value, low: draws[Math.floor(0.025 * resamples)] ?? Number.NaN, high: draws[Math.ceil(0.975 * resamples) - 1] ?? Number.NaN };
+    return { value, low: percentile(draws, 0.025), high: percentile(draws, 0.975) };
   };
   return { perRound: interval(medianOfSorted([...ratios].sort((a, b) => a - b)), perRound), total: interval(sum(base) / sum(subj), total), rounds: n };
 }

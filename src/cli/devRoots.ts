@@ -1,6 +1,6 @@
 // The simulated TEE's development roots, for commands told to trust the simulated TEE
 // (--trust-simulated): read from the state directory ($CLOISTER_STATE_DIR or ~/.local/state/cloister).
-import { UsageError } from '../../attestation/errors.js';
+import { usageError } from './io.js';
 import { PRODUCTS } from '../../attestation/snp/product.js';
 import { defaultStateDir, readDevRoot } from '../tee/sim/devChain.js';
 import { readTdxDevRoot } from '../tee/sim/tdxSimulator.js';
@@ -9,7 +9,7 @@ import { readTdxDevRoot } from '../tee/sim/tdxSimulator.js';
 export async function simulatedSnpRoots(command: string): Promise<Uint8Array[]> {
   const dir = defaultStateDir();
   const roots = (await Promise.all(PRODUCTS.map((p) => readDevRoot(dir, p)))).filter((r) => r !== undefined);
-  if (roots.length === 0) throw new UsageError('USAGE', `--trust-simulated: no development root in ${dir} (the simulated TEE creates one at first use) (see cloister ${command} --help)`);
+  if (roots.length === 0) throw usageError(`--trust-simulated: no development root in ${dir} (the simulated TEE creates one at first use)`, command);
   return roots;
 }
 
@@ -17,7 +17,7 @@ export async function simulatedSnpRoots(command: string): Promise<Uint8Array[]> 
 export async function simulatedTdxRoot(command: string): Promise<Uint8Array> {
   const dir = defaultStateDir();
   const root = await readTdxDevRoot(dir);
-  if (root === undefined) throw new UsageError('USAGE', `--trust-simulated: no TDX development root in ${dir} (the simulated TEE creates one at first use) (see cloister ${command} --help)`);
+  if (root === undefined) throw usageError(`--trust-simulated: no TDX development root in ${dir} (the simulated TEE creates one at first use)`, command);
   return root;
 }
 

@@ -9,7 +9,7 @@ import { defaultStateDir } from '../tee/sim/devChain.js';
 import { detectEvidenceProvider } from '../tee/detect.js';
 import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo } from './io.js';
+import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo } from './io.js';
 
 export const EVIDENCE_HELP = `Usage: cloister evidence --simulated [options]
 
@@ -39,7 +39,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister evidence --help)`);
+const usage = (message: string): UsageError => usageError(message, 'evidence');
 
 /** How `cloister evidence` finds the hardware; replaced in tests. */
 export type HardwareProviderFactory = () => Promise<EvidenceProvider>;

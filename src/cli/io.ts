@@ -49,22 +49,23 @@ export function errorLine(e: unknown): string {
 /** A USAGE error for `command`, pointing at its --help. */
 export const usageError = (message: string, command: string): UsageError => new UsageError('USAGE', `${message} (see cloister ${command} --help)`);
 
-/** Parses a command line with positionals; a bad one becomes one USAGE line pointing at --help. */
-export function parseCommandLine<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+/** `parse()`, with a bad command line turned into one USAGE line pointing at --help. */
+function asUsage<T>(command: string, parse: () => T): T {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parse();
   } catch (e) {
     throw usageError((e as Error).message.split('\n')[0] ?? '', command);
   }
 }
 
+/** Parses a command line with positionals; a bad one becomes one USAGE line pointing at --help. */
+export function parseCommandLine<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+  return asUsage(command, () => parseArgs({ args: argv, options, allowPositionals: true, strict: true }));
+}
+
 /** Parses a command's options (no positionals); a bad command line becomes one USAGE line pointing at --help. */
 export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>['values'] {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw usageError((e as Error).message.split('\n')[0] ?? '', command);
-  }
+  return asUsage(command, () => parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values);
 }
 
 export const HARDWARE_SOURCES = ['auto', 'configfs-tsm', 'sev-guest', 'tdx-guest'] as const;
@@ -73,7 +74,7 @@ export const HARDWARE_SOURCES = ['auto', 'configfs-tsm', 'sev-guest', 'tdx-guest
 export function hardwareSource(value: string | undefined, command: string): Exclude<(typeof HARDWARE_SOURCES)[number], 'auto'> | undefined {
   const source = value ?? 'auto';
   if (!(HARDWARE_SOURCES as readonly string[]).includes(source)) {
-    throw new UsageError('USAGE', `--source must be one of ${HARDWARE_SOURCES.join(', ')}, got "${source}" (see cloister ${command} --help)`);
+    throw usageError(`--source must be one of ${HARDWARE_SOURCES.join(', ')}, got "${source}"`, command);
   }
   return source === 'auto' ? undefined : (source as Exclude<(typeof HARDWARE_SOURCES)[number], 'auto'>);
 }

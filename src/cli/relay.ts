@@ -6,7 +6,7 @@ import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
 import { createRelayLogger } from '../relay/log.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_TIMEOUT_MS, GATEWAY_NAME, startRelay, type RelayGateway } from '../relay/relay.js';
-import { errorLine, EXIT, parseOptions, readInput, type CliIo, stopOnSignals } from './io.js';
+import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo, stopOnSignals } from './io.js';
 
 export const RELAY_HELP = `Usage: cloister relay --gateway [NAME=]URL ... [options]
 
@@ -51,7 +51,7 @@ const OPTIONS = {
 const MAX_BODY_LIMIT = 1 << 30;
 const MAX_TIMEOUT_SECONDS = 3600;
 
-const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister relay --help)`);
+const usage = (message: string): UsageError => usageError(message, 'relay');
 
 export interface RelayHooks {
   /** Receives the function that stops the relay; default: stop on SIGINT or SIGTERM. */

@@ -1,7 +1,7 @@
 // `cloister request FILE`: the whole client path of private processing. Fetch the gateway's key
 // configurations and the certificate that binds them through the relay, verify the attestation against
 // the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
-// for an image).
+// for an image); a binary answer goes to --output FILE or to a piped standard output, never a terminal.
 import { mediaType } from '../../attestation/httpText.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/ohttp/client.js';
@@ -50,7 +50,6 @@ const OPTIONS = {
 const usage = (message: string): UsageError => usageError(message, 'request');
 
 const isText = (type: string): boolean => type.startsWith('text/') || type === 'application/json' || type.endsWith('+json');
-
 
 export async function requestCommand(argv: string[], io: CliIo): Promise<number> {
   try {
@@ -115,7 +114,7 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
     }
     if (output !== undefined) {
       await output.commit(response.content);
-      io.stderr(`(${response.content.length} bytes of ${answerType || 'unknown type'} written to ${output.path}; ${attested})\n`);
+      io.stderr(`(${response.content.length} bytes of ${answerType || 'an unknown type'} written to ${output.path}; ${attested})\n`);
       return EXIT.ok;
     }
     if (isText(answerType)) {

