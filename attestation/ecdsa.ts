@@ -1,6 +1,6 @@
 // ECDSA verification of attestation signatures (SEV-SNP reports; TDX quotes later) behind a small
 // interface: WebCrypto by default, so the verifier runs in browsers; a Node process can plug in
-// node:crypto (src/crypto/nodeEcdsa.ts), whose synchronous verify skips WebCrypto's thread hop.
+// node:crypto (src/base/crypto/nodeEcdsa.ts), whose synchronous verify skips WebCrypto's thread hop.
 import { toArrayBufferView } from './bytes.js';
 
 export type EcdsaCurve = 'P-256' | 'P-384';

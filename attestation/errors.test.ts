@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CloisterError, ERROR_CODES, ParseError, PolicyError } from './errors.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('error codes', () => {
   it('docs/errors.md lists exactly the codes in ERROR_CODES, in order', () => {

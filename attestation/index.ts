@@ -6,11 +6,11 @@ export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurv
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';
-export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './bundle.js';
-export { decodeEvidence, type DecodedEvidence } from './evidence.js';
-export { bootReportData, freshReportData, keysDigest, keysDigestInput, KEYS_DIGEST_LABEL, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './binding.js';
-export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './cbor.js';
-export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/binding.js';
+export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './evidence/bundle.js';
+export { decodeEvidence, type DecodedEvidence } from './evidence/decode.js';
+export { bootReportData, freshReportData, keysDigest, keysDigestInput, KEYS_DIGEST_LABEL, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './evidence/reportData.js';
+export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './protocols/cbor.js';
+export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/certificateBinding.js';
 export {
   decodeRaTlsExtension,
   encodeRaTlsExtension,
@@ -21,12 +21,12 @@ export {
   OHTTP_KEYS_MEDIA_TYPE,
   CMW_INDICATOR,
   type RaTlsAttestation,
-} from './ratls/extension.js';
-export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verify.js';
-export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/fresh.js';
-export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './ohttp/client.js';
-export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpRequest, type BhttpResponse, type BhttpFields } from './ohttp/bhttp.js';
-export { encapsulateRequest, decapsulateRequest, ResponseOpener, Responder, type GatewayKey } from './ohttp/encapsulation.js';
-export { webCryptoHpke, cipherSuite, type HpkePrimitives } from './ohttp/hpke.js';
-export { decodeKeyConfig, encodeKeyConfig, type KeyConfig, type SymmetricSuite } from './ohttp/keyConfig.js';
-export { OHTTP_GATEWAY_PATH, ATTESTATION_CERTIFICATE_PATH } from './ohttp/paths.js';
+} from './protocols/ratlsExtension.js';
+export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verifyCertificate.js';
+export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/verifyFresh.js';
+export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './client/ohttpClient.js';
+export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpRequest, type BhttpResponse, type BhttpFields } from './protocols/bhttp.js';
+export { encapsulateRequest, decapsulateRequest, ResponseOpener, Responder, type GatewayKey } from './protocols/ohttp/encapsulation.js';
+export { webCryptoHpke, cipherSuite, type HpkePrimitives } from './protocols/ohttp/hpke.js';
+export { decodeKeyConfig, encodeKeyConfig, type KeyConfig, type SymmetricSuite } from './protocols/ohttp/keyConfig.js';
+export { OHTTP_GATEWAY_PATH, ATTESTATION_CERTIFICATE_PATH } from './protocols/ohttp/paths.js';

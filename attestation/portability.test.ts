@@ -1,5 +1,5 @@
 // attestation/ runs in browsers: its library modules import nothing from Node, the server or native code.
-// Exception: attestation/node/ is the Node-only RA-TLS client (node:tls, node:https), published
+// Exception: attestation/client/node/ is the Node-only RA-TLS client (node:tls, node:https), published
 // separately as cloister/attestation/node and never imported by the browser-safe modules. Packages:
 // only the browser-safe HPKE implementation (@hpke/*, WebCrypto-based), which a browser gets through a
 // bundler or an import map.
@@ -14,7 +14,7 @@ const dir = fileURLToPath(new URL('../../attestation/', import.meta.url));
 
 function libraryFiles(sub = ''): string[] {
   return readdirSync(dir + sub, { withFileTypes: true }).flatMap((e) => {
-    if (e.isDirectory()) return e.name === 'testing' || (sub === '' && e.name === 'node') ? [] : libraryFiles(`${sub}${e.name}/`);
+    if (e.isDirectory()) return e.name === 'testing' || (sub === 'client/' && e.name === 'node') ? [] : libraryFiles(`${sub}${e.name}/`);
     return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [`${sub}${e.name}`] : [];
   });
 }

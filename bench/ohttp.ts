@@ -1,13 +1,13 @@
 // Gateway throughput: one OHTTP exchange (decapsulate a request, encapsulate a response of the same
 // size; DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM) with 1 KiB and 64 KiB bodies, measured as
 //   raw node:crypto          bench/rawOhttp.ts, the same operations with no library between (the limit)
-//   gateway                  @hpke/core's CipherSuite with the node:crypto primitives (src/crypto/nodeHpke.ts)
+//   gateway                  @hpke/core's CipherSuite with the node:crypto primitives (src/base/crypto/nodeHpke.ts)
 //   @hpke/core, WebCrypto    the same code on @hpke/core's own primitives (the browser client's path)
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { decapsulateRequest, encapsulateRequest, type GatewayKey } from '../attestation/ohttp/encapsulation.js';
-import { cipherSuite, webCryptoHpke } from '../attestation/ohttp/hpke.js';
-import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/ohttp/keyConfig.js';
-import { nodeHpke, rawPublicKey } from '../src/crypto/nodeHpke.js';
+import { decapsulateRequest, encapsulateRequest, type GatewayKey } from '../attestation/protocols/ohttp/encapsulation.js';
+import { cipherSuite, webCryptoHpke } from '../attestation/protocols/ohttp/hpke.js';
+import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/ohttp/keyConfig.js';
+import { nodeHpke, rawPublicKey } from '../src/base/crypto/nodeHpke.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 import { rawDecapsulate } from './rawOhttp.js';
 

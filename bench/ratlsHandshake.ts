@@ -8,9 +8,9 @@
 //                   the certificate of the original handshake then goes through the certificate cache)
 // Client and server share this process.
 import tls from 'node:tls';
-import { attestedConnect, AttestedCertificateCache, createAttestedVerifier } from '../attestation/node/index.js';
+import { attestedConnect, AttestedCertificateCache, createAttestedVerifier } from '../attestation/client/node/index.js';
 import { SnpVerifier } from '../attestation/snp/verify.js';
-import { nodeEcdsa } from '../src/crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../src/base/crypto/nodeEcdsa.js';
 import { createDevChain } from '../src/tee/sim/devChain.js';
 import { startAttestedServer } from '../src/tee/sim/ratlsServer.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { fromHex, toHex } from '../attestation/bytes.js';
 import { rfc9458 } from '../attestation/testing/hpkeConformance.js';
-import { rawPublicKey, x25519PrivateKey } from '../src/crypto/nodeHpke.js';
+import { rawPublicKey, x25519PrivateKey } from '../src/base/crypto/nodeHpke.js';
 import { createPublicKey } from 'node:crypto';
 import { rawDecapsulate } from './rawOhttp.js';
 

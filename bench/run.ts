@@ -2,7 +2,7 @@
 // prints a table per suite. Suites never run concurrently, so they do not compete for the CPU.
 import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
-import { evidenceSuite } from './evidence.js';
+import { evidenceSuite } from './evidenceIssue.js';
 import { hardened, JSON_REPORT_ENV } from './hardened.js';
 import { ocrSuite, tensorSuite } from './inference.js';
 import { ohttpSuite } from './ohttp.js';

@@ -8,11 +8,11 @@
 import { X509Certificate, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SIGNED_SIZE, SnpVerifier, splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../attestation/index.js';
-import { nodeEcdsa } from '../src/crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../src/base/crypto/nodeEcdsa.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 
 // dist/bench/snpVerify.js -> repo root -> ../shared/vectors/attestation (the vectors live beside the repo).
-const REPO_ROOT = new URL('../../', import.meta.url);
+const REPO_ROOT = new URL('../..', import.meta.url);
 const VECTORS = new URL('../shared/vectors/attestation/', REPO_ROOT);
 
 // Inside every S2 certificate's validity, so results do not depend on the clock.

@@ -1,7 +1,7 @@
 // SEV-SNP evidence as it arrives: a raw report, an extended report (report + certificate table), or a
 // Cloister evidence bundle (JSON, see docs/evidence-bundle.md); and the whole parse -> verify ->
 // validate pipeline that turns it into a verdict.
-import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
+import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../evidence/bundle.js';
 import { toHex } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError, ParseError } from '../errors.js';
@@ -14,7 +14,7 @@ import { validateSnpReport, type SnpPolicy } from './validate.js';
 import { SnpVerifier, type SnpVerification } from './verify.js';
 
 // The bundle format is shared with TDX and decoded in ../bundle.ts; re-exported here for existing callers.
-export { BUNDLE_FORMAT, splitCertificateFile } from '../bundle.js';
+export { BUNDLE_FORMAT, splitCertificateFile } from '../evidence/bundle.js';
 export type { VerdictError } from '../checks.js';
 
 export interface SnpEvidence {

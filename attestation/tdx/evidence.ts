@@ -6,7 +6,7 @@
 // key, the attestation key signed the quote, and the policy holds. What it does not mean: collateral is
 // not verified (the `collateral` check is skipped), so the platform's TCB status (UpToDate, OutOfDate,
 // Revoked, ...) and the QE's identity are unknown, and no CRL is checked (`crl` is skipped).
-import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../bundle.js';
+import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../evidence/bundle.js';
 import { toHex } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError } from '../errors.js';

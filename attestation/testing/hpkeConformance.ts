@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fromHex, toArrayBufferView, toHex } from '../bytes.js';
-import { decapsulateRequest, encapsulateRequest } from '../ohttp/encapsulation.js';
-import { cipherSuite, type HpkePrimitives } from '../ohttp/hpke.js';
-import { decodeKeyConfig } from '../ohttp/keyConfig.js';
+import { decapsulateRequest, encapsulateRequest } from '../protocols/ohttp/encapsulation.js';
+import { cipherSuite, type HpkePrimitives } from '../protocols/ohttp/hpke.js';
+import { decodeKeyConfig } from '../protocols/ohttp/keyConfig.js';
 import { SHARED } from './vectors.js';
 
 const PROTOCOLS = `${SHARED}vectors/protocols/`;

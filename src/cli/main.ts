@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `cloister` command line: one entry point for every Cloister tool.
 import { errorLine, EXIT, processIo } from './io.js';
-import { runCli } from './run.js';
+import { runCli } from './dispatch.js';
 
 try {
   process.exitCode = await runCli(process.argv.slice(2), processIo);

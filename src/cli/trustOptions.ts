@@ -2,12 +2,12 @@
 // --measurement, and verifiers on the node:crypto backend, trusting the simulated TEE's development
 // roots with --trust-simulated.
 import { UsageError } from '../../attestation/errors.js';
-import type { RaTlsPolicy } from '../../attestation/ratls/verify.js';
+import type { RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
 import type { SnpPolicy } from '../../attestation/snp/validate.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';
-import { nodeEcdsa } from '../crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { availableSimulatedRoots } from './devRoots.js';
 import { readInput, usageError, type CliIo } from './io.js';
 

@@ -3,15 +3,15 @@
 // they wipe on every path. Bodies are binary: tensors in application/vnd.cloister.tensors, images as
 // PNG or JPEG, recognised text as UTF-8 bytes assembled without JavaScript strings.
 import * as ort from 'onnxruntime-node';
-import { mediaType } from '../../attestation/httpText.js';
-import type { BhttpRequest, BhttpResponse } from '../../attestation/ohttp/bhttp.js';
-import { textResponse, type TargetRoute } from '../ohttp/targets.js';
+import { mediaType } from '../../attestation/protocols/httpText.js';
+import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
+import { textResponse, type TargetRoute } from '../ohttp/target.js';
 import type { TensorSpec } from './manifest.js';
-import { BufferPool } from './bufferPool.js';
+import { BufferPool } from '../base/memory/bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { copiesOf, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
-import { wipe, wipeAndFree } from './wipe.js';
+import { wipe, wipeAndFree } from '../base/memory/wipe.js';
 
 export interface OcrRecognizer {
   recognize(image: Uint8Array, signal?: AbortSignal): Promise<{ text: Uint8Array; lines: number; boxes: number }>;

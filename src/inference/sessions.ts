@@ -1,7 +1,7 @@
 // ONNX Runtime sessions for the model packs, created at boot with the pack's explicit thread counts and
 // without the CPU memory arena, which keeps freed tensor memory (and so request data) alive for reuse:
 // without it every buffer goes back to malloc when a run ends, where the memory hygiene clears it
-// (src/inference/hygiene.ts). Memory-pattern planning stays on: it only plans, and gets each run's
+// (src/base/memory/hygiene.ts). Memory-pattern planning stays on: it only plans, and gets each run's
 // intermediate tensors as one block that is freed with the run, instead of hundreds of allocations that
 // glibc's perturb then fills twice each (with perturb on, recognition ran at 38 ms without the plan and
 // 18 ms with it; the memory scrape finds nothing either way).
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
 import { loadModelPack, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
-import { wipeAndFree } from './wipe.js';
+import { wipeAndFree } from '../base/memory/wipe.js';
 
 export interface LoadedModel {
   readonly spec: ModelSpec;

@@ -4,7 +4,7 @@
 // purpose: tensor values never become JSON or JavaScript strings. Decoded tensors are copies the caller
 // owns (aligned typed arrays) and wipes.
 import type { TensorType } from './manifest.js';
-import { wipe } from './wipe.js';
+import { wipe } from '../base/memory/wipe.js';
 
 export const TENSORS_MEDIA_TYPE = 'application/vnd.cloister.tensors';
 const MAGIC = [0x43, 0x54, 0x4e, 0x31];

@@ -3,14 +3,14 @@
 // Binary HTTP response. Failures before decapsulation are answered in the clear (a problem code: the
 // relay and the gateway see them anyway); every failure after it is an encapsulated response with a
 // generic message. Every plaintext buffer is wiped on every path.
-import { decodeRequest, encodeResponseParts } from '../../attestation/ohttp/bhttp.js';
-import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
-import type { HpkePrimitives } from '../../attestation/ohttp/hpke.js';
+import { decodeRequest, encodeResponseParts } from '../../attestation/protocols/bhttp.js';
+import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
+import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { nodeHpke } from '../crypto/nodeHpke.js';
-import type { ProblemCode } from '../server/problems.js';
-import { wipe } from '../inference/wipe.js';
-import { disposeContent, textResponse, type TargetHandler, type TargetResponse } from './targets.js';
+import { nodeHpke } from '../base/crypto/nodeHpke.js';
+import type { ProblemCode } from '../base/problems.js';
+import { wipe } from '../base/memory/wipe.js';
+import { disposeContent, textResponse, type TargetHandler, type TargetResponse } from './target.js';
 
 /** Below the relay's 30 s, so that a slow target gets the encapsulated 504, not the relay's. */
 export const DEFAULT_TARGET_TIMEOUT_MS = 25_000;

@@ -3,13 +3,13 @@
 // answer back in the chunks the AEAD produced, never joined.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeResponse, encodeRequest, type BhttpRequest } from '../../attestation/ohttp/bhttp.js';
-import { encapsulateRequest, type GatewayKey } from '../../attestation/ohttp/encapsulation.js';
-import { cipherSuite } from '../../attestation/ohttp/hpke.js';
-import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/ohttp/keyConfig.js';
-import { nodeHpke } from '../crypto/nodeHpke.js';
+import { decodeResponse, encodeRequest, type BhttpRequest } from '../../attestation/protocols/bhttp.js';
+import { encapsulateRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
+import { cipherSuite } from '../../attestation/protocols/ohttp/hpke.js';
+import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
+import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { OhttpGateway } from './gateway.js';
-import { echoRoute, targetRouter, type TargetHandler } from './targets.js';
+import { echoRoute, targetRouter, type TargetHandler } from './target.js';
 
 async function key(): Promise<GatewayKey> {
   const suite = cipherSuite(nodeHpke, KEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_128_GCM);

@@ -2,8 +2,8 @@
 // the overlap window, retirement, and change notifications.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeKeyConfig } from '../../attestation/ohttp/keyConfig.js';
-import type { TimerHandle } from '../server/timer.js';
+import { decodeKeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
+import type { TimerHandle } from '../base/timer.js';
 import { OhttpKeyStore } from './keyStore.js';
 
 class FakeTimers {

@@ -5,11 +5,11 @@
 // Private keys are generated inside OpenSSL and never exist as JavaScript bytes; OpenSSL clears a key's
 // memory when its key object is freed (ecx_key_free), which releasing the last reference allows.
 import { randomBytes } from 'node:crypto';
-import type { GatewayKey } from '../../attestation/ohttp/encapsulation.js';
-import { cipherSuite, type HpkePrimitives } from '../../attestation/ohttp/hpke.js';
-import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/ohttp/keyConfig.js';
-import { nodeHpke } from '../crypto/nodeHpke.js';
-import { unrefTimer, type TimerHandle } from '../server/timer.js';
+import type { GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
+import { cipherSuite, type HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
+import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/protocols/ohttp/keyConfig.js';
+import { nodeHpke } from '../base/crypto/nodeHpke.js';
+import { unrefTimer, type TimerHandle } from '../base/timer.js';
 
 export const DEFAULT_SUITES: readonly SymmetricSuite[] = [
   { kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM },

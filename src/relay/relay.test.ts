@@ -9,10 +9,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { encodePem } from '../../attestation/bytes.js';
-import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { createRaTlsCertificate } from '../tee/ratls/issue.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
-import { createRelayLogger, sizeClass } from './log.js';
+import { sizeClass } from '../base/log.js';
+import { createRelayLogger } from './relayLog.js';
 import { DEFAULT_MAX_BODY_BYTES, startRelay, type Relay, type RelayOptions } from './relay.js';
 
 interface Seen {

@@ -13,12 +13,13 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { mediaType } from '../../attestation/httpText.js';
-import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
-import { problem, PROBLEMS, type ProblemCode } from '../server/problems.js';
+import { mediaType } from '../../attestation/protocols/httpText.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
+import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
-import { createRelayLogger, logExchange, sizeClass, type RelayKind, type RelayLogEntry } from './log.js';
+import { sizeClass } from '../base/log.js';
+import { createRelayLogger, logExchange, type RelayKind, type RelayLogEntry } from './relayLog.js';
 
 /** 1 MiB of payload plus 64 KiB for the encapsulation and Binary HTTP framing around it. */
 export const DEFAULT_MAX_BODY_BYTES = 1_114_112;

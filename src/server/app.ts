@@ -2,12 +2,12 @@
 // use inject(). Routes today: attestation evidence (boot bundle at a well-known path, fresh
 // evidence on demand) and a status page that says SIMULATED when the TEE is simulated.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { NONCE_MAX, NONCE_MIN } from '../../attestation/binding.js';
+import { NONCE_MAX, NONCE_MIN } from '../../attestation/evidence/reportData.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { OHTTP_GATEWAY_PATH } from '../../attestation/ohttp/paths.js';
-import { hygieneStatus } from '../inference/hygiene.js';
+import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
+import { hygieneStatus } from '../base/memory/hygiene.js';
 import { EvidenceService, RateLimitedError } from './evidenceService.js';
-import { problem, sendProblem } from './problems.js';
+import { problem, sendProblem } from '../base/problems.js';
 import { registerOhttpRoutes, type OhttpRouteOptions } from './ohttpRoutes.js';
 import type { TlsCertificateInfo } from './tlsIdentity.js';
 

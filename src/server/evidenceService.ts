@@ -1,11 +1,11 @@
 // The server's attestation evidence: a bundle assembled at boot (REPORT_DATA binds the server's
 // keys) and fresh bundles on demand (REPORT_DATA binds a client nonce and the keys), rate-limited,
 // with their acquisition latency measured.
-import { bootReportData, freshReportData, KEYS_DIGEST_SIZE } from '../../attestation/binding.js';
-import { assembleBundle, type EvidenceBundle, type SnpBundleInputs, type TdxBundleInputs } from '../tee/bundle.js';
+import { bootReportData, freshReportData, KEYS_DIGEST_SIZE } from '../../attestation/evidence/reportData.js';
+import { assembleBundle, type EvidenceBundle, type SnpBundleInputs, type TdxBundleInputs } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
-import { LatencyWindow } from './latency.js';
-import { TokenBucket } from './tokenBucket.js';
+import { LatencyWindow } from '../base/latency.js';
+import { TokenBucket } from '../base/tokenBucket.js';
 
 export interface EvidenceServiceOptions {
   readonly provider: EvidenceProvider;

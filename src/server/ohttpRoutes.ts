@@ -4,11 +4,11 @@
 // the TLS certificate (a browser, or one behind a relay) can still check what the configs are bound to.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { encodeOhttpKeys } from '../../attestation/ohttp/keyConfig.js';
-import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/ohttp/paths.js';
+import { encodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import type { OhttpGateway } from '../ohttp/gateway.js';
-import { sizeClass } from '../relay/log.js';
-import { sendProblem } from './problems.js';
+import { sizeClass } from '../base/log.js';
+import { sendProblem } from '../base/problems.js';
 
 /** 1 MiB of content plus the Binary HTTP and OHTTP framing. */
 export const DEFAULT_MAX_REQUEST_BYTES = (1 << 20) + 4096;

@@ -5,11 +5,11 @@
 // (docs/evidence-bundle.md "REPORT_DATA bindings"), which changes with every rotation.
 import { createHash, createPublicKey } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
-import { keysDigest } from '../../attestation/binding.js';
+import { keysDigest } from '../../attestation/evidence/reportData.js';
 import { issueAttestedCertificate, spkiOf, DEFAULT_VALIDITY_SECONDS, type AttestedCertificate } from '../tee/ratls/issue.js';
-import type { SnpBundleInputs, TdxBundleInputs } from '../tee/bundle.js';
+import type { SnpBundleInputs, TdxBundleInputs } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
-import { MAX_TIMER_MS, unrefTimer, type TimerHandle } from './timer.js';
+import { MAX_TIMER_MS, unrefTimer, type TimerHandle } from '../base/timer.js';
 
 export type { TimerHandle };
 
@@ -137,7 +137,7 @@ export class TlsIdentity {
     return this.#current.keyConfigs;
   }
 
-  /** keysDigest (attestation/binding.ts) of the current certificate's key and the key configs it was issued with. */
+  /** keysDigest (attestation/evidence/reportData.ts) of the current certificate's key and the key configs it was issued with. */
   keysDigest(): Uint8Array {
     return this.#current.keysDigest;
   }

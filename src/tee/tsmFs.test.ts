@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigfsTsmProvider } from './configfsTsm.js';
-import { detectEvidenceProvider } from './detect.js';
+import { detectEvidenceProvider } from './detectProvider.js';
 import { NoTeeError, TeeDeviceError, type EvidenceProvider } from './provider.js';
 import { errnoOf, nodeTsmFs, pathExists } from './tsmFs.js';
 

@@ -5,7 +5,7 @@ import type { RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { expandRectangle, minAreaRectangle, rectangleContains, rectangleCorners, type Rectangle } from './rectangle.js';
 import { distance, samplesPerAxis } from './sample.js';
-import { wipe } from '../wipe.js';
+import { wipe } from '../../base/memory/wipe.js';
 
 export interface TextBox {
   /** 4 corners, clockwise from top-left, in source-image pixels. */

@@ -5,9 +5,9 @@
 // pixels) is unreachable garbage that the process's memory hygiene clears when it is collected: a decode
 // asks for a major collection after the request, since that garbage can reach the old generation.
 import jpeg from 'jpeg-js';
-import { requestMajorCollection } from '../hygiene.js';
+import { requestMajorCollection } from '../../base/memory/hygiene.js';
 import { chunkCrcMismatch, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
-import { wipe } from '../wipe.js';
+import { wipe } from '../../base/memory/wipe.js';
 
 export interface RgbImage {
   readonly width: number;

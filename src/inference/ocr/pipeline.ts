@@ -7,7 +7,7 @@ import { decodeImage, type RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { ctcDecode, recognitionInput, WIDTH_STEP, type Dictionary } from './recognize.js';
 import { runInto } from '../sessions.js';
-import { wipe, wipeAndFree } from '../wipe.js';
+import { wipe, wipeAndFree } from '../../base/memory/wipe.js';
 
 export interface OcrSessions {
   readonly detection: ort.InferenceSession;

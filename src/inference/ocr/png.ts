@@ -3,7 +3,7 @@
 // header, so zlib returns it without intermediate copies) and the unfiltered rows. All colour types,
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
 import { crc32, inflateSync } from 'node:zlib';
-import { wipe } from '../wipe.js';
+import { wipe } from '../../base/memory/wipe.js';
 
 export class PngError extends Error {}
 

@@ -5,7 +5,7 @@ import type { TextBox } from './detect.js';
 import type { RgbImage } from './image.js';
 import { squareToQuad, type Quad } from './perspective.js';
 import { addBilinear, distance, samplesPerAxis } from './sample.js';
-import { wipe } from '../wipe.js';
+import { wipe } from '../../base/memory/wipe.js';
 
 // PaddleOCR pads every line to at least its rec_image_shape ratio, 320 / 48, as in training.
 const MIN_ASPECT = 320 / 48;

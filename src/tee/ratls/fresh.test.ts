@@ -1,16 +1,16 @@
-// Fresh evidence against an RA-TLS certificate (attestation/ratls/fresh.ts), produced by the simulated
+// Fresh evidence against an RA-TLS certificate (attestation/ratls/verifyFresh.ts), produced by the simulated
 // TEEs the way the server's fresh-evidence endpoint produces it; each way it can be wrong has its code.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { before, describe, it } from 'node:test';
-import { bootReportData, freshReportData, keysDigest } from '../../../attestation/binding.js';
+import { bootReportData, freshReportData, keysDigest } from '../../../attestation/evidence/reportData.js';
 import { fromHex } from '../../../attestation/bytes.js';
-import { verifyFreshEvidence } from '../../../attestation/ratls/fresh.js';
-import type { RaTlsPolicy } from '../../../attestation/ratls/verify.js';
+import { verifyFreshEvidence } from '../../../attestation/ratls/verifyFresh.js';
+import type { RaTlsPolicy } from '../../../attestation/ratls/verifyCertificate.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
-import { assembleBundle } from '../bundle.js';
+import { assembleBundle } from '../assembleBundle.js';
 import type { EvidenceProvider } from '../provider.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';

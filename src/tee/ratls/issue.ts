@@ -6,9 +6,9 @@ import 'reflect-metadata';
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { toArrayBufferView } from '../../../attestation/bytes.js';
-import { raTlsReportData } from '../../../attestation/ratls/binding.js';
-import { encodeRaTlsExtension, ID_PE_CMW } from '../../../attestation/ratls/extension.js';
-import { assembleBundle, type SnpBundleInputs, type TdxBundleInputs } from '../bundle.js';
+import { raTlsReportData } from '../../../attestation/ratls/certificateBinding.js';
+import { encodeRaTlsExtension, ID_PE_CMW } from '../../../attestation/protocols/ratlsExtension.js';
+import { assembleBundle, type SnpBundleInputs, type TdxBundleInputs } from '../assembleBundle.js';
 import type { EvidenceProvider } from '../provider.js';
 
 export const DEFAULT_VALIDITY_SECONDS = 3600;

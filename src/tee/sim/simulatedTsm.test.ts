@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeSnpEvidence, verifySnpEvidence } from '../../../attestation/snp/evidence.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
-import { assembleSnpBundle } from '../bundle.js';
+import { assembleSnpBundle } from '../assembleBundle.js';
 import { ConfigfsTsmProvider } from '../configfsTsm.js';
 import { createDevChain } from './devChain.js';
 import { parseQuote } from '../../../attestation/tdx/quote.js';

@@ -7,7 +7,7 @@ import { decodeSnpEvidence, verifySnpEvidence } from '../../../attestation/snp/e
 import { parseReport } from '../../../attestation/snp/report.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
-import { nodeEcdsa } from '../../crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../../base/crypto/nodeEcdsa.js';
 import { createDevChain, loadOrCreateDevChain, readDevRoot, SIMULATED_ORGANIZATION, type DevChain } from './devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from './snpSimulator.js';
 

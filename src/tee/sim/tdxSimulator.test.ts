@@ -9,7 +9,7 @@ import { CloisterError, type ErrorCode } from '../../../attestation/errors.js';
 import { parseQuote, quoteSignedBytes, serializeQeReport, serializeQuote, TD_BODY_TYPE, type QeReportFields, type TdxQuote } from '../../../attestation/tdx/quote.js';
 import { expectedQeReportData, TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
-import { nodeEcdsa } from '../../crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../../base/crypto/nodeEcdsa.js';
 import { createTdxDevChain, loadOrCreateTdxDevChain, readTdxDevRoot, SimulatedTdx, SimulatedTdxProvider, SIMULATED_TDX_ORGANIZATION, type TdxDevChain } from './tdxSimulator.js';
 
 const subtle = globalThis.crypto.subtle;

@@ -1,0 +1,142 @@
+// The Node RA-TLS client against loopback HTTPS servers: a server presenting a simulated SEV-SNP RA-TLS
+// certificate, and an ordinary self-signed one. A refused server never receives the request.
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { after, before, describe, it } from 'node:test';
+import { fromHex } from '../../bytes.js';
+import { SnpVerifier } from '../../snp/verify.js';
+import { createDevChain, type DevChain } from '../../../src/tee/sim/devChain.js';
+import { startAttestedServer, startPlainServer, type LoopbackServer } from '../../../src/tee/sim/ratlsServer.js';
+import { AttestationRefusedError, AttestedAgent, AttestedCertificateCache, attestedConnect, attestedFetch, createAttestedAgent, createAttestedVerifier, type AttestedOptions } from './index.js';
+
+const keyConfigs = [fromHex('01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003')];
+const MEASUREMENT = async (): Promise<string> =>
+  Buffer.from(await globalThis.crypto.subtle.digest('SHA-384', new TextEncoder().encode('cloister simulated launch'))).toString('hex');
+
+let chain: DevChain;
+let attested: LoopbackServer;
+let plain: LoopbackServer;
+let trusting: AttestedOptions;
+
+before(async () => {
+  chain = await createDevChain({ product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
+  attested = await startAttestedServer(chain, { keyConfigs });
+  plain = await startPlainServer();
+  trusting = { snpVerifier: new SnpVerifier({ trustedRoots: [chain.ark] }) };
+});
+
+after(async () => {
+  await attested.close();
+  await plain.close();
+});
+
+function get(url: string, agent: https.Agent, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${url}/echo`, { method: 'POST', agent, headers: { 'x-secret': 'do-not-leak' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const refused = (code: string) => (e: unknown): boolean => {
+  assert.ok(e instanceof AttestationRefusedError, String(e));
+  assert.equal(e.code, code, e.message);
+  assert.equal(e.verdict.accepted, false);
+  return true;
+};
+
+describe('attestedFetch', () => {
+  it('verifies the server before sending the request, and sends it once accepted', async () => {
+    const before = attested.requests.length;
+    const r = await attestedFetch(`${attested.url}/hi?x=1`, { method: 'POST', body: 'world' }, { ...trusting, expectedKeyConfigs: keyConfigs, policy: { snp: { measurements: [await MEASUREMENT()] } } });
+    assert.equal(r.status, 200);
+    assert.equal(new TextDecoder().decode(r.body), 'hello world');
+    assert.equal(r.verdict.accepted, true);
+    assert.equal(r.verdict.platform, 'sev-snp');
+    assert.equal(r.cached, false);
+    assert.deepEqual(attested.requests.slice(before), [{ method: 'POST', url: '/hi?x=1', body: 'world' }]);
+  });
+
+  const cases: [string, () => { server: LoopbackServer; options: AttestedOptions }, string][] = [
+    ['the simulated root without trusting it', () => ({ server: attested, options: { snpVerifier: new SnpVerifier() } }), 'UNTRUSTED_ROOT'],
+    ['a measurement not in the policy', () => ({ server: attested, options: { ...trusting, policy: { snp: { measurements: ['00'.repeat(48)] } } } }), 'POLICY_MEASUREMENT'],
+    ['other OHTTP key configs than expected', () => ({ server: attested, options: { ...trusting, expectedKeyConfigs: [] } }), 'KEY_CONFIG_MISMATCH'],
+    ['a plain self-signed certificate', () => ({ server: plain, options: trusting }), 'NO_ATTESTATION'],
+    ['an expired certificate', () => ({ server: attested, options: { ...trusting, at: new Date(Date.now() + 2 * 3600_000) } }), 'CERT_EXPIRED'],
+  ];
+  for (const [what, make, code] of cases) {
+    it(`refuses ${what} (${code}) and sends nothing`, async () => {
+      const { server, options } = make();
+      const count = server.requests.length;
+      await assert.rejects(attestedFetch(`${server.url}/secret`, { method: 'POST', headers: { 'x-secret': '1' }, body: 'secret' }, options), refused(code));
+      assert.equal(server.requests.length - count, 0);
+    });
+  }
+
+  it('refuses a non-https URL and reports a refused connection as the connection error', async () => {
+    await assert.rejects(attestedFetch('http://127.0.0.1:1/', {}, trusting), TypeError);
+    const port = plain.port;
+    const closed = await startPlainServer();
+    await closed.close();
+    await assert.rejects(attestedFetch(`https://127.0.0.1:${closed.port}/`, {}, trusting), (e: unknown) => (e as NodeJS.ErrnoException).code === 'ECONNREFUSED' && port > 0);
+  });
+});
+
+describe('AttestedAgent', () => {
+  it('sends requests over verified connections, verifying evidence once per certificate', async () => {
+    const agent = createAttestedAgent(trusting);
+    assert.ok(agent instanceof AttestedAgent);
+    const r1 = await get(attested.url, agent, 'one');
+    const r2 = await get(attested.url, agent, 'two');
+    assert.deepEqual([r1, r2], [{ status: 200, text: 'hello one' }, { status: 200, text: 'hello two' }]);
+    assert.equal(agent.lastVerdict?.accepted, true);
+    assert.ok(attested.requests.some((r) => r.body === 'two'));
+    agent.destroy();
+  });
+
+  it('fails the request without writing it when the server is refused', async () => {
+    for (const [server, options, code] of [
+      [plain, trusting, 'NO_ATTESTATION'],
+      [attested, { snpVerifier: new SnpVerifier() }, 'UNTRUSTED_ROOT'],
+    ] as const) {
+      const agent = new AttestedAgent(options);
+      const count = server.requests.length;
+      await assert.rejects(get(server.url, agent, 'secret'), refused(code));
+      assert.equal(server.requests.length - count, 0);
+      assert.equal(agent.lastVerdict?.error?.code, code);
+      agent.destroy();
+    }
+  });
+});
+
+describe('certificate cache', () => {
+  it('skips evidence verification for the same certificate bytes while valid, and verifies anew otherwise', async () => {
+    const cache = new AttestedCertificateCache();
+    const verify = createAttestedVerifier({ ...trusting, cache });
+    const first = await attestedConnect({ host: '127.0.0.1', port: attested.port }, verify);
+    first.socket.destroy();
+    const second = await attestedConnect({ host: '127.0.0.1', port: attested.port }, verify);
+    second.socket.destroy();
+    assert.deepEqual([first.cached, second.cached], [false, true]);
+    assert.equal(cache.size, 1);
+    const der = attested.certificateDer;
+    assert.ok(cache.get(der, new Date()) !== undefined);
+    const flipped = der.slice();
+    flipped[flipped.length - 1] = (flipped.at(-1) ?? 0) ^ 1;
+    assert.equal(cache.get(flipped, new Date()), undefined, 'other bytes never hit');
+    assert.equal(cache.get(der, new Date(Date.now() - 3600_000)), undefined, 'not before notBefore');
+    assert.equal(cache.get(der, new Date(Date.now() + 2 * 3600_000)), undefined, 'expired');
+    assert.equal(cache.size, 0, 'an expired entry is dropped');
+    // A rejected certificate is never cached.
+    const strict = createAttestedVerifier({ snpVerifier: new SnpVerifier(), cache });
+    assert.equal((await strict(der)).verdict.accepted, false);
+    assert.equal(cache.size, 0);
+  });
+});

@@ -1,0 +1,192 @@
+// The Oblivious HTTP client (docs/ohttp.md "Client"): fetch the gateway's RA-TLS certificate (through
+// the relay by default, so the gateway does not learn who asked), take the key configurations its
+// attestation binds, only if that attestation meets the policy,
+// then encapsulate each request to one of them, send it through the relay, and open the answer.
+// Browser-safe: the transport is the global fetch (or one given).
+import { VerificationError } from '../errors.js';
+import { mediaType, problemCode } from '../protocols/httpText.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
+import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import type { SnpVerifier } from '../snp/verify.js';
+import type { TdxVerifier } from '../tdx/verify.js';
+import { parseCertificate } from '../x509.js';
+import { decodeResponse, encodeRequest, type BhttpFields, type BhttpResponse } from '../protocols/bhttp.js';
+import { encapsulateRequest } from '../protocols/ohttp/encapsulation.js';
+import { cipherSuite, webCryptoHpke, type HpkePrimitives } from '../protocols/ohttp/hpke.js';
+import { decodeKeyConfig, type KeyConfig } from '../protocols/ohttp/keyConfig.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
+
+type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
+
+export interface OhttpClientOptions {
+  /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
+  readonly relay: string | URL;
+  /** Fetch the key configurations and the certificate from this gateway origin directly instead of through the relay. */
+  readonly gateway?: string | URL;
+  readonly policy?: RaTlsPolicy;
+  readonly snpVerifier?: SnpVerifier;
+  readonly tdxVerifier?: TdxVerifier;
+  /** Evaluation time for the certificate and evidence; default: now. */
+  readonly at?: Date;
+  readonly primitives?: HpkePrimitives;
+  readonly fetch?: FetchLike;
+  /** Per HTTP exchange, in ms (default 35 000). */
+  readonly timeoutMs?: number;
+}
+
+export interface OhttpRequest {
+  /** The target URL inside the encapsulation, e.g. https://cloister/v1/echo (scheme, authority, path). */
+  readonly url: string;
+  readonly method?: string;
+  readonly headers?: BhttpFields;
+  readonly body?: Uint8Array;
+}
+
+export interface OhttpResponse extends BhttpResponse {
+  /** The key configuration the request was encapsulated to. */
+  readonly keyId: number;
+  /** The verdict on the certificate that binds that key configuration. */
+  readonly verdict: RaTlsVerdict;
+}
+
+/** The gateway's key configurations were refused: the verdict says why (its error code is this error's code). */
+export class KeyConfigRejectedError extends VerificationError {
+  readonly verdict: RaTlsVerdict;
+
+  constructor(verdict: RaTlsVerdict) {
+    const e = verdict.error;
+    super((e?.code ?? 'NO_ATTESTATION') as ConstructorParameters<typeof VerificationError>[0], `the gateway's key configurations are not attested: ${e?.message ?? 'rejected'}`, {
+      ...(e?.field === undefined ? {} : { field: e.field }),
+      ...(e?.expected === undefined ? {} : { expected: e.expected }),
+      ...(e?.actual === undefined ? {} : { actual: e.actual }),
+    });
+    this.verdict = verdict;
+  }
+}
+
+interface VerifiedKeys {
+  readonly config: KeyConfig;
+  readonly verdict: RaTlsVerdict;
+  readonly notAfter: number;
+}
+
+const base = (u: string | URL): string => String(u).replace(/\/+$/, '');
+
+function failed(message: string, actual: string, cause?: unknown): VerificationError {
+  return new VerificationError('OHTTP_REQUEST_FAILED', message, { field: 'response', actual, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** A client for one gateway through one relay; it keeps the verified key configuration until its certificate expires. */
+export class OhttpClient {
+  readonly #options: OhttpClientOptions;
+  readonly #primitives: HpkePrimitives;
+  readonly #fetch: FetchLike;
+  #keys: Promise<VerifiedKeys> | undefined;
+
+  constructor(options: OhttpClientOptions) {
+    this.#options = options;
+    this.#primitives = options.primitives ?? webCryptoHpke;
+    // Called unbound, a browser's fetch throws "Illegal invocation".
+    this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
+  }
+
+  async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<{ status: number; type: string; body: Uint8Array }> {
+    // Above the relay's 30 s and the gateway's 25 s, so their answers arrive before the client gives up.
+    const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 35_000);
+    let r;
+    try {
+      r = await this.#fetch(url, { ...init, signal });
+      return { status: r.status, type: mediaType(r.headers.get('content-type')), body: new Uint8Array(await r.arrayBuffer()) };
+    } catch (cause) {
+      throw failed(`${init.method} ${url} failed: ${(cause as Error).message}`, (cause as Error).name, cause);
+    }
+  }
+
+  async #get(path: string, accept: string): Promise<Uint8Array> {
+    const url = `${base(this.#options.gateway ?? this.#options.relay)}${path}`;
+    const r = await this.#exchange(url, { method: 'GET', headers: { accept } });
+    if (r.status !== 200 || r.type !== accept) throw failed(`GET ${url} answered ${r.status} ${r.type || '(no content type)'}, expected 200 ${accept}`, `${r.status} ${problemCode(r.body) ?? r.type}`);
+    return r.body;
+  }
+
+  // The configurations come from the certificate that binds them, not from a second fetch of
+  // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
+  async #fetchKeys(): Promise<VerifiedKeys> {
+    const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE);
+    const verdict = await verifyAttestedCertificate(certificate, this.#options.policy ?? {}, {
+      ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
+      ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
+      ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
+    });
+    if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
+    const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
+    const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];
+    const usable = configs.flatMap((bytes) => {
+      try {
+        const c = decodeKeyConfig(bytes);
+        return c.suites.some((s) => cipherSuite(this.#primitives, c.kemId, s.kdfId, s.aeadId) !== undefined) ? [c] : [];
+      } catch {
+        return [];
+      }
+    });
+    const config = usable[0];
+    if (config === undefined) throw new VerificationError('OHTTP_UNSUPPORTED_SUITE', `none of the gateway's ${configs.length} key configuration(s) uses a suite ${this.#primitives.name} supports`, { field: 'ohttp-keys' });
+    const notAfter = Date.parse((verdict.claims as { certificate?: { notAfter?: string } } | undefined)?.certificate?.notAfter ?? '');
+    return { config, verdict, notAfter: Number.isNaN(notAfter) ? 0 : notAfter };
+  }
+
+  /** The verified key configuration in use (fetched and verified at first use, and again after it expires). */
+  keys(refresh = false): Promise<VerifiedKeys> {
+    const now = (this.#options.at ?? new Date()).getTime();
+    if (refresh || this.#keys === undefined) {
+      this.#keys = this.#fetchKeys();
+      this.#keys.catch(() => (this.#keys = undefined));
+      return this.#keys;
+    }
+    return this.#keys.then((k) => (k.notAfter <= now ? this.keys(true) : k));
+  }
+
+  /** Sends one request through the relay. A 422 (key configuration unknown) refetches the keys and retries once. */
+  async fetch(request: OhttpRequest): Promise<OhttpResponse> {
+    const target = new URL(request.url);
+    const message = encodeRequest({
+      method: request.method ?? (request.body === undefined ? 'GET' : 'POST'),
+      scheme: target.protocol.replace(/:$/, ''),
+      authority: target.host,
+      path: `${target.pathname}${target.search}`,
+      headers: request.headers ?? [],
+      content: request.body ?? new Uint8Array(0),
+      trailers: [],
+    });
+    try {
+      return await this.#send(message, false);
+    } finally {
+      message.fill(0);
+    }
+  }
+
+  async #send(message: Uint8Array, retried: boolean): Promise<OhttpResponse> {
+    const keys = await this.keys(retried);
+    const encapsulated = await encapsulateRequest(keys.config, message, { primitives: this.#primitives });
+    const url = `${base(this.#options.relay)}${OHTTP_GATEWAY_PATH}`;
+    const r = await this.#exchange(url, { method: 'POST', headers: { 'content-type': OHTTP_REQUEST_MEDIA_TYPE }, body: encapsulated.bytes });
+    if (r.status === 422 && !retried) return this.#send(message, true);
+    if (r.status !== 200 || r.type !== OHTTP_RESPONSE_MEDIA_TYPE) {
+      const code = problemCode(r.body);
+      throw failed(`the relay answered ${r.status}${code === undefined ? '' : ` ${code}`} instead of an encapsulated response`, `${r.status}${code === undefined ? '' : ` ${code}`}`);
+    }
+    const plaintext = await encapsulated.opener.open(r.body);
+    try {
+      const response = decodeResponse(plaintext);
+      return { ...response, content: response.content.slice(), keyId: keys.config.keyId, verdict: keys.verdict };
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+}
+
+/** One request with a new client: fetches and verifies the key configuration, then sends. */
+export function ohttpFetch(request: OhttpRequest, options: OhttpClientOptions): Promise<OhttpResponse> {
+  return new OhttpClient(options).fetch(request);
+}
+

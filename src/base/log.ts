@@ -1,0 +1,23 @@
+// The log schema shared by the server and the relay: the server's logger (pino with a fixed base that
+// says which TEE runs, so every line of a simulated server says SIMULATED) and sizeClass, the only form
+// in which a size may be logged.
+import { pino, type Logger } from 'pino';
+
+export function createLogger(options: { simulated: boolean; platform: string; level?: string; destination?: NodeJS.WritableStream }): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'cloister', platform: options.platform, tee: options.simulated ? 'SIMULATED' : 'hardware' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination ?? process.stdout,
+  );
+}
+
+/** The smallest power of two >= n (0 stays 0). */
+export function sizeClass(n: number): number {
+  if (n === 0) return 0;
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

@@ -1,0 +1,54 @@
+// Subcommand dispatch for `cloister`.
+import { errorLine, EXIT, type CliIo } from './io.js';
+import { UsageError } from '../../attestation/errors.js';
+import { evidenceCommand } from './evidenceCommand.js';
+import { relayCommand } from './relayCommand.js';
+import { requestCommand } from './requestCommand.js';
+import { localCommand } from './localCommand.js';
+import { serveCommand } from './serveCommand.js';
+import { verifyCommand } from './verifyCommand.js';
+import { verifyEvidenceCommand } from './verifyEvidenceCommand.js';
+
+interface Command {
+  readonly summary: string;
+  readonly run: (argv: string[], io: CliIo) => Promise<number>;
+}
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: { summary: 'start the server (attestation evidence, status); --simulated without a TEE', run: (argv, io) => serveCommand(argv, io) },
+  evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
+  verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
+  'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay', run: (argv, io) => localCommand(argv, io) },
+  request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
+  relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io) },
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'Usage: cloister COMMAND [options]',
+    '',
+    'Cloister: private processing on attested confidential VMs.',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run "cloister COMMAND --help" for the options of a command.',
+    '',
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(mainHelp());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr(errorLine(new UsageError('USAGE', `unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; see cloister --help)`)));
+    return EXIT.usage;
+  }
+  return command.run(rest, io);
+}

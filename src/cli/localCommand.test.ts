@@ -1,0 +1,144 @@
+// The local stack as a new user meets it: `cloister local` (npm start) starts the server on the simulated
+// TEE with the bundled models and a relay; `cloister request receipt.png --trust-simulated` prints the
+// receipt's text. A corrupt image, an unknown target and an oversized body each get one clear line, and
+// the stack keeps serving. Skipped without Chromium (it renders the receipt).
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
+import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
+import { processIo } from './io.js';
+import { localCommand } from './localCommand.js';
+import { runCli } from './dispatch.js';
+
+process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
+const dir = mkdtempSync(join(tmpdir(), 'cloister-local-files-'));
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string; bytes: Uint8Array[] }> {
+  return cliWith({}, ...argv);
+}
+
+/** `terminal`: standard output is a terminal (no raw bytes to it). */
+async function cliWith(options: { terminal?: boolean }, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string; bytes: Uint8Array[] }> {
+  let stdout = '';
+  let stderr = '';
+  const bytes: Uint8Array[] = [];
+  const stdoutBytes = options.terminal === true ? undefined : (b: Uint8Array) => Promise.resolve(void bytes.push(b.slice()));
+  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stdoutBytes });
+  return { code, stdout, stderr, bytes };
+}
+
+// Only the tests that need a receipt's text rendered need Chromium; the others run everywhere.
+const NEEDS_CHROMIUM = { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` };
+
+describe('the local stack', () => {
+  let relay = '';
+  let banner = '';
+  let stop: (() => Promise<void>) | undefined;
+  let receipt = '';
+
+  before(async () => {
+    // Without Chromium, a file that is a PNG by its signature stands in where no text is read from it.
+    const [png] = NEEDS_CHROMIUM.skip === false ? await renderTextImages([['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95']]) : [Buffer.from('89504e470d0a1a0a', 'hex')];
+    receipt = join(dir, 'receipt.png');
+    writeFileSync(receipt, png);
+    const code = await localCommand(['--port', '0', '--relay-port', '0'], { ...processIo, stdout: () => undefined, stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: (u) => (relay = u.relay) });
+    assert.equal(code, 0, banner);
+  });
+
+  after(async () => {
+    await stop?.();
+  });
+
+  it('says how to try it', () => {
+    assert.match(banner, /Local stack ready \(SIMULATED TEE/);
+    assert.match(banner, /npx cloister request receipt\.png --trust-simulated/);
+    assert.match(banner, /models +ocr pp-ocrv4-1, vad silero-v5-1/);
+  });
+
+  it('recognises the receipt through the relay, after checking the attestation', NEEDS_CHROMIUM, async () => {
+    const r = await cli('request', receipt, '--trust-simulated', '--relay', relay);
+    assert.equal(r.code, 0, r.stderr);
+    const text = r.stdout.replace(/ /g, '');
+    for (const line of ['COFFEE3.20', 'BAGEL2.75', 'TOTAL5.95']) assert.ok(text.includes(line), `"${line}" in ${r.stdout}`);
+    assert.match(r.stderr, /attested sev-snp, SIMULATED; OHTTP key \d+; through /);
+  });
+
+  it('refuses the server without --trust-simulated, sending nothing', async () => {
+    const r = await cli('request', receipt, '--relay', relay);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^REFUSED \[UNTRUSTED_ROOT\]/);
+  });
+
+  it('gives one clear line for a corrupt image, an unknown target and an oversized body, and keeps serving', NEEDS_CHROMIUM, async () => {
+    const corrupt = join(dir, 'corrupt.png');
+    writeFileSync(corrupt, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(64, 7)]));
+    const bad = await cli('request', corrupt, '--trust-simulated', '--relay', relay);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^error: the server answered 400: unreadable image \(corrupt\)\n$/);
+    const unknown = await cli('request', receipt, '--trust-simulated', '--relay', relay, '--path', '/v1/models/nope/nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: the server answered 404: not found\n$/);
+    const big = join(dir, 'big.png');
+    writeFileSync(big, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(2 << 20)]));
+    const huge = await cli('request', big, '--trust-simulated', '--relay', relay);
+    assert.equal(huge.code, 1);
+    assert.match(huge.stderr, /^error: the relay answered 413 PAYLOAD_TOO_LARGE instead of an encapsulated response\n$/);
+    const again = await cli('request', receipt, '--trust-simulated', '--relay', relay);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('runs the recognition model through the tensor endpoint: a 1 MiB answer to --output, or piped, never to a terminal', async () => {
+    const input = join(dir, 'line.tensors');
+    writeFileSync(input, encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, 48, 320], data: Float32Array.from({ length: 3 * 48 * 320 }, (_, i) => Math.sin(i * 0.37)) }]));
+    const args = [input, '--type', TENSORS_MEDIA_TYPE, '--path', '/v1/models/ocr/recognition', '--trust-simulated', '--relay', relay];
+    const out = join(dir, 'logits.tensors');
+    const written = await cli('request', ...args, '--output', out);
+    assert.equal(written.code, 0, written.stderr);
+    assert.match(written.stderr, /^\(1060\d\d\d bytes of application\/vnd\.cloister\.tensors written to .*logits\.tensors; attested sev-snp, SIMULATED/);
+    const file = new Uint8Array(readFileSync(out));
+    const [logits] = decodeTensors(file, 1 << 24);
+    assert.deepEqual(logits?.dims, [1, 40, 6625]);
+    assert.equal(statSync(out).mode & 0o777, 0o600);
+    const piped = await cli('request', ...args);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, '');
+    assert.deepEqual(Buffer.concat(piped.bytes), Buffer.from(file));
+    const terminal = await cliWith({ terminal: true }, 'request', ...args);
+    assert.equal(terminal.code, 2);
+    assert.match(terminal.stderr, /^error \[USAGE\]: the answer is 1060\d\d\d bytes of application\/vnd\.cloister\.tensors, not text: give --output FILE or redirect standard output \(see cloister request --help\)\n$/);
+    const unwritable = await cli('request', ...args, '--output', join(dir, 'no-such-dir', 'x'));
+    assert.equal(unwritable.code, 2);
+    assert.match(unwritable.stderr, /^error \[UNWRITABLE_OUTPUT\]: cannot write ".*x": ENOENT/);
+    // An existing file is replaced by a new 0600 one, a symlink is replaced rather than written through,
+    // and an answer that is not 2xx leaves the target as it was; no temporary file stays behind.
+    const existing = join(dir, 'existing.bin');
+    writeFileSync(existing, 'old', { mode: 0o644 });
+    assert.equal((await cli('request', ...args, '--output', existing)).code, 0);
+    assert.equal(statSync(existing).mode & 0o777, 0o600);
+    assert.deepEqual(readFileSync(existing), Buffer.from(file));
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep');
+    const link = join(dir, 'link.bin');
+    symlinkSync(victim, link);
+    assert.equal((await cli('request', ...args, '--output', link)).code, 0);
+    assert.equal(readFileSync(victim, 'utf8'), 'keep');
+    assert.ok(!lstatSync(link).isSymbolicLink());
+    const refused = await cli('request', input, '--type', TENSORS_MEDIA_TYPE, '--path', '/v1/models/nope/nope', '--trust-simulated', '--relay', relay, '--output', victim);
+    assert.equal(refused.code, 1);
+    assert.equal(readFileSync(victim, 'utf8'), 'keep');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.part')), []);
+  });
+
+  it('rejects bad command lines in one line (exit 2)', async () => {
+    for (const argv of [['request'], ['request', join(dir, 'missing.png')], ['request', receipt, '--relay', 'ftp://x'], ['request', receipt, '--measurement', '12'], ['local', '--bogus']]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    }
+    assert.match((await cli('request', '--help')).stdout, /^Usage: cloister request FILE/);
+    assert.match((await cli('local', '--help')).stdout, /^Usage: cloister local/);
+  });
+});

@@ -1,0 +1,74 @@
+// The OHTTP client in a real browser: headless Chromium loads dist/attestation as ES modules (with an
+// import map for @hpke/*), fetches the attestation certificate through `cloister relay`, verifies it
+// against the simulated SEV-SNP root, takes the key configurations it binds, and sends an encapsulated
+// request through the relay to the gateway of `cloister serve --simulated`. Skipped without Chromium.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { CHROMIUM, HPKE_IMPORT_MAP, pageResult } from '../../attestation/testing/chromium.js';
+import { availableSimulatedRoots } from './devRoots.js';
+import { processIo } from './io.js';
+import { serveCommand } from './serveCommand.js';
+import { startRelay, type Relay } from '../relay/relay.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-browser-ohttp-'));
+
+const page = (relay: string): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
+import { OhttpClient } from '/dist/attestation/client/ohttpClient.js';
+import { SnpVerifier } from '/dist/attestation/snp/verify.js';
+try {
+  const root = new Uint8Array(await (await fetch('/root.der')).arrayBuffer());
+  const client = new OhttpClient({ relay: ${JSON.stringify(relay)}, snpVerifier: new SnpVerifier({ additionalRoots: [root] }) });
+  const r = await client.fetch({ url: 'https://cloister/v1/echo', body: new TextEncoder().encode('browser canary \\u00e9') });
+  const untrusting = new OhttpClient({ relay: ${JSON.stringify(relay)} });
+  const refused = await untrusting.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([1]) }).then(() => null, (e) => e.code);
+  document.body.textContent = 'RESULT ' + JSON.stringify({ status: r.status, echoed: new TextDecoder().decode(r.content), accepted: r.verdict.accepted, refused, agent: navigator.userAgent });
+} catch (e) {
+  document.body.textContent = 'RESULT ' + JSON.stringify({ error: String(e && e.stack || e) });
+}
+</script>`;
+
+const TYPES: Readonly<Record<string, string>> = { '.js': 'text/javascript', '.html': 'text/html' };
+
+describe('OHTTP client in a browser, through the relay', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+  let server: Server;
+  let relay: Relay;
+  let closeGateway: (() => Promise<void>) | undefined;
+
+  before(async () => {
+    let gateway = '';
+    assert.equal(await serveCommand(['--simulated', '--port', '0'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (closeGateway = fn), onListening: (u) => (gateway = u) }), 0);
+    relay = await startRelay({ gateways: [{ name: 'default', origin: gateway }], port: 0 });
+    const root = (await availableSimulatedRoots()).snp[0];
+    assert.ok(root !== undefined);
+    server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page(`${relay.url}/default`));
+      if (path === '/root.der') return void res.writeHead(200).end(root);
+      const file = path.startsWith('/dist/attestation/') || path.startsWith('/node_modules/@hpke/') ? join(ROOT, normalize(path)) : undefined;
+      if (file === undefined || !existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+    await relay.close();
+    await closeGateway?.();
+  });
+
+  it('verifies the attested key configuration and gets the encapsulated answer; refuses them without the root', async () => {
+    const { port } = server.address() as AddressInfo;
+    const result = (await pageResult(`http://127.0.0.1:${port}/`)) as { status?: number; echoed?: string; accepted?: boolean; refused?: string; agent?: string; error?: string };
+    assert.equal(result.error, undefined, result.error);
+    assert.deepEqual([result.status, result.echoed, result.accepted, result.refused], [200, 'browser canary \u00e9', true, 'UNTRUSTED_ROOT']);
+    assert.match(result.agent ?? '', /Chrome/);
+  });
+});

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request as httpsRequest, Agent } from 'node:https';
+import { TLSSocket } from 'node:tls';
+import { bootReportData, keysDigest } from '../../attestation/evidence/reportData.js';
+import { toHex } from '../../attestation/bytes.js';
+import { verifyAttestedCertificate } from '../../attestation/ratls/verifyCertificate.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { ATTESTATION_VECTORS } from '../../attestation/testing/vectors.js';
+import { parseCertificate } from '../../attestation/x509.js';
+import type { TlsIdentity } from '../server/tlsIdentity.js';
+import { NoTeeError } from '../tee/provider.js';
+import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';
+import { evidenceCommand } from './evidenceCommand.js';
+import { processIo } from './io.js';
+import { serveCommand } from './serveCommand.js';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'cloister-cli-state-'));
+const previous = process.env.CLOISTER_STATE_DIR;
+let chain: DevChain;
+before(async () => {
+  process.env.CLOISTER_STATE_DIR = stateDir;
+  chain = await loadOrCreateDevChain(stateDir, { product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(1) }, 2048);
+});
+after(() => {
+  if (previous === undefined) delete process.env.CLOISTER_STATE_DIR;
+  else process.env.CLOISTER_STATE_DIR = previous;
+});
+
+function io(): { io: typeof processIo; out: () => string } {
+  let text = '';
+  return { io: { ...processIo, stdout: (t) => (text += t), stderr: (t) => (text += t) }, out: () => text };
+}
+
+interface Fetched {
+  readonly body: string;
+  /** DER of the certificate the server presented on this request's connection. */
+  readonly certificate: Uint8Array;
+  readonly socket: TLSSocket;
+  readonly reused: boolean;
+}
+
+/** GET over HTTPS accepting the self-signed certificate (the test verifies its attestation instead). */
+function get(url: string, agent: Agent): Promise<Fetched> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { agent, rejectUnauthorized: false }, (res) => {
+      const socket = res.socket; // released to the agent (null here) by 'end'
+      if (!(socket instanceof TLSSocket)) {
+        reject(new Error('not a TLS connection'));
+        return;
+      }
+      const certificate = new Uint8Array(socket.getPeerCertificate(true).raw);
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        resolve({ body: Buffer.concat(chunks).toString('utf8'), certificate, socket, reused: req.reusedSocket });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('cloister serve', () => {
+  it('serves on the simulated TEE and says so (plain HTTP with --http)', async () => {
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    let url = '';
+    const code = await serveCommand(['--simulated', '--http', '--port', '0'], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) });
+    assert.equal(code, 0, c.out());
+    assert.match(c.out(), /SIMULATED TEE/);
+    assert.match(c.out(), /PLAIN HTTP \(--http\): the server is not authenticated/);
+    assert.match(url, /^http:\/\//);
+    const status = (await (await fetch(`${url}/status`)).json()) as { simulated: boolean; tee: string; tls: unknown };
+    assert.equal(status.simulated, true);
+    assert.match(String(status.tls), /^none: plain HTTP/);
+    assert.ok(close);
+    await close();
+  });
+
+  it('serves HTTPS with an RA-TLS certificate and rotates it without dropping connections', async () => {
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    let identity: TlsIdentity | undefined;
+    let url = '';
+    const code = await serveCommand(['--simulated', '--port', '0', '--cert-validity', '600'], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), onTlsIdentity: (i) => (identity = i) });
+    assert.equal(code, 0, c.out());
+    assert.ok(close && identity);
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const verifier = new SnpVerifier({ trustedRoots: [chain.ark] });
+    const verify = async (der: Uint8Array): Promise<void> => {
+      const verdict = await verifyAttestedCertificate(der, {}, { at: new Date(), snpVerifier: verifier, expectedKeyConfigs: identity?.keyConfigs ?? [] });
+      assert.equal(verdict.accepted, true, JSON.stringify(verdict.error));
+    };
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await get(`${url}/status`, keepAlive);
+      await verify(first.certificate);
+      const spki = parseCertificate(first.certificate).spki;
+      const status = JSON.parse(first.body) as { tls: { notAfter: string; spkiSha256: string } };
+      assert.equal(status.tls.spkiSha256, identity.info.spkiSha256);
+      assert.equal(status.tls.notAfter, identity.info.notAfter.toISOString());
+      assert.equal(new Date(status.tls.notAfter).getTime() - new Date(identity.info.notBefore).getTime(), 600_000);
+      assert.match(c.out(), new RegExp(`SPKI SHA-256 ${identity.info.spkiSha256}`));
+      // Boot evidence binds keysDigest(the served SPKI, the served OHTTP key configs).
+      const boot = async (agent: Agent): Promise<string> => {
+        const index = JSON.parse((await get(`${url}/.well-known/cloister/evidence`, agent)).body) as { bundles: { href: string }[] };
+        const bundle = JSON.parse((await get(`${url}${index.bundles[0]?.href ?? ''}`, agent)).body) as { evidence: string };
+        return Buffer.from(bundle.evidence, 'base64').subarray(0x50, 0x90).toString('hex');
+      };
+      assert.equal(identity.keyConfigs.length, 1);
+      assert.equal(await boot(keepAlive), toHex(await bootReportData(await keysDigest(spki, identity.keyConfigs))));
+
+      await identity.rotate();
+
+      const again = await get(`${url}/status`, keepAlive);
+      assert.equal(again.reused, true, 'the open keep-alive connection is reused');
+      assert.equal(again.socket, first.socket);
+      assert.deepEqual(again.certificate, first.certificate, 'the open connection keeps the certificate it negotiated');
+      const fresh = new Agent({ keepAlive: false });
+      const after = await get(`${url}/status`, fresh);
+      assert.equal(after.reused, false);
+      const newSpki = parseCertificate(after.certificate).spki;
+      assert.notDeepEqual(newSpki, spki, 'a new connection sees the new key');
+      await verify(after.certificate);
+      assert.equal((JSON.parse(after.body) as { tls: { spkiSha256: string } }).tls.spkiSha256, createHash('sha256').update(newSpki).digest('hex'));
+      assert.equal(await boot(fresh), toHex(await bootReportData(await keysDigest(newSpki, identity.keyConfigs))), 'boot evidence re-acquired for the new key');
+      fresh.destroy();
+    } finally {
+      keepAlive.destroy();
+      await close();
+    }
+  });
+
+  it('serves simulated TDX with cached collateral in its bundles', async () => {
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    let url = '';
+    const collateral = join(ATTESTATION_VECTORS, 'dcap-qvl/tdx_quote_collateral.json');
+    const code = await serveCommand(['--simulated', '--http', '--platform', 'tdx', '--port', '0', '--collateral', collateral], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) });
+    assert.equal(code, 0, c.out());
+    const index = (await (await fetch(`${url}/.well-known/cloister/evidence`)).json()) as { platform: string; bundles: { href: string; freshUntil: string }[] };
+    assert.equal(index.platform, 'tdx');
+    const first = index.bundles[0];
+    assert.ok(first);
+    assert.equal(first.freshUntil, '2025-07-19T10:16:03.000Z', 'the collateral nextUpdate bounds freshness');
+    const bundle = (await (await fetch(`${url}${first.href}`)).json()) as { collateral?: { tcb_info?: string } };
+    assert.ok(bundle.collateral?.tcb_info);
+    assert.ok(close);
+    await close();
+    const bad = io();
+    assert.equal(await serveCommand(['--simulated', '--platform', 'tdx', '--collateral', '/nonexistent.json'], bad.io), 2);
+    assert.match(bad.out(), /UNREADABLE_INPUT/);
+  });
+
+  it('looks only where --source says', { skip: existsSync('/dev/sev-guest') ? 'this machine has a real /dev/sev-guest' : false }, async () => {
+    const c = io();
+    assert.equal(await serveCommand(['--source', 'sev-guest', '--port', '0'], c.io), 2);
+    assert.match(c.out(), /NO_TEE.*looked for: sev-guest \/dev\/sev-guest: missing\)/);
+  });
+
+  it('refuses to start without a TEE and says what it looked for', async () => {
+    const c = io();
+    const code = await serveCommand([], c.io, { hardware: () => Promise.reject(new NoTeeError(['/sys/kernel/config/tsm/report: missing', '/dev/sev-guest: missing'])) });
+    assert.equal(code, 2);
+    assert.match(c.out(), /NO_TEE.*\/sys\/kernel\/config\/tsm\/report: missing; \/dev\/sev-guest: missing.*--simulated/);
+  });
+
+  it('rejects bad options with one line', async () => {
+    for (const args of [['--port', 'x'], ['--simulated', '--cert-validity', '59'], ['--simulated', '--cert-validity', '1e3'], ['--simulated', '--http', '--cert-validity', '600'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus'], ['--source', 'bogus'], ['--simulated', '--source', 'sev-guest']]) {
+      const c = io();
+      assert.equal(await serveCommand(args, c.io), 2);
+      assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+    }
+  });
+});
+
+describe('cloister evidence', () => {
+  it('writes a simulated bundle bound to the report data', async () => {
+    const c = io();
+    const out = join(stateDir, 'e.json');
+    assert.equal(await evidenceCommand(['--simulated', '--report-data', 'ab'.repeat(64), '--out', out], c.io), 0, c.out());
+    const bundle = JSON.parse(readFileSync(out, 'utf8')) as { simulated: boolean; evidence: string };
+    assert.equal(bundle.simulated, true);
+    assert.equal(Buffer.from(bundle.evidence, 'base64').subarray(0x50, 0x90).toString('hex'), 'ab'.repeat(64));
+    assert.match(c.out(), /SIMULATED TEE/);
+  });
+
+  it('rejects bad options and a missing TEE with one line', async () => {
+    for (const args of [['--simulated', '--report-data', 'abc'], ['--simulated', '--report-version', '4'], ['--product', 'Milan'], []]) {
+      const c = io();
+      assert.equal(await evidenceCommand(args, c.io), 2);
+      assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+    }
+  });
+});

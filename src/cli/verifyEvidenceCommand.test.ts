@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ATTESTATION_VECTORS as V } from '../../attestation/testing/vectors.js';
+import { assembleTdxBundle } from '../tee/assembleBundle.js';
+import { loadOrCreateTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../tee/sim/tdxSimulator.js';
+import { evidenceCommand } from './evidenceCommand.js';
+import { processIo } from './io.js';
+import { runCli } from './dispatch.js';
+
+interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function cli(...argv: string[]): Promise<Result> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'cloister-cli-'));
+function file(name: string, content: Uint8Array | string): string {
+  const path = join(tmp, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+const S1 = `${V}go-sev-guest/attestation.bin`;
+const S1_VCEK = `${V}go-sev-guest/vcek_milan.der`;
+const S1_CHAIN = `${V}go-sev-guest/trust/ask_ark_milan.pem`;
+const S4_EXT = `${V}derived/snp-extended-reports/trustee_vlek2.ext.bin`;
+
+const oneLine = (s: string): void => {
+  assert.equal(s.trimEnd().split('\n').length, 1, `expected one line, got: ${s}`);
+  assert.doesNotMatch(s, /\n\s+at /, 'no stack trace');
+};
+
+describe('cloister verify-evidence', () => {
+  it('rejects the debug report (S1) under the default policy with one line naming check, field, expected and actual', async () => {
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--certs', S1_CHAIN, '--at', '2025-06-01T00:00:00Z');
+    assert.equal(r.code, 1);
+    oneLine(r.stdout);
+    assert.match(r.stdout, /^REJECTED \[POLICY_DEBUG\] policy\.debug: .*field POLICY\.DEBUG: expected 0, actual 1/);
+  });
+
+  it('accepts it with --allow-debug and the right --report-data and --measurement', async () => {
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--certs', S1_CHAIN, '--allow-debug', '--at', '2025-06-01', '--report-data', `0102030405${'00'.repeat(59)}`,
+      '--measurement', 'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^ACCEPTED: SEV-SNP report v2 from Milan, signed by the VCEK, chain to ARK-Milan/);
+  });
+
+  it('rejects a measurement that is not allowed', async () => {
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--allow-debug', '--measurement', '00'.repeat(48));
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /POLICY_MEASUREMENT/);
+  });
+
+  it('verifies an extended report at a time inside the VLEK validity, and rejects it now', async () => {
+    assert.equal((await cli('verify-evidence', S4_EXT, '--at', '2025-06-01', '--allow-provisional-tcb')).code, 0);
+    const now = await cli('verify-evidence', S4_EXT, '--at', '2026-11-23T00:00:00Z', '--allow-provisional-tcb');
+    assert.equal(now.code, 1);
+    assert.match(now.stdout, /CERT_EXPIRED.*SEV-VLEK/);
+  });
+
+  it('reads a policy file, and flags override it', async () => {
+    const policy = file('policy.json', JSON.stringify({ allowDebug: true, vmpl: 0 }));
+    assert.equal((await cli('verify-evidence', S1, '--certs', S1_VCEK, '--policy', policy)).code, 0);
+    const strict = file('strict.json', JSON.stringify({ allowDebug: true, vmpl: 2 }));
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--policy', strict);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /POLICY_VMPL/);
+  });
+
+  it('prints the verdict and every parsed claim as JSON with the same exit codes', async () => {
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--json');
+    assert.equal(r.code, 1);
+    const v = JSON.parse(r.stdout) as { accepted: boolean; error: { code: string }; claims: Record<string, unknown>; checks: unknown[] };
+    assert.equal(v.accepted, false);
+    assert.equal(v.error.code, 'POLICY_DEBUG');
+    for (const k of ['version', 'policy', 'measurement', 'reportedTcb', 'chipId', 'platformInfo', 'keyInfo', 'chain', 'vek']) assert.ok(k in v.claims, k);
+    const bad = await cli('verify-evidence', file('short.bin', new Uint8Array(10)), '--json');
+    assert.equal(bad.code, 2);
+    assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'TRUNCATED');
+  });
+
+  it('verifies a JSON evidence bundle', async () => {
+    const b64 = (p: string): string => Buffer.from(new Uint8Array(readFileSync(p))).toString('base64');
+    const bundle = file('bundle.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'sev-snp', evidence: b64(S1), certificates: [b64(S1_VCEK)], simulated: false }));
+    assert.equal((await cli('verify-evidence', bundle, '--allow-debug')).code, 0);
+    const broken = file('broken.json', JSON.stringify({ format: 'other', evidence: 3 }));
+    const r = await cli('verify-evidence', broken);
+    assert.equal(r.code, 2);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /MALFORMED_EVIDENCE.*\$\.format.*\$\.platform.*\$\.evidence/);
+  });
+
+  const usage: [string, string[], RegExp][] = [
+    ['a truncated file', [file('trunc.bin', new Uint8Array(1000))], /TRUNCATED.*1000 bytes/],
+    ['a missing file', ['/nonexistent/report.bin'], /UNREADABLE_INPUT.*ENOENT/],
+    ['no FILE', [], /USAGE.*missing evidence FILE/],
+    ['two FILEs', [S1, S1], /USAGE.*expected one evidence FILE/],
+    ['an unknown option', [S1, '--bogus'], /USAGE.*--bogus/],
+    ['a bad --at', [S1, '--at', 'yesterday'], /USAGE.*--at "yesterday"/],
+    ['a short --report-data', [S1, '--report-data', 'abcd'], /USAGE.*64 bytes/],
+    ['non-hex --measurement', [S1, '--measurement', 'zz'.repeat(48)], /USAGE.*--measurement must be 48 bytes of hex/],
+    ['a certificate file that is not a certificate', [S1, '--certs', file('junk.pem', 'hello')], /MALFORMED_DER/],
+    ['a --crl that is a certificate', [S1, '--crl', S1_VCEK], /MALFORMED_DER.*not a CRL/],
+    ['a malformed policy', [S1, '--policy', file('bad-policy.json', '{"vmpl": 9}')], /MALFORMED_POLICY.*\$\.vmpl/],
+    ['reserved bytes set', [file('mbz.bin', (() => { const b = new Uint8Array(readFileSync(S1)); b[0x4c] = 1; return b; })())], /RESERVED_NONZERO.*0x04c\.\.0x050/],
+  ];
+  for (const [name, args, pattern] of usage) {
+    it(`exits 2 with one readable line on ${name}`, async () => {
+      const r = await cli('verify-evidence', ...args);
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      oneLine(r.stderr);
+      assert.match(r.stderr, pattern);
+    });
+  }
+
+  it('rejects a missing chain (no VCEK anywhere) with exit 1', async () => {
+    const r = await cli('verify-evidence', S1, '--allow-debug');
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /MISSING_CERTIFICATE.*no VCEK certificate/);
+  });
+
+  it('rejects a certificate of the wrong product with exit 1', async () => {
+    const r = await cli('verify-evidence', `${V}trustee/az-snp-vtpm/snp-report-genoa.bin`, '--certs', S1_VCEK);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /PRODUCT_MISMATCH.*Genoa.*Milan-B0/);
+  });
+
+  it('prints help', async () => {
+    const r = await cli('verify-evidence', '--help');
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: cloister verify-evidence FILE/);
+    const top = await cli('--help');
+    assert.match(top.stdout, /verify-evidence/);
+    assert.equal((await cli()).code, 2);
+    const unknown = await cli('frobnicate');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  });
+
+  it('the installed binary runs under Node and exits with the verdict code', async () => {
+    const main = fileURLToPath(new URL('./main.js', import.meta.url));
+    const run = promisify(execFile);
+    const ok = await run(process.execPath, [main, 'verify-evidence', S1, '--certs', S1_VCEK, '--allow-debug']);
+    assert.match(ok.stdout, /ACCEPTED/);
+    await assert.rejects(run(process.execPath, [main, 'verify-evidence', '/nonexistent']), (e: { code: number; stderr: string }) => e.code === 2 && /UNREADABLE_INPUT/.test(e.stderr));
+  });
+
+  describe('TDX evidence', () => {
+    const T8 = `${V}dcap-qvl/tdx_quote`;
+    const T4 = `${V}trustee/tdx/tdx_quote_4.dat`;
+    const b64 = (p: string): string => Buffer.from(new Uint8Array(readFileSync(p))).toString('base64');
+    const collateral = JSON.parse(readFileSync(`${V}dcap-qvl/tdx_quote_collateral.json`, 'utf8')) as Record<string, string>;
+    const t8Bundle = file('t8.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'tdx', evidence: b64(T8), certificates: [], crls: [], collateral }));
+
+    it('accepts the real T8 quote, raw and as a bundle with collateral, at 2025-06-25, saying TCB status is unknown', async () => {
+      for (const path of [T8, t8Bundle]) {
+        const r = await cli('verify-evidence', path, '--at', '2025-06-25T00:00:00Z');
+        assert.equal(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /^ACCEPTED: TDX quote v4 \(TDX 1\.0 body\), chain to Intel SGX Root CA\n/);
+        assert.match(r.stdout, /tcb status {3}unknown/);
+        assert.match(r.stdout, /not implemented: collateral, crl/);
+      }
+      const j = await cli('verify-evidence', t8Bundle, '--at', '2025-06-25', '--json');
+      assert.equal(j.code, 0);
+      const v = JSON.parse(j.stdout) as { platform: string; checks: { id: string; status: string; detail?: string }[]; claims: { collateral: { verified: boolean } } };
+      assert.equal(v.platform, 'tdx');
+      assert.deepEqual(v.checks.find((c) => c.id === 'collateral'), { id: 'collateral', status: 'skipped', detail: 'TCB info / QE identity verification is not implemented; TCB status unknown' });
+      assert.equal(v.claims.collateral.verified, false);
+    });
+
+    it('maps --measurement to MRTD and checks --report-data; reads a TDX --policy file', async () => {
+      const mrtd = '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7';
+      assert.equal((await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', mrtd)).code, 0);
+      const wrong = await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', '00'.repeat(48));
+      assert.equal(wrong.code, 1);
+      oneLine(wrong.stdout);
+      assert.match(wrong.stdout, /^REJECTED \[POLICY_MEASUREMENT\] policy\.mrtd: .*field MRTD/);
+      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--report-data', '00'.repeat(64))).stdout, /POLICY_REPORT_DATA.*REPORTDATA/);
+      const policy = file('tdx-policy.json', JSON.stringify({ mrtds: [mrtd], rtmrs: [null, null, null, 'ab'.repeat(48)] }));
+      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--policy', policy)).stdout, /POLICY_MEASUREMENT\] policy\.rtmrs: .*RTMR3/);
+      const snpPolicy = await cli('verify-evidence', T8, '--policy', file('snp-policy.json', JSON.stringify({ vmpl: 0 })));
+      assert.equal(snpPolicy.code, 2);
+      assert.match(snpPolicy.stderr, /MALFORMED_POLICY.*\$\.vmpl: unknown field/);
+    });
+
+    it('rejects the debug TD T4 with POLICY_DEBUG unless --allow-debug', async () => {
+      const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z');
+      assert.equal(r.code, 1);
+      oneLine(r.stdout);
+      assert.match(r.stdout, /^REJECTED \[POLICY_DEBUG\] policy\.debug: .*field TDATTRIBUTES\.DEBUG: expected 0, actual 1/);
+      assert.equal((await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--allow-debug')).code, 0);
+    });
+
+    it('accepts a simulated TDX bundle only with --trust-simulated', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cloister-tdx-state-'));
+      const saved = process.env.CLOISTER_STATE_DIR;
+      process.env.CLOISTER_STATE_DIR = dir;
+      try {
+        const missing = await cli('verify-evidence', T8, '--trust-simulated');
+        assert.equal(missing.code, 2);
+        assert.match(missing.stderr, /USAGE.*no TDX development root/);
+        const sim = await SimulatedTdx.create({}, { chain: await loadOrCreateTdxDevChain(dir) });
+        const raw = await new SimulatedTdxProvider(sim).getEvidence({ reportData: new Uint8Array(64).fill(0x42) });
+        const bundle = file('sim-tdx.json', assembleTdxBundle(raw).bytes);
+        const untrusted = await cli('verify-evidence', bundle);
+        assert.equal(untrusted.code, 1);
+        assert.match(untrusted.stdout, /^REJECTED \[UNTRUSTED_ROOT\] chain\.root: .*SIMULATED/);
+        const ok = await cli('verify-evidence', bundle, '--trust-simulated', '--report-data', '42'.repeat(64));
+        assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+        assert.match(ok.stdout, /^ACCEPTED: TDX quote v4 .*chain to Cloister SIMULATED SGX Root CA \(evidence marked SIMULATED\)/);
+        const root = file('tdx-root.pem', readFileSync(join(dir, 'dev-root', 'tdx', 'root.pem')));
+        assert.equal((await cli('verify-evidence', bundle, '--trust-root', root)).code, 0);
+        // `cloister evidence` on TDX hardware (a TDX provider) writes a TDX bundle.
+        const out = join(tmp, 'hw-tdx.json');
+        const quiet = { ...processIo, stdout: () => undefined, stderr: () => undefined };
+        assert.equal(await evidenceCommand(['--out', out, '--report-data', '43'.repeat(64)], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim))), 0);
+        assert.equal((await cli('verify-evidence', out, '--trust-simulated', '--report-data', '43'.repeat(64))).code, 0);
+      } finally {
+        if (saved === undefined) delete process.env.CLOISTER_STATE_DIR;
+        else process.env.CLOISTER_STATE_DIR = saved;
+      }
+    });
+
+    const tdxUsage: [string, string[], RegExp][] = [
+      ['a malformed TDX bundle', [file('bad-tdx.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'tdx', evidence: b64(T8), collateral: { tcb_info: 1 } }))], /MALFORMED_EVIDENCE.*\$\.collateral\.tcb_info: must be a string/],
+      ['a TDX bundle with a bad base64 quote', [file('bad-b64.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'tdx', evidence: '!!' }))], /MALFORMED_FIELD.*\$\.evidence/],
+      ['a truncated TDX quote', [file('trunc-tdx.bin', new Uint8Array(readFileSync(T8)).subarray(0, 700))], /TRUNCATED/],
+      ['--crl with TDX evidence', [T8, '--crl', S1_VCEK], /USAGE.*--crl applies to SEV-SNP evidence only/],
+      ['--certs and --allow-provisional-tcb with TDX evidence', [t8Bundle, '--certs', S1_VCEK, '--allow-provisional-tcb'], /USAGE.*--certs, --allow-provisional-tcb apply to SEV-SNP evidence only/],
+    ];
+    for (const [name, args, pattern] of tdxUsage) {
+      it(`exits 2 with one readable line on ${name}`, async () => {
+        const r = await cli('verify-evidence', ...args);
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        oneLine(r.stderr);
+        assert.match(r.stderr, pattern);
+      });
+    }
+
+    it('reports platform tdx in --json usage errors about TDX evidence', async () => {
+      const r = await cli('verify-evidence', T8, '--crl', S1_VCEK, '--json');
+      assert.equal(r.code, 2);
+      assert.equal((JSON.parse(r.stdout) as { platform: string }).platform, 'tdx');
+    });
+  });
+});

@@ -1,0 +1,192 @@
+// `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
+import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
+import { decodeEvidence } from '../../attestation/evidence/decode.js';
+import { splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
+import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
+import type { SnpPolicy } from '../../attestation/snp/validate.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { verifyTdxEvidence, type TdxEvidence, type TdxVerdict } from '../../attestation/tdx/evidence.js';
+import { parseTdxPolicyJson } from '../../attestation/tdx/policy.js';
+import type { TdxPolicy } from '../../attestation/tdx/validate.js';
+import { TdxVerifier } from '../../attestation/tdx/verify.js';
+import { looksLikeCrl } from '../../attestation/x509.js';
+import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
+import { simulatedSnpRoots, simulatedTdxRoot } from './devRoots.js';
+import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
+
+export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
+
+Verify SEV-SNP or Intel TDX attestation evidence offline and check it against a policy.
+  SEV-SNP: the report signature, the AMD certificate chain to the embedded AMD roots (Milan, Genoa,
+    Turin), validity, CRLs.
+  TDX: the quote signature, the QE report signature and its binding of the attestation key, the PCK
+    certificate chain to the embedded Intel SGX Root CA, validity. Not yet: Intel PCS collateral (TCB
+    info, QE identity) and CRLs, so the platform's TCB status is reported as unknown.
+
+FILE is, for SEV-SNP, a raw report (1184 bytes), an extended report (report + certificate table, as from
+SNP_GET_EXT_REPORT or configfs-tsm outblob+auxblob); for TDX a raw quote (version 4 or 5, as from
+configfs-tsm outblob); or a JSON evidence bundle of either platform (docs/evidence-bundle.md). The
+platform is read from the bundle's "platform" member or from the quote header.
+
+Options:
+  --certs FILE              SEV-SNP only: PEM or DER certificates (VCEK/VLEK, ASK/ASVK, ARK; any order); repeatable
+  --crl FILE                SEV-SNP only: PEM or DER CRL from AMD KDS; repeatable
+  --at ISO-8601             evaluate certificate and CRL validity at this time (default: now)
+  --policy FILE.json        policy file for the evidence's platform (docs/policy.md)
+  --allow-debug             accept a debuggable guest (SEV-SNP POLICY.DEBUG, TDX TDATTRIBUTES.DEBUG)
+  --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
+  --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+  --report-data HEX         the exact expected REPORT_DATA / TDX REPORTDATA (64 bytes)
+  --trust-root FILE         also trust this root certificate (PEM or DER); repeatable
+  --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
+                            $CLOISTER_STATE_DIR or ~/.local/state/cloister); never use in production
+  --json                    print the verdict and every parsed claim as JSON
+  -h, --help                show this help
+
+SEV-SNP-only options given with TDX evidence are a usage error (exit 2), not silently ignored.
+
+Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable/malformed input.
+`;
+
+const usage = (message: string): UsageError => usageError(message, 'verify-evidence');
+
+const OPTIONS = {
+  certs: { type: 'string', multiple: true },
+  crl: { type: 'string', multiple: true },
+  at: { type: 'string' },
+  policy: { type: 'string' },
+  'allow-debug': { type: 'boolean' },
+  'allow-provisional-tcb': { type: 'boolean' },
+  measurement: { type: 'string', multiple: true },
+  'report-data': { type: 'string' },
+  json: { type: 'boolean' },
+  'trust-root': { type: 'string', multiple: true },
+  'trust-simulated': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function hexArg(value: string, bytes: number, flag: string): string {
+  const clean = value.replace(/^0x/i, '');
+  if (!new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(clean)) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got "${value}"`);
+  return clean.toLowerCase();
+}
+
+function summary(v: SnpVerdict): string {
+  const passed = v.checks.filter((c) => c.status === 'pass').length;
+  const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
+  const c = v.claims as { product: string; signingKey: string; version: number; measurement: string; reportData: string; chain?: { root: string } };
+  return [
+    `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
+    `  measurement  ${c.measurement}`,
+    `  report_data  ${c.reportData}`,
+    `  checks       ${passed} passed${skipped.length > 0 ? `; not requested: ${skipped.join(', ')}` : ''}`,
+    '',
+  ].join('\n');
+}
+
+function tdxSummary(v: TdxVerdict): string {
+  const passed = v.checks.filter((c) => c.status === 'pass').length;
+  const skipped = v.checks.filter((c) => c.status === 'skipped');
+  const notRequested = skipped.filter((c) => c.id.startsWith('policy.')).map((c) => c.id.replace(/^policy\./, ''));
+  const notImplemented = skipped.filter((c) => !c.id.startsWith('policy.')).map((c) => c.id);
+  const c = v.claims as { version: number; bodyType: string; mrTd: string; reportData: string; chain?: { root: string } };
+  return [
+    `ACCEPTED: TDX quote v${c.version} (${c.bodyType} body), chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
+    `  mrtd         ${c.mrTd}`,
+    `  report_data  ${c.reportData}`,
+    '  tcb status   unknown: TCB info / QE identity verification is not implemented',
+    `  checks       ${passed} passed${notRequested.length > 0 ? `; not requested: ${notRequested.join(', ')}` : ''}${notImplemented.length > 0 ? `; not implemented: ${notImplemented.join(', ')}` : ''}`,
+    '',
+  ].join('\n');
+}
+
+function rejection(v: SnpVerdict | TdxVerdict): string {
+  const e = v.error;
+  const failed = v.checks.find((c) => c.status === 'fail')?.id ?? 'parse';
+  if (e === undefined) return 'REJECTED\n';
+  const detail = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
+  return `REJECTED [${e.code}] ${failed}: ${e.message}${detail}\n`;
+}
+
+type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
+
+async function verifySnp(io: CliIo, values: Values, decoded: SnpEvidence, at: Date | undefined): Promise<SnpVerdict> {
+  let policy: SnpPolicy = {};
+  if (values.policy !== undefined) policy = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+  policy = {
+    ...policy,
+    ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
+    ...(values['allow-provisional-tcb'] === true ? { allowProvisionalFirmware: true } : {}),
+    ...(values.measurement === undefined ? {} : { measurements: values.measurement.map((m) => hexArg(m, 48, '--measurement')) }),
+    ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
+  };
+  const certificates = [...decoded.certificates];
+  const crls = [...decoded.crls];
+  for (const path of values.certs ?? []) {
+    const split = splitCertificateFile(await readInput(io, path, 'certificate'), path);
+    certificates.push(...split.certificates);
+    crls.push(...split.crls);
+  }
+  for (const path of values.crl ?? []) {
+    const split = splitCertificateFile(await readInput(io, path, 'CRL'), path);
+    if (split.certificates.length > 0 || split.crls.some((c) => !looksLikeCrl(c))) {
+      throw new ParseError('MALFORMED_DER', `${path} is not a CRL (PEM "X509 CRL" or DER CertificateList)`, { field: '--crl' });
+    }
+    crls.push(...split.crls);
+  }
+  const additionalRoots = await trustRoots(io, values);
+  if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedSnpRoots('verify-evidence')));
+  const verifier = new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots });
+  return verifySnpEvidence({ ...decoded, certificates, crls }, policy, { verifier, ...(at === undefined ? {} : { at }) });
+}
+
+async function verifyTdx(io: CliIo, values: Values, evidence: TdxEvidence, at: Date | undefined): Promise<TdxVerdict> {
+  const snpOnly = (['certs', 'crl', 'allow-provisional-tcb'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
+  if (snpOnly.length > 0) throw usage(`${snpOnly.join(', ')} ${snpOnly.length === 1 ? 'applies' : 'apply'} to SEV-SNP evidence only, and FILE is TDX evidence`);
+  let policy: TdxPolicy = {};
+  if (values.policy !== undefined) policy = parseTdxPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+  policy = {
+    ...policy,
+    ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
+    ...(values.measurement === undefined ? {} : { mrtds: values.measurement.map((m) => hexArg(m, 48, '--measurement')) }),
+    ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
+  };
+  const additionalRoots = await trustRoots(io, values);
+  if (values['trust-simulated'] === true) additionalRoots.push(await simulatedTdxRoot('verify-evidence'));
+  const verifier = new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots });
+  return verifyTdxEvidence(evidence, policy, { verifier, ...(at === undefined ? {} : { at }) });
+}
+
+async function trustRoots(io: CliIo, values: Values): Promise<Uint8Array[]> {
+  const roots: Uint8Array[] = [];
+  for (const path of values['trust-root'] ?? []) roots.push(...splitCertificateFile(await readInput(io, path, 'trusted root'), path).certificates);
+  return roots;
+}
+
+export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<number> {
+  let json = false;
+  let platform: 'sev-snp' | 'tdx' = 'sev-snp';
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, 'verify-evidence');
+    json = values.json === true;
+    if (values.help === true) {
+      io.stdout(VERIFY_EVIDENCE_HELP);
+      return EXIT.ok;
+    }
+    if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing evidence FILE' : `expected one evidence FILE, got ${positionals.length}`);
+    const at = parseAt(values.at, 'verify-evidence');
+    const decoded = decodeEvidence(await readInput(io, positionals[0] as string, 'evidence'));
+    platform = decoded.platform;
+    const verdict = decoded.platform === 'tdx' ? await verifyTdx(io, values, decoded.evidence, at) : await verifySnp(io, values, decoded.evidence, at);
+    if (json) io.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
+    else if (verdict.accepted) io.stdout(verdict.platform === 'tdx' ? tdxSummary(verdict) : summary(verdict));
+    if (verdict.accepted) return EXIT.ok;
+    if (!json) (verdict.error?.name === 'ParseError' ? io.stderr : io.stdout)(verdict.error?.name === 'ParseError' ? errorLine(Object.assign(new ParseError(verdict.error.code as never, verdict.error.message), verdict.error)) : rejection(verdict));
+    return verdict.error?.name === 'ParseError' ? EXIT.usage : EXIT.rejected;
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    if (json) io.stdout(`${JSON.stringify({ accepted: false, platform, simulated: false, error: e.toJSON(), checks: [] }, null, 2)}\n`);
+    else io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}
