@@ -15,9 +15,10 @@ import { nodeHpke } from '../src/base/crypto/nodeHpke.js';
 import { loadModelPack, PACKS_DIR } from '../src/inference/manifest.js';
 import { InferenceQueue } from '../src/inference/queue.js';
 import { inferenceRoutes } from '../src/inference/routes.js';
-import { closePacks, copiesOf, openPack, runInto, type LoadedModel } from '../src/inference/sessions.js';
+import { closePacks, openPack, runInto, type LoadedModel } from '../src/inference/sessions.js';
 import { encodeTensors, TENSORS_MEDIA_TYPE } from '../src/inference/tensorCodec.js';
-import { free, setWipingForBenchmark, wipe } from '../src/base/memory/wipe.js';
+import { free, wipe } from '../src/base/memory/wipe.js';
+import { RequestScope } from '../src/base/memory/requestScope.js';
 import { OhttpGateway } from '../src/ohttp/gateway.js';
 import { targetRouter } from '../src/ohttp/target.js';
 import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
@@ -38,7 +39,7 @@ const cost = (r: Ratio): string => `${pct(1 - r.perRound.value)} per round (95% 
 const ofMedians = (baseline: Measurement, subject: Measurement): string => `${((100 * baseline.medianUs) / subject.medianUs).toFixed(1)}%`;
 const DIMS: readonly number[] = [1, 3, 48, 320];
 
-async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boolean): Promise<{ gateway: OhttpGateway; config: KeyConfig; key: GatewayKey }> {
+async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boolean): Promise<{ gateway: OhttpGateway; unwiped: OhttpGateway; config: KeyConfig; key: GatewayKey }> {
   const suite = cipherSuite(nodeHpke, KEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_128_GCM);
   if (suite === undefined) throw new Error('no suite');
   const pair = await suite.kem.generateKeyPair();
@@ -46,16 +47,19 @@ async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boo
   const key: GatewayKey = { config, privateKey: pair.privateKey };
   const service = { packs: [loaded], queue: new InferenceQueue(), ...(ocr ? { ocr: ocrRecognizer(loaded) } : {}) };
   // The server's own after-request hygiene (a minor GC) is part of the private path's cost.
-  return { gateway: new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes(service)), primitives: nodeHpke, afterRequest }), config, key };
+  const target = targetRouter(inferenceRoutes(service));
+  return {
+    gateway: new OhttpGateway({ keys: () => key, target, primitives: nodeHpke, afterRequest }),
+    // The same path whose request scopes skip zeroing (they still free and pool): the price of wiping.
+    unwiped: new OhttpGateway({ keys: () => key, target, primitives: nodeHpke, afterRequest, openScope: () => new RequestScope({ wipe: () => undefined }) }),
+    config,
+    key,
+  };
 }
 
-const withoutWiping = async (fn: () => Promise<void>): Promise<void> => {
-  setWipingForBenchmark(false);
-  try {
-    await fn();
-  } finally {
-    setWipingForBenchmark(true);
-  }
+/** Raw frees what onnxruntime-node hands back (always fresh arrays), as the private path frees its own. */
+const freeReturned = (returned: ort.InferenceSession.ReturnType): void => {
+  free(...Object.values(returned).map((t) => t.data as ArrayBufferView));
 };
 
 export async function ocrSuite(): Promise<SuiteReport> {
@@ -74,13 +78,17 @@ export async function ocrSuite(): Promise<SuiteReport> {
   const lines = boxes.map((b) => recognitionInput(image, b));
   const detFeeds = { x: new ort.Tensor('float32', det.data, det.dims) };
   const recFeeds = lines.map((l) => ({ x: new ort.Tensor('float32', l.data, l.dims) }));
-  const { gateway, config } = await gatewayFor(loaded, true);
+  const { gateway, unwiped, config } = await gatewayFor(loaded, true);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/ocr', headers: [['content-type', 'image/png']], content: png, trailers: [] });
   const request = await encapsulateRequest(config, message, { primitives: nodeHpke });
   const check = await gateway.handle(request.bytes);
   if (check.kind !== 'encapsulated' || check.status !== 200) throw new Error(`the private path failed: ${JSON.stringify(check)}`);
   const privatePath = async (): Promise<void> => {
     const r = await gateway.handle(request.bytes);
+    if (r.kind !== 'encapsulated') throw new Error('failed');
+  };
+  const unwipedPath = async (): Promise<void> => {
+    const r = await unwiped.handle(request.bytes);
     if (r.kind !== 'encapsulated') throw new Error('failed');
   };
   try {
@@ -91,12 +99,12 @@ export async function ocrSuite(): Promise<SuiteReport> {
           fn: async () => {
             // Raw frees what it gets back, as the private path frees its own: each case pays for its own
             // memory, and none leaves garbage for another's after-request collection to sweep.
-            free(...copiesOf(await detection.run(detFeeds), detFeeds));
-            for (const f of recFeeds) free(...copiesOf(await recognition.run(f), f));
+            freeReturned(await detection.run(detFeeds));
+            for (const f of recFeeds) freeReturned(await recognition.run(f));
           },
         },
         { name: 'private path (POST /v1/ocr)', fn: privatePath },
-        { name: 'private path, wiping off', fn: () => withoutWiping(privatePath) },
+        { name: 'private path, wiping off', fn: unwipedPath },
       ],
       { budgetMs: 12_000, minIterations: 30, warmup: 3 },
     );
@@ -122,7 +130,7 @@ export async function tensorSuite(): Promise<SuiteReport> {
   const loaded = await openPack(await loadModelPack(`${PACKS_DIR}/ocr.json`));
   const model = loaded.models.get('recognition');
   if (model === undefined) throw new Error('no recognition model');
-  const { gateway, config, key } = await gatewayFor(loaded, false);
+  const { gateway, unwiped, config, key } = await gatewayFor(loaded, false);
   const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
   const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });
@@ -139,17 +147,21 @@ export async function tensorSuite(): Promise<SuiteReport> {
     const r = await gateway.handle(request.bytes);
     if (r.kind !== 'encapsulated') throw new Error('failed');
   };
+  const unwipedPath = async (): Promise<void> => {
+    const r = await unwiped.handle(request.bytes);
+    if (r.kind !== 'encapsulated') throw new Error('failed');
+  };
   try {
     const rows = await measureInterleaved(
       [
         {
           name: 'raw session.run',
           fn: async () => {
-            free(...copiesOf(await model.session.run(feeds, fetches), feeds, fetches));
+            freeReturned(await model.session.run(feeds, fetches));
           },
         },
         { name: 'private path', fn: privatePath },
-        { name: 'private path, wiping off', fn: () => withoutWiping(privatePath) },
+        { name: 'private path, wiping off', fn: unwipedPath },
         { name: 'floor: OHTTP + hygiene only', fn: await floorPath(model, key, config, input, fetches) },
       ],
       OPTIONS,
@@ -185,12 +197,15 @@ async function floorPath(model: LoadedModel, key: GatewayKey, config: KeyConfig,
   const output = Object.values(fetches)[0]?.data as Float32Array;
   return async () => {
     const { message, responder } = await decapsulateRequest(request.bytes, () => key, nodeHpke);
-    const data = message.byteOffset % 4 === 0 ? new Float32Array(message.buffer, message.byteOffset, message.length / 4) : new Float32Array(message.slice().buffer);
+    const scope = new RequestScope();
+    scope.adopt(message);
+    const data = scope.adopt(message.byteOffset % 4 === 0 ? new Float32Array(message.buffer, message.byteOffset, message.length / 4) : new Float32Array(message.slice().buffer));
     try {
-      await runInto(model.session, { x: new ort.Tensor('float32', data, DIMS) }, fetches);
+      await runInto(model.session, { x: new ort.Tensor('float32', data, DIMS) }, fetches, scope);
       await responder.encapsulateChunks([new Uint8Array(output.buffer, output.byteOffset, output.byteLength)]);
     } finally {
-      wipe(message, data, output);
+      scope.close();
+      wipe(output);
       afterRequest();
     }
   };

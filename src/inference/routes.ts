@@ -1,20 +1,22 @@
-// The inference targets behind the gateway (docs/inference.md): every request's plaintext is a Buffer
-// the gateway owns and wipes; what these routes allocate (decoded tensors, ORT outputs, images, text)
-// they wipe on every path. Bodies are binary: tensors in application/vnd.cloister.tensors, images as
-// PNG or JPEG, recognised text as UTF-8 bytes assembled without JavaScript strings.
+// The inference targets behind the gateway (docs/inference.md), implementing its target interface:
+// everything these routes allocate from a request (decoded tensors, ORT outputs and their copies,
+// images, text) is made or adopted through the request's scope, which the gateway closes. Bodies are
+// binary: tensors in application/vnd.cloister.tensors, images as PNG or JPEG, recognised text as UTF-8
+// bytes assembled without JavaScript strings.
 import * as ort from 'onnxruntime-node';
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { textResponse, type TargetRoute } from '../ohttp/target.js';
 import type { TensorSpec } from './manifest.js';
 import { BufferPool } from '../base/memory/bufferPool.js';
+import type { RequestScope } from '../base/memory/requestScope.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import { copiesOf, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
-import { wipe, wipeAndFree } from '../base/memory/wipe.js';
 
 export interface OcrRecognizer {
-  recognize(image: Uint8Array, signal?: AbortSignal): Promise<{ text: Uint8Array; lines: number; boxes: number }>;
+  /** The recognised text, made in `scope`; every intermediate is made or adopted there too. */
+  recognize(image: Uint8Array, scope: RequestScope, signal?: AbortSignal): Promise<{ text: Uint8Array; lines: number; boxes: number }>;
 }
 
 export interface InferenceService {
@@ -55,22 +57,16 @@ function checkInputs(specs: readonly TensorSpec[], tensors: readonly WireTensor[
 // ORT-allocated arrays the first time it meets an input shape, and into pre-allocated ones afterwards.
 const outputShapes = new WeakMap<LoadedModel, Map<string, readonly (readonly number[])[]>>();
 
-/** The encoded outputs of one run, and what wipes them and gives their buffer back to the pool. */
-export interface ModelOutput {
-  readonly bytes: Uint8Array;
-  readonly release: () => void;
-}
-
 /** Input and output tensors of the tensor endpoint, in reused memory, wiped whenever it is given back. */
 const tensorBuffers = new BufferPool();
 
 /**
- * One run of a model on wire tensors. When the output shapes are known (static in the manifest, or seen
- * before for these input shapes), the response body is laid out first, in a pooled buffer, and ONNX
- * Runtime writes the outputs straight into it (aligned) or into arrays copied in and wiped; otherwise
- * ORT allocates, and its arrays are copied and wiped.
+ * One run of a model on wire tensors; the encoded outputs are made in `scope`. When the output shapes
+ * are known (static in the manifest, or seen before for these input shapes), the response body is laid
+ * out first, in a pooled buffer, and ONNX Runtime writes the outputs straight into it (aligned) or into
+ * arrays copied in; otherwise ORT allocates, and its arrays are copied into the encoding.
  */
-export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]): Promise<ModelOutput> {
+export async function runModel(model: LoadedModel, inputs: readonly WireTensor[], scope: RequestScope): Promise<Uint8Array> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const t of inputs) feeds[t.name] = new ort.Tensor(t.type, t.data, t.dims);
   const specs = model.spec.outputs;
@@ -80,27 +76,20 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
   const known = specs.every((o) => !o.shape.includes(-1)) ? specs.map((o) => o.shape) : seen.get(key);
   if (known !== undefined) {
     const shapes = specs.map((o, i) => ({ name: o.name, type: o.type, dims: known[i] as readonly number[] }));
-    const layout = allocateEncoded(shapes, (size) => tensorBuffers.acquire(size));
-    let released = false;
-    // Once only: a second release could wipe (and pool twice) a buffer another request has since taken.
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      tensorBuffers.release(layout.bytes.buffer as ArrayBuffer);
-    };
+    const layout = allocateEncoded(shapes, (size) => scope.borrow(tensorBuffers, size), (size) => scope.alloc(size).buffer as ArrayBuffer);
     try {
       const fetches: Record<string, ort.Tensor> = {};
       for (const [i, o] of shapes.entries()) fetches[o.name] = new ort.Tensor(o.type, layout.data[i] as TensorData, o.dims);
-      await runInto(model.session, feeds, fetches);
+      await runInto(model.session, feeds, fetches, scope);
       fillEncoded(layout, shapes);
-      return { bytes: layout.bytes, release };
+      return layout.bytes;
     } catch (e) {
-      release();
+      scope.dispose(layout.bytes);
       // A learned shape can be wrong for an output whose shape depends on values: learn it again.
-      if (seen.delete(key)) return await runModel(model, inputs);
+      if (seen.delete(key)) return await runModel(model, inputs, scope);
       throw e;
     } finally {
-      wipe(...layout.data.filter((_, i) => layout.inPlace[i] !== true));
+      scope.dispose(...layout.data.filter((_, i) => layout.inPlace[i] !== true));
     }
   }
   let result: ort.InferenceSession.ReturnType | undefined;
@@ -112,15 +101,10 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
       return { name: spec.name, type: spec.type, dims: [...value.dims], data: value.data as TensorData };
     });
     if (seen.size < 256) seen.set(key, outputs.map((o) => o.dims));
-    const bytes = encodeTensors(outputs);
-    return {
-      bytes,
-      release: () => {
-        wipe(bytes);
-      },
-    };
+    return encodeTensors(outputs, (size) => scope.alloc(size));
   } finally {
-    if (result !== undefined) wipeAndFree(...copiesOf(result, feeds));
+    // ORT's arrays: none is the scope's, all are wiped and freed now.
+    if (result !== undefined) scope.dispose(...Object.values(result).filter((t) => !scope.owns(t.data as ArrayBufferView)).map((t) => t.data as ArrayBufferView));
   }
 }
 
@@ -129,11 +113,11 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
     method: 'POST',
     path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
     model: pack.pack.name,
-    handler: async (request, signal) => {
+    handler: async (request, { signal, scope }) => {
       if (requestType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
       let inputs: WireTensor[];
       try {
-        inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS, (size) => tensorBuffers.acquire(size));
+        inputs = decodeTensors(request.content, service.maxElements ?? MAX_ELEMENTS, (size) => scope.borrow(tensorBuffers, size));
       } catch (e) {
         if (e instanceof TensorFormatError) return textResponse(400, `malformed tensors: ${e.message}`);
         throw e;
@@ -141,14 +125,15 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
       try {
         const problem = checkInputs(model.spec.inputs, inputs);
         if (problem !== undefined) return textResponse(400, problem);
-        const output = await service.queue.run(() => runModel(model, inputs), signal);
-        return { status: 200, informational: [], headers: [['content-type', TENSORS_MEDIA_TYPE]], content: output.bytes, trailers: [], release: output.release };
+        const content = await service.queue.run(() => runModel(model, inputs, scope), signal);
+        return { status: 200, informational: [], headers: [['content-type', TENSORS_MEDIA_TYPE]], content, trailers: [] };
       } catch (e) {
         const r = busy(e);
         if (r !== undefined) return r;
         throw e;
       } finally {
-        for (const t of inputs) tensorBuffers.release(t.data.buffer as ArrayBuffer);
+        // Back to the pool now rather than after encapsulation: the next request can reuse them.
+        scope.dispose(...inputs.map((t) => t.data));
       }
     },
   };
@@ -159,11 +144,11 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
     method: 'POST',
     path: '/v1/ocr',
     model: service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr',
-    handler: async (request, signal) => {
+    handler: async (request, { signal, scope }) => {
       const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');
       try {
-        const { text } = await service.queue.run((s) => ocr.recognize(request.content, s), signal);
+        const { text } = await service.queue.run((s) => ocr.recognize(request.content, scope, s), signal);
         return { status: 200, informational: [], headers: [['content-type', 'text/plain; charset=utf-8']], content: text, trailers: [] };
       } catch (e) {
         const r = busy(e);

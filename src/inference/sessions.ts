@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
 import { loadModelPack, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
-import { wipeAndFree } from '../base/memory/wipe.js';
+import type { RequestScope } from '../base/memory/requestScope.js';
 
 export interface LoadedModel {
   readonly spec: ModelSpec;
@@ -83,25 +83,18 @@ export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
 }
 
 /**
- * Runs `session` with its outputs written into the arrays of `fetches`. onnxruntime-node still hands
- * back a copy of every output: each is wiped and freed here, so the caller's arrays are the only ones
- * that hold the results, and no megabyte of garbage per run is left for the after-request collection.
+ * Runs `session` with its outputs written into the arrays of `fetches`, which lie in `scope`.
+ * onnxruntime-node still hands back a copy of every output: whatever it returns that the scope does not
+ * own is such a copy, wiped and freed here, so the caller's arrays are the only ones that hold the
+ * results, and no megabyte of garbage per run is left for the after-request collection.
  */
-export async function runInto(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): Promise<void> {
+export async function runInto(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>, scope: RequestScope): Promise<void> {
   let returned: ort.InferenceSession.ReturnType | undefined;
   try {
     returned = await session.run(feeds, fetches);
   } finally {
-    const copies = returned === undefined ? [] : copiesOf(returned, feeds, fetches);
+    const copies = Object.values(returned ?? {}).map((t) => t.data as ArrayBufferView).filter((d) => !scope.owns(d));
     for (const t of Object.values(returned ?? {})) t.dispose();
-    wipeAndFree(...copies);
+    scope.dispose(...copies);
   }
-}
-
-/** The arrays of a run's result that are none of the given tensors' own: the copies onnxruntime-node made. */
-export function copiesOf(returned: ort.InferenceSession.ReturnType, ...given: Readonly<Record<string, ort.Tensor>>[]): ArrayBufferView[] {
-  const own = new Set(given.flatMap((g) => Object.values(g).map((t) => (t.data as ArrayBufferView).buffer)));
-  return Object.values(returned)
-    .map((t) => t.data as ArrayBufferView)
-    .filter((d) => !own.has(d.buffer));
 }

@@ -103,9 +103,9 @@ function writeHeader(out: Uint8Array, view: DataView, at: number, t: { readonly 
   return at;
 }
 
-export function encodeTensors(tensors: readonly WireTensor[]): Uint8Array {
+export function encodeTensors(tensors: readonly WireTensor[], allocateBytes: (size: number) => Uint8Array = (size) => new Uint8Array(size)): Uint8Array {
   const size = LIST_HEADER + tensors.reduce((n, t) => n + headerSize(t) + t.data.byteLength, 0);
-  const out = new Uint8Array(size);
+  const out = allocateBytes(size);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint16(4, tensors.length, true);
@@ -131,7 +131,7 @@ export interface TensorShape {
  * buffer starts with padding chosen so that the largest tensor's region is aligned; `allocateBuffer`
  * must return a zero-filled buffer of the size asked.
  */
-export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: BufferAllocator = newBuffer): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
+export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: BufferAllocator = newBuffer, allocateSeparate: BufferAllocator = newBuffer): { bytes: Uint8Array; data: TensorData[]; inPlace: boolean[] } {
   const lengths = shapes.map((t) => t.dims.reduce((a, b) => a * b, 1));
   const offsets: number[] = [];
   let size = LIST_HEADER;
@@ -157,7 +157,7 @@ export function allocateEncoded(shapes: readonly TensorShape[], allocateBuffer: 
     const start = pad + at;
     const aligned = start % ELEMENT_SIZE[t.type] === 0;
     inPlace.push(aligned);
-    data.push(aligned ? view0(t.type, buffer, start, n) : allocate(t.type, n));
+    data.push(aligned ? view0(t.type, buffer, start, n) : allocate(t.type, n, allocateSeparate));
     at += n * ELEMENT_SIZE[t.type];
   }
   return { bytes, data, inPlace };

@@ -2,15 +2,17 @@
 // of the live keys, decodes the Binary HTTP request, calls the target in-process, and encapsulates its
 // Binary HTTP response. Failures before decapsulation are answered in the clear (a problem code: the
 // relay and the gateway see them anyway); every failure after it is an encapsulated response with a
-// generic message. Every plaintext buffer is wiped on every path.
+// generic message. Each request's plaintext has one owner, the RequestScope opened here at
+// decapsulation: the message, the decoded request, the target's response and its encoding are all in
+// it, and it is closed once, after encapsulation, or when a target that outlived its deadline ends.
 import { decodeRequest, encodeResponseParts } from '../../attestation/protocols/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import type { ProblemCode } from '../base/problems.js';
-import { wipe } from '../base/memory/wipe.js';
-import { disposeContent, textResponse, type TargetHandler, type TargetResponse } from './target.js';
+import { RequestScope } from '../base/memory/requestScope.js';
+import { textResponse, type TargetHandler, type TargetResponse } from './target.js';
 
 /** Below the relay's 30 s, so that a slow target gets the encapsulated 504, not the relay's. */
 export const DEFAULT_TARGET_TIMEOUT_MS = 25_000;
@@ -23,6 +25,8 @@ export interface GatewayOptions {
   readonly targetTimeoutMs?: number;
   /** Called once a request's plaintext is wiped (memory hygiene: a minor GC). */
   readonly afterRequest?: () => void;
+  /** Opens each request's scope (default: one that wipes); a benchmark that prices wiping injects its own. */
+  readonly openScope?: () => RequestScope;
 }
 
 export type GatewayOutcome =
@@ -73,57 +77,56 @@ export class OhttpGateway {
       return { kind: 'problem', code, detail: (e as Error).message };
     }
     const { message, responder } = decapsulated;
-    let response: TargetResponse | undefined;
-    let encoded: Uint8Array[] = [];
+    const scope = this.#options.openScope?.() ?? new RequestScope();
+    scope.adopt(message);
+    let ended: Promise<unknown> = Promise.resolve();
     try {
-      response = await this.#respond(message);
-      encoded = encodeResponseParts(response);
+      const answered = await this.#respond(message, scope);
+      ended = answered.ended;
+      const response = answered.response;
+      const encoded = encodeResponseParts(response).map((part) => scope.adopt(part));
       const chunks = await responder.encapsulateChunks(encoded);
       return { kind: 'encapsulated', body: chunks, bodyLength: chunks.reduce((n, c) => n + c.length, 0), status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
     } catch {
       responder.discard();
       return { kind: 'problem', code: 'INTERNAL', detail: 'the response could not be encapsulated' };
     } finally {
-      // The content is one of the encoded parts: wiped (or released) once, by its owner's rule.
-      wipe(message, ...encoded.filter((part) => part !== response?.content));
-      disposeContent(response);
-      this.#options.afterRequest?.();
+      // A target still running past its deadline keeps the scope open until it ends.
+      void ended.finally(() => {
+        scope.close();
+        this.#options.afterRequest?.();
+      });
     }
   }
 
-  async #respond(message: Uint8Array): Promise<TargetResponse> {
+  /** The response to send, and when the target's job is over (later than the response after a timeout). */
+  async #respond(message: Uint8Array, scope: RequestScope): Promise<{ response: TargetResponse; ended: Promise<unknown> }> {
     let request;
     try {
       request = decodeRequest(message);
     } catch {
-      return textResponse(400, 'malformed request');
+      return { response: textResponse(400, 'malformed request'), ended: Promise.resolve() };
     }
-    if (request.headers.some(([name, value]) => name === 'expect' && value.toLowerCase().includes('100-continue'))) return textResponse(417, 'expectation failed');
+    // Indeterminate-length content is a joined copy, not a view of the message.
+    scope.adopt(request.content);
+    if (request.headers.some(([name, value]) => name === 'expect' && value.toLowerCase().includes('100-continue'))) return { response: textResponse(417, 'expectation failed'), ended: Promise.resolve() };
     const controller = new AbortController();
     const target = this.#options.target;
-    const job = Promise.resolve().then(() => target(request, controller.signal));
-    // Indeterminate-length content is a joined copy, not a view of `message`: wiped once the job is done with it.
-    const copied = request.content.buffer === message.buffer ? undefined : request.content;
-    void job.then(
-      () => {
-        wipe(copied);
-      },
-      () => {
-        wipe(copied);
-      },
+    // Whatever the target answers, in time or late, is the scope's.
+    const job = Promise.resolve()
+      .then(() => target(request, { signal: controller.signal, scope }))
+      .then((response) => {
+        scope.adopt(response.content);
+        return response;
+      });
+    const ended = job.then(
+      () => undefined,
+      () => undefined,
     );
     try {
-      return await withDeadline(job, controller, this.#options.targetTimeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS);
+      return { response: await withDeadline(job, controller, this.#options.targetTimeoutMs ?? DEFAULT_TARGET_TIMEOUT_MS), ended };
     } catch (e) {
-      if (!(e instanceof TargetTimeout)) return textResponse(500, 'internal error');
-      // Nobody will encapsulate what the job still returns: wipe it when it comes.
-      void job.then(
-        (late) => {
-          disposeContent(late);
-        },
-        () => undefined,
-      );
-      return textResponse(504, 'timeout');
+      return { response: textResponse(e instanceof TargetTimeout ? 504 : 500, e instanceof TargetTimeout ? 'timeout' : 'internal error'), ended };
     }
   }
 }

