@@ -4,11 +4,11 @@
 // the TLS certificate (a browser, or one behind a relay) can still check what the configs are bound to.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { encodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
-import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
-import type { OhttpGateway } from '../ohttp/gateway.js';
-import { sizeClass } from '../base/log.js';
-import { sendProblem } from '../base/problems.js';
+import { encodeOhttpKeys } from '../../../attestation/protocols/ohttp/keyConfig.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../../attestation/protocols/ohttp/paths.js';
+import type { OhttpGateway } from '../../ohttp/gateway.js';
+import { sizeClass } from '../../base/log.js';
+import { sendProblem } from '../../base/problems.js';
 
 /** 1 MiB of content plus the Binary HTTP and OHTTP framing. */
 export const DEFAULT_MAX_REQUEST_BYTES = (1 << 20) + 4096;
@@ -25,7 +25,8 @@ export interface OhttpRouteOptions {
 
 const buffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOptions): void {
+/** A fastify plugin: its content-type parser for message/ohttp-req stays inside it. */
+export function ohttpRoutes(app: FastifyInstance, options: OhttpRouteOptions): Promise<void> {
   const bodyLimit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   app.addContentTypeParser(OHTTP_REQUEST_MEDIA_TYPE, { parseAs: 'buffer', bodyLimit }, (_request, body, done) => {
     done(null, body);
@@ -52,4 +53,5 @@ export function registerOhttpRoutes(app: FastifyInstance, options: OhttpRouteOpt
     // A large ciphertext is written chunk by chunk as the AEAD produced it, never joined.
     return reply.header('content-length', outcome.bodyLength).send(Readable.from(outcome.body.map(buffer), { objectMode: false }));
   });
+  return Promise.resolve();
 }

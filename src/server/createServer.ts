@@ -1,0 +1,178 @@
+// The whole server from one configuration: the evidence source (hardware, a simulated TEE, or a given
+// provider), the OHTTP key store, the RA-TLS identity that binds its keys, the evidence service, the
+// model packs behind the gateway, and the fastify app with its route plugins. Nothing listens until
+// listen(); close() stops everything in order. The CLI (src/cli/serveCommand.ts) only turns flags into
+// a ServerConfig.
+import { Server as TlsServer } from 'node:tls';
+import type { Logger } from 'pino';
+import { bytesListsEqual } from '../../attestation/bytes.js';
+import { CloisterError } from '../../attestation/errors.js';
+import type { Product } from '../../attestation/snp/product.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { createLogger } from '../base/log.js';
+import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
+import { ocrRecognizer } from '../inference/ocrPack.js';
+import { InferenceQueue } from '../inference/queue.js';
+import { inferenceRoutes } from '../inference/routes.js';
+import { closePacks, openPacks, type LoadedPack } from '../inference/sessions.js';
+import { OhttpGateway } from '../ohttp/gateway.js';
+import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
+import { echoRoute, targetRouter } from '../ohttp/target.js';
+import { detectEvidenceProvider, type EvidenceSource } from '../tee/detectProvider.js';
+import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
+import { defaultStateDir } from '../tee/sim/devChain.js';
+import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
+import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
+import { buildApp } from './app.js';
+import { EvidenceService } from './evidenceService.js';
+import { TlsIdentity } from './tlsIdentity.js';
+
+/** Where attestation evidence comes from. */
+export type TeeConfig =
+  /** The machine's TEE: configfs-tsm, /dev/sev-guest or /dev/tdx_guest (`source` forces one). */
+  | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'> }
+  /** The simulated TEE, signed by a development root kept in the state directory: nothing is confidential. */
+  | { readonly kind: 'simulated'; readonly platform: TeePlatform; readonly product?: Product }
+  /** An evidence provider made elsewhere (tests, embedders). */
+  | { readonly kind: 'provider'; readonly open: () => Promise<EvidenceProvider> };
+
+export interface ServerConfig {
+  readonly tee: TeeConfig;
+  /** TDX collateral to put into every TDX evidence bundle. */
+  readonly collateral?: TdxCollateral;
+  /** RA-TLS certificate validity in seconds (default 3600); undefined `tls: false` serves plain HTTP. */
+  readonly certValiditySeconds?: number;
+  /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
+  readonly tls?: boolean;
+  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number };
+  /** Model pack directory (default image/models), or null for none. */
+  readonly models?: string | null;
+  readonly inference?: { readonly concurrency?: number; readonly maxQueued?: number };
+  /** Where log lines go (default stdout). */
+  readonly logDestination?: NodeJS.WritableStream;
+}
+
+export interface CloisterServer {
+  readonly app: ReturnType<typeof buildApp>;
+  readonly provider: EvidenceProvider;
+  readonly logger: Logger;
+  readonly keyStore: OhttpKeyStore;
+  readonly evidence: EvidenceService;
+  /** Undefined over plain HTTP. */
+  readonly identity: TlsIdentity | undefined;
+  readonly packs: readonly LoadedPack[];
+  /** Starts accepting connections; resolves with the address. */
+  listen(host: string, port: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+async function openProvider(tee: TeeConfig): Promise<EvidenceProvider> {
+  switch (tee.kind) {
+    case 'hardware':
+      return detectEvidenceProvider(tee.source === undefined ? {} : { override: tee.source });
+    case 'provider':
+      return tee.open();
+    case 'simulated':
+      return tee.platform === 'tdx'
+        ? openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() }))
+        : openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() }));
+  }
+}
+
+const errorFields = (e: unknown): { err: { type: string; code: string | undefined } } => ({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } });
+
+export async function createServer(config: ServerConfig): Promise<CloisterServer> {
+  const provider = await openProvider(config.tee);
+  const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  const endorsements = config.collateral === undefined ? {} : { collateral: config.collateral };
+  const queue = new InferenceQueue({ concurrency: config.inference?.concurrency ?? 1, maxQueued: config.inference?.maxQueued ?? 16 });
+  // Set once the evidence service exists (it needs the identity's keys digest first).
+  const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
+  const keyStore = await OhttpKeyStore.create({
+    rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS,
+    overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS,
+    // The certificate (and the boot evidence) bind the served configs: re-issue them with the new set.
+    onChange: async (store) => {
+      const identity = services.identity;
+      // A rotation already under way read the configs before this change: issue again until the
+      // certificate binds exactly the live set.
+      for (let attempt = 0; identity !== undefined && !bytesListsEqual(identity.keyConfigs, store.configs); attempt++) {
+        if (attempt === 3) throw new Error('the RA-TLS certificate could not be re-issued for the new OHTTP key configurations');
+        await identity.rotate();
+      }
+      logger.info({ keyIds: store.keys.map((k) => k.config.keyId) }, 'OHTTP keys changed');
+    },
+    onError: (e) => {
+      logger.error(errorFields(e), 'OHTTP key rotation failed');
+    },
+  });
+  const identity =
+    config.tls === false
+      ? undefined
+      : await TlsIdentity.create({
+          provider,
+          keyConfigs: () => keyStore.configs,
+          validitySeconds: config.certValiditySeconds ?? 3600,
+          bundleInputs: endorsements,
+          // Boot evidence binds the keys: re-acquire it for the new certificate.
+          onRotate: async (rotated) => {
+            await services.evidence?.refreshBoot();
+            logger.info({ notAfter: rotated.info.notAfter.toISOString(), spkiSha256: rotated.info.spkiSha256, evidence: services.evidence?.boot.id }, 'TLS certificate rotated');
+          },
+          onError: (e) => {
+            logger.error(errorFields(e), 'TLS certificate rotation failed');
+          },
+        });
+  if (identity !== undefined) services.identity = identity;
+  const evidence = await EvidenceService.start({ provider, endorsements, ...(identity === undefined ? {} : { keysDigest: () => identity.keysDigest() }) });
+  services.evidence = evidence;
+  const packs = config.models === null ? [] : await openPacks(config.models);
+  const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
+  const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
+  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute, ...inferenceRoutes({ packs, queue, ...(ocr === undefined ? {} : { ocr }) })]), afterRequest });
+  const hygiene = hygieneStatus();
+  if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
+    logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);
+  }
+  const ohttp = {
+    gateway,
+    keyConfigs: () => identity?.keyConfigs ?? keyStore.configs,
+    ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
+  };
+  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
+  if (identity !== undefined) {
+    const server: unknown = app.server;
+    if (!(server instanceof TlsServer)) throw new Error('fastify did not create a TLS server');
+    identity.attach(server);
+  }
+  const close = async (): Promise<void> => {
+    identity?.close();
+    keyStore.close();
+    await queue.close();
+    await closePacks(packs);
+    await app.close();
+  };
+  return {
+    app,
+    provider,
+    logger,
+    keyStore,
+    evidence,
+    identity,
+    packs,
+    close,
+    listen: async (host, port) => {
+      let address: string;
+      try {
+        address = await app.listen({ host, port });
+      } catch (e) {
+        identity?.close();
+        keyStore.close();
+        throw e;
+      }
+      logger.info({ address, evidence: evidence.boot.id, ...(identity === undefined ? { tls: 'none' } : { notAfter: identity.info.notAfter.toISOString(), spkiSha256: identity.info.spkiSha256 }) }, provider.simulated ? 'listening on the SIMULATED TEE' : 'listening');
+      return address;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+// GET /status: what runs here, for people and monitoring. A simulated TEE says SIMULATED in words.
+import type { FastifyInstance } from 'fastify';
+import { OHTTP_GATEWAY_PATH } from '../../../attestation/protocols/ohttp/paths.js';
+import { hygieneStatus } from '../../base/memory/hygiene.js';
+import type { EvidenceService } from '../evidenceService.js';
+import type { TlsCertificateInfo } from '../tlsIdentity.js';
+import { EVIDENCE_PATH } from './evidenceRoutes.js';
+
+export interface StatusRouteOptions {
+  readonly evidence: EvidenceService;
+  /** The current TLS certificate; undefined over plain HTTP. */
+  readonly tls?: { readonly info: TlsCertificateInfo };
+  /** The OHTTP key configurations served, when the gateway runs. */
+  readonly keyConfigs?: () => readonly Uint8Array[];
+}
+
+/** A fastify plugin. */
+export function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
+  const { evidence } = options;
+  const tlsStatus = (): { notBefore: string; notAfter: string; spkiSha256: string } | string => {
+    if (options.tls === undefined) return 'none: plain HTTP, the server is not authenticated';
+    const { notBefore, notAfter, spkiSha256 } = options.tls.info;
+    return { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), spkiSha256 };
+  };
+  const keyConfigs = options.keyConfigs;
+  app.get('/status', () => ({
+    service: 'cloister',
+    tee: evidence.simulated ? 'SIMULATED (development root, not a real TEE: nothing here is confidential)' : evidence.provider.name,
+    simulated: evidence.simulated,
+    platform: evidence.platform,
+    evidence: { boot: `${EVIDENCE_PATH}/${evidence.boot.id}`, freshUntil: evidence.boot.freshUntil.toISOString() },
+    freshEvidence: evidence.freshLatency.summary(),
+    tls: tlsStatus(),
+    memoryHygiene: hygieneStatus(),
+    ...(keyConfigs === undefined ? {} : { ohttp: { gateway: OHTTP_GATEWAY_PATH, keyIds: keyConfigs().map((c) => c[0]) } }),
+  }));
+  return Promise.resolve();
+}
