@@ -1,5 +1,6 @@
 // The Cloister verifier and client SDK: pure TypeScript over WebCrypto, for Node and browsers.
 export * from './errors.js';
+export { fromHex, toHex, fromBase64, toBase64, decodePem, encodePem } from './bytes.js';
 export type { Check, CheckStatus, Verdict, VerdictError } from './checks.js';
 export { CheckLog } from './checks.js';
 export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurve, type EcdsaHash } from './ecdsa.js';

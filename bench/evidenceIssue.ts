@@ -1,9 +1,7 @@
 // Evidence in simulated mode: what the server pays to obtain a report (ECDSA P-384 signing by the
 // simulated firmware), to assemble a bundle around it, and to answer one fresh-evidence request.
-import { assembleSnpBundle } from '../src/tee/assembleBundle.js';
-import { EvidenceService } from '../src/server/evidenceService.js';
-import { createDevChain } from '../src/tee/sim/devChain.js';
-import { SimulatedSnp, SimulatedSnpProvider } from '../src/tee/sim/snpSimulator.js';
+import { assembleSnpBundle, createDevChain, SimulatedSnp, SimulatedSnpProvider } from '../src/tee/index.js';
+import { EvidenceService } from '../src/server/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 
 const OPTIONS = { budgetMs: 4000, minIterations: 200, warmup: 50 } as const;

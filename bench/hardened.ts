@@ -3,7 +3,7 @@
 // switched inside one process, and they slow raw session.run and the private path alike.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../src/base/memory/hygiene.js';
+import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../src/base/index.js';
 import type { SuiteReport } from './measure.js';
 
 const RUNNER = fileURLToPath(new URL('./run.js', import.meta.url));

@@ -7,26 +7,11 @@
 //        output back), beside raw `session.run`: the price of carrying a large output through OHTTP;
 //        and its floor, the same model behind nothing but OHTTP and the memory hygiene (floorPath).
 import * as ort from 'onnxruntime-node';
-import { encodeRequest } from '../attestation/protocols/bhttp.js';
-import { decapsulateRequest, encapsulateRequest, type GatewayKey } from '../attestation/protocols/ohttp/encapsulation.js';
-import { cipherSuite } from '../attestation/protocols/ohttp/hpke.js';
-import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/ohttp/keyConfig.js';
-import { nodeHpke } from '../src/base/crypto/nodeHpke.js';
-import { loadModelPack, PACKS_DIR } from '../src/inference/manifest.js';
-import { InferenceQueue } from '../src/inference/queue.js';
-import { inferenceRoutes } from '../src/inference/routes.js';
-import { closePacks, openPack, runInto, type LoadedModel } from '../src/inference/sessions.js';
-import { encodeTensors, TENSORS_MEDIA_TYPE } from '../src/inference/tensorCodec.js';
-import { free, wipe } from '../src/base/memory/wipe.js';
-import { RequestScope } from '../src/base/memory/requestScope.js';
-import { OhttpGateway } from '../src/ohttp/gateway.js';
-import { targetRouter } from '../src/ohttp/target.js';
+import { encodeRequest, decapsulateRequest, encapsulateRequest, type GatewayKey, cipherSuite, AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/index.js';
+import { nodeHpke, free, wipe, RequestScope, afterRequest } from '../src/base/index.js';
+import { loadModelPack, PACKS_DIR, InferenceQueue, inferenceRoutes, closePacks, openPack, runInto, type LoadedModel, encodeTensors, TENSORS_MEDIA_TYPE, detectionBoxes, detectionInput, decodeImage, recognitionInput, ocrRecognizer } from '../src/inference/index.js';
+import { OhttpGateway, targetRouter } from '../src/ohttp/index.js';
 import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
-import { afterRequest } from '../src/base/memory/hygiene.js';
-import { detectionBoxes, detectionInput } from '../src/inference/ocr/detect.js';
-import { decodeImage } from '../src/inference/ocr/image.js';
-import { recognitionInput } from '../src/inference/ocr/recognize.js';
-import { ocrRecognizer } from '../src/inference/ocrPack.js';
 import { renderTextImages } from '../src/testing/renderText.js';
 
 const OPTIONS = { budgetMs: 20_000, minIterations: 100, warmup: 10 } as const;

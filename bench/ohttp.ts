@@ -4,10 +4,8 @@
 //   gateway                  @hpke/core's CipherSuite with the node:crypto primitives (src/base/crypto/nodeHpke.ts)
 //   @hpke/core, WebCrypto    the same code on @hpke/core's own primitives (the browser client's path)
 import { createPublicKey, KeyObject } from 'node:crypto';
-import { decapsulateRequest, encapsulateRequest, type GatewayKey } from '../attestation/protocols/ohttp/encapsulation.js';
-import { cipherSuite, webCryptoHpke } from '../attestation/protocols/ohttp/hpke.js';
-import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/ohttp/keyConfig.js';
-import { nodeHpke, rawPublicKey } from '../src/base/crypto/nodeHpke.js';
+import { decapsulateRequest, encapsulateRequest, type GatewayKey, cipherSuite, webCryptoHpke, AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/index.js';
+import { nodeHpke, rawPublicKey } from '../src/base/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 import { rawDecapsulate } from './rawOhttp.js';
 

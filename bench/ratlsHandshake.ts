@@ -9,10 +9,9 @@
 // Client and server share this process.
 import tls from 'node:tls';
 import { attestedConnect, AttestedCertificateCache, createAttestedVerifier } from '../attestation/client/node/index.js';
-import { SnpVerifier } from '../attestation/snp/verify.js';
-import { nodeEcdsa } from '../src/base/crypto/nodeEcdsa.js';
-import { createDevChain } from '../src/tee/sim/devChain.js';
-import { startAttestedServer } from '../src/tee/sim/ratlsServer.js';
+import { SnpVerifier } from '../attestation/index.js';
+import { nodeEcdsa } from '../src/base/index.js';
+import { createDevChain, startAttestedServer } from '../src/tee/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 
 const OPTIONS = { budgetMs: 6000, minIterations: 100, warmup: 20 } as const;

@@ -1,9 +1,9 @@
 // The benchmark's raw node:crypto OHTTP exchange is a faithful one: it reproduces RFC 9458 Appendix A.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { fromHex, toHex } from '../attestation/bytes.js';
+import { fromHex, toHex } from '../attestation/index.js';
 import { rfc9458 } from '../attestation/testing/hpkeConformance.js';
-import { rawPublicKey, x25519PrivateKey } from '../src/base/crypto/nodeHpke.js';
+import { rawPublicKey, x25519PrivateKey } from '../src/base/index.js';
 import { createPublicKey } from 'node:crypto';
 import { rawDecapsulate } from './rawOhttp.js';
 

@@ -6,7 +6,7 @@
 // keys as secret KeyObjects, and its cached key_schedule_context per header (keyScheduleContext). Every
 // other value is computed per call.
 import { createCipheriv, createDecipheriv, createSecretKey, diffieHellman, type KeyObject, randomBytes } from 'node:crypto';
-import { importX25519PublicKey, keyScheduleContext, NodeHkdfSha256 } from '../src/base/crypto/nodeHpke.js';
+import { importX25519PublicKey, keyScheduleContext, NodeHkdfSha256 } from '../src/base/index.js';
 
 const L = (s: string): Buffer => Buffer.from(s);
 const LABELS = { eae: L('eae_prk'), shared: L('shared_secret'), secret: L('secret'), key: L('key'), nonce: L('base_nonce'), exp: L('exp'), sec: L('sec'), responseKey: L('key'), responseNonce: L('nonce') };

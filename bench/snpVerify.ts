@@ -8,7 +8,7 @@
 import { X509Certificate, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SIGNED_SIZE, SnpVerifier, splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../attestation/index.js';
-import { nodeEcdsa } from '../src/base/crypto/nodeEcdsa.js';
+import { nodeEcdsa } from '../src/base/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 
 // dist/bench/snpVerify.js -> repo root -> ../shared/vectors/attestation (the vectors live beside the repo).

@@ -17,7 +17,7 @@ import jpeg from 'jpeg-js';
 import { fileURLToPath } from 'node:url';
 import { OhttpClient } from '../../attestation/client/ohttpClient.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { availableSimulatedRoots } from '../cli/devRoots.js';
+import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { scanProcessMemory } from '../testing/memoryScan.js';

@@ -2,15 +2,14 @@
 // records every header, body and connection it sees: what crosses, what does not, pooling, caching,
 // every error answer, and what the log may hold.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { encodePem } from '../../attestation/bytes.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
-import { createRaTlsCertificate } from '../tee/ratls/issue.js';
+import { selfSignedCertificate } from '../testing/selfSignedCertificate.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
 import { sizeClass } from '../base/log.js';
 import { createRelayLogger } from './relayLog.js';
@@ -44,15 +43,8 @@ const KEYS = Buffer.from([0x00, 0x29, 0x01, 0x00, 0x20, ...randomBytes(32), 0x00
 const CERT_DER = randomBytes(300);
 const RESPONSE_BODY = Buffer.concat([Buffer.from('RESPONSE-MARKER-'), randomBytes(700)]);
 
-async function selfSigned(): Promise<{ cert: string; key: string }> {
-  const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const now = new Date();
-  const der = await createRaTlsCertificate({ publicKey: k.publicKey, signingKey: k.privateKey, cmw: undefined, notBefore: now, notAfter: new Date(now.getTime() + 3600_000) });
-  return { cert: encodePem('CERTIFICATE', der), key: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
-}
-
 async function startFakeGateway(): Promise<FakeGateway> {
-  const cert = await selfSigned();
+  const cert = await selfSignedCertificate();
   const sockets = new Set<Socket>();
   const gateway: FakeGateway = {
     origin: '',

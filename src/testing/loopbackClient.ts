@@ -6,7 +6,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { OhttpClient } from '../../attestation/client/ohttpClient.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { availableSimulatedRoots } from '../cli/devRoots.js';
+import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
 
 const IDENTIFYING = { cookie: 'session=client-secret-cookie', 'user-agent': 'loopback-client/1 (identifying)', 'x-client-id': 'client-4242', 'accept-language': 'tlh' };
 

@@ -13,12 +13,12 @@ import { encapsulateRequest } from '../../attestation/protocols/ohttp/encapsulat
 import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { parseCertificate } from '../../attestation/x509.js';
-import { availableSimulatedRoots } from '../cli/devRoots.js';
-import { processIo } from '../cli/io.js';
-import { serveCommand } from '../cli/serveCommand.js';
+import { availableSimulatedRoots } from './devRoots.js';
+import { processIo } from './io.js';
+import { serveCommand } from './serveCommand.js';
 import { OHTTP_KEY_PROBLEM_TYPE } from '../base/problems.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
-import type { OhttpKeyStore } from './keyStore.js';
+import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-gateway-'));
 

@@ -7,13 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { bootReportData, freshReportData } from '../../attestation/evidence/reportData.js';
 import { toHex } from '../../attestation/bytes.js';
-import { processIo } from '../cli/io.js';
-import { runCli } from '../cli/dispatch.js';
+import { processIo } from './io.js';
+import { runCli } from './dispatch.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../tee/sim/snpSimulator.js';
-import { buildApp, EVIDENCE_PATH, FRESH_EVIDENCE_PATH } from './app.js';
-import { EvidenceService } from './evidenceService.js';
+import { buildApp, EVIDENCE_PATH, FRESH_EVIDENCE_PATH } from '../server/app.js';
+import { EvidenceService } from '../server/evidenceService.js';
 import { createLogger } from '../base/log.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'cloister-state-'));

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { fromHex } from '../../bytes.js';
-import { SnpVerifier } from '../../snp/verify.js';
-import { createDevChain, type DevChain } from '../../../src/tee/sim/devChain.js';
-import { startAttestedServer, startPlainServer, type LoopbackServer } from '../../../src/tee/sim/ratlsServer.js';
-import { AttestationRefusedError, AttestedAgent, AttestedCertificateCache, attestedConnect, attestedFetch, createAttestedAgent, createAttestedVerifier, type AttestedOptions } from './index.js';
+import { fromHex } from '../../../attestation/bytes.js';
+import { SnpVerifier } from '../../../attestation/snp/verify.js';
+import { createDevChain, type DevChain } from './devChain.js';
+import { startAttestedServer, startPlainServer, type LoopbackServer } from './ratlsServer.js';
+import { AttestationRefusedError, AttestedAgent, AttestedCertificateCache, attestedConnect, attestedFetch, createAttestedAgent, createAttestedVerifier, type AttestedOptions } from '../../../attestation/client/node/index.js';
 
 const keyConfigs = [fromHex('01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003')];
 const MEASUREMENT = async (): Promise<string> =>

@@ -1,0 +1,120 @@
+// The architecture's import rules, read from the sources (docs/architecture.md "Layers"):
+//   - attestation/ (the SDK) never imports src/ or bench/, tests included;
+//   - src/ is layered, and a module imports only from its own folder and the layers below it:
+//       base  <  tee, ohttp, relay  <  inference  <  server  <  cli
+//     src/testing/ is test support: it may import anything, and only tests (and benchmarks) import it;
+//   - bench/ reaches attestation/ and src/ only through their public entry points (index.ts files) and
+//     test support.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The rank of each src/ folder; a module may import from its own folder or a lower rank. */
+export const SRC_LAYERS: Readonly<Record<string, number>> = { base: 0, tee: 1, ohttp: 1, relay: 1, inference: 2, server: 3, cli: 4 };
+
+export interface Import {
+  /** Repository-relative path of the importing file. */
+  readonly from: string;
+  /** Repository-relative path the specifier resolves to. */
+  readonly to: string;
+}
+
+const isTest = (file: string): boolean => file.endsWith('.test.ts');
+const top = (file: string): string => file.split('/')[0] ?? '';
+const srcFolder = (file: string): string | undefined => (top(file) === 'src' ? file.split('/')[1] : undefined);
+const isTesting = (file: string): boolean => /^(attestation|src)\/(.*\/)?testing\//.test(file);
+const isEntryPoint = (file: string): boolean => file.endsWith('/index.ts');
+
+/** Every rule an import breaks, in words (empty when it breaks none). */
+export function violations({ from, to }: Import): string[] {
+  const out: string[] = [];
+  if (top(from) === 'attestation' && (top(to) === 'src' || top(to) === 'bench')) out.push(`${from} imports ${to}: the SDK never imports ${top(to)}/`);
+  const fromFolder = srcFolder(from);
+  const toFolder = srcFolder(to);
+  if (fromFolder !== undefined && toFolder !== undefined && fromFolder !== toFolder && fromFolder !== 'testing') {
+    if (toFolder === 'testing') {
+      if (!isTest(from)) out.push(`${from} imports ${to}: only tests use src/testing/`);
+    } else {
+      const a = SRC_LAYERS[fromFolder];
+      const b = SRC_LAYERS[toFolder];
+      if (a === undefined) out.push(`${from}: src/${fromFolder}/ is not a known layer (add it to SRC_LAYERS and docs/architecture.md)`);
+      else if (b === undefined) out.push(`${from} imports ${to}: src/${toFolder}/ is not a known layer`);
+      else if (b >= a) out.push(`${from} imports ${to}: src/${fromFolder}/ (layer ${a}) may import only from layers below it, and src/${toFolder}/ is layer ${b}`);
+    }
+  }
+  if (top(from) === 'bench' && (top(to) === 'src' || top(to) === 'attestation') && !isEntryPoint(to) && !isTesting(to)) {
+    out.push(`${from} imports ${to}: benchmarks use public entry points (an index.ts) or test support`);
+  }
+  return out;
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory()) return sources(path);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** The relative imports of the project's own TypeScript, resolved to repository paths. */
+export function projectImports(): Import[] {
+  return ['attestation', 'src', 'bench'].flatMap(sources).flatMap((from) => {
+    const text = readFileSync(join(ROOT, from), 'utf8');
+    const specifiers = [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].map((m) => m[1] ?? '');
+    return specifiers.map((s) => ({ from, to: relative(ROOT, normalize(join(ROOT, dirname(from), s))).replace(/\.js$/, '.ts') }));
+  });
+}
+
+describe('import rules', () => {
+  const imports = projectImports();
+
+  it('reads the imports of every part of the tree', () => {
+    for (const part of ['attestation/', 'src/base/', 'src/tee/', 'src/ohttp/', 'src/relay/', 'src/inference/', 'src/server/', 'src/cli/', 'bench/']) {
+      assert.ok(imports.some((i) => i.from.startsWith(part)), `no imports read under ${part}`);
+    }
+  });
+
+  it('every import keeps the rules', () => {
+    assert.deepEqual(imports.flatMap(violations), []);
+  });
+
+  it('every src/ folder is a known layer or test support', () => {
+    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    assert.deepEqual(folders.filter((f) => f !== 'testing' && SRC_LAYERS[f] === undefined), []);
+  });
+
+  // The rules catch what they are meant to: each row breaks one.
+  const broken: readonly [string, Import, RegExp][] = [
+    ['the SDK importing the server', { from: 'attestation/snp/verify.ts', to: 'src/base/log.ts' }, /the SDK never imports src\//],
+    ['an SDK test importing the server', { from: 'attestation/snp/verify.test.ts', to: 'src/cli/io.ts' }, /the SDK never imports src\//],
+    ['the bottom layer importing a feature', { from: 'src/base/memory/wipe.ts', to: 'src/inference/sessions.ts' }, /layer 0.*layer 2/],
+    ['a feature importing its sibling', { from: 'src/ohttp/gateway.ts', to: 'src/tee/provider.ts' }, /layer 1.*layer 1/],
+    ['a feature importing the server', { from: 'src/relay/relay.ts', to: 'src/server/app.ts' }, /layer 1.*layer 3/],
+    ['a feature test importing the CLI', { from: 'src/ohttp/gateway.test.ts', to: 'src/cli/serveCommand.ts' }, /layer 1.*layer 4/],
+    ['library code importing test support', { from: 'src/inference/routes.ts', to: 'src/testing/freeWatch.ts' }, /only tests use src\/testing/],
+    ['a benchmark importing an internal module', { from: 'bench/inference.ts', to: 'src/inference/routes.ts' }, /public entry points/],
+    ['an unknown src/ folder', { from: 'src/extra/thing.ts', to: 'src/base/log.ts' }, /not a known layer/],
+  ];
+  for (const [what, imp, message] of broken) {
+    it(`catches ${what}`, () => {
+      const found = violations(imp);
+      assert.equal(found.length, 1, found.join('; '));
+      assert.match(found[0] ?? '', message);
+    });
+  }
+  it('lets through what the rules allow', () => {
+    for (const imp of [
+      { from: 'src/cli/serveCommand.ts', to: 'src/server/createServer.ts' },
+      { from: 'src/inference/routes.ts', to: 'src/ohttp/target.ts' },
+      { from: 'src/ohttp/gateway.test.ts', to: 'src/testing/freeWatch.ts' },
+      { from: 'src/testing/loopbackClient.ts', to: 'src/cli/devRoots.ts' },
+      { from: 'bench/inference.ts', to: 'src/inference/index.ts' },
+      { from: 'bench/inference.ts', to: 'src/testing/renderText.ts' },
+      { from: 'src/tee/provider.ts', to: 'attestation/errors.ts' },
+    ]) assert.deepEqual(violations(imp), []);
+  });
+});

@@ -1,0 +1,12 @@
+// The bottom layer every feature shares: request memory (its scope, wiping, pools, process hygiene),
+// HTTP problem responses, timers, the log schema, and the node:crypto backends of the SDK's interfaces.
+export { RequestScope, RequestScopeClosedError, type RequestScopeOptions, type Wiper } from './memory/requestScope.js';
+export { wipe, wipeAndFree, free } from './memory/wipe.js';
+export { BufferPool, type BufferPoolOptions } from './memory/bufferPool.js';
+export { afterRequest, requestMajorCollection, hygieneStatus, HARDENED_NODE_FLAGS, HARDENED_GLIBC_TUNABLES, type HygieneStatus } from './memory/hygiene.js';
+export { problem, sendProblem, PROBLEMS, type Problem, type ProblemCode } from './problems.js';
+export { unrefTimer, MAX_TIMER_MS, type TimerHandle } from './timer.js';
+export { createLogger, sizeClass } from './log.js';
+export { nodeHpke, NodeHkdfSha256, NodeX25519Kem, NodeAead, rawPublicKey, importX25519PublicKey, x25519PrivateKey, keyScheduleContext } from './crypto/nodeHpke.js';
+export { nodeEcdsa } from './crypto/nodeEcdsa.js';
+export { hmacSha256 } from './crypto/hmac.js';

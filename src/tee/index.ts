@@ -1,0 +1,11 @@
+// Evidence inside the VM: the providers (configfs-tsm, the /dev/sev-guest and /dev/tdx_guest ioctls, the
+// simulated TEE), bundle assembly, and RA-TLS certificate issuing.
+export type { EvidenceProvider, EvidenceRequest, RawEvidence, TeePlatform } from './provider.js';
+export { detectEvidenceProvider, EVIDENCE_SOURCES, type EvidenceSource } from './detectProvider.js';
+export * from './assembleBundle.js';
+export { createRaTlsCertificate } from './ratls/issue.js';
+export { createDevChain, loadOrCreateDevChain, defaultStateDir } from './sim/devChain.js';
+export { availableSimulatedRoots } from './sim/devRoots.js';
+export { SimulatedSnp, SimulatedSnpProvider } from './sim/snpSimulator.js';
+export { SimulatedTdx } from './sim/tdxSimulator.js';
+export { startAttestedServer } from './sim/ratlsServer.js';
