@@ -8,12 +8,9 @@
 import { X509Certificate, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SIGNED_SIZE, SnpVerifier, splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../attestation/index.js';
+import { ATTESTATION_VECTORS } from '../attestation/testing/vectors.js';
 import { nodeEcdsa } from '../src/base/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
-
-// dist/bench/snpVerify.js -> repo root -> ../shared/vectors/attestation (the vectors live beside the repo).
-const REPO_ROOT = new URL('../..', import.meta.url);
-const VECTORS = new URL('../shared/vectors/attestation/', REPO_ROOT);
 
 // Inside every S2 certificate's validity, so results do not depend on the clock.
 const AT = new Date('2025-06-01T00:00:00Z');
@@ -31,7 +28,7 @@ const SIG_S = 0x2e8;
 const P384_BYTES = 48;
 
 async function vector(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(new URL(path, VECTORS)));
+  return new Uint8Array(await readFile(ATTESTATION_VECTORS + path));
 }
 
 /** The report signature as big-endian r||s (IEEE P1363), written here rather than taken from attestation/. */

@@ -5,12 +5,12 @@ import fc from 'fast-check';
 import { fromHex, toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { applyEdits, edits, onlyParseErrors } from '../testing/parseErrors.js';
-import { SHARED } from '../testing/vectors.js';
+import { PROTOCOL_VECTORS } from '../testing/vectors.js';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpFields, type BhttpRequest, type BhttpResponse } from './bhttp.js';
 import { encodeVarint, VarintReader, varintSize } from './varint.js';
 
 // RFC 9292 section 5 and RFC 9458 Appendix A, as hex (see the file's "source" and "notes").
-const EXAMPLES = JSON.parse(readFileSync(`${SHARED}vectors/protocols/bhttp-rfc9292/rfc9292-examples.json`, 'utf8')) as Record<
+const EXAMPLES = JSON.parse(readFileSync(`${PROTOCOL_VECTORS}bhttp-rfc9292/rfc9292-examples.json`, 'utf8')) as Record<
   'known_length_request' | 'indeterminate_length_request' | 'indeterminate_length_response_with_interim' | 'known_length_chunked_response' | 'rfc9458_tiny_request' | 'rfc9458_tiny_response',
   string
 >;

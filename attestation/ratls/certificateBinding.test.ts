@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '../bytes.js';
 import { CloisterError } from '../errors.js';
-import { SHARED } from '../testing/vectors.js';
+import { PROTOCOL_VECTORS } from '../testing/vectors.js';
 import { raTlsBindingInput, raTlsReportData } from './certificateBinding.js';
 
 // The vector of docs/ra-tls.md "Test vector". The SPKI is the P-256 key whose point is the curve's
@@ -29,7 +29,7 @@ describe('RA-TLS binding', () => {
   });
 
   it('uses RFC 9458 Appendix A\'s key configuration as the first config', () => {
-    const rfc = JSON.parse(readFileSync(`${SHARED}vectors/protocols/ohttp-rfc9458/rfc9458-appendix-a.json`, 'utf8')) as { key_config: string };
+    const rfc = JSON.parse(readFileSync(`${PROTOCOL_VECTORS}ohttp-rfc9458/rfc9458-appendix-a.json`, 'utf8')) as { key_config: string };
     assert.equal(RATLS_VECTOR.keyConfigs[0], rfc.key_config);
   });
 

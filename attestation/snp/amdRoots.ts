@@ -2,7 +2,7 @@
 // Distribution Service at https://kdsintf.amd.com/{vcek,vlek}/v1/<product>/cert_chain. The ARKs are the
 // trust anchors; the ASK/ASVK are embedded so that a report plus its VCEK verifies offline, and are
 // still checked against the ARK like any supplied intermediate. Copied from go-sev-guest verify/trust/;
-// amdRoots.test.ts checks them against ../shared/vectors/attestation and virtee/sev's builtin copies.
+// amdRoots.test.ts checks them against testdata/attestation (copied from the shared vectors) and virtee/sev's builtin copies.
 import type { Product } from './product.js';
 
 export interface AmdChainPem {

@@ -1,4 +1,4 @@
-// Every SEV-SNP row of ../shared/vectors/attestation/README.md, with the verdict peers agree on.
+// Every SEV-SNP row of testdata/attestation/README.md, with the verdict peers agree on.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { certs, snpVectorRows, vector } from '../testing/vectors.js';
@@ -58,7 +58,7 @@ async function verdictFor(c: Case, evidence: SnpEvidence): Promise<string | unde
   return v.error?.code;
 }
 
-describe('SEV-SNP vectors (shared/vectors/attestation/README.md)', () => {
+describe('SEV-SNP vectors (testdata/attestation/README.md)', () => {
   for (const c of CASES) {
     const row = rows.get(c.row);
     assert.ok(row);

@@ -1,6 +1,6 @@
 // Intel PCS collateral for a TDX quote, as carried in a `cloister-evidence/v1` bundle's `collateral`
 // member (docs/evidence-bundle.md). The member names are those of Phala-Network/dcap-qvl's
-// QuoteCollateralV3 JSON (../shared/vectors/attestation/dcap-qvl/tdx_quote_collateral.json), so a
+// QuoteCollateralV3 JSON (testdata/attestation/dcap-qvl/tdx_quote_collateral.json), so a
 // collateral file written by dcap-qvl drops in unchanged:
 //
 //   tcb_info                 the signed TCB info body exactly as Intel PCS serves it (GET /tdx/certification/v4/tcb,

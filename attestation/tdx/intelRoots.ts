@@ -1,7 +1,7 @@
 // Intel's SGX Root CA, the trust anchor of every DCAP quote (SGX and TDX): PCK certificates chain to it
 // through the Intel SGX PCK Platform CA or Processor CA. Copied from go-tdx-guest verify/trusted_root.pem
 // (the certificate Intel publishes at https://certificates.trustedservices.intel.com/IntelSGXRootCA.der);
-// intelRoots.test.ts checks it against ../shared/vectors/attestation (go-tdx-guest and dcap-qvl copies).
+// tdx/verify.test.ts checks it against testdata/attestation (go-tdx-guest and dcap-qvl copies).
 // Valid 2018-05-21 .. 2049-12-31; SHA-256 of the DER: 44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3.
 export const INTEL_SGX_ROOT_CA_PEM = `-----BEGIN CERTIFICATE-----
 MIICjzCCAjSgAwIBAgIUImUM1lqdNInzg7SVUr9QGzknBqwwCgYIKoZIzj0EAwIw

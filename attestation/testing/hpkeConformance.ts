@@ -8,9 +8,7 @@ import { fromHex, toArrayBufferView, toHex } from '../bytes.js';
 import { decapsulateRequest, encapsulateRequest } from '../protocols/ohttp/encapsulation.js';
 import { cipherSuite, type HpkePrimitives } from '../protocols/ohttp/hpke.js';
 import { decodeKeyConfig } from '../protocols/ohttp/keyConfig.js';
-import { SHARED } from './vectors.js';
-
-const PROTOCOLS = `${SHARED}vectors/protocols/`;
+import { PROTOCOL_VECTORS } from './vectors.js';
 
 interface HpkeVector {
   mode: number;
@@ -29,8 +27,8 @@ interface HpkeVector {
   exports: { exporter_context: string; L: number; exported_value: string }[];
 }
 
-export const rfc9458 = JSON.parse(readFileSync(`${PROTOCOLS}ohttp-rfc9458/rfc9458-appendix-a.json`, 'utf8')) as Record<string, string>;
-const hpkeVectors = (JSON.parse(readFileSync(`${PROTOCOLS}hpke-rfc9180/test-vectors-ohttp-suites.json`, 'utf8')) as HpkeVector[]).filter((v) => v.kem_id === 0x20 && v.mode === 0);
+export const rfc9458 = JSON.parse(readFileSync(`${PROTOCOL_VECTORS}ohttp-rfc9458/rfc9458-appendix-a.json`, 'utf8')) as Record<string, string>;
+const hpkeVectors = (JSON.parse(readFileSync(`${PROTOCOL_VECTORS}hpke-rfc9180/test-vectors-ohttp-suites.json`, 'utf8')) as HpkeVector[]).filter((v) => v.kem_id === 0x20 && v.mode === 0);
 
 const hex = (s: string | undefined): Uint8Array => fromHex(s ?? '');
 

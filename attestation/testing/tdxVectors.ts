@@ -1,4 +1,4 @@
-// Test support: the real TDX quotes T1..T8 of ../shared/vectors/attestation/README.md.
+// Test support: the real TDX quotes T1..T8 of testdata/attestation/README.md.
 import { vector } from './vectors.js';
 
 export interface TdxVectorRow {

@@ -1,12 +1,16 @@
-// Test support: the real-hardware vectors in ../shared/vectors/attestation (see its README).
+// Test support: the one locator of the test vectors in testdata/ (see testdata/README.md), and the
+// real-hardware SEV-SNP rows of testdata/attestation/README.md.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { splitCertificateFile } from '../snp/evidence.js';
 import type { SnpEvidence } from '../snp/evidence.js';
 
-/** dist/attestation/testing/ -> repository root -> ../shared */
-export const SHARED = process.env.CLOISTER_SHARED ?? fileURLToPath(new URL('../../../../shared/', import.meta.url));
-export const ATTESTATION_VECTORS = `${SHARED}vectors/attestation/`;
+/** dist/attestation/testing/ -> repository root -> testdata/, inside the checkout so a clone alone runs the tests. */
+export const TESTDATA = fileURLToPath(new URL('../../../testdata/', import.meta.url));
+/** Real SEV-SNP reports and TDX quotes with their certificates and collateral (testdata/attestation/SOURCES.md). */
+export const ATTESTATION_VECTORS = `${TESTDATA}attestation/`;
+/** Official protocol test vectors: RFC 9180, 9292, 9458 (testdata/protocols/SOURCES.md). */
+export const PROTOCOL_VECTORS = `${TESTDATA}protocols/`;
 
 export function vector(path: string): Uint8Array {
   return new Uint8Array(readFileSync(ATTESTATION_VECTORS + path));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -75,17 +75,34 @@ describe('native ioctl', () => {
   });
 
   it('rejects with EACCES for an unprivileged caller (as root: a child process running as nobody)', { skip: root ? false : 'covered by the test above' }, async () => {
-    const shared = mkdtempSync(join(tmpdir(), 'cloister-eacces-'));
-    chmodSync(shared, 0o755);
-    const file = join(shared, 'root-only');
-    writeFileSync(file, '');
-    chmodSync(file, 0o600);
-    const script = `const { loadNative } = await import(${JSON.stringify(new URL('./native.js', import.meta.url).href)});
-      try { await loadNative().ioctl(${JSON.stringify(file)}, ${FIONREAD}, [new Uint8Array(8)], []); console.log('no error'); }
-      catch (e) { console.log(e.errno + ' ' + e.syscall); }`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
-    assert.equal(stdout.trim(), 'EACCES open');
-    rmSync(shared, { recursive: true, force: true });
+    // nobody may not be able to enter the checkout (a clone under /root or a mode 700 folder), so the child
+    // gets its own world-readable folder holding what it runs: this Node binary (hard-linked, or copied
+    // across file systems), the addon built by npm install, and a root-only file it must fail to open.
+    const world = mkdtempSync(join(tmpdir(), 'cloister-eacces-'));
+    try {
+      chmodSync(world, 0o755);
+      const node = join(world, 'node');
+      const addon = join(world, 'cloister_native.node');
+      try {
+        linkSync(process.execPath, node);
+      } catch {
+        copyFileSync(process.execPath, node);
+      }
+      copyFileSync(ADDON_PATH, addon);
+      const file = join(world, 'root-only');
+      writeFileSync(file, '');
+      chmodSync(file, 0o600);
+      const script = `const native = require(${JSON.stringify(addon)});
+        native.ioctl(${JSON.stringify(file)}, ${FIONREAD}, [new Uint8Array(8)], []).then(
+          () => { console.log(process.getuid() + ' no error'); },
+          (e) => { console.log(process.getuid() + ' ' + e.errno + ' ' + e.syscall); });`;
+      // The coverage folder of the test runner is root's: the child does not write there.
+      const env = { ...process.env, NODE_V8_COVERAGE: undefined };
+      const { stdout } = await promisify(execFile)(node, ['-e', script], { uid: 65534, gid: 65534, cwd: world, env });
+      assert.equal(stdout.trim(), '65534 EACCES open');
+    } finally {
+      rmSync(world, { recursive: true, force: true });
+    }
   });
 
   it('copies what the kernel wrote back into the caller\'s buffer, and restores fixup fields', async () => {
