@@ -1,6 +1,6 @@
 // `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
 import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
-import { decodeEvidence } from '../../attestation/evidence/decode.js';
+import { decodeEvidence } from '../../attestation/evidence/platforms.js';
 import { splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
 import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
 import type { SnpPolicy } from '../../attestation/snp/validate.js';
