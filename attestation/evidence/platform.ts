@@ -46,7 +46,15 @@ export interface PlatformVerifierOptions {
  * N: the bundle's `platform` name; E: the evidence; P: the policy; V: the verifier; K: the key of the
  * platform's policy in RaTlsPolicy (and, with "Verifier" appended, of its verifier in VerifyRaTlsOptions).
  */
-export interface Platform<N extends string, E extends { readonly simulated: boolean }, P extends object, V, K extends string> {
+/** What every platform's evidence carries besides its report or quote. */
+export interface PlatformEvidence {
+  readonly certificates: readonly Uint8Array[];
+  readonly crls: readonly Uint8Array[];
+  /** Set by bundles produced by the simulated TEE; informational only, trust comes from roots. */
+  readonly simulated: boolean;
+}
+
+export interface Platform<N extends string, E extends PlatformEvidence, P extends object, V, K extends string> {
   readonly name: N;
   /** The platform's name in messages: "SEV-SNP", "TDX". */
   readonly label: string;
@@ -70,5 +78,7 @@ export interface Platform<N extends string, E extends { readonly simulated: bool
   readonly chip?: EvidenceField<E>;
   parsePolicyJson(text: string): P;
   readonly policyOptions: PolicyOptionFields<P>;
+  /** Whether the verifier uses certificates and CRLs supplied beside the evidence (TDX: no, its PCK chain is in the quote). */
+  readonly usesSuppliedEndorsements: boolean;
   createVerifier(options: PlatformVerifierOptions): V;
 }

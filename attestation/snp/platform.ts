@@ -26,5 +26,6 @@ export const SNP_PLATFORM: Platform<'sev-snp', SnpEvidence, SnpPolicy, SnpVerifi
   chip: { field: 'CHIP_ID', of: (evidence) => parseReport(evidence.report).chipId },
   parsePolicyJson: parseSnpPolicyJson,
   policyOptions: { allowDebug: 'allowDebug', measurements: 'measurements', reportData: 'reportData', allowProvisionalFirmware: 'allowProvisionalFirmware' },
+  usesSuppliedEndorsements: true,
   createVerifier: (options) => new SnpVerifier(options),
 };

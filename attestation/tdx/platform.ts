@@ -33,5 +33,6 @@ export const TDX_PLATFORM: Platform<'tdx', TdxEvidence, TdxPolicy, TdxVerifier, 
   measurement: { field: 'MRTD', of: (evidence) => parseQuote(evidence.quote).body.mrTd },
   parsePolicyJson: parseTdxPolicyJson,
   policyOptions: { allowDebug: 'allowDebug', measurements: 'mrtds', reportData: 'reportData' },
+  usesSuppliedEndorsements: false,
   createVerifier: (options) => new TdxVerifier(options),
 };
