@@ -4,7 +4,9 @@
 import type { Verdict } from '../checks.js';
 import { SNP_PLATFORM } from '../snp/platform.js';
 import { TDX_PLATFORM } from '../tdx/platform.js';
-import { readEvidenceBundle, wrongPlatform } from './bundle.js';
+import { isJsonBundle, readEvidenceBundle, wrongPlatform } from './bundle.js';
+
+export { isJsonBundle };
 import type { Platform, PlatformMembers } from './platform.js';
 
 const TABLE = { 'sev-snp': SNP_PLATFORM, tdx: TDX_PLATFORM } as const;
@@ -34,13 +36,6 @@ export type DecodedEvidenceBundle = DecodedEvidence;
 // Raw bytes no platform recognizes go to SEV-SNP's decoder, whose error (TRUNCATED, UNSUPPORTED_VERSION)
 // says what a report should have been: the format Cloister began with.
 const FALLBACK: PlatformName = 'sev-snp';
-
-/** True when `bytes` is to be read as a JSON bundle: its first byte after spaces, tabs, CR and LF is `{`. */
-export function isJsonBundle(bytes: Uint8Array): boolean {
-  let i = 0;
-  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  return bytes[i] === 0x7b;
-}
 
 function tagged<N extends PlatformName>(platform: PlatformEntry<N>, members: PlatformMembers<EvidenceOf<N>>): PlatformMembers<DecodedEvidenceOf<N>> {
   return { problems: members.problems, evidence: (common) => ({ platform: platform.name, evidence: members.evidence(common) }) };
