@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CloisterError, ERROR_CODES, ParseError, PolicyError } from './errors.js';
+import { CloisterError, ERROR_CODES, isParseErrorCode, PARSE_ERROR_CODES, ParseError, PolicyError } from './errors.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,6 +20,13 @@ describe('error codes', () => {
       .map((f) => readFileSync(`${root}${f}`, 'utf8'))
       .join('\n');
     for (const code of Object.keys(ERROR_CODES)) assert.ok(sources.includes(`'${code}'`), `${code} is never raised`);
+  });
+
+  it('PARSE_ERROR_CODES is the parse group at the head of ERROR_CODES, in order', () => {
+    assert.deepEqual(PARSE_ERROR_CODES, Object.keys(ERROR_CODES).slice(0, PARSE_ERROR_CODES.length));
+    assert.equal(Object.keys(ERROR_CODES)[PARSE_ERROR_CODES.length], 'MISSING_CERTIFICATE');
+    assert.equal(isParseErrorCode('TRUNCATED'), true);
+    assert.equal(isParseErrorCode('POLICY_VMPL'), false);
   });
 
   it('errors carry name, code, field, expected and actual, and serialize without the stack', () => {

@@ -74,6 +74,24 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The parse group of ERROR_CODES: the input does not have its format's shape. A verdict failing with one of these failed on its input, not on its evidence. */
+export const PARSE_ERROR_CODES = [
+  'TRUNCATED',
+  'TRAILING_BYTES',
+  'UNSUPPORTED_VERSION',
+  'UNSUPPORTED_ALGORITHM',
+  'RESERVED_NONZERO',
+  'MALFORMED_FIELD',
+  'MALFORMED_DER',
+  'MALFORMED_CERT_TABLE',
+  'MALFORMED_EVIDENCE',
+  'MALFORMED_POLICY',
+] as const satisfies readonly ErrorCode[];
+
+export function isParseErrorCode(code: string): boolean {
+  return (PARSE_ERROR_CODES as readonly string[]).includes(code);
+}
+
 export interface ErrorDetails {
   readonly field?: string;
   readonly expected?: string;

@@ -7,8 +7,27 @@ export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurv
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';
-export { decodeEvidenceBundle, isJsonBundle, BUNDLE_PLATFORMS, type BundlePlatform, type DecodedEvidenceBundle } from './evidence/bundle.js';
-export { decodeEvidence, type DecodedEvidence } from './evidence/decode.js';
+export {
+  decodeEvidence,
+  decodeEvidenceBundle,
+  decodePlatformEvidence,
+  isJsonBundle,
+  platformOf,
+  verifyDecoded,
+  BUNDLE_PLATFORMS,
+  PLATFORMS,
+  PLATFORM_LIST,
+  type BundlePlatform,
+  type DecodedEvidence,
+  type DecodedEvidenceBundle,
+  type DecodedEvidenceOf,
+  type EvidenceOf,
+  type PlatformEntry,
+  type PlatformName,
+  type PolicyOf,
+  type VerifierOf,
+} from './evidence/platforms.js';
+export type { Platform, PlatformEvidence, BundleMembers, EvidenceField, PolicyOptionFields } from './evidence/platform.js';
 export { bootReportData, freshReportData, keysDigest, keysDigestInput, KEYS_DIGEST_LABEL, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './evidence/reportData.js';
 export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './protocols/cbor.js';
 export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/certificateBinding.js';

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeEvidenceBundle, isJsonBundle } from './bundle.js';
 import { toBase64 } from '../bytes.js';
 import { CloisterError, ParseError } from '../errors.js';
-import { decodeEvidence } from './decode.js';
-import { decodeSnpEvidence } from '../snp/evidence.js';
+import { decodeEvidence, decodeEvidenceBundle, decodeSnpEvidence, decodeTdxEvidence, isJsonBundle } from './platforms.js';
 import { collateralDates, readTdxCollateral, tdxCollateralJson } from '../tdx/collateral.js';
-import { decodeTdxEvidence, looksLikeTdxQuote } from '../tdx/evidence.js';
+import { looksLikeTdxQuote } from '../tdx/evidence.js';
 import { tdxVectorRows } from '../testing/tdxVectors.js';
 import { snpVectorRows, vector } from '../testing/vectors.js';
 

@@ -1,21 +1,13 @@
 // The Cloister evidence bundle, `cloister-evidence/v1` (docs/evidence-bundle.md): one JSON document that
 // carries a platform's evidence (a SEV-SNP report or a TDX quote) with what is needed to verify it
-// offline. This module only decodes; the platforms' verifiers (snp/evidence.ts, tdx/evidence.ts) judge.
+// offline. This module reads the members every bundle has; the platform named by `platform` reads its own
+// (platforms.ts passes them in), and the platforms' verifiers judge.
 import { decodePem, fromBase64 } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { looksLikeCrl } from '../x509.js';
-import type { SnpEvidence } from '../snp/evidence.js';
-import type { TdxEvidence } from '../tdx/evidence.js';
-import { readTdxCollateral, type TdxCollateral } from '../tdx/collateral.js';
+import type { BundleMembers, PlatformMembers } from './platform.js';
 
 export const BUNDLE_FORMAT = 'cloister-evidence/v1';
-export const BUNDLE_PLATFORMS = ['sev-snp', 'tdx'] as const;
-export type BundlePlatform = (typeof BUNDLE_PLATFORMS)[number];
-
-/** A decoded bundle, tagged with its platform. */
-export type DecodedEvidenceBundle =
-  | { readonly platform: 'sev-snp'; readonly evidence: SnpEvidence }
-  | { readonly platform: 'tdx'; readonly evidence: TdxEvidence };
 
 /** Splits certificate files (PEM with any number of blocks, or one DER) into DER certificates and CRLs. */
 export function splitCertificateFile(bytes: Uint8Array, what: string): { certificates: Uint8Array[]; crls: Uint8Array[] } {
@@ -36,8 +28,17 @@ export function isJsonBundle(bytes: Uint8Array): boolean {
   return bytes[i] === 0x7b;
 }
 
-/** Decodes a `cloister-evidence/v1` bundle of either platform; every bad member is reported at once. */
-export function decodeEvidenceBundle(bytes: Uint8Array): DecodedEvidenceBundle {
+/** A platform as the bundle reader sees it: its `platform` name and the reader of its own members. */
+export interface BundlePlatformReader<E> {
+  readonly name: string;
+  fromBundle(bundle: Readonly<Record<string, unknown>>): PlatformMembers<E>;
+}
+
+/**
+ * Reads a `cloister-evidence/v1` bundle for one of `platforms`; every bad member, the platform's own
+ * included, is reported at once.
+ */
+export function readEvidenceBundle<P extends BundlePlatformReader<unknown>>(bytes: Uint8Array, platforms: readonly P[]): { readonly platform: P; readonly evidence: unknown } {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -47,21 +48,17 @@ export function decodeEvidenceBundle(bytes: Uint8Array): DecodedEvidenceBundle {
   const o = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
   const problems: string[] = [];
   if (o.format !== BUNDLE_FORMAT) problems.push(`$.format: must be "${BUNDLE_FORMAT}"`);
-  const platform = (BUNDLE_PLATFORMS as readonly unknown[]).includes(o.platform) ? (o.platform as BundlePlatform) : undefined;
-  if (platform === undefined) problems.push(`$.platform: must be ${BUNDLE_PLATFORMS.map((p) => `"${p}"`).join(' or ')}`);
+  const platform = platforms.find((p) => p.name === o.platform);
+  if (platform === undefined) problems.push(`$.platform: must be ${platforms.map((p) => `"${p.name}"`).join(' or ')}`);
   if (typeof o.evidence !== 'string') problems.push('$.evidence: must be a base64 string');
   for (const k of ['certificates', 'crls'] as const) {
     if (k in o && !(Array.isArray(o[k]) && o[k].every((c) => typeof c === 'string'))) problems.push(`$.${k}: must be an array of base64 or PEM strings`);
   }
   if ('simulated' in o && typeof o.simulated !== 'boolean') problems.push('$.simulated: must be true or false');
-  // `collateral` is a TDX member; in a SEV-SNP bundle it is an unknown member and ignored like the others.
-  let collateral: TdxCollateral | undefined;
-  if (platform === 'tdx' && 'collateral' in o) {
-    const read = readTdxCollateral(o.collateral, '$.collateral');
-    problems.push(...read.problems);
-    collateral = read.collateral;
-  }
-  if (problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid evidence bundle: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
+  // A platform's own members (TDX `collateral`) are unknown members, and ignored, in other platforms' bundles.
+  const own = platform?.fromBundle(o);
+  problems.push(...(own?.problems ?? []));
+  if (platform === undefined || own === undefined || problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid evidence bundle: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
   const certificates: Uint8Array[] = [];
   const crls: Uint8Array[] = [];
   for (const k of ['certificates', 'crls'] as const) {
@@ -77,17 +74,21 @@ export function decodeEvidenceBundle(bytes: Uint8Array): DecodedEvidenceBundle {
   }
   // Members this version does not know are ignored, so that later bundle versions stay readable.
   const evidence = fromBase64(o.evidence as string, '$.evidence');
-  const simulated = o.simulated === true;
-  if (platform === 'tdx') return { platform, evidence: { quote: evidence, certificates, crls, simulated, ...(collateral === undefined ? {} : { collateral }) } };
-  return { platform: 'sev-snp', evidence: { report: evidence, certificates, crls, simulated } };
+  const members: BundleMembers = { evidence, certificates, crls, simulated: o.simulated === true };
+  return { platform, evidence: own.evidence(members) };
+}
+
+interface WrongPlatformName {
+  readonly name: string;
+  readonly label: string;
+  readonly decoderName: string;
 }
 
 /** The error for a bundle of the other platform handed to a platform's decoder. */
-export function wrongPlatform(actual: BundlePlatform, expected: BundlePlatform, decoder: string): ParseError {
-  const names: Record<BundlePlatform, string> = { 'sev-snp': 'SEV-SNP', tdx: 'TDX' };
-  return new ParseError('MALFORMED_EVIDENCE', `evidence bundle holds ${names[actual]} evidence ($.platform "${actual}"), not ${names[expected]}: decode it with ${decoder} or decodeEvidenceBundle`, {
+export function wrongPlatform(actual: WrongPlatformName, expected: WrongPlatformName): ParseError {
+  return new ParseError('MALFORMED_EVIDENCE', `evidence bundle holds ${actual.label} evidence ($.platform "${actual.name}"), not ${expected.label}: decode it with ${actual.decoderName} or decodeEvidenceBundle`, {
     field: '$.platform',
-    expected,
-    actual,
+    expected: expected.name,
+    actual: actual.name,
   });
 }

@@ -4,54 +4,49 @@
 // platform's verifier, and check that REPORT_DATA is the binding recomputed from this certificate's
 // SubjectPublicKeyInfo and the carried key configs. Never throws for a bad certificate: the verdict
 // carries the failure.
-import { decodeEvidenceBundle, type BundlePlatform, type DecodedEvidenceBundle } from '../evidence/bundle.js';
+import { decodeEvidenceBundle, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformKey, type PlatformName, type PolicyOf, type VerifierOf } from '../evidence/platforms.js';
 import { bytesEqual, bytesListsEqual, toHex, toArrayBufferView } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError, VerificationError } from '../errors.js';
 import { verifySignedBy } from '../signatures.js';
-import { verifySnpEvidence } from '../snp/evidence.js';
-import { parseReport } from '../snp/report.js';
-import type { SnpPolicy } from '../snp/validate.js';
-import type { SnpVerifier } from '../snp/verify.js';
-import { verifyTdxEvidence } from '../tdx/evidence.js';
-import { parseQuote } from '../tdx/quote.js';
-import type { TdxPolicy } from '../tdx/validate.js';
-import type { TdxVerifier } from '../tdx/verify.js';
 import { checkValidity } from '../validity.js';
 import { parseCertificate, type Certificate } from '../x509.js';
 import { raTlsReportData } from './certificateBinding.js';
 import { decodeRaTlsExtension, ID_PE_CMW, type RaTlsAttestation } from '../protocols/ratlsExtension.js';
 
-/** The policy per platform; a platform left undefined is verified with the empty policy (defaults only). */
-export interface RaTlsPolicy {
-  readonly snp?: SnpPolicy;
-  readonly tdx?: TdxPolicy;
-}
+/** The policy per platform, by the platform's key (snp, tdx); a platform left undefined is verified with the empty policy (defaults only). */
+export type RaTlsPolicy = { readonly [N in PlatformName as PlatformKey<N>]?: PolicyOf<N> };
 
-export interface VerifyRaTlsOptions {
+/** A verifier per platform (snpVerifier, tdxVerifier); a platform left undefined gets its default verifier. */
+export type PlatformVerifiers = { readonly [N in PlatformName as `${PlatformKey<N>}Verifier`]?: VerifierOf<N> };
+
+export interface VerifyRaTlsOptions extends PlatformVerifiers {
   /** Evaluation time for the certificate and the evidence's chain. Default: now. */
   readonly at?: Date;
-  readonly snpVerifier?: SnpVerifier;
-  readonly tdxVerifier?: TdxVerifier;
   /** The key configs the client fetched (e.g. from /ohttp-keys); when given, the certificate must carry exactly these. */
   readonly expectedKeyConfigs?: readonly Uint8Array[];
 }
 
 /** `platform` is "unknown" when verification stopped before the evidence bundle was decoded. */
-export type RaTlsVerdict = Verdict<BundlePlatform | 'unknown'>;
+export type RaTlsVerdict = Verdict<PlatformName | 'unknown'>;
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', toArrayBufferView(bytes))));
 }
 
-function reportDataOf(bundle: DecodedEvidenceBundle): Uint8Array {
-  return bundle.platform === 'sev-snp' ? parseReport(bundle.evidence.report).reportData : parseQuote(bundle.evidence.quote).body.reportData;
+/** Verifies decoded evidence with its platform's verifier, under the policy and verifier the caller gave for that platform. */
+export function verifyEvidenceFor<N extends PlatformName>(decoded: DecodedEvidenceOf<N>, policy: RaTlsPolicy, options: PlatformVerifiers, at: Date): Promise<Verdict<N>> {
+  const platform: PlatformEntry<N> = platformOf(decoded);
+  // RaTlsPolicy and PlatformVerifiers are keyed by `platform.key`, which TypeScript cannot follow through the key remapping.
+  const policyOf = (policy as Readonly<Partial<Record<string, PolicyOf<N>>>>)[platform.key];
+  const verifier = (options as Readonly<Partial<Record<string, VerifierOf<N>>>>)[`${platform.key}Verifier`];
+  return verifyDecoded(decoded, policyOf, { at, verifier });
 }
 
 export async function verifyAttestedCertificate(der: Uint8Array, policy: RaTlsPolicy = {}, options: VerifyRaTlsOptions = {}): Promise<RaTlsVerdict> {
   const log = new CheckLog();
   const at = options.at ?? new Date();
-  let platform: BundlePlatform | 'unknown' = 'unknown';
+  let platform: PlatformName | 'unknown' = 'unknown';
   let simulated = false;
   let claims: Record<string, unknown> | undefined;
   try {
@@ -91,16 +86,12 @@ export async function verifyAttestedCertificate(der: Uint8Array, policy: RaTlsPo
         }
       });
     }
-    const common = { at };
-    const inner =
-      bundle.platform === 'sev-snp'
-        ? await verifySnpEvidence(bundle.evidence, policy.snp, { ...common, ...(options.snpVerifier === undefined ? {} : { verifier: options.snpVerifier }) })
-        : await verifyTdxEvidence(bundle.evidence, policy.tdx, { ...common, ...(options.tdxVerifier === undefined ? {} : { verifier: options.tdxVerifier }) });
+    const inner = await verifyEvidenceFor(bundle, policy, options, at);
     log.checks.push(...inner.checks.map((c) => ({ ...c, id: `evidence.${c.id}` })));
     claims = { ...claims, ...(inner.claims === undefined ? {} : { evidence: inner.claims }) };
     if (!inner.accepted) return { accepted: false, platform, simulated, ...(inner.error === undefined ? {} : { error: inner.error }), checks: log.checks, claims };
     await log.run('ratls.binding', async () => {
-      const reportData = reportDataOf(bundle);
+      const reportData = platformOf(bundle).reportData(bundle.evidence);
       const binding = await raTlsReportData(cert.spki, attestation.keyConfigs);
       if (!bytesEqual(reportData, binding)) {
         throw new VerificationError('KEY_BINDING_MISMATCH', `REPORT_DATA ${toHex(reportData)} is not the binding ${toHex(binding)} of this certificate's public key and key configs`, {

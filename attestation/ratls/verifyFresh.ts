@@ -5,34 +5,32 @@
 // nonce and of exactly this certificate's keys, and that it comes from the same platform, launch
 // measurement and (SEV-SNP) chip as the evidence in the certificate. Never throws for bad evidence.
 import { freshReportData, keysDigest } from '../evidence/reportData.js';
-import { decodeEvidenceBundle, type BundlePlatform, type DecodedEvidenceBundle } from '../evidence/bundle.js';
+import { decodeEvidenceBundle, platformOf, type DecodedEvidenceOf, type PlatformName } from '../evidence/platforms.js';
 import { bytesEqual, toHex } from '../bytes.js';
 import { CheckLog, type VerdictError } from '../checks.js';
 import { CloisterError, VerificationError } from '../errors.js';
-import { verifySnpEvidence } from '../snp/evidence.js';
-import { parseReport } from '../snp/report.js';
-import { verifyTdxEvidence } from '../tdx/evidence.js';
-import { parseQuote } from '../tdx/quote.js';
 import { parseCertificate } from '../x509.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
-import type { RaTlsPolicy, RaTlsVerdict, VerifyRaTlsOptions } from './verifyCertificate.js';
+import { verifyEvidenceFor, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './verifyCertificate.js';
 
 export type VerifyFreshOptions = Omit<VerifyRaTlsOptions, 'expectedKeyConfigs'>;
 
-interface Identity {
-  readonly platform: BundlePlatform;
-  readonly reportData: Uint8Array;
-  readonly measurement: Uint8Array;
-  readonly chipId?: Uint8Array;
+interface Field {
+  readonly field: string;
+  readonly value: Uint8Array;
 }
 
-function identityOf(bundle: DecodedEvidenceBundle): Identity {
-  if (bundle.platform === 'sev-snp') {
-    const r = parseReport(bundle.evidence.report);
-    return { platform: 'sev-snp', reportData: r.reportData, measurement: r.measurement, chipId: r.chipId };
-  }
-  const body = parseQuote(bundle.evidence.quote).body;
-  return { platform: 'tdx', reportData: body.reportData, measurement: body.mrTd };
+interface Identity {
+  readonly platform: PlatformName;
+  readonly reportData: Uint8Array;
+  readonly measurement: Field;
+  readonly chip?: Field;
+}
+
+function identityOf<N extends PlatformName>(bundle: DecodedEvidenceOf<N>): Identity {
+  const p = platformOf(bundle);
+  const measurement = { field: p.measurement.field, value: p.measurement.of(bundle.evidence) };
+  return { platform: p.name, reportData: p.reportData(bundle.evidence), measurement, ...(p.chip === undefined ? {} : { chip: { field: p.chip.field, value: p.chip.of(bundle.evidence) } }) };
 }
 
 function sameOrigin(fresh: Identity, boot: Identity): void {
@@ -40,9 +38,9 @@ function sameOrigin(fresh: Identity, boot: Identity): void {
     throw new VerificationError('EVIDENCE_MISMATCH', `fresh evidence ${field} ${actual} differs from the certificate's evidence (${expected})`, { field, expected, actual });
   };
   if (fresh.platform !== boot.platform) differ('platform', boot.platform, fresh.platform);
-  const name = fresh.platform === 'sev-snp' ? 'MEASUREMENT' : 'MRTD';
-  if (!bytesEqual(fresh.measurement, boot.measurement)) differ(name, toHex(boot.measurement), toHex(fresh.measurement));
-  if (fresh.chipId !== undefined && boot.chipId !== undefined && !bytesEqual(fresh.chipId, boot.chipId)) differ('CHIP_ID', toHex(boot.chipId), toHex(fresh.chipId));
+  for (const [f, b] of [[fresh.measurement, boot.measurement], [fresh.chip, boot.chip]] as const) {
+    if (f !== undefined && b !== undefined && !bytesEqual(f.value, b.value)) differ(f.field, toHex(b.value), toHex(f.value));
+  }
 }
 
 /**
@@ -57,7 +55,7 @@ export async function verifyFreshEvidence(
   options: VerifyFreshOptions = {},
 ): Promise<RaTlsVerdict> {
   const log = new CheckLog();
-  let platform: BundlePlatform | 'unknown' = 'unknown';
+  let platform: PlatformName | 'unknown' = 'unknown';
   let simulated = false;
   let claims: Record<string, unknown> = { nonce: toHex(nonce) };
   try {
@@ -72,10 +70,7 @@ export async function verifyFreshEvidence(
     platform = bundle.platform;
     simulated = bundle.evidence.simulated;
     const at = options.at ?? new Date();
-    const inner =
-      bundle.platform === 'sev-snp'
-        ? await verifySnpEvidence(bundle.evidence, policy.snp, { at, ...(options.snpVerifier === undefined ? {} : { verifier: options.snpVerifier }) })
-        : await verifyTdxEvidence(bundle.evidence, policy.tdx, { at, ...(options.tdxVerifier === undefined ? {} : { verifier: options.tdxVerifier }) });
+    const inner = await verifyEvidenceFor(bundle, policy, options, at);
     log.checks.push(...inner.checks.map((c) => ({ ...c, id: `fresh.${c.id}` })));
     if (inner.claims !== undefined) claims = { ...claims, evidence: inner.claims };
     if (!inner.accepted) return { accepted: false, platform, simulated, ...(inner.error === undefined ? {} : { error: inner.error }), checks: log.checks, claims };
@@ -92,7 +87,7 @@ export async function verifyFreshEvidence(
     }, () => 'REPORT_DATA binds the nonce and the certificate key and key configs');
     await log.run('fresh.origin', () => {
       sameOrigin(fresh, boot);
-    }, () => `same platform, ${fresh.platform === 'sev-snp' ? 'MEASUREMENT and CHIP_ID' : 'MRTD'} as the certificate's evidence`);
+    }, () => `same platform, ${[fresh.measurement, fresh.chip].flatMap((f) => (f === undefined ? [] : [f.field])).join(' and ')} as the certificate's evidence`);
     claims = { ...claims, reportData: toHex(fresh.reportData) };
     return { accepted: true, platform, simulated, checks: log.checks, claims };
   } catch (e) {

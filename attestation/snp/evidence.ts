@@ -1,7 +1,6 @@
-// SEV-SNP evidence as it arrives: a raw report, an extended report (report + certificate table), or a
-// Cloister evidence bundle (JSON, see docs/evidence-bundle.md); and the whole parse -> verify ->
-// validate pipeline that turns it into a verdict.
-import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../evidence/bundle.js';
+// SEV-SNP evidence as it arrives raw: a report or an extended report (report + certificate table; bundles
+// are read in ../evidence/platforms.ts); and the whole parse -> verify -> validate pipeline that turns it
+// into a verdict.
 import { toHex } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError, ParseError } from '../errors.js';
@@ -27,13 +26,8 @@ export interface SnpEvidence {
 
 const CERTIFICATE_GUIDS = new Set<string>([CERT_GUID.vcek, CERT_GUID.vlek, CERT_GUID.ask, CERT_GUID.ark]);
 
-/** Recognizes a raw report, an extended report or a JSON evidence bundle. */
-export function decodeSnpEvidence(bytes: Uint8Array): SnpEvidence {
-  if (isJsonBundle(bytes)) {
-    const bundle = decodeEvidenceBundle(bytes);
-    if (bundle.platform !== 'sev-snp') throw wrongPlatform(bundle.platform, 'sev-snp', 'decodeTdxEvidence');
-    return bundle.evidence;
-  }
+/** Splits a raw report or an extended report; decodeSnpEvidence (../evidence/platforms.ts) also takes bundles. */
+export function decodeRawSnpEvidence(bytes: Uint8Array): SnpEvidence {
   if (bytes.length < REPORT_SIZE) {
     throw new ParseError('TRUNCATED', `evidence is ${bytes.length} bytes: a SEV-SNP report is ${REPORT_SIZE} bytes (an extended report more)`, {
       field: 'report',

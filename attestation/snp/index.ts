@@ -7,4 +7,6 @@ export { parseVekExtensions, isVekCertificate, AMD_OID, type VekInfo } from './v
 export { SnpVerifier, type SnpEndorsements, type SnpVerifyOptions, type SnpVerification, type SnpVerifierOptions } from './verify.js';
 export { validateSnpReport, type SnpPolicy } from './validate.js';
 export { assertSnpPolicy, parseSnpPolicyJson } from './policy.js';
-export { decodeSnpEvidence, splitCertificateFile, verifySnpEvidence, snpClaims, BUNDLE_FORMAT, type SnpEvidence, type SnpVerdict, type VerdictError, type VerifySnpOptions } from './evidence.js';
+export { decodeSnpEvidence } from '../evidence/platforms.js';
+export { SNP_PLATFORM } from './platform.js';
+export { decodeRawSnpEvidence, splitCertificateFile, verifySnpEvidence, snpClaims, BUNDLE_FORMAT, type SnpEvidence, type SnpVerdict, type VerdictError, type VerifySnpOptions } from './evidence.js';

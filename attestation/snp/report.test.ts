@@ -5,7 +5,7 @@ import { toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { onlyParseErrors } from '../testing/parseErrors.js';
 import { snpVectorRows } from '../testing/vectors.js';
-import { decodeSnpEvidence } from './evidence.js';
+import { decodeSnpEvidence } from '../evidence/platforms.js';
 import { parseReport, REPORT_SIZE, serializeReport, signatureP1363 } from './report.js';
 
 const rows = snpVectorRows();

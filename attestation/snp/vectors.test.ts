@@ -6,7 +6,8 @@ import { parseCertificate } from '../x509.js';
 import { parseReport, serializeReport } from './report.js';
 import { encodeTcb } from './tcb.js';
 import { parseVekExtensions } from './vek.js';
-import { decodeSnpEvidence, verifySnpEvidence, type SnpEvidence } from './evidence.js';
+import { decodeSnpEvidence } from '../evidence/platforms.js';
+import { verifySnpEvidence, type SnpEvidence } from './evidence.js';
 import type { SnpPolicy } from './validate.js';
 
 const NOW = new Date('2026-11-23T00:00:00Z'); // "now" in the README: after the S4 VLEK expired

@@ -5,7 +5,8 @@ import * as x509 from '@peculiar/x509';
 import { caExtensions, createDevChain, createDevCrl, devReportFields, signDevReport, type DevChain, type ReportFields } from '../testing/devSnp.js';
 import { certs, snpVectorRows, vector } from '../testing/vectors.js';
 import { CERT_GUID, serializeCertTable } from './certTable.js';
-import { decodeSnpEvidence, verifySnpEvidence, type SnpEvidence } from './evidence.js';
+import { decodeSnpEvidence } from '../evidence/platforms.js';
+import { verifySnpEvidence, type SnpEvidence } from './evidence.js';
 import type { SnpPolicy } from './validate.js';
 import { SnpVerifier } from './verify.js';
 

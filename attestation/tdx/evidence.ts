@@ -1,12 +1,10 @@
-// TDX evidence as it arrives, a raw quote or a Cloister evidence bundle (JSON, docs/evidence-bundle.md),
-// and the parse -> verify -> validate pipeline that turns it into a verdict.
+// TDX evidence as it arrives raw, a quote (bundles are read in ../evidence/platforms.ts), and the parse -> verify -> validate pipeline that turns it into a verdict.
 //
 // What an accepted verdict means today: the quote parses, its PCK chain ends in a trusted root and is
 // valid at the evaluation time, the PCK key signed the QE report, the QE report binds the attestation
 // key, the attestation key signed the quote, and the policy holds. What it does not mean: collateral is
 // not verified (the `collateral` check is skipped), so the platform's TCB status (UpToDate, OutOfDate,
 // Revoked, ...) and the QE's identity are unknown, and no CRL is checked (`crl` is skipped).
-import { decodeEvidenceBundle, isJsonBundle, wrongPlatform } from '../evidence/bundle.js';
 import { toHex } from '../bytes.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
 import { CloisterError } from '../errors.js';
@@ -41,13 +39,8 @@ export function looksLikeTdxQuote(bytes: Uint8Array): boolean {
   return (QUOTE_VERSIONS as readonly number[]).includes(u16(0)) && u16(2) === ATTESTATION_KEY_TYPE_ECDSA_P256 && u16(4) === TEE_TYPE_TDX && u16(6) === 0;
 }
 
-/** Recognizes a raw quote or a JSON evidence bundle with `platform: "tdx"`. The quote is parsed by verifyTdxEvidence. */
-export function decodeTdxEvidence(bytes: Uint8Array): TdxEvidence {
-  if (isJsonBundle(bytes)) {
-    const bundle = decodeEvidenceBundle(bytes);
-    if (bundle.platform !== 'tdx') throw wrongPlatform(bundle.platform, 'tdx', 'decodeSnpEvidence');
-    return bundle.evidence;
-  }
+/** A raw quote as evidence; verifyTdxEvidence parses it. decodeTdxEvidence (../evidence/platforms.ts) also takes bundles. */
+export function decodeRawTdxEvidence(bytes: Uint8Array): TdxEvidence {
   return { quote: bytes, certificates: [], crls: [], simulated: false };
 }
 

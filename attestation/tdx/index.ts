@@ -28,7 +28,9 @@ export {
 } from './quote.js';
 export { TdxVerifier, attestationKeySpki, expectedQeReportData, type TdxVerifierOptions, type TdxVerifyOptions, type TdxVerification, type TdxChainSummary } from './verify.js';
 export { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
-export { decodeTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, COLLATERAL_NOT_VERIFIED, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
+export { decodeTdxEvidence } from '../evidence/platforms.js';
+export { TDX_PLATFORM } from './platform.js';
+export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, COLLATERAL_NOT_VERIFIED, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
 export { validateTdxQuote, type TdxPolicy } from './validate.js';
 export { assertTdxPolicy, parseTdxPolicyJson } from './policy.js';
 export { readTdxCollateral, tdxCollateralJson, collateralDates, COLLATERAL_MEMBERS, type TdxCollateral, type CollateralDates } from './collateral.js';

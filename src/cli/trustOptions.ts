@@ -1,15 +1,15 @@
 // What `cloister verify` and `cloister request` share: the caller's policy from --policy and
 // --measurement, and verifiers on the node:crypto backend, trusting the simulated TEE's development
 // roots with --trust-simulated.
-import { UsageError } from '../../attestation/errors.js';
-import type { RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
-import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
-import type { SnpPolicy } from '../../attestation/snp/validate.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { TdxVerifier } from '../../attestation/tdx/verify.js';
+import type { UsageError } from '../../attestation/errors.js';
+import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName, type PolicyOf } from '../../attestation/evidence/platforms.js';
+import type { PlatformVerifiers, RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
+import type { SnpVerifier } from '../../attestation/snp/verify.js';
+import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
-import { availableSimulatedRoots } from './devRoots.js';
+import { simulatedRootsByPlatform } from './devRoots.js';
 import { readInput, usageError, type CliIo } from './io.js';
+import { policyWithOptions, readPolicyOptions, type PolicyOptions } from './policyOptions.js';
 
 export interface TrustValues {
   readonly policy?: string | undefined;
@@ -23,26 +23,31 @@ export interface Trust {
   readonly tdxVerifier: TdxVerifier;
 }
 
+// `verify --policy` and `request --policy` take a SEV-SNP policy file (their help says so); the other
+// platforms' policies come from the options alone.
+const POLICY_FILE_PLATFORM = PLATFORMS['sev-snp'];
+
+/** One platform's members of RaTlsPolicy and PlatformVerifiers, as [key, value] pairs. */
+function platformTrust<N extends PlatformName>(platform: PlatformEntry<N>, file: PolicyOf<N> | undefined, options: PolicyOptions, roots: Uint8Array[]): { policy: [string, unknown]; verifier: [string, unknown] } {
+  return {
+    policy: [platform.key, policyWithOptions(platform, file ?? {}, options)],
+    verifier: [`${platform.key}Verifier`, platform.createVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots })],
+  };
+}
+
 export async function trustFromOptions(values: TrustValues, io: CliIo, command: string, noRootHint: string): Promise<Trust> {
   const usage = (message: string): UsageError => usageError(message, command);
-  const measurements = values.measurement?.map((m) => {
-    const clean = m.replace(/^0x/i, '').toLowerCase();
-    if (!/^[0-9a-f]{96}$/.test(clean)) throw usage(`--measurement must be 48 bytes of hex (96 digits), got "${m}"`);
-    return clean;
-  });
-  let snp: SnpPolicy = {};
-  if (values.policy !== undefined) snp = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
-  const snpRoots: Uint8Array[] = [];
-  const tdxRoots: Uint8Array[] = [];
+  const options = readPolicyOptions({ measurement: values.measurement }, usage);
+  const file = values.policy === undefined ? undefined : POLICY_FILE_PLATFORM.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+  const none = { 'sev-snp': [], tdx: [] };
+  let roots: { readonly [N in PlatformName]: Uint8Array[] } = none;
   if (values['trust-simulated'] === true) {
-    const dev = await availableSimulatedRoots();
-    if (dev.snp.length === 0 && dev.tdx === undefined) throw usage(`--trust-simulated: no development root in ${dev.dir} (${noRootHint})`);
-    snpRoots.push(...dev.snp);
-    if (dev.tdx !== undefined) tdxRoots.push(dev.tdx);
+    const dev = await simulatedRootsByPlatform();
+    if (PLATFORM_LIST.every((p) => dev.roots[p.name].length === 0)) throw usage(`--trust-simulated: no development root in ${dev.dir} (${noRootHint})`);
+    roots = dev.roots;
   }
-  return {
-    policy: { snp: { ...snp, ...(measurements === undefined ? {} : { measurements }) }, tdx: measurements === undefined ? {} : { mrtds: measurements } },
-    snpVerifier: new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots: snpRoots }),
-    tdxVerifier: new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots: tdxRoots }),
-  };
+  const trust = PLATFORM_LIST.map((p) => platformTrust(p, p.name === POLICY_FILE_PLATFORM.name ? file : undefined, options, roots[p.name]));
+  // Object.fromEntries loses the keys' types; each pair was built from its platform's own entry.
+  const verifiers = Object.fromEntries(trust.map((t) => t.verifier)) as Required<PlatformVerifiers>;
+  return { policy: Object.fromEntries(trust.map((t) => t.policy)), ...verifiers };
 }

@@ -1,6 +1,7 @@
 // `cloister verify https://HOST:PORT`: connect to a Cloister server, verify its RA-TLS certificate
 // (docs/ra-tls.md) during the TLS handshake, and print the verdict and what it attests.
 import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/client/node/index.js';
+import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError, UsageError } from '../../attestation/errors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
@@ -83,24 +84,29 @@ function tcbLine(tcb: Record<string, unknown> | undefined): string {
   return `${String(tcb.raw)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
 }
 
+type Evidence = NonNullable<Claims['evidence']>;
+
+/** The evidence lines of an accepted verdict, per platform; "unknown" never reaches a summary (no evidence, no acceptance). */
+const EVIDENCE_LINES: { readonly [N in PlatformName | 'unknown']: (origin: string, e: Evidence, simulated: string) => string[] } = {
+  tdx: (origin, e, simulated) => [
+    `ACCEPTED: ${origin} presents an RA-TLS certificate with a TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'} body), chain to ${e.chain?.root ?? '?'}${simulated}`,
+    `  platform     tdx`,
+    `  measurement  ${e.mrTd ?? '?'} (MRTD)`,
+    '  tcb          unknown: TCB info / QE identity verification is not implemented',
+  ],
+  'sev-snp': (origin, e, simulated) => [
+    `ACCEPTED: ${origin} presents an RA-TLS certificate with a SEV-SNP report v${e.version ?? '?'} from ${e.product ?? '?'}, signed by the ${(e.signingKey ?? '?').toUpperCase()}, chain to ${e.chain?.root ?? '?'}${simulated}`,
+    `  platform     sev-snp`,
+    `  measurement  ${e.measurement ?? '?'}`,
+    `  tcb          reported ${tcbLine(e.reportedTcb)}`,
+  ],
+  unknown: (origin) => [`ACCEPTED: ${origin}`],
+};
+
 function summary(origin: string, v: RaTlsVerdict): string {
   const c = (v.claims ?? {}) as Claims;
-  const e = c.evidence ?? {};
   const passed = v.checks.filter((k) => k.status === 'pass').length;
-  const lines =
-    v.platform === 'tdx'
-      ? [
-          `ACCEPTED: ${origin} presents an RA-TLS certificate with a TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'} body), chain to ${e.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
-          `  platform     tdx`,
-          `  measurement  ${e.mrTd ?? '?'} (MRTD)`,
-          '  tcb          unknown: TCB info / QE identity verification is not implemented',
-        ]
-      : [
-          `ACCEPTED: ${origin} presents an RA-TLS certificate with a SEV-SNP report v${e.version ?? '?'} from ${e.product ?? '?'}, signed by the ${(e.signingKey ?? '?').toUpperCase()}, chain to ${e.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
-          `  platform     sev-snp`,
-          `  measurement  ${e.measurement ?? '?'}`,
-          `  tcb          reported ${tcbLine(e.reportedTcb)}`,
-        ];
+  const lines = EVIDENCE_LINES[v.platform](origin, c.evidence ?? {}, v.simulated ? ' (evidence marked SIMULATED)' : '');
   return [
     ...lines,
     `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,

@@ -1,18 +1,15 @@
 // `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
-import { CloisterError, ParseError, UsageError } from '../../attestation/errors.js';
-import { decodeEvidence } from '../../attestation/evidence/decode.js';
-import { splitCertificateFile, verifySnpEvidence, type SnpEvidence, type SnpVerdict } from '../../attestation/snp/evidence.js';
-import { parseSnpPolicyJson } from '../../attestation/snp/policy.js';
-import type { SnpPolicy } from '../../attestation/snp/validate.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { verifyTdxEvidence, type TdxEvidence, type TdxVerdict } from '../../attestation/tdx/evidence.js';
-import { parseTdxPolicyJson } from '../../attestation/tdx/policy.js';
-import type { TdxPolicy } from '../../attestation/tdx/validate.js';
-import { TdxVerifier } from '../../attestation/tdx/verify.js';
+import type { Verdict } from '../../attestation/checks.js';
+import { CloisterError, isParseErrorCode, ParseError, UsageError, type ErrorCode } from '../../attestation/errors.js';
+import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
+import { decodeEvidence, PLATFORM_LIST, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformName } from '../../attestation/evidence/platforms.js';
+import type { SnpVerdict } from '../../attestation/snp/evidence.js';
+import type { TdxVerdict } from '../../attestation/tdx/evidence.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
-import { simulatedSnpRoots, simulatedTdxRoot } from './devRoots.js';
+import { simulatedRoots } from './devRoots.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
+import { policyWithOptions, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
 
@@ -65,12 +62,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function hexArg(value: string, bytes: number, flag: string): string {
-  const clean = value.replace(/^0x/i, '');
-  if (!new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(clean)) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got "${value}"`);
-  return clean.toLowerCase();
-}
-
 function summary(v: SnpVerdict): string {
   const passed = v.checks.filter((c) => c.status === 'pass').length;
   const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
@@ -110,18 +101,28 @@ function rejection(v: SnpVerdict | TdxVerdict): string {
 
 type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
 
-async function verifySnp(io: CliIo, values: Values, decoded: SnpEvidence, at: Date | undefined): Promise<SnpVerdict> {
-  let policy: SnpPolicy = {};
-  if (values.policy !== undefined) policy = parseSnpPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
-  policy = {
-    ...policy,
-    ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
-    ...(values['allow-provisional-tcb'] === true ? { allowProvisionalFirmware: true } : {}),
-    ...(values.measurement === undefined ? {} : { measurements: values.measurement.map((m) => hexArg(m, 48, '--measurement')) }),
-    ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
-  };
-  const certificates = [...decoded.certificates];
-  const crls = [...decoded.crls];
+/** How an accepted verdict is summed up, per platform. */
+const SUMMARIES: { readonly [N in PlatformName]: (v: Verdict<N>) => string } = { 'sev-snp': summary, tdx: tdxSummary };
+
+const summaryOf = <N extends PlatformName>(v: Verdict<N>): string => SUMMARIES[v.platform](v);
+
+/** Options a platform's verifier cannot use, as their flags: --certs and --crl where it takes no supplied endorsements, policy options its policy lacks. */
+function unusableFlags<N extends PlatformName>(platform: PlatformEntry<N>, values: Values): string[] {
+  const endorsements = platform.usesSuppliedEndorsements ? [] : (['certs', 'crl'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
+  return [...endorsements, ...unsupportedPolicyFlags(platform, values)];
+}
+
+async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: Values, decoded: DecodedEvidenceOf<N>, at: Date | undefined): Promise<Verdict<N>> {
+  const platform = platformOf(decoded);
+  const unusable = unusableFlags(platform, values);
+  if (unusable.length > 0) {
+    const accepting = PLATFORM_LIST.filter((p) => unusableFlags(p, values).length === 0).map((p) => p.label);
+    throw usage(`${unusable.join(', ')} ${unusable.length === 1 ? 'applies' : 'apply'} to ${accepting.join(' or ')} evidence only, and FILE is ${platform.label} evidence`);
+  }
+  const base = values.policy === undefined ? {} : platform.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+  const policy = policyWithOptions(platform, base, readPolicyOptions(values, usage));
+  const certificates = [...decoded.evidence.certificates];
+  const crls = [...decoded.evidence.crls];
   for (const path of values.certs ?? []) {
     const split = splitCertificateFile(await readInput(io, path, 'certificate'), path);
     certificates.push(...split.certificates);
@@ -135,26 +136,10 @@ async function verifySnp(io: CliIo, values: Values, decoded: SnpEvidence, at: Da
     crls.push(...split.crls);
   }
   const additionalRoots = await trustRoots(io, values);
-  if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedSnpRoots('verify-evidence')));
-  const verifier = new SnpVerifier({ ecdsa: nodeEcdsa, additionalRoots });
-  return verifySnpEvidence({ ...decoded, certificates, crls }, policy, { verifier, ...(at === undefined ? {} : { at }) });
-}
-
-async function verifyTdx(io: CliIo, values: Values, evidence: TdxEvidence, at: Date | undefined): Promise<TdxVerdict> {
-  const snpOnly = (['certs', 'crl', 'allow-provisional-tcb'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
-  if (snpOnly.length > 0) throw usage(`${snpOnly.join(', ')} ${snpOnly.length === 1 ? 'applies' : 'apply'} to SEV-SNP evidence only, and FILE is TDX evidence`);
-  let policy: TdxPolicy = {};
-  if (values.policy !== undefined) policy = parseTdxPolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
-  policy = {
-    ...policy,
-    ...(values['allow-debug'] === true ? { allowDebug: true } : {}),
-    ...(values.measurement === undefined ? {} : { mrtds: values.measurement.map((m) => hexArg(m, 48, '--measurement')) }),
-    ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, '--report-data') }),
-  };
-  const additionalRoots = await trustRoots(io, values);
-  if (values['trust-simulated'] === true) additionalRoots.push(await simulatedTdxRoot('verify-evidence'));
-  const verifier = new TdxVerifier({ ecdsa: nodeEcdsa, additionalRoots });
-  return verifyTdxEvidence(evidence, policy, { verifier, ...(at === undefined ? {} : { at }) });
+  if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedRoots(platform.name, 'verify-evidence')));
+  const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, additionalRoots });
+  const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : decoded.evidence;
+  return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, ...(at === undefined ? {} : { at }) });
 }
 
 async function trustRoots(io: CliIo, values: Values): Promise<Uint8Array[]> {
@@ -165,7 +150,7 @@ async function trustRoots(io: CliIo, values: Values): Promise<Uint8Array[]> {
 
 export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<number> {
   let json = false;
-  let platform: 'sev-snp' | 'tdx' = 'sev-snp';
+  let platform: PlatformName = 'sev-snp';
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, 'verify-evidence');
     json = values.json === true;
@@ -177,12 +162,17 @@ export async function verifyEvidenceCommand(argv: string[], io: CliIo): Promise<
     const at = parseAt(values.at, 'verify-evidence');
     const decoded = decodeEvidence(await readInput(io, positionals[0] as string, 'evidence'));
     platform = decoded.platform;
-    const verdict = decoded.platform === 'tdx' ? await verifyTdx(io, values, decoded.evidence, at) : await verifySnp(io, values, decoded.evidence, at);
+    const verdict = await verifyDecodedEvidence(io, values, decoded, at);
     if (json) io.stdout(`${JSON.stringify(verdict, null, 2)}\n`);
-    else if (verdict.accepted) io.stdout(verdict.platform === 'tdx' ? tdxSummary(verdict) : summary(verdict));
+    else if (verdict.accepted) io.stdout(summaryOf(verdict));
     if (verdict.accepted) return EXIT.ok;
-    if (!json) (verdict.error?.name === 'ParseError' ? io.stderr : io.stdout)(verdict.error?.name === 'ParseError' ? errorLine(Object.assign(new ParseError(verdict.error.code as never, verdict.error.message), verdict.error)) : rejection(verdict));
-    return verdict.error?.name === 'ParseError' ? EXIT.usage : EXIT.rejected;
+    // Evidence that does not parse is malformed input (exit 2, one line on stderr), not a rejection.
+    const malformed = verdict.error !== undefined && isParseErrorCode(verdict.error.code) ? verdict.error : undefined;
+    if (!json) {
+      if (malformed === undefined) io.stdout(rejection(verdict));
+      else io.stderr(errorLine(Object.assign(new ParseError(malformed.code as ErrorCode, malformed.message), malformed)));
+    }
+    return malformed === undefined ? EXIT.rejected : EXIT.usage;
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
     if (json) io.stdout(`${JSON.stringify({ accepted: false, platform, simulated: false, error: e.toJSON(), checks: [] }, null, 2)}\n`);

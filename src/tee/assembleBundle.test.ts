@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { decodeEvidenceBundle } from '../../attestation/evidence/bundle.js';
+import { decodeEvidenceBundle } from '../../attestation/evidence/platforms.js';
 import { readTdxCollateral } from '../../attestation/tdx/collateral.js';
 import { verifyTdxEvidence } from '../../attestation/tdx/evidence.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';

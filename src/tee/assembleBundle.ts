@@ -9,7 +9,7 @@ import { CERT_GUID, parseCertTable } from '../../attestation/snp/certTable.js';
 import { collateralDates, tdxCollateralJson, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
 import { parseCertificate, parseCrl } from '../../attestation/x509.js';
-import type { RawEvidence } from './provider.js';
+import type { RawEvidence, TeePlatform } from './provider.js';
 
 export interface SnpBundleInputs {
   /** Extra DER certificates (a cached VCEK when the host supplies no certificate table, the ASK/ARK). */
@@ -97,12 +97,15 @@ export function assembleTdxBundle(raw: RawEvidence, inputs: TdxBundleInputs = {}
   }, freshUntil);
 }
 
+type BundleInputs = SnpBundleInputs & TdxBundleInputs;
+
+/** Each platform's assembler, given the inputs it uses. */
+const ASSEMBLERS: { readonly [N in TeePlatform]: (raw: RawEvidence, inputs: BundleInputs) => EvidenceBundle } = {
+  'sev-snp': (raw, inputs) => assembleSnpBundle(raw, { ...(inputs.certificates === undefined ? {} : { certificates: inputs.certificates }), ...(inputs.crls === undefined ? {} : { crls: inputs.crls }) }),
+  tdx: (raw, inputs) => assembleTdxBundle(raw, { ...(inputs.crls === undefined ? {} : { crls: inputs.crls }), ...(inputs.collateral === undefined ? {} : { collateral: inputs.collateral }) }),
+};
+
 /** Assembles the bundle for `raw`'s platform; inputs the platform does not use (certificates for TDX) are ignored. */
-export function assembleBundle(raw: RawEvidence, inputs: SnpBundleInputs & TdxBundleInputs = {}): EvidenceBundle {
-  switch (raw.platform) {
-    case 'sev-snp':
-      return assembleSnpBundle(raw, { ...(inputs.certificates === undefined ? {} : { certificates: inputs.certificates }), ...(inputs.crls === undefined ? {} : { crls: inputs.crls }) });
-    case 'tdx':
-      return assembleTdxBundle(raw, { ...(inputs.crls === undefined ? {} : { crls: inputs.crls }), ...(inputs.collateral === undefined ? {} : { collateral: inputs.collateral }) });
-  }
+export function assembleBundle(raw: RawEvidence, inputs: BundleInputs = {}): EvidenceBundle {
+  return ASSEMBLERS[raw.platform](raw, inputs);
 }

@@ -1,8 +1,10 @@
 // One interface for every source of attestation evidence inside the VM: configfs-tsm, the
 // /dev/sev-guest and /dev/tdx_guest ioctls, and the simulated TEE.
 import { CloisterError } from '../../attestation/errors.js';
+import type { PlatformName } from '../../attestation/evidence/platforms.js';
 
-export type TeePlatform = 'sev-snp' | 'tdx';
+/** A platform of the verifier's platform table (attestation/evidence/platforms.ts). */
+export type TeePlatform = PlatformName;
 
 export const REPORT_DATA_SIZE = 64;
 

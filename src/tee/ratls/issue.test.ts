@@ -13,7 +13,7 @@ import { parseReport } from '../../../attestation/snp/report.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
-import { decodeEvidenceBundle } from '../../../attestation/evidence/bundle.js';
+import { decodeEvidenceBundle } from '../../../attestation/evidence/platforms.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';
 import { createTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';

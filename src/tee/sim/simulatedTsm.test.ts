@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeSnpEvidence, verifySnpEvidence } from '../../../attestation/snp/evidence.js';
+import { decodeSnpEvidence } from '../../../attestation/evidence/platforms.js';
+import { verifySnpEvidence } from '../../../attestation/snp/evidence.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { assembleSnpBundle } from '../assembleBundle.js';
 import { ConfigfsTsmProvider } from '../configfsTsm.js';
