@@ -11,6 +11,7 @@ import { BufferPool } from '../base/memory/bufferPool.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { copiesOf, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
+import { ImageDecodeError } from './ocr/image.js';
 import { wipe, wipeAndFree } from '../base/memory/wipe.js';
 
 export interface OcrRecognizer {
@@ -168,7 +169,7 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
       } catch (e) {
         const r = busy(e);
         if (r !== undefined) return r;
-        if ((e as Error).name === 'ImageDecodeError') return textResponse(400, `unreadable image (${(e as { reason?: string }).reason ?? 'corrupt'})`);
+        if (e instanceof ImageDecodeError) return textResponse(400, `unreadable image (${e.reason})`);
         throw e;
       }
     },
