@@ -1,5 +1,5 @@
-// Every error the verifier raises carries one of these codes; docs/errors.md lists exactly these
-// (checked by attestation/errors.test.ts).
+// Every error the verifier raises carries one of these codes; docs/errors.md "SDK codes" lists exactly these
+// (checked by attestation/errors.test.ts). The server runtime's own codes live in src/base/errors.ts.
 export const ERROR_CODES = {
   // parse: the bytes do not have the shape of the format
   TRUNCATED: 'input is shorter than the format requires',
@@ -43,6 +43,10 @@ export const ERROR_CODES = {
   OHTTP_UNSUPPORTED_SUITE: 'a KEM, KDF or AEAD that this implementation or the key configuration does not support',
   OHTTP_DECRYPT_FAILED: 'HPKE decryption of an encapsulated request or response failed',
   OHTTP_REQUEST_FAILED: 'the relay or the gateway did not answer the encapsulated request with an encapsulated response',
+  // API misuse, and the attested agent's connection (attestation/client)
+  INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
+  CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
+  ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',
@@ -60,18 +64,9 @@ export const ERROR_CODES = {
   POLICY_SIGNING_KEY: 'the report is signed by a key kind (VCEK/VLEK) the policy does not allow',
   POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
   POLICY_CSP_ID: 'the VLEK\'s CSP identity is not in the allowed list',
-  // evidence acquisition inside the VM (src/tee)
-  NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
-  TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
-  // model packs (src/inference)
-  MODEL_PACK_INVALID: 'a model pack manifest is malformed, or names a file that cannot be read',
-  MODEL_HASH_MISMATCH: 'a model pack file\'s SHA-256 differs from its manifest',
-  // command line
-  USAGE: 'the command line is invalid',
-  UNREADABLE_INPUT: 'an input file could not be read',
-  UNWRITABLE_OUTPUT: 'an output file could not be written',
 } as const;
 
+/** A code of the SDK's registry. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** The parse group of ERROR_CODES: the input does not have its format's shape. A verdict failing with one of these failed on its input, not on its evidence. */
@@ -92,6 +87,17 @@ export function isParseErrorCode(code: string): boolean {
   return (PARSE_ERROR_CODES as readonly string[]).includes(code);
 }
 
+/**
+ * Every registry a CloisterError's code may come from, by code. The SDK's own here; a program that raises
+ * CloisterErrors of its own adds its registry by augmenting this interface (src/base/errors.ts does), so that
+ * `instanceof CloisterError` narrows `code` to the union of both. Built alone, the SDK knows only its codes.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so that a program can merge its registry into it
+export interface CloisterErrorCodes extends Readonly<typeof ERROR_CODES> {}
+
+/** A code of any registry known to the program: ErrorCode, plus those merged into CloisterErrorCodes. */
+export type AnyErrorCode = keyof CloisterErrorCodes;
+
 export interface ErrorDetails {
   readonly field?: string;
   readonly expected?: string;
@@ -101,12 +107,12 @@ export interface ErrorDetails {
 }
 
 export class CloisterError extends Error {
-  readonly code: ErrorCode;
+  readonly code: AnyErrorCode;
   readonly field: string | undefined;
   readonly expected: string | undefined;
   readonly actual: string | undefined;
 
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: AnyErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
@@ -129,7 +135,7 @@ export class CloisterError extends Error {
 
 export class ParseError extends CloisterError {
   readonly offset: number | undefined;
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  constructor(code: AnyErrorCode, message: string, details: ErrorDetails = {}) {
     super(code, message, details);
     this.offset = details.offset;
   }
@@ -139,4 +145,9 @@ export class VerificationError extends CloisterError {}
 
 export class PolicyError extends CloisterError {}
 
+/**
+ * The command line's error (code USAGE, a runtime code): src/ imports it from src/base/errors.ts. Defined here
+ * until src/cli/serveCommand.ts, trustOptions.ts and verifyEvidenceCommand.ts import it from there too; then
+ * it moves there as a RuntimeError.
+ */
 export class UsageError extends CloisterError {}

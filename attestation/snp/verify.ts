@@ -65,7 +65,7 @@ export interface SnpVerifierOptions {
 
 function pemCert(pem: string): Certificate {
   const block = decodePem(pem)[0];
-  if (block === undefined) throw new Error('embedded AMD certificate is not PEM');
+  if (block === undefined) throw new ParseError('MALFORMED_DER', 'an embedded AMD certificate holds no PEM CERTIFICATE block', { field: 'embedded AMD certificate' });
   return parseCertificate(block.der);
 }
 

@@ -65,7 +65,7 @@ let intelRoot: Certificate | undefined;
 function intelRoots(): Certificate[] {
   if (intelRoot === undefined) {
     const block = decodePem(INTEL_SGX_ROOT_CA_PEM)[0];
-    if (block === undefined) throw new Error('embedded Intel SGX Root CA is not PEM');
+    if (block === undefined) throw new ParseError('MALFORMED_DER', 'the embedded Intel SGX Root CA holds no PEM CERTIFICATE block', { field: 'embedded Intel SGX Root CA' });
     intelRoot = parseCertificate(block.der);
   }
   return [intelRoot];

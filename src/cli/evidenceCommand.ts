@@ -1,7 +1,8 @@
 // `cloister evidence`: obtain attestation evidence bound to given report data and print it as a
 // self-contained evidence bundle (docs/evidence-bundle.md).
 import { writeFile } from 'node:fs/promises';
-import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { UsageError } from '../base/errors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { assembleBundle } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';

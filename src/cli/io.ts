@@ -1,7 +1,8 @@
 // What a command needs from its surroundings, injected so tests run commands in-process.
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { UsageError } from '../base/errors.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;

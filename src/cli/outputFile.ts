@@ -33,7 +33,7 @@ export class OutputFile {
   /** Writes `bytes` as the whole file and puts it in place; on failure the target is untouched. */
   async commit(bytes: Uint8Array): Promise<void> {
     const handle = this.#handle;
-    if (handle === undefined) throw new Error('this output file is closed');
+    if (handle === undefined) throw new CloisterError('INVALID_STATE', `output file "${this.path}" is already committed or discarded`, { field: 'output' });
     this.#handle = undefined;
     try {
       await handle.writeFile(bytes);

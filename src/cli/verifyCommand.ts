@@ -3,7 +3,8 @@
 import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from '../../attestation/client/node/index.js';
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
-import { CloisterError, UsageError } from '../../attestation/errors.js';
+import { CloisterError } from '../../attestation/errors.js';
+import type { UsageError } from '../base/errors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
 import { trustFromOptions } from './trustOptions.js';
 
@@ -154,8 +155,8 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
     } catch (e) {
       if (e instanceof AttestationRefusedError) verdict = e.verdict;
       else {
-        const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-        throw new ConnectionFailure(`cannot connect to ${host}:${port}: ${reason}`);
+        const reason = e instanceof CloisterError ? (e.actual ?? e.message) : ((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+        throw new ConnectionFailure(`cannot connect to ${host}:${port}: ${reason}`, e);
       }
     }
     if (json) io.stdout(`${JSON.stringify({ url: origin, ...verdict }, null, 2)}\n`);
@@ -173,4 +174,9 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
   }
 }
 
-class ConnectionFailure extends Error {}
+/** The server could not be reached or verified; printed as a plain `error:` line (exit 2). */
+class ConnectionFailure extends CloisterError {
+  constructor(message: string, cause: unknown) {
+    super('CONNECTION_FAILED', message, { cause });
+  }
+}

@@ -9,6 +9,8 @@ import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { RuntimeError } from '../base/errors.js';
 import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError } from './tensorCodec.js';
@@ -117,6 +119,7 @@ describe('tensor wire format', () => {
   ] as const) {
     it(`rejects ${what}`, () => {
       assert.throws(() => decodeTensors(bytes, 100), TensorFormatError);
+      assert.throws(() => decodeTensors(bytes, 100), (e: unknown) => e instanceof RuntimeError && e.code === 'MALFORMED_TENSOR');
     });
   }
 
@@ -206,6 +209,7 @@ describe('inference queue', () => {
     const second = queue.run(() => Promise.resolve('two'));
     assert.deepEqual([queue.running, queue.queued], [1, 1]);
     await assert.rejects(queue.run(() => Promise.resolve('three')), (e: unknown) => e instanceof QueueFullError && e.retryAfterSeconds >= 1);
+    await assert.rejects(queue.run(() => Promise.resolve('three')), (e: unknown) => e instanceof QueueFullError && e.code === 'QUEUE_FULL');
     release();
     assert.deepEqual(await Promise.all([first, second]), ['one', 'two']);
     const controller = new AbortController();
@@ -214,9 +218,13 @@ describe('inference queue', () => {
     const waiting = queue.run(() => Promise.resolve('never'), controller.signal);
     controller.abort(new Error('deadline'));
     await assert.rejects(waiting, /deadline/);
+    const other = new AbortController();
+    const abandoned = queue.run(() => Promise.resolve('never'), other.signal);
+    other.abort('client gone');
+    await assert.rejects(abandoned, (e: unknown) => e instanceof CloisterError && e.code === 'ABORTED' && e.cause === 'client gone');
     const queued = queue.run(() => Promise.resolve('refused at close'));
     const closing = queue.close();
-    await assert.rejects(queued, QueueClosedError);
+    await assert.rejects(queued, (e: unknown) => e instanceof QueueClosedError && e instanceof RuntimeError && e.code === 'QUEUE_CLOSED');
     await assert.rejects(queue.run(() => Promise.resolve(1)), QueueClosedError);
     hold();
     await running;

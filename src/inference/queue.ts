@@ -2,19 +2,20 @@
 // is refused at once (the route answers 503 with Retry-After) rather than piling up. A job's signal
 // (the request deadline) removes it from the queue or aborts it while it runs. close() refuses new and
 // queued jobs and waits for the running ones, which wipe their own buffers on their way out.
-export class QueueFullError extends Error {
+import { CloisterError } from '../../attestation/errors.js';
+import { RuntimeError } from '../base/errors.js';
+
+export class QueueFullError extends RuntimeError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super('the inference queue is full');
-    this.name = 'QueueFullError';
+    super('QUEUE_FULL', `the inference queue is full; retry in ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
-export class QueueClosedError extends Error {
+export class QueueClosedError extends RuntimeError {
   constructor() {
-    super('the server is shutting down');
-    this.name = 'QueueClosedError';
+    super('QUEUE_CLOSED', 'the server is shutting down');
   }
 }
 
@@ -75,7 +76,7 @@ export class InferenceQueue {
             const i = this.#waiting.indexOf(entry);
             if (i !== -1) {
               this.#waiting.splice(i, 1);
-              reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+              reject(signal.reason instanceof Error ? signal.reason : new CloisterError('ABORTED', `the job was aborted while queued: ${String(signal.reason)}`, { cause: signal.reason }));
             }
           },
           { once: true },

@@ -13,6 +13,7 @@ import type { RequestScope } from '../base/memory/requestScope.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
+import { ImageDecodeError } from './ocr/image.js';
 
 export interface OcrRecognizer {
   /** The recognised text, made in `scope`; every intermediate is made or adopted there too. */
@@ -153,7 +154,7 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
       } catch (e) {
         const r = busy(e);
         if (r !== undefined) return r;
-        if ((e as Error).name === 'ImageDecodeError') return textResponse(400, `unreadable image (${(e as { reason?: string }).reason ?? 'corrupt'})`);
+        if (e instanceof ImageDecodeError) return textResponse(400, `unreadable image (${e.reason})`);
         throw e;
       }
     },

@@ -5,6 +5,7 @@
 // owns (aligned typed arrays) and wipes.
 import type { TensorType } from './manifest.js';
 import { wipe } from '../base/memory/wipe.js';
+import { RuntimeError } from '../base/errors.js';
 
 export const TENSORS_MEDIA_TYPE = 'application/vnd.cloister.tensors';
 const MAGIC = [0x43, 0x54, 0x4e, 0x31];
@@ -21,7 +22,11 @@ export interface WireTensor {
   readonly data: TensorData;
 }
 
-export class TensorFormatError extends Error {}
+export class TensorFormatError extends RuntimeError {
+  constructor(message: string) {
+    super('MALFORMED_TENSOR', message);
+  }
+}
 
 type BufferAllocator = (size: number) => ArrayBuffer;
 const newBuffer: BufferAllocator = (size) => new ArrayBuffer(size);

@@ -10,6 +10,7 @@ import { cipherSuite, type HpkePrimitives } from '../../attestation/protocols/oh
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
+import { CloisterError, VerificationError } from '../../attestation/errors.js';
 
 export const DEFAULT_SUITES: readonly SymmetricSuite[] = [
   { kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM },
@@ -77,7 +78,7 @@ export class OhttpKeyStore {
 
   async #generate(): Promise<Entry> {
     const suite = cipherSuite(this.#primitives, KEM_X25519_HKDF_SHA256, this.#suites[0]?.kdfId ?? KDF_HKDF_SHA256, this.#suites[0]?.aeadId ?? AEAD_AES_128_GCM);
-    if (suite === undefined) throw new Error(`${this.#primitives.name} does not support the configured suites`);
+    if (suite === undefined) throw new VerificationError('OHTTP_UNSUPPORTED_SUITE', `${this.#primitives.name} does not support the configured suites (first: KDF ${this.#suites[0]?.kdfId ?? KDF_HKDF_SHA256}, AEAD ${this.#suites[0]?.aeadId ?? AEAD_AES_128_GCM})`, { field: 'suites' });
     const pair = await suite.kem.generateKeyPair();
     const publicKey = new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey));
     const privateKey = pair.privateKey;
@@ -94,7 +95,7 @@ export class OhttpKeyStore {
         return id;
       }
     }
-    throw new Error('all 256 key IDs are in use');
+    throw new CloisterError('OHTTP_KEY_IDS_EXHAUSTED', `all 256 key IDs are in use by the ${this.#entries.length} live keys`);
   }
 
   /** The live keys, newest first: the current one, then those in their overlap window. */

@@ -8,6 +8,7 @@
 // attestation. The relay only carries opaque bytes; clients authenticate the gateway.
 import http from 'node:http';
 import https from 'node:https';
+import { RuntimeError } from '../base/errors.js';
 
 /** Connections a relay keeps to one gateway origin; more requests wait for a free one. */
 const MAX_SOCKETS_PER_GATEWAY = 128;
@@ -51,15 +52,14 @@ export interface GatewayResponse {
 
 export type GatewayProblem = 'BAD_GATEWAY' | 'GATEWAY_TIMEOUT';
 
-export class GatewayError extends Error {
+export class GatewayError extends RuntimeError {
   constructor(
     readonly problem: GatewayProblem,
     /** For the relay's log: an errno or TLS error code, "timeout", "too-large" or "aborted". */
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`gateway exchange failed: ${reason}`, options);
-    this.name = new.target.name;
+    super('GATEWAY_FAILED', `gateway exchange failed: ${reason}`, { actual: reason, ...(options?.cause === undefined ? {} : { cause: options.cause }) });
   }
 }
 
@@ -76,9 +76,10 @@ export async function forward(pool: GatewayPool, request: GatewayRequest): Promi
   }
 }
 
-class StaleConnection extends Error {
+/** Control flow inside this module: a pooled connection the gateway had closed; `error` is the failure to report if no retry is made. */
+class StaleConnection extends RuntimeError {
   constructor(readonly error: GatewayError) {
-    super(error.message);
+    super('GATEWAY_FAILED', `a reused connection to the gateway was reset: ${error.reason}`, { cause: error });
   }
 }
 
@@ -132,5 +133,5 @@ function exchange(pool: GatewayPool, r: GatewayRequest): Promise<GatewayResponse
 function failure(cause: unknown): GatewayError {
   if (cause instanceof GatewayError) return cause;
   const code = (cause as NodeJS.ErrnoException).code;
-  return new GatewayError('BAD_GATEWAY', (cause as Error).name === 'AbortError' ? 'aborted' : (code ?? 'error'), { cause });
+  return new GatewayError('BAD_GATEWAY', code === 'ABORT_ERR' ? 'aborted' : (code ?? 'error'), { cause });
 }

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
+import { RuntimeError } from '../base/errors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
@@ -62,8 +63,17 @@ type Resource = 'gateway' | 'attestation';
 
 const ALLOWED_METHODS: Readonly<Record<Resource, string>> = { gateway: 'GET, POST', attestation: 'GET' };
 
-class ClientGone extends Error {}
-class BodyTooLarge extends Error {}
+// Control flow inside this module: the client went away (nothing more to answer), or its body is over the limit.
+class ClientGone extends RuntimeError {
+  constructor(what: string, cause?: unknown) {
+    super('CLIENT_GONE', `the client went away ${what}`, cause === undefined ? {} : { cause });
+  }
+}
+class BodyTooLarge extends RuntimeError {
+  constructor(max: number, size: number) {
+    super('REQUEST_TOO_LARGE', `the request body of ${size} bytes or more exceeds ${max} bytes`, { expected: `at most ${max} bytes`, actual: String(size) });
+  }
+}
 
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const gateways = new Map<string, URL>();
@@ -154,7 +164,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       answerProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBody} bytes`, { connection: 'close' });
       return { status: 413 };
     }
-    if (res.destroyed) throw new ClientGone();
+    if (res.destroyed) throw new ClientGone('after sending its body');
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
@@ -171,7 +181,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         signal: gone.signal,
       });
     } catch (e) {
-      if (gone.signal.aborted) throw new ClientGone();
+      if (gone.signal.aborted) throw new ClientGone('while the gateway answered', e);
       throw e;
     }
     answer(res, response, false);
@@ -230,7 +240,7 @@ function routeOf(url: string): { name: string; resource: Resource } | undefined 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (Number(req.headers['content-length'] ?? 0) > max) {
-      reject(new BodyTooLarge());
+      reject(new BodyTooLarge(max, Number(req.headers['content-length'])));
       return;
     }
     const chunks: Buffer[] = [];
@@ -245,17 +255,17 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
-      if (size > max) settle(new BodyTooLarge());
+      if (size > max) settle(new BodyTooLarge(max, size));
       else chunks.push(chunk);
     });
     req.on('end', () => {
       settle(Buffer.concat(chunks, size));
     });
-    req.on('error', () => {
-      settle(new ClientGone());
+    req.on('error', (cause) => {
+      settle(new ClientGone('while sending its body', cause));
     });
     req.on('close', () => {
-      if (!req.complete) settle(new ClientGone());
+      if (!req.complete) settle(new ClientGone('before the end of its body'));
     });
   });
 }

@@ -6,6 +6,8 @@ import { assembleBundle, type EvidenceBundle, type SnpBundleInputs, type TdxBund
 import type { EvidenceProvider } from '../tee/provider.js';
 import { LatencyWindow } from '../base/latency.js';
 import { TokenBucket } from '../base/tokenBucket.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { RuntimeError } from '../base/errors.js';
 
 export interface EvidenceServiceOptions {
   readonly provider: EvidenceProvider;
@@ -19,11 +21,10 @@ export interface EvidenceServiceOptions {
   readonly endorsements?: SnpBundleInputs & TdxBundleInputs;
 }
 
-export class RateLimitedError extends Error {
+export class RateLimitedError extends RuntimeError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
-    super(`fresh evidence is rate-limited; retry in ${retryAfterSeconds.toFixed(2)} s`);
-    this.name = new.target.name;
+    super('EVIDENCE_RATE_LIMITED', `fresh evidence is rate-limited; retry in ${retryAfterSeconds.toFixed(2)} s`);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -63,7 +64,7 @@ export class EvidenceService {
 
   /** The current boot bundle (re-acquire with refreshBoot when keys rotate). */
   get boot(): EvidenceBundle {
-    if (this.#boot === undefined) throw new Error('evidence service not started');
+    if (this.#boot === undefined) throw new CloisterError('INVALID_STATE', 'evidence service not started: no boot bundle before start()');
     return this.#boot;
   }
 

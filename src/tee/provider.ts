@@ -2,6 +2,7 @@
 // /dev/sev-guest and /dev/tdx_guest ioctls, and the simulated TEE.
 import { CloisterError } from '../../attestation/errors.js';
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
+import { RuntimeError } from '../base/errors.js';
 
 /** A platform of the verifier's platform table (attestation/evidence/platforms.ts). */
 export type TeePlatform = PlatformName;
@@ -34,7 +35,7 @@ export interface EvidenceProvider {
 }
 
 /** Thrown when no source of evidence exists; lists everything that was looked for. */
-export class NoTeeError extends CloisterError {
+export class NoTeeError extends RuntimeError {
   readonly lookedFor: readonly string[];
   constructor(lookedFor: readonly string[]) {
     super('NO_TEE', `no TEE evidence source found (looked for: ${lookedFor.join('; ')}); start with --simulated to use the simulated TEE`, {
@@ -45,7 +46,7 @@ export class NoTeeError extends CloisterError {
 }
 
 /** Device and firmware failures, named; `errno` is the Linux errno name when the OS reported one. */
-export class TeeDeviceError extends CloisterError {
+export class TeeDeviceError extends RuntimeError {
   readonly errno: string | undefined;
   readonly firmwareError: number | undefined;
   readonly vmmError: number | undefined;

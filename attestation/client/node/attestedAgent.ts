@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { CloisterError, ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { NONCE_MAX, NONCE_MIN } from '../../evidence/reportData.js';
 import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
@@ -44,15 +45,19 @@ export interface AttestedOptions {
 
 const FRESH_NONCE_BYTES = 32;
 
-/** A refused server: the verdict says why (verdict.error.code, e.g. NO_ATTESTATION, UNTRUSTED_ROOT). */
-export class AttestationRefusedError extends Error {
-  readonly code: string;
+const isErrorCode = (code: string | undefined): code is ErrorCode => code !== undefined && Object.hasOwn(ERROR_CODES, code);
+
+/**
+ * A refused server: the verdict says why, and `code` is its code (e.g. NO_ATTESTATION, UNTRUSTED_ROOT);
+ * ATTESTATION_REFUSED when the verdict (of a custom verifier) names none of the registered codes.
+ */
+export class AttestationRefusedError extends CloisterError {
+  declare readonly code: ErrorCode;
   readonly verdict: RaTlsVerdict;
 
   constructor(verdict: RaTlsVerdict) {
-    super(`server certificate refused: [${verdict.error?.code ?? 'REJECTED'}] ${verdict.error?.message ?? 'not accepted'}`);
-    this.name = 'AttestationRefusedError';
-    this.code = verdict.error?.code ?? 'REJECTED';
+    const code = verdict.error?.code;
+    super(isErrorCode(code) ? code : 'ATTESTATION_REFUSED', `server certificate refused: [${code ?? 'REJECTED'}] ${verdict.error?.message ?? 'not accepted'}`);
     this.verdict = verdict;
   }
 }
@@ -173,10 +178,10 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
         verify.sessions?.delete(sessionKey);
       }
       socket.destroy();
-      reject(e instanceof Error ? e : new Error(String(e)));
+      reject(e instanceof Error ? e : new CloisterError('CONNECTION_FAILED', `connection to ${target.host}:${target.port} failed: ${String(e)}`, { cause: e }));
     };
     socket.setTimeout(timeoutMs, () => {
-      fail(Object.assign(new Error(`no TLS handshake with ${target.host}:${target.port} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      fail(new CloisterError('CONNECTION_FAILED', `no TLS handshake with ${target.host}:${target.port} within ${timeoutMs} ms`, { expected: `a TLS handshake within ${timeoutMs} ms`, actual: 'ETIMEDOUT' }));
     });
     socket.once('error', fail);
     socket.once('secureConnect', () => {
@@ -190,7 +195,7 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
       verify(raw).then(
         ({ verdict, cached }) => {
           if (socket.destroyed) {
-            fail(new Error(`connection to ${target.host}:${target.port} closed during verification`));
+            fail(new CloisterError('CONNECTION_FAILED', `connection to ${target.host}:${target.port} closed during verification`));
             return;
           }
           if (!verdict.accepted) {
@@ -220,7 +225,7 @@ export function attestedConnect(target: ConnectTarget, verify: AttestedVerify, t
                 resolve({ socket, verdict: merged, cached, resumed: socket.isSessionReused(), nonce });
               },
               (e: unknown) => {
-                fail(e instanceof FreshUnavailable ? new AttestationRefusedError(unavailable(verdict, e.message)) : e);
+                fail(e instanceof FreshUnavailable ? new AttestationRefusedError(unavailable(verdict, e.actual ?? e.message)) : e);
               },
             );
         },

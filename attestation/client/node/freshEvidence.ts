@@ -25,7 +25,12 @@ export function unavailable(verdict: RaTlsVerdict, actual: string): RaTlsVerdict
   return { ...verdict, accepted: false, error: e.toJSON() as unknown as NonNullable<RaTlsVerdict['error']>, checks: [...verdict.checks, { id: 'fresh.request', status: 'fail', detail: e.message }] };
 }
 
-export class FreshUnavailable extends Error {}
+/** fetchFresh's failure: `actual` says what came instead of an evidence bundle (status and problem code, or why none). */
+export class FreshUnavailable extends VerificationError {
+  constructor(actual: string) {
+    super('FRESH_EVIDENCE_UNAVAILABLE', `the server returned no fresh evidence: ${actual}`, { field: `POST ${FRESH_EVIDENCE_PATH}`, expected: '200 with an evidence bundle', actual });
+  }
+}
 
 /**
  * POSTs the nonce to the fresh-evidence endpoint over the verified socket with keep-alive, so that the

@@ -6,7 +6,7 @@
 //     key = Expand(Extract(salt, secret), "key", Nk); nonce = Expand(Extract(salt, secret), "nonce", Nn)
 import type { AeadEncryptionContext, CipherSuite } from '@hpke/core';
 import { concatBytes, toArrayBufferView } from '../../bytes.js';
-import { ParseError, VerificationError } from '../../errors.js';
+import { CloisterError, ParseError, VerificationError } from '../../errors.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
 import type { KeyConfig, SymmetricSuite } from './keyConfig.js';
 
@@ -53,7 +53,7 @@ async function responseKeys(primitives: HpkePrimitives, kdfId: number, secret: U
   if (key === undefined || nonce === undefined) {
     key?.fill(0);
     nonce?.fill(0);
-    throw new Error(`${primitives.name} derived fewer keys than asked for`);
+    throw new VerificationError('OHTTP_UNSUPPORTED_SUITE', `${primitives.name} KDF ${hex16(kdfId)} derived ${[key, nonce].filter((k) => k !== undefined).length} of the 2 response keys asked for`, { field: 'kdf_id' });
   }
   return { key, nonce };
 }
@@ -92,7 +92,7 @@ export class ResponseOpener extends ResponseContext {
     if (response.length < nonceSize + this.suite.aead.tagSize) {
       throw new ParseError('MALFORMED_OHTTP', `encapsulated response of ${response.length} bytes is shorter than its nonce and tag (${nonceSize + this.suite.aead.tagSize})`, { field: 'response' });
     }
-    if (this.secret === undefined) throw new Error('this response context was discarded');
+    if (this.secret === undefined) throw new CloisterError('INVALID_STATE', 'this response opener was discarded: its request secret is wiped');
     const { key, nonce } = await this.keys(this.secret, response.subarray(0, nonceSize));
     try {
       return new Uint8Array(await this.suite.aead.createEncryptionContext(toArrayBufferView(key)).open(toArrayBufferView(nonce), toArrayBufferView(response.subarray(nonceSize)), new Uint8Array(0)));
@@ -173,7 +173,7 @@ export class Responder extends ResponseContext {
   /** As encapsulate, but the message/ohttp-res bytes come as chunks to be sent in order (no joined copy). */
   async encapsulateChunks(message: Uint8Array | readonly Uint8Array[], responseNonce?: Uint8Array): Promise<Uint8Array[]> {
     const secret = this.secret;
-    if (secret === undefined) throw new Error('this request was already answered');
+    if (secret === undefined) throw new CloisterError('INVALID_STATE', 'this responder already answered its request: its secret is wiped');
     this.secret = undefined;
     const nonceSize = this.nonceSize;
     const nonceBytes = responseNonce ?? this.primitives.random(nonceSize);

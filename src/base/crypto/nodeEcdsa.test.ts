@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { webCryptoEcdsa } from '../../../attestation/ecdsa.js';
+import { ParseError } from '../../../attestation/errors.js';
 import { verifySnpEvidence } from '../../../attestation/snp/evidence.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { snpVectorRows } from '../../../attestation/testing/vectors.js';
@@ -29,5 +30,7 @@ describe('node:crypto ECDSA backend', () => {
     await assert.rejects(nodeEcdsa(new Uint8Array(p256), 'P-384', 'SHA-384'), /not an EC key on P-384/);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'der', type: 'spki' });
     await assert.rejects(nodeEcdsa(new Uint8Array(rsa), 'P-256', 'SHA-256'), /not an EC key on P-256/);
+    await assert.rejects(nodeEcdsa(new Uint8Array(p256), 'P-384', 'SHA-384'), (e: unknown) => e instanceof ParseError && e.code === 'UNSUPPORTED_ALGORITHM' && e.expected === 'P-384' && e.actual === 'prime256v1');
+    await assert.rejects(nodeEcdsa(new Uint8Array(rsa), 'P-256', 'SHA-256'), (e: unknown) => e instanceof ParseError && e.code === 'UNSUPPORTED_ALGORITHM' && e.actual === 'rsa');
   });
 });

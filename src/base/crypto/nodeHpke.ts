@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, type CipherChaCha20Poly1305, type Cip
 import { AeadId, DecapError, DeserializeError, EncapError, KdfId, KemId, OpenError, type AeadEncryptionContext, type AeadInterface, type KdfInterface, type KemInterface, type RecipientContextParams, type SenderContextParams } from '@hpke/core';
 import type { HkdfOutput, HpkePrimitives, SingleShotOpen } from '../../../attestation/protocols/ohttp/hpke.js';
 import { hmacSha256 } from './hmac.js';
+import { CloisterError } from '../../../attestation/errors.js';
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256 } from '../../../attestation/protocols/ohttp/keyConfig.js';
 
 type Bytes = ArrayBufferLike | ArrayBufferView;
@@ -319,7 +320,7 @@ class NodeAeadContext implements AeadEncryptionContext {
       const sealed = this.sealSync(iv, data, aad);
       return Promise.resolve(sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? (sealed.buffer as ArrayBuffer) : arrayBuffer(sealed));
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(e instanceof Error ? e : new CloisterError('CRYPTO_FAILED', `aead seal threw a non-Error: ${String(e)}`, { cause: e }));
     }
   }
 
@@ -327,7 +328,7 @@ class NodeAeadContext implements AeadEncryptionContext {
     try {
       return Promise.resolve(this.openSync(iv, data, aad).buffer as ArrayBuffer);
     } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      return Promise.reject(e instanceof Error ? e : new CloisterError('CRYPTO_FAILED', `aead open threw a non-Error: ${String(e)}`, { cause: e }));
     }
   }
 }

@@ -8,6 +8,7 @@ import jpeg from 'jpeg-js';
 import { requestMajorCollection } from '../../base/memory/hygiene.js';
 import { chunkCrcMismatch, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
 import { wipe } from '../../base/memory/wipe.js';
+import { RuntimeError } from '../../base/errors.js';
 
 export interface RgbImage {
   readonly width: number;
@@ -18,12 +19,11 @@ export interface RgbImage {
 
 type ImageDecodeReason = 'unsupported' | 'corrupt' | 'too-large';
 
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends RuntimeError {
   readonly reason: ImageDecodeReason;
 
   constructor(reason: ImageDecodeReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super('MALFORMED_IMAGE', message, options?.cause === undefined ? {} : { cause: options.cause });
     this.reason = reason;
   }
 }

@@ -4,8 +4,14 @@
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
 import { crc32, inflateSync } from 'node:zlib';
 import { wipe } from '../../base/memory/wipe.js';
+import { RuntimeError } from '../../base/errors.js';
 
-export class PngError extends Error {}
+/** A PNG that does not decode; decodeImage turns it into an ImageDecodeError ('corrupt') with this as the cause. */
+export class PngError extends RuntimeError {
+  constructor(message: string) {
+    super('MALFORMED_IMAGE', message);
+  }
+}
 
 export interface PngHeader {
   readonly width: number;

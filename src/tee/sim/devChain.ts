@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { decodePem, encodePem, toArrayBufferView } from '../../../attestation/bytes.js';
 import { encodeIa5String, encodeSmallInteger } from '../../../attestation/der.js';
+import { ParseError } from '../../../attestation/errors.js';
 import type { Product } from '../../../attestation/snp/product.js';
 import type { TcbParts } from '../../../attestation/snp/tcb.js';
 import { AMD_OID } from '../../../attestation/snp/vek.js';
@@ -108,7 +109,7 @@ export async function loadOrCreateDevChain(dir: string, spec: DevChainSpec, rsaB
   const base = join(dir, 'dev-root', spec.product.toLowerCase());
   const pem = async (name: string): Promise<Uint8Array> => {
     const block = decodePem(await readFile(join(base, name), 'utf8'))[0];
-    if (block === undefined) throw new Error(`${join(base, name)} holds no PEM block`);
+    if (block === undefined) throw new ParseError('MALFORMED_DER', `${join(base, name)} holds no PEM block`, { field: name });
     return block.der;
   };
   try {

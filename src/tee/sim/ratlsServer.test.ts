@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
+import net from 'node:net';
 import { fromHex } from '../../../attestation/bytes.js';
+import { CloisterError } from '../../../attestation/errors.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { createDevChain, type DevChain } from './devChain.js';
 import { startAttestedServer, startPlainServer, type LoopbackServer } from './ratlsServer.js';
@@ -138,5 +140,36 @@ describe('certificate cache', () => {
     const strict = createAttestedVerifier({ snpVerifier: new SnpVerifier(), cache });
     assert.equal((await strict(der)).verdict.accepted, false);
     assert.equal(cache.size, 0);
+  });
+});
+
+describe('AttestationRefusedError', () => {
+  it('carries the verdict\'s code, or ATTESTATION_REFUSED when the verdict names no registered one', () => {
+    const refused = new AttestationRefusedError({ accepted: false, platform: 'unknown', simulated: false, error: { name: 'VerificationError', code: 'UNTRUSTED_ROOT', message: 'x' }, checks: [] });
+    assert.ok(refused instanceof CloisterError);
+    assert.equal(refused.code, 'UNTRUSTED_ROOT');
+    assert.equal(refused.message, 'server certificate refused: [UNTRUSTED_ROOT] x');
+    const custom = new AttestationRefusedError({ accepted: false, platform: 'unknown', simulated: false, checks: [] });
+    assert.equal(custom.code, 'ATTESTATION_REFUSED');
+    assert.equal(custom.message, 'server certificate refused: [REJECTED] not accepted');
+    assert.equal(new AttestationRefusedError({ accepted: false, platform: 'unknown', simulated: false, error: { name: 'Error', code: 'MY_OWN', message: 'no' }, checks: [] }).code, 'ATTESTATION_REFUSED');
+  });
+});
+
+describe('attestedConnect to a server that never answers the handshake', () => {
+  it('fails with CONNECTION_FAILED, actual ETIMEDOUT, after timeoutMs', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      await assert.rejects(
+        attestedConnect({ host: '127.0.0.1', port }, createAttestedVerifier({}), 50),
+        (e: unknown) => e instanceof CloisterError && e.code === 'CONNECTION_FAILED' && e.actual === 'ETIMEDOUT' && e.message === `no TLS handshake with 127.0.0.1:${port} within 50 ms`,
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

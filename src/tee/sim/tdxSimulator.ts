@@ -14,7 +14,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { concatBytes, decodePem, encodePem, fromHex, toArrayBufferView } from '../../../attestation/bytes.js';
-import { CloisterError } from '../../../attestation/errors.js';
+import { CloisterError, ParseError } from '../../../attestation/errors.js';
 import {
   ATTESTATION_KEY_TYPE_ECDSA_P256,
   INTEL_QE_VENDOR_ID,
@@ -102,7 +102,7 @@ export async function loadOrCreateTdxDevChain(dir: string): Promise<TdxDevChain>
   const base = chainDir(dir);
   const pem = async (file: string): Promise<Uint8Array> => {
     const block = decodePem(await readFile(join(base, file), 'utf8'))[0];
-    if (block === undefined) throw new Error(`${join(base, file)} holds no PEM block`);
+    if (block === undefined) throw new ParseError('MALFORMED_DER', `${join(base, file)} holds no PEM block`, { field: file });
     return block.der;
   };
   try {

@@ -1,0 +1,54 @@
+// Every error the server runtime (src/) raises that the verifier SDK does not: one registry, owned here, that
+// docs/errors.md "Runtime codes" lists exactly (checked by src/base/errors.test.ts). The SDK's codes are in
+// attestation/errors.ts; src/ raises those too where the failure is the SDK's kind (a malformed field, a PEM
+// block that is not one). HTTP problem codes are a third registry, src/base/problems.ts.
+import { CloisterError, type ErrorDetails } from '../../attestation/errors.js';
+
+export const RUNTIME_ERROR_CODES = {
+  // evidence acquisition inside the VM (src/tee)
+  NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
+  TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
+  // the server (src/server)
+  EVIDENCE_RATE_LIMITED: 'fresh evidence was asked for faster than the server\'s global budget',
+  // model packs and inference (src/inference)
+  MODEL_PACK_INVALID: 'a model pack manifest is malformed, or names a file that cannot be read',
+  MODEL_HASH_MISMATCH: 'a model pack file\'s SHA-256 differs from its manifest',
+  QUEUE_FULL: 'the inference queue holds as many waiting requests as it may',
+  QUEUE_CLOSED: 'the inference queue is closed (the server is shutting down)',
+  ABORTED: 'an inference was cancelled before it finished',
+  MALFORMED_TENSOR: 'a tensor list (application/vnd.cloister.tensors) could not be decoded',
+  MALFORMED_IMAGE: 'an image is not a PNG or JPEG this server decodes, is corrupt, or is too large',
+  // OHTTP keys and node:crypto (src/ohttp, src/base/crypto)
+  OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',
+  CRYPTO_FAILED: 'node:crypto failed in a way it does not report with an Error',
+  // the relay (src/relay)
+  GATEWAY_FAILED: 'the relay could not exchange a request with the gateway',
+  CLIENT_GONE: 'the client closed its connection before its answer was sent',
+  REQUEST_TOO_LARGE: 'a request body exceeds the route\'s limit',
+  // command line (src/cli)
+  USAGE: 'the command line is invalid',
+  UNREADABLE_INPUT: 'an input file could not be read',
+  UNWRITABLE_OUTPUT: 'an output file could not be written',
+} as const;
+
+export type RuntimeErrorCode = keyof typeof RUNTIME_ERROR_CODES;
+
+declare module '../../attestation/errors.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- merges the runtime's registry into the SDK's, so CloisterError.code is the union of both
+  interface CloisterErrorCodes extends Readonly<typeof RUNTIME_ERROR_CODES> {}
+}
+
+/** An error of the runtime: a CloisterError (same shape, same CLI line) with a code of RUNTIME_ERROR_CODES. */
+export class RuntimeError extends CloisterError {
+  declare readonly code: RuntimeErrorCode;
+  constructor(code: RuntimeErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+  }
+}
+
+/**
+ * The command line is invalid (code USAGE); the CLI prints it without the field part. Still defined in
+ * attestation/errors.ts while src/cli/serveCommand.ts, trustOptions.ts and verifyEvidenceCommand.ts import it
+ * from there, so that there is one class for `instanceof`; it moves here, as a RuntimeError, after them.
+ */
+export { UsageError } from '../../attestation/errors.js';
