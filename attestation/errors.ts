@@ -145,9 +145,4 @@ export class VerificationError extends CloisterError {}
 
 export class PolicyError extends CloisterError {}
 
-/**
- * The command line's error (code USAGE, a runtime code): src/ imports it from src/base/errors.ts. Defined here
- * until src/cli/serveCommand.ts, trustOptions.ts and verifyEvidenceCommand.ts import it from there too; then
- * it moves there as a RuntimeError.
- */
-export class UsageError extends CloisterError {}
+

@@ -8,8 +8,11 @@ export const RUNTIME_ERROR_CODES = {
   // evidence acquisition inside the VM (src/tee)
   NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
   TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
+  // request memory (src/base/memory)
+  REQUEST_SCOPE_CLOSED: 'plaintext was handed to a request scope that had already been closed (and was wiped at once)',
   // the server (src/server)
   EVIDENCE_RATE_LIMITED: 'fresh evidence was asked for faster than the server\'s global budget',
+  TLS_CERTIFICATE_UNAVAILABLE: 'the RA-TLS certificate could not be issued for the live OHTTP key configurations',
   // model packs and inference (src/inference)
   MODEL_PACK_INVALID: 'a model pack manifest is malformed, or names a file that cannot be read',
   MODEL_HASH_MISMATCH: 'a model pack file\'s SHA-256 differs from its manifest',
@@ -18,7 +21,8 @@ export const RUNTIME_ERROR_CODES = {
   ABORTED: 'an inference was cancelled before it finished',
   MALFORMED_TENSOR: 'a tensor list (application/vnd.cloister.tensors) could not be decoded',
   MALFORMED_IMAGE: 'an image is not a PNG or JPEG this server decodes, is corrupt, or is too large',
-  // OHTTP keys and node:crypto (src/ohttp, src/base/crypto)
+  // OHTTP keys, the gateway and node:crypto (src/ohttp, src/base/crypto)
+  TARGET_TIMEOUT: 'a target behind the OHTTP gateway did not answer within its deadline',
   OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',
   CRYPTO_FAILED: 'node:crypto failed in a way it does not report with an Error',
   // the relay (src/relay)
@@ -46,9 +50,5 @@ export class RuntimeError extends CloisterError {
   }
 }
 
-/**
- * The command line is invalid (code USAGE); the CLI prints it without the field part. Still defined in
- * attestation/errors.ts while src/cli/serveCommand.ts, trustOptions.ts and verifyEvidenceCommand.ts import it
- * from there, so that there is one class for `instanceof`; it moves here, as a RuntimeError, after them.
- */
-export { UsageError } from '../../attestation/errors.js';
+/** The command line is invalid (code USAGE); the CLI prints it without the field part. */
+export class UsageError extends RuntimeError {}

@@ -1,7 +1,7 @@
 // What `cloister verify` and `cloister request` share: the caller's policy from --policy and
 // --measurement, and verifiers on the node:crypto backend, trusting the simulated TEE's development
 // roots with --trust-simulated.
-import type { UsageError } from '../../attestation/errors.js';
+import type { UsageError } from '../base/errors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName, type PolicyOf } from '../../attestation/evidence/platforms.js';
 import type { PlatformVerifiers, RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../../attestation/snp/verify.js';

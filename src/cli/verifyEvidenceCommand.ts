@@ -1,6 +1,7 @@
 // `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
 import type { Verdict } from '../../attestation/checks.js';
-import { CloisterError, isParseErrorCode, ParseError, UsageError, type ErrorCode } from '../../attestation/errors.js';
+import { CloisterError, isParseErrorCode, ParseError, type ErrorCode } from '../../attestation/errors.js';
+import { UsageError } from '../base/errors.js';
 import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
 import { decodeEvidence, PLATFORM_LIST, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformName } from '../../attestation/evidence/platforms.js';
 import type { SnpVerdict } from '../../attestation/snp/evidence.js';

@@ -11,6 +11,7 @@ import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import type { ProblemCode } from '../base/problems.js';
+import { RuntimeError } from '../base/errors.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { textResponse, type TargetHandler, type TargetResponse } from './target.js';
 
@@ -41,7 +42,11 @@ const PROBLEM_OF: Readonly<Record<string, ProblemCode>> = {
 };
 
 
-class TargetTimeout extends Error {}
+class TargetTimeout extends RuntimeError {
+  constructor(ms: number) {
+    super('TARGET_TIMEOUT', `the target did not answer within ${ms} ms`);
+  }
+}
 
 /** The job's answer, or TargetTimeout after `ms` (the job is aborted and keeps running to its end). */
 function withDeadline(job: Promise<TargetResponse>, controller: AbortController, ms: number): Promise<TargetResponse> {
@@ -49,7 +54,7 @@ function withDeadline(job: Promise<TargetResponse>, controller: AbortController,
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new TargetTimeout());
+      reject(new TargetTimeout(ms));
     }, ms);
   });
   return Promise.race([job, deadline]).finally(() => {

@@ -9,6 +9,7 @@ import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { RuntimeError } from '../base/errors.js';
 import { createLogger } from '../base/log.js';
 import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
 import { ocrRecognizer } from '../inference/ocrPack.js';
@@ -98,7 +99,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
       // A rotation already under way read the configs before this change: issue again until the
       // certificate binds exactly the live set.
       for (let attempt = 0; identity !== undefined && !bytesListsEqual(identity.keyConfigs, store.configs); attempt++) {
-        if (attempt === 3) throw new Error('the RA-TLS certificate could not be re-issued for the new OHTTP key configurations');
+        if (attempt === 3) throw new RuntimeError('TLS_CERTIFICATE_UNAVAILABLE', 'the RA-TLS certificate could not be re-issued for the new OHTTP key configurations');
         await identity.rotate();
       }
       logger.info({ keyIds: store.keys.map((k) => k.config.keyId) }, 'OHTTP keys changed');
@@ -143,7 +144,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
   if (identity !== undefined) {
     const server: unknown = app.server;
-    if (!(server instanceof TlsServer)) throw new Error('fastify did not create a TLS server');
+    if (!(server instanceof TlsServer)) throw new CloisterError('INVALID_STATE', 'fastify did not create a TLS server');
     identity.attach(server);
   }
   const close = async (): Promise<void> => {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { BUNDLE_FORMAT } from '../../attestation/evidence/bundle.js';
 import { toBase64 } from '../../attestation/bytes.js';
+import { ParseError } from '../../attestation/errors.js';
 import { CERT_GUID, parseCertTable } from '../../attestation/snp/certTable.js';
 import { collateralDates, tdxCollateralJson, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
@@ -37,7 +38,7 @@ export interface EvidenceBundle {
 const CERTIFICATE_GUIDS = new Set<string>([CERT_GUID.vcek, CERT_GUID.vlek, CERT_GUID.ask, CERT_GUID.ark]);
 
 export function assembleSnpBundle(raw: RawEvidence, inputs: SnpBundleInputs = {}): EvidenceBundle {
-  if (raw.platform !== 'sev-snp') throw new Error(`assembleSnpBundle takes SEV-SNP evidence, got ${raw.platform}`);
+  if (raw.platform !== 'sev-snp') throw new ParseError('MALFORMED_EVIDENCE', `assembleSnpBundle takes SEV-SNP evidence, got ${raw.platform}`, { field: '$.platform' });
   const table = raw.certTable === undefined || raw.certTable.length === 0 ? [] : parseCertTable(raw.certTable);
   const certificates = [...table.filter((e) => CERTIFICATE_GUIDS.has(e.guid)).map((e) => e.data), ...(inputs.certificates ?? [])];
   const crls = [...table.filter((e) => e.guid === CERT_GUID.crl).map((e) => e.data), ...(inputs.crls ?? [])];
@@ -72,12 +73,12 @@ function seal(document: Record<string, unknown>, freshUntil: Date): EvidenceBund
  * collateral (TCB info, QE identity) nextUpdate. Throws the quote's ParseError if it does not parse.
  */
 export function assembleTdxBundle(raw: RawEvidence, inputs: TdxBundleInputs = {}): EvidenceBundle {
-  if (raw.platform !== 'tdx') throw new Error(`assembleTdxBundle takes TDX evidence, got ${raw.platform}`);
+  if (raw.platform !== 'tdx') throw new ParseError('MALFORMED_EVIDENCE', `assembleTdxBundle takes TDX evidence, got ${raw.platform}`, { field: '$.platform' });
   const quote = parseQuote(raw.evidence);
   const crls = [...(inputs.crls ?? [])];
   const collateral = inputs.collateral;
   const next = collateral === undefined ? undefined : collateralDates(collateral)?.nextUpdate;
-  if (collateral !== undefined && next === undefined) throw new Error('assembleTdxBundle: collateral tcbInfo / qeIdentity lack a readable nextUpdate');
+  if (collateral !== undefined && next === undefined) throw new ParseError('MALFORMED_EVIDENCE', 'assembleTdxBundle: collateral tcbInfo / qeIdentity lack a readable nextUpdate', { field: 'collateral' });
   const expiries = [
     ...quote.pckCertificates.map((c) => parseCertificate(c).notAfter),
     ...crls.map((c) => parseCrl(c).nextUpdate).filter((d): d is Date => d !== undefined),

@@ -4,6 +4,7 @@
 // once, after the response is encapsulated or, when the target outlived its deadline, when the target's
 // job finally ends; closing wipes everything it owns, frees what it made whole, and gives borrowed pool
 // buffers back. `dispose` ends one buffer's life early (long pipelines keep their memory low that way).
+import { RuntimeError } from '../errors.js';
 import type { BufferPool } from './bufferPool.js';
 import { free, wipe } from './wipe.js';
 
@@ -28,10 +29,9 @@ const wipeAll: Wiper = (view) => {
   wipe(view);
 };
 
-export class RequestScopeClosedError extends Error {
+export class RequestScopeClosedError extends RuntimeError {
   constructor() {
-    super('the request scope is closed: its memory was already wiped');
-    this.name = 'RequestScopeClosedError';
+    super('REQUEST_SCOPE_CLOSED', 'the request scope is closed: its memory was already wiped');
   }
 }
 
