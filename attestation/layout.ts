@@ -70,8 +70,11 @@ interface Compiled {
   readonly size: number;
   /** Must-be-zero ranges by ascending offset: the first bad one is the one reported. */
   readonly zero: readonly ZeroField[];
-  /** Every value field in declaration order, with undefined where this variant lacks it. */
-  readonly values: readonly (readonly [string, ValueField | undefined])[];
+  /** Every value key in declaration order, set to undefined: what `read` copies and fills. */
+  readonly template: Readonly<Record<string, undefined>>;
+  /** The value fields this variant has, as parallel arrays for the read and write loops. */
+  readonly keys: readonly string[];
+  readonly specs: readonly ValueField[];
 }
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(3, '0')}`;
@@ -147,8 +150,13 @@ export class Layout<F extends FieldTable> {
       }
     }
     const v = dataView(bytes);
-    const out: Record<string, unknown> = {};
-    for (const [key, f] of c.values) out[key] = f === undefined ? undefined : readField(bytes, v, at + f.offset, f);
+    // A copy of the variant's template has every key already, in order: no shape changes while filling it.
+    const out: Record<string, unknown> = { ...c.template };
+    const { keys, specs } = c;
+    for (let i = 0; i < keys.length; i++) {
+      const f = specs[i] as ValueField;
+      out[keys[i] as string] = readField(bytes, v, at + f.offset, f);
+    }
     return Object.freeze(out) as Parsed<F>;
   }
 
@@ -172,9 +180,12 @@ export class Layout<F extends FieldTable> {
     if (at + c.size > out.length) throw new RangeError(`${this.name} needs ${c.size} bytes at ${at}, the buffer is ${out.length}`);
     const v = dataView(out);
     const given = values as Readonly<Record<string, unknown>>;
-    for (const [key, f] of c.values) {
+    const { keys, specs } = c;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const f = specs[i] as ValueField;
       const value = given[key];
-      if (f === undefined || value === undefined) continue;
+      if (value === undefined) continue;
       const o = at + f.offset;
       switch (f.kind) {
         case 'u8': v.setUint8(o, value as number); break;
@@ -234,7 +245,9 @@ function compile(fields: FieldTable, variant: number | undefined, size: number, 
   }
   const zero = present.flatMap(([, f]) => (f.kind === 'zero' ? [f] : [])).sort((a, b) => a.offset - b.offset);
   const values = Object.entries(fields).flatMap(([key, f]) => (f.kind === 'zero' ? [] : [[key, has(f) ? f : undefined] as const]));
-  return { size, zero, values };
+  const mine = values.flatMap(([key, f]) => (f === undefined ? [] : [[key, f] as const]));
+  const template = Object.fromEntries(values.map(([key]) => [key, undefined])) as Record<string, undefined>;
+  return { size, zero, template, keys: mine.map(([key]) => key), specs: mine.map(([, f]) => f) };
 }
 
 /** Declares a layout; throws if its fields overlap, run past its size or name unknown variants. */
