@@ -15,8 +15,8 @@
 //   0x208 reserved up to 0x2A0
 //   0x2A0 SIGNATURE: R [72] little-endian, S [72] little-endian at 0x2E8, reserved to 0x4A0
 // The signature covers bytes 0x000..0x2A0.
-import { dataView, isAllZero, toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
+import { defineLayout } from '../layout.js';
 import { decodeGuestPolicy, decodeKeyInfo, decodePlatformInfo, type GuestPolicy, type KeyInfo, type PlatformInfo } from './fields.js';
 
 export const REPORT_SIZE = 0x4a0;
@@ -73,27 +73,64 @@ export interface SnpReport {
   readonly raw: Uint8Array;
 }
 
-interface Range {
-  readonly start: number;
-  readonly end: number;
-  readonly field: string;
-}
+/** ATTESTATION_REPORT, Table 23: every byte is a field or a must-be-zero range, per VERSION. */
+const REPORT = defineLayout({
+  name: 'SEV-SNP report',
+  field: 'report',
+  size: REPORT_SIZE,
+  variants: SUPPORTED_VERSIONS,
+  fields: {
+    version: { offset: 0x000, size: 4, kind: 'u32' },
+    guestSvn: { offset: 0x004, size: 4, kind: 'u32' },
+    policy: { offset: 0x008, size: 8, kind: 'u64' },
+    familyId: { offset: 0x010, size: 16, kind: 'bytes' },
+    imageId: { offset: 0x020, size: 16, kind: 'bytes' },
+    vmpl: { offset: 0x030, size: 4, kind: 'u32' },
+    signatureAlgo: { offset: 0x034, size: 4, kind: 'u32' },
+    currentTcb: { offset: 0x038, size: 8, kind: 'u64' },
+    platformInfo: { offset: 0x040, size: 8, kind: 'u64' },
+    keyInfo: { offset: 0x048, size: 4, kind: 'u32' },
+    reservedAfterKeyInfo: { offset: 0x04c, size: 0x04, kind: 'zero', name: 'reserved after key info' },
+    reportData: { offset: 0x050, size: 64, kind: 'bytes' },
+    measurement: { offset: 0x090, size: 48, kind: 'bytes' },
+    hostData: { offset: 0x0c0, size: 32, kind: 'bytes' },
+    idKeyDigest: { offset: 0x0e0, size: 48, kind: 'bytes' },
+    authorKeyDigest: { offset: 0x110, size: 48, kind: 'bytes' },
+    reportId: { offset: 0x140, size: 32, kind: 'bytes' },
+    reportIdMa: { offset: 0x160, size: 32, kind: 'bytes' },
+    reportedTcb: { offset: 0x180, size: 8, kind: 'u64' },
+    reservedAfterReportedTcb: { offset: 0x188, size: 0x18, kind: 'zero', name: 'reserved after REPORTED_TCB', variants: [2] },
+    cpuidFamId: { offset: 0x188, size: 1, kind: 'u8', variants: [3, 4, 5] },
+    cpuidModId: { offset: 0x189, size: 1, kind: 'u8', variants: [3, 4, 5] },
+    cpuidStep: { offset: 0x18a, size: 1, kind: 'u8', variants: [3, 4, 5] },
+    reservedAfterCpuidStep: { offset: 0x18b, size: 0x15, kind: 'zero', name: 'reserved after CPUID_STEP', variants: [3, 4, 5] },
+    chipId: { offset: 0x1a0, size: 64, kind: 'bytes' },
+    committedTcb: { offset: 0x1e0, size: 8, kind: 'u64' },
+    currentBuild: { offset: 0x1e8, size: 1, kind: 'u8' },
+    currentMinor: { offset: 0x1e9, size: 1, kind: 'u8' },
+    currentMajor: { offset: 0x1ea, size: 1, kind: 'u8' },
+    reservedAfterCurrentMajor: { offset: 0x1eb, size: 0x01, kind: 'zero', name: 'reserved after CURRENT_MAJOR' },
+    committedBuild: { offset: 0x1ec, size: 1, kind: 'u8' },
+    committedMinor: { offset: 0x1ed, size: 1, kind: 'u8' },
+    committedMajor: { offset: 0x1ee, size: 1, kind: 'u8' },
+    reservedAfterCommittedMajor: { offset: 0x1ef, size: 0x01, kind: 'zero', name: 'reserved after COMMITTED_MAJOR' },
+    launchTcb: { offset: 0x1f0, size: 8, kind: 'u64' },
+    reservedAfterLaunchTcb: { offset: 0x1f8, size: 0xa8, kind: 'zero', name: 'reserved after LAUNCH_TCB', variants: [2, 3, 4] },
+    launchMitVector: { offset: 0x1f8, size: 8, kind: 'u64', variants: [5] },
+    currentMitVector: { offset: 0x200, size: 8, kind: 'u64', variants: [5] },
+    reservedAfterCurrentMitVector: { offset: 0x208, size: 0x98, kind: 'zero', name: 'reserved after CURRENT_MIT_VECTOR', variants: [5] },
+    // A P-384 scalar is 48 bytes; the spec's 72-byte R and S keep their top 24 bytes zero.
+    signatureR: { offset: 0x2a0, size: 72, kind: 'bytes' },
+    signatureRHigh: { offset: 0x2d0, size: 0x18, kind: 'zero', name: 'SIGNATURE.R high bytes' },
+    signatureS: { offset: 0x2e8, size: 72, kind: 'bytes' },
+    signatureSHigh: { offset: 0x318, size: 0x18, kind: 'zero', name: 'SIGNATURE.S high bytes' },
+    reservedAfterSignature: { offset: 0x330, size: 0x170, kind: 'zero', name: 'reserved after SIGNATURE.S' },
+  },
+});
 
-function reservedRanges(version: number): Range[] {
-  const ranges: Range[] = [{ start: 0x04c, end: 0x050, field: 'reserved after key info' }];
-  ranges.push(version >= 3 ? { start: 0x18b, end: 0x1a0, field: 'reserved after CPUID_STEP' } : { start: 0x188, end: 0x1a0, field: 'reserved after REPORTED_TCB' });
-  ranges.push({ start: 0x1eb, end: 0x1ec, field: 'reserved after CURRENT_MAJOR' });
-  ranges.push({ start: 0x1ef, end: 0x1f0, field: 'reserved after COMMITTED_MAJOR' });
-  ranges.push(version >= 5 ? { start: 0x208, end: 0x2a0, field: 'reserved after CURRENT_MIT_VECTOR' } : { start: 0x1f8, end: 0x2a0, field: 'reserved after LAUNCH_TCB' });
-  ranges.push({ start: 0x2a0 + 48, end: 0x2a0 + 72, field: 'SIGNATURE.R high bytes' });
-  ranges.push({ start: 0x2e8 + 48, end: 0x2e8 + 72, field: 'SIGNATURE.S high bytes' });
-  ranges.push({ start: 0x330, end: 0x4a0, field: 'reserved after SIGNATURE.S' });
-  return ranges;
-}
-
-function hexRange(r: Range): string {
-  return `0x${r.start.toString(16).padStart(3, '0')}..0x${r.end.toString(16).padStart(3, '0')}`;
-}
+const F = REPORT.fields;
+/** Every field: serializeReport writes what it is given, whatever VERSION says (see there). */
+const WIDEST_VERSION = 5;
 
 /**
  * Checks the shape of a report: its size, version, signature algorithm and every must-be-zero
@@ -101,126 +138,110 @@ function hexRange(r: Range): string {
  * decoded, not rejected, so that a tampered byte fails the signature rather than the parse.
  */
 export function parseReport(bytes: Uint8Array): SnpReport {
-  if (bytes.length < REPORT_SIZE) {
-    throw new ParseError('TRUNCATED', `SEV-SNP report is ${bytes.length} bytes, expected ${REPORT_SIZE}`, {
-      field: 'report',
-      expected: String(REPORT_SIZE),
-      actual: String(bytes.length),
-    });
-  }
-  if (bytes.length > REPORT_SIZE) {
-    throw new ParseError('TRAILING_BYTES', `SEV-SNP report is ${bytes.length} bytes, expected ${REPORT_SIZE}`, {
-      field: 'report',
-      expected: String(REPORT_SIZE),
-      actual: String(bytes.length),
-      offset: REPORT_SIZE,
-    });
-  }
-  const v = dataView(bytes);
-  const version = v.getUint32(0x000, true);
+  REPORT.checkSize(bytes);
+  const version = REPORT.get(bytes, 'version');
   if (!(SUPPORTED_VERSIONS as readonly number[]).includes(version)) {
     throw new ParseError('UNSUPPORTED_VERSION', `SEV-SNP report version ${version} is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`, {
       field: 'VERSION',
       expected: SUPPORTED_VERSIONS.join('|'),
       actual: String(version),
-      offset: 0,
+      offset: F.version.offset,
     });
   }
-  const signatureAlgo = v.getUint32(0x034, true);
+  const signatureAlgo = REPORT.get(bytes, 'signatureAlgo');
   if (signatureAlgo !== SIGNATURE_ALGO_ECDSA_P384_SHA384) {
     throw new ParseError('UNSUPPORTED_ALGORITHM', `SIGNATURE_ALGO is ${signatureAlgo}, expected 1 (ECDSA P-384 with SHA-384)`, {
       field: 'SIGNATURE_ALGO',
       expected: '1',
       actual: String(signatureAlgo),
-      offset: 0x034,
+      offset: F.signatureAlgo.offset,
     });
   }
-  for (const r of reservedRanges(version)) {
-    const slice = bytes.subarray(r.start, r.end);
-    if (!isAllZero(slice)) {
-      throw new ParseError('RESERVED_NONZERO', `must-be-zero range ${hexRange(r)} (${r.field}) holds ${toHex(slice)}`, {
-        field: r.field,
-        expected: 'zero',
-        actual: toHex(slice),
-        offset: r.start,
-      });
-    }
-  }
-  const vmpl = v.getUint32(0x030, true);
-  if (vmpl > 3) {
-    throw new ParseError('MALFORMED_FIELD', `VMPL is ${vmpl}, expected 0..3`, { field: 'VMPL', expected: '0..3', actual: String(vmpl), offset: 0x030 });
-  }
   // Fields are copies, so changing one cannot change `raw` or the signed bytes.
+  const f = REPORT.read(bytes, 0, version);
+  if (f.vmpl > 3) {
+    throw new ParseError('MALFORMED_FIELD', `VMPL is ${f.vmpl}, expected 0..3`, { field: 'VMPL', expected: '0..3', actual: String(f.vmpl), offset: F.vmpl.offset });
+  }
   const raw = bytes.slice();
-  const slice = (start: number, size: number): Uint8Array => bytes.slice(start, start + size);
-  const fw = (at: number): FirmwareVersion => ({ build: bytes[at] as number, minor: bytes[at + 1] as number, major: bytes[at + 2] as number });
   return Object.freeze({
     version,
-    guestSvn: v.getUint32(0x004, true),
-    policy: decodeGuestPolicy(v.getBigUint64(0x008, true)),
-    familyId: slice(0x010, 16),
-    imageId: slice(0x020, 16),
-    vmpl,
+    guestSvn: f.guestSvn,
+    policy: decodeGuestPolicy(f.policy),
+    familyId: f.familyId,
+    imageId: f.imageId,
+    vmpl: f.vmpl,
     signatureAlgo,
-    currentTcb: v.getBigUint64(0x038, true),
-    platformInfo: decodePlatformInfo(v.getBigUint64(0x040, true)),
-    keyInfo: decodeKeyInfo(v.getUint32(0x048, true)),
-    reportData: slice(0x050, 64),
-    measurement: slice(0x090, 48),
-    hostData: slice(0x0c0, 32),
-    idKeyDigest: slice(0x0e0, 48),
-    authorKeyDigest: slice(0x110, 48),
-    reportId: slice(0x140, 32),
-    reportIdMa: slice(0x160, 32),
-    reportedTcb: v.getBigUint64(0x180, true),
-    cpuid: version >= 3 ? { family: bytes[0x188] as number, model: bytes[0x189] as number, stepping: bytes[0x18a] as number } : undefined,
-    chipId: slice(0x1a0, 64),
-    committedTcb: v.getBigUint64(0x1e0, true),
-    currentVersion: fw(0x1e8),
-    committedVersion: fw(0x1ec),
-    launchTcb: v.getBigUint64(0x1f0, true),
-    launchMitVector: version >= 5 ? v.getBigUint64(0x1f8, true) : undefined,
-    currentMitVector: version >= 5 ? v.getBigUint64(0x200, true) : undefined,
-    signatureR: slice(0x2a0, 72),
-    signatureS: slice(0x2e8, 72),
+    currentTcb: f.currentTcb,
+    platformInfo: decodePlatformInfo(f.platformInfo),
+    keyInfo: decodeKeyInfo(f.keyInfo),
+    reportData: f.reportData,
+    measurement: f.measurement,
+    hostData: f.hostData,
+    idKeyDigest: f.idKeyDigest,
+    authorKeyDigest: f.authorKeyDigest,
+    reportId: f.reportId,
+    reportIdMa: f.reportIdMa,
+    reportedTcb: f.reportedTcb,
+    cpuid: f.cpuidFamId === undefined ? undefined : { family: f.cpuidFamId, model: f.cpuidModId as number, stepping: f.cpuidStep as number },
+    chipId: f.chipId,
+    committedTcb: f.committedTcb,
+    currentVersion: { build: f.currentBuild, minor: f.currentMinor, major: f.currentMajor },
+    committedVersion: { build: f.committedBuild, minor: f.committedMinor, major: f.committedMajor },
+    launchTcb: f.launchTcb,
+    launchMitVector: f.launchMitVector,
+    currentMitVector: f.currentMitVector,
+    signatureR: f.signatureR,
+    signatureS: f.signatureS,
     signedBytes: raw.subarray(0, SIGNED_SIZE),
     raw,
   });
 }
 
-/** Writes a report back to its 1184 bytes; reserved ranges are zero. */
+/**
+ * Writes a report back to its 1184 bytes; reserved ranges are zero. It is written with the widest
+ * layout: every field given is written and fields left undefined stay zero, so a report whose
+ * VERSION and fields disagree (as tests build them) comes out as given, for parseReport to judge.
+ */
 export function serializeReport(r: Omit<SnpReport, 'signedBytes' | 'raw'>): Uint8Array {
-  const out = new Uint8Array(REPORT_SIZE);
-  const v = dataView(out);
-  v.setUint32(0x000, r.version, true);
-  v.setUint32(0x004, r.guestSvn, true);
-  v.setBigUint64(0x008, r.policy.raw, true);
-  out.set(r.familyId, 0x010);
-  out.set(r.imageId, 0x020);
-  v.setUint32(0x030, r.vmpl, true);
-  v.setUint32(0x034, r.signatureAlgo, true);
-  v.setBigUint64(0x038, r.currentTcb, true);
-  v.setBigUint64(0x040, r.platformInfo.raw, true);
-  v.setUint32(0x048, r.keyInfo.raw, true);
-  out.set(r.reportData, 0x050);
-  out.set(r.measurement, 0x090);
-  out.set(r.hostData, 0x0c0);
-  out.set(r.idKeyDigest, 0x0e0);
-  out.set(r.authorKeyDigest, 0x110);
-  out.set(r.reportId, 0x140);
-  out.set(r.reportIdMa, 0x160);
-  v.setBigUint64(0x180, r.reportedTcb, true);
-  if (r.cpuid !== undefined) out.set([r.cpuid.family, r.cpuid.model, r.cpuid.stepping], 0x188);
-  out.set(r.chipId, 0x1a0);
-  v.setBigUint64(0x1e0, r.committedTcb, true);
-  out.set([r.currentVersion.build, r.currentVersion.minor, r.currentVersion.major], 0x1e8);
-  out.set([r.committedVersion.build, r.committedVersion.minor, r.committedVersion.major], 0x1ec);
-  v.setBigUint64(0x1f0, r.launchTcb, true);
-  if (r.launchMitVector !== undefined) v.setBigUint64(0x1f8, r.launchMitVector, true);
-  if (r.currentMitVector !== undefined) v.setBigUint64(0x200, r.currentMitVector, true);
-  out.set(r.signatureR, 0x2a0);
-  out.set(r.signatureS, 0x2e8);
-  return out;
+  return REPORT.serialize(
+    {
+      version: r.version,
+      guestSvn: r.guestSvn,
+      policy: r.policy.raw,
+      familyId: r.familyId,
+      imageId: r.imageId,
+      vmpl: r.vmpl,
+      signatureAlgo: r.signatureAlgo,
+      currentTcb: r.currentTcb,
+      platformInfo: r.platformInfo.raw,
+      keyInfo: r.keyInfo.raw,
+      reportData: r.reportData,
+      measurement: r.measurement,
+      hostData: r.hostData,
+      idKeyDigest: r.idKeyDigest,
+      authorKeyDigest: r.authorKeyDigest,
+      reportId: r.reportId,
+      reportIdMa: r.reportIdMa,
+      reportedTcb: r.reportedTcb,
+      cpuidFamId: r.cpuid?.family,
+      cpuidModId: r.cpuid?.model,
+      cpuidStep: r.cpuid?.stepping,
+      chipId: r.chipId,
+      committedTcb: r.committedTcb,
+      currentBuild: r.currentVersion.build,
+      currentMinor: r.currentVersion.minor,
+      currentMajor: r.currentVersion.major,
+      committedBuild: r.committedVersion.build,
+      committedMinor: r.committedVersion.minor,
+      committedMajor: r.committedVersion.major,
+      launchTcb: r.launchTcb,
+      launchMitVector: r.launchMitVector,
+      currentMitVector: r.currentMitVector,
+      signatureR: r.signatureR,
+      signatureS: r.signatureS,
+    },
+    WIDEST_VERSION,
+  );
 }
 
 /** The report signature as the big-endian r||s (96 bytes) that WebCrypto's P-384 verify takes. */

@@ -37,8 +37,9 @@
 // buffer, quote-generation library output buffers), so captured quotes carry zero padding (T3 has 3065
 // bytes of it, T6..T8 70). Nothing signs those bytes, so anything but zeros there is rejected rather than
 // silently carried along; `paddingSize` keeps the count so that a quote serializes back byte for byte.
-import { dataView, fromBase64, isAllZero, toHex } from '../bytes.js';
+import { fromBase64, isAllZero, toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
+import { defineLayout } from '../layout.js';
 
 export const QUOTE_VERSIONS = [4, 5] as const;
 export type QuoteVersion = (typeof QUOTE_VERSIONS)[number];
@@ -61,20 +62,124 @@ export const QE_REPORT_SIZE = 0x180;
 /** The Intel SGX QE vendor (A.3.1). */
 export const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
 
+// Where the parts sit: the body follows the header (v4) or the v5 body descriptor; the rest follows the body.
 const V4_BODY_START = 0x030;
-const V5_BODY_TYPE = 0x030;
-const V5_BODY_SIZE = 0x032;
+const V5_DESCRIPTOR_START = 0x030;
 const V5_BODY_START = 0x036;
-// Quote Signature Data, relative to its start.
-const SIG_SIGNATURE = 0x000;
-const SIG_ATTESTATION_KEY = 0x040;
-const SIG_CERT_TYPE = 0x080;
-const SIG_CERT_SIZE = 0x082;
-const SIG_CERT_DATA = 0x086;
-// QE Report Certification Data, relative to its start.
-const QE_REPORT_SIGNATURE = 0x180;
-const QE_AUTH_SIZE = 0x1c0;
-const QE_AUTH_DATA = 0x1c2;
+
+/** A.3.1 TD Quote Header. */
+const HEADER = defineLayout({
+  name: 'Quote Header',
+  size: HEADER_SIZE,
+  fields: {
+    version: { offset: 0x000, size: 2, kind: 'u16' },
+    attestationKeyType: { offset: 0x002, size: 2, kind: 'u16' },
+    teeType: { offset: 0x004, size: 4, kind: 'u32' },
+    reserved: { offset: 0x008, size: 0x04, kind: 'zero', name: 'header RESERVED' },
+    qeVendorId: { offset: 0x00c, size: 16, kind: 'bytes' },
+    userData: { offset: 0x01c, size: 20, kind: 'bytes' },
+  },
+});
+
+/** A.4.2 TD Quote Body Descriptor (version 5 only), at 0x030. */
+const BODY_DESCRIPTOR = defineLayout({
+  name: 'TD Quote Body Descriptor',
+  size: V5_BODY_START - V5_DESCRIPTOR_START,
+  fields: {
+    bodyType: { offset: 0x000, size: 2, kind: 'u16' },
+    bodySize: { offset: 0x002, size: 4, kind: 'u32' },
+  },
+});
+
+/** A.3.2 / A.4.4 TD Quote Body; its variants are the body types, TDX 1.5 adding two fields. */
+const BODY = defineLayout({
+  name: 'TD Quote Body',
+  size: { [TD_BODY_TYPE.tdx10]: TD_REPORT10_SIZE, [TD_BODY_TYPE.tdx15]: TD_REPORT15_SIZE },
+  variants: [TD_BODY_TYPE.tdx10, TD_BODY_TYPE.tdx15],
+  fields: {
+    teeTcbSvn: { offset: 0x000, size: 16, kind: 'bytes' },
+    mrSeam: { offset: 0x010, size: 48, kind: 'bytes' },
+    mrSignerSeam: { offset: 0x040, size: 48, kind: 'bytes' },
+    seamAttributes: { offset: 0x070, size: 8, kind: 'u64' },
+    tdAttributes: { offset: 0x078, size: 8, kind: 'u64' },
+    xfam: { offset: 0x080, size: 8, kind: 'u64' },
+    mrTd: { offset: 0x088, size: 48, kind: 'bytes' },
+    mrConfigId: { offset: 0x0b8, size: 48, kind: 'bytes' },
+    mrOwner: { offset: 0x0e8, size: 48, kind: 'bytes' },
+    mrOwnerConfig: { offset: 0x118, size: 48, kind: 'bytes' },
+    rtmr0: { offset: 0x148, size: 48, kind: 'bytes' },
+    rtmr1: { offset: 0x178, size: 48, kind: 'bytes' },
+    rtmr2: { offset: 0x1a8, size: 48, kind: 'bytes' },
+    rtmr3: { offset: 0x1d8, size: 48, kind: 'bytes' },
+    reportData: { offset: 0x208, size: 64, kind: 'bytes' },
+    teeTcbSvn2: { offset: 0x248, size: 16, kind: 'bytes', variants: [TD_BODY_TYPE.tdx15] },
+    mrServiceTd: { offset: 0x258, size: 48, kind: 'bytes', variants: [TD_BODY_TYPE.tdx15] },
+  },
+});
+
+/** Quote Signature Data Len, right after the body. */
+const SIGNATURE_DATA_LEN = defineLayout({ name: 'Quote Signature Data Len', size: 4, fields: { length: { offset: 0x000, size: 4, kind: 'u32' } } });
+
+/** A.3.8 ECDSA 256-bit Quote Signature Data, up to its certification data (A.3.9 header included). */
+const SIGNATURE_DATA = defineLayout({
+  name: 'Quote Signature Data',
+  size: 0x086,
+  fields: {
+    signature: { offset: 0x000, size: 64, kind: 'bytes' },
+    attestationKey: { offset: 0x040, size: 64, kind: 'bytes' },
+    certType: { offset: 0x080, size: 2, kind: 'u16' },
+    certSize: { offset: 0x082, size: 4, kind: 'u32' },
+  },
+});
+const SIG_CERT_DATA = SIGNATURE_DATA.size();
+
+/** A.3.11 QE Report Certification Data, up to its QE Authentication Data. */
+const QE_CERT_DATA = defineLayout({
+  name: 'QE Report Certification Data',
+  size: 0x1c2,
+  fields: {
+    qeReport: { offset: 0x000, size: QE_REPORT_SIZE, kind: 'bytes' },
+    qeReportSignature: { offset: 0x180, size: 64, kind: 'bytes' },
+    authSize: { offset: 0x1c0, size: 2, kind: 'u16' },
+  },
+});
+const QE_AUTH_DATA = QE_CERT_DATA.size();
+
+/** The QE Certification Data header after the QE Authentication Data: type, then size of the data that follows. */
+const INNER_CERT_DATA = defineLayout({
+  name: 'QE Certification Data',
+  size: 6,
+  fields: {
+    type: { offset: 0x000, size: 2, kind: 'u16' },
+    size: { offset: 0x002, size: 4, kind: 'u32' },
+  },
+});
+const INNER_HEADER = INNER_CERT_DATA.size();
+
+/** A.3.10 Enclave Report Body (see QeReport for the fields read in bytes A.3.10 calls reserved). */
+const QE_REPORT = defineLayout({
+  name: 'QE report',
+  field: 'QE Report',
+  size: QE_REPORT_SIZE,
+  fields: {
+    cpuSvn: { offset: 0x000, size: 16, kind: 'bytes' },
+    miscSelect: { offset: 0x010, size: 4, kind: 'u32' },
+    reservedAfterMiscSelect: { offset: 0x014, size: 0x0c, kind: 'zero', name: 'QE Report reserved after MISCSELECT' },
+    isvExtProdId: { offset: 0x020, size: 16, kind: 'bytes' },
+    attributes: { offset: 0x030, size: 16, kind: 'bytes' },
+    mrEnclave: { offset: 0x040, size: 32, kind: 'bytes' },
+    reservedAfterMrEnclave: { offset: 0x060, size: 0x20, kind: 'zero', name: 'QE Report reserved after MRENCLAVE' },
+    mrSigner: { offset: 0x080, size: 32, kind: 'bytes' },
+    reservedAfterMrSigner: { offset: 0x0a0, size: 0x20, kind: 'zero', name: 'QE Report reserved after MRSIGNER' },
+    configId: { offset: 0x0c0, size: 64, kind: 'bytes' },
+    isvProdId: { offset: 0x100, size: 2, kind: 'u16' },
+    isvSvn: { offset: 0x102, size: 2, kind: 'u16' },
+    configSvn: { offset: 0x104, size: 2, kind: 'u16' },
+    reservedAfterConfigSvn: { offset: 0x106, size: 0x2a, kind: 'zero', name: 'QE Report reserved after CONFIGSVN' },
+    isvFamilyId: { offset: 0x130, size: 16, kind: 'bytes' },
+    reportData: { offset: 0x140, size: 64, kind: 'bytes' },
+  },
+});
 
 /** TDATTRIBUTES bits (Intel TDX Module ABI, TD ATTRIBUTES); the rest stay in `raw` for policies. */
 export interface TdAttributes {
@@ -187,107 +292,42 @@ function malformed(field: string, message: string, offset: number, expected: str
   throw new ParseError('MALFORMED_FIELD', message, { field, expected, actual, offset });
 }
 
-function mustBeZero(bytes: Uint8Array, start: number, end: number, field: string): void {
-  const slice = bytes.subarray(start, end);
-  if (!isAllZero(slice)) {
-    throw new ParseError('RESERVED_NONZERO', `must-be-zero range ${hex(start)}..${hex(end)} (${field}) holds ${toHex(slice)}`, {
-      field,
-      expected: 'zero',
-      actual: toHex(slice),
-      offset: start,
-    });
-  }
-}
-
 /** Parses the 384-byte QE report; `at` is its offset in the quote, for error messages. */
 export function parseQeReport(bytes: Uint8Array, at = 0): QeReport {
   if (bytes.length !== QE_REPORT_SIZE) {
     throw new ParseError('TRUNCATED', `QE report is ${bytes.length} bytes, expected ${QE_REPORT_SIZE}`, { field: 'QE Report', expected: String(QE_REPORT_SIZE), actual: String(bytes.length), offset: at });
   }
-  mustBeZero(bytes, 0x014, 0x020, 'QE Report reserved after MISCSELECT');
-  mustBeZero(bytes, 0x060, 0x080, 'QE Report reserved after MRENCLAVE');
-  mustBeZero(bytes, 0x0a0, 0x0c0, 'QE Report reserved after MRSIGNER');
-  mustBeZero(bytes, 0x106, 0x130, 'QE Report reserved after CONFIGSVN');
-  const v = dataView(bytes);
-  const raw = bytes.slice();
-  const slice = (start: number, size: number): Uint8Array => bytes.slice(start, start + size);
-  return Object.freeze({
-    cpuSvn: slice(0x000, 16),
-    miscSelect: v.getUint32(0x010, true),
-    isvExtProdId: slice(0x020, 16),
-    attributes: slice(0x030, 16),
-    mrEnclave: slice(0x040, 32),
-    mrSigner: slice(0x080, 32),
-    configId: slice(0x0c0, 64),
-    isvProdId: v.getUint16(0x100, true),
-    isvSvn: v.getUint16(0x102, true),
-    configSvn: v.getUint16(0x104, true),
-    isvFamilyId: slice(0x130, 16),
-    reportData: slice(0x140, 64),
-    raw,
-  });
+  return Object.freeze({ ...QE_REPORT.read(bytes, 0), raw: bytes.slice() });
 }
 
 export function serializeQeReport(r: QeReportFields): Uint8Array {
-  const out = new Uint8Array(QE_REPORT_SIZE);
-  const v = dataView(out);
-  out.set(r.cpuSvn, 0x000);
-  v.setUint32(0x010, r.miscSelect, true);
-  out.set(r.isvExtProdId, 0x020);
-  out.set(r.attributes, 0x030);
-  out.set(r.mrEnclave, 0x040);
-  out.set(r.mrSigner, 0x080);
-  out.set(r.configId, 0x0c0);
-  v.setUint16(0x100, r.isvProdId, true);
-  v.setUint16(0x102, r.isvSvn, true);
-  v.setUint16(0x104, r.configSvn, true);
-  out.set(r.isvFamilyId, 0x130);
-  out.set(r.reportData, 0x140);
-  return out;
+  return QE_REPORT.serialize(r);
 }
 
 function parseBody(bytes: Uint8Array, start: number, bodyType: TdBodyType): TdReportBody {
-  const v = dataView(bytes);
-  const slice = (off: number, size: number): Uint8Array => bytes.slice(start + off, start + off + size);
-  const rtmr = (i: number): Uint8Array => slice(0x148 + 0x30 * i, 0x30);
-  const tdx15 = bodyType === TD_BODY_TYPE.tdx15;
+  const b = BODY.read(bytes, start, bodyType);
   return Object.freeze({
     bodyType,
-    teeTcbSvn: slice(0x000, 16),
-    mrSeam: slice(0x010, 48),
-    mrSignerSeam: slice(0x040, 48),
-    seamAttributes: v.getBigUint64(start + 0x070, true),
-    tdAttributes: decodeTdAttributes(v.getBigUint64(start + 0x078, true)),
-    xfam: v.getBigUint64(start + 0x080, true),
-    mrTd: slice(0x088, 48),
-    mrConfigId: slice(0x0b8, 48),
-    mrOwner: slice(0x0e8, 48),
-    mrOwnerConfig: slice(0x118, 48),
-    rtmrs: Object.freeze([rtmr(0), rtmr(1), rtmr(2), rtmr(3)] as const),
-    reportData: slice(0x208, 64),
-    teeTcbSvn2: tdx15 ? slice(0x248, 16) : undefined,
-    mrServiceTd: tdx15 ? slice(0x258, 48) : undefined,
+    teeTcbSvn: b.teeTcbSvn,
+    mrSeam: b.mrSeam,
+    mrSignerSeam: b.mrSignerSeam,
+    seamAttributes: b.seamAttributes,
+    tdAttributes: decodeTdAttributes(b.tdAttributes),
+    xfam: b.xfam,
+    mrTd: b.mrTd,
+    mrConfigId: b.mrConfigId,
+    mrOwner: b.mrOwner,
+    mrOwnerConfig: b.mrOwnerConfig,
+    rtmrs: Object.freeze([b.rtmr0, b.rtmr1, b.rtmr2, b.rtmr3] as const),
+    reportData: b.reportData,
+    teeTcbSvn2: b.teeTcbSvn2,
+    mrServiceTd: b.mrServiceTd,
   });
 }
 
 function writeBody(out: Uint8Array, start: number, b: TdReportBody): void {
-  const v = dataView(out);
-  out.set(b.teeTcbSvn, start + 0x000);
-  out.set(b.mrSeam, start + 0x010);
-  out.set(b.mrSignerSeam, start + 0x040);
-  v.setBigUint64(start + 0x070, b.seamAttributes, true);
-  v.setBigUint64(start + 0x078, b.tdAttributes.raw, true);
-  v.setBigUint64(start + 0x080, b.xfam, true);
-  out.set(b.mrTd, start + 0x088);
-  out.set(b.mrConfigId, start + 0x0b8);
-  out.set(b.mrOwner, start + 0x0e8);
-  out.set(b.mrOwnerConfig, start + 0x118);
-  b.rtmrs.forEach((r, i) => { out.set(r, start + 0x148 + 0x30 * i); });
-  out.set(b.reportData, start + 0x208);
-  if (b.bodyType === TD_BODY_TYPE.tdx15) {
-    out.set(b.teeTcbSvn2 ?? new Uint8Array(16), start + 0x248);
-    out.set(b.mrServiceTd ?? new Uint8Array(48), start + 0x258);
-  }
+  const [rtmr0, rtmr1, rtmr2, rtmr3] = b.rtmrs;
+  BODY.write(out, start, { ...b, tdAttributes: b.tdAttributes.raw, rtmr0, rtmr1, rtmr2, rtmr3 }, b.bodyType);
 }
 
 const PEM_CERTIFICATE = /[ \t\r\n]*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*)-----END CERTIFICATE-----/y;
@@ -326,83 +366,85 @@ function splitPckChain(data: Uint8Array, at: number): Uint8Array[] {
  */
 export function parseQuote(bytes: Uint8Array): TdxQuote {
   if (bytes.length < HEADER_SIZE) truncated('Quote Header', 'the quote header', HEADER_SIZE, bytes.length);
-  const v = dataView(bytes);
-  const version = v.getUint16(0x000, true);
+  const version = HEADER.get(bytes, 'version');
   if (!isQuoteVersion(version)) {
     throw new ParseError('UNSUPPORTED_VERSION', `TDX quote version ${version} is not supported (supported: ${QUOTE_VERSIONS.join(', ')})`, {
       field: 'Version',
       expected: QUOTE_VERSIONS.join('|'),
       actual: String(version),
-      offset: 0x000,
+      offset: HEADER.fields.version.offset,
     });
   }
-  const attestationKeyType = v.getUint16(0x002, true);
+  const attestationKeyType = HEADER.get(bytes, 'attestationKeyType');
   if (attestationKeyType !== ATTESTATION_KEY_TYPE_ECDSA_P256) {
     throw new ParseError('UNSUPPORTED_ALGORITHM', `Attestation Key Type is ${attestationKeyType}, expected 2 (ECDSA-256-with-P-256)`, {
       field: 'Attestation Key Type',
       expected: '2',
       actual: String(attestationKeyType),
-      offset: 0x002,
+      offset: HEADER.fields.attestationKeyType.offset,
     });
   }
-  const teeType = v.getUint32(0x004, true);
-  if (teeType !== TEE_TYPE_TDX) malformed('TEE Type', `TEE Type is 0x${teeType.toString(16).padStart(8, '0')}, expected 0x00000081 (TDX)`, 0x004, '0x00000081', `0x${teeType.toString(16).padStart(8, '0')}`);
-  mustBeZero(bytes, 0x008, 0x00c, 'header RESERVED');
+  const teeType = HEADER.get(bytes, 'teeType');
+  if (teeType !== TEE_TYPE_TDX) malformed('TEE Type', `TEE Type is 0x${teeType.toString(16).padStart(8, '0')}, expected 0x00000081 (TDX)`, HEADER.fields.teeType.offset, '0x00000081', `0x${teeType.toString(16).padStart(8, '0')}`);
+  const header = HEADER.read(bytes, 0);
 
   let bodyType: TdBodyType = TD_BODY_TYPE.tdx10;
   let bodyStart = V4_BODY_START;
   if (version === 5) {
     if (bytes.length < V5_BODY_START) truncated('TD Quote Body Descriptor', 'the TD Quote Body Descriptor', V5_BODY_START, bytes.length);
-    const type = v.getUint16(V5_BODY_TYPE, true);
-    if (!isTdBodyType(type)) {
-      malformed('TD Quote Body Type', `TD Quote Body Type is ${type}, expected 2 (TDX 1.0) or 3 (TDX 1.5)`, V5_BODY_TYPE, '2|3', String(type));
-    }
+    const descriptor = BODY_DESCRIPTOR.read(bytes, V5_DESCRIPTOR_START);
+    const type = descriptor.bodyType;
+    const typeAt = V5_DESCRIPTOR_START + BODY_DESCRIPTOR.fields.bodyType.offset;
+    if (!isTdBodyType(type)) malformed('TD Quote Body Type', `TD Quote Body Type is ${type}, expected 2 (TDX 1.0) or 3 (TDX 1.5)`, typeAt, '2|3', String(type));
     bodyType = type;
-    const size = v.getUint32(V5_BODY_SIZE, true);
-    const expected = type === TD_BODY_TYPE.tdx10 ? TD_REPORT10_SIZE : TD_REPORT15_SIZE;
-    if (size !== expected) malformed('TD Quote Body Size', `TD Quote Body Size is ${size}, a type ${type} body is ${expected} bytes`, V5_BODY_SIZE, String(expected), String(size));
+    const size = descriptor.bodySize;
+    const expected = BODY.size(type);
+    if (size !== expected) malformed('TD Quote Body Size', `TD Quote Body Size is ${size}, a type ${type} body is ${expected} bytes`, V5_DESCRIPTOR_START + BODY_DESCRIPTOR.fields.bodySize.offset, String(expected), String(size));
     bodyStart = V5_BODY_START;
   }
-  const bodyEnd = bodyStart + (bodyType === TD_BODY_TYPE.tdx15 ? TD_REPORT15_SIZE : TD_REPORT10_SIZE);
+  const bodyEnd = bodyStart + BODY.size(bodyType);
   if (bytes.length < bodyEnd + 4) truncated('TD Quote Body', 'the TD Quote Body and Quote Signature Data Len', bodyEnd + 4, bytes.length);
 
-  const sigLen = v.getUint32(bodyEnd, true);
-  const sigStart = bodyEnd + 4;
+  const sigLen = SIGNATURE_DATA_LEN.get(bytes, 'length', bodyEnd);
+  const sigStart = bodyEnd + SIGNATURE_DATA_LEN.size();
   const sigEnd = sigStart + sigLen;
   if (sigEnd > bytes.length) truncated('Quote Signature Data', `the Quote Signature Data (Quote Signature Data Len ${sigLen} at ${hex(bodyEnd)})`, sigEnd, bytes.length);
   if (sigLen < SIG_CERT_DATA) {
     malformed('Quote Signature Data Len', `Quote Signature Data Len is ${sigLen}, below the ${SIG_CERT_DATA} bytes of signature, attestation key and certification data header`, bodyEnd, `>= ${SIG_CERT_DATA}`, String(sigLen));
   }
-  const certType = v.getUint16(sigStart + SIG_CERT_TYPE, true);
+  const sig = SIGNATURE_DATA.read(bytes, sigStart);
+  const certType = sig.certType;
   if (certType !== CERTIFICATION_DATA_QE_REPORT) {
-    malformed('Certification Data Type', `Certification Data Type is ${certType}, expected 6 (QE Report Certification Data)`, sigStart + SIG_CERT_TYPE, '6', String(certType));
+    malformed('Certification Data Type', `Certification Data Type is ${certType}, expected 6 (QE Report Certification Data)`, sigStart + SIGNATURE_DATA.fields.certType.offset, '6', String(certType));
   }
-  const certSize = v.getUint32(sigStart + SIG_CERT_SIZE, true);
+  const certSize = sig.certSize;
+  const certSizeAt = sigStart + SIGNATURE_DATA.fields.certSize.offset;
   if (certSize !== sigLen - SIG_CERT_DATA) {
     malformed(
       'Certification Data Size',
       `certification data size ${certSize} does not match the ${sigLen - SIG_CERT_DATA} bytes left in the Quote Signature Data (Quote Signature Data Len ${sigLen})`,
-      sigStart + SIG_CERT_SIZE,
+      certSizeAt,
       String(sigLen - SIG_CERT_DATA),
       String(certSize),
     );
   }
   const qeStart = sigStart + SIG_CERT_DATA;
   if (certSize < QE_AUTH_DATA) {
-    malformed('Certification Data Size', `QE Report Certification Data is ${certSize} bytes, below the ${QE_AUTH_DATA} bytes of QE report, signature and authentication data size`, sigStart + SIG_CERT_SIZE, `>= ${QE_AUTH_DATA}`, String(certSize));
+    malformed('Certification Data Size', `QE Report Certification Data is ${certSize} bytes, below the ${QE_AUTH_DATA} bytes of QE report, signature and authentication data size`, certSizeAt, `>= ${QE_AUTH_DATA}`, String(certSize));
   }
-  const authSize = v.getUint16(qeStart + QE_AUTH_SIZE, true);
+  const qe = QE_CERT_DATA.read(bytes, qeStart);
+  const authSize = qe.authSize;
   const innerStart = qeStart + QE_AUTH_DATA + authSize;
-  if (innerStart + 6 > sigEnd) {
-    malformed('QE Authentication Data size', `QE Authentication Data size ${authSize} leaves no room for the QE Certification Data within the signature data (ends at ${hex(sigEnd)})`, qeStart + QE_AUTH_SIZE, `<= ${sigEnd - 6 - qeStart - QE_AUTH_DATA}`, String(authSize));
+  if (innerStart + INNER_HEADER > sigEnd) {
+    malformed('QE Authentication Data size', `QE Authentication Data size ${authSize} leaves no room for the QE Certification Data within the signature data (ends at ${hex(sigEnd)})`, qeStart + QE_CERT_DATA.fields.authSize.offset, `<= ${sigEnd - INNER_HEADER - qeStart - QE_AUTH_DATA}`, String(authSize));
   }
-  const innerType = v.getUint16(innerStart, true);
-  if (innerType !== CERTIFICATION_DATA_PCK_CHAIN) {
-    malformed('QE Certification Data Type', `QE Certification Data Type is ${innerType}, expected 5 (PCK certificate chain)`, innerStart, '5', String(innerType));
+  const inner = INNER_CERT_DATA.read(bytes, innerStart);
+  if (inner.type !== CERTIFICATION_DATA_PCK_CHAIN) {
+    malformed('QE Certification Data Type', `QE Certification Data Type is ${inner.type}, expected 5 (PCK certificate chain)`, innerStart + INNER_CERT_DATA.fields.type.offset, '5', String(inner.type));
   }
-  const innerSize = v.getUint32(innerStart + 2, true);
-  if (innerStart + 6 + innerSize !== sigEnd) {
-    malformed('QE Certification Data Size', `PCK certificate chain size ${innerSize} does not match the ${sigEnd - innerStart - 6} bytes left in the QE Report Certification Data`, innerStart + 2, String(sigEnd - innerStart - 6), String(innerSize));
+  const chainStart = innerStart + INNER_HEADER;
+  if (chainStart + inner.size !== sigEnd) {
+    malformed('QE Certification Data Size', `PCK certificate chain size ${inner.size} does not match the ${sigEnd - chainStart} bytes left in the QE Report Certification Data`, innerStart + INNER_CERT_DATA.fields.size.offset, String(sigEnd - chainStart), String(inner.size));
   }
   const padding = bytes.subarray(sigEnd);
   if (!isAllZero(padding)) {
@@ -414,25 +456,32 @@ export function parseQuote(bytes: Uint8Array): TdxQuote {
       offset: sigEnd + first,
     });
   }
-  const qeReport = parseQeReport(bytes.subarray(qeStart, qeStart + QE_REPORT_SIZE), qeStart);
-  const pckCertChain = bytes.slice(innerStart + 6, sigEnd);
-  const pckCertificates = Object.freeze(splitPckChain(pckCertChain, innerStart + 6));
+  const qeReport = parseQeReport(qe.qeReport, qeStart + QE_CERT_DATA.fields.qeReport.offset);
+  const pckCertChain = bytes.slice(chainStart, sigEnd);
+  const pckCertificates = Object.freeze(splitPckChain(pckCertChain, chainStart));
 
   const raw = bytes.slice();
   return Object.freeze({
-    header: Object.freeze({ version, attestationKeyType, teeType, qeVendorId: bytes.slice(0x00c, 0x01c), userData: bytes.slice(0x01c, 0x030) }),
+    header: Object.freeze({ version, attestationKeyType, teeType, qeVendorId: header.qeVendorId, userData: header.userData }),
     body: parseBody(bytes, bodyStart, bodyType),
-    signature: bytes.slice(sigStart + SIG_SIGNATURE, sigStart + SIG_SIGNATURE + 64),
-    attestationKey: bytes.slice(sigStart + SIG_ATTESTATION_KEY, sigStart + SIG_ATTESTATION_KEY + 64),
+    signature: sig.signature,
+    attestationKey: sig.attestationKey,
     qeReport,
-    qeReportSignature: bytes.slice(qeStart + QE_REPORT_SIGNATURE, qeStart + QE_REPORT_SIGNATURE + 64),
-    qeAuthData: bytes.slice(qeStart + QE_AUTH_DATA, qeStart + QE_AUTH_DATA + authSize),
+    qeReportSignature: qe.qeReportSignature,
+    qeAuthData: bytes.slice(qeStart + QE_AUTH_DATA, innerStart),
     pckCertChain,
     pckCertificates,
     paddingSize: padding.length,
     signedBytes: raw.subarray(0, bodyEnd),
     raw,
   });
+}
+
+/** Where the body starts, where it ends, and its size, for a quote version and body type. */
+function bodyPlace(version: QuoteVersion, bodyType: TdBodyType): { readonly start: number; readonly size: number; readonly end: number } {
+  const start = version === 4 ? V4_BODY_START : V5_BODY_START;
+  const size = BODY.size(bodyType);
+  return { start, size, end: start + size };
 }
 
 /**
@@ -448,44 +497,26 @@ export function serializeQuote(q: TdxQuoteFields): Uint8Array {
   if (q.qeAuthData.length > 0xffff) {
     throw new ParseError('MALFORMED_FIELD', `QE Authentication Data is ${q.qeAuthData.length} bytes, its size field holds at most 65535`, { field: 'QE Authentication Data', expected: '<= 65535', actual: String(q.qeAuthData.length) });
   }
-  const bodyStart = version === 4 ? V4_BODY_START : V5_BODY_START;
-  const bodySize = bodyType === TD_BODY_TYPE.tdx15 ? TD_REPORT15_SIZE : TD_REPORT10_SIZE;
-  const bodyEnd = bodyStart + bodySize;
-  const certSize = QE_AUTH_DATA + q.qeAuthData.length + 6 + q.pckCertChain.length;
+  const body = bodyPlace(version, bodyType);
+  const certSize = QE_AUTH_DATA + q.qeAuthData.length + INNER_HEADER + q.pckCertChain.length;
   const sigLen = SIG_CERT_DATA + certSize;
-  const sigStart = bodyEnd + 4;
+  const sigStart = body.end + SIGNATURE_DATA_LEN.size();
   const out = new Uint8Array(sigStart + sigLen + q.paddingSize);
-  const v = dataView(out);
-  v.setUint16(0x000, version, true);
-  v.setUint16(0x002, q.header.attestationKeyType, true);
-  v.setUint32(0x004, q.header.teeType, true);
-  out.set(q.header.qeVendorId, 0x00c);
-  out.set(q.header.userData, 0x01c);
-  if (version === 5) {
-    v.setUint16(V5_BODY_TYPE, bodyType, true);
-    v.setUint32(V5_BODY_SIZE, bodySize, true);
-  }
-  writeBody(out, bodyStart, q.body);
-  v.setUint32(bodyEnd, sigLen, true);
-  out.set(q.signature, sigStart + SIG_SIGNATURE);
-  out.set(q.attestationKey, sigStart + SIG_ATTESTATION_KEY);
-  v.setUint16(sigStart + SIG_CERT_TYPE, CERTIFICATION_DATA_QE_REPORT, true);
-  v.setUint32(sigStart + SIG_CERT_SIZE, certSize, true);
+  HEADER.write(out, 0, q.header);
+  if (version === 5) BODY_DESCRIPTOR.write(out, V5_DESCRIPTOR_START, { bodyType, bodySize: body.size });
+  writeBody(out, body.start, q.body);
+  SIGNATURE_DATA_LEN.write(out, body.end, { length: sigLen });
+  SIGNATURE_DATA.write(out, sigStart, { signature: q.signature, attestationKey: q.attestationKey, certType: CERTIFICATION_DATA_QE_REPORT, certSize });
   const qeStart = sigStart + SIG_CERT_DATA;
-  out.set(serializeQeReport(q.qeReport), qeStart);
-  out.set(q.qeReportSignature, qeStart + QE_REPORT_SIGNATURE);
-  v.setUint16(qeStart + QE_AUTH_SIZE, q.qeAuthData.length, true);
+  QE_CERT_DATA.write(out, qeStart, { qeReport: serializeQeReport(q.qeReport), qeReportSignature: q.qeReportSignature, authSize: q.qeAuthData.length });
   out.set(q.qeAuthData, qeStart + QE_AUTH_DATA);
   const innerStart = qeStart + QE_AUTH_DATA + q.qeAuthData.length;
-  v.setUint16(innerStart, CERTIFICATION_DATA_PCK_CHAIN, true);
-  v.setUint32(innerStart + 2, q.pckCertChain.length, true);
-  out.set(q.pckCertChain, innerStart + 6);
+  INNER_CERT_DATA.write(out, innerStart, { type: CERTIFICATION_DATA_PCK_CHAIN, size: q.pckCertChain.length });
+  out.set(q.pckCertChain, innerStart + INNER_HEADER);
   return out;
 }
 
 /** The bytes the quote signature covers for `q`: header and body (and the v5 body descriptor). */
 export function quoteSignedBytes(q: TdxQuoteFields): Uint8Array {
-  const bodyStart = q.header.version === 4 ? V4_BODY_START : V5_BODY_START;
-  const bodySize = q.body.bodyType === TD_BODY_TYPE.tdx15 ? TD_REPORT15_SIZE : TD_REPORT10_SIZE;
-  return serializeQuote(q).subarray(0, bodyStart + bodySize);
+  return serializeQuote(q).subarray(0, bodyPlace(q.header.version, q.body.bodyType).end);
 }
