@@ -1,5 +1,5 @@
 // Every error the verifier raises carries one of these codes; docs/errors.md "SDK codes" lists exactly these
-// (checked by attestation/errors.test.ts). The server runtime's own codes live in src/base/errors.ts.
+// (checked by attestation/errors.test.ts). The server runtime's own codes live in src/base/runtimeErrors.ts.
 export const ERROR_CODES = {
   // parse: the bytes do not have the shape of the format
   TRUNCATED: 'input is shorter than the format requires',
@@ -89,7 +89,7 @@ export function isParseErrorCode(code: string): boolean {
 
 /**
  * Every registry a CloisterError's code may come from, by code. The SDK's own here; a program that raises
- * CloisterErrors of its own adds its registry by augmenting this interface (src/base/errors.ts does), so that
+ * CloisterErrors of its own adds its registry by augmenting this interface (src/base/runtimeErrors.ts does), so that
  * `instanceof CloisterError` narrows `code` to the union of both. Built alone, the SDK knows only its codes.
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so that a program can merge its registry into it

@@ -82,6 +82,14 @@ describe('import rules', () => {
     assert.deepEqual(imports.flatMap(violations), []);
   });
 
+  it('no two modules share a name, but entry points (index.ts) and the files SEV-SNP and TDX keep in step (snp/, tdx/)', () => {
+    const modules = ['attestation', 'src', 'bench'].flatMap(sources).filter((f) => !isTest(f) && !isEntryPoint(f));
+    const byName = new Map<string, string[]>();
+    for (const f of modules) byName.set(f.split('/').at(-1) ?? f, [...(byName.get(f.split('/').at(-1) ?? f) ?? []), f]);
+    const platformPair = (files: readonly string[]): boolean => files.length === 2 && files.every((f) => /^attestation\/(snp|tdx)\/[^/]+$/.test(f)) && files[0]?.slice(15) === files[1]?.slice(15);
+    assert.deepEqual([...byName.values()].filter((files) => files.length > 1 && !platformPair(files)), []);
+  });
+
   it('every src/ folder is a known layer or test support', () => {
     const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
     assert.deepEqual(folders.filter((f) => f !== 'testing' && SRC_LAYERS[f] === undefined), []);
@@ -111,7 +119,7 @@ describe('import rules', () => {
       { from: 'src/cli/serveCommand.ts', to: 'src/server/createServer.ts' },
       { from: 'src/inference/routes.ts', to: 'src/ohttp/target.ts' },
       { from: 'src/ohttp/gateway.test.ts', to: 'src/testing/freeWatch.ts' },
-      { from: 'src/testing/loopbackClient.ts', to: 'src/cli/devRoots.ts' },
+      { from: 'src/testing/loopbackClient.ts', to: 'src/cli/trustSimulated.ts' },
       { from: 'bench/inference.ts', to: 'src/inference/index.ts' },
       { from: 'bench/inference.ts', to: 'src/testing/renderText.ts' },
       { from: 'src/tee/provider.ts', to: 'attestation/errors.ts' },

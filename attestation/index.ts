@@ -27,7 +27,7 @@ export {
   type PolicyOf,
   type VerifierOf,
 } from './evidence/platforms.js';
-export type { Platform, PlatformEvidence, BundleMembers, EvidenceField, PolicyOptionFields } from './evidence/platform.js';
+export type { Platform, PlatformEvidence, BundleMembers, EvidenceField, PolicyOptionFields } from './evidence/platformEntry.js';
 export { bootReportData, freshReportData, keysDigest, keysDigestInput, KEYS_DIGEST_LABEL, KEYS_DIGEST_SIZE, NONCE_MIN, NONCE_MAX } from './evidence/reportData.js';
 export { decodeCbor, encodeCbor, type CborValue, type CborMap } from './protocols/cbor.js';
 export { raTlsReportData, raTlsBindingInput, RATLS_BINDING_LABEL } from './ratls/certificateBinding.js';

@@ -5,7 +5,7 @@
 import { decodePem, fromBase64 } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { looksLikeCrl } from '../x509.js';
-import type { BundleMembers, PlatformMembers } from './platform.js';
+import type { BundleMembers, PlatformMembers } from './platformEntry.js';
 
 export const BUNDLE_FORMAT = 'cloister-evidence/v1';
 

@@ -7,7 +7,7 @@ import { TDX_PLATFORM } from '../tdx/platform.js';
 import { isJsonBundle, readEvidenceBundle, wrongPlatform } from './bundle.js';
 
 export { isJsonBundle };
-import type { Platform, PlatformMembers } from './platform.js';
+import type { Platform, PlatformMembers } from './platformEntry.js';
 
 const TABLE = { 'sev-snp': SNP_PLATFORM, tdx: TDX_PLATFORM } as const;
 

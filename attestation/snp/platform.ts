@@ -1,5 +1,5 @@
 // SEV-SNP's entry in the platform table (../evidence/platforms.ts).
-import type { Platform } from '../evidence/platform.js';
+import type { Platform } from '../evidence/platformEntry.js';
 import { decodeRawSnpEvidence, snpClaims, verifySnpEvidence, type SnpEvidence } from './evidence.js';
 import { parseSnpPolicyJson } from './policy.js';
 import { productFromCpuId } from './product.js';

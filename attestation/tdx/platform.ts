@@ -1,5 +1,5 @@
 // TDX's entry in the platform table (../evidence/platforms.ts).
-import type { Platform } from '../evidence/platform.js';
+import type { Platform } from '../evidence/platformEntry.js';
 import { readTdxCollateral, type TdxCollateral } from './collateral.js';
 import { decodeRawTdxEvidence, looksLikeTdxQuote, tdxClaims, verifyTdxEvidence, type TdxEvidence } from './evidence.js';
 import { parseTdxPolicyJson } from './policy.js';

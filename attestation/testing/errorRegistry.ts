@@ -1,10 +1,10 @@
-// What the error registries' tests share (attestation/errors.test.ts, src/base/errors.test.ts): the codes
+// What the error registries' tests share (attestation/errors.test.ts, src/base/runtimeErrors.test.ts): the codes
 // docs/errors.md lists in a section, and the codes the sources raise.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The codes in the table of a `## heading` section of docs/errors.md, in order. */
 export function documentedCodes(heading: string): string[] {

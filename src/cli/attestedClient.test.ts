@@ -12,7 +12,7 @@ import { AttestationRefusedError, AttestedAgent, attestedConnect, attestedFetch,
 import { parseCertificate } from '../../attestation/x509.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { TdxVerifier } from '../../attestation/tdx/verify.js';
-import { availableSimulatedRoots } from './devRoots.js';
+import { availableSimulatedRoots } from './trustSimulated.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';

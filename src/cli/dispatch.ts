@@ -1,6 +1,6 @@
 // Subcommand dispatch for `cloister`.
 import { errorLine, EXIT, type CliIo } from './io.js';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';

@@ -1,7 +1,7 @@
 // The one line a command prints for an error: the code, the message, and the field unless the error is a usage error.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RuntimeError, UsageError } from '../base/errors.js';
+import { RuntimeError, UsageError } from '../base/runtimeErrors.js';
 import { errorLine } from './io.js';
 
 describe('errorLine', () => {

@@ -2,7 +2,7 @@
 // self-contained evidence bundle (docs/evidence-bundle.md).
 import { writeFile } from 'node:fs/promises';
 import { CloisterError } from '../../attestation/errors.js';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { assembleBundle } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;

@@ -11,12 +11,12 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM, HPKE_IMPORT_MAP, pageResult } from '../../attestation/testing/chromium.js';
-import { availableSimulatedRoots } from './devRoots.js';
+import { availableSimulatedRoots } from './trustSimulated.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { startRelay, type Relay } from '../relay/relay.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-browser-ohttp-'));
 
 const page = (relay: string): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">

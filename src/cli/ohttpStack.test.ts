@@ -13,7 +13,7 @@ import { encapsulateRequest } from '../../attestation/protocols/ohttp/encapsulat
 import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { parseCertificate } from '../../attestation/x509.js';
-import { availableSimulatedRoots } from './devRoots.js';
+import { availableSimulatedRoots } from './trustSimulated.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { OHTTP_KEY_PROBLEM_TYPE } from '../base/problems.js';

@@ -1,8 +1,8 @@
 // The policy options verify-evidence, verify and request share (--allow-debug, --allow-provisional-tcb,
 // --measurement, --report-data): read and checked once, then set in whichever policy fields the evidence's
 // platform declares for them (Platform.policyOptions).
-import type { UsageError } from '../base/errors.js';
-import type { PolicyOptionFields } from '../../attestation/evidence/platform.js';
+import type { UsageError } from '../base/runtimeErrors.js';
+import type { PolicyOptionFields } from '../../attestation/evidence/platformEntry.js';
 import type { PlatformEntry, PlatformName, PolicyOf } from '../../attestation/evidence/platforms.js';
 
 export interface PolicyOptionValues {

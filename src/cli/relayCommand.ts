@@ -3,7 +3,7 @@
 import { isIPv4 } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { CloisterError } from '../../attestation/errors.js';
-import type { UsageError } from '../base/errors.js';
+import type { UsageError } from '../base/runtimeErrors.js';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { createRelayLogger } from '../relay/relayLog.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_TIMEOUT_MS, GATEWAY_NAME, startRelay, type RelayGateway } from '../relay/relay.js';

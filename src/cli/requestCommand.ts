@@ -4,7 +4,7 @@
 // for an image); a binary answer goes to --output FILE or to a piped standard output, never a terminal.
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import { CloisterError } from '../../attestation/errors.js';
-import type { UsageError } from '../base/errors.js';
+import type { UsageError } from '../base/runtimeErrors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/client/ohttpClient.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo } from './io.js';

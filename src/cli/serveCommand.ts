@@ -1,7 +1,7 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
 import { CloisterError, ParseError } from '../../attestation/errors.js';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';

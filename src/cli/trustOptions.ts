@@ -1,13 +1,13 @@
 // What `cloister verify` and `cloister request` share: the caller's policy from --policy and
 // --measurement, and verifiers on the node:crypto backend, trusting the simulated TEE's development
 // roots with --trust-simulated.
-import type { UsageError } from '../base/errors.js';
+import type { UsageError } from '../base/runtimeErrors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName, type PolicyOf } from '../../attestation/evidence/platforms.js';
 import type { PlatformVerifiers, RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../../attestation/snp/verify.js';
 import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
-import { simulatedRootsByPlatform } from './devRoots.js';
+import { simulatedRootsByPlatform } from './trustSimulated.js';
 import { readInput, usageError, type CliIo } from './io.js';
 import { policyWithOptions, readPolicyOptions, type PolicyOptions } from './policyOptions.js';
 

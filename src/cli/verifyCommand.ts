@@ -4,7 +4,7 @@ import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
-import type { UsageError } from '../base/errors.js';
+import type { UsageError } from '../base/runtimeErrors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
 import { trustFromOptions } from './trustOptions.js';
 

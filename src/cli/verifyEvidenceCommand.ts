@@ -1,14 +1,14 @@
 // `cloister verify-evidence`: verify SEV-SNP or TDX evidence offline and print a verdict.
 import type { Verdict } from '../../attestation/checks.js';
 import { CloisterError, isParseErrorCode, ParseError, type ErrorCode } from '../../attestation/errors.js';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
 import { decodeEvidence, PLATFORM_LIST, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformName } from '../../attestation/evidence/platforms.js';
 import type { SnpVerdict } from '../../attestation/snp/evidence.js';
 import type { TdxVerdict } from '../../attestation/tdx/evidence.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
-import { simulatedRoots } from './devRoots.js';
+import { simulatedRoots } from './trustSimulated.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
 import { policyWithOptions, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
 

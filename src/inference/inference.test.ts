@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError } from './tensorCodec.js';

@@ -47,7 +47,7 @@ export interface ModelPack {
 }
 
 /** The repository (or image) root: dist/src/inference/ -> ../../../ */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const PACKS_DIR = join(PROJECT_ROOT, 'image', 'models');
 
 function invalid(source: string, field: string, message: string): never {

@@ -3,7 +3,7 @@
 // (the request deadline) removes it from the queue or aborts it while it runs. close() refuses new and
 // queued jobs and waits for the running ones, which wipe their own buffers on their way out.
 import { CloisterError } from '../../attestation/errors.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 
 export class QueueFullError extends RuntimeError {
   readonly retryAfterSeconds: number;

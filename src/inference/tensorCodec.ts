@@ -5,7 +5,7 @@
 // owns (aligned typed arrays) and wipes.
 import type { TensorType } from './manifest.js';
 import { wipe } from '../base/memory/wipe.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 
 export const TENSORS_MEDIA_TYPE = 'application/vnd.cloister.tensors';
 const MAGIC = [0x43, 0x54, 0x4e, 0x31];

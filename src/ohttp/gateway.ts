@@ -11,7 +11,7 @@ import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import type { ProblemCode } from '../base/problems.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { textResponse, type TargetHandler, type TargetResponse } from './target.js';
 

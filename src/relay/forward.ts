@@ -8,7 +8,7 @@
 // attestation. The relay only carries opaque bytes; clients authenticate the gateway.
 import http from 'node:http';
 import https from 'node:https';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 
 /** Connections a relay keeps to one gateway origin; more requests wait for a free one. */
 const MAX_SOCKETS_PER_GATEWAY = 128;

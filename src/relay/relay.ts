@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';

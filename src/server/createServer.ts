@@ -9,7 +9,7 @@ import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { createLogger } from '../base/log.js';
 import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
 import { ocrRecognizer } from '../inference/ocrPack.js';

@@ -7,7 +7,7 @@ import type { EvidenceProvider } from '../tee/provider.js';
 import { LatencyWindow } from '../base/latency.js';
 import { TokenBucket } from '../base/tokenBucket.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 
 export interface EvidenceServiceOptions {
   readonly provider: EvidenceProvider;

@@ -1,7 +1,7 @@
 // Evidence source detection: order, override, fail-closed simulation, and the NoTeeError listing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { ConfigfsTsmProvider } from './configfsTsm.js';
 import { SevGuestDeviceProvider, TdxGuestDeviceProvider } from './deviceProviders.js';
 import { createDeviceProvider, detectEvidenceProvider, type DetectOptions, type DeviceKind, type EvidenceSource } from './detectProvider.js';

@@ -2,7 +2,7 @@
 // the /dev/sev-guest and /dev/tdx_guest ioctl devices. Fails closed: the simulated TEE is used only
 // when asked for by name, never as a fallback, and when nothing is found the NoTeeError lists
 // every path looked at and why it was passed over.
-import { UsageError } from '../base/errors.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { ConfigfsTsmProvider } from './configfsTsm.js';
 import { SevGuestDeviceProvider, TdxGuestDeviceProvider } from './deviceProviders.js';
 import { NoTeeError, TeeDeviceError, type EvidenceProvider } from './provider.js';

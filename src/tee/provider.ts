@@ -2,7 +2,7 @@
 // /dev/sev-guest and /dev/tdx_guest ioctls, and the simulated TEE.
 import { CloisterError } from '../../attestation/errors.js';
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
-import { RuntimeError } from '../base/errors.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 
 /** A platform of the verifier's platform table (attestation/evidence/platforms.ts). */
 export type TeePlatform = PlatformName;

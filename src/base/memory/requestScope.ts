@@ -4,7 +4,7 @@
 // once, after the response is encapsulated or, when the target outlived its deadline, when the target's
 // job finally ends; closing wipes everything it owns, frees what it made whole, and gives borrowed pool
 // buffers back. `dispose` ends one buffer's life early (long pipelines keep their memory low that way).
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtimeErrors.js';
 import type { BufferPool } from './bufferPool.js';
 import { free, wipe } from './wipe.js';
 

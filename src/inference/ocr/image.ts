@@ -8,7 +8,7 @@ import jpeg from 'jpeg-js';
 import { requestMajorCollection } from '../../base/memory/hygiene.js';
 import { chunkCrcMismatch, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
 import { wipe } from '../../base/memory/wipe.js';
-import { RuntimeError } from '../../base/errors.js';
+import { RuntimeError } from '../../base/runtimeErrors.js';
 
 export interface RgbImage {
   readonly width: number;

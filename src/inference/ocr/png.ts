@@ -4,7 +4,7 @@
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
 import { crc32, inflateSync } from 'node:zlib';
 import { wipe } from '../../base/memory/wipe.js';
-import { RuntimeError } from '../../base/errors.js';
+import { RuntimeError } from '../../base/runtimeErrors.js';
 
 /** A PNG that does not decode; decodeImage turns it into an ImageDecodeError ('corrupt') with this as the cause. */
 export class PngError extends RuntimeError {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloisterError, ERROR_CODES } from '../../attestation/errors.js';
 import { documentedCodes, raisedCodes, sourcesUnder } from '../../attestation/testing/errorRegistry.js';
-import { RUNTIME_ERROR_CODES, RuntimeError, UsageError } from './errors.js';
+import { RUNTIME_ERROR_CODES, RuntimeError, UsageError } from './runtimeErrors.js';
 import { PROBLEMS } from './problems.js';
 
 describe('runtime error codes', () => {

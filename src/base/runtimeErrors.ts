@@ -1,5 +1,5 @@
 // Every error the server runtime (src/) raises that the verifier SDK does not: one registry, owned here, that
-// docs/errors.md "Runtime codes" lists exactly (checked by src/base/errors.test.ts). The SDK's codes are in
+// docs/errors.md "Runtime codes" lists exactly (checked by src/base/runtimeErrors.test.ts). The SDK's codes are in
 // attestation/errors.ts; src/ raises those too where the failure is the SDK's kind (a malformed field, a PEM
 // block that is not one). HTTP problem codes are a third registry, src/base/problems.ts.
 import { CloisterError, type ErrorDetails } from '../../attestation/errors.js';
