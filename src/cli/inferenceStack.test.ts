@@ -1,7 +1,7 @@
 // The inference targets through the whole stack: `cloister serve` with model packs, a client through
 // OHTTP, and a server that refuses to start on a pack whose bytes differ from its manifest.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { PACKS_DIR } from '../inference/manifest.js';
 import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { tamperedVadPack } from '../testing/tamperedPack.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
@@ -20,16 +21,7 @@ process.env.CLOISTER_STATE_DIR = state;
 
 describe('serve with model packs', () => {
   it('does not start with a pack whose model bytes differ from the manifest (MODEL_HASH_MISMATCH)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-pack-'));
-    const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string }[] };
-    const original = join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? '');
-    const copy = join(dir, 'model.onnx');
-    copyFileSync(original, copy);
-    const bytes = readFileSync(copy);
-    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
-    writeFileSync(copy, bytes);
-    (manifest.models[0] as { file: string }).file = copy;
-    writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
+    const dir = tamperedVadPack();
     let stderr = '';
     const c = await serveCommand(['--simulated', '--port', '0', '--models', dir], { ...processIo, stderr: (t) => (stderr += t) }, { stopSignal: () => undefined });
     assert.equal(c, 2, 'the server does not start with a refused pack');

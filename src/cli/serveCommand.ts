@@ -2,6 +2,7 @@
 // --simulated is given, in which case every log line and the status page say SIMULATED.
 import { CloisterError, ParseError } from '../../attestation/errors.js';
 import { UsageError } from '../base/runtimeErrors.js';
+import { BUNDLE_PLATFORMS, type PlatformName } from '../../attestation/evidence/platforms.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { readFile } from 'node:fs/promises';
@@ -108,7 +109,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   if (values.simulated === true) {
     if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
     const platform = values.platform ?? 'sev-snp';
-    if (platform !== 'sev-snp' && platform !== 'tdx') throw usage(`--platform must be sev-snp or tdx, got "${platform}"`);
+    if (!isPlatformName(platform)) throw usage(`--platform must be ${BUNDLE_PLATFORMS.join(' or ')}, got "${platform}"`);
     const product = values.product ?? 'Milan';
     if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
     if (platform === 'tdx' && values.product !== undefined) throw usage('--product applies only to --platform sev-snp');
@@ -131,6 +132,8 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   };
   return { config, host: values.host ?? '127.0.0.1', port };
 }
+
+const isPlatformName = (name: string): name is PlatformName => (BUNDLE_PLATFORMS as readonly string[]).includes(name);
 
 async function readCollateral(path: string): Promise<TdxCollateral> {
   let json: unknown;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { tamperedVadPack } from '../testing/tamperedPack.js';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { CloisterError } from '../../attestation/errors.js';
@@ -28,16 +29,7 @@ describe('model packs', () => {
   });
 
   it('refuses a model whose bytes differ from the manifest (MODEL_HASH_MISMATCH), naming both hashes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-pack-'));
-    const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as { models: { file: string }[] };
-    const original = join(PACKS_DIR, '..', '..', manifest.models[0]?.file ?? '');
-    const copy = join(dir, 'model.onnx');
-    copyFileSync(original, copy);
-    const bytes = readFileSync(copy);
-    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 1;
-    writeFileSync(copy, bytes);
-    (manifest.models[0] as { file: string }).file = copy;
-    writeFileSync(join(dir, 'vad.json'), JSON.stringify(manifest));
+    const dir = tamperedVadPack();
     await assert.rejects(loadModelPack(join(dir, 'vad.json')), (e: unknown) => {
       assert.equal((e as { code?: string }).code, 'MODEL_HASH_MISMATCH');
       assert.match((e as Error).message, /refusing the pack/);

@@ -75,11 +75,15 @@ async function openProvider(tee: TeeConfig): Promise<EvidenceProvider> {
     case 'provider':
       return tee.open();
     case 'simulated':
-      return tee.platform === 'tdx'
-        ? openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() }))
-        : openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() }));
+      return SIMULATED[tee.platform](tee);
   }
 }
+
+/** The simulated TEE of each platform, behind the real configfs-tsm code path. */
+const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Product }) => Promise<EvidenceProvider> } = {
+  'sev-snp': async (tee) => openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() })),
+  tdx: async () => openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() })),
+};
 
 const errorFields = (e: unknown): { err: { type: string; code: string | undefined } } => ({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } });
 

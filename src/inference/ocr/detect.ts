@@ -6,12 +6,9 @@ import { readingOrder } from './readingOrder.js';
 import { expandRectangle, minAreaRectangle, rectangleContains, rectangleCorners, type Rectangle } from './rectangle.js';
 import { distance, samplesPerAxis } from './sample.js';
 import { wipe } from '../../base/memory/wipe.js';
+import type { TextBox } from './textBox.js';
 
-export interface TextBox {
-  /** 4 corners, clockwise from top-left, in source-image pixels. */
-  readonly points: readonly [number, number][];
-  readonly score: number;
-}
+export type { TextBox };
 
 interface DetectionOptions {
   /** A map pixel is text when its probability exceeds this. */

@@ -1,5 +1,5 @@
 // Reading order for detected boxes: lines top to bottom, boxes left to right within a line.
-import type { TextBox } from './detect.js';
+import type { TextBox } from './textBox.js';
 
 interface Extent {
   readonly box: TextBox;

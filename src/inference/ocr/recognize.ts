@@ -1,7 +1,7 @@
 // Text-line recognition around PaddleOCR's CRNN-style recogniser (PP-OCRv4 rec, CTC head): the model
 // input for one detected box (PaddleOCR's get_rotate_crop_image then resize_norm_img), the dictionary
 // and greedy CTC decoding. Recognised text only ever exists as UTF-8 bytes, never as a JS string.
-import type { TextBox } from './detect.js';
+import type { TextBox } from './textBox.js';
 import type { RgbImage } from './image.js';
 import { squareToQuad, type Quad } from './perspective.js';
 import { addBilinear, distance, samplesPerAxis } from './sample.js';
