@@ -1,5 +1,6 @@
 // The bottom layer every feature shares: request memory (its scope, wiping, pools, process hygiene),
-// HTTP problem responses, timers, the log schema, and the node:crypto backends of the SDK's interfaces.
+// HTTP problem responses, timers, the log schema, the runtime error registry, the native addon (its memory
+// calls: explicit_bzero, mlock), and the node:crypto backends of the SDK's interfaces.
 export { RequestScope, RequestScopeClosedError, type RequestScopeOptions, type Wiper } from './memory/requestScope.js';
 export { wipe, wipeAndFree, free } from './memory/wipe.js';
 export { BufferPool, type BufferPoolOptions } from './memory/bufferPool.js';
@@ -10,3 +11,5 @@ export { createLogger, sizeClass } from './log.js';
 export { nodeHpke, NodeHkdfSha256, NodeX25519Kem, NodeAead, rawPublicKey, importX25519PublicKey, x25519PrivateKey, keyScheduleContext } from './crypto/nodeHpke.js';
 export { nodeEcdsa } from './crypto/nodeEcdsa.js';
 export { hmacSha256 } from './crypto/hmac.js';
+export { loadNative, lock, unlock, isNativeErrnoError, ADDON_PATH, type CloisterNative, type NativeErrnoError, type PointerFixup } from './native.js';
+export { RuntimeError, UsageError, TeeDeviceError, RUNTIME_ERROR_CODES, type RuntimeErrorCode } from './runtimeErrors.js';

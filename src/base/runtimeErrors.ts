@@ -50,5 +50,18 @@ export class RuntimeError extends CloisterError {
   }
 }
 
+/** Device and firmware failures, named (the native addon, the TEE devices, configfs-tsm); `errno` is the Linux errno name when the OS reported one. */
+export class TeeDeviceError extends RuntimeError {
+  readonly errno: string | undefined;
+  readonly firmwareError: number | undefined;
+  readonly vmmError: number | undefined;
+  constructor(message: string, details: { errno?: string; firmwareError?: number; vmmError?: number; field?: string; cause?: unknown } = {}) {
+    super('TEE_DEVICE', message, { ...(details.field === undefined ? {} : { field: details.field }), ...(details.cause === undefined ? {} : { cause: details.cause }) });
+    this.errno = details.errno;
+    this.firmwareError = details.firmwareError;
+    this.vmmError = details.vmmError;
+  }
+}
+
 /** The command line is invalid (code USAGE); the CLI prints it without the field part. */
 export class UsageError extends RuntimeError {}

@@ -24,7 +24,7 @@ import {
   type IoctlRunner,
   type SnpCall,
 } from './ioctl.js';
-import { nativeIoctlRunner } from './native.js';
+import { nativeIoctlRunner } from './nativeIoctl.js';
 import { assertReportData, TeeDeviceError, type EvidenceProvider, type EvidenceRequest, type RawEvidence } from './provider.js';
 
 export const SEV_GUEST_DEVICE = '/dev/sev-guest';

@@ -25,6 +25,7 @@
 //   0x00 status u32, 0x04 report_size u32, 0x08..0x1f reserved, 0x20 ATTESTATION_REPORT (0x4a0 bytes)
 //
 //   tdx_report_req (1088 bytes): 0x000 reportdata[64], 0x040 tdreport[1024]
+import type { PointerFixup } from '../base/native.js';
 import { dataView, isAllZero, toHex } from '../../attestation/bytes.js';
 import { CloisterError, ParseError } from '../../attestation/errors.js';
 import { REPORT_SIZE } from '../../attestation/snp/report.js';
@@ -452,12 +453,7 @@ export function checkTdReport(tdReport: Uint8Array, reportData: Uint8Array): voi
 // ---------------------------------------------------------------------------------------------
 // Calls: what the addon (or a fake) is asked to do
 
-/** "Write the address of buffers[target] into buffers[buffer] at offset, as a host-order u64." */
-export interface PointerFixup {
-  readonly buffer: number;
-  readonly offset: number;
-  readonly target: number;
-}
+export type { PointerFixup };
 
 /**
  * One ioctl: open `path` read-write, patch the fixups, `ioctl(fd, request, buffers[0])`. The runner
@@ -477,7 +473,7 @@ export type IoctlOutcome =
   | { readonly ok: true; readonly rc: number }
   | { readonly ok: false; readonly errno: string; readonly syscall: string };
 
-/** Runs an IoctlCall: the native addon in production (native.ts), a fake in tests. */
+/** Runs an IoctlCall: the native addon in production (nativeIoctl.ts), a fake in tests. */
 export type IoctlRunner = (call: IoctlCall) => Promise<IoctlOutcome>;
 
 /** Indices of the buffers in an SNP call. */

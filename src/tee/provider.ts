@@ -2,7 +2,7 @@
 // /dev/sev-guest and /dev/tdx_guest ioctls, and the simulated TEE.
 import { CloisterError } from '../../attestation/errors.js';
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
-import { RuntimeError } from '../base/runtimeErrors.js';
+import { RuntimeError, TeeDeviceError } from '../base/runtimeErrors.js';
 
 /** A platform of the verifier's platform table (attestation/evidence/platforms.ts). */
 export type TeePlatform = PlatformName;
@@ -45,18 +45,7 @@ export class NoTeeError extends RuntimeError {
   }
 }
 
-/** Device and firmware failures, named; `errno` is the Linux errno name when the OS reported one. */
-export class TeeDeviceError extends RuntimeError {
-  readonly errno: string | undefined;
-  readonly firmwareError: number | undefined;
-  readonly vmmError: number | undefined;
-  constructor(message: string, details: { errno?: string; firmwareError?: number; vmmError?: number; field?: string; cause?: unknown } = {}) {
-    super('TEE_DEVICE', message, { ...(details.field === undefined ? {} : { field: details.field }), ...(details.cause === undefined ? {} : { cause: details.cause }) });
-    this.errno = details.errno;
-    this.firmwareError = details.firmwareError;
-    this.vmmError = details.vmmError;
-  }
-}
+export { TeeDeviceError };
 
 export function assertReportData(reportData: Uint8Array): void {
   if (reportData.length !== REPORT_DATA_SIZE) {

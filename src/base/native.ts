@@ -1,13 +1,13 @@
-// Loads the native addon (native/, built by `npm install`) and declares its surface. The addon
-// does device I/O only; ioctl.ts marshals and parses every byte. Nothing here runs at import
-// time, so the rest of Cloister works without the addon: only a device call or wipe/lock throws
-// TeeDeviceError when it is missing.
+// Loads the native addon (native/, built by `npm install`) and declares its surface; its memory calls
+// (explicit_bzero, mlock, munlock). The addon does device I/O only: src/tee/ioctl.ts marshals and parses
+// every byte of an ioctl, src/tee/nativeIoctl.ts runs one through it. Nothing here runs at import time, so
+// the rest of Cloister works without the addon: only a device call or wipe/lock throws TeeDeviceError
+// when it is missing.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { IoctlCall, IoctlOutcome, IoctlRunner, PointerFixup } from './ioctl.js';
-import { TeeDeviceError } from './provider.js';
+import { TeeDeviceError } from './runtimeErrors.js';
 
-/** native/build/Release/cloister_native.node, from dist/src/tee/native.js. */
+/** native/build/Release/cloister_native.node, from dist/src/base/native.js. */
 export const ADDON_PATH = fileURLToPath(new URL('../../../native/build/Release/cloister_native.node', import.meta.url));
 
 /** The Error the addon rejects or throws with when a system call fails. */
@@ -19,6 +19,13 @@ export interface NativeErrnoError extends Error {
   readonly errnoNumber: number;
   readonly syscall: 'open' | 'ioctl' | 'mlock' | 'munlock';
   readonly path?: string;
+}
+
+/** "Write the address of buffers[target] into buffers[buffer] at offset, as a host-order u64." */
+export interface PointerFixup {
+  readonly buffer: number;
+  readonly offset: number;
+  readonly target: number;
 }
 
 /** The addon's exports (native/src/cloister_native.cc). */
@@ -69,24 +76,6 @@ export function loadNative(path: string = ADDON_PATH): CloisterNative {
   if (!isCloisterNative(mod)) throw new TeeDeviceError(`${path} is not Cloister's native addon (no ioctl/wipe/lock/unlock exports)`, { field: 'native addon' });
   loaded.set(path, mod);
   return mod;
-}
-
-/**
- * The production IoctlRunner: the addon, loaded at the first call (so constructing a device
- * provider never fails). A system-call failure becomes { ok: false, errno, syscall }; anything
- * else (a missing addon, an argument error) rejects.
- */
-export function nativeIoctlRunner(native?: CloisterNative): IoctlRunner {
-  return async (call: IoctlCall): Promise<IoctlOutcome> => {
-    const addon = native ?? loadNative();
-    try {
-      const { rc } = await addon.ioctl(call.path, call.request, call.buffers, call.fixups);
-      return { ok: true, rc };
-    } catch (e) {
-      if (isNativeErrnoError(e)) return { ok: false, errno: e.errno, syscall: e.syscall };
-      throw e;
-    }
-  };
 }
 
 function memoryCall(fn: 'wipe' | 'lock' | 'unlock', view: ArrayBufferView, native: CloisterNative | undefined): void {
