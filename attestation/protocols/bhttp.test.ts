@@ -339,6 +339,30 @@ describe('Binary HTTP content buffers', () => {
     assert.equal(m.content[0], 0x48);
   });
 
+  it('zeroes its copy of indeterminate-length content when the message fails after it (a malformed trailer)', () => {
+    const text = (s: string): number[] => [s.length, ...new TextEncoder().encode(s)];
+    const secret = 'SECRET-PLAINTEXT';
+    // Framing 2, control data, no headers, one chunk, the content terminator, then a trailer field cut short.
+    const input = Uint8Array.from([2, ...text('POST'), ...text('https'), ...text('cloister'), ...text('/v1/echo'), 0, ...text(secret), 0, 5, 0x61]);
+    const made: Uint8Array[] = [];
+    const Original = globalThis.Uint8Array;
+    // Records the arrays the decoder makes: its joined copy is not otherwise reachable once it throws.
+    globalThis.Uint8Array = class extends Original {
+      constructor(...args: ConstructorParameters<typeof Uint8Array>) {
+        super(...args);
+        made.push(this);
+      }
+    };
+    try {
+      assert.throws(() => decodeRequest(input), (e: unknown) => e instanceof ParseError && e.code === 'MALFORMED_BHTTP');
+    } finally {
+      globalThis.Uint8Array = Original;
+    }
+    const copies = made.filter((m) => m.length === secret.length && m.buffer !== input.buffer);
+    assert.ok(copies.length >= 1, 'the decoder joined the chunk into a copy');
+    assert.ok(copies.every((c) => c.every((b) => b === 0)), 'and zeroed it before throwing');
+  });
+
   it('returns frozen messages', () => {
     const m = decodeResponse(fromHex(EXAMPLES.indeterminate_length_response_with_interim));
     assert.ok(Object.isFrozen(m) && Object.isFrozen(m.headers) && Object.isFrozen(m.headers[0]) && Object.isFrozen(m.informational[0]));

@@ -199,13 +199,19 @@ function readBody(r: VarintReader, indeterminate: boolean): Body {
   // Known-length content is a view into the input, not a copy: wiping the input wipes it too.
   const content = indeterminate ? readChunkedContent(r) : r.lengthPrefixed('Content');
   if (r.atEnd()) return { headers, content, trailers: EMPTY_FIELDS };
-  const trailers = readFieldSection(r, indeterminate, 'Trailer Section');
-  const padding = r.bytes(r.remaining, 'Padding');
-  const nonZero = padding.findIndex((b) => b !== 0);
-  if (nonZero >= 0) {
-    r.fail('Padding', 'holds a non-zero byte', { at: r.offset - padding.length + nonZero, expected: '0x00', actual: `0x${(padding[nonZero] as number).toString(16).padStart(2, '0')}` });
+  try {
+    const trailers = readFieldSection(r, indeterminate, 'Trailer Section');
+    const padding = r.bytes(r.remaining, 'Padding');
+    const nonZero = padding.findIndex((b) => b !== 0);
+    if (nonZero >= 0) {
+      r.fail('Padding', 'holds a non-zero byte', { at: r.offset - padding.length + nonZero, expected: '0x00', actual: `0x${(padding[nonZero] as number).toString(16).padStart(2, '0')}` });
+    }
+    return { headers, content, trailers };
+  } catch (e) {
+    // The joined chunks are a copy nobody else will see: a message that fails after them must not leave it behind.
+    if (indeterminate) content.fill(0);
+    throw e;
   }
-  return { headers, content, trailers };
 }
 
 function readFraming(r: VarintReader, known: number, indeterminate: number, other: string): boolean {

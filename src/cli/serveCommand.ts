@@ -85,7 +85,7 @@ export interface ServeHooks {
 /** The flags as a ServerConfig: what `cloister serve` does is createServer(config) and listening. */
 async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTIONS>>, hooks: ServeHooks): Promise<{ config: ServerConfig; host: string; port: number }> {
   const port = Number(values.port ?? '8080');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
+  if (!/^\d+$/.test(values.port ?? '8080') || port > 65535) throw usage(`--port must be 0..65535, got "${values.port ?? ''}"`);
   const validityText = values['cert-validity'];
   if (validityText !== undefined && values.http === true) throw usage('--cert-validity applies only without --http');
   const certValidity = Number(validityText ?? '3600');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { watchFrees } from '../../testing/freeWatch.js';
 import { BufferPool } from './bufferPool.js';
+import { CloisterError } from '../../../attestation/errors.js';
 import { RequestScope, RequestScopeClosedError } from './requestScope.js';
 
 const filled = <T extends ArrayBufferView>(v: T): T => {
@@ -63,6 +64,38 @@ describe('RequestScope', () => {
     assert.equal(scope.bytes, 0);
     scope.close();
     assert.equal(pool.bytes, 32, 'not given back twice');
+  });
+
+  it('never touches a buffer again once it gave it back to its pool: another request may hold it', () => {
+    const pool = new BufferPool();
+    const a = new RequestScope();
+    const borrowed = a.borrow(pool, 32);
+    const stale = new Float32Array(borrowed);
+    a.dispose(new Uint8Array(borrowed));
+    const b = new RequestScope();
+    const taken = b.borrow(pool, 32);
+    assert.equal(taken, borrowed, 'the next request gets it');
+    filled(new Uint8Array(taken));
+    a.dispose(stale);
+    assert.throws(() => a.adopt(stale), (e: unknown) => e instanceof CloisterError && e.code === 'INVALID_STATE');
+    a.close();
+    assert.ok(!taken.detached && new Uint8Array(taken).every((x) => x === 0x5a), 'the other request\'s buffer is intact');
+    b.close();
+    assert.equal(pool.acquire(32), borrowed, 'given back once, by its holder');
+    assert.equal(pool.bytes, 0);
+  });
+
+  it('owns a buffer it gave back and then borrowed again', () => {
+    const pool = new BufferPool();
+    const scope = new RequestScope();
+    const first = scope.borrow(pool, 16);
+    scope.dispose(new Uint8Array(first));
+    const again = scope.borrow(pool, 16);
+    assert.equal(again, first);
+    const view = filled(new Uint8Array(again));
+    assert.ok(scope.owns(view));
+    scope.dispose(view);
+    assert.ok(zero(view) && pool.bytes === 16, 'given back, wiped, a second time');
   });
 
   it('owns what lies in its memory, not the copies a library makes; adopting twice changes nothing', () => {

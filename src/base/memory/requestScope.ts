@@ -4,6 +4,7 @@
 // once, after the response is encapsulated or, when the target outlived its deadline, when the target's
 // job finally ends; closing wipes everything it owns, frees what it made whole, and gives borrowed pool
 // buffers back. `dispose` ends one buffer's life early (long pipelines keep their memory low that way).
+import { CloisterError } from '../../../attestation/errors.js';
 import { RuntimeError } from '../runtimeErrors.js';
 import type { BufferPool } from './bufferPool.js';
 import { free, wipe } from './wipe.js';
@@ -37,6 +38,8 @@ export class RequestScopeClosedError extends RuntimeError {
 
 export class RequestScope {
   readonly #owned = new Map<ArrayBufferLike, Ownership>();
+  /** Buffers this scope gave back to a pool: another request may hold them now, so they are never touched again. */
+  readonly #returned = new WeakSet<ArrayBufferLike>();
   readonly #wipe: Wiper;
   #closed = false;
 
@@ -69,6 +72,7 @@ export class RequestScope {
   borrow(pool: BufferPool, size: number): ArrayBuffer {
     this.#open();
     const buffer = pool.acquire(size);
+    this.#returned.delete(buffer);
     this.#owned.set(buffer, { kind: 'borrowed', pool });
     return buffer;
   }
@@ -76,6 +80,7 @@ export class RequestScope {
   /** Takes `view`'s bytes into the scope. Adopting what the scope already holds changes nothing. */
   adopt<T extends ArrayBufferView | undefined>(view: T): T {
     if (view === undefined) return view;
+    if (this.#returned.has(view.buffer)) throw new CloisterError('INVALID_STATE', 'this buffer was given back to its pool: it may belong to another request now');
     if (this.#closed) {
       // Too late to own it: whoever hands plaintext to a closed scope still gets it wiped.
       this.#wipe(view);
@@ -101,11 +106,12 @@ export class RequestScope {
   /**
    * Ends these buffers' lives now: wiped and freed (or given back to their pool); a view into part of a
    * buffer the scope holds whole is only wiped, the rest stays owned. A view the scope did not hold (a
-   * copy a library made) is wiped and, when it covers its buffer whole, freed.
+   * copy a library made) is wiped and, when it covers its buffer whole, freed. A view of a buffer this
+   * scope already gave back to its pool is left alone: it may be another request's by now.
    */
   dispose(...views: (ArrayBufferView | undefined)[]): void {
     for (const view of views) {
-      if (view === undefined || isDetached(view)) continue;
+      if (view === undefined || isDetached(view) || this.#returned.has(view.buffer)) continue;
       const held = this.#owned.get(view.buffer);
       if (held === undefined || held.kind === 'views') {
         this.#wipe(view);
@@ -140,6 +146,7 @@ export class RequestScope {
     }
     if (buffer instanceof ArrayBuffer && buffer.detached) return;
     if (held.kind === 'borrowed') {
+      this.#returned.add(buffer);
       held.pool.release(buffer as ArrayBuffer, this.#wipe);
       return;
     }

@@ -135,7 +135,7 @@ export function detectionBoxes(probability: Float32Array, height: number, width:
     }
     return readingOrder(boxes).flat();
   } finally {
-    wipe(scratch.mask, scratch.stack);
+    wipe(scratch.mask, scratch.stack, scratch.rowMin, scratch.rowMax);
   }
 }
 
