@@ -25,6 +25,29 @@ type Ownership =
   | { readonly kind: 'borrowed'; readonly pool: BufferPool };
 
 type TypedArrayOf<T> = new (buffer: ArrayBuffer, byteOffset: number, length: number) => T;
+type TypedArrayType<T> = TypedArrayOf<T> & { readonly BYTES_PER_ELEMENT: number };
+
+/**
+ * Where code that handles request data makes, takes and gives up its buffers. A RequestScope is one; code
+ * called outside a request (a test, a tool) gets `unscoped`, which allocates plainly and wipes on dispose.
+ */
+export interface RequestMemory {
+  alloc(length: number): Uint8Array;
+  alloc<T extends ArrayBufferView>(length: number, type: TypedArrayType<T>): T;
+  adopt<T extends ArrayBufferView | undefined>(view: T): T;
+  dispose(...views: (ArrayBufferView | undefined)[]): void;
+}
+
+/** Outside any request: plain allocations, wiped when disposed of; nothing owns them afterwards. */
+export const unscoped: RequestMemory = {
+  alloc(length: number, type: TypedArrayType<ArrayBufferView> = Uint8Array): Uint8Array {
+    return new type(new ArrayBuffer(length * type.BYTES_PER_ELEMENT), 0, length) as Uint8Array;
+  },
+  adopt: (view) => view,
+  dispose: (...views) => {
+    wipe(...views);
+  },
+};
 
 const wipeAll: Wiper = (view) => {
   wipe(view);
@@ -36,7 +59,7 @@ export class RequestScopeClosedError extends RuntimeError {
   }
 }
 
-export class RequestScope {
+export class RequestScope implements RequestMemory {
   readonly #owned = new Map<ArrayBufferLike, Ownership>();
   /** Buffers this scope gave back to a pool: another request may hold them now, so they are never touched again. */
   readonly #returned = new WeakSet<ArrayBufferLike>();
@@ -60,8 +83,8 @@ export class RequestScope {
 
   /** A zero-filled array of `length` elements in a buffer of its own, which the scope owns. */
   alloc(length: number): Uint8Array;
-  alloc<T extends ArrayBufferView>(length: number, type: TypedArrayOf<T> & { readonly BYTES_PER_ELEMENT: number }): T;
-  alloc(length: number, type: TypedArrayOf<ArrayBufferView> & { readonly BYTES_PER_ELEMENT: number } = Uint8Array): ArrayBufferView {
+  alloc<T extends ArrayBufferView>(length: number, type: TypedArrayType<T>): T;
+  alloc(length: number, type: TypedArrayType<ArrayBufferView> = Uint8Array): ArrayBufferView {
     this.#open();
     const buffer = new ArrayBuffer(length * type.BYTES_PER_ELEMENT);
     this.#owned.set(buffer, { kind: 'whole' });

@@ -5,7 +5,7 @@ import type { RgbImage } from './image.js';
 import { readingOrder } from './readingOrder.js';
 import { expandRectangle, minAreaRectangle, rectangleContains, rectangleCorners, type Rectangle } from './rectangle.js';
 import { distance, samplesPerAxis } from './sample.js';
-import { wipe } from '../../base/memory/wipe.js';
+import { unscoped, type RequestMemory } from '../../base/memory/requestScope.js';
 import type { TextBox } from './textBox.js';
 
 export type { TextBox };
@@ -46,7 +46,7 @@ function axis(size: number, n: number, scale: number, limit: number): { i0: Int3
 }
 
 /** The detection model's input: the image resized (sides multiples of 32, longer side <= maxSide), normalised, CHW. */
-export function detectionInput(image: RgbImage, maxSide = 960): { data: Float32Array; dims: [1, 3, number, number]; scaleX: number; scaleY: number } {
+export function detectionInput(image: RgbImage, maxSide = 960, memory: RequestMemory = unscoped): { data: Float32Array; dims: [1, 3, number, number]; scaleX: number; scaleY: number } {
   const { width, height } = image;
   const ratio = Math.max(width, height) > maxSide ? maxSide / Math.max(width, height) : 1;
   const cap = Math.max(STRIDE, Math.floor(maxSide / STRIDE) * STRIDE);
@@ -55,7 +55,7 @@ export function detectionInput(image: RgbImage, maxSide = 960): { data: Float32A
   const h = side(height);
   const scaleX = width / w;
   const scaleY = height / h;
-  const data = new Float32Array(3 * w * h);
+  const data = memory.alloc(3 * w * h, Float32Array);
   const n = samplesPerAxis(Math.max(scaleX, scaleY));
   // The sample grid is separable: per output column (and row) the n source positions, their two
   // neighbours and weights, computed once; the loop below is addBilinear inlined, in the same order.
@@ -107,7 +107,7 @@ export function detectionInput(image: RgbImage, maxSide = 960): { data: Float32A
  * probability inside, grow it by area · unclipRatio / perimeter (the rectangle PaddleOCR's polygon
  * offset then minAreaRect yields), map it to source pixels and return the boxes in reading order.
  */
-export function detectionBoxes(probability: Float32Array, height: number, width: number, scaleX: number, scaleY: number, options: DetectionOptions = {}): TextBox[] {
+export function detectionBoxes(probability: Float32Array, height: number, width: number, scaleX: number, scaleY: number, options: DetectionOptions = {}, memory: RequestMemory = unscoped): TextBox[] {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || probability.length !== width * height) {
     throw new RangeError(`probability map has ${probability.length} values, expected height ${height} x width ${width}`);
   }
@@ -118,7 +118,7 @@ export function detectionBoxes(probability: Float32Array, height: number, width:
   const maxBoxes = options.maxBoxes ?? 1000;
   const sourceWidth = Math.round(width * scaleX);
   const sourceHeight = Math.round(height * scaleY);
-  const scratch = newScratch(width, height);
+  const scratch = newScratch(width, height, memory);
   const boxes: TextBox[] = [];
   try {
     for (let p = 0; p < scratch.mask.length; p += 1) scratch.mask[p] = (probability[p] as number) > threshold ? 1 : 0;
@@ -135,11 +135,11 @@ export function detectionBoxes(probability: Float32Array, height: number, width:
     }
     return readingOrder(boxes).flat();
   } finally {
-    wipe(scratch.mask, scratch.stack, scratch.rowMin, scratch.rowMax);
+    memory.dispose(scratch.mask, scratch.stack, scratch.rowMin, scratch.rowMax);
   }
 }
 
-/** Component labelling state. The mask, stack and row extents trace the text's shape: wiped after use. */
+/** Component labelling state. The mask, stack and row extents trace the text's shape: in the request's memory, disposed of after use. */
 interface Scratch {
   readonly width: number;
   readonly height: number;
@@ -151,8 +151,8 @@ interface Scratch {
   readonly rowMax: Int32Array;
 }
 
-function newScratch(width: number, height: number): Scratch {
-  return { width, height, mask: new Uint8Array(width * height), stack: new Int32Array(width * height), rowMin: new Int32Array(height).fill(width), rowMax: new Int32Array(height).fill(-1) };
+function newScratch(width: number, height: number, memory: RequestMemory): Scratch {
+  return { width, height, mask: memory.alloc(width * height), stack: memory.alloc(width * height, Int32Array), rowMin: memory.alloc(height, Int32Array).fill(width), rowMax: memory.alloc(height, Int32Array).fill(-1) };
 }
 
 /**

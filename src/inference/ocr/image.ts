@@ -1,13 +1,13 @@
 // PNG and JPEG to 8-bit RGB for OCR. The declared dimensions are read from the header (PNG IHDR,
 // JPEG SOFn) and checked against the limits before a decoder allocates anything, so a decompression
-// bomb costs a few header bytes. PNG is decoded here (./png.ts), every buffer wiped; JPEG by jpeg-js, whose
-// output we wipe and whose internal scratch (component planes, coefficients, an intermediate copy of the
+// bomb costs a few header bytes. Every buffer is made or adopted in the request's memory (its scope): PNG is
+// decoded here (./png.ts); JPEG by jpeg-js, whose output is adopted and whose internal scratch (component planes, coefficients, an intermediate copy of the
 // pixels) is unreachable garbage that the process's memory hygiene clears when it is collected: a decode
 // asks for a major collection after the request, since that garbage can reach the old generation.
 import jpeg from 'jpeg-js';
 import { requestMajorCollection } from '../../base/memory/hygiene.js';
 import { chunkCrcMismatch, decodePngToRgb, PngError, type PngHeader as PngLayout } from './png.js';
-import { wipe } from '../../base/memory/wipe.js';
+import { unscoped, type RequestMemory } from '../../base/memory/requestScope.js';
 import { RuntimeError } from '../../base/runtimeErrors.js';
 
 export interface RgbImage {
@@ -125,38 +125,39 @@ export function imageMediaType(bytes: Uint8Array): 'image/png' | 'image/jpeg' | 
   return undefined;
 }
 
-/** Decodes a PNG or JPEG (chosen by its magic bytes) to RGB. The caller's bytes are not modified. */
-export function decodeImage(bytes: Uint8Array, limits: ImageLimits = {}): RgbImage {
+/** Decodes a PNG or JPEG (chosen by its magic bytes) to RGB in `memory`. The caller's bytes are not modified. */
+export function decodeImage(bytes: Uint8Array, limits: ImageLimits = {}, memory: RequestMemory = unscoped): RgbImage {
   const type = imageMediaType(bytes);
   if (type === 'image/png') {
     const header = readPngHeader(bytes);
     checkLimits('png', header, limits);
-    return decodePng(bytes, header);
+    return decodePng(bytes, header, memory);
   }
   if (type === 'image/jpeg') {
     const header = readJpegHeader(bytes);
     checkLimits('jpeg', header, limits);
-    return decodeJpeg(bytes, header, limits);
+    return decodeJpeg(bytes, header, limits, memory);
   }
   throw new ImageDecodeError('unsupported', 'not a PNG or JPEG (unknown magic bytes)');
 }
 
-function decodePng(bytes: Uint8Array, header: PngHeader): RgbImage {
+function decodePng(bytes: Uint8Array, header: PngHeader, memory: RequestMemory): RgbImage {
   try {
-    return { width: header.width, height: header.height, data: decodePngToRgb(bytes, header) };
+    return { width: header.width, height: header.height, data: decodePngToRgb(bytes, header, memory) };
   } catch (cause) {
     if (cause instanceof PngError) throw new ImageDecodeError('corrupt', `png does not decode: ${cause.message}`, { cause });
     throw cause;
   }
 }
 
-function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits): RgbImage {
+function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits, memory: RequestMemory): RgbImage {
   if (!hasEndOfImage(bytes, header.end)) throw new ImageDecodeError('corrupt', 'jpeg has no end-of-image marker (EOI) after its frame header: truncated');
   const maxPixels = limits.maxPixels ?? MAX_PIXELS;
   // jpeg-js copies a Uint8Array argument into a buffer we could not wipe; an ArrayBuffer it only views.
   // A view into a larger buffer (a pooled Buffer, say) is copied here, into a copy we wipe.
   const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-  const own = whole ? undefined : new Uint8Array(bytes);
+  const own = whole ? undefined : memory.alloc(bytes.length);
+  own?.set(bytes);
   requestMajorCollection();
   try {
     const image = jpeg.decode((own ?? bytes).buffer as ArrayBuffer, {
@@ -167,8 +168,9 @@ function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits):
       // Coefficients (4 bytes per sample), component planes, the interleaved copy and the output.
       maxMemoryUsageInMB: Math.ceil((maxPixels * 24) / 2 ** 20) + 16,
     });
+    memory.adopt(image.data);
     if (image.width !== header.width || image.height !== header.height || image.data.length !== header.width * header.height * 3) {
-      wipe(image.data);
+      memory.dispose(image.data);
       throw new ImageDecodeError('corrupt', `jpeg decoded to ${image.width} x ${image.height}, its SOF says ${header.width} x ${header.height}`);
     }
     return { width: image.width, height: image.height, data: image.data };
@@ -179,7 +181,7 @@ function decodeJpeg(bytes: Uint8Array, header: JpegHeader, limits: ImageLimits):
     const reason = /limit exceeded/.test(message) ? 'too-large' : /unsupported/i.test(message) ? 'unsupported' : 'corrupt';
     throw new ImageDecodeError(reason, `jpeg does not decode: ${message}`, { cause });
   } finally {
-    wipe(own);
+    memory.dispose(own);
   }
 }
 

@@ -23,7 +23,7 @@ import { OcrPipeline, type OcrSessions } from './pipeline.js';
 import { loadModelPack, PACKS_DIR } from '../manifest.js';
 import { closePacks, openPack, type LoadedPack } from '../sessions.js';
 import { watchFrees } from '../../testing/freeWatch.js';
-import { RequestScope } from '../../base/memory/requestScope.js';
+import { RequestScope, unscoped, type RequestMemory } from '../../base/memory/requestScope.js';
 import { ctcDecode, Dictionary, recognitionInput } from './recognize.js';
 
 /** One request as the gateway makes it: a scope of its own, closed once the pipeline is done, whatever happened; the text is copied out first. */
@@ -477,6 +477,44 @@ const allZero = (a: Uint8Array | Float32Array): boolean => a.every((v) => v === 
 const cleared = (a: Uint8Array | Float32Array): boolean => (a.buffer as ArrayBuffer).detached || allZero(a);
 /** A copy ONNX Runtime handed back, freed at once: its buffer detached. */
 const freed = (a: Float32Array): boolean => (a.buffer as ArrayBuffer).detached;
+
+describe('decoders in the request\'s memory', () => {
+  /** Records what the code under test makes and disposes of through it; allocates and wipes like `unscoped`. */
+  function recordingMemory(): { memory: RequestMemory; made: ArrayBufferView[]; disposed: Set<ArrayBufferView> } {
+    const made: ArrayBufferView[] = [];
+    const disposed = new Set<ArrayBufferView>();
+    const memory: RequestMemory = {
+      alloc: ((length: number, type?: Parameters<RequestMemory['alloc']>[1]) => {
+        const a = type === undefined ? unscoped.alloc(length) : unscoped.alloc(length, type);
+        made.push(a);
+        return a;
+      }) as RequestMemory['alloc'],
+      adopt: (view) => view,
+      dispose: (...views) => {
+        for (const v of views) if (v !== undefined) disposed.add(v);
+        unscoped.dispose(...views);
+      },
+    };
+    return { memory, made, disposed };
+  }
+
+  it('make every buffer that holds image data in it, and dispose of all but what they return', () => {
+    const { memory, made, disposed } = recordingMemory();
+    const image = decodeImage(pngOf(40, 20, (x, y) => [x * 6, y * 12, 200, 255]), {}, memory);
+    const input = detectionInput(image, 960, memory);
+    const boxes = detectionBoxes(probabilityMap(200, 100, [[20, 60, 80, 70]]), 100, 200, 1, 1, {}, memory);
+    const line = recognitionInput(image, boxes[0] ?? { points: [[0, 0], [10, 0], [10, 5], [0, 5]], score: 1 }, 48, 1280, memory);
+    const dictionary = Dictionary.fromFile(utf8.encode('a\nb\n'));
+    const probabilities = Float32Array.from([0.1, 0.8, 0.05, 0.05, 0.1, 0.05, 0.8, 0.05]);
+    const { text } = ctcDecode(probabilities, 2, 4, dictionary, memory);
+    const returned = new Set<ArrayBufferView>([image.data, input.data, line.data, text]);
+    assert.ok(made.length >= returned.size + 1 + 4 + 2, `the PNG's IDAT copy, the detection scratch and the recognition/CTC scratch were made there (${made.length})`);
+    for (const r of returned) assert.ok(made.includes(r) && !disposed.has(r), 'what they return is made there and left to the caller');
+    const scratch = made.filter((m) => !returned.has(m));
+    assert.ok(scratch.every((m) => disposed.has(m) && new Uint8Array(m.buffer, m.byteOffset, m.byteLength).every((b) => b === 0)), 'every scratch buffer disposed of, wiped');
+    assert.deepEqual([...text], [...utf8.encode('ab')]);
+  });
+});
 
 describe('OcrPipeline with the PP-OCRv4 models', () => {
   let sessions: Awaited<ReturnType<typeof openSessions>>;

@@ -1,8 +1,8 @@
 // Image bytes in, UTF-8 text bytes out: decode, detect (one run), recognise each box (one run per box,
 // bounded memory), join. Everything the pipeline allocates from the request (pixels, tensors, their
 // outputs, line fragments, the text) is made or adopted through the request's scope, and disposed of as
-// soon as it is no longer needed; the scope's owner closes it, on every path. The decoders' own scratch
-// never leaves the synchronous call that made it and is wiped there. The image bytes are only read.
+// soon as it is no longer needed, the decoders' scratch included; the scope's owner closes it, on every
+// path. The image bytes are only read.
 import * as ort from 'onnxruntime-node';
 import { detectionBoxes, detectionInput, type TextBox } from './detect.js';
 import { decodeImage, type RgbImage } from './image.js';
@@ -64,7 +64,7 @@ export class OcrPipeline {
   async profile(image: Uint8Array, scope: RequestScope, signal?: AbortSignal): Promise<OcrProfile> {
     signal?.throwIfAborted();
     const t0 = performance.now();
-    const rgb = decodeImage(image);
+    const rgb = decodeImage(image, {}, scope);
     this.#hold(scope, rgb.data);
     const t1 = performance.now();
     signal?.throwIfAborted();
@@ -93,13 +93,13 @@ export class OcrPipeline {
   }
 
   async #detect(rgb: RgbImage, scope: RequestScope): Promise<TextBox[]> {
-    const input = detectionInput(rgb, this.#maxSide);
-    return this.#run(this.#sessions.detection, scope, input.data, input.dims, [1, 1, input.dims[2], input.dims[3]], (output, [, , height, width]) => detectionBoxes(output, height ?? 0, width ?? 0, input.scaleX, input.scaleY));
+    const input = detectionInput(rgb, this.#maxSide, scope);
+    return this.#run(this.#sessions.detection, scope, input.data, input.dims, [1, 1, input.dims[2], input.dims[3]], (output, [, , height, width]) => detectionBoxes(output, height ?? 0, width ?? 0, input.scaleX, input.scaleY, {}, scope));
   }
 
   #recognizeBox(rgb: RgbImage, box: TextBox, scope: RequestScope): Promise<{ text: Uint8Array; confidence: number }> {
-    const input = recognitionInput(rgb, box);
-    return this.#run(this.#sessions.recognition, scope, input.data, input.dims, [1, input.dims[3] / WIDTH_STEP, this.#dictionary.size], (output, [, steps, classes]) => ctcDecode(output, steps ?? 0, classes ?? 0, this.#dictionary));
+    const input = recognitionInput(rgb, box, undefined, undefined, scope);
+    return this.#run(this.#sessions.recognition, scope, input.data, input.dims, [1, input.dims[3] / WIDTH_STEP, this.#dictionary.size], (output, [, steps, classes]) => ctcDecode(output, steps ?? 0, classes ?? 0, this.#dictionary, scope));
   }
 
   /**

@@ -1,9 +1,10 @@
-// A PNG decoder (ISO/IEC 15948) whose every buffer we own and wipe: the concatenated IDAT data (a copy
-// of the caller's compressed bytes), the inflated scanlines (one zlib output chunk sized from the
-// header, so zlib returns it without intermediate copies) and the unfiltered rows. All colour types,
+// A PNG decoder (ISO/IEC 15948) whose every buffer is made or adopted in the request's memory and disposed
+// of as soon as it is used: the concatenated IDAT data (a copy of the caller's compressed bytes), the
+// inflated scanlines (one zlib output chunk sized from the header, so zlib returns it without intermediate
+// copies); the RGB output is the caller's, in the same memory. All colour types,
 // bit depths 1 to 16, palettes with tRNS, and Adam7 interlacing; alpha is composited over white.
 import { crc32, inflateSync } from 'node:zlib';
-import { wipe } from '../../base/memory/wipe.js';
+import { unscoped, type RequestMemory } from '../../base/memory/requestScope.js';
 import { RuntimeError } from '../../base/runtimeErrors.js';
 
 /** A PNG that does not decode; decodeImage turns it into an ImageDecodeError ('corrupt') with this as the cause. */
@@ -99,7 +100,7 @@ export function chunkCrcMismatch(bytes: Uint8Array, at: number, length: number):
   return computed === stored ? undefined : `its CRC is ${hex32(stored)}, its bytes give ${hex32(computed)}`;
 }
 
-function readChunks(bytes: Uint8Array): Chunks {
+function readChunks(bytes: Uint8Array, memory: RequestMemory): Chunks {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const parts: Uint8Array[] = [];
   let palette: Uint8Array | undefined;
@@ -124,7 +125,7 @@ function readChunks(bytes: Uint8Array): Chunks {
   }
   if (!ended) throw new PngError('no IEND chunk: the file is truncated');
   if (parts.length === 0) throw new PngError('no image data (IDAT)');
-  const idat = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const idat = memory.alloc(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {
     idat.set(p, o);
@@ -133,23 +134,23 @@ function readChunks(bytes: Uint8Array): Chunks {
   return { idat, palette, alpha };
 }
 
-/** Decodes to RGB, 3 bytes per pixel. The caller's bytes are only read. */
-export function decodePngToRgb(bytes: Uint8Array, h: PngHeader): Uint8Array {
+/** Decodes to RGB, 3 bytes per pixel, made in `memory`. The caller's bytes are only read. */
+export function decodePngToRgb(bytes: Uint8Array, h: PngHeader, memory: RequestMemory = unscoped): Uint8Array {
   const channels = CHANNELS[h.colourType];
   if (channels === undefined || !(DEPTHS[h.colourType] ?? []).includes(h.bitDepth)) throw new PngError(`colour type ${h.colourType} with bit depth ${h.bitDepth} is not valid PNG`);
-  const { idat, palette, alpha } = readChunks(bytes);
+  const { idat, palette, alpha } = readChunks(bytes, memory);
   if (h.colourType === 3 && (palette === undefined || palette.length % 3 !== 0)) throw new PngError('palette image without a valid PLTE chunk');
   const layout = passes(h);
   const expected = layout.reduce((n, p) => n + p.height * (1 + rowBytes(h, p.width)), 0);
   let raw: Buffer | undefined;
-  const rgb = new Uint8Array(h.width * h.height * 3);
+  const rgb = memory.alloc(h.width * h.height * 3);
   try {
     try {
-      raw = inflateSync(idat, { maxOutputLength: expected, chunkSize: Math.max(64, expected + 64) });
+      raw = memory.adopt(inflateSync(idat, { maxOutputLength: expected, chunkSize: Math.max(64, expected + 64) }));
     } catch (cause) {
       throw new PngError(`image data does not inflate to its ${expected} declared bytes: ${(cause as Error).message}`);
     } finally {
-      wipe(idat);
+      memory.dispose(idat);
     }
     if (raw.length !== expected) throw new PngError(`image data inflates to ${raw.length} bytes, the header implies ${expected}`);
     const bpp = Math.max(1, Math.ceil((channels * h.bitDepth) / 8));
@@ -195,10 +196,10 @@ export function decodePngToRgb(bytes: Uint8Array, h: PngHeader): Uint8Array {
     }
     return rgb;
   } catch (e) {
-    wipe(rgb);
+    memory.dispose(rgb);
     throw e;
   } finally {
-    wipe(raw);
+    memory.dispose(raw);
   }
 }
 

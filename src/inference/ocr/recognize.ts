@@ -5,7 +5,7 @@ import type { TextBox } from './textBox.js';
 import type { RgbImage } from './image.js';
 import { squareToQuad, type Quad } from './perspective.js';
 import { addBilinear, distance, samplesPerAxis } from './sample.js';
-import { wipe } from '../../base/memory/wipe.js';
+import { unscoped, type RequestMemory } from '../../base/memory/requestScope.js';
 
 // PaddleOCR pads every line to at least its rec_image_shape ratio, 320 / 48, as in training.
 const MIN_ASPECT = 320 / 48;
@@ -15,7 +15,7 @@ export const WIDTH_STEP = 8;
 const ROTATE_ASPECT = 1.5;
 
 /** The recognition model's input for one box: cropped, turned horizontal, height `height`, normalised to [-1, 1], CHW. */
-export function recognitionInput(image: RgbImage, box: TextBox, height = 48, maxWidth = 1280): { data: Float32Array; dims: [1, 3, number, number] } {
+export function recognitionInput(image: RgbImage, box: TextBox, height = 48, maxWidth = 1280, memory: RequestMemory = unscoped): { data: Float32Array; dims: [1, 3, number, number] } {
   const [p0, p1, p2, p3] = box.points;
   if (p0 === undefined || p1 === undefined || p2 === undefined || p3 === undefined || box.points.length !== 4) throw new RangeError(`a text box has 4 corners, this one ${box.points.length}`);
   if (!Number.isInteger(height) || height < 1 || maxWidth < WIDTH_STEP) throw new RangeError(`height ${height} must be a positive integer and maxWidth ${maxWidth} at least ${WIDTH_STEP}`);
@@ -31,9 +31,9 @@ export function recognitionInput(image: RgbImage, box: TextBox, height = 48, max
   const width = Math.min(limit, Math.ceil(Math.max(resized, height * MIN_ASPECT) / WIDTH_STEP) * WIDTH_STEP);
   const toSource = squareToQuad(quad);
   const n = samplesPerAxis(Math.max(lineWidth / resized, lineHeight / height));
-  const data = new Float32Array(3 * height * width);
+  const data = memory.alloc(3 * height * width, Float32Array);
   const plane = height * width;
-  const acc = new Float64Array(3);
+  const acc = memory.alloc(3, Float64Array);
   for (let ty = 0; ty < height; ty += 1) {
     for (let tx = 0; tx < resized; tx += 1) {
       acc.fill(0);
@@ -56,7 +56,7 @@ export function recognitionInput(image: RgbImage, box: TextBox, height = 48, max
       data[2 * plane + p] = (acc[0] as number) / k - 1;
     }
   }
-  wipe(acc);
+  memory.dispose(acc);
   return { data, dims: [1, 3, height, width] };
 }
 
@@ -98,12 +98,12 @@ export class Dictionary {
  * Greedy CTC decoding of a [steps, classes] probability matrix: the best class per step, repeats
  * collapsed, blanks (class 0) dropped. Confidence is the mean probability of the kept steps (0 if none).
  */
-export function ctcDecode(probabilities: Float32Array, steps: number, classes: number, dictionary: Dictionary): { text: Uint8Array; confidence: number } {
+export function ctcDecode(probabilities: Float32Array, steps: number, classes: number, dictionary: Dictionary, memory: RequestMemory = unscoped): { text: Uint8Array; confidence: number } {
   if (!Number.isInteger(steps) || !Number.isInteger(classes) || steps < 0 || classes < 1 || probabilities.length !== steps * classes) {
     throw new RangeError(`probabilities hold ${probabilities.length} values, expected steps ${steps} x classes ${classes}`);
   }
   if (classes > dictionary.size) throw new RangeError(`the model has ${classes} classes, the dictionary ${dictionary.size}`);
-  const kept = new Int32Array(steps);
+  const kept = memory.alloc(steps, Int32Array);
   try {
     let count = 0;
     let bytes = 0;
@@ -127,7 +127,7 @@ export function ctcDecode(probabilities: Float32Array, steps: number, classes: n
       }
       previous = best;
     }
-    const text = new Uint8Array(bytes);
+    const text = memory.alloc(bytes);
     for (let i = 0, at = 0; i < count; i += 1) {
       const entry = dictionary.bytesOf(kept[i] as number);
       text.set(entry, at);
@@ -135,6 +135,6 @@ export function ctcDecode(probabilities: Float32Array, steps: number, classes: n
     }
     return { text, confidence: count === 0 ? 0 : sum / count };
   } finally {
-    wipe(kept);
+    memory.dispose(kept);
   }
 }
