@@ -1,4 +1,4 @@
-// Memory hygiene for plaintext (docs/inference.md "Wiping"; measured in ../shared/notes/memory-residue.md):
+// Memory hygiene for plaintext (docs/inference.md "Wiping"; measured in the shared notes beside the repository, notes/memory-residue.md):
 // our own buffers are zeroed explicitly; what the allocators free is cleared by the process settings
 // below, which the server reports and `npm start` / the image apply:
 //   node --expose-gc --clear-free-memory      V8 zeroes freed heap memory; a minor GC after each request
