@@ -5,9 +5,9 @@ import type { Verdict } from '../checks.js';
 import { SNP_PLATFORM } from '../snp/platform.js';
 import { TDX_PLATFORM } from '../tdx/platform.js';
 import { isJsonBundle, readEvidenceBundle, wrongPlatform } from './bundle.js';
+import type { Platform, PlatformMembers } from './platformEntry.js';
 
 export { isJsonBundle };
-import type { Platform, PlatformMembers } from './platformEntry.js';
 
 const TABLE = { 'sev-snp': SNP_PLATFORM, tdx: TDX_PLATFORM } as const;
 

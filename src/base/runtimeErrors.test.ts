@@ -22,6 +22,7 @@ describe('runtime error codes', () => {
 
   it('no code is in both registries, and no SDK source raises a runtime code', () => {
     for (const code of Object.keys(RUNTIME_ERROR_CODES)) assert.ok(!Object.hasOwn(ERROR_CODES, code), `${code} is in both registries`);
+    for (const code of raisedCodes(sourcesUnder('attestation'))) assert.ok(!Object.hasOwn(RUNTIME_ERROR_CODES, code), `the SDK raises the runtime code ${code}`);
   });
 
   it('a RuntimeError is a CloisterError with the same JSON shape', () => {

@@ -11,7 +11,7 @@ import type { TensorSpec } from './manifest.js';
 import { BufferPool } from '../base/memory/bufferPool.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import { runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+import { disposeReturned, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
 import { ImageDecodeError } from './ocr/image.js';
 
@@ -104,8 +104,7 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
     if (seen.size < 256) seen.set(key, outputs.map((o) => o.dims));
     return encodeTensors(outputs, (size) => scope.alloc(size));
   } finally {
-    // ORT's arrays: none is the scope's, all are wiped and freed now.
-    if (result !== undefined) scope.dispose(...Object.values(result).filter((t) => !scope.owns(t.data as ArrayBufferView)).map((t) => t.data as ArrayBufferView));
+    if (result !== undefined) disposeReturned(result, scope);
   }
 }
 

@@ -93,8 +93,14 @@ export async function runInto(session: ort.InferenceSession, feeds: Record<strin
   try {
     returned = await session.run(feeds, fetches);
   } finally {
-    const copies = Object.values(returned ?? {}).map((t) => t.data as ArrayBufferView).filter((d) => !scope.owns(d));
-    for (const t of Object.values(returned ?? {})) t.dispose();
-    scope.dispose(...copies);
+    if (returned !== undefined) disposeReturned(returned, scope);
   }
+}
+
+/** Disposes of what a run returned: its tensors, and the arrays among them that `scope` does not own (ORT's copies), wiped and freed now. */
+export function disposeReturned(returned: ort.InferenceSession.ReturnType, scope: RequestScope): void {
+  const tensors = Object.values(returned);
+  const copies = tensors.map((t) => t.data as ArrayBufferView).filter((d) => !scope.owns(d));
+  for (const t of tensors) t.dispose();
+  scope.dispose(...copies);
 }

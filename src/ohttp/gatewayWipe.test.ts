@@ -9,6 +9,7 @@ import { cipherSuite } from '../../attestation/protocols/ohttp/hpke.js';
 import { AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { watchFrees } from '../testing/freeWatch.js';
+import { BufferPool } from '../base/memory/bufferPool.js';
 import { OhttpGateway } from './gateway.js';
 import { echoRoute, targetRouter, type TargetHandler } from './target.js';
 
@@ -70,5 +71,44 @@ describe('gateway answers in chunks', () => {
     assert.equal(outcome.bodyLength, outcome.body.reduce((n, c) => n + c.length, 0));
     const opened = decodeResponse(await request.opener.open(Buffer.concat(outcome.body)));
     assert.deepEqual(opened.content, content);
+  });
+});
+
+describe('request scopes under concurrency', () => {
+  it('gives each of 40 concurrent requests pooled buffers of its own, answers each with its own bytes, and leaves only wiped buffers in the pool', async () => {
+    const k = await key();
+    const pool = new BufferPool();
+    const size = 64;
+    const target: TargetHandler = async (request, { scope }) => {
+      let held = new Uint8Array(scope.borrow(pool, size));
+      held.set(request.content);
+      await new Promise((r) => setTimeout(r, (request.content[0] ?? 0) % 7));
+      if ((request.content[0] ?? 0) % 2 === 0) {
+        // Half give their first buffer back early and take another: a returned buffer is never touched again.
+        const again = new Uint8Array(scope.borrow(pool, size));
+        again.set(held);
+        scope.dispose(held);
+        held = again;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const content = scope.alloc(size);
+      content.set(held);
+      return { status: 200, informational: [], headers: [], content, trailers: [] };
+    };
+    const gateway = new OhttpGateway({ keys: () => k, target, primitives: nodeHpke });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const request = await encapsulateRequest(k.config, encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/held', headers: [], content: new Uint8Array(size).fill(i + 1), trailers: [] }), { primitives: nodeHpke });
+        const outcome = await gateway.handle(request.bytes);
+        assert.ok(outcome.kind === 'encapsulated');
+        return decodeResponse(await request.opener.open(Buffer.concat(outcome.body))).content;
+      }),
+    );
+    answers.forEach((content, i) => {
+      assert.deepEqual([...new Set(content)], [i + 1], `request ${i} got its own bytes back`);
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.ok(pool.bytes > 0, 'buffers came back to the pool');
+    while (pool.bytes > 0) assert.ok(new Uint8Array(pool.acquire(size)).every((b) => b === 0), 'every pooled buffer is wiped');
   });
 });

@@ -19,7 +19,7 @@ import { RuntimeError } from '../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
 import { cacheLifetimeSeconds, PublicCache } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
-import { sizeClass } from '../base/log.js';
+import { errorFields, sizeClass } from '../base/log.js';
 import { createRelayLogger, logExchange, type RelayKind, type RelayLogEntry } from './relayLog.js';
 
 /** 1 MiB of payload plus 64 KiB for the encapsulation and Binary HTTP framing around it. */
@@ -190,7 +190,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: unknown) => {
-      logger.error({ err: { type: (e as Error).name } }, 'relay failure');
+      logger.error(errorFields(e), 'relay failure');
       if (!res.headersSent) answerProblem(res, 'INTERNAL');
       else res.destroy();
     });

@@ -3,6 +3,7 @@
 // assembles what the plugins serve.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
+import { errorFields } from '../base/log.js';
 import { problem, sendProblem } from '../base/problems.js';
 import type { EvidenceService } from './evidenceService.js';
 import { evidenceRoutes } from './routes/evidenceRoutes.js';
@@ -45,7 +46,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 'PAYLOAD_TOO_LARGE');
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendProblem(reply, 'UNSUPPORTED_MEDIA_TYPE', request.url.startsWith(OHTTP_GATEWAY_PATH) ? 'send message/ohttp-req' : 'send application/json');
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return sendProblem(reply, 'BAD_REQUEST', error.message);
-    request.log.error({ err: { type: (error as Error).name, code: error.code } }, 'unhandled error');
+    request.log.error(errorFields(error), 'unhandled error');
     return sendProblem(reply, 'INTERNAL');
   });
 

@@ -10,7 +10,7 @@ import { CloisterError } from '../../attestation/errors.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
-import { createLogger } from '../base/log.js';
+import { createLogger, errorFields } from '../base/log.js';
 import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
 import { ocrRecognizer } from '../inference/ocrPack.js';
 import { InferenceQueue } from '../inference/queue.js';
@@ -84,8 +84,6 @@ const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Produ
   'sev-snp': async (tee) => openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() })),
   tdx: async () => openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() })),
 };
-
-const errorFields = (e: unknown): { err: { type: string; code: string | undefined } } => ({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } });
 
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
   const provider = await openProvider(config.tee);

@@ -49,10 +49,6 @@ export const unscoped: RequestMemory = {
   },
 };
 
-const wipeAll: Wiper = (view) => {
-  wipe(view);
-};
-
 export class RequestScopeClosedError extends RuntimeError {
   constructor() {
     super('REQUEST_SCOPE_CLOSED', 'the request scope is closed: its memory was already wiped');
@@ -67,7 +63,7 @@ export class RequestScope implements RequestMemory {
   #closed = false;
 
   constructor(options: RequestScopeOptions = {}) {
-    this.#wipe = options.wipe ?? wipeAll;
+    this.#wipe = options.wipe ?? wipe;
   }
 
   get closed(): boolean {

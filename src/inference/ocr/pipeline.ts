@@ -65,7 +65,7 @@ export class OcrPipeline {
     signal?.throwIfAborted();
     const t0 = performance.now();
     const rgb = decodeImage(image, {}, scope);
-    this.#hold(scope, rgb.data);
+    this.#track(rgb.data);
     const t1 = performance.now();
     signal?.throwIfAborted();
     const boxes = await this.#detect(rgb, scope);
@@ -76,7 +76,7 @@ export class OcrPipeline {
       for (const box of line) {
         signal?.throwIfAborted();
         const { text, confidence } = await this.#recognizeBox(rgb, box, scope);
-        this.#hold(scope, text);
+        this.#track(text);
         if (confidence >= this.#minConfidence && text.length > 0) words.push(text);
       }
       if (words.length > 0) lines.push(words);
@@ -85,11 +85,6 @@ export class OcrPipeline {
     scope.dispose(rgb.data);
     const t3 = performance.now();
     return { text: join(lines, scope), lines: lines.length, boxes: boxes.length, milliseconds: { decode: t1 - t0, detection: t2 - t1, recognition: t3 - t2 } };
-  }
-
-  #hold<T extends Uint8Array | Float32Array>(scope: RequestScope, buffer: T): T {
-    this.#track(buffer);
-    return scope.adopt(buffer);
   }
 
   async #detect(rgb: RgbImage, scope: RequestScope): Promise<TextBox[]> {
@@ -108,8 +103,9 @@ export class OcrPipeline {
    * and the output are disposed of as soon as it has (runInto disposes of the binding's copy).
    */
   async #run<T>(session: ort.InferenceSession, scope: RequestScope, data: Float32Array, dims: readonly number[], outputDims: readonly number[], use: (output: Float32Array, dims: readonly number[]) => T): Promise<T> {
-    this.#hold(scope, data);
-    const out = this.#hold(scope, scope.alloc(outputDims.reduce((a, b) => a * b, 1), Float32Array));
+    const out = scope.alloc(outputDims.reduce((a, b) => a * b, 1), Float32Array);
+    this.#track(data);
+    this.#track(out);
     try {
       await runInto(session, { [session.inputNames[0] ?? 'x']: new ort.Tensor('float32', data, dims) }, { [session.outputNames[0] ?? '']: new ort.Tensor('float32', out, outputDims) }, scope);
       return use(out, outputDims);

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { NONCE_MAX, NONCE_MIN } from '../../../attestation/evidence/reportData.js';
 import { CloisterError } from '../../../attestation/errors.js';
+import { errorFields } from '../../base/log.js';
 import { sendProblem } from '../../base/problems.js';
 import { RateLimitedError, type EvidenceService } from '../evidenceService.js';
 
@@ -50,7 +51,7 @@ export function evidenceRoutes(app: FastifyInstance, { evidence }: EvidenceRoute
     } catch (e) {
       if (e instanceof RateLimitedError) return sendProblem(reply, 'RATE_LIMITED', e.message, { 'retry-after': String(Math.ceil(e.retryAfterSeconds)) });
       if (e instanceof CloisterError && e.code === 'MALFORMED_FIELD') return sendProblem(reply, 'BAD_REQUEST', e.message);
-      request.log.error({ err: { type: (e as Error).name, code: e instanceof CloisterError ? e.code : undefined } }, 'fresh evidence failed');
+      request.log.error(errorFields(e), 'fresh evidence failed');
       return sendProblem(reply, 'EVIDENCE_UNAVAILABLE');
     }
   });
