@@ -16,7 +16,7 @@ import { cipherSuite, webCryptoHpke, type HpkePrimitives } from '../protocols/oh
 import { decodeKeyConfig, type KeyConfig } from '../protocols/ohttp/keyConfig.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 
-type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
+type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal; cache?: 'no-store' }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
 
 export interface OhttpClientOptions {
   /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
@@ -90,7 +90,7 @@ export class OhttpClient {
     this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
   }
 
-  async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array }): Promise<{ status: number; type: string; body: Uint8Array }> {
+  async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; cache?: 'no-store' }): Promise<{ status: number; type: string; body: Uint8Array }> {
     // Above the relay's 30 s and the gateway's 25 s, so their answers arrive before the client gives up.
     const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 35_000);
     let r;
@@ -102,17 +102,18 @@ export class OhttpClient {
     }
   }
 
-  async #get(path: string, accept: string): Promise<Uint8Array> {
+  /** `reload` goes past every cache on the way (the fetch's own, the relay's): a cached copy may name a retired key. */
+  async #get(path: string, accept: string, reload: boolean): Promise<Uint8Array> {
     const url = `${base(this.#options.gateway ?? this.#options.relay)}${path}`;
-    const r = await this.#exchange(url, { method: 'GET', headers: { accept } });
+    const r = await this.#exchange(url, reload ? { method: 'GET', headers: { accept, 'cache-control': 'no-cache' }, cache: 'no-store' } : { method: 'GET', headers: { accept } });
     if (r.status !== 200 || r.type !== accept) throw failed(`GET ${url} answered ${r.status} ${r.type || '(no content type)'}, expected 200 ${accept}`, `${r.status} ${problemCode(r.body) ?? r.type}`);
     return r.body;
   }
 
   // The configurations come from the certificate that binds them, not from a second fetch of
   // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
-  async #fetchKeys(): Promise<VerifiedKeys> {
-    const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE);
+  async #fetchKeys(reload: boolean): Promise<VerifiedKeys> {
+    const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload);
     const verdict = await verifyAttestedCertificate(certificate, this.#options.policy ?? {}, {
       ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
@@ -135,11 +136,11 @@ export class OhttpClient {
     return { config, verdict, notAfter: Number.isNaN(notAfter) ? 0 : notAfter };
   }
 
-  /** The verified key configuration in use (fetched and verified at first use, and again after it expires). */
+  /** The verified key configuration in use (fetched and verified at first use, and again, past any cache, after it expires or on `refresh`). */
   keys(refresh = false): Promise<VerifiedKeys> {
     const now = (this.#options.at ?? new Date()).getTime();
     if (refresh || this.#keys === undefined) {
-      this.#keys = this.#fetchKeys();
+      this.#keys = this.#fetchKeys(refresh);
       this.#keys.catch(() => (this.#keys = undefined));
       return this.#keys;
     }

@@ -24,6 +24,7 @@ export const RUNTIME_ERROR_CODES = {
   // OHTTP keys, the gateway and node:crypto (src/ohttp, src/base/crypto)
   TARGET_TIMEOUT: 'a target behind the OHTTP gateway did not answer within its deadline',
   OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',
+  OHTTP_SCHEDULE_UNWORKABLE: 'the OHTTP key rotation schedule cannot work (no overlap while keys rotate, or more live keys than key IDs)',
   CRYPTO_FAILED: 'node:crypto failed in a way it does not report with an Error',
   // the relay (src/relay)
   GATEWAY_FAILED: 'the relay could not exchange a request with the gateway',

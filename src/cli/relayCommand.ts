@@ -20,6 +20,9 @@ body: the gateway learns what is asked but not by whom. For each gateway NAME it
   GET  /NAME${OHTTP_GATEWAY_PATH}         the gateway's key configurations, cached for all clients
   GET  /NAME/.well-known/cloister/attestation  the gateway's RA-TLS certificate, cached for all clients
 
+Cached answers keep the gateway's max-age (at most 300 s), and pass it on less the age of the relay's
+copy; a client's Cache-Control: no-cache (or no-store, max-age=0) fetches from the gateway instead.
+
 The relay does not authenticate the gateway (it accepts its self-signed RA-TLS certificate); clients
 do, through attestation, and encrypt their requests end to end to the keys they verified.
 

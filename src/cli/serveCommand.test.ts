@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request as httpsRequest, Agent } from 'node:https';
+import { Writable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { bootReportData, keysDigest } from '../../attestation/evidence/reportData.js';
 import { toHex } from '../../attestation/bytes.js';
@@ -158,6 +159,51 @@ describe('cloister serve', () => {
     const bad = io();
     assert.equal(await serveCommand(['--simulated', '--platform', 'tdx', '--collateral', '/nonexistent.json'], bad.io), 2);
     assert.match(bad.out(), /UNREADABLE_INPUT/);
+  });
+
+  it('refuses an OHTTP key schedule that cannot work with one line, before opening the TEE', async () => {
+    for (const args of [['--ohttp-rotate', '20', '--ohttp-overlap', '0'], ['--ohttp-rotate', '1', '--ohttp-overlap', '300']]) {
+      const c = io();
+      let opened = false;
+      const code = await serveCommand([...args, '--port', '0'], c.io, {
+        hardware: () => {
+          opened = true;
+          return Promise.reject(new NoTeeError([]));
+        },
+      });
+      assert.equal(code, 2);
+      assert.equal(opened, false);
+      assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+      assert.match(c.out(), /^error \[OHTTP_SCHEDULE_UNWORKABLE\]: OHTTP keys rotated every \d+ s .*\(field ohttp\.overlapSeconds/);
+    }
+  });
+
+  it('warns in its log of a fragile OHTTP key schedule, and serves the key configurations with max-age no longer than the overlap', async () => {
+    for (const [args, warned, maxAge] of [
+      [['--ohttp-rotate', '20', '--ohttp-overlap', '5'], true, 'public, max-age=5'],
+      [[], false, 'public, max-age=60'],
+    ] as const) {
+      const c = io();
+      const log: string[] = [];
+      let close: (() => Promise<void>) | undefined;
+      let url = '';
+      const logDestination = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          log.push(chunk.toString());
+          done();
+        },
+      });
+      const code = await serveCommand(['--simulated', '--http', '--port', '0', ...args], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), logDestination });
+      assert.equal(code, 0, c.out());
+      try {
+        const warnings = log.flatMap((l) => l.split('\n')).filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string; overlapSeconds?: number }).filter((l) => l.level === 40 && /OHTTP key overlap/.test(l.msg));
+        assert.equal(warnings.length, warned ? 1 : 0, log.join(''));
+        if (warned) assert.equal(warnings[0]?.overlapSeconds, 5);
+        assert.equal((await fetch(`${url}/.well-known/ohttp-gateway`)).headers.get('cache-control'), maxAge);
+      } finally {
+        await close?.();
+      }
+    }
   });
 
   it('looks only where --source says', { skip: existsSync('/dev/sev-guest') ? 'this machine has a real /dev/sev-guest' : false }, async () => {

@@ -34,7 +34,9 @@ Options:
   --http              serve plain HTTP instead, for debugging only: the server is NOT authenticated
                       and traffic is not encrypted; evidence then binds no keys (keys digest all zero)
   --ohttp-rotate S    a new OHTTP key every S seconds (default 86400; 0: never)
-  --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600)
+  --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600); at least 1
+                      with rotation on, and under 255 rotations; under 60 the server warns (caches
+                      that keep key configurations the usual 60 s would serve retired keys)
   --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
                       SHA-256 is checked), or "none"
   --concurrency N     inference jobs run at once (default 1)
@@ -42,6 +44,10 @@ Options:
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   -h, --help          show this help
+
+The key configurations, the certificate and the evidence bundles are served with a max-age that
+follows the key schedule: never longer than the overlap, never past the moment a served key stops
+decrypting, and at most 60 s (3600 s for a bundle). See docs/ohttp.md "Keys".
 
 Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev/tdx_guest) and
 exits with the list of what it looked for when there is none.

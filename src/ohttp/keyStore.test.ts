@@ -1,5 +1,5 @@
 // The gateway's OHTTP key store with a fake clock and timers: distinct key IDs, rotation on schedule,
-// the overlap window, retirement, and change notifications.
+// the overlap window, retirement, change notifications, and how long caches may keep the configurations.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeKeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
@@ -61,6 +61,50 @@ describe('OhttpKeyStore', () => {
     await store.rotate();
     assert.equal(store.keys.length, 5, 'a closed store does not rotate');
     await assert.rejects(OhttpKeyStore.create({ rotateSeconds: -1 }), RangeError);
+  });
+
+  it('lets caches keep the configurations no longer than the overlap, nor past the moment one of them stops decrypting', async () => {
+    const timers = new FakeTimers();
+    const store = await OhttpKeyStore.create({ rotateSeconds: 20, overlapSeconds: 5, now: () => timers.now, setTimer: timers.set });
+    const first = store.keys[0]?.config.keyId as number;
+    assert.equal(store.decryptsUntil(first), 25_000, 'the current key: next rotation plus the overlap');
+    assert.equal(store.cacheSeconds(), 5);
+    await timers.advance(19_999);
+    assert.equal(store.cacheSeconds(), 5, 'a copy taken just before the rotation decrypts for its whole life');
+    const beforeRotation = store.configs;
+    await timers.advance(1);
+    const second = store.keys[0]?.config.keyId as number;
+    assert.equal(store.decryptsUntil(first), 25_000);
+    assert.equal(store.decryptsUntil(second), 45_000);
+    await timers.advance(1_500);
+    assert.equal(store.cacheSeconds(), 3, 'both served: bounded by the retiring key');
+    assert.equal(store.cacheSeconds(beforeRotation), 3, 'the old set, still served until the certificate is re-issued');
+    assert.equal(store.cacheSeconds(store.configs.slice(0, 1)), 5);
+    await timers.advance(3_000);
+    assert.equal(store.cacheSeconds(), 0);
+    await timers.advance(500);
+    assert.equal(store.decryptsUntil(first), undefined, 'retired');
+    assert.equal(store.cacheSeconds(beforeRotation), 0, 'a set naming a retired key may not be kept at all');
+    assert.equal(store.cacheSeconds(), 5);
+    store.close();
+  });
+
+  it('bounds caching by the overlap even against a rotation made early by hand, and not at all without rotation', async () => {
+    const timers = new FakeTimers();
+    const store = await OhttpKeyStore.create({ rotateSeconds: 100, overlapSeconds: 10, now: () => timers.now, setTimer: timers.set });
+    await timers.advance(50_000);
+    const fetched = { at: timers.now, seconds: store.cacheSeconds() as number };
+    await store.rotate();
+    assert.equal(fetched.seconds, 10);
+    assert.equal(store.decryptsUntil(store.keys[1]?.config.keyId as number), fetched.at + fetched.seconds * 1000, 'a copy taken before the early rotation still decrypts until it expires');
+    store.close();
+    const never = await OhttpKeyStore.create({ rotateSeconds: 0, overlapSeconds: 30, now: () => timers.now, setTimer: timers.set });
+    assert.equal(never.cacheSeconds(), undefined, 'no rotation: only the routes\' ceilings apply');
+    assert.equal(never.decryptsUntil(never.keys[0]?.config.keyId as number), Infinity);
+    await never.rotate();
+    assert.equal(never.cacheSeconds(), 30, 'a key rotated out by hand still bounds it');
+    assert.equal(never.cacheSeconds(never.configs.slice(0, 1)), undefined);
+    never.close();
   });
 
   it('reports a failing change listener instead of throwing', async () => {

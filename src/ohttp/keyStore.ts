@@ -10,6 +10,7 @@ import { cipherSuite, type HpkePrimitives } from '../../attestation/protocols/oh
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
+import { bytesEqual } from '../../attestation/bytes.js';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
 
 export const DEFAULT_SUITES: readonly SymmetricSuite[] = [
@@ -166,6 +167,35 @@ export class OhttpKeyStore {
   get rotationDue(): number | undefined {
     const current = this.#entries[0];
     return this.#rotateMs === 0 || current === undefined ? undefined : current.createdAt + this.#rotateMs;
+  }
+
+  /**
+   * When the live key with this ID stops decapsulating if the schedule holds (ms since the epoch): its
+   * retirement once rotated out, the next rotation plus the overlap for the current key, Infinity for a
+   * current key that is never rotated; undefined when no live key has this ID.
+   */
+  decryptsUntil(keyId: number): number | undefined {
+    const e = this.#entries.find((x) => x.key.config.keyId === keyId);
+    if (e === undefined) return undefined;
+    if (e.retireAt !== undefined) return e.retireAt;
+    const due = this.rotationDue;
+    return due === undefined ? Infinity : due + this.#overlapMs;
+  }
+
+  /**
+   * Whole seconds a cache may keep a copy of these encoded configurations (default: the live ones), or
+   * of what carries or binds them: never past the moment one of them stops decapsulating (0 once one is
+   * retired), and with rotation on never longer than the overlap, so that a copy taken just before a
+   * rotation, even one made early by hand, decrypts for its whole cached life. Undefined when the
+   * schedule sets no bound (no rotation, nothing rotated out).
+   */
+  cacheSeconds(configs: readonly Uint8Array[] = this.configs): number | undefined {
+    let until = this.#rotateMs === 0 ? Infinity : this.#now() + this.#overlapMs;
+    for (const config of configs) {
+      const entry = this.#entries.find((e) => bytesEqual(e.encoded, config));
+      until = Math.min(until, entry === undefined ? 0 : (this.decryptsUntil(entry.key.config.keyId) ?? 0));
+    }
+    return until === Infinity ? undefined : Math.max(0, Math.floor((until - this.#now()) / 1000));
   }
 
   close(): void {

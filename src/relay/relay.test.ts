@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { selfSignedCertificate } from '../testing/selfSignedCertificate.js';
-import { cacheLifetimeSeconds, PublicCache } from './cache.js';
+import { cacheLifetimeSeconds, cacheRequestOf, forwardedCacheControl, PublicCache } from './cache.js';
 import { sizeClass } from '../base/log.js';
 import { createRelayLogger } from './relayLog.js';
 import { DEFAULT_MAX_BODY_BYTES, startRelay, type Relay, type RelayOptions } from './relay.js';
@@ -286,7 +286,7 @@ describe('relay: what crosses to the gateway', () => {
 });
 
 describe('relay: key configurations and attestation, the same for everyone', () => {
-  it('fetches the key configurations once for many clients, with only accept, and copies content-type and cache-control', async () => {
+  it('fetches the key configurations once for many clients, with only accept, and copies content-type, and cache-control with max-age capped at 300 s', async () => {
     const r = await relayFor();
     gateway.seen.length = 0;
     const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
@@ -296,7 +296,7 @@ describe('relay: key configurations and attestation, the same for everyone', () 
       assert.equal(x.status, 200);
       assert.ok(x.body.equals(KEYS));
       assert.equal(x.headers['content-type'], 'application/ohttp-keys');
-      assert.equal(x.headers['cache-control'], 'public, max-age=1000');
+      assert.equal(x.headers['cache-control'], 'public, max-age=300', 'the gateway said 1000');
       assert.equal(x.headers['set-cookie'], undefined);
       assert.equal(x.headers.server, undefined);
     }
@@ -319,6 +319,42 @@ describe('relay: key configurations and attestation, the same for everyone', () 
     clock += 2_000;
     await send(url);
     assert.equal(gateway.seen.length, 2);
+  });
+
+  it('passes on the max-age its copy has left, so no cache after it keeps the answer longer than the gateway meant', async () => {
+    const r = await relayFor();
+    const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
+    assert.equal((await send(url)).headers['cache-control'], 'public, max-age=300');
+    clock += 100_999;
+    assert.equal((await send(url)).headers['cache-control'], 'public, max-age=200');
+    gateway.attestationCacheControl = 'public, max-age=30, s-maxage=600';
+    const certificate = `${r.url}/default${ATTESTATION_CERTIFICATE_PATH}`;
+    await send(certificate);
+    clock += 40_000;
+    assert.equal((await send(certificate)).headers['cache-control'], 'public, max-age=0, s-maxage=260');
+    gateway.attestationCacheControl = 'max-age=30';
+  });
+
+  it('goes to the gateway for a client that says no-cache, no-store or max-age=0, and keeps the fresh answer unless no-store', async () => {
+    const r = await relayFor();
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${OHTTP_GATEWAY_PATH}`;
+    await send(url);
+    clock += 100_000;
+    const reloaded = await send(url, { headers: { 'cache-control': 'no-cache' } });
+    assert.equal(reloaded.status, 200);
+    assert.ok(reloaded.body.equals(KEYS));
+    assert.equal(gateway.seen.length, 2);
+    assert.deepEqual(Object.keys(gateway.seen[1]?.headers ?? {}).sort(), ['accept', 'connection', 'host'], 'the client header goes no further');
+    assert.equal((await send(url)).headers['cache-control'], 'public, max-age=300', 'the fresh answer replaced the stored one');
+    clock += 10_000;
+    await send(url, { headers: { 'cache-control': 'no-store' } });
+    assert.equal(gateway.seen.length, 3);
+    assert.equal((await send(url)).headers['cache-control'], 'public, max-age=290', 'no-store: the stored copy stays');
+    await send(url, { headers: { 'cache-control': 'max-age=0' } });
+    assert.equal(gateway.seen.length, 4);
+    await send(url, { headers: { 'cache-control': 'max-age=10' } });
+    assert.equal(gateway.seen.length, 4);
   });
 
   it('serves the attestation certificate the same way, for the default 60 s without cache-control, not at all with no-store', async () => {
@@ -392,7 +428,7 @@ describe('relay: error answers, all application/problem+json', () => {
     assert.equal(pre.status, 204);
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.equal(pre.headers['access-control-allow-methods'], 'GET, POST');
-    assert.equal(pre.headers['access-control-allow-headers'], 'content-type');
+    assert.equal(pre.headers['access-control-allow-headers'], 'content-type, cache-control', 'a client refetching keys says no-cache');
     const r = await post(relay, requestBody(), { origin: 'https://app.example' });
     assert.equal(r.headers['access-control-allow-origin'], '*');
     assert.equal((await send(`${relay.url}/nowhere`)).headers['access-control-allow-origin'], '*');
@@ -611,10 +647,70 @@ describe('relay: parts', () => {
       return fetches;
     };
     const [a, b] = await Promise.all([cache.get('k', fetch), cache.get('k', fetch)]);
-    assert.deepEqual([a, b], [{ value: 1, cached: false }, { value: 1, cached: true }]);
+    assert.deepEqual([a, b], [{ value: 1, cached: false, ageMs: 0 }, { value: 1, cached: true, ageMs: 0 }]);
     now = 1000;
-    assert.deepEqual(await cache.get('k', fetch), { value: 2, cached: false });
+    assert.deepEqual(await cache.get('k', fetch), { value: 2, cached: false, ageMs: 0 });
     await assert.rejects(cache.get('x', () => Promise.reject(new Error('down'))), /down/);
-    assert.deepEqual(await cache.get('x', fetch), { value: 3, cached: false });
+    assert.deepEqual(await cache.get('x', fetch), { value: 3, cached: false, ageMs: 0 });
+    now = 1400;
+    assert.deepEqual(await cache.get('k', fetch), { value: 2, cached: true, ageMs: 400 });
   });
+
+  it('lets a reload pass a fetch in flight, keeps the newer answer whichever ends first, and drops the stored copy for a newer one it may not keep', async () => {
+    const now = 0;
+    const cache = new PublicCache<{ n: number; keep: boolean }>(
+      () => now,
+      (v) => (v.keep ? 1000 : 0),
+    );
+    const reload = { reload: true, store: true };
+    let release = (): void => undefined;
+    const slow = cache.get(
+      'k',
+      () =>
+        new Promise((resolve) => {
+          release = () => {
+            resolve({ n: 1, keep: true });
+          };
+        }),
+    );
+    assert.deepEqual((await cache.get('k', () => Promise.resolve({ n: 2, keep: true }), reload)).value, { n: 2, keep: true });
+    release();
+    assert.equal((await slow).value.n, 1);
+    assert.deepEqual(await cache.get('k', () => Promise.resolve({ n: 3, keep: true })), { value: { n: 2, keep: true }, cached: true, ageMs: 0 }, 'the older answer, arriving last, did not replace the newer');
+    await cache.get('k', () => Promise.resolve({ n: 4, keep: true }), { reload: true, store: false });
+    assert.equal((await cache.get('k', () => Promise.resolve({ n: 5, keep: true }))).value.n, 2, 'no-store left the stored copy alone');
+    await cache.get('k', () => Promise.resolve({ n: 6, keep: false }), reload);
+    assert.equal((await cache.get('k', () => Promise.resolve({ n: 7, keep: true }))).value.n, 7, 'a newer answer that may not be kept dropped the stored copy');
+  });
+
+  for (const [header, age, forwarded] of [
+    [undefined, 10, undefined],
+    ['no-store', 10, 'no-store'],
+    ['public, max-age=60', 0, 'public, max-age=60'],
+    ['public, max-age=60', 15, 'public, max-age=45'],
+    ['public, max-age=60', 90, 'public, max-age=0'],
+    ['public, Max-Age=99999, immutable', 0, 'public, max-age=300, immutable'],
+    ['max-age=99999, s-maxage=99999', 100, 'max-age=200, s-maxage=200'],
+    ['max-age="10"', 0, 'max-age=10'],
+    ['max-age=ten', 0, 'max-age=0'],
+    ['public', 30, 'public'],
+  ] as const) {
+    it(`passes on cache-control ${JSON.stringify(header)} of a ${age} s old copy as ${JSON.stringify(forwarded)}`, () => {
+      assert.equal(forwardedCacheControl(header, age), forwarded);
+    });
+  }
+
+  for (const [header, reload, store] of [
+    [undefined, false, true],
+    ['max-age=10', false, true],
+    ['no-cache', true, true],
+    ['No-Cache', true, true],
+    ['max-age=0', true, true],
+    ['no-store', true, false],
+    ['max-age=0, no-store', true, false],
+  ] as const) {
+    it(`reads a request's cache-control ${JSON.stringify(header)}: ${reload ? 'from the gateway' : 'a stored copy will do'}${store ? '' : ', not kept'}`, () => {
+      assert.deepEqual(cacheRequestOf(header), { reload, store });
+    });
+  }
 });

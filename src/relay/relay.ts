@@ -7,7 +7,9 @@
 //   GET  /NAME/.well-known/cloister/attestation RA-TLS certificate (application/pkix-cert), cached
 //
 // Nothing from the client crosses to the gateway but the body and its media type, and nothing from the
-// gateway comes back but status, body, content-type (and cache-control for the cached resources).
+// gateway comes back but status, body, content-type (and, for the cached resources, cache-control with
+// its lifetimes capped and reduced by the age of the relay's copy). A client's no-cache on a cached
+// resource sends the relay to the gateway: it costs the gateway no more than a request does.
 // node:http directly, not fastify: no framework logs requests, addresses or headers on its own.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
@@ -17,7 +19,7 @@ import { mediaType } from '../../attestation/protocols/httpText.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
-import { cacheLifetimeSeconds, PublicCache } from './cache.js';
+import { cacheLifetimeSeconds, cacheRequestOf, forwardedCacheControl, PublicCache, type CacheRequest, type Cached } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
 import { errorFields, sizeClass } from '../base/log.js';
 import { createRelayLogger, logExchange, type RelayKind, type RelayLogEntry } from './relayLog.js';
@@ -89,15 +91,18 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const pool = createGatewayPool();
   const cache = new PublicCache<GatewayResponse>(options.now ?? Date.now, (r) => (r.status === 200 ? cacheLifetimeSeconds(r.cacheControl) * 1000 : 0));
 
-  const fetchPublic = (name: string, origin: URL, kind: 'keys' | 'attestation'): Promise<{ value: GatewayResponse; cached: boolean }> =>
-    cache.get(`${name} ${kind}`, () =>
-      forward(pool, {
-        method: 'GET',
-        url: new URL(kind === 'keys' ? OHTTP_GATEWAY_PATH : ATTESTATION_CERTIFICATE_PATH, origin),
-        headers: kind === 'keys' ? { accept: OHTTP_KEYS_MEDIA_TYPE } : {},
-        timeoutMs,
-        maxResponseBytes,
-      }),
+  const fetchPublic = (name: string, origin: URL, kind: 'keys' | 'attestation', request: CacheRequest): Promise<Cached<GatewayResponse>> =>
+    cache.get(
+      `${name} ${kind}`,
+      () =>
+        forward(pool, {
+          method: 'GET',
+          url: new URL(kind === 'keys' ? OHTTP_GATEWAY_PATH : ATTESTATION_CERTIFICATE_PATH, origin),
+          headers: kind === 'keys' ? { accept: OHTTP_KEYS_MEDIA_TYPE } : {},
+          timeoutMs,
+          maxResponseBytes,
+        }),
+      request,
     );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -117,7 +122,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
     const { name, resource } = route;
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-methods': ALLOWED_METHODS[resource], 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+      res.writeHead(204, { 'access-control-allow-methods': ALLOWED_METHODS[resource], 'access-control-allow-headers': 'content-type, cache-control', 'access-control-max-age': '600' });
       res.end();
       log({ gateway: name, status: 204 });
       return;
@@ -132,8 +137,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     try {
       if (kind === 'request') outcome = await relayRequest(origin, req, res);
       else {
-        const { value, cached } = await fetchPublic(name, origin, kind);
-        answer(res, value, true);
+        const { value, cached, ageMs } = await fetchPublic(name, origin, kind, cacheRequestOf(req.headers['cache-control']));
+        answer(res, value, Math.floor(ageMs / 1000));
         outcome = { status: value.status, cached };
       }
     } catch (e) {
@@ -184,7 +189,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (gone.signal.aborted) throw new ClientGone('while the gateway answered', e);
       throw e;
     }
-    answer(res, response, false);
+    answer(res, response);
     return { status: response.status, bytes: sizeClass(body.length) };
   }
 
@@ -270,11 +275,12 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-/** The gateway's answer with only its status, content-type and (for the cached resources) cache-control. */
-function answer(res: ServerResponse, r: GatewayResponse, cacheable: boolean): void {
+/** The gateway's answer with only its status, content-type and, for a cached resource (its age given), cache-control. */
+function answer(res: ServerResponse, r: GatewayResponse, ageSeconds?: number): void {
   const headers: Record<string, string | number> = { 'content-length': r.body.length };
   if (r.contentType !== undefined) headers['content-type'] = r.contentType;
-  if (cacheable && r.cacheControl !== undefined) headers['cache-control'] = r.cacheControl;
+  const cacheControl = ageSeconds === undefined ? undefined : forwardedCacheControl(r.cacheControl, ageSeconds);
+  if (cacheControl !== undefined) headers['cache-control'] = cacheControl;
   res.writeHead(r.status, headers);
   res.end(r.body);
 }

@@ -22,6 +22,8 @@ export interface AppOptions {
   readonly tls?: { readonly info: TlsCertificateInfo };
   /** The Oblivious HTTP gateway and its key configurations. */
   readonly ohttp?: OhttpRouteOptions;
+  /** How long caches may keep evidence bundles by the OHTTP key schedule (when the bundles bind the keys). */
+  readonly evidenceCacheSeconds?: () => number | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -50,9 +52,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendProblem(reply, 'INTERNAL');
   });
 
-  const { evidence, tls, ohttp } = options;
+  const { evidence, tls, ohttp, evidenceCacheSeconds } = options;
   void app.register(statusRoutes, { evidence, ...(tls === undefined ? {} : { tls }), ...(ohttp === undefined ? {} : { keyConfigs: ohttp.keyConfigs }) });
-  void app.register(evidenceRoutes, { evidence });
+  void app.register(evidenceRoutes, { evidence, ...(evidenceCacheSeconds === undefined ? {} : { keysCacheSeconds: evidenceCacheSeconds }) });
   if (ohttp !== undefined) void app.register(ohttpRoutes, ohttp);
   return app;
 }

@@ -10,6 +10,7 @@ import { CloisterError } from '../../attestation/errors.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
+import type { TimerHandle } from '../base/timer.js';
 import { createLogger, errorFields } from '../base/log.js';
 import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
 import { ocrRecognizer } from '../inference/ocrPack.js';
@@ -18,6 +19,7 @@ import { inferenceRoutes } from '../inference/routes.js';
 import { closePacks, openPacks, type LoadedPack } from '../inference/sessions.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
+import { checkRotationSchedule } from '../ohttp/rotationSchedule.js';
 import { echoRoute, targetRouter } from '../ohttp/target.js';
 import { detectEvidenceProvider, type EvidenceSource } from '../tee/detectProvider.js';
 import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
@@ -46,7 +48,8 @@ export interface ServerConfig {
   readonly certValiditySeconds?: number;
   /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
   readonly tls?: boolean;
-  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number };
+  /** The OHTTP key schedule; `now` and `setTimer` drive it (tests), default the wall clock. */
+  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
   readonly inference?: { readonly concurrency?: number; readonly maxQueued?: number };
@@ -86,15 +89,19 @@ const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Produ
 };
 
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
+  const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS };
+  const fragile = checkRotationSchedule(schedule);
   const provider = await openProvider(config.tee);
   const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  for (const warning of fragile) logger.warn(schedule, warning);
   const endorsements = config.collateral === undefined ? {} : { collateral: config.collateral };
   const queue = new InferenceQueue({ concurrency: config.inference?.concurrency ?? 1, maxQueued: config.inference?.maxQueued ?? 16 });
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
   const keyStore = await OhttpKeyStore.create({
-    rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS,
-    overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS,
+    ...schedule,
+    ...(config.ohttp?.now === undefined ? {} : { now: config.ohttp.now }),
+    ...(config.ohttp?.setTimer === undefined ? {} : { setTimer: config.ohttp.setTimer }),
     // The certificate (and the boot evidence) bind the served configs: re-issue them with the new set.
     onChange: async (store) => {
       const identity = services.identity;
@@ -138,12 +145,16 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
     logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);
   }
+  const keyConfigs = (): readonly Uint8Array[] => identity?.keyConfigs ?? keyStore.configs;
+  // What carries or binds the served configs is cached no longer than the schedule keeps them decrypting.
+  const cacheSeconds = (): number | undefined => keyStore.cacheSeconds(keyConfigs());
   const ohttp = {
     gateway,
-    keyConfigs: () => identity?.keyConfigs ?? keyStore.configs,
+    keyConfigs,
+    cacheSeconds,
     ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
   };
-  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
+  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity, evidenceCacheSeconds: cacheSeconds }) });
   if (identity !== undefined) {
     const server: unknown = app.server;
     if (!(server instanceof TlsServer)) throw new CloisterError('INVALID_STATE', 'fastify did not create a TLS server');

@@ -13,10 +13,12 @@ const BUNDLE_MAX_AGE_SECONDS = 3600;
 
 export interface EvidenceRouteOptions {
   readonly evidence: EvidenceService;
+  /** Seconds caches may keep a bundle that binds the served OHTTP configs, by the rotation schedule; undefined: no bound. */
+  readonly keysCacheSeconds?: () => number | undefined;
 }
 
 /** A fastify plugin. */
-export function evidenceRoutes(app: FastifyInstance, { evidence }: EvidenceRouteOptions): Promise<void> {
+export function evidenceRoutes(app: FastifyInstance, { evidence, keysCacheSeconds }: EvidenceRouteOptions): Promise<void> {
   app.get(EVIDENCE_PATH, (_request, reply) => {
     const boot = evidence.boot;
     return reply.header('cache-control', 'no-cache').send({
@@ -29,8 +31,9 @@ export function evidenceRoutes(app: FastifyInstance, { evidence }: EvidenceRoute
   app.get<{ Params: { id: string } }>(`${EVIDENCE_PATH}/:id`, (request, reply) => {
     const bundle = evidence.bundle(request.params.id);
     if (bundle === undefined) return sendProblem(reply, 'NOT_FOUND', `no evidence bundle ${request.params.id}`);
-    const maxAge = Math.max(0, Math.min(BUNDLE_MAX_AGE_SECONDS, Math.floor((bundle.freshUntil.getTime() - Date.now()) / 1000)));
-    // Content-addressed: the bytes under an id never change, so caches may keep them until they go stale.
+    const maxAge = Math.max(0, Math.min(BUNDLE_MAX_AGE_SECONDS, keysCacheSeconds?.() ?? BUNDLE_MAX_AGE_SECONDS, Math.floor((bundle.freshUntil.getTime() - Date.now()) / 1000)));
+    // Content-addressed: the bytes under an id never change, so caches may keep them until they go stale
+    // or the keys they bind may stop decrypting.
     return reply
       .header('etag', `"${bundle.id}"`)
       .header('cache-control', `public, max-age=${maxAge}, immutable`)

@@ -2,6 +2,8 @@
 // serves the key configurations the current RA-TLS certificate binds; POST to it is the gateway
 // resource; GET /.well-known/cloister/attestation serves that certificate, so a client that cannot see
 // the TLS certificate (a browser, or one behind a relay) can still check what the configs are bound to.
+// Both may be cached for KEYS_MAX_AGE_SECONDS at most, and never longer than the rotation schedule keeps
+// the keys they name decrypting (docs/ohttp.md "Keys").
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { encodeOhttpKeys } from '../../../attestation/protocols/ohttp/keyConfig.js';
@@ -20,6 +22,8 @@ export interface OhttpRouteOptions {
   readonly keyConfigs: () => readonly Uint8Array[];
   /** The current RA-TLS certificate (DER); undefined when serving plain HTTP. */
   readonly certificate?: () => Uint8Array;
+  /** Seconds caches may keep the served configs by the rotation schedule (OhttpKeyStore.cacheSeconds); undefined: no bound. */
+  readonly cacheSeconds?: () => number | undefined;
   readonly maxRequestBytes?: number;
 }
 
@@ -32,13 +36,13 @@ export function ohttpRoutes(app: FastifyInstance, options: OhttpRouteOptions): P
     done(null, body);
   });
 
-  app.get(OHTTP_GATEWAY_PATH, (_request, reply) =>
-    reply.header('cache-control', `public, max-age=${KEYS_MAX_AGE_SECONDS}`).type(OHTTP_KEYS_MEDIA_TYPE).send(buffer(encodeOhttpKeys(options.keyConfigs()))),
-  );
+  const cacheControl = (): string => `public, max-age=${Math.min(KEYS_MAX_AGE_SECONDS, options.cacheSeconds?.() ?? KEYS_MAX_AGE_SECONDS)}`;
+
+  app.get(OHTTP_GATEWAY_PATH, (_request, reply) => reply.header('cache-control', cacheControl()).type(OHTTP_KEYS_MEDIA_TYPE).send(buffer(encodeOhttpKeys(options.keyConfigs()))));
 
   app.get(ATTESTATION_CERTIFICATE_PATH, (_request, reply) => {
     if (options.certificate === undefined) return sendProblem(reply, 'NOT_FOUND', 'plain HTTP (--http): there is no RA-TLS certificate');
-    return reply.header('cache-control', `public, max-age=${KEYS_MAX_AGE_SECONDS}`).type(PKIX_CERT_MEDIA_TYPE).send(buffer(options.certificate()));
+    return reply.header('cache-control', cacheControl()).type(PKIX_CERT_MEDIA_TYPE).send(buffer(options.certificate()));
   });
 
   app.post(OHTTP_GATEWAY_PATH, { bodyLimit }, async (request, reply) => {
