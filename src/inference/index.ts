@@ -2,6 +2,7 @@
 // as gateway targets.
 export { loadModelPack, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpec, type TensorSpec } from './manifest.js';
 export { openPack, openPacks, closePacks, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+export { checkInputs } from './checkInputs.js';
 export { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 export { inferenceRoutes, runModel, type InferenceService, type OcrRecognizer } from './routes.js';
 export { encodeTensors, decodeTensors, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';

@@ -7,9 +7,9 @@ import * as ort from 'onnxruntime-node';
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { textResponse, type TargetRoute } from '../ohttp/target.js';
-import type { TensorSpec } from './manifest.js';
 import { BufferPool } from '../base/memory/bufferPool.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
+import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { disposeReturned, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
@@ -40,17 +40,6 @@ function busy(e: unknown): BhttpResponse | undefined {
     return { ...r, headers: [...r.headers, ['retry-after', String(e.retryAfterSeconds)]] };
   }
   if (e instanceof QueueClosedError) return textResponse(503, 'shutting down');
-  return undefined;
-}
-
-function checkInputs(specs: readonly TensorSpec[], tensors: readonly WireTensor[]): string | undefined {
-  if (tensors.length !== specs.length) return `expected ${specs.length} input tensors, got ${tensors.length}`;
-  for (const spec of specs) {
-    const t = tensors.find((x) => x.name === spec.name);
-    if (t === undefined) return `missing input ${spec.name}`;
-    if (t.type !== spec.type) return `input ${spec.name} must be ${spec.type}`;
-    if (t.dims.length !== spec.shape.length || spec.shape.some((d, i) => d !== -1 && d !== t.dims[i]) || t.dims.some((d) => d === 0)) return `input ${spec.name} must have shape [${spec.shape.join(', ')}]`;
-  }
   return undefined;
 }
 
