@@ -1,7 +1,7 @@
 // Inference behind the gateway: model packs and their sessions, the tensor endpoint and the OCR pipeline,
 // as gateway targets.
 export { loadModelPack, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpec, type TensorSpec } from './manifest.js';
-export { openPack, openPacks, closePacks, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+export { openPack, openPacks, closePacks, runInto, ModelRunError, type LoadedModel, type LoadedPack } from './sessions.js';
 export { checkInputs } from './checkInputs.js';
 export { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 export { inferenceRoutes, runModel, type InferenceService, type OcrRecognizer } from './routes.js';

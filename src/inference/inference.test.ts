@@ -5,9 +5,12 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { tamperedVadPack } from '../testing/tamperedPack.js';
+import { looseManifest } from '../testing/loosePack.js';
+import { createLogger } from '../base/log.js';
 import { targetRouter, type TargetHandler } from '../ohttp/target.js';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
@@ -151,13 +154,23 @@ describe('input checks against the declared inputs (checkInputs)', () => {
   });
 });
 
-describe('the tensor route refuses what the model cannot take before it runs, with 400 and the pack\'s words only', () => {
+describe('the tensor route refuses what the model cannot take, with 400 and the pack\'s words only', () => {
+  const log: string[] = [];
+  const destination = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      log.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ simulated: true, platform: 'sev-snp', destination });
   const queue = new InferenceQueue();
   let bundled: TargetHandler;
+  let loose: TargetHandler;
   let packs: LoadedPack[] = [];
   before(async () => {
-    packs = [await openPack(await loadModelPack(join(PACKS_DIR, 'vad.json'))), await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json')))];
-    bundled = targetRouter(inferenceRoutes({ packs, queue }));
+    packs = [await openPack(await loadModelPack(join(PACKS_DIR, 'vad.json'))), await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json'))), await openPack(parseModelPack(looseManifest('vad'), 'loose vad.json')), await openPack(parseModelPack(looseManifest('ocr'), 'loose ocr.json'))];
+    bundled = targetRouter(inferenceRoutes({ packs: packs.slice(0, 2), queue, logger }));
+    loose = targetRouter(inferenceRoutes({ packs: packs.slice(2), queue, logger }));
   });
   after(async () => {
     await closePacks(packs);
@@ -172,10 +185,10 @@ describe('the tensor route refuses what the model cannot take before it runs, wi
       scope.close();
     }
   };
-  const vad = (sr: bigint): Uint8Array =>
+  const vad = (sr: bigint, batch = 1): Uint8Array =>
     encodeTensors([
-      { name: 'input', type: 'float32', dims: [1, 576], data: new Float32Array(576) },
-      { name: 'state', type: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+      { name: 'input', type: 'float32', dims: [batch, 576], data: new Float32Array(batch * 576) },
+      { name: 'state', type: 'float32', dims: [2, batch, 128], data: new Float32Array(2 * batch * 128) },
       { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([sr]) },
     ]);
   const image = (h: number, w: number): Uint8Array => encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, h, w], data: new Float32Array(3 * h * w).fill(0.1) }]);
@@ -192,6 +205,20 @@ describe('the tensor route refuses what the model cannot take before it runs, wi
     assert.deepEqual(await post(bundled, '/v1/models/ocr/detection', image(2080, 32)), { status: 400, text: 'input x dimension 2 must be a multiple of 32 from 32 to 2048' });
     assert.equal((await post(bundled, '/v1/models/ocr/detection', image(64, 96))).status, 200);
     assert.deepEqual(await post(bundled, '/v1/models/ocr/recognition', encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, 48, 4100], data: new Float32Array(3 * 48 * 4100) }])), { status: 400, text: 'input x dimension 3 must be at most 4096' });
+  });
+
+  it('what ONNX Runtime still refuses is a 400 naming the inputs, never its message; the log holds its class and code only', async () => {
+    log.length = 0;
+    assert.deepEqual(await post(loose, '/v1/models/vad/vad', vad(-1n, 173)), { status: 400, text: 'inputs input, state, sr rejected by the model' });
+    assert.deepEqual(await post(loose, '/v1/models/ocr/detection', image(64, 1300)), { status: 400, text: 'input x rejected by the model' });
+    assert.deepEqual(await post(loose, '/v1/models/ocr/detection', image(5, 7)), { status: 400, text: 'input x rejected by the model' });
+    const lines = log.map((l) => JSON.parse(l) as { model: string; err: unknown; msg: string });
+    assert.deepEqual(
+      lines.map((l) => [l.model, l.err, l.msg]),
+      ['vad', 'ocr', 'ocr'].map((model) => [model, { type: 'ModelRunError', code: 'MODEL_RUN_FAILED' }, 'model refused the input']),
+    );
+    assert.doesNotMatch(log.join(''), /173|1300|Status Message|onnxruntime/);
+    assert.equal((await post(loose, '/v1/models/vad/vad', vad(16000n, 3))).status, 200, 'the loose pack runs what the model takes');
   });
 });
 
