@@ -8,6 +8,6 @@ export { inferenceRoutes, runModel, type InferenceService, type OcrRecognizer } 
 export { encodeTensors, decodeTensors, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
 export { ocrRecognizer } from './ocrPack.js';
 export { OcrPipeline } from './ocr/pipeline.js';
-export { decodeImage, ImageDecodeError, type RgbImage } from './ocr/image.js';
+export { decodeImage, imageLabelProblem, ImageDecodeError, type RgbImage } from './ocr/image.js';
 export { detectionInput, detectionBoxes, type TextBox } from './ocr/detect.js';
 export { recognitionInput, ctcDecode, Dictionary } from './ocr/recognize.js';

@@ -20,7 +20,7 @@ import { loadModelPack, PACKS_DIR, parseModelPack, type TensorSpec } from './man
 import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
-import { inferenceRoutes, runModel } from './routes.js';
+import { inferenceRoutes, runModel, type OcrRecognizer } from './routes.js';
 import { closePacks, openPack, type LoadedPack } from './sessions.js';
 
 describe('model packs', () => {
@@ -154,7 +154,7 @@ describe('input checks against the declared inputs (checkInputs)', () => {
   });
 });
 
-describe('the tensor route refuses what the model cannot take, with 400 and the pack\'s words only', () => {
+describe('the tensor and OCR routes refuse what the model cannot take, with 400 and the pack\'s words only', () => {
   const log: string[] = [];
   const destination = new Writable({
     write: (chunk: Buffer, _encoding, done) => {
@@ -219,6 +219,26 @@ describe('the tensor route refuses what the model cannot take, with 400 and the 
     );
     assert.doesNotMatch(log.join(''), /173|1300|Status Message|onnxruntime/);
     assert.equal((await post(loose, '/v1/models/vad/vad', vad(16000n, 3))).status, 200, 'the loose pack runs what the model takes');
+  });
+
+  it('OCR: an image whose magic bytes are the other format than its label is refused before decoding, with a fixed text', async () => {
+    const decoded: Uint8Array[] = [];
+    const ocr: OcrRecognizer = {
+      recognize: (bytes, scope) => {
+        decoded.push(bytes);
+        return Promise.resolve({ text: scope.alloc(0), lines: 0, boxes: 0 });
+      },
+    };
+    const handler = targetRouter(inferenceRoutes({ packs: [], queue, ocr }));
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(32)]);
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...new Uint8Array(32)]);
+    assert.deepEqual(await post(handler, '/v1/ocr', png, 'image/jpeg'), { status: 400, text: 'image is PNG but labelled image/jpeg' });
+    assert.deepEqual(await post(handler, '/v1/ocr', jpeg, 'image/png'), { status: 400, text: 'image is JPEG but labelled image/png' });
+    assert.equal(decoded.length, 0, 'nothing was decoded');
+    assert.equal((await post(handler, '/v1/ocr', png, 'image/png')).status, 200);
+    assert.equal((await post(handler, '/v1/ocr', jpeg, 'image/jpeg; charset=binary')).status, 200);
+    assert.equal((await post(handler, '/v1/ocr', new Uint8Array(40), 'image/png')).status, 200, 'neither format: left to the decoder, which refuses it as unsupported');
+    assert.equal(decoded.length, 3);
   });
 });
 

@@ -16,7 +16,7 @@ import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { disposeReturned, ModelRunError, runInto, runSession, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
-import { ImageDecodeError } from './ocr/image.js';
+import { ImageDecodeError, imageLabelProblem } from './ocr/image.js';
 
 export interface OcrRecognizer {
   /** The recognised text, made in `scope`; every intermediate is made or adopted there too. */
@@ -157,6 +157,8 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
     handler: async (request, { signal, scope }) => {
       const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');
+      const mislabelled = imageLabelProblem(type, request.content);
+      if (mislabelled !== undefined) return textResponse(400, mislabelled);
       try {
         const { text } = await service.queue.run((s) => ocr.recognize(request.content, scope, s), signal);
         return { status: 200, informational: [], headers: [['content-type', 'text/plain; charset=utf-8']], content: text, trailers: [] };
