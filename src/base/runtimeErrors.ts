@@ -21,6 +21,7 @@ export const RUNTIME_ERROR_CODES = {
   ABORTED: 'an inference was cancelled before it finished',
   MALFORMED_TENSOR: 'a tensor list (application/vnd.cloister.tensors) could not be decoded',
   MALFORMED_IMAGE: 'an image is not a PNG or JPEG this server decodes, is corrupt, or is too large',
+  MODEL_RUN_FAILED: 'ONNX Runtime failed a run (its message, which can carry shapes from the request, is dropped)',
   // OHTTP keys, the gateway and node:crypto (src/ohttp, src/base/crypto)
   TARGET_TIMEOUT: 'a target behind the OHTTP gateway did not answer within its deadline',
   OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',

@@ -62,7 +62,7 @@ describe('the tensor endpoint behind the gateway (Silero VAD)', () => {
     assert.ok(p >= 0 && p < 0.5, `silence has a low speech probability, got ${p}`);
   });
 
-  it('answers malformed tensors, wrong inputs and the wrong media type inside the encapsulation, and keeps serving', async () => {
+  it('answers malformed tensors, wrong inputs, a sample rate the model cannot take and the wrong media type inside the encapsulation, and keeps serving', async () => {
     const send = (body: Uint8Array, type = TENSORS_MEDIA_TYPE) => client.fetch({ url: 'https://cloister/v1/models/vad/vad', headers: [['content-type', type]], body });
     assert.equal((await send(new Uint8Array([1, 2, 3]))).status, 400);
     const wrongShape = encodeTensors([
@@ -73,6 +73,14 @@ describe('the tensor endpoint behind the gateway (Silero VAD)', () => {
     const r = await send(wrongShape);
     assert.equal(r.status, 400);
     assert.match(new TextDecoder().decode(r.content), /input input must have shape \[1, 576\]/);
+    const otherRate = await send(
+      encodeTensors([
+        { name: 'input', type: 'float32', dims: [1, 576], data: new Float32Array(576) },
+        { name: 'state', type: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+        { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([-1n]) },
+      ]),
+    );
+    assert.deepEqual([otherRate.status, new TextDecoder().decode(otherRate.content)], [400, 'input sr must hold only 16000'], 'a sample rate the model cannot take is 400, not 500');
     assert.equal((await send(vadRequest(new Float32Array(576)), 'application/json')).status, 415);
     assert.equal((await client.fetch({ url: 'https://cloister/v1/models/nope/nope', body: new Uint8Array(1) })).status, 404);
     assert.equal((await send(vadRequest(new Float32Array(576)))).status, 200);

@@ -1,12 +1,13 @@
 // Inference behind the gateway: model packs and their sessions, the tensor endpoint and the OCR pipeline,
 // as gateway targets.
 export { loadModelPack, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpec, type TensorSpec } from './manifest.js';
-export { openPack, openPacks, closePacks, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+export { openPack, openPacks, closePacks, runInto, ModelRunError, type LoadedModel, type LoadedPack } from './sessions.js';
+export { checkInputs } from './checkInputs.js';
 export { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 export { inferenceRoutes, runModel, type InferenceService, type OcrRecognizer } from './routes.js';
 export { encodeTensors, decodeTensors, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
 export { ocrRecognizer } from './ocrPack.js';
 export { OcrPipeline } from './ocr/pipeline.js';
-export { decodeImage, ImageDecodeError, type RgbImage } from './ocr/image.js';
+export { decodeImage, imageLabelProblem, ImageDecodeError, type RgbImage } from './ocr/image.js';
 export { detectionInput, detectionBoxes, type TextBox } from './ocr/detect.js';
 export { recognitionInput, ctcDecode, Dictionary } from './ocr/recognize.js';

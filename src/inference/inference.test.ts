@@ -5,18 +5,23 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { tamperedVadPack } from '../testing/tamperedPack.js';
+import { looseManifest } from '../testing/loosePack.js';
+import { createLogger } from '../base/log.js';
+import { targetRouter, type TargetHandler } from '../ohttp/target.js';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
-import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
+import { loadModelPack, PACKS_DIR, parseModelPack, type TensorSpec } from './manifest.js';
+import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError } from './tensorCodec.js';
-import { runModel } from './routes.js';
-import { closePacks, openPack } from './sessions.js';
+import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
+import { inferenceRoutes, runModel, type OcrRecognizer } from './routes.js';
+import { closePacks, openPack, type LoadedPack } from './sessions.js';
 
 describe('model packs', () => {
   it('loads the bundled packs, every file matching its SHA-256', async () => {
@@ -82,11 +87,159 @@ describe('model packs', () => {
     ['a zero thread count', { threads: { intraOp: 0, interOp: 1 } }, 'threads'],
     ['a bad hash', { models: [{ ...(good.models as object[])[0], sha256: 'abc' }] }, 'models[0].sha256'],
     ['a bad tensor type', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float16', shape: [1] }] }] }, 'models[0].inputs[0].type'],
+    ['bounds for a shape without free dimensions', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float32', shape: [1], free: [{ min: 1 }] }] }] }, 'models[0].inputs[0].free'],
+    ['a bound of 0', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float32', shape: [-1], free: [{ multipleOf: 0 }] }] }] }, 'models[0].inputs[0].free[0].multipleOf'],
+    ['a min above its max', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float32', shape: [-1], free: [{ min: 64, max: 32 }] }] }] }, 'models[0].inputs[0].free[0]'],
+    ['an unknown bound', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float32', shape: [-1], free: [{ step: 8 }] }] }] }, 'models[0].inputs[0].free[0].step'],
+    ['an unknown tensor field (a misspelt constraint would go unchecked)', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], valeus: [16000] }] }] }, 'models[0].inputs[0].valeus'],
+    ['an int64 value that is not an integer', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], values: [16000.5] }] }] }, 'models[0].inputs[0].values[0]'],
+    ['no allowed values', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], values: [] }] }] }, 'models[0].inputs[0].values'],
   ] as const) {
     it(`refuses a manifest with ${what} (MODEL_PACK_INVALID)`, () => {
       assert.throws(() => parseModelPack({ ...good, ...edit }, 'test.json'), (e: unknown) => (e as { code?: string; field?: string }).code === 'MODEL_PACK_INVALID' && (e as { field?: string }).field === field);
     });
   }
+
+  it('lists every bad tensor field of a manifest at once, each by its path', () => {
+    const model = { ...(good.models as object[])[0], inputs: [{ name: '', type: 'float32', shape: [-1, 0] }, { name: 'sr', type: 'int64', shape: [], values: ['16000'] }], outputs: [{ name: 'y', type: 'float32', shape: [-1], free: [{ max: 0 }], extra: true }] };
+    assert.throws(
+      () => parseModelPack({ ...good, models: [model] }, 'test.json'),
+      (e: unknown) => {
+        assert.equal((e as { code?: string }).code, 'MODEL_PACK_INVALID');
+        assert.equal((e as { field?: string }).field, 'models[0].inputs[0].name,models[0].inputs[0].shape,models[0].inputs[1].values[0],models[0].outputs[0].extra,models[0].outputs[0].free[0].max');
+        assert.match((e as Error).message, /^test\.json: models\[0\]\.inputs\[0\]\.name must be a non-empty string; .*values\[0\] must be an integer from -9007199254740991 to 9007199254740991; /);
+        return true;
+      },
+    );
+  });
+
+  it('reads the bounds of free dimensions and the allowed values the bundled packs declare', async () => {
+    const vad = await loadModelPack(join(PACKS_DIR, 'vad.json'));
+    assert.deepEqual(vad.models[0]?.inputs.find((t) => t.name === 'sr')?.values, [16000]);
+    const ocr = await loadModelPack(join(PACKS_DIR, 'ocr.json'));
+    assert.deepEqual(ocr.models[0]?.inputs[0]?.free, [{ min: 32, max: 2048, multipleOf: 32 }, { min: 32, max: 2048, multipleOf: 32 }]);
+    assert.deepEqual(ocr.models[1]?.inputs[0]?.free, [{ max: 4096 }]);
+  });
+});
+
+describe('input checks against the declared inputs (checkInputs)', () => {
+  const specs: TensorSpec[] = [
+    { name: 'x', type: 'float32', shape: [1, -1, -1], free: [{ min: 32, max: 64, multipleOf: 32 }, { max: 10 }] },
+    { name: 'sr', type: 'int64', shape: [], values: [8000, 16000] },
+  ];
+  const x = (dims: number[]): WireTensor => ({ name: 'x', type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+  const sr = (v: bigint): WireTensor => ({ name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([v]) });
+  for (const [what, tensors, problem] of [
+    ['tensors within every bound', [x([1, 64, 10]), sr(16000n)], undefined],
+    ['the other allowed value, the lower bounds', [sr(8000n), x([1, 32, 1])], undefined],
+    ['a missing input', [x([1, 32, 1]), x([1, 32, 1])], 'missing input sr'],
+    ['one input too many', [x([1, 32, 1]), sr(8000n), sr(8000n)], 'expected 2 input tensors, got 3'],
+    ['a wrong type', [{ ...x([1, 32, 1]), type: 'int32', data: new Int32Array(32) }, sr(8000n)], 'input x must be float32'],
+    ['a wrong rank', [x([32, 1]), sr(8000n)], 'input x must have shape [1, -1, -1]'],
+    ['a zero dimension', [x([1, 32, 0]), sr(8000n)], 'input x must have shape [1, -1, -1]'],
+    ['a free dimension not a multiple', [x([1, 48, 1]), sr(8000n)], 'input x dimension 1 must be a multiple of 32 from 32 to 64'],
+    ['a free dimension below its minimum', [x([1, 1, 1]), sr(8000n)], 'input x dimension 1 must be a multiple of 32 from 32 to 64'],
+    ['a free dimension above its maximum', [x([1, 32, 11]), sr(8000n)], 'input x dimension 2 must be at most 10'],
+    ['a value not allowed', [x([1, 32, 1]), sr(-1n)], 'input sr must hold only 8000, 16000'],
+  ] as const) {
+    it(`${problem === undefined ? 'accepts' : 'refuses'} ${what}`, () => {
+      assert.equal(checkInputs(specs, tensors), problem);
+    });
+  }
+
+  it('checks allowed values of every type, element by element', () => {
+    const spec: TensorSpec[] = [{ name: 'f', type: 'float32', shape: [2], values: [0, 0.5] }];
+    assert.equal(checkInputs(spec, [{ name: 'f', type: 'float32', dims: [2], data: Float32Array.from([0.5, 0]) }]), undefined);
+    assert.equal(checkInputs(spec, [{ name: 'f', type: 'float32', dims: [2], data: Float32Array.from([0.5, NaN]) }]), 'input f must hold only 0, 0.5');
+  });
+});
+
+describe('the tensor and OCR routes refuse what the model cannot take, with 400 and the pack\'s words only', () => {
+  const log: string[] = [];
+  const destination = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      log.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = createLogger({ simulated: true, platform: 'sev-snp', destination });
+  const queue = new InferenceQueue();
+  let bundled: TargetHandler;
+  let loose: TargetHandler;
+  let packs: LoadedPack[] = [];
+  before(async () => {
+    packs = [await openPack(await loadModelPack(join(PACKS_DIR, 'vad.json'))), await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json'))), await openPack(parseModelPack(looseManifest('vad'), 'loose vad.json')), await openPack(parseModelPack(looseManifest('ocr'), 'loose ocr.json'))];
+    bundled = targetRouter(inferenceRoutes({ packs: packs.slice(0, 2), queue, logger }));
+    loose = targetRouter(inferenceRoutes({ packs: packs.slice(2), queue, logger }));
+  });
+  after(async () => {
+    await closePacks(packs);
+  });
+
+  const post = async (handler: TargetHandler, path: string, content: Uint8Array, type = TENSORS_MEDIA_TYPE): Promise<{ status: number; text: string }> => {
+    const scope = new RequestScope();
+    try {
+      const r = await handler({ method: 'POST', scheme: 'https', authority: 'cloister', path, headers: [['content-type', type]], content, trailers: [] }, { signal: new AbortController().signal, scope });
+      return { status: r.status, text: r.status === 200 ? '' : new TextDecoder().decode(r.content) };
+    } finally {
+      scope.close();
+    }
+  };
+  const vad = (sr: bigint, batch = 1): Uint8Array =>
+    encodeTensors([
+      { name: 'input', type: 'float32', dims: [batch, 576], data: new Float32Array(batch * 576) },
+      { name: 'state', type: 'float32', dims: [2, batch, 128], data: new Float32Array(2 * batch * 128) },
+      { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([sr]) },
+    ]);
+  const image = (h: number, w: number): Uint8Array => encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, h, w], data: new Float32Array(3 * h * w).fill(0.1) }]);
+
+  it('VAD: a sample rate other than 16000 is refused before the model (it would take the 8 kHz branch and fail), 16000 runs', async () => {
+    assert.deepEqual(await post(bundled, '/v1/models/vad/vad', vad(-1n)), { status: 400, text: 'input sr must hold only 16000' });
+    assert.deepEqual(await post(bundled, '/v1/models/vad/vad', vad(8000n)), { status: 400, text: 'input sr must hold only 16000' });
+    assert.equal((await post(bundled, '/v1/models/vad/vad', vad(16000n))).status, 200);
+  });
+
+  it('OCR detection: sides that are not multiples of 32 from 32 to 2048 are refused before the model, 64 x 96 runs', async () => {
+    assert.deepEqual(await post(bundled, '/v1/models/ocr/detection', image(64, 1300)), { status: 400, text: 'input x dimension 3 must be a multiple of 32 from 32 to 2048' });
+    assert.deepEqual(await post(bundled, '/v1/models/ocr/detection', image(5, 7)), { status: 400, text: 'input x dimension 2 must be a multiple of 32 from 32 to 2048' });
+    assert.deepEqual(await post(bundled, '/v1/models/ocr/detection', image(2080, 32)), { status: 400, text: 'input x dimension 2 must be a multiple of 32 from 32 to 2048' });
+    assert.equal((await post(bundled, '/v1/models/ocr/detection', image(64, 96))).status, 200);
+    assert.deepEqual(await post(bundled, '/v1/models/ocr/recognition', encodeTensors([{ name: 'x', type: 'float32', dims: [1, 3, 48, 4100], data: new Float32Array(3 * 48 * 4100) }])), { status: 400, text: 'input x dimension 3 must be at most 4096' });
+  });
+
+  it('what ONNX Runtime still refuses is a 400 naming the inputs, never its message; the log holds its class and code only', async () => {
+    log.length = 0;
+    assert.deepEqual(await post(loose, '/v1/models/vad/vad', vad(-1n, 173)), { status: 400, text: 'inputs input, state, sr rejected by the model' });
+    assert.deepEqual(await post(loose, '/v1/models/ocr/detection', image(64, 1300)), { status: 400, text: 'input x rejected by the model' });
+    assert.deepEqual(await post(loose, '/v1/models/ocr/detection', image(5, 7)), { status: 400, text: 'input x rejected by the model' });
+    const lines = log.map((l) => JSON.parse(l) as { model: string; err: unknown; msg: string });
+    assert.deepEqual(
+      lines.map((l) => [l.model, l.err, l.msg]),
+      ['vad', 'ocr', 'ocr'].map((model) => [model, { type: 'ModelRunError', code: 'MODEL_RUN_FAILED' }, 'model refused the input']),
+    );
+    assert.doesNotMatch(log.join(''), /173|1300|Status Message|onnxruntime/);
+    assert.equal((await post(loose, '/v1/models/vad/vad', vad(16000n, 3))).status, 200, 'the loose pack runs what the model takes');
+  });
+
+  it('OCR: an image whose magic bytes are the other format than its label is refused before decoding, with a fixed text', async () => {
+    const decoded: Uint8Array[] = [];
+    const ocr: OcrRecognizer = {
+      recognize: (bytes, scope) => {
+        decoded.push(bytes);
+        return Promise.resolve({ text: scope.alloc(0), lines: 0, boxes: 0 });
+      },
+    };
+    const handler = targetRouter(inferenceRoutes({ packs: [], queue, ocr }));
+    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(32)]);
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...new Uint8Array(32)]);
+    assert.deepEqual(await post(handler, '/v1/ocr', png, 'image/jpeg'), { status: 400, text: 'image is PNG but labelled image/jpeg' });
+    assert.deepEqual(await post(handler, '/v1/ocr', jpeg, 'image/png'), { status: 400, text: 'image is JPEG but labelled image/png' });
+    assert.equal(decoded.length, 0, 'nothing was decoded');
+    assert.equal((await post(handler, '/v1/ocr', png, 'image/png')).status, 200);
+    assert.equal((await post(handler, '/v1/ocr', jpeg, 'image/jpeg; charset=binary')).status, 200);
+    assert.equal((await post(handler, '/v1/ocr', new Uint8Array(40), 'image/png')).status, 200, 'neither format: left to the decoder, which refuses it as unsupported');
+    assert.equal(decoded.length, 3);
+  });
 });
 
 describe('tensor wire format', () => {

@@ -7,18 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
+import { parseTensorSpecs, type SpecProblem, type TensorSpec } from './tensorSpec.js';
 
-export const TENSOR_TYPES = ['float32', 'int64', 'int32', 'uint8'] as const;
-export type TensorType = (typeof TENSOR_TYPES)[number];
+export { TENSOR_TYPES, type DimensionBounds, type TensorSpec, type TensorType } from './tensorSpec.js';
 export const PROCESSINGS = ['ocr', 'tensor'] as const;
 export type Processing = (typeof PROCESSINGS)[number];
-
-export interface TensorSpec {
-  readonly name: string;
-  readonly type: TensorType;
-  /** -1 for a dimension the caller chooses. */
-  readonly shape: readonly number[];
-}
 
 export interface ModelSpec {
   readonly role: string;
@@ -72,17 +65,6 @@ const arr = (v: unknown, source: string, path: string): unknown[] => {
   return v;
 };
 
-function tensors(v: unknown, source: string, path: string): TensorSpec[] {
-  return arr(v, source, path).map((t, i) => {
-    const o = obj(t, source, `${path}[${i}]`);
-    const type = str(o, 'type', source, `${path}[${i}].`);
-    if (!(TENSOR_TYPES as readonly string[]).includes(type)) invalid(source, `${path}[${i}].type`, `must be one of ${TENSOR_TYPES.join(', ')}`);
-    const shape = arr(o.shape, source, `${path}[${i}].shape`);
-    if (!shape.every((d) => Number.isInteger(d) && (d as number) >= -1 && d !== 0)) invalid(source, `${path}[${i}].shape`, 'must list positive dimensions or -1');
-    return { name: str(o, 'name', source, `${path}[${i}].`), type: type as TensorType, shape: shape as number[] };
-  });
-}
-
 function fileOf(o: Json, source: string, path: string, root: string): { path: string; sha256: string } {
   const file = str(o, 'file', source, path);
   const sha256 = str(o, 'sha256', source, path);
@@ -101,10 +83,18 @@ export function parseModelPack(json: unknown, source: string, root = PROJECT_ROO
   if (!Number.isInteger(intraOp) || (intraOp as number) < 1 || !Number.isInteger(interOp) || (interOp as number) < 1) invalid(source, 'threads', 'must give intraOp and interOp as positive integers');
   const name = str(o, 'name', source, '');
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) invalid(source, 'name', 'must be [a-z0-9-]+');
+  // Tensor specs list every bad field at once.
+  const tensorProblems: SpecProblem[] = [];
+  const tensors = (v: unknown, path: string): TensorSpec[] => {
+    const { specs, problems } = parseTensorSpecs(v, path);
+    tensorProblems.push(...problems);
+    return specs;
+  };
   const models = arr(o.models, source, 'models').map((m, i) => {
     const mo = obj(m, source, `models[${i}]`);
-    return { role: str(mo, 'role', source, `models[${i}].`), ...fileOf(mo, source, `models[${i}].`, root), inputs: tensors(mo.inputs, source, `models[${i}].inputs`), outputs: tensors(mo.outputs, source, `models[${i}].outputs`) };
+    return { role: str(mo, 'role', source, `models[${i}].`), ...fileOf(mo, source, `models[${i}].`, root), inputs: tensors(mo.inputs, `models[${i}].inputs`), outputs: tensors(mo.outputs, `models[${i}].outputs`) };
   });
+  if (tensorProblems.length > 0) throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${tensorProblems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: tensorProblems.map((p) => p.field).join(',') });
   if (models.length === 0) invalid(source, 'models', 'must list at least one model');
   const assets = arr(o.assets ?? [], source, 'assets').map((a, i) => {
     const ao = obj(a, source, `assets[${i}]`);

@@ -4,16 +4,19 @@
 // binary: tensors in application/vnd.cloister.tensors, images as PNG or JPEG, recognised text as UTF-8
 // bytes assembled without JavaScript strings.
 import * as ort from 'onnxruntime-node';
+import type { Logger } from 'pino';
 import { mediaType } from '../../attestation/protocols/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { textResponse, type TargetRoute } from '../ohttp/target.js';
 import type { TensorSpec } from './manifest.js';
+import { errorFields } from '../base/log.js';
 import { BufferPool } from '../base/memory/bufferPool.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
+import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import { disposeReturned, runInto, type LoadedModel, type LoadedPack } from './sessions.js';
+import { disposeReturned, ModelRunError, runInto, runSession, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
-import { ImageDecodeError } from './ocr/image.js';
+import { ImageDecodeError, imageLabelProblem } from './ocr/image.js';
 
 export interface OcrRecognizer {
   /** The recognised text, made in `scope`; every intermediate is made or adopted there too. */
@@ -26,6 +29,8 @@ export interface InferenceService {
   readonly ocr?: OcrRecognizer;
   /** Largest tensor request, in elements (default 16 Mi). */
   readonly maxElements?: number;
+  /** Where a failed inference is logged, as errorFields only. */
+  readonly logger?: Pick<Logger, 'warn' | 'error'>;
 }
 
 const MAX_ELEMENTS = 16 << 20;
@@ -43,15 +48,13 @@ function busy(e: unknown): BhttpResponse | undefined {
   return undefined;
 }
 
-function checkInputs(specs: readonly TensorSpec[], tensors: readonly WireTensor[]): string | undefined {
-  if (tensors.length !== specs.length) return `expected ${specs.length} input tensors, got ${tensors.length}`;
-  for (const spec of specs) {
-    const t = tensors.find((x) => x.name === spec.name);
-    if (t === undefined) return `missing input ${spec.name}`;
-    if (t.type !== spec.type) return `input ${spec.name} must be ${spec.type}`;
-    if (t.dims.length !== spec.shape.length || spec.shape.some((d, i) => d !== -1 && d !== t.dims[i]) || t.dims.some((d) => d === 0)) return `input ${spec.name} must have shape [${spec.shape.join(', ')}]`;
-  }
-  return undefined;
+/**
+ * The answer to a run ONNX Runtime failed on tensors that passed checkInputs: the model refused them. It
+ * names the model's inputs (which one ORT's message does not reliably say, and that message is dropped).
+ */
+export function refusedInput(e: unknown, inputs: readonly TensorSpec[]): BhttpResponse | undefined {
+  if (!(e instanceof ModelRunError)) return undefined;
+  return textResponse(400, `${inputs.length === 1 ? 'input' : 'inputs'} ${inputs.map((t) => t.name).join(', ')} rejected by the model`);
 }
 
 // Output shapes seen per model and input shapes: a model whose outputs have free dimensions runs into
@@ -95,7 +98,7 @@ export async function runModel(model: LoadedModel, inputs: readonly WireTensor[]
   }
   let result: ort.InferenceSession.ReturnType | undefined;
   try {
-    result = await model.session.run(feeds);
+    result = await runSession(model.session, feeds);
     const returned = result;
     const outputs: WireTensor[] = specs.map((spec) => {
       const value = returned[spec.name] as ort.Tensor;
@@ -130,6 +133,12 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
       } catch (e) {
         const r = busy(e);
         if (r !== undefined) return r;
+        const refused = refusedInput(e, model.spec.inputs);
+        if (refused !== undefined) {
+          service.logger?.warn({ model: pack.pack.name, ...errorFields(e) }, 'model refused the input');
+          return refused;
+        }
+        if (!signal.aborted) service.logger?.error({ model: pack.pack.name, ...errorFields(e) }, 'inference failed');
         throw e;
       } finally {
         // Back to the pool now rather than after encapsulation: the next request can reuse them.
@@ -140,13 +149,16 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
 }
 
 function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
+  const model = service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr';
   return {
     method: 'POST',
     path: '/v1/ocr',
-    model: service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr',
+    model,
     handler: async (request, { signal, scope }) => {
       const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');
+      const mislabelled = imageLabelProblem(type, request.content);
+      if (mislabelled !== undefined) return textResponse(400, mislabelled);
       try {
         const { text } = await service.queue.run((s) => ocr.recognize(request.content, scope, s), signal);
         return { status: 200, informational: [], headers: [['content-type', 'text/plain; charset=utf-8']], content: text, trailers: [] };
@@ -154,6 +166,7 @@ function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
         const r = busy(e);
         if (r !== undefined) return r;
         if (e instanceof ImageDecodeError) return textResponse(400, `unreadable image (${e.reason})`);
+        if (!signal.aborted) service.logger?.error({ model, ...errorFields(e) }, 'inference failed');
         throw e;
       }
     },

@@ -5,12 +5,21 @@
 // intermediate tensors as one block that is freed with the run, instead of hundreds of allocations that
 // glibc's perturb then fills twice each (with perturb on, recognition ran at 38 ms without the plan and
 // 18 ms with it; the memory scrape finds nothing either way).
+// ONNX Runtime logs nothing: its messages carry shapes derived from requests, and it writes them to stderr,
+// outside the log schema (src/base/log.ts). A run's error is replaced by a ModelRunError, which drops them.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
 import { loadModelPack, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
+
+// The process-wide level, read once when the first session is created; each session gets its own too.
+// Fatal (4) is ORT's highest, and a fatal error ends the process anyway. Verbosity governs only verbose
+// messages (onnxruntime-node does not read it yet): set so that no default of its lets them through.
+ort.env.logLevel = 'fatal';
+const SILENT = { logSeverityLevel: 4, logVerbosityLevel: 0 } as const;
 
 export interface LoadedModel {
   readonly spec: ModelSpec;
@@ -53,6 +62,7 @@ async function openModel(pack: ModelPack, spec: ModelSpec, source: string): Prom
       enableCpuMemArena: false,
       enableMemPattern: true,
       graphOptimizationLevel: 'all',
+      ...SILENT,
     });
   } catch (cause) {
     throw new CloisterError('MODEL_PACK_INVALID', `pack ${pack.name}: ONNX Runtime cannot load ${spec.path}: ${(cause as Error).message}`, { field: spec.role, cause });
@@ -82,6 +92,27 @@ export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
   for (const p of packs) for (const m of p.models.values()) await m.session.release();
 }
 
+/** ONNX Runtime failed a run. Its message is dropped, not kept as the cause: it can carry shapes derived from the request. */
+export class ModelRunError extends RuntimeError {
+  constructor() {
+    super('MODEL_RUN_FAILED', 'onnx runtime failed the run (its message is not kept)');
+  }
+}
+
+/**
+ * `session.run`, with its plain Errors (those of ONNX Runtime's native binding, and onnxruntime-common's
+ * missing-input check) replaced by a ModelRunError; the TypeErrors and RangeErrors of its argument checks,
+ * which only a bug of ours can cause, are passed on.
+ */
+export async function runSession(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  try {
+    return await (fetches === undefined ? session.run(feeds) : session.run(feeds, fetches));
+  } catch (e) {
+    if (e instanceof Error && Object.getPrototypeOf(e) === Error.prototype) throw new ModelRunError();
+    throw e;
+  }
+}
+
 /**
  * Runs `session` with its outputs written into the arrays of `fetches`, which lie in `scope`.
  * onnxruntime-node still hands back a copy of every output: whatever it returns that the scope does not
@@ -91,7 +122,7 @@ export async function closePacks(packs: readonly LoadedPack[]): Promise<void> {
 export async function runInto(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>, scope: RequestScope): Promise<void> {
   let returned: ort.InferenceSession.ReturnType | undefined;
   try {
-    returned = await session.run(feeds, fetches);
+    returned = await runSession(session, feeds, fetches);
   } finally {
     if (returned !== undefined) disposeReturned(returned, scope);
   }

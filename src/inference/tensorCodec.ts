@@ -3,7 +3,7 @@
 // type: 1 float32, 2 int64, 3 int32, 4 uint8; data little-endian, product(dims) elements. Binary on
 // purpose: tensor values never become JSON or JavaScript strings. Decoded tensors are copies the caller
 // owns (aligned typed arrays) and wipes.
-import type { TensorType } from './manifest.js';
+import type { TensorType } from './tensorSpec.js';
 import { wipe } from '../base/memory/wipe.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 

@@ -140,7 +140,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   const packs = config.models === null ? [] : await openPacks(config.models);
   const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
   const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
-  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute, ...inferenceRoutes({ packs, queue, ...(ocr === undefined ? {} : { ocr }) })]), afterRequest });
+  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute, ...inferenceRoutes({ packs, queue, logger, ...(ocr === undefined ? {} : { ocr }) })]), afterRequest });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
     logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);

