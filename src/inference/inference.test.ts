@@ -11,6 +11,7 @@ import { tamperedVadPack } from '../testing/tamperedPack.js';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { DEFAULT_PADDING } from '../../attestation/protocols/padding.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import { loadModelPack, PACKS_DIR, parseModelPack } from './manifest.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
@@ -82,11 +83,21 @@ describe('model packs', () => {
     ['a zero thread count', { threads: { intraOp: 0, interOp: 1 } }, 'threads'],
     ['a bad hash', { models: [{ ...(good.models as object[])[0], sha256: 'abc' }] }, 'models[0].sha256'],
     ['a bad tensor type', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'x', type: 'float16', shape: [1] }] }] }, 'models[0].inputs[0].type'],
+    ['a padding floor that is not a power of two', { padding: { floor: 1000 } }, 'padding.floor'],
+    ['padding turned off', { padding: 'none' }, 'padding'],
+    ['fine padding steps without fineFrom', { padding: { floor: 1024, steps: 8 } }, 'padding.fineFrom'],
+    ['two bad padding fields, both named', { padding: { floor: 3, ceiling: 1 } }, 'padding.ceiling,padding.floor'],
   ] as const) {
     it(`refuses a manifest with ${what} (MODEL_PACK_INVALID)`, () => {
       assert.throws(() => parseModelPack({ ...good, ...edit }, 'test.json'), (e: unknown) => (e as { code?: string; field?: string }).code === 'MODEL_PACK_INVALID' && (e as { field?: string }).field === field);
     });
   }
+
+  it('takes the padding a manifest declares (vad: a 2 KiB floor, above its answers), and the default when it declares none', () => {
+    assert.deepEqual(parseModelPack(good, 'vad.json').padding, { floor: 2048 });
+    assert.deepEqual(parseModelPack({ ...good, padding: { floor: 1024, fineFrom: 65536, steps: 8 } }, 'test.json').padding, { floor: 1024, fineFrom: 65536, steps: 8 });
+    assert.equal(parseModelPack({ ...good, padding: undefined }, 'test.json').padding, DEFAULT_PADDING);
+  });
 });
 
 describe('tensor wire format', () => {
