@@ -323,6 +323,7 @@ describe('Binary HTTP truncation and padding (RFC 9292 section 3.8)', () => {
 
 describe('Binary HTTP padding on encode (RFC 9292 section 3.8)', () => {
   const to = (total: number) => ({ padTo: () => total });
+  const TINY_LENGTH = encodeRequest(TINY_REQUEST).length;
   const tail = (b: Uint8Array, n: number): boolean => b.subarray(b.length - n).every((x) => x === 0);
 
   it('pads the known-length example with the indeterminate-length example\'s 10 zero bytes: both decode to one message', () => {
@@ -361,6 +362,23 @@ describe('Binary HTTP padding on encode (RFC 9292 section 3.8)', () => {
     for (const padTo of [(n: number) => n - 1, () => 0, (n: number) => n + 0.5, () => Number.NaN, () => Number.POSITIVE_INFINITY]) {
       assert.throws(() => encodeRequest(TINY_REQUEST, { padTo }), isBhttpError('Padding'));
       assert.throws(() => encodeResponseParts(TINY_RESPONSE, { padTo }), isBhttpError('Padding'));
+    }
+  });
+
+  it('finds a non-zero byte anywhere in long padding, at any alignment of the input, and names its offset', () => {
+    const message = encodeRequest(TINY_REQUEST, to(TINY_LENGTH + 1000));
+    for (const shift of [0, 1, 2, 3]) {
+      const input = new Uint8Array(message.length + shift).subarray(shift);
+      input.set(message);
+      assert.deepEqual(decodeRequest(input), TINY_REQUEST);
+      for (const at of [0, 1, 2, 3, 4, 5, 255, 256, 257, 258, 259, 511, 512, 997, 998, 999].map((i) => TINY_LENGTH + i)) {
+        const bad = input.slice();
+        bad[at] = 0x80;
+        assert.throws(() => decodeRequest(new Uint8Array(bad.buffer, 0, bad.length)), isBhttpError('Padding', at), `shift ${shift}, offset ${at}`);
+        input[at] = 0x01;
+        assert.throws(() => decodeRequest(input), isBhttpError('Padding', at), `shift ${shift}, offset ${at}, in place`);
+        input[at] = 0;
+      }
     }
   });
 
