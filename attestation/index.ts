@@ -47,6 +47,7 @@ export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/verifyFres
 export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './client/ohttpClient.js';
 export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpRequest, type BhttpResponse, type BhttpFields } from './protocols/bhttp.js';
 export { encapsulateRequest, decapsulateRequest, ResponseOpener, Responder, type GatewayKey } from './protocols/ohttp/encapsulation.js';
+export { DEFAULT_PADDING, type PaddingPolicy, type SizeClasses } from './protocols/padding.js';
 export { webCryptoHpke, cipherSuite, type HpkePrimitives } from './protocols/ohttp/hpke.js';
 export { decodeKeyConfig, encodeKeyConfig, type KeyConfig, type SymmetricSuite } from './protocols/ohttp/keyConfig.js';
 export { OHTTP_GATEWAY_PATH, ATTESTATION_CERTIFICATE_PATH } from './protocols/ohttp/paths.js';

@@ -11,9 +11,10 @@ import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
 import { parseCertificate } from '../x509.js';
 import { decodeResponse, encodeRequest, type BhttpFields, type BhttpResponse } from '../protocols/bhttp.js';
-import { encapsulateRequest } from '../protocols/ohttp/encapsulation.js';
+import { encapsulateRequest, requestOverhead } from '../protocols/ohttp/encapsulation.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from '../protocols/ohttp/hpke.js';
-import { decodeKeyConfig, type KeyConfig } from '../protocols/ohttp/keyConfig.js';
+import { decodeKeyConfig, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../protocols/ohttp/keyConfig.js';
+import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../protocols/padding.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 
 type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal; cache?: 'no-store' }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
@@ -32,6 +33,11 @@ export interface OhttpClientOptions {
   readonly fetch?: FetchLike;
   /** Per HTTP exchange, in ms (default 35 000). */
   readonly timeoutMs?: number;
+  /**
+   * The size classes requests are padded to inside the encryption (default DEFAULT_PADDING, powers of two
+   * from 1 KiB); 'none' sends each at its own length, which the relay and the network then see.
+   */
+  readonly padding?: PaddingPolicy;
 }
 
 export interface OhttpRequest {
@@ -72,6 +78,11 @@ interface VerifiedKeys {
 
 const base = (u: string | URL): string => String(u).replace(/\/+$/, '');
 
+// The request is encoded before a key configuration is chosen (and kept for the retry after a 422, which
+// may choose another): its padding assumes X25519, the only KEM the SDK's primitives offer. With another
+// KEM the request is a class plus the difference in enc sizes, the same for every request of that class.
+const REQUEST_OVERHEAD = requestOverhead(KEM_X25519_HKDF_SHA256);
+
 function failed(message: string, actual: string, cause?: unknown): VerificationError {
   return new VerificationError('OHTTP_REQUEST_FAILED', message, { field: 'response', actual, ...(cause === undefined ? {} : { cause }) });
 }
@@ -81,11 +92,14 @@ export class OhttpClient {
   readonly #options: OhttpClientOptions;
   readonly #primitives: HpkePrimitives;
   readonly #fetch: FetchLike;
+  readonly #padding: PaddingPolicy;
   #keys: Promise<VerifiedKeys> | undefined;
 
+  /** Throws MALFORMED_POLICY for an invalid `padding`. */
   constructor(options: OhttpClientOptions) {
     this.#options = options;
     this.#primitives = options.primitives ?? webCryptoHpke;
+    this.#padding = assertPaddingPolicy(options.padding ?? DEFAULT_PADDING);
     // Called unbound, a browser's fetch throws "Illegal invocation".
     this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
   }
@@ -147,18 +161,25 @@ export class OhttpClient {
     return this.#keys.then((k) => (k.notAfter <= now ? this.keys(true) : k));
   }
 
-  /** Sends one request through the relay. A 422 (key configuration unknown) refetches the keys and retries once. */
+  /**
+   * Sends one request through the relay, padded to its size class. A 422 (key configuration unknown)
+   * refetches the keys and retries once.
+   */
   async fetch(request: OhttpRequest): Promise<OhttpResponse> {
     const target = new URL(request.url);
-    const message = encodeRequest({
-      method: request.method ?? (request.body === undefined ? 'GET' : 'POST'),
-      scheme: target.protocol.replace(/:$/, ''),
-      authority: target.host,
-      path: `${target.pathname}${target.search}`,
-      headers: request.headers ?? [],
-      content: request.body ?? new Uint8Array(0),
-      trailers: [],
-    });
+    const padding = this.#padding;
+    const message = encodeRequest(
+      {
+        method: request.method ?? (request.body === undefined ? 'GET' : 'POST'),
+        scheme: target.protocol.replace(/:$/, ''),
+        authority: target.host,
+        path: `${target.pathname}${target.search}`,
+        headers: request.headers ?? [],
+        content: request.body ?? new Uint8Array(0),
+        trailers: [],
+      },
+      { padTo: (length) => paddedLength(padding, length, REQUEST_OVERHEAD) },
+    );
     try {
       return await this.#send(message, false);
     } finally {

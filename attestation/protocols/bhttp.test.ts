@@ -6,7 +6,7 @@ import { fromHex, toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { applyEdits, edits, onlyParseErrors } from '../testing/parseErrors.js';
 import { PROTOCOL_VECTORS } from '../testing/vectors.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpFields, type BhttpRequest, type BhttpResponse } from './bhttp.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseParts, type BhttpFields, type BhttpRequest, type BhttpResponse } from './bhttp.js';
 import { encodeVarint, VarintReader, varintSize } from './varint.js';
 
 // RFC 9292 section 5 and RFC 9458 Appendix A, as hex (see the file's "source" and "notes").
@@ -257,8 +257,9 @@ describe('Binary HTTP examples (RFC 9292 section 5, RFC 9458 Appendix A)', () =>
   }
 });
 
+const finalStatusEnd = 111;
+
 describe('Binary HTTP truncation and padding (RFC 9292 section 3.8)', () => {
-  const finalStatusEnd = 111;
   const cases: [keyof typeof EXAMPLES, (b: Uint8Array) => unknown, number[]][] = [
     // ends after the control data (23 bytes), the header section, the content, the trailer section
     ['known_length_request', decodeRequest, [23, 133, 134, 135]],
@@ -317,6 +318,80 @@ describe('Binary HTTP truncation and padding (RFC 9292 section 3.8)', () => {
     assert.throws(() => decodeRequest(fromHex(`${EXAMPLES.rfc9458_tiny_request}0005aabb`)), isBhttpError('Content'));
     assert.throws(() => decodeRequest(fromHex(`${EXAMPLES.rfc9458_tiny_request}00c01fffffffffffff`)), isBhttpError('Content'));
     assert.throws(() => decodeRequest(fromHex(`${EXAMPLES.rfc9458_tiny_request}ffffffffffffffff`)), isBhttpError('Header Section Length'));
+  });
+});
+
+describe('Binary HTTP padding on encode (RFC 9292 section 3.8)', () => {
+  const to = (total: number) => ({ padTo: () => total });
+  const TINY_LENGTH = encodeRequest(TINY_REQUEST).length;
+  const tail = (b: Uint8Array, n: number): boolean => b.subarray(b.length - n).every((x) => x === 0);
+
+  it('pads the known-length example with the indeterminate-length example\'s 10 zero bytes: both decode to one message', () => {
+    const known = fromHex(EXAMPLES.known_length_request);
+    const padded = encodeRequest(HELLO_REQUEST, to(known.length + 10));
+    assert.equal(toHex(padded), `${EXAMPLES.known_length_request}${'00'.repeat(10)}`);
+    assert.deepEqual(decodeRequest(padded), decodeRequest(fromHex(EXAMPLES.indeterminate_length_request)));
+  });
+
+  it('pads a request and a response to exactly the length asked for, with zeros after the trailer section', () => {
+    const request = encodeRequest(HELLO_REQUEST, { padTo: (n) => n + 1000 });
+    assert.equal(request.length, fromHex(EXAMPLES.known_length_request).length + 1000);
+    assert.ok(tail(request, 1000));
+    assert.deepEqual(decodeRequest(request), HELLO_REQUEST);
+    const response = encodeResponse(INTERIM_RESPONSE, to(4096));
+    assert.equal(response.length, 4096);
+    assert.deepEqual(decodeResponse(response), INTERIM_RESPONSE);
+    assert.equal(toHex(encodeResponse(CHUNKED_RESPONSE, { padTo: (n) => n })), EXAMPLES.known_length_chunked_response, 'a length equal to the message\'s adds nothing');
+  });
+
+  it('gives the response\'s padding as a last part of its own, after the caller\'s own content array', () => {
+    const content = ascii('the answer');
+    const message: BhttpResponse = { ...TINY_RESPONSE, content };
+    const plain = encodeResponseParts(message);
+    const parts = encodeResponseParts(message, to(1024));
+    assert.equal(parts.length, plain.length + 1);
+    assert.ok(parts.includes(content), 'the content is passed through, not copied');
+    const padding = parts.at(-1) as Uint8Array;
+    assert.equal(padding.length, 1024 - plain.reduce((n, p) => n + p.length, 0));
+    assert.ok(padding.every((b) => b === 0) && padding !== content);
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(encodeResponse(message, to(1024))));
+    assert.equal(encodeResponseParts(message, { padTo: (n) => n }).length, plain.length, 'no empty padding part');
+  });
+
+  it('refuses a padded length below the message\'s, or not a whole number of bytes (MALFORMED_BHTTP, field Padding)', () => {
+    for (const padTo of [(n: number) => n - 1, () => 0, (n: number) => n + 0.5, () => Number.NaN, () => Number.POSITIVE_INFINITY]) {
+      assert.throws(() => encodeRequest(TINY_REQUEST, { padTo }), isBhttpError('Padding'));
+      assert.throws(() => encodeResponseParts(TINY_RESPONSE, { padTo }), isBhttpError('Padding'));
+    }
+  });
+
+  it('finds a non-zero byte anywhere in long padding, at any alignment of the input, and names its offset', () => {
+    const message = encodeRequest(TINY_REQUEST, to(TINY_LENGTH + 1000));
+    for (const shift of [0, 1, 2, 3]) {
+      const input = new Uint8Array(message.length + shift).subarray(shift);
+      input.set(message);
+      assert.deepEqual(decodeRequest(input), TINY_REQUEST);
+      for (const at of [0, 1, 2, 3, 4, 5, 255, 256, 257, 258, 259, 511, 512, 997, 998, 999].map((i) => TINY_LENGTH + i)) {
+        const bad = input.slice();
+        bad[at] = 0x80;
+        assert.throws(() => decodeRequest(new Uint8Array(bad.buffer, 0, bad.length)), isBhttpError('Padding', at), `shift ${shift}, offset ${at}`);
+        input[at] = 0x01;
+        assert.throws(() => decodeRequest(input), isBhttpError('Padding', at), `shift ${shift}, offset ${at}, in place`);
+        input[at] = 0;
+      }
+    }
+  });
+
+  it('decodes padding after a message truncated at any point RFC 9292 allows: the zeros read as the sections left out', () => {
+    const pad = '00'.repeat(9);
+    assert.deepEqual(decodeRequest(fromHex(EXAMPLES.rfc9458_tiny_request + pad)), TINY_REQUEST);
+    assert.deepEqual(decodeResponse(fromHex(EXAMPLES.rfc9458_tiny_response + pad)), TINY_RESPONSE);
+    const known = fromHex(EXAMPLES.known_length_chunked_response);
+    assert.deepEqual(decodeResponse(fromHex(toHex(known.subarray(0, 34)) + pad)), { ...CHUNKED_RESPONSE, trailers: [] });
+    const indeterminate = fromHex(EXAMPLES.indeterminate_length_response_with_interim);
+    assert.deepEqual(decodeResponse(fromHex(toHex(indeterminate.subarray(0, finalStatusEnd)) + pad)), { ...INTERIM_RESPONSE, headers: [], content: new Uint8Array(0) });
+    assert.deepEqual(decodeResponse(fromHex(toHex(indeterminate.subarray(0, 314)) + pad)), { ...INTERIM_RESPONSE, content: new Uint8Array(0) });
+    assert.throws(() => decodeRequest(fromHex(`${EXAMPLES.rfc9458_tiny_request}0000000001`)), isBhttpError('Padding', 29));
   });
 });
 
@@ -519,6 +594,27 @@ describe('Binary HTTP properties', () => {
         assert.deepEqual(decodeRequest(bytes), m);
         assert.deepEqual(decodeRequest(indeterminate(m, c, padding)), m);
         for (let n = 0; n < bytes.length; n++) throwsOnlyBhttpErrors(() => decodeRequest(bytes.subarray(0, n)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('random requests and responses padded by any amount decode to the same message; a non-zero padding byte is refused at its offset', () => {
+    fc.assert(
+      fc.property(fc.oneof(requests, responses), fc.nat({ max: 300 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (m, extra, where, byte) => {
+        const options = { padTo: (n: number) => n + extra };
+        const isRequest = 'method' in m;
+        const unpadded = isRequest ? encodeRequest(m) : encodeResponse(m);
+        const padded = isRequest ? encodeRequest(m, options) : new Uint8Array(Buffer.concat(encodeResponseParts(m, options)));
+        assert.equal(padded.length, unpadded.length + extra);
+        assert.deepEqual(Buffer.from(padded.subarray(0, unpadded.length)), Buffer.from(unpadded));
+        const decode = isRequest ? decodeRequest : decodeResponse;
+        assert.deepEqual(decode(padded), m);
+        if (extra === 0) return;
+        const at = unpadded.length + (where % extra);
+        const bad = new Uint8Array(padded);
+        bad[at] = byte;
+        assert.throws(() => decode(bad), isBhttpError('Padding', at));
       }),
       { numRuns: 300 },
     );

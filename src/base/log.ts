@@ -15,7 +15,11 @@ export function createLogger(options: { simulated: boolean; platform: string; le
   );
 }
 
-/** The smallest power of two >= n (0 stays 0). */
+/**
+ * The smallest power of two >= n (0 stays 0). Padded messages are a size class on the wire already
+ * (attestation/protocols/padding.ts; the default classes are powers of two, so they are logged as they are);
+ * this still rounds what a client that does not pad sends.
+ */
 export function sizeClass(n: number): number {
   if (n === 0) return 0;
   let p = 1;

@@ -15,6 +15,7 @@ import { targetRouter, type TargetHandler } from '../ohttp/target.js';
 import { watchFrees } from '../testing/freeWatch.js';
 import { RequestScope } from '../base/memory/requestScope.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { DEFAULT_PADDING } from '../../attestation/protocols/padding.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import { loadModelPack, PACKS_DIR, parseModelPack, type TensorSpec } from './manifest.js';
 import { checkInputs } from './checkInputs.js';
@@ -94,6 +95,10 @@ describe('model packs', () => {
     ['an unknown tensor field (a misspelt constraint would go unchecked)', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], valeus: [16000] }] }] }, 'models[0].inputs[0].valeus'],
     ['an int64 value that is not an integer', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], values: [16000.5] }] }] }, 'models[0].inputs[0].values[0]'],
     ['no allowed values', { models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], values: [] }] }] }, 'models[0].inputs[0].values'],
+    ['a padding floor that is not a power of two', { padding: { floor: 1000 } }, 'padding.floor'],
+    ['padding turned off', { padding: 'none' }, 'padding'],
+    ['fine padding steps without fineFrom', { padding: { floor: 1024, steps: 8 } }, 'padding.fineFrom'],
+    ['two bad padding fields, both named', { padding: { floor: 3, ceiling: 1 } }, 'padding.ceiling,padding.floor'],
   ] as const) {
     it(`refuses a manifest with ${what} (MODEL_PACK_INVALID)`, () => {
       assert.throws(() => parseModelPack({ ...good, ...edit }, 'test.json'), (e: unknown) => (e as { code?: string; field?: string }).code === 'MODEL_PACK_INVALID' && (e as { field?: string }).field === field);
@@ -239,6 +244,15 @@ describe('the tensor and OCR routes refuse what the model cannot take, with 400 
     assert.equal((await post(handler, '/v1/ocr', jpeg, 'image/jpeg; charset=binary')).status, 200);
     assert.equal((await post(handler, '/v1/ocr', new Uint8Array(40), 'image/png')).status, 200, 'neither format: left to the decoder, which refuses it as unsupported');
     assert.equal(decoded.length, 3);
+  });
+});
+
+describe('model pack padding', () => {
+  const good = JSON.parse(readFileSync(join(PACKS_DIR, 'vad.json'), 'utf8')) as Record<string, unknown>;
+  it('takes the padding a manifest declares (vad: a 2 KiB floor, above its answers), and the default when it declares none', () => {
+    assert.deepEqual(parseModelPack(good, 'vad.json').padding, { floor: 2048 });
+    assert.deepEqual(parseModelPack({ ...good, padding: { floor: 1024, fineFrom: 65536, steps: 8 } }, 'test.json').padding, { floor: 1024, fineFrom: 65536, steps: 8 });
+    assert.equal(parseModelPack({ ...good, padding: undefined }, 'test.json').padding, DEFAULT_PADDING);
   });
 });
 

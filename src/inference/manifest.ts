@@ -1,6 +1,7 @@
 // Model packs (docs/inference.md "Model packs"): a manifest baked into the image (image/models/*.json)
 // names each ONNX file and asset with its SHA-256, the tensors each model takes and gives, the
-// processing around it and its thread counts. Loading checks every hash: a file that differs is refused.
+// processing around it, its thread counts and the size classes its answers are padded to. Loading checks
+// every hash: a file that differs is refused.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
 import { parseTensorSpecs, type SpecProblem, type TensorSpec } from './tensorSpec.js';
+import { DEFAULT_PADDING, sizeClassesProblems, type SizeClasses } from '../../attestation/protocols/padding.js';
 
 export { TENSOR_TYPES, type DimensionBounds, type TensorSpec, type TensorType } from './tensorSpec.js';
 export const PROCESSINGS = ['ocr', 'tensor'] as const;
@@ -37,6 +39,8 @@ export interface ModelPack {
   readonly threads: { readonly intraOp: number; readonly interOp: number };
   readonly models: readonly ModelSpec[];
   readonly assets: readonly AssetSpec[];
+  /** The size classes of its routes' answers, errors included (DEFAULT_PADDING when the manifest names none). */
+  readonly padding: SizeClasses;
 }
 
 /** The repository (or image) root: dist/src/inference/ -> ../../../ */
@@ -70,6 +74,15 @@ function fileOf(o: Json, source: string, path: string, root: string): { path: st
   const sha256 = str(o, 'sha256', source, path);
   if (!/^[0-9a-f]{64}$/.test(sha256)) invalid(source, `${path}sha256`, 'must be 64 lowercase hex digits');
   return { path: isAbsolute(file) ? file : resolve(root, file), sha256 };
+}
+
+/** Every bad field of `padding` at once; a pack cannot turn padding off ("none"): its answers would show their sizes. */
+function paddingOf(v: unknown, source: string): SizeClasses {
+  if (v === undefined) return DEFAULT_PADDING;
+  const problems = v === 'none' ? ['padding: cannot be "none" in a pack'] : sizeClassesProblems(v, 'padding');
+  if (problems.length > 0) throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
+  const c = v as SizeClasses;
+  return Object.freeze({ floor: c.floor, ...(c.fineFrom === undefined || c.steps === undefined ? {} : { fineFrom: c.fineFrom, steps: c.steps }) });
 }
 
 /** Validates a manifest object; file paths resolve against `root`. */
@@ -109,6 +122,7 @@ export function parseModelPack(json: unknown, source: string, root = PROJECT_ROO
     threads: { intraOp: intraOp as number, interOp: interOp as number },
     models,
     assets,
+    padding: paddingOf(o.padding, source),
   };
 }
 

@@ -116,6 +116,7 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
     method: 'POST',
     path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
     model: pack.pack.name,
+    padding: pack.pack.padding,
     handler: async (request, { signal, scope }) => {
       if (requestType(request) !== TENSORS_MEDIA_TYPE) return textResponse(415, `send ${TENSORS_MEDIA_TYPE}`);
       let inputs: WireTensor[];
@@ -149,11 +150,13 @@ function tensorRoute(service: InferenceService, pack: LoadedPack, model: LoadedM
 }
 
 function ocrRoute(service: InferenceService, ocr: OcrRecognizer): TargetRoute {
-  const model = service.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr';
+  const pack = service.packs.find((p) => p.pack.processing === 'ocr')?.pack;
+  const model = pack?.name ?? 'ocr';
   return {
     method: 'POST',
     path: '/v1/ocr',
     model,
+    ...(pack === undefined ? {} : { padding: pack.padding }),
     handler: async (request, { signal, scope }) => {
       const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return textResponse(415, 'send image/png or image/jpeg');

@@ -5,9 +5,12 @@
 // generic message. Each request's plaintext has one owner, the RequestScope opened here at
 // decapsulation: the message, the decoded request, the target's response and its encoding are all in
 // it, and it is closed once, after encapsulation, or when a target that outlived its deadline ends.
+// Every encapsulated response, errors included, is padded inside the encryption so that its length on the
+// wire is a size class: its route's (a model pack's), or the gateway's default.
 import { decodeRequest, encodeResponseParts } from '../../attestation/protocols/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
+import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../../attestation/protocols/padding.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import type { ProblemCode } from '../base/problems.js';
@@ -28,6 +31,11 @@ export interface GatewayOptions {
   readonly afterRequest?: () => void;
   /** Opens each request's scope (default: one that wipes); a benchmark that prices wiping injects its own. */
   readonly openScope?: () => RequestScope;
+  /**
+   * The size classes of responses whose route names none: unknown paths, routes without a pack, and the
+   * gateway's own 400, 417, 500 and 504 (default DEFAULT_PADDING; 'none' for a benchmark's baseline).
+   */
+  readonly padding?: PaddingPolicy;
 }
 
 export type GatewayOutcome =
@@ -65,10 +73,12 @@ function withDeadline(job: Promise<TargetResponse>, controller: AbortController,
 export class OhttpGateway {
   readonly #options: GatewayOptions;
   readonly #primitives: HpkePrimitives;
+  readonly #padding: PaddingPolicy;
 
   constructor(options: GatewayOptions) {
     this.#options = options;
     this.#primitives = options.primitives ?? nodeHpke;
+    this.#padding = assertPaddingPolicy(options.padding ?? DEFAULT_PADDING);
   }
 
   /** Handles one message/ohttp-req body; never throws. */
@@ -89,7 +99,9 @@ export class OhttpGateway {
       const answered = await this.#respond(message, scope);
       ended = answered.ended;
       const response = answered.response;
-      const encoded = encodeResponseParts(response).map((part) => scope.adopt(part));
+      const padding = response.padding ?? this.#padding;
+      const overhead = responder.overhead;
+      const encoded = encodeResponseParts(response, { padTo: (length) => paddedLength(padding, length, overhead) }).map((part) => scope.adopt(part));
       const chunks = await responder.encapsulateChunks(encoded);
       return { kind: 'encapsulated', body: chunks, bodyLength: chunks.reduce((n, c) => n + c.length, 0), status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
     } catch {

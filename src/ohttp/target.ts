@@ -4,10 +4,14 @@
 // request's RequestScope: whatever it allocates from the request, its response content included, it
 // makes or adopts through that scope, which the gateway closes (wiping it all) after encapsulation.
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
+import type { PaddingPolicy } from '../../attestation/protocols/padding.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
 
-/** A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold). */
-export type TargetResponse = BhttpResponse & { readonly model?: string };
+/**
+ * A response may carry the `model` it ran (a pack name: the one fact about a request the log may hold)
+ * and the size classes it is padded to (its pack's; without them, the gateway's default).
+ */
+export type TargetResponse = BhttpResponse & { readonly model?: string; readonly padding?: PaddingPolicy };
 
 export interface TargetContext {
   /** Aborted when the gateway's deadline passes: the client has its 504, the work may stop. */
@@ -24,6 +28,11 @@ export interface TargetRoute {
   readonly handler: TargetHandler;
   /** The model pack this route runs, for the log. */
   readonly model?: string;
+  /**
+   * The size classes of this route's responses, the errors it answers included (its pack's); default: the
+   * gateway's, which also pads the 500 of a handler that throws and the 504 of one past its deadline.
+   */
+  readonly padding?: PaddingPolicy;
 }
 
 const encoder = new TextEncoder();
@@ -44,8 +53,9 @@ export function targetRouter(routes: readonly TargetRoute[]): TargetHandler {
       const r = textResponse(405, 'method not allowed');
       return Promise.resolve({ ...r, headers: [...r.headers, ['allow', matching.map((m) => m.method).join(', ')]] });
     }
-    const model = route.model;
-    return model === undefined ? route.handler(request, context) : route.handler(request, context).then((r) => ({ ...r, model }));
+    const { model, padding } = route;
+    if (model === undefined && padding === undefined) return route.handler(request, context);
+    return route.handler(request, context).then((r) => ({ ...r, ...(model === undefined ? {} : { model }), ...(padding === undefined ? {} : { padding }) }));
   };
 }
 

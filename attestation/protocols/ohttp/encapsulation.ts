@@ -8,7 +8,7 @@ import type { AeadEncryptionContext, CipherSuite } from '@hpke/core';
 import { concatBytes, toArrayBufferView } from '../../bytes.js';
 import { CloisterError, ParseError, VerificationError } from '../../errors.js';
 import { cipherSuite, webCryptoHpke, type HpkePrimitives } from './hpke.js';
-import type { KeyConfig, SymmetricSuite } from './keyConfig.js';
+import { KEM_PUBLIC_KEY_SIZE, type KeyConfig, type SymmetricSuite } from './keyConfig.js';
 
 /**
  * An AEAD context that seals plaintext parts in turn (src/base/crypto/nodeHpke.ts): prefix || ciphertext ||
@@ -24,6 +24,8 @@ const RESPONSE_LABEL = encoder.encode('message/bhttp response');
 const KEY_LABEL = encoder.encode('key');
 const NONCE_LABEL = encoder.encode('nonce');
 export const HEADER_SIZE = 7;
+/** Nt of every AEAD RFC 9180 defines for sealing (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305). */
+const AEAD_TAG_SIZE = 16;
 
 const hex16 = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 const u16 = (n: number): number[] => [n >> 8, n & 0xff];
@@ -152,6 +154,17 @@ export async function encapsulateRequest(config: KeyConfig, message: Uint8Array,
   return { bytes: concatBytes(hdr, enc, ct), suite, opener: new ResponseOpener(primitives, cipher, suite.kdfId, enc, secret) };
 }
 
+/**
+ * The bytes an encapsulated request adds to its Binary HTTP message: hdr, enc (Nenc, which is Npk for the
+ * DHKEMs) and the AEAD tag; 55 for DHKEM(X25519, HKDF-SHA256). Padding subtracts it so that the request on
+ * the wire is exactly a size class (padding.ts).
+ */
+export function requestOverhead(kemId: number): number {
+  const nenc = KEM_PUBLIC_KEY_SIZE[kemId];
+  if (nenc === undefined) throw new VerificationError('OHTTP_UNSUPPORTED_SUITE', `KEM ${hex16(kemId)} is not one of RFC 9180's DHKEMs`, { field: 'kem_id', actual: hex16(kemId) });
+  return HEADER_SIZE + nenc + AEAD_TAG_SIZE;
+}
+
 /** A private key the gateway holds, with the config it serves for it. */
 export interface GatewayKey {
   readonly config: KeyConfig;
@@ -160,6 +173,11 @@ export interface GatewayKey {
 
 /** What the gateway keeps to encapsulate the response to one request; usable once. */
 export class Responder extends ResponseContext {
+  /** The bytes encapsulation adds to the Binary HTTP response: the response nonce and the AEAD tag. */
+  get overhead(): number {
+    return this.nonceSize + this.suite.aead.tagSize;
+  }
+
   /**
    * message/ohttp-res bytes for a Binary HTTP response (RFC 9458 section 4.4), given whole or as parts
    * to be encrypted in turn (encodeResponseParts), so no joined plaintext copy exists when the AEAD can
