@@ -35,6 +35,7 @@ export const RUNTIME_ERROR_CODES = {
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',
   UNWRITABLE_OUTPUT: 'an output file could not be written',
+  CHILD_EXITED: 'a process of the local stack (cloister local) exited before it listened, or while it served',
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERROR_CODES;

@@ -6,6 +6,7 @@ import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';
 import { localCommand } from './localCommand.js';
 import { serveCommand } from './serveCommand.js';
+import { supervisedHooks } from './supervised.js';
 import { verifyCommand } from './verifyCommand.js';
 import { verifyEvidenceCommand } from './verifyEvidenceCommand.js';
 
@@ -15,13 +16,13 @@ interface Command {
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
-  serve: { summary: 'start the server (attestation evidence, status); --simulated without a TEE', run: (argv, io) => serveCommand(argv, io) },
+  serve: { summary: 'start the server (attestation evidence, status); --simulated without a TEE', run: (argv, io) => serveCommand(argv, io, supervisedHooks()) },
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
-  local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay', run: (argv, io) => localCommand(argv, io) },
+  local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay, as two processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
-  relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io) },
+  relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
 };
 
 export function mainHelp(): string {

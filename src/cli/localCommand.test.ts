@@ -1,7 +1,9 @@
 // The local stack as a new user meets it: `cloister local` (npm start) starts the server on the simulated
-// TEE with the bundled models and a relay; `cloister request receipt.png --trust-simulated` prints the
-// receipt's text. A corrupt image, an unknown target and an oversized body each get one clear line, and
-// the stack keeps serving. Skipped without Chromium (it renders the receipt).
+// TEE with the bundled models and a relay, as two processes of its own; `cloister request receipt.png
+// --trust-simulated` prints the receipt's text. A corrupt image, an unknown target and an oversized body
+// each get one clear line, and the stack keeps serving; stopping it leaves no process behind. The tests
+// that read a receipt are skipped without Chromium (it renders the receipt). What happens when a process of
+// the stack fails, or the command is killed, is in localProcesses.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
+import { HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
+import { commandLine, isRunning, parentPid } from '../testing/processTable.js';
+import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { processIo } from './io.js';
-import { localCommand } from './localCommand.js';
+import { localCommand, type LocalStack } from './localCommand.js';
 import { runCli } from './dispatch.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
@@ -35,8 +40,11 @@ const NEEDS_CHROMIUM = { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${
 
 describe('the local stack', () => {
   let relay = '';
+  let stack: LocalStack;
   let banner = '';
+  let logs = '';
   let stop: (() => Promise<void>) | undefined;
+  let exited: Promise<number>;
   let receipt = '';
 
   before(async () => {
@@ -44,18 +52,44 @@ describe('the local stack', () => {
     const [png] = NEEDS_CHROMIUM.skip === false ? await renderTextImages([['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95']]) : [Buffer.from('89504e470d0a1a0a', 'hex')];
     receipt = join(dir, 'receipt.png');
     writeFileSync(receipt, png);
-    const code = await localCommand(['--port', '0', '--relay-port', '0'], { ...processIo, stdout: () => undefined, stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: (u) => (relay = u.relay) });
-    assert.equal(code, 0, banner);
+    stack = await new Promise<LocalStack>((resolve, reject) => {
+      exited = localCommand(['--port', '0', '--relay-port', '0'], { ...processIo, stdout: (t) => (logs += t), stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: resolve });
+      exited.then((code) => {
+        reject(new Error(`cloister local exited with ${code} before it was ready: ${banner}`));
+      }, reject);
+    });
+    relay = stack.relay;
   });
 
   after(async () => {
     await stop?.();
   });
 
-  it('says how to try it', () => {
+  it('says how to try it, with both URLs and process IDs', () => {
     assert.match(banner, /Local stack ready \(SIMULATED TEE/);
     assert.match(banner, /npx cloister request receipt\.png --trust-simulated/);
-    assert.match(banner, /models +ocr pp-ocrv4-1, vad silero-v5-1/);
+    assert.match(banner, /^server \| +models +ocr pp-ocrv4-1, vad silero-v5-1$/m);
+    assert.match(banner, new RegExp(`^  server  ${stack.server} +pid ${stack.serverPid} \\(memory hygiene`, 'm'));
+    assert.match(banner, new RegExp(`^  relay   ${stack.relay} +pid ${stack.relayPid}$`, 'm'));
+    assert.match(banner, /^relay {2}\| cloister relay on http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.ok(banner.trimEnd().endsWith('Stop both with Ctrl-C.'), 'the banner comes after what the two processes printed');
+    // Log lines are passed on as they are: JSON, one per line, from both.
+    const services = new Set(logs.trim().split('\n').map((l) => (JSON.parse(l) as { service: string }).service));
+    assert.ok(services.has('cloister'), logs);
+  });
+
+  it('runs the server and the relay as two processes of their own, the server with the memory-hygiene settings', async () => {
+    const { serverPid, relayPid } = stack;
+    assert.notEqual(serverPid, relayPid);
+    for (const pid of [serverPid, relayPid]) {
+      assert.notEqual(pid, process.pid);
+      assert.ok(isRunning(pid));
+      assert.equal(parentPid(pid), process.pid, 'a child of the command');
+    }
+    for (const flag of HARDENED_NODE_FLAGS) assert.ok(commandLine(serverPid).includes(flag), `${flag} in ${commandLine(serverPid).join(' ')}`);
+    assert.ok(!commandLine(relayPid).includes('--clear-free-memory'), 'the relay runs plainly');
+    const status = await (await unauthenticatedFetch(`${stack.server}/status`, { method: 'GET', headers: {} })).arrayBuffer();
+    assert.deepEqual((JSON.parse(new TextDecoder().decode(status)) as { memoryHygiene: unknown }).memoryHygiene, { gcAfterRequest: true, clearFreeMemory: true, mallocPerturb: true });
   });
 
   it('recognises the receipt through the relay, after checking the attestation', NEEDS_CHROMIUM, async () => {
@@ -140,5 +174,17 @@ describe('the local stack', () => {
     }
     assert.match((await cli('request', '--help')).stdout, /^Usage: cloister request FILE/);
     assert.match((await cli('local', '--help')).stdout, /^Usage: cloister local/);
+    for (const argv of [['local', '--port', '65536'], ['local', '--relay-port', 'x'], ['local', '--platform', 'sgx']]) {
+      const r = await cli(...argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^error \[USAGE\]: .* \(see cloister local --help\)\n$/);
+    }
+  });
+
+  it('stops both processes when stopped, and exits 0', async () => {
+    assert.ok(stop !== undefined);
+    await stop();
+    assert.equal(await exited, 0);
+    assert.ok(!isRunning(stack.serverPid) && !isRunning(stack.relayPid), 'neither process runs');
   });
 });

@@ -10,6 +10,7 @@ import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo } from './io.js';
 import { OutputFile } from './outputFile.js';
 import { imageMediaType } from '../inference/ocr/image.js';
+import { relayFailureReason } from './relayFailure.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
@@ -98,8 +99,14 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
       io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
       return EXIT.rejected;
     }
+    const unanswered = relayFailureReason(relay, e);
+    if (unanswered !== undefined) {
+      io.stderr(`error: the relay ${relay} did not answer: ${unanswered}\n`);
+      return EXIT.usage;
+    }
     if (e instanceof CloisterError && e.code === 'OHTTP_REQUEST_FAILED' && /^\d{3}/.test(e.actual ?? '')) {
-      io.stderr(`error: ${e.message}\n`);
+      // A 404 from the relay itself: a relay URL without the gateway's name, or no such gateway.
+      io.stderr(`error: ${e.message}${e.actual?.startsWith('404') === true ? ` (--relay takes the relay's URL for a gateway, such as ${DEFAULT_RELAY})` : ''}\n`);
       return EXIT.rejected;
     }
     throw e;

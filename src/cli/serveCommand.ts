@@ -23,7 +23,8 @@ requests at POST /.well-known/ohttp-gateway, the certificate that binds them at
 evidence at POST /v1/attestation/fresh, status at /status.
 
 Options:
-  --simulated         run on the simulated TEE (development root; nothing is confidential)
+  --simulated         run on the simulated TEE (development root; nothing is confidential); only
+                      then does the gateway also serve POST /v1/echo, which answers with what it gets
   --platform NAME     simulated platform: sev-snp or tdx (default sev-snp)
   --product NAME      simulated SEV-SNP product: ${PRODUCTS.join(', ')} (default Milan)
   --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; Intel PCS JSON in the shape of

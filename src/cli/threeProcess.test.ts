@@ -3,9 +3,10 @@
 // (`cloister serve --simulated`, in this process so that the test sees what reaches it). The gateway
 // must see neither the client's address nor its headers; the relay must never hold the plaintext:
 // its memory is scanned for the canary after the exchange, and its output for the canary and the
-// client's address.
+// client's address. The relay is started the way `cloister local` starts it (ChildCommand: ready over
+// an IPC channel, stopped with SIGTERM).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type http from 'node:http';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ChildCommand } from './childCommand.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { scanProcessMemory } from '../testing/memoryScan.js';
@@ -20,7 +22,6 @@ import { scanProcessMemory } from '../testing/memoryScan.js';
 const state = mkdtempSync(join(tmpdir(), 'cloister-3p-'));
 process.env.CLOISTER_STATE_DIR = state;
 const NODE = process.execPath;
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../testing/loopbackClient.js', import.meta.url));
 
 interface Seen {
@@ -33,7 +34,7 @@ interface Seen {
 let gatewayUrl = '';
 let closeGateway: (() => Promise<void>) | undefined;
 const seen: Seen[] = [];
-let relay: ChildProcess;
+let relay: ChildCommand;
 let relayUrl = '';
 let relayOutput = '';
 let gatewayLog = '';
@@ -67,22 +68,17 @@ before(async () => {
       }),
   });
   assert.equal(code, 0);
-  relay = spawn(NODE, [CLI, 'relay', '--gateway', `default=${gatewayUrl}`, '--port', '0'], { env: { ...process.env, CLOISTER_STATE_DIR: state } });
-  relay.stdout?.on('data', (c: Buffer) => (relayOutput += c.toString()));
-  relayUrl = await new Promise<string>((resolve, reject) => {
-    relay.stderr?.on('data', (c: Buffer) => {
-      relayOutput += c.toString();
-      const m = /cloister relay on (http:\/\/127\.0\.0\.1:\d+)/.exec(relayOutput);
-      if (m?.[1] !== undefined) resolve(m[1]);
-    });
-    relay.on('exit', (code) => {
-      reject(new Error(`relay exited with ${String(code)}: ${relayOutput}`));
-    });
-  });
+  const output = (line: string): void => {
+    relayOutput += `${line}\n`;
+  };
+  relay = ChildCommand.start({ name: 'relay', argv: ['relay', '--gateway', `default=${gatewayUrl}`, '--port', '0'], stdout: output, stderr: output });
+  relayUrl = await relay.ready;
+  relay.showOutput();
+  assert.match(relayOutput, new RegExp(`^relay \\| cloister relay on ${relayUrl}$`, 'm'));
 });
 
 after(async () => {
-  relay.kill();
+  await relay.stop();
   await closeGateway?.();
 });
 
@@ -109,7 +105,7 @@ describe('client, relay and gateway as three processes', () => {
     assert.doesNotMatch(gatewayLog, new RegExp(`${out.canary}|inner-|x-inner-secret|/v1/echo|client-secret-cookie|127\\.0\\.0\\.2`));
 
     // The relay: no trace of the plaintext in its memory, nor of the client in its output.
-    assert.ok(relay.pid !== undefined);
+    assert.ok(relay.pid > 0);
     const enc = new TextEncoder();
     const hits = scanProcessMemory(relay.pid, { canary: enc.encode(out.canary), tail: enc.encode(out.canary.slice(-16)), inner: enc.encode(`inner-${out.canary}`) });
     assert.deepEqual(Object.fromEntries(Object.entries(hits).map(([k, v]) => [k, v.hits])), { canary: 0, tail: 0, inner: 0 });
@@ -117,7 +113,7 @@ describe('client, relay and gateway as three processes', () => {
   });
 
   it('the memory scan finds what is there (the relay holds the client\'s cookie header it received)', () => {
-    assert.ok(relay.pid !== undefined);
+    assert.ok(relay.pid > 0);
     // The outer request's headers passed through the relay's HTTP parser: a positive control for the scan.
     const hits = scanProcessMemory(relay.pid, { cookie: new TextEncoder().encode('client-secret-cookie') });
     assert.ok((hits.cookie?.hits ?? 0) > 0, 'the scan sees bytes the relay did receive');

@@ -140,7 +140,10 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   const packs = config.models === null ? [] : await openPacks(config.models);
   const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
   const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
-  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter([echoRoute, ...inferenceRoutes({ packs, queue, logger, ...(ocr === undefined ? {} : { ocr }) })]), afterRequest });
+  // POST /v1/echo answers with whatever it is sent: for trying the path by hand and for tests, never on a
+  // TEE whose attestation vouches for what it runs.
+  const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs, queue, logger, ...(ocr === undefined ? {} : { ocr }) })];
+  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
     logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);

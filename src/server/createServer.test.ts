@@ -1,0 +1,59 @@
+// The targets behind the gateway depend on the TEE: POST /v1/echo is served on the simulated TEE only. A
+// configuration whose evidence provider is not simulated (here the simulated SEV-SNP behind a provider
+// that says it is hardware, as the machine's TEE would) answers it 404 inside the encapsulation.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { decodeResponse, encodeRequest } from '../../attestation/protocols/bhttp.js';
+import { encapsulateRequest } from '../../attestation/protocols/ohttp/encapsulation.js';
+import { OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
+import { nodeHpke } from '../base/crypto/nodeHpke.js';
+import type { EvidenceProvider } from '../tee/provider.js';
+import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
+import { createServer, type TeeConfig } from './createServer.js';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'cloister-create-server-'));
+process.env.CLOISTER_STATE_DIR = stateDir;
+
+/** The simulated SEV-SNP, presented as the machine's own TEE. */
+async function hardwareStandIn(): Promise<EvidenceProvider> {
+  const simulated = await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: 'Milan' }, { stateDir }));
+  return { name: 'hardware stand-in', platform: simulated.platform, simulated: false, getEvidence: async (request) => ({ ...(await simulated.getEvidence(request)), simulated: false }) };
+}
+
+const quiet = new Writable({
+  write(_chunk, _encoding, done) {
+    done();
+  },
+});
+
+/** POST /v1/echo inside the encapsulation, to a server built from `tee`; the inner status and content. */
+async function echoThrough(tee: TeeConfig): Promise<{ simulated: boolean; status: number; content: string }> {
+  const server = await createServer({ tee, tls: false, models: null, logDestination: quiet });
+  try {
+    const key = server.keyStore.keys[0];
+    assert.ok(key !== undefined);
+    const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/echo', headers: [], content: new TextEncoder().encode('hello'), trailers: [] });
+    const request = await encapsulateRequest(key.config, message, { primitives: nodeHpke });
+    const r = await server.app.inject({ method: 'POST', url: OHTTP_GATEWAY_PATH, headers: { 'content-type': OHTTP_REQUEST_MEDIA_TYPE }, payload: Buffer.from(request.bytes) });
+    assert.equal(r.statusCode, 200, r.body);
+    const inner = decodeResponse(await request.opener.open(new Uint8Array(r.rawPayload)));
+    return { simulated: server.provider.simulated, status: inner.status, content: new TextDecoder().decode(inner.content) };
+  } finally {
+    await server.close();
+  }
+}
+
+describe('the targets behind the gateway', () => {
+  it('serves POST /v1/echo on the simulated TEE', async () => {
+    assert.deepEqual(await echoThrough({ kind: 'simulated', platform: 'sev-snp' }), { simulated: true, status: 200, content: 'hello' });
+  });
+
+  it('does not route POST /v1/echo on a TEE that is not simulated: 404 inside the encapsulation', async () => {
+    assert.deepEqual(await echoThrough({ kind: 'provider', open: hardwareStandIn }), { simulated: false, status: 404, content: 'not found' });
+  });
+});
