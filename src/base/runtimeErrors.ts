@@ -35,6 +35,7 @@ export const RUNTIME_ERROR_CODES = {
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',
   UNWRITABLE_OUTPUT: 'an output file could not be written',
+  INFERENCE_WORKER_FAILED: 'an inference worker thread failed a job (its error class and code are logged, never a message) or exited while running one',
   CHILD_EXITED: 'a process of the local stack (cloister local) exited before it listened, or while it served',
 } as const;
 

@@ -40,7 +40,11 @@ Options:
                       that keep key configurations the usual 60 s would serve retired keys)
   --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
                       SHA-256 is checked), or "none"
-  --concurrency N     inference jobs run at once (default 1)
+  --inference-workers N|auto
+                      worker threads that run inference, so that a run never holds the event loop
+                      (default auto: cores / the packs' intra-op threads, at least 1); 0 runs it in
+                      the server's thread
+  --concurrency N     inference jobs run at once (default: one per worker)
   --queue N           inference jobs that may wait; beyond, 503 with Retry-After (default 16)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
@@ -66,6 +70,7 @@ const OPTIONS = {
   'ohttp-overlap': { type: 'string' },
   models: { type: 'string' },
   concurrency: { type: 'string' },
+  'inference-workers': { type: 'string' },
   queue: { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
@@ -105,13 +110,15 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   };
   const ohttpRotate = seconds('ohttp-rotate');
   const ohttpOverlap = seconds('ohttp-overlap');
-  const count = (name: 'concurrency' | 'queue', fallback: number, min: number): number => {
+  const count = (name: 'concurrency' | 'queue' | 'inference-workers', fallback: number | undefined, min: number): number | undefined => {
     const text = values[name];
     if (text === undefined) return fallback;
     if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > 1024) throw usage(`--${name} must be a whole number from ${min} to 1024, got "${text}"`);
     return Number(text);
   };
-  const inference = { concurrency: count('concurrency', 1, 1), maxQueued: count('queue', 16, 0) };
+  const concurrency = count('concurrency', undefined, 1);
+  const workers: number | 'auto' | undefined = values['inference-workers'] === 'auto' ? 'auto' : count('inference-workers', undefined, 0);
+  const inference = { maxQueued: count('queue', 16, 0) ?? 16, ...(concurrency === undefined ? {} : { concurrency }), ...(workers === undefined ? {} : { workers }) };
   let tee: TeeConfig;
   if (values.simulated === true) {
     if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');

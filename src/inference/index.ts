@@ -4,7 +4,8 @@ export { loadModelPack, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpe
 export { openPack, openPacks, closePacks, runInto, ModelRunError, type LoadedModel, type LoadedPack } from './sessions.js';
 export { checkInputs } from './checkInputs.js';
 export { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-export { inferenceRoutes, runModel, type InferenceService, type OcrRecognizer } from './routes.js';
+export { inferenceRoutes, type InferenceService } from './routes.js';
+export { localExecutor, runModel, type InferenceExecutor, type InferenceJob, type OcrRecognizer } from './work.js';
 export { encodeTensors, decodeTensors, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
 export { ocrRecognizer } from './ocrPack.js';
 export { OcrPipeline } from './ocr/pipeline.js';

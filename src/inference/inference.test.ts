@@ -21,7 +21,8 @@ import { loadModelPack, PACKS_DIR, parseModelPack, type TensorSpec } from './man
 import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
-import { inferenceRoutes, runModel, type OcrRecognizer } from './routes.js';
+import { inferenceRoutes } from './routes.js';
+import { runModel, type OcrRecognizer } from './work.js';
 import { closePacks, openPack, type LoadedPack } from './sessions.js';
 
 describe('model packs', () => {

@@ -6,7 +6,10 @@
 // 0 of each. A second test does the same after tensor requests (float32 windows of the input and of its
 // 1 MiB answer) and a JPEG (its bytes and decoded pixels). In each scan a positive control (model bytes
 // the server must hold) shows the scan sees what is there. The server's log must not contain the canary
-// either. Skipped without Chromium (it renders the images).
+// either. A third suite releases bursts of 40 OCR requests at once, each image with a fresh random
+// canary, and scans 2 s after the last answer of each round for every recognised text: with inference in
+// worker threads (the default) and in the server's thread. Skipped without Chromium (it renders the
+// images).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -168,3 +171,66 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     assertNoResidue(server.pid, patterns);
   });
 });
+
+async function startServer(args: readonly string[]): Promise<{ server: ChildProcess; url: string; log: () => string }> {
+  const state = mkdtempSync(join(tmpdir(), 'cloister-scrape-'));
+  const models = mkdtempSync(join(tmpdir(), 'cloister-scrape-models-'));
+  copyFileSync(join(PACKS_DIR, 'ocr.json'), join(models, 'ocr.json'));
+  const server = spawn(process.execPath, [...HARDENED_NODE_FLAGS, CLI, 'serve', '--simulated', '--port', '0', '--models', models, ...args], {
+    env: { ...process.env, CLOISTER_STATE_DIR: state, GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES },
+  });
+  let log = '';
+  server.stdout.on('data', (c: Buffer) => (log += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (m?.[1] !== undefined) resolve(m[1]);
+    });
+    server.on('exit', (c) => {
+      reject(new Error(`server exited ${String(c)}: ${err}`));
+    });
+  });
+  process.env.CLOISTER_STATE_DIR = state;
+  return { server, url, log: () => log };
+}
+
+for (const [mode, args, rounds] of [
+  ['in worker threads (the default)', [], 3],
+  ['in the server thread (--inference-workers 0)', ['--inference-workers', '0'], 2],
+] as const) {
+  describe(`memory scrape after bursts of 40 concurrent OCR requests, inference ${mode}`, { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+    let started: Awaited<ReturnType<typeof startServer>>;
+    before(async () => {
+      started = await startServer(['--queue', '64', ...args]);
+    });
+    after(() => {
+      started.server.kill();
+    });
+
+    it(`finds no recognised text of any request, ${rounds} rounds, 2 s after each round's last answer`, async () => {
+      const client = new OhttpClient({ relay: started.url, gateway: started.url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+      assert.match(started.log(), new RegExp(args.length === 0 ? 'inference runs in worker threads' : 'inference runs in the server thread'));
+      for (let round = 0; round < rounds; round++) {
+        const canaries = Array.from({ length: 40 }, () => code(15));
+        const images = await renderTextImages(canaries.map((c) => [c]));
+        const answers = await Promise.all(images.map((png) => client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png })));
+        const texts = answers.map((a) => a.content);
+        assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200));
+        const recognised = texts.filter((t, i) => new TextDecoder().decode(t).includes((canaries[i] as string).slice(0, 10)));
+        assert.ok(recognised.length >= 36, `round ${round}: ${recognised.length} of 40 canaries recognised`);
+        await new Promise((r) => setTimeout(r, 2000));
+        const patterns: Record<string, Uint8Array> = {};
+        for (const [i, text] of texts.entries()) {
+          if (text.length < 8) continue;
+          patterns[`request ${i} text, ASCII`] = text;
+          patterns[`request ${i} text, UTF-16LE`] = new Uint8Array(Buffer.from(new TextDecoder().decode(text), 'utf16le'));
+          patterns[`request ${i} canary, ASCII`] = new TextEncoder().encode(canaries[i]);
+        }
+        assertNoResidue(started.server.pid, patterns);
+        for (const c of canaries) assert.doesNotMatch(started.log(), new RegExp(c.slice(0, 10)));
+      }
+    });
+  });
+}

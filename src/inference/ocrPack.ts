@@ -3,7 +3,7 @@
 import { CloisterError } from '../../attestation/errors.js';
 import { OcrPipeline } from './ocr/pipeline.js';
 import { Dictionary } from './ocr/recognize.js';
-import type { OcrRecognizer } from './routes.js';
+import type { OcrRecognizer } from './work.js';
 import type { LoadedPack } from './sessions.js';
 
 export function ocrRecognizer(loaded: LoadedPack): OcrRecognizer {

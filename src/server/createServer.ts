@@ -17,6 +17,8 @@ import { ocrRecognizer } from '../inference/ocrPack.js';
 import { InferenceQueue } from '../inference/queue.js';
 import { inferenceRoutes } from '../inference/routes.js';
 import { closePacks, openPacks, type LoadedPack } from '../inference/sessions.js';
+import { PACKS_DIR } from '../inference/manifest.js';
+import { WorkerPool, workersFor } from '../inference/workerPool.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
 import { checkRotationSchedule } from '../ohttp/rotationSchedule.js';
@@ -52,7 +54,16 @@ export interface ServerConfig {
   readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
-  readonly inference?: { readonly concurrency?: number; readonly maxQueued?: number };
+  readonly inference?: {
+    /** Jobs run at once (default: one per worker, or 1 in the server's thread). */
+    readonly concurrency?: number;
+    readonly maxQueued?: number;
+    /**
+     * Worker threads that run inference (default 'auto': as many as the cores hold the packs' intra-op
+     * threads, at least one); 0 runs it in the server's thread, which holds the event loop during runs.
+     */
+    readonly workers?: number | 'auto';
+  };
   /** Where log lines go (default stdout). */
   readonly logDestination?: NodeJS.WritableStream;
 }
@@ -95,7 +106,6 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
   for (const warning of fragile) logger.warn(schedule, warning);
   const endorsements = config.collateral === undefined ? {} : { collateral: config.collateral };
-  const queue = new InferenceQueue({ concurrency: config.inference?.concurrency ?? 1, maxQueued: config.inference?.maxQueued ?? 16 });
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
   const keyStore = await OhttpKeyStore.create({
@@ -140,9 +150,20 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   const packs = config.models === null ? [] : await openPacks(config.models);
   const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
   const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
+  const wanted = config.inference?.workers ?? 'auto';
+  const workers = packs.length === 0 ? 0 : wanted === 'auto' ? workersFor(packs) : wanted;
+  let executor: WorkerPool | undefined;
+  try {
+    executor = workers === 0 ? undefined : await WorkerPool.start({ size: workers, models: config.models ?? PACKS_DIR, logger });
+  } catch (e) {
+    await closePacks(packs);
+    throw e;
+  }
+  const queue = new InferenceQueue({ concurrency: config.inference?.concurrency ?? Math.max(1, workers), maxQueued: config.inference?.maxQueued ?? 16 });
+  logger.info({ inferenceWorkers: workers, concurrency: queue.concurrency }, workers === 0 ? 'inference runs in the server thread' : 'inference runs in worker threads');
   // POST /v1/echo answers with whatever it is sent: for trying the path by hand and for tests, never on a
   // TEE whose attestation vouches for what it runs.
-  const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs, queue, logger, ...(ocr === undefined ? {} : { ocr }) })];
+  const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs, queue, logger, ...(executor === undefined ? {} : { executor }), ...(ocr === undefined ? {} : { ocr }) })];
   const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
@@ -167,6 +188,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     identity?.close();
     keyStore.close();
     await queue.close();
+    await executor?.close();
     await closePacks(packs);
     await app.close();
   };
