@@ -6,10 +6,13 @@
 //   tensors: the generic tensor endpoint on the recognition model alone (1 x 3 x 48 x 320 in, a 1 MiB
 //        output back), beside raw `session.run`: the price of carrying a large output through OHTTP;
 //        and its floor, the same model behind nothing but OHTTP and the memory hygiene (floorPath).
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeRequest, decapsulateRequest, encapsulateRequest, type GatewayKey, cipherSuite, AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/index.js';
 import { nodeHpke, free, wipe, RequestScope, afterRequest } from '../src/base/index.js';
-import { loadModelPack, PACKS_DIR, InferenceQueue, inferenceRoutes, closePacks, openPack, runInto, type LoadedModel, encodeTensors, TENSORS_MEDIA_TYPE, detectionBoxes, detectionInput, decodeImage, recognitionInput, ocrRecognizer } from '../src/inference/index.js';
+import { loadModelPack, PACKS_DIR, InferenceQueue, inferenceRoutes, closePacks, openPack, runInto, type LoadedModel, encodeTensors, WorkerPool, TENSORS_MEDIA_TYPE, detectionBoxes, detectionInput, decodeImage, recognitionInput, ocrRecognizer } from '../src/inference/index.js';
 import { OhttpGateway, targetRouter } from '../src/ohttp/index.js';
 import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
 import { renderTextImages } from '../src/testing/renderText.js';
@@ -194,4 +197,63 @@ async function floorPath(model: LoadedModel, key: GatewayKey, config: KeyConfig,
       afterRequest();
     }
   };
+}
+
+/**
+ * With a core to spare: the tensor endpoint with inference in one worker thread with one intra-op
+ * thread, beside raw `session.run` with one intra-op thread in this thread (the gateway's work overlaps
+ * the worker's run on the other core). Cases interleaved call by call.
+ */
+export async function workerTensorSuite(): Promise<SuiteReport> {
+  const models = mkdtempSync(join(tmpdir(), 'cloister-bench-worker-'));
+  const manifest = JSON.parse(readFileSync(join(PACKS_DIR, 'ocr.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(models, 'ocr.json'), JSON.stringify({ ...manifest, threads: { intraOp: 1, interOp: 1 } }));
+  const loaded = await openPack(await loadModelPack(join(models, 'ocr.json')));
+  const model = loaded.models.get('recognition');
+  if (model === undefined) throw new Error('no recognition model');
+  const pool = await WorkerPool.start({ size: 1, models });
+  const { config, key } = await gatewayFor(loaded, false);
+  const gateway = new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes({ packs: [loaded], queue: new InferenceQueue(), executor: pool })), primitives: nodeHpke, afterRequest });
+  const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
+  const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
+  const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });
+  const request = await encapsulateRequest(config, message, { primitives: nodeHpke });
+  const check = await gateway.handle(request.bytes);
+  if (check.kind !== 'encapsulated' || check.status !== 200) throw new Error(`the worker path failed: ${JSON.stringify(check)}`);
+  const feeds = { x: new ort.Tensor('float32', input.slice(), DIMS) };
+  const outputName = model.spec.outputs[0]?.name ?? '';
+  const outputDims = ((await model.session.run(feeds))[outputName] as ort.Tensor).dims;
+  const fetches = { [outputName]: new ort.Tensor('float32', new Float32Array(outputDims.reduce((a, b) => a * b, 1)), outputDims) };
+  try {
+    const rows = await measureInterleaved(
+      [
+        {
+          name: 'raw session.run, 1 intra-op thread',
+          fn: async () => {
+            freeReturned(await model.session.run(feeds, fetches));
+          },
+        },
+        {
+          name: 'private path, worker with 1 intra-op thread',
+          fn: async () => {
+            const r = await gateway.handle(request.bytes);
+            if (r.kind !== 'encapsulated') throw new Error('failed');
+          },
+        },
+      ],
+      OPTIONS,
+    );
+    const [raw, priv] = rows;
+    if (raw === undefined || priv === undefined) throw new Error('missing rows');
+    const ratio = pairedRatio(raw, priv);
+    return {
+      title: `Private inference in a worker thread with a core to spare: PP-OCRv4 recognition through the tensor endpoint (input ${DIMS.join('x')} float32), one worker with one intra-op thread beside raw session.run with one; cases interleaved call by call`,
+      rows,
+      baseline: raw.name,
+      notes: [`private path throughput = ${both(ratio)}, ${ofMedians(raw, priv)} as a ratio of medians, of raw session.run's (target >= 95%: per round ${ratio.perRound.value >= 0.95 ? 'PASS' : 'MISS'}, in total ${ratio.total.value >= 0.95 ? 'PASS' : 'MISS'})`],
+    };
+  } finally {
+    await pool.close();
+    await closePacks([loaded]);
+  }
 }

@@ -12,3 +12,4 @@ export { OcrPipeline } from './ocr/pipeline.js';
 export { decodeImage, imageLabelProblem, ImageDecodeError, type RgbImage } from './ocr/image.js';
 export { detectionInput, detectionBoxes, type TextBox } from './ocr/detect.js';
 export { recognitionInput, ctcDecode, Dictionary } from './ocr/recognize.js';
+export { WorkerPool, workersFor } from './workerPool.js';
