@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { encodeRequest, decapsulateRequest, encapsulateRequest, type GatewayKey, cipherSuite, AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../attestation/protocols/index.js';
 import { nodeHpke, free, wipe, RequestScope, afterRequest } from '../src/base/index.js';
-import { loadModelPack, PACKS_DIR, InferenceQueue, inferenceRoutes, closePacks, openPack, runInto, type LoadedModel, encodeTensors, WorkerPool, TENSORS_MEDIA_TYPE, detectionBoxes, detectionInput, decodeImage, recognitionInput, ocrRecognizer } from '../src/inference/index.js';
+import { loadModelPack, PACKS_DIR, InferenceQueue, inferenceRoutes, inThread, closePacks, openPack, runInto, type LoadedModel, encodeTensors, WorkerPool, TENSORS_MEDIA_TYPE, detectionBoxes, detectionInput, decodeImage, recognitionInput } from '../src/inference/index.js';
 import { OhttpGateway, targetRouter } from '../src/ohttp/index.js';
 import { measureInterleaved, pairedRatio, type Interval, type Measurement, type Ratio, type SuiteReport } from './measure.js';
 import { renderTextImages } from '../src/testing/renderText.js';
@@ -27,13 +27,13 @@ const cost = (r: Ratio): string => `${pct(1 - r.perRound.value)} per round (95% 
 const ofMedians = (baseline: Measurement, subject: Measurement): string => `${((100 * baseline.medianUs) / subject.medianUs).toFixed(1)}%`;
 const DIMS: readonly number[] = [1, 3, 48, 320];
 
-async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>, ocr: boolean): Promise<{ gateway: OhttpGateway; unwiped: OhttpGateway; config: KeyConfig; key: GatewayKey }> {
+async function gatewayFor(loaded: Awaited<ReturnType<typeof openPack>>): Promise<{ gateway: OhttpGateway; unwiped: OhttpGateway; config: KeyConfig; key: GatewayKey }> {
   const suite = cipherSuite(nodeHpke, KEM_X25519_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_128_GCM);
   if (suite === undefined) throw new Error('no suite');
   const pair = await suite.kem.generateKeyPair();
   const config: KeyConfig = { keyId: 1, kemId: KEM_X25519_HKDF_SHA256, publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)), suites: [{ kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES_128_GCM }] };
   const key: GatewayKey = { config, privateKey: pair.privateKey };
-  const service = { packs: [loaded], queue: new InferenceQueue(), ...(ocr ? { ocr: ocrRecognizer(loaded) } : {}) };
+  const service = inThread([loaded], new InferenceQueue());
   // The server's own after-request hygiene (a minor GC) is part of the private path's cost.
   const target = targetRouter(inferenceRoutes(service));
   return {
@@ -66,7 +66,7 @@ export async function ocrSuite(): Promise<SuiteReport> {
   const lines = boxes.map((b) => recognitionInput(image, b));
   const detFeeds = { x: new ort.Tensor('float32', det.data, det.dims) };
   const recFeeds = lines.map((l) => ({ x: new ort.Tensor('float32', l.data, l.dims) }));
-  const { gateway, unwiped, config } = await gatewayFor(loaded, true);
+  const { gateway, unwiped, config } = await gatewayFor(loaded);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/ocr', headers: [['content-type', 'image/png']], content: png, trailers: [] });
   const request = await encapsulateRequest(config, message, { primitives: nodeHpke });
   const check = await gateway.handle(request.bytes);
@@ -118,7 +118,7 @@ export async function tensorSuite(): Promise<SuiteReport> {
   const loaded = await openPack(await loadModelPack(`${PACKS_DIR}/ocr.json`));
   const model = loaded.models.get('recognition');
   if (model === undefined) throw new Error('no recognition model');
-  const { gateway, unwiped, config, key } = await gatewayFor(loaded, false);
+  const { gateway, unwiped, config, key } = await gatewayFor(loaded);
   const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
   const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });
@@ -212,8 +212,8 @@ export async function workerTensorSuite(): Promise<SuiteReport> {
   const model = loaded.models.get('recognition');
   if (model === undefined) throw new Error('no recognition model');
   const pool = await WorkerPool.start({ size: 1, models });
-  const { config, key } = await gatewayFor(loaded, false);
-  const gateway = new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes({ packs: [loaded], queue: new InferenceQueue(), executor: pool })), primitives: nodeHpke, afterRequest });
+  const { config, key } = await gatewayFor(loaded);
+  const gateway = new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes({ packs: [loaded.pack], queue: new InferenceQueue(), executor: pool })), primitives: nodeHpke, afterRequest });
   const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
   const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });

@@ -9,7 +9,7 @@
 //            of the cost, at its worst (each body just over a power of two once framed).
 import { encodeRequest, encapsulateRequest, requestOverhead, paddedLength, cipherSuite, AEAD_AES_128_GCM, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, DEFAULT_PADDING, type BhttpRequest, type GatewayKey, type KeyConfig, type PaddingPolicy, type SizeClasses } from '../attestation/protocols/index.js';
 import { afterRequest, nodeHpke } from '../src/base/index.js';
-import { closePacks, encodeTensors, inferenceRoutes, InferenceQueue, loadModelPack, ocrRecognizer, openPack, PACKS_DIR, TENSORS_MEDIA_TYPE, type LoadedPack } from '../src/inference/index.js';
+import { closePacks, encodeTensors, inferenceRoutes, InferenceQueue, inThread, loadModelPack, openPack, PACKS_DIR, TENSORS_MEDIA_TYPE, type LoadedPack } from '../src/inference/index.js';
 import { echoRoute, OhttpGateway, targetRouter, type TargetRoute } from '../src/ohttp/index.js';
 import { renderTextImages } from '../src/testing/renderText.js';
 import { measureInterleaved, pairedRatio, type Measurement, type SuiteReport } from './measure.js';
@@ -68,7 +68,7 @@ function costNote(what: string, unpadded: Measurement, padded: Measurement, targ
 async function ocrRows(keys: { key: GatewayKey; config: KeyConfig }, loaded: LoadedPack): Promise<{ rows: Measurement[]; notes: string[] }> {
   const [png] = await renderTextImages([['COFFEE 3.20', 'BAGEL 2.75', 'ORANGE JUICE 4.10', 'TOTAL 10.05']]);
   if (png === undefined) throw new Error('no image');
-  const routes = inferenceRoutes({ packs: [loaded], queue: new InferenceQueue(), ocr: ocrRecognizer(loaded) });
+  const routes = inferenceRoutes(inThread([loaded], new InferenceQueue()));
   const message: BhttpRequest = { method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/ocr', headers: [['content-type', 'image/png']], content: png, trailers: [] };
   const cases = [await exchangeCase(`OCR, ${png.length} B PNG`, routes, message, VARIANTS.none, keys), await exchangeCase(`OCR, ${png.length} B PNG`, routes, message, VARIANTS.default, keys)];
   const rows = await measureInterleaved(cases, { budgetMs: 12_000, minIterations: 30, warmup: 3 });
@@ -81,7 +81,7 @@ async function tensorRows(keys: { key: GatewayKey; config: KeyConfig }, loaded: 
   const dims = [1, 3, 48, 320];
   const input = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
   const body = encodeTensors([{ name: 'x', type: 'float32', dims, data: input }]);
-  const routes = inferenceRoutes({ packs: [loaded], queue: new InferenceQueue() });
+  const routes = inferenceRoutes(inThread([loaded], new InferenceQueue()));
   const message: BhttpRequest = { method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] };
   const cases = await Promise.all([VARIANTS.none, VARIANTS.default, VARIANTS.fine].map((v) => exchangeCase('tensors', routes, message, v, keys)));
   const rows = await measureInterleaved(cases, { budgetMs: 15_000, minIterations: 100, warmup: 10 });

@@ -4,52 +4,20 @@
 // LOAD_MS, while a probe asks GET /status and GET /.well-known/ohttp-gateway in turn every 25 ms.
 // Rows: the probes' latencies (median, p99) in each mode, and the OCR requests' own; notes give the
 // OCR throughput. The target: status and keys under 10 ms at p99 with workers.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { OhttpClient } from '../attestation/client/ohttpClient.js';
-import { SnpVerifier } from '../attestation/snp/verify.js';
-import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, nodeHpke } from '../src/base/index.js';
-import { PACKS_DIR } from '../src/inference/index.js';
-import { availableSimulatedRoots } from '../src/tee/sim/devRoots.js';
 import { renderTextImages } from '../src/testing/renderText.js';
+import { startServerProcess } from '../src/testing/serverProcess.js';
 import { unauthenticatedFetch } from '../src/testing/unauthenticatedFetch.js';
 import { summarize, type Measurement, type SuiteReport } from './measure.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CLIENTS = 4;
 const LOAD_MS = 20_000;
 const PROBE_EVERY_MS = 25;
 
-async function start(args: readonly string[]): Promise<{ server: ChildProcess; url: string }> {
-  const state = mkdtempSync(join(tmpdir(), 'cloister-bench-load-'));
-  const models = mkdtempSync(join(tmpdir(), 'cloister-bench-load-models-'));
-  copyFileSync(join(PACKS_DIR, 'ocr.json'), join(models, 'ocr.json'));
-  const server = spawn(process.execPath, [...HARDENED_NODE_FLAGS, CLI, 'serve', '--simulated', '--port', '0', '--models', models, '--queue', '64', ...args], {
-    env: { ...process.env, CLOISTER_STATE_DIR: state, GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m?.[1] !== undefined) resolve(m[1]);
-    });
-    server.once('exit', (code) => {
-      reject(new Error(`the server exited (${String(code)}): ${err}`));
-    });
-  });
-  process.env.CLOISTER_STATE_DIR = state;
-  return { server, url };
-}
-
 async function underLoad(label: string, args: readonly string[], png: Uint8Array): Promise<{ rows: Measurement[]; note: string }> {
-  const { server, url } = await start(args);
+  const server = await startServerProcess({ models: ['ocr'], args: ['--queue', '64', ...args] });
+  const url = server.url;
   try {
-    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const client = await server.client();
     const ocr = async (): Promise<void> => {
       const r = await client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png.slice() });
       if (r.status !== 200) throw new Error(`OCR answered ${r.status}`);
@@ -84,7 +52,7 @@ async function underLoad(label: string, args: readonly string[], png: Uint8Array
       note: `${label}: ${(requests.length / (LOAD_MS / 1000)).toFixed(1)} OCR requests/s`,
     };
   } finally {
-    server.kill();
+    await server.stop();
   }
 }
 

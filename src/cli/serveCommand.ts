@@ -180,7 +180,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
           ? '  PLAIN HTTP (--http): the server is not authenticated and traffic is not encrypted\n'
           : `  RA-TLS certificate  notAfter ${identity.info.notAfter.toISOString()}, SPKI SHA-256 ${identity.info.spkiSha256} (self-signed: verify its attestation)\n`) +
         `  OHTTP     ${address}/.well-known/ohttp-gateway (key IDs ${keyStore.keys.map((k) => k.config.keyId).join(', ')})\n` +
-        `  models    ${packs.length === 0 ? 'none' : packs.map((p) => `${p.pack.name} ${p.pack.version}`).join(', ')}\n` +
+        `  models    ${packs.length === 0 ? 'none' : packs.map((p) => `${p.name} ${p.version}`).join(', ')}\n` +
         `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
     );
     hooks.onListening?.(address);

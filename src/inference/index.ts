@@ -1,11 +1,11 @@
 // Inference behind the gateway: model packs and their sessions, the tensor endpoint and the OCR pipeline,
 // as gateway targets.
-export { loadModelPack, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpec, type TensorSpec } from './manifest.js';
-export { openPack, openPacks, closePacks, runInto, ModelRunError, type LoadedModel, type LoadedPack } from './sessions.js';
+export { loadModelPack, loadModelPacks, parseModelPack, PACKS_DIR, type ModelPack, type ModelSpec, type TensorSpec } from './manifest.js';
+export { openPack, openPacks, openEach, closePacks, runInto, ModelRunError, type LoadedModel, type LoadedPack } from './sessions.js';
 export { checkInputs } from './checkInputs.js';
 export { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-export { inferenceRoutes, type InferenceService } from './routes.js';
-export { localExecutor, runModel, type InferenceExecutor, type InferenceJob, type OcrRecognizer } from './work.js';
+export { inferenceRoutes, inThread, type InferenceService } from './routes.js';
+export { localExecutor, localWork, runModel, type InferenceExecutor, type InferenceJob, type OcrRecognizer } from './work.js';
 export { encodeTensors, decodeTensors, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
 export { ocrRecognizer } from './ocrPack.js';
 export { OcrPipeline } from './ocr/pipeline.js';

@@ -21,8 +21,8 @@ import { loadModelPack, PACKS_DIR, parseModelPack, type TensorSpec } from './man
 import { checkInputs } from './checkInputs.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type WireTensor } from './tensorCodec.js';
-import { inferenceRoutes } from './routes.js';
-import { runModel, type OcrRecognizer } from './work.js';
+import { inferenceRoutes, inThread } from './routes.js';
+import { localExecutor, runModel, type OcrRecognizer } from './work.js';
 import { closePacks, openPack, type LoadedPack } from './sessions.js';
 
 describe('model packs', () => {
@@ -175,8 +175,8 @@ describe('the tensor and OCR routes refuse what the model cannot take, with 400 
   let packs: LoadedPack[] = [];
   before(async () => {
     packs = [await openPack(await loadModelPack(join(PACKS_DIR, 'vad.json'))), await openPack(await loadModelPack(join(PACKS_DIR, 'ocr.json'))), await openPack(parseModelPack(looseManifest('vad'), 'loose vad.json')), await openPack(parseModelPack(looseManifest('ocr'), 'loose ocr.json'))];
-    bundled = targetRouter(inferenceRoutes({ packs: packs.slice(0, 2), queue, logger }));
-    loose = targetRouter(inferenceRoutes({ packs: packs.slice(2), queue, logger }));
+    bundled = targetRouter(inferenceRoutes(inThread(packs.slice(0, 2), queue, { logger })));
+    loose = targetRouter(inferenceRoutes(inThread(packs.slice(2), queue, { logger })));
   });
   after(async () => {
     await closePacks(packs);
@@ -235,7 +235,7 @@ describe('the tensor and OCR routes refuse what the model cannot take, with 400 
         return Promise.resolve({ text: scope.alloc(0), lines: 0, boxes: 0 });
       },
     };
-    const handler = targetRouter(inferenceRoutes({ packs: [], queue, ocr }));
+    const handler = targetRouter(inferenceRoutes({ packs: [await loadModelPack(join(PACKS_DIR, 'ocr.json'))], queue, executor: localExecutor({ packs: [], ocr }) }));
     const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(32)]);
     const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...new Uint8Array(32)]);
     assert.deepEqual(await post(handler, '/v1/ocr', png, 'image/jpeg'), { status: 400, text: 'image is PNG but labelled image/jpeg' });

@@ -5,9 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorFields } from '../base/log.js';
 import { afterRequest } from '../base/memory/hygiene.js';
 import { RequestScope } from '../base/memory/requestScope.js';
-import { ocrRecognizer } from './ocrPack.js';
 import { openPacks } from './sessions.js';
-import { localExecutor, type WorkLogger } from './work.js';
+import { localExecutor, localWork, type WorkLogger } from './work.js';
 import type { FromWorker, ToWorker, WorkerData } from './workerPool.js';
 
 const port = parentPort;
@@ -28,8 +27,7 @@ const logger: WorkLogger = {
 
 try {
   const packs = await openPacks(data.models);
-  const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
-  const executor = localExecutor({ packs, logger, ownBuffers: true, ...(ocrPack === undefined ? {} : { ocr: ocrRecognizer(ocrPack) }), ...(data.maxElements === undefined ? {} : { maxElements: data.maxElements }) });
+  const executor = localExecutor(localWork(packs, logger, { ownBuffers: true, ...(data.maxElements === undefined ? {} : { maxElements: data.maxElements }) }));
   const running = new Map<number, AbortController>();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'abort') {

@@ -4,7 +4,7 @@
 // every hash: a file that differs is refused.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
@@ -175,4 +175,17 @@ export async function loadModelPack(manifestPath: string, root = PROJECT_ROOT): 
   const pack = parseModelPack(json, manifestPath, root);
   await verifyModelPack(pack, manifestPath);
   return pack;
+}
+
+/** Every manifest in `dir` (default image/models), read, validated and verified, in name order. */
+export async function loadModelPacks(dir = PACKS_DIR): Promise<ModelPack[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  } catch (cause) {
+    throw new CloisterError('MODEL_PACK_INVALID', `cannot read the model pack directory ${dir}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'models', cause });
+  }
+  const packs: ModelPack[] = [];
+  for (const n of names) packs.push(await loadModelPack(join(dir, n)));
+  return packs;
 }

@@ -11,27 +11,19 @@
 // worker threads (the default) and in the server's thread. Skipped without Chromium (it renders the
 // images).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
-import { fileURLToPath } from 'node:url';
-import { OhttpClient } from '../../attestation/client/ohttpClient.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
-import { nodeHpke } from '../base/crypto/nodeHpke.js';
-import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
+import type { OhttpClient } from '../../attestation/client/ohttpClient.js';
+import { startServerProcess, type ServerProcess } from '../testing/serverProcess.js';
 import { scanProcessMemory } from '../testing/memoryScan.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
-import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
-import { PACKS_DIR, PROJECT_ROOT } from './manifest.js';
+import { PROJECT_ROOT } from './manifest.js';
 import { detectionInput } from './ocr/detect.js';
 import { decodeImage } from './ocr/image.js';
 import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const ALPHABET = 'ACDEFHJKLMNPRTUVWXY34679';
 const code = (n: number): string => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join('');
 
@@ -64,40 +56,20 @@ function assertNoResidue(pid: number | undefined, patterns: Record<string, Uint8
 }
 
 describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
-  let server: ChildProcess;
-  let url = '';
-  let log = '';
+  let server: ServerProcess;
   let images: Uint8Array[];
   const canary = code(16);
-  const state = mkdtempSync(join(tmpdir(), 'cloister-scrape-'));
 
   before(async () => {
     images = await renderTextImages([[`WARM ${code(12)}`, 'TOTAL 1.00'], [`WARM ${code(12)}`], [`CANARY ${canary}`, `TOTAL ${canary.slice(0, 6)}`]]);
-    const models = mkdtempSync(join(tmpdir(), 'cloister-scrape-models-'));
-    copyFileSync(join(PACKS_DIR, 'ocr.json'), join(models, 'ocr.json'));
-    server = spawn(process.execPath, [...HARDENED_NODE_FLAGS, CLI, 'serve', '--simulated', '--port', '0', '--models', models], {
-      env: { ...process.env, CLOISTER_STATE_DIR: state, GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES },
-    });
-    server.stdout?.on('data', (c: Buffer) => (log += c.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let err = '';
-      server.stderr?.on('data', (c: Buffer) => {
-        err += c.toString();
-        const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
-        if (m?.[1] !== undefined) resolve(m[1]);
-      });
-      server.on('exit', (c) => {
-        reject(new Error(`server exited ${String(c)}: ${err}`));
-      });
-    });
-    process.env.CLOISTER_STATE_DIR = state;
+    server = await startServerProcess({ models: ['ocr'] });
   });
 
-  after(() => {
-    server.kill();
+  after(async () => {
+    await server.stop();
   });
 
-  const newClient = async (): Promise<OhttpClient> => new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+  const newClient = (): Promise<OhttpClient> => server.client();
 
   it('finds no copy of the input or the output in the server process, and none in its log', async () => {
     const client = await newClient();
@@ -131,6 +103,7 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
     }
     assert.ok(Object.keys(patterns).length >= 9, Object.keys(patterns).join(', '));
     assertNoResidue(server.pid, patterns);
+    const log = server.stdout();
     assert.doesNotMatch(log, new RegExp(canary.slice(0, 8)));
     assert.match(log, /"route":"\/\.well-known\/ohttp-gateway","status":200/);
     assert.match(log, /"model":"ocr","status":200,"requestBytes":\d+,"responseBytes":\d+,"msg":"private request"/);
@@ -172,46 +145,22 @@ describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIU
   });
 });
 
-async function startServer(args: readonly string[]): Promise<{ server: ChildProcess; url: string; log: () => string }> {
-  const state = mkdtempSync(join(tmpdir(), 'cloister-scrape-'));
-  const models = mkdtempSync(join(tmpdir(), 'cloister-scrape-models-'));
-  copyFileSync(join(PACKS_DIR, 'ocr.json'), join(models, 'ocr.json'));
-  const server = spawn(process.execPath, [...HARDENED_NODE_FLAGS, CLI, 'serve', '--simulated', '--port', '0', '--models', models, ...args], {
-    env: { ...process.env, CLOISTER_STATE_DIR: state, GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES },
-  });
-  let log = '';
-  server.stdout.on('data', (c: Buffer) => (log += c.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(err);
-      if (m?.[1] !== undefined) resolve(m[1]);
-    });
-    server.on('exit', (c) => {
-      reject(new Error(`server exited ${String(c)}: ${err}`));
-    });
-  });
-  process.env.CLOISTER_STATE_DIR = state;
-  return { server, url, log: () => log };
-}
-
 for (const [mode, args, rounds] of [
   ['in worker threads (the default)', [], 3],
   ['in the server thread (--inference-workers 0)', ['--inference-workers', '0'], 2],
 ] as const) {
   describe(`memory scrape after bursts of 40 concurrent OCR requests, inference ${mode}`, { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
-    let started: Awaited<ReturnType<typeof startServer>>;
+    let started: ServerProcess;
     before(async () => {
-      started = await startServer(['--queue', '64', ...args]);
+      started = await startServerProcess({ models: ['ocr'], args: ['--queue', '64', ...args] });
     });
-    after(() => {
-      started.server.kill();
+    after(async () => {
+      await started.stop();
     });
 
     it(`finds no recognised text of any request, ${rounds} rounds, 2 s after each round's last answer`, async () => {
-      const client = new OhttpClient({ relay: started.url, gateway: started.url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
-      assert.match(started.log(), new RegExp(args.length === 0 ? 'inference runs in worker threads' : 'inference runs in the server thread'));
+      const client = await started.client();
+      assert.match(started.stdout(), new RegExp(args.length === 0 ? 'inference runs in worker threads' : 'inference runs in the server thread'));
       for (let round = 0; round < rounds; round++) {
         const canaries = Array.from({ length: 40 }, () => code(15));
         const images = await renderTextImages(canaries.map((c) => [c]));
@@ -228,8 +177,8 @@ for (const [mode, args, rounds] of [
           patterns[`request ${i} text, UTF-16LE`] = new Uint8Array(Buffer.from(new TextDecoder().decode(text), 'utf16le'));
           patterns[`request ${i} canary, ASCII`] = new TextEncoder().encode(canaries[i]);
         }
-        assertNoResidue(started.server.pid, patterns);
-        for (const c of canaries) assert.doesNotMatch(started.log(), new RegExp(c.slice(0, 10)));
+        assertNoResidue(started.pid, patterns);
+        for (const c of canaries) assert.doesNotMatch(started.stdout(), new RegExp(c.slice(0, 10)));
       }
     });
   });

@@ -5,21 +5,12 @@
 // process, whose stderr does show them: the requests are ones ONNX Runtime would have written out.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { OhttpClient } from '../../attestation/client/ohttpClient.js';
-import { SnpVerifier } from '../../attestation/snp/verify.js';
-import { nodeHpke } from '../base/crypto/nodeHpke.js';
-import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
 import { loosePack } from '../testing/loosePack.js';
-import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
+import { startServerProcess, type ServerProcess } from '../testing/serverProcess.js';
 import { PROJECT_ROOT } from './manifest.js';
 import { encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** A batch size no other number in the output is likely to be: the shapes ORT reports carry it. */
 const BATCH = 173;
 /** ORT's shape text with the batch in it ({1,1,173,128,2}, {1,173,128}), or ORT's own log lines. */
@@ -60,26 +51,12 @@ function output(child: ChildProcess): { stdout: () => string; stderr: () => stri
 }
 
 describe('ONNX Runtime writes nothing derived from a request', () => {
-  const state = mkdtempSync(join(tmpdir(), 'cloister-ortlog-'));
-  let server: ChildProcess;
-  let out: ReturnType<typeof output>;
-  let url = '';
+  let server: ServerProcess;
   before(async () => {
-    server = spawn(process.execPath, [CLI, 'serve', '--simulated', '--port', '0', '--models', loosePack('vad')], { env: { ...process.env, CLOISTER_STATE_DIR: state } });
-    out = output(server);
-    url = await new Promise<string>((resolve, reject) => {
-      server.stderr?.on('data', () => {
-        const m = /cloister serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(out.stderr());
-        if (m?.[1] !== undefined) resolve(m[1]);
-      });
-      server.on('exit', (c) => {
-        reject(new Error(`server exited ${String(c)}: ${out.stderr()}`));
-      });
-    });
-    process.env.CLOISTER_STATE_DIR = state;
+    server = await startServerProcess({ models: loosePack('vad'), hardened: false });
   });
-  after(() => {
-    server.kill();
+  after(async () => {
+    await server.stop();
   });
 
   it('at its default level, ONNX Runtime writes these requests\' shapes to stderr (the positive control)', async () => {
@@ -91,18 +68,17 @@ describe('ONNX Runtime writes nothing derived from a request', () => {
   });
 
   it('the server answers 400 naming the inputs, and its stdout and stderr hold no shape text from the requests', async () => {
-    const client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    const client = await server.client();
     for (const tensors of [vadTensors(-1n), vadTensors(16000n, 1)]) {
       const r = await client.fetch({ url: 'https://cloister/v1/models/vad/vad', headers: [['content-type', TENSORS_MEDIA_TYPE]], body: encodeTensors(tensors) });
       assert.equal(r.status, 400);
       assert.equal(new TextDecoder().decode(r.content), 'inputs input, state, sr rejected by the model');
     }
-    server.kill();
-    await out.closed;
-    const refusals = out.stdout().split('\n').filter((l) => l.includes('model refused the input'));
-    assert.equal(refusals.length, 2, out.stdout());
+    await server.stop();
+    const refusals = server.stdout().split('\n').filter((l) => l.includes('model refused the input'));
+    assert.equal(refusals.length, 2, server.stdout());
     for (const l of refusals) assert.deepEqual((JSON.parse(l) as { err: unknown }).err, { type: 'ModelRunError', code: 'MODEL_RUN_FAILED' });
-    assert.doesNotMatch(out.stdout(), LEAK);
-    assert.doesNotMatch(out.stderr(), LEAK);
+    assert.doesNotMatch(server.stdout(), LEAK);
+    assert.doesNotMatch(server.stderr(), LEAK);
   });
 });

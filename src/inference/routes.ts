@@ -8,15 +8,24 @@ import { mediaType } from '../../attestation/protocols/httpText.js';
 import type { BhttpRequest, BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { textResponse, type TargetContext, type TargetRoute } from '../ohttp/target.js';
 import { InferenceQueue, QueueClosedError, QueueFullError } from './queue.js';
-import type { LoadedModel, LoadedPack } from './sessions.js';
+import type { ModelPack, ModelSpec } from './manifest.js';
 import { TENSORS_MEDIA_TYPE } from './tensorCodec.js';
 import { imageLabelProblem } from './ocr/image.js';
-import { localExecutor, type InferenceExecutor, type InferenceJob, type LocalWork } from './work.js';
+import type { LoadedPack } from './sessions.js';
+import { localExecutor, localWork, type InferenceExecutor, type InferenceJob, type OcrRecognizer, type WorkLogger } from './work.js';
 
-export interface InferenceService extends LocalWork {
+export interface InferenceService {
+  /** The packs served, by their manifests: a tensor route per model, /v1/ocr for an "ocr" pack, the listing. */
+  readonly packs: readonly ModelPack[];
   readonly queue: InferenceQueue;
-  /** Where jobs run (default: in this thread, a localExecutor over `packs` and `ocr`). */
-  readonly executor?: InferenceExecutor;
+  /** Where the jobs run: a localExecutor (this thread) or a WorkerPool. */
+  readonly executor: InferenceExecutor;
+}
+
+/** `loaded` served and run in this thread; `ocr` replaces the OCR pack's own pipeline (tests). */
+export function inThread(loaded: readonly LoadedPack[], queue: InferenceQueue, options: { readonly logger?: WorkLogger; readonly ocr?: OcrRecognizer } = {}): InferenceService {
+  const work = localWork(loaded, options.logger);
+  return { packs: loaded.map((l) => l.pack), queue, executor: localExecutor(options.ocr === undefined ? work : { ...work, ocr: options.ocr }) };
 }
 
 const encoder = new TextEncoder();
@@ -34,9 +43,9 @@ function busy(e: unknown): BhttpResponse | undefined {
 }
 
 /** Queues `job` on the request's body; a full or closing queue is a 503. */
-async function queued(service: InferenceService, executor: InferenceExecutor, job: InferenceJob, content: Uint8Array, context: TargetContext): Promise<BhttpResponse> {
+async function queued(service: InferenceService, job: InferenceJob, content: Uint8Array, context: TargetContext): Promise<BhttpResponse> {
   try {
-    return await service.queue.run((s) => executor.run(job, content, context.scope, s), context.signal);
+    return await service.queue.run((s) => service.executor.run(job, content, context.scope, s), context.signal);
   } catch (e) {
     const r = busy(e);
     if (r !== undefined) return r;
@@ -44,41 +53,40 @@ async function queued(service: InferenceService, executor: InferenceExecutor, jo
   }
 }
 
-function tensorRoute(service: InferenceService, executor: InferenceExecutor, pack: LoadedPack, model: LoadedModel): TargetRoute {
-  const job: InferenceJob = { kind: 'tensors', pack: pack.pack.name, role: model.spec.role };
+function tensorRoute(service: InferenceService, pack: ModelPack, model: ModelSpec): TargetRoute {
+  const job: InferenceJob = { kind: 'tensors', pack: pack.name, role: model.role };
   return {
     method: 'POST',
-    path: `/v1/models/${pack.pack.name}/${model.spec.role}`,
-    model: pack.pack.name,
-    padding: pack.pack.padding,
+    path: `/v1/models/${pack.name}/${model.role}`,
+    model: pack.name,
+    padding: pack.padding,
     handler: (request, context) => {
       if (requestType(request) !== TENSORS_MEDIA_TYPE) return Promise.resolve(textResponse(415, `send ${TENSORS_MEDIA_TYPE}`));
-      return queued(service, executor, job, request.content, context);
+      return queued(service, job, request.content, context);
     },
   };
 }
 
-function ocrRoute(service: InferenceService, executor: InferenceExecutor): TargetRoute {
-  const pack = service.packs.find((p) => p.pack.processing === 'ocr')?.pack;
+function ocrRoute(service: InferenceService, pack: ModelPack): TargetRoute {
   return {
     method: 'POST',
     path: '/v1/ocr',
-    model: pack?.name ?? 'ocr',
-    ...(pack === undefined ? {} : { padding: pack.padding }),
+    model: pack.name,
+    padding: pack.padding,
     handler: (request, context) => {
       const type = requestType(request);
       if (type !== 'image/png' && type !== 'image/jpeg') return Promise.resolve(textResponse(415, 'send image/png or image/jpeg'));
       const mislabelled = imageLabelProblem(type, request.content);
       if (mislabelled !== undefined) return Promise.resolve(textResponse(400, mislabelled));
-      return queued(service, executor, { kind: 'ocr' }, request.content, context);
+      return queued(service, { kind: 'ocr' }, request.content, context);
     },
   };
 }
 
-function modelsRoute(service: InferenceService): TargetRoute {
+function modelsRoute(service: InferenceService, ocr: ModelPack | undefined): TargetRoute {
   const listing = encoder.encode(
     JSON.stringify({
-      packs: service.packs.map(({ pack }) => ({
+      packs: service.packs.map((pack) => ({
         name: pack.name,
         version: pack.version,
         description: pack.description,
@@ -86,17 +94,17 @@ function modelsRoute(service: InferenceService): TargetRoute {
         processing: pack.processing,
         models: pack.models.map((m) => ({ role: m.role, sha256: m.sha256, path: `/v1/models/${pack.name}/${m.role}`, inputs: m.inputs, outputs: m.outputs })),
       })),
-      ...(service.ocr === undefined ? {} : { ocr: '/v1/ocr' }),
+      ...(ocr === undefined ? {} : { ocr: '/v1/ocr' }),
     }),
   );
   return { method: 'GET', path: '/v1/models', handler: () => Promise.resolve({ status: 200, informational: [], headers: [['content-type', 'application/json']], content: listing.slice(), trailers: [] }) };
 }
 
 export function inferenceRoutes(service: InferenceService): TargetRoute[] {
-  const executor = service.executor ?? localExecutor(service);
+  const ocr = service.packs.find((p) => p.processing === 'ocr');
   return [
-    modelsRoute(service),
-    ...service.packs.flatMap((p) => [...p.models.values()].map((m) => tensorRoute(service, executor, p, m))),
-    ...(service.ocr === undefined ? [] : [ocrRoute(service, executor)]),
+    modelsRoute(service, ocr),
+    ...service.packs.flatMap((p) => p.models.map((m) => tensorRoute(service, p, m))),
+    ...(ocr === undefined ? [] : [ocrRoute(service, ocr)]),
   ];
 }

@@ -7,11 +7,9 @@
 // 18 ms with it; the memory scrape finds nothing either way).
 // ONNX Runtime logs nothing: its messages carry shapes derived from requests, and it writes them to stderr,
 // outside the log schema (src/base/log.ts). A run's error is replaced by a ModelRunError, which drops them.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CloisterError } from '../../attestation/errors.js';
-import { loadModelPack, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
+import { loadModelPacks, PACKS_DIR, readVerified, type ModelPack, type ModelSpec } from './manifest.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 
@@ -77,14 +75,18 @@ async function openModel(pack: ModelPack, spec: ModelSpec, source: string): Prom
 
 /** Every manifest in `dir` (default image/models), verified and opened, in name order. */
 export async function openPacks(dir = PACKS_DIR): Promise<LoadedPack[]> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
-  } catch (cause) {
-    throw new CloisterError('MODEL_PACK_INVALID', `cannot read the model pack directory ${dir}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'models', cause });
-  }
+  return openEach(await loadModelPacks(dir));
+}
+
+/** Each pack opened in turn; on a failure, those already open are released. */
+export async function openEach(packs: readonly ModelPack[]): Promise<LoadedPack[]> {
   const loaded: LoadedPack[] = [];
-  for (const n of names) loaded.push(await openPack(await loadModelPack(join(dir, n))));
+  try {
+    for (const pack of packs) loaded.push(await openPack(pack));
+  } catch (e) {
+    await closePacks(loaded);
+    throw e;
+  }
   return loaded;
 }
 

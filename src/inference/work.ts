@@ -14,6 +14,7 @@ import { checkInputs } from './checkInputs.js';
 import { disposeReturned, ModelRunError, runInto, runSession, type LoadedModel, type LoadedPack } from './sessions.js';
 import { allocateEncoded, decodeTensors, encodeTensors, fillEncoded, TensorFormatError, TENSORS_MEDIA_TYPE, type TensorData, type WireTensor } from './tensorCodec.js';
 import { ImageDecodeError } from './ocr/image.js';
+import { ocrRecognizer } from './ocrPack.js';
 
 export interface OcrRecognizer {
   /** The recognised text, made in `scope`; every intermediate is made or adopted there too. */
@@ -148,6 +149,12 @@ async function ocrWork(work: LocalWork, ocr: OcrRecognizer, content: Uint8Array,
     if (signal?.aborted !== true) work.logger?.error({ model: work.packs.find((p) => p.pack.processing === 'ocr')?.pack.name ?? 'ocr', ...errorFields(e) }, 'inference failed');
     throw e;
   }
+}
+
+/** The work of `packs` in this thread: their models, and the OCR pipeline of an "ocr" pack. */
+export function localWork(packs: readonly LoadedPack[], logger?: WorkLogger, options: { readonly ownBuffers?: boolean; readonly maxElements?: number } = {}): LocalWork {
+  const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
+  return { packs, ...(logger === undefined ? {} : { logger }), ...(ocrPack === undefined ? {} : { ocr: ocrRecognizer(ocrPack) }), ...options };
 }
 
 /** Runs jobs in this thread, on sessions this thread opened. */

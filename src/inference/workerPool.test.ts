@@ -11,7 +11,7 @@ import { RequestScope } from '../base/memory/requestScope.js';
 import { PACKS_DIR } from './manifest.js';
 import { decodeTensors, encodeTensors } from './tensorCodec.js';
 import { WorkerPool, workersFor } from './workerPool.js';
-import type { LoadedPack } from './sessions.js';
+import type { ModelPack } from './manifest.js';
 
 const vadRequest = (sr = 16000n): Uint8Array =>
   encodeTensors([
@@ -84,7 +84,7 @@ describe('inference worker pool', () => {
   });
 
   it('sizes itself from the cores and the packs\' intra-op threads', () => {
-    const pack = (intraOp: number): LoadedPack => ({ pack: { threads: { intraOp, interOp: 1 } } }) as unknown as LoadedPack;
+    const pack = (intraOp: number): ModelPack => ({ threads: { intraOp, interOp: 1 } }) as unknown as ModelPack;
     assert.equal(workersFor([pack(2)], 2), 1);
     assert.equal(workersFor([pack(1)], 2), 2);
     assert.equal(workersFor([pack(2), pack(1)], 8), 4);

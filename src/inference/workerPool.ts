@@ -12,7 +12,7 @@ import type { BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { errorFields } from '../base/log.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import type { RequestScope } from '../base/memory/requestScope.js';
-import type { LoadedPack } from './sessions.js';
+import type { ModelPack } from './manifest.js';
 import type { InferenceExecutor, InferenceJob, WorkLogger } from './work.js';
 
 /** Messages to a worker. */
@@ -43,8 +43,8 @@ export interface WorkerPoolOptions extends WorkerData {
 const WORKER = new URL('./inferenceWorker.js', import.meta.url);
 
 /** As many workers as the cores hold the packs' intra-op threads, at least one. */
-export function workersFor(packs: readonly LoadedPack[], cores = availableParallelism()): number {
-  const threads = Math.max(1, ...packs.map((p) => p.pack.threads.intraOp));
+export function workersFor(packs: readonly ModelPack[], cores = availableParallelism()): number {
+  const threads = Math.max(1, ...packs.map((p) => p.threads.intraOp));
   return Math.max(1, Math.floor(cores / threads));
 }
 

@@ -13,11 +13,11 @@ import { RuntimeError } from '../base/runtimeErrors.js';
 import type { TimerHandle } from '../base/timer.js';
 import { createLogger, errorFields } from '../base/log.js';
 import { afterRequest, HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS, hygieneStatus } from '../base/memory/hygiene.js';
-import { ocrRecognizer } from '../inference/ocrPack.js';
 import { InferenceQueue } from '../inference/queue.js';
 import { inferenceRoutes } from '../inference/routes.js';
-import { closePacks, openPacks, type LoadedPack } from '../inference/sessions.js';
-import { PACKS_DIR } from '../inference/manifest.js';
+import { closePacks, openEach } from '../inference/sessions.js';
+import { loadModelPacks, PACKS_DIR, type ModelPack } from '../inference/manifest.js';
+import { localExecutor, localWork, type InferenceExecutor } from '../inference/work.js';
 import { WorkerPool, workersFor } from '../inference/workerPool.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
@@ -76,7 +76,8 @@ export interface CloisterServer {
   readonly evidence: EvidenceService;
   /** Undefined over plain HTTP. */
   readonly identity: TlsIdentity | undefined;
-  readonly packs: readonly LoadedPack[];
+  /** The model packs served (their manifests). */
+  readonly packs: readonly ModelPack[];
   /** Starts accepting connections; resolves with the address. */
   listen(host: string, port: number): Promise<string>;
   close(): Promise<void>;
@@ -147,14 +148,14 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   if (identity !== undefined) services.identity = identity;
   const evidence = await EvidenceService.start({ provider, endorsements, ...(identity === undefined ? {} : { keysDigest: () => identity.keysDigest() }) });
   services.evidence = evidence;
-  const packs = config.models === null ? [] : await openPacks(config.models);
-  const ocrPack = packs.find((p) => p.pack.processing === 'ocr');
-  const ocr = ocrPack === undefined ? undefined : ocrRecognizer(ocrPack);
+  // With workers, the sessions are theirs: this thread reads and verifies the manifests, and opens none.
+  const manifests = config.models === null ? [] : await loadModelPacks(config.models ?? PACKS_DIR);
   const wanted = config.inference?.workers ?? 'auto';
-  const workers = packs.length === 0 ? 0 : wanted === 'auto' ? workersFor(packs) : wanted;
-  let executor: WorkerPool | undefined;
+  const workers = manifests.length === 0 ? 0 : wanted === 'auto' ? workersFor(manifests) : wanted;
+  const packs = workers === 0 ? await openEach(manifests) : [];
+  let executor: InferenceExecutor;
   try {
-    executor = workers === 0 ? undefined : await WorkerPool.start({ size: workers, models: config.models ?? PACKS_DIR, logger });
+    executor = workers === 0 ? localExecutor(localWork(packs, logger)) : await WorkerPool.start({ size: workers, models: config.models ?? PACKS_DIR, logger });
   } catch (e) {
     await closePacks(packs);
     throw e;
@@ -163,7 +164,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   logger.info({ inferenceWorkers: workers, concurrency: queue.concurrency }, workers === 0 ? 'inference runs in the server thread' : 'inference runs in worker threads');
   // POST /v1/echo answers with whatever it is sent: for trying the path by hand and for tests, never on a
   // TEE whose attestation vouches for what it runs.
-  const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs, queue, logger, ...(executor === undefined ? {} : { executor }), ...(ocr === undefined ? {} : { ocr }) })];
+  const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs: manifests, queue, executor })];
   const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
@@ -188,7 +189,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     identity?.close();
     keyStore.close();
     await queue.close();
-    await executor?.close();
+    await executor.close();
     await closePacks(packs);
     await app.close();
   };
@@ -199,7 +200,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     keyStore,
     evidence,
     identity,
-    packs,
+    packs: manifests,
     close,
     listen: async (host, port) => {
       let address: string;
