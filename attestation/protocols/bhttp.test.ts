@@ -6,7 +6,7 @@ import { fromHex, toHex } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { applyEdits, edits, onlyParseErrors } from '../testing/parseErrors.js';
 import { PROTOCOL_VECTORS } from '../testing/vectors.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseParts, type BhttpFields, type BhttpRequest, type BhttpResponse } from './bhttp.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeResponseParts, isPadding, type BhttpFields, type BhttpRequest, type BhttpResponse } from './bhttp.js';
 import { encodeVarint, VarintReader, varintSize } from './varint.js';
 
 // RFC 9292 section 5 and RFC 9458 Appendix A, as hex (see the file's "source" and "notes").
@@ -353,7 +353,11 @@ describe('Binary HTTP padding on encode (RFC 9292 section 3.8)', () => {
     assert.ok(parts.includes(content), 'the content is passed through, not copied');
     const padding = parts.at(-1) as Uint8Array;
     assert.equal(padding.length, 1024 - plain.reduce((n, p) => n + p.length, 0));
-    assert.ok(padding.every((b) => b === 0) && padding !== content);
+    assert.ok(padding.every((b) => b === 0));
+    assert.ok(isPadding(padding) && !parts.slice(0, -1).some(isPadding), 'only the padding is a view of the shared zero block');
+    assert.ok(padding.byteLength < padding.buffer.byteLength, 'never the whole block, so no owner can free it');
+    const larger = encodeResponseParts(message, to(1 << 20)).at(-1) as Uint8Array;
+    assert.ok(isPadding(larger) && larger.every((b) => b === 0), 'the block grows for a larger class, still zeros');
     assert.deepEqual(Buffer.concat(parts), Buffer.from(encodeResponse(message, to(1024))));
     assert.equal(encodeResponseParts(message, { padTo: (n) => n }).length, plain.length, 'no empty padding part');
   });

@@ -21,7 +21,7 @@
 // Field names and values follow RFC 9113 section 8.2.1 (section 3.6): names are lowercase tokens
 // (pseudo-fields, which start with ':', are refused: Cloister uses no extension that defines one);
 // values are bytes, held here as Latin-1 strings, without NUL, CR, LF or surrounding SP/HTAB.
-import { concatBytes } from '../bytes.js';
+import { concatBytes, firstNonZero } from '../bytes.js';
 import { ParseError } from '../errors.js';
 import { encodeVarint, VarintReader } from './varint.js';
 
@@ -201,31 +201,6 @@ function readChunkedContent(r: VarintReader): Uint8Array {
   return joinBytes(chunks);
 }
 
-const WORDS_PER_BLOCK = 64;
-
-/**
- * The index of the first non-zero byte, or -1. Padding runs to megabytes: the aligned middle is read 32 bits at
- * a time, a block of words at once, and only a block that holds a non-zero byte is read byte by byte (findIndex
- * took 9 ns a byte).
- */
-function firstNonZero(bytes: Uint8Array): number {
-  const scan = (from: number, to: number): number => {
-    for (let i = from; i < to; i++) if (bytes[i] !== 0) return i;
-    return -1;
-  };
-  const head = Math.min(bytes.length, (4 - (bytes.byteOffset & 3)) & 3);
-  const inHead = scan(0, head);
-  if (inHead >= 0) return inHead;
-  if (bytes.length - head < 4) return scan(head, bytes.length);
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + head, (bytes.length - head) >>> 2);
-  for (let k = 0; k < words.length; k += WORDS_PER_BLOCK) {
-    const end = Math.min(k + WORDS_PER_BLOCK, words.length);
-    let any = 0;
-    for (let j = k; j < end; j++) any |= words[j] as number;
-    if (any !== 0) return scan(head + 4 * k, head + 4 * end);
-  }
-  return scan(head + 4 * words.length, bytes.length);
-}
 
 /** Header section, content, trailer section and padding, each of the first three possibly truncated away. */
 function readBody(r: VarintReader, indeterminate: boolean): Body {
@@ -367,10 +342,24 @@ export function encodeResponse(r: BhttpResponse, options: EncodeOptions = {}): U
   return joinBytes(encodeResponseParts(r, options));
 }
 
+/** One block of zeros, grown as needed, never written, always longer than any view of it handed out. */
+let zeros = new Uint8Array(4096);
+
+/** `length` zero bytes: a view of the shared block (no allocation, nothing to wipe). */
+function zeroBytes(length: number): Uint8Array {
+  if (zeros.length <= length) zeros = new Uint8Array(2 ** Math.ceil(Math.log2(length + 1)));
+  return zeros.subarray(0, length);
+}
+
+/** Whether `part` is padding from encodeResponseParts (a view of the shared zero block: not the request's, never to be wiped or freed). */
+export function isPadding(part: Uint8Array): boolean {
+  return part.buffer === zeros.buffer;
+}
+
 /**
  * The known-length response as parts whose concatenation is encodeResponse's output; the content is
  * one of them, the caller's own array, so a sender can encrypt the parts in turn without a plaintext
- * copy. Padding, when asked for, is a last part of its own: zeros, never a copy of the message.
+ * copy. Padding, when asked for, is a last part of its own: a view of one shared block of zeros (isPadding).
  */
 export function encodeResponseParts(r: BhttpResponse, options: EncodeOptions = {}): Uint8Array[] {
   const parts = [
@@ -380,6 +369,6 @@ export function encodeResponseParts(r: BhttpResponse, options: EncodeOptions = {
     ...encodeBody(r),
   ];
   const padding = paddingFor(totalLength(parts), options);
-  if (padding > 0) parts.push(new Uint8Array(padding));
+  if (padding > 0) parts.push(zeroBytes(padding));
   return parts;
 }

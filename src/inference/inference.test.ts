@@ -185,7 +185,7 @@ describe('the tensor and OCR routes refuse what the model cannot take, with 400 
   const post = async (handler: TargetHandler, path: string, content: Uint8Array, type = TENSORS_MEDIA_TYPE): Promise<{ status: number; text: string }> => {
     const scope = new RequestScope();
     try {
-      const r = await handler({ method: 'POST', scheme: 'https', authority: 'cloister', path, headers: [['content-type', type]], content, trailers: [] }, { signal: new AbortController().signal, scope });
+      const r = await handler({ method: 'POST', scheme: 'https', authority: 'cloister', path, headers: [['content-type', type]], content, trailers: [] }, { signal: new AbortController().signal, scope, padWith: () => undefined });
       return { status: r.status, text: r.status === 200 ? '' : new TextDecoder().decode(r.content) };
     } finally {
       scope.close();

@@ -7,7 +7,7 @@
 // it, and it is closed once, after encapsulation, or when a target that outlived its deadline ends.
 // Every encapsulated response, errors included, is padded inside the encryption so that its length on the
 // wire is a size class: its route's (a model pack's), or the gateway's default.
-import { decodeRequest, encodeResponseParts } from '../../attestation/protocols/bhttp.js';
+import { decodeRequest, encodeResponseParts, isPadding } from '../../attestation/protocols/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../../attestation/protocols/padding.js';
@@ -95,13 +95,18 @@ export class OhttpGateway {
     const scope = this.#options.openScope?.() ?? new RequestScope();
     scope.adopt(message);
     let ended: Promise<unknown> = Promise.resolve();
+    // The route's classes once the target's router has found it; every answer to this request takes them.
+    let padding = this.#padding;
+    const padWith = (policy: PaddingPolicy): void => {
+      padding = policy;
+    };
     try {
-      const answered = await this.#respond(message, scope);
+      const answered = await this.#respond(message, scope, padWith);
       ended = answered.ended;
       const response = answered.response;
-      const padding = response.padding ?? this.#padding;
       const overhead = responder.overhead;
-      const encoded = encodeResponseParts(response, { padTo: (length) => paddedLength(padding, length, overhead) }).map((part) => scope.adopt(part));
+      // The padding is a view of one shared zero block, never written: not the request's to wipe.
+      const encoded = encodeResponseParts(response, { padTo: (length) => paddedLength(padding, length, overhead) }).map((part) => (isPadding(part) ? part : scope.adopt(part)));
       const chunks = await responder.encapsulateChunks(encoded);
       return { kind: 'encapsulated', body: chunks, bodyLength: chunks.reduce((n, c) => n + c.length, 0), status: response.status, ...(response.model === undefined ? {} : { model: response.model }) };
     } catch {
@@ -117,7 +122,7 @@ export class OhttpGateway {
   }
 
   /** The response to send, and when the target's job is over (later than the response after a timeout). */
-  async #respond(message: Uint8Array, scope: RequestScope): Promise<{ response: TargetResponse; ended: Promise<unknown> }> {
+  async #respond(message: Uint8Array, scope: RequestScope, padWith: (policy: PaddingPolicy) => void): Promise<{ response: TargetResponse; ended: Promise<unknown> }> {
     let request;
     try {
       request = decodeRequest(message);
@@ -131,7 +136,7 @@ export class OhttpGateway {
     const target = this.#options.target;
     // Whatever the target answers, in time or late, is the scope's.
     const job = Promise.resolve()
-      .then(() => target(request, { signal: controller.signal, scope }))
+      .then(() => target(request, { signal: controller.signal, scope, padWith }))
       .then((response) => {
         scope.adopt(response.content);
         return response;

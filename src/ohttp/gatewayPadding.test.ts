@@ -95,6 +95,28 @@ describe('gateway response padding', () => {
     assert.equal((await exchange(gateway, k, encodeRequest(request('/v1/echo', new Uint8Array(3))))).length, 1024, 'a route without a pack: the default');
   });
 
+  it("pads every answer to a pack route's path in the pack's classes, the gateway's own included: a 405, the 500 of a throw, the 504 past the deadline", async () => {
+    const k = await key();
+    const failing: TargetRoute = { ...sized({ floor: 4096 }), path: '/v1/sized-fails', handler: () => Promise.reject(new Error('boom')) };
+    const slow: TargetRoute = { ...sized({ floor: 4096 }), path: '/v1/sized-slow', handler: () => new Promise((resolve) => setTimeout(() => { resolve(textResponse(200, 'late')); }, 50)) };
+    const gateway = new OhttpGateway({ keys: () => k, target: targetRouter([sized({ floor: 4096 }), failing, slow]), primitives: nodeHpke, targetTimeoutMs: 10 });
+    const cases: [Uint8Array, number][] = [
+      [encodeRequest(request('/v1/sized', new Uint8Array([1]))), 200],
+      [encodeRequest(request('/v1/sized', new Uint8Array(0), 'GET')), 405],
+      [encodeRequest(request('/v1/sized-fails', new Uint8Array(1))), 500],
+      [encodeRequest(request('/v1/sized-slow', new Uint8Array(1))), 504],
+    ];
+    for (const [message, status] of cases) {
+      const r = await exchange(gateway, k, message);
+      assert.deepEqual([r.status, r.length], [status, 4096]);
+    }
+    await new Promise((r) => setTimeout(r, 60));
+  });
+
+  it('refuses a route with invalid classes when the router is built, not on its first request', () => {
+    assert.throws(() => targetRouter([sized({ floor: 1000 })]), (e: unknown) => (e as { code?: string }).code === 'MALFORMED_POLICY');
+  });
+
   it('takes fine steps above fineFrom: a 1 MiB answer goes out as 1 MiB + 128 KiB rather than 2 MiB', async () => {
     const k = await key();
     const gateway = new OhttpGateway({ keys: () => k, target: targetRouter([sized({ floor: 1024, fineFrom: 65536, steps: 8 })]), primitives: nodeHpke });
