@@ -136,10 +136,16 @@ describe('OHTTP key rotation behind a relay (issue 13)', () => {
     const bundle = await unauthenticatedFetch(`${gateway}${href}`, { method: 'GET', headers: {} });
     assert.equal(bundle.headers.get('cache-control'), 'public, max-age=4, immutable', 'the boot evidence binds the keys too');
 
+    const bootHref = (): Promise<string> => unauthenticatedFetch(`${gateway}/.well-known/cloister/evidence`, { method: 'GET', headers: {} }).then(async (r) => (JSON.parse(Buffer.from(await r.arrayBuffer()).toString()) as { bundles: { href: string }[] }).bundles[0]?.href ?? '');
+
     clock.advanceTo(T0 + 25_000);
     await settled(1);
     clock.advanceTo(T0 + 26_000);
     assert.equal(server.keyStore.lookup(old), undefined, 'the old key is retired');
+    const newBoot = await bootHref();
+    assert.notEqual(newBoot, href, 'a new boot bundle binds the keys left');
+    const stale = await unauthenticatedFetch(`${gateway}${href}`, { method: 'GET', headers: {} });
+    assert.equal(stale.headers.get('cache-control'), 'public, max-age=0, immutable', 'an older bundle, which binds the retired key, is not to be kept at all');
     assert.deepEqual((await certificateAt(`${relay.url}/default`)).keyIds, [current], 'the relay kept its copy no longer than the gateway said');
 
     exchanges.length = 0;

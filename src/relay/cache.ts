@@ -76,7 +76,7 @@ export interface Cached<V> {
 
 export class PublicCache<V> {
   readonly #entries = new Map<string, { value: V; fetchedAt: number; expires: number; order: number }>();
-  readonly #pending = new Map<string, { fetchedAt: number; value: Promise<V> }>();
+  readonly #pending = new Map<string, { fetchedAt: number; reload: boolean; value: Promise<V> }>();
   /** Numbers the fetches in the order they were sent. */
   #fetches = 0;
 
@@ -86,7 +86,12 @@ export class PublicCache<V> {
     private readonly lifetimeMs: (value: V) => number,
   ) {}
 
-  /** A reload fetches past the stored copy and any fetch in flight; unless `store` is false, its answer then takes the stored copy's place. */
+  /**
+   * A reload fetches past the stored copy and a plain fetch in flight, but joins a reload in flight: the
+   * clients a key retirement sends back together share one fetch, and so one answer (the gateway cannot
+   * tell them apart by the configuration it hands each). Unless `store` is false, its answer then takes the
+   * stored copy's place.
+   */
   async get(key: string, fetch: () => Promise<V>, request: CacheRequest = { reload: false, store: true }): Promise<Cached<V>> {
     const entry = this.#entries.get(key);
     if (entry !== undefined && !request.reload) {
@@ -94,12 +99,12 @@ export class PublicCache<V> {
       this.#entries.delete(key);
     }
     const pending = this.#pending.get(key);
-    if (pending !== undefined && !request.reload) return { value: await pending.value, cached: true, ageMs: this.now() - pending.fetchedAt };
+    if (pending !== undefined && (!request.reload || pending.reload)) return { value: await pending.value, cached: true, ageMs: this.now() - pending.fetchedAt };
     // Ages count from the moment the request left: the gateway's max-age was set no earlier.
     const fetchedAt = this.now();
     const order = ++this.#fetches;
-    const fetching = { fetchedAt, value: fetch() };
-    if (request.store) this.#pending.set(key, fetching);
+    const fetching = { fetchedAt, reload: request.reload, value: fetch() };
+    this.#pending.set(key, fetching);
     try {
       const value = await fetching.value;
       const lifetime = this.lifetimeMs(value);

@@ -328,11 +328,14 @@ describe('relay: key configurations and attestation, the same for everyone', () 
     clock += 100_999;
     assert.equal((await send(url)).headers['cache-control'], 'public, max-age=200');
     gateway.attestationCacheControl = 'public, max-age=30, s-maxage=600';
-    const certificate = `${r.url}/default${ATTESTATION_CERTIFICATE_PATH}`;
-    await send(certificate);
-    clock += 40_000;
-    assert.equal((await send(certificate)).headers['cache-control'], 'public, max-age=0, s-maxage=260');
-    gateway.attestationCacheControl = 'max-age=30';
+    try {
+      const certificate = `${r.url}/default${ATTESTATION_CERTIFICATE_PATH}`;
+      await send(certificate);
+      clock += 40_000;
+      assert.equal((await send(certificate)).headers['cache-control'], 'public, max-age=0, s-maxage=260');
+    } finally {
+      gateway.attestationCacheControl = 'max-age=30';
+    }
   });
 
   it('goes to the gateway for a client that says no-cache, no-store or max-age=0, and keeps the fresh answer unless no-store', async () => {
@@ -681,6 +684,24 @@ describe('relay: parts', () => {
     assert.equal((await cache.get('k', () => Promise.resolve({ n: 5, keep: true }))).value.n, 2, 'no-store left the stored copy alone');
     await cache.get('k', () => Promise.resolve({ n: 6, keep: false }), reload);
     assert.equal((await cache.get('k', () => Promise.resolve({ n: 7, keep: true }))).value.n, 7, 'a newer answer that may not be kept dropped the stored copy');
+  });
+
+  it('gives concurrent reloads one fetch and so one answer (the clients a key retirement sends back together), no-store ones too', async () => {
+    let fetches = 0;
+    const cache = new PublicCache<number>(
+      () => 0,
+      () => 1000,
+    );
+    await cache.get('k', () => Promise.resolve(0));
+    const fetch = async (): Promise<number> => {
+      fetches += 1;
+      await new Promise((r) => setTimeout(r, 5));
+      return fetches;
+    };
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => cache.get('k', fetch, { reload: true, store: i % 3 !== 1 })));
+    assert.equal(fetches, 1, 'one gateway fetch for ten reloads');
+    assert.deepEqual(new Set(answers.map((a) => a.value)), new Set([1]));
+    assert.equal((await cache.get('k', fetch)).value, 1, 'the first reload stored its answer');
   });
 
   for (const [header, age, forwarded] of [

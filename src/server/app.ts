@@ -22,8 +22,6 @@ export interface AppOptions {
   readonly tls?: { readonly info: TlsCertificateInfo };
   /** The Oblivious HTTP gateway and its key configurations. */
   readonly ohttp?: OhttpRouteOptions;
-  /** How long caches may keep evidence bundles by the OHTTP key schedule (when the bundles bind the keys). */
-  readonly evidenceCacheSeconds?: () => number | undefined;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -52,9 +50,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendProblem(reply, 'INTERNAL');
   });
 
-  const { evidence, tls, ohttp, evidenceCacheSeconds } = options;
+  const { evidence, tls, ohttp } = options;
+  const keysCacheSeconds = evidence.bindsKeys ? ohttp?.cacheSeconds : undefined;
   void app.register(statusRoutes, { evidence, ...(tls === undefined ? {} : { tls }), ...(ohttp === undefined ? {} : { keyConfigs: ohttp.keyConfigs }) });
-  void app.register(evidenceRoutes, { evidence, ...(evidenceCacheSeconds === undefined ? {} : { keysCacheSeconds: evidenceCacheSeconds }) });
+  void app.register(evidenceRoutes, { evidence, ...(keysCacheSeconds === undefined ? {} : { keysCacheSeconds }) });
   if (ohttp !== undefined) void app.register(ohttpRoutes, ohttp);
   return app;
 }

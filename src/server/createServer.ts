@@ -179,7 +179,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     cacheSeconds,
     ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
   };
-  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity, evidenceCacheSeconds: cacheSeconds }) });
+  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
   if (identity !== undefined) {
     const server: unknown = app.server;
     if (!(server instanceof TlsServer)) throw new CloisterError('INVALID_STATE', 'fastify did not create a TLS server');

@@ -34,6 +34,8 @@ export class EvidenceService {
   readonly freshLatency = new LatencyWindow();
   readonly #bundles = new Map<string, EvidenceBundle>();
   readonly #keysDigest: () => Uint8Array;
+  /** Whether its bundles bind the OHTTP keys (the RA-TLS certificate's keys digest), and so may be cached only as long as those keys decrypt. */
+  readonly bindsKeys: boolean;
   readonly #bucket: TokenBucket;
   readonly #now: () => number;
   readonly #endorsements: SnpBundleInputs & TdxBundleInputs;
@@ -42,6 +44,7 @@ export class EvidenceService {
   private constructor(options: EvidenceServiceOptions) {
     this.provider = options.provider;
     this.#keysDigest = options.keysDigest ?? (() => new Uint8Array(KEYS_DIGEST_SIZE));
+    this.bindsKeys = options.keysDigest !== undefined;
     this.#now = options.now ?? (() => performance.now());
     this.#endorsements = options.endorsements ?? {};
     this.#bucket = new TokenBucket(options.freshPerSecond ?? 20, options.freshBurst ?? 40, this.#now);

@@ -31,7 +31,10 @@ export function evidenceRoutes(app: FastifyInstance, { evidence, keysCacheSecond
   app.get<{ Params: { id: string } }>(`${EVIDENCE_PATH}/:id`, (request, reply) => {
     const bundle = evidence.bundle(request.params.id);
     if (bundle === undefined) return sendProblem(reply, 'NOT_FOUND', `no evidence bundle ${request.params.id}`);
-    const maxAge = Math.max(0, Math.min(BUNDLE_MAX_AGE_SECONDS, keysCacheSeconds?.() ?? BUNDLE_MAX_AGE_SECONDS, Math.floor((bundle.freshUntil.getTime() - Date.now()) / 1000)));
+    // cacheSeconds bounds the keys served now, which only the current boot bundle is known to bind; an older
+    // one may bind a retired key.
+    const keys = keysCacheSeconds === undefined ? undefined : bundle.id === evidence.boot.id ? keysCacheSeconds() : 0;
+    const maxAge = Math.max(0, Math.min(BUNDLE_MAX_AGE_SECONDS, keys ?? BUNDLE_MAX_AGE_SECONDS, Math.floor((bundle.freshUntil.getTime() - Date.now()) / 1000)));
     // Content-addressed: the bytes under an id never change, so caches may keep them until they go stale
     // or the keys they bind may stop decrypting.
     return reply
