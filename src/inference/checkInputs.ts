@@ -1,7 +1,8 @@
 // The tensor endpoint's input check: a request's tensors against the model's declared inputs (their names,
 // types, shapes, the bounds of free dimensions and the values allowed), before ONNX Runtime sees them.
-// A pure function, so it can run wherever the request is decoded, before dispatch. Its answer names
-// only what the manifest declares, never a value from the request.
+// A pure function, run where the request's tensors are decoded (work.ts: in the server's thread or in an
+// inference worker), before the model. Its answer names only what the manifest declares, never a value
+// from the request.
 import type { DimensionBounds, TensorSpec } from './tensorSpec.js';
 import type { WireTensor } from './tensorCodec.js';
 

@@ -100,6 +100,7 @@ describe('model packs', () => {
     ['padding turned off', { padding: 'none' }, 'padding'],
     ['fine padding steps without fineFrom', { padding: { floor: 1024, steps: 8 } }, 'padding.fineFrom'],
     ['two bad padding fields, both named', { padding: { floor: 3, ceiling: 1 } }, 'padding.ceiling,padding.floor'],
+    ['a bad tensor field and a bad padding, both named', { padding: { floor: 3 }, models: [{ ...(good.models as object[])[0], inputs: [{ name: 'sr', type: 'int64', shape: [], valeus: [16000] }] }] }, 'models[0].inputs[0].valeus,padding.floor'],
   ] as const) {
     it(`refuses a manifest with ${what} (MODEL_PACK_INVALID)`, () => {
       assert.throws(() => parseModelPack({ ...good, ...edit }, 'test.json'), (e: unknown) => (e as { code?: string; field?: string }).code === 'MODEL_PACK_INVALID' && (e as { field?: string }).field === field);

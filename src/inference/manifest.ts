@@ -9,7 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
 import { parseTensorSpecs, type SpecProblem, type TensorSpec } from './tensorSpec.js';
-import { DEFAULT_PADDING, sizeClassesProblems, type SizeClasses } from '../../attestation/protocols/padding.js';
+import { assertPaddingPolicy, DEFAULT_PADDING, sizeClassesProblems, type SizeClasses } from '../../attestation/protocols/padding.js';
 
 export { TENSOR_TYPES, type DimensionBounds, type TensorSpec, type TensorType } from './tensorSpec.js';
 export const PROCESSINGS = ['ocr', 'tensor'] as const;
@@ -76,13 +76,15 @@ function fileOf(o: Json, source: string, path: string, root: string): { path: st
   return { path: isAbsolute(file) ? file : resolve(root, file), sha256 };
 }
 
-/** Every bad field of `padding` at once; a pack cannot turn padding off ("none"): its answers would show their sizes. */
-function paddingOf(v: unknown, source: string): SizeClasses {
+/** `padding`, its bad fields added to `problems`; a pack cannot turn padding off ("none"): its answers would show their sizes. */
+function paddingOf(v: unknown, problems: SpecProblem[]): SizeClasses {
   if (v === undefined) return DEFAULT_PADDING;
-  const problems = v === 'none' ? ['padding: cannot be "none" in a pack'] : sizeClassesProblems(v, 'padding');
-  if (problems.length > 0) throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${problems.join('; ')}`, { field: problems.map((p) => p.split(':')[0]).join(',') });
-  const c = v as SizeClasses;
-  return Object.freeze({ floor: c.floor, ...(c.fineFrom === undefined || c.steps === undefined ? {} : { fineFrom: c.fineFrom, steps: c.steps }) });
+  const found = v === 'none' ? ['padding: cannot be "none" in a pack'] : sizeClassesProblems(v, 'padding');
+  for (const p of found) {
+    const at = p.indexOf(': ');
+    problems.push({ field: p.slice(0, at), message: p.slice(at + 2) });
+  }
+  return found.length > 0 ? DEFAULT_PADDING : (Object.freeze(assertPaddingPolicy(v)) as SizeClasses);
 }
 
 /** Validates a manifest object; file paths resolve against `root`. */
@@ -96,18 +98,19 @@ export function parseModelPack(json: unknown, source: string, root = PROJECT_ROO
   if (!Number.isInteger(intraOp) || (intraOp as number) < 1 || !Number.isInteger(interOp) || (interOp as number) < 1) invalid(source, 'threads', 'must give intraOp and interOp as positive integers');
   const name = str(o, 'name', source, '');
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) invalid(source, 'name', 'must be [a-z0-9-]+');
-  // Tensor specs list every bad field at once.
-  const tensorProblems: SpecProblem[] = [];
+  // Tensor specs and padding list every bad field at once.
+  const problems: SpecProblem[] = [];
   const tensors = (v: unknown, path: string): TensorSpec[] => {
-    const { specs, problems } = parseTensorSpecs(v, path);
-    tensorProblems.push(...problems);
+    const { specs, problems: found } = parseTensorSpecs(v, path);
+    problems.push(...found);
     return specs;
   };
   const models = arr(o.models, source, 'models').map((m, i) => {
     const mo = obj(m, source, `models[${i}]`);
     return { role: str(mo, 'role', source, `models[${i}].`), ...fileOf(mo, source, `models[${i}].`, root), inputs: tensors(mo.inputs, `models[${i}].inputs`), outputs: tensors(mo.outputs, `models[${i}].outputs`) };
   });
-  if (tensorProblems.length > 0) throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${tensorProblems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: tensorProblems.map((p) => p.field).join(',') });
+  const padding = paddingOf(o.padding, problems);
+  if (problems.length > 0) throw new CloisterError('MODEL_PACK_INVALID', `${source}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`, { field: problems.map((p) => p.field).join(',') });
   if (models.length === 0) invalid(source, 'models', 'must list at least one model');
   const assets = arr(o.assets ?? [], source, 'assets').map((a, i) => {
     const ao = obj(a, source, `assets[${i}]`);
@@ -122,7 +125,7 @@ export function parseModelPack(json: unknown, source: string, root = PROJECT_ROO
     threads: { intraOp: intraOp as number, interOp: interOp as number },
     models,
     assets,
-    padding: paddingOf(o.padding, source),
+    padding,
   };
 }
 

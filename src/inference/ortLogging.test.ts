@@ -1,5 +1,6 @@
-// ONNX Runtime writes nothing of a request: the server runs as its own process, on a VAD pack that declares
-// only what the model file does (src/testing/loosePack.ts), so that tensors ONNX Runtime refuses reach it.
+// ONNX Runtime writes nothing of a request, with inference in worker threads and in the server thread: the
+// server runs as its own process, on a VAD pack that declares only what the model file does
+// (src/testing/loosePack.ts), so that tensors ONNX Runtime refuses reach it.
 // Its stdout (the log) and stderr hold no shape text from those requests, only the allowlisted line. A
 // positive control runs the same tensors through onnxruntime-node at its default log level in a child
 // process, whose stderr does show them: the requests are ones ONNX Runtime would have written out.
@@ -50,22 +51,28 @@ function output(child: ChildProcess): { stdout: () => string; stderr: () => stri
   return { stdout: () => stdout, stderr: () => stderr, closed };
 }
 
-describe('ONNX Runtime writes nothing derived from a request', () => {
-  let server: ServerProcess;
-  before(async () => {
-    server = await startServerProcess({ models: loosePack('vad'), hardened: false });
-  });
-  after(async () => {
-    await server.stop();
-  });
-
-  it('at its default level, ONNX Runtime writes these requests\' shapes to stderr (the positive control)', async () => {
+describe('ONNX Runtime at its default level', () => {
+  it('writes these requests\' shapes to stderr (the positive control)', async () => {
     const control = spawn(process.execPath, ['--input-type=module', '-e', CONTROL], { cwd: PROJECT_ROOT });
     const o = output(control);
     await o.closed;
     assert.equal(o.stdout(), 'refused\nrefused\n');
     assert.match(o.stderr(), LEAK);
   });
+});
+
+for (const [mode, args] of [
+  ['in worker threads (the default)', []],
+  ['in the server thread', ['--inference-workers', '0']],
+] as const) {
+  describe(`ONNX Runtime writes nothing derived from a request, inference ${mode}`, () => {
+    let server: ServerProcess;
+    before(async () => {
+      server = await startServerProcess({ models: loosePack('vad'), hardened: false, args });
+    });
+    after(async () => {
+      await server.stop();
+    });
 
   it('the server answers 400 naming the inputs, and its stdout and stderr hold no shape text from the requests', async () => {
     const client = await server.client();
@@ -81,4 +88,5 @@ describe('ONNX Runtime writes nothing derived from a request', () => {
     assert.doesNotMatch(server.stdout(), LEAK);
     assert.doesNotMatch(server.stderr(), LEAK);
   });
-});
+  });
+}
