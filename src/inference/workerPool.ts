@@ -198,7 +198,14 @@ export class WorkerPool implements InferenceExecutor {
       own.set(content);
       body = own.buffer as ArrayBuffer;
       byteOffset = 0;
-      w.worker.postMessage(message(body), [body]);
+      try {
+        w.worker.postMessage(message(body), [body]);
+      } catch (e) {
+        // Not sent at all (the scope was closed, the worker gone): the worker is free for the next job.
+        w.pending.delete(id);
+        this.#release(w);
+        throw e;
+      }
     }
     const abort = (): void => {
       w.worker.postMessage({ type: 'abort', id } satisfies ToWorker);
