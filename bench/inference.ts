@@ -114,11 +114,12 @@ export async function ocrSuite(): Promise<SuiteReport> {
   }
 }
 
-export async function tensorSuite(): Promise<SuiteReport> {
-  const loaded = await openPack(await loadModelPack(`${PACKS_DIR}/ocr.json`));
-  const model = loaded.models.get('recognition');
-  if (model === undefined) throw new Error('no recognition model');
-  const { gateway, unwiped, config, key } = await gatewayFor(loaded);
+/**
+ * The tensor suites' request and raw inputs: one recognition input, its encapsulated request (checked once
+ * through `gateway`), and raw session.run at its best: the output written into one array kept across calls
+ * (the copy onnxruntime-node still returns is freed at once, as the private path frees its own).
+ */
+async function recognitionFixture(model: LoadedModel, gateway: OhttpGateway, config: KeyConfig): Promise<{ input: Float32Array; body: Uint8Array; request: { bytes: Uint8Array }; feeds: Record<string, ort.Tensor>; fetches: Record<string, ort.Tensor> }> {
   const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
   const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
   const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });
@@ -126,11 +127,18 @@ export async function tensorSuite(): Promise<SuiteReport> {
   const check = await gateway.handle(request.bytes);
   if (check.kind !== 'encapsulated' || check.status !== 200) throw new Error(`the private path failed: ${JSON.stringify(check)}`);
   const feeds = { x: new ort.Tensor('float32', input.slice(), DIMS) };
-  // Raw session.run at its best: the output written into one array kept across calls (the copy that
-  // onnxruntime-node still returns is freed at once, as the private path frees its own).
   const outputName = model.spec.outputs[0]?.name ?? '';
   const outputDims = ((await model.session.run(feeds))[outputName] as ort.Tensor).dims;
   const fetches = { [outputName]: new ort.Tensor('float32', new Float32Array(outputDims.reduce((a, b) => a * b, 1)), outputDims) };
+  return { input, body, request, feeds, fetches };
+}
+
+export async function tensorSuite(): Promise<SuiteReport> {
+  const loaded = await openPack(await loadModelPack(`${PACKS_DIR}/ocr.json`));
+  const model = loaded.models.get('recognition');
+  if (model === undefined) throw new Error('no recognition model');
+  const { gateway, unwiped, config, key } = await gatewayFor(loaded);
+  const { input, body, request, feeds, fetches } = await recognitionFixture(model, gateway, config);
   const privatePath = async (): Promise<void> => {
     const r = await gateway.handle(request.bytes);
     if (r.kind !== 'encapsulated') throw new Error('failed');
@@ -217,16 +225,7 @@ export async function workerTensorSuite(): Promise<SuiteReport> {
   const pool = await WorkerPool.start({ size: 1, models });
   const { config, key } = await gatewayFor(loaded);
   const gateway = new OhttpGateway({ keys: () => key, target: targetRouter(inferenceRoutes({ packs: [loaded.pack], queue: new InferenceQueue(), executor: pool })), primitives: nodeHpke, afterRequest });
-  const input = Float32Array.from({ length: DIMS.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37));
-  const body = encodeTensors([{ name: 'x', type: 'float32', dims: DIMS, data: input }]);
-  const message = encodeRequest({ method: 'POST', scheme: 'https', authority: 'cloister', path: '/v1/models/ocr/recognition', headers: [['content-type', TENSORS_MEDIA_TYPE]], content: body, trailers: [] });
-  const request = await encapsulateRequest(config, message, { primitives: nodeHpke });
-  const check = await gateway.handle(request.bytes);
-  if (check.kind !== 'encapsulated' || check.status !== 200) throw new Error(`the worker path failed: ${JSON.stringify(check)}`);
-  const feeds = { x: new ort.Tensor('float32', input.slice(), DIMS) };
-  const outputName = model.spec.outputs[0]?.name ?? '';
-  const outputDims = ((await model.session.run(feeds))[outputName] as ort.Tensor).dims;
-  const fetches = { [outputName]: new ort.Tensor('float32', new Float32Array(outputDims.reduce((a, b) => a * b, 1)), outputDims) };
+  const { request, feeds, fetches } = await recognitionFixture(model, gateway, config);
   try {
     const rows = await measureInterleaved(
       [
