@@ -1,0 +1,82 @@
+// The RTMR1 and RTMR2 events of a QEMU direct boot (-kernel, -initrd, -append) through OVMF, in the order a
+// TD's event log records them; each digest is the SHA-384 the firmware or the kernel's EFI stub extends:
+//
+//   RTMR1 (PCR 4/5)  EV_EFI_BOOT_SERVICES_APPLICATION  Authenticode hash of the kernel image (edk2
+//                                                      DxeTpm2MeasureBootLib, when the kernel is loaded)
+//                    EV_EFI_ACTION "Calling EFI Application from Boot Option"   (TdTcg2Dxe, ReadyToBoot)
+//                    EV_SEPARATOR 00000000   (newer edk2 only; older builds put this separator in RTMR0 alone)
+//                    EV_EFI_ACTION "Exit Boot Services Invocation"
+//                    EV_EFI_ACTION "Exit Boot Services Returned with Success"
+//   RTMR2 (PCR 9)    EV_EVENT_TAG 0x8F3B22EC "LOADED_IMAGE::LoadOptions"   the kernel's load options: the command
+//                                                      line in UTF-16LE, " initrd=initrd" appended when there is an
+//                                                      initrd (OvmfPkg X86QemuLoadImageLib), NUL-terminated
+//                    EV_EVENT_TAG 0x8F3B22ED "Linux initrd"   SHA-384 of the initrd as loaded through
+//                                                      LINUX_EFI_INITRD_MEDIA_GUID (Linux efi-stub, 5.19 and later)
+//
+// QEMU patches the kernel's setup header (type_of_loader, cmd_line_ptr, ramdisk_image/size, heap_end_ptr)
+// before it hands the image to the firmware over fw_cfg, so the kernel digest is that of the patched image:
+// callers pass the kernel as the firmware sees it (docs/measure.md, "TDX").
+import type { Hasher } from '../hash.js';
+import { webCryptoHasher } from '../hash.js';
+import { authenticodeHash } from './authenticode.js';
+import { TCG_EVENT_TYPES } from './eventTypes.js';
+
+export interface ExpectedEvent {
+  /** 0..3 */
+  readonly rtmr: number;
+  readonly type: number;
+  readonly typeName: string;
+  readonly description: string;
+  readonly digest: Uint8Array;
+}
+
+export interface DirectBootInputs {
+  readonly kernel?: Uint8Array;
+  readonly initrd?: Uint8Array;
+  /** QEMU's -append; absent reads as QEMU's empty command line. */
+  readonly append?: string;
+}
+
+export interface DirectBootOptions {
+  /** Whether the firmware extends a separator into RTMR1 (newer edk2: true, the default; older TDVF builds: false). */
+  readonly rtmr1Separator?: boolean;
+}
+
+/** The TCG_PCClientTaggedEvent ids the Linux EFI stub uses (drivers/firmware/efi/libstub/efi-stub-helper.c). */
+export const LINUX_EVENT_TAGS = { loadOptions: 0x8f3b22ec, initrd: 0x8f3b22ed } as const;
+
+export const EFI_ACTIONS = {
+  callingApplication: 'Calling EFI Application from Boot Option',
+  exitBootServices: 'Exit Boot Services Invocation',
+  exitBootServicesSucceeded: 'Exit Boot Services Returned with Success',
+} as const;
+
+const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** The load options OVMF gives a directly booted kernel: UTF-16LE, NUL-terminated; none when both parts are empty. */
+export function loadOptions(append: string, hasInitrd: boolean): Uint8Array | undefined {
+  const text = `${append}${hasInitrd ? ' initrd=initrd' : ''}`;
+  if (text.length === 0) return undefined;
+  const out = new Uint8Array(2 * (text.length + 1));
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < text.length; i++) view.setUint16(2 * i, text.charCodeAt(i), true);
+  return out;
+}
+
+/** The events that -kernel, -initrd and -append add to RTMR1 and RTMR2, RTMR1's first; a kernel not given adds no event. */
+export async function directBootEvents(inputs: DirectBootInputs, hasher: Hasher = webCryptoHasher, options: DirectBootOptions = {}): Promise<readonly ExpectedEvent[]> {
+  const sha384 = (data: Uint8Array): Promise<Uint8Array> => hasher.digest('SHA-384', [data]);
+  const event = (rtmr: number, typeName: 'EV_EFI_BOOT_SERVICES_APPLICATION' | 'EV_EFI_ACTION' | 'EV_SEPARATOR' | 'EV_EVENT_TAG', description: string, digest: Uint8Array): ExpectedEvent =>
+    Object.freeze({ rtmr, type: TCG_EVENT_TYPES[typeName], typeName, description, digest });
+  const action = async (text: string): Promise<ExpectedEvent> => event(1, 'EV_EFI_ACTION', `"${text}"`, await sha384(ascii(text)));
+
+  const out: ExpectedEvent[] = [];
+  if (inputs.kernel !== undefined) out.push(event(1, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'kernel image (Authenticode SHA-384)', await authenticodeHash(inputs.kernel, hasher)));
+  out.push(await action(EFI_ACTIONS.callingApplication));
+  if (options.rtmr1Separator !== false) out.push(event(1, 'EV_SEPARATOR', 'separator 00000000', await sha384(new Uint8Array(4))));
+  out.push(await action(EFI_ACTIONS.exitBootServices), await action(EFI_ACTIONS.exitBootServicesSucceeded));
+  const options16 = loadOptions(inputs.append ?? '', inputs.initrd !== undefined);
+  if (options16 !== undefined) out.push(event(2, 'EV_EVENT_TAG', 'LOADED_IMAGE::LoadOptions (command line, UTF-16LE)', await sha384(options16)));
+  if (inputs.initrd !== undefined) out.push(event(2, 'EV_EVENT_TAG', 'Linux initrd (SHA-384)', await sha384(inputs.initrd)));
+  return Object.freeze(out);
+}
