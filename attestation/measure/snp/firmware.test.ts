@@ -206,15 +206,17 @@ describe('properties: any bytes either measure or fail with a typed error', () =
     fc.assert(fc.property(fc.oneof(edits(0x1000), tailEdits), fc.constantFrom(AMD_SEV, OVMF_X64), (list, image) => { parsers(applyEdits(image, list)); }), { numRuns: 500 });
   });
 
-  it('snpLaunchDigest on mutated fixtures, with and without a kernel', async () => {
+  it('snpLaunchDigest on arbitrary bytes, bytes with a footer and mutated fixtures, with and without a kernel', async () => {
     const kernel = new Uint8Array(0);
-    await fc.assert(fc.asyncProperty(tailEdits, fc.constantFrom(AMD_SEV, OVMF_X64), fc.boolean(), async (list, image, direct) => {
-      const inputs: SnpLaunchInputs = { ovmf: applyEdits(image, list), ovmfHash: new Uint8Array(48), vcpus: 2, vcpuType: 'EPYC-v4', ...(direct ? { kernel } : {}) };
+    const mutated = fc.tuple(tailEdits, fc.constantFrom(AMD_SEV, OVMF_X64)).map(([list, image]) => applyEdits(image, list));
+    const images = fc.oneof({ arbitrary: mutated, weight: 4 }, fc.uint8Array({ maxLength: 600 }), withFooter);
+    await fc.assert(fc.asyncProperty(images, fc.boolean(), fc.boolean(), async (ovmf, direct, seeded) => {
+      const inputs: SnpLaunchInputs = { ovmf, ...(seeded ? { ovmfHash: new Uint8Array(48) } : {}), vcpus: 2, vcpuType: 'EPYC-v4', ...(direct ? { kernel } : {}) };
       try {
         assert.equal((await snpLaunchDigest(inputs)).digest.length, 48);
       } catch (e) {
         if (!(e instanceof CloisterError)) throw e;
       }
-    }), { numRuns: 150 });
+    }), { numRuns: 200 });
   });
 });
