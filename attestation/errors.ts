@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
   ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
+  // launch-measurement calculators (attestation/measure)
+  MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

@@ -38,6 +38,18 @@ export function guidToString(b: Uint8Array): string {
   return `${h(0, 4, true)}-${h(4, 2, true)}-${h(6, 2, true)}-${h(8, 2, false)}-${h(10, 6, false)}`;
 }
 
+/** The 16 bytes in EFI (mixed-endian) order of a GUID in its text form; the inverse of guidToString. */
+export function guidToBytes(guid: string): Uint8Array {
+  const m = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i.exec(guid);
+  if (m === null) throw new RangeError(`${guid} is not a GUID in its text form`);
+  const hex = (s: string, le: boolean): number[] => {
+    const bytes = Array.from({ length: s.length / 2 }, (_, i) => parseInt(s.slice(2 * i, 2 * i + 2), 16));
+    return le ? bytes.reverse() : bytes;
+  };
+  const [, a, b, c, d, e] = m as unknown as [string, string, string, string, string, string];
+  return new Uint8Array([...hex(a, true), ...hex(b, true), ...hex(c, true), ...hex(d, false), ...hex(e, false)]);
+}
+
 /**
  * The image's GUIDed table, by GUID; an empty map when the image has no footer GUID where the table
  * would end (not an OVMF with SEV/TDX support). A table that points outside the image or whose entries
