@@ -110,15 +110,15 @@ describe('the local stack', () => {
     const corrupt = join(dir, 'corrupt.png');
     writeFileSync(corrupt, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(64, 7)]));
     const bad = await cli('request', corrupt, '--trust-simulated', '--relay', relay);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /^error: the server answered 400: unreadable image \(corrupt\)\n$/);
     const unknown = await cli('request', receipt, '--trust-simulated', '--relay', relay, '--path', '/v1/models/nope/nope');
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 1, unknown.stderr);
     assert.match(unknown.stderr, /^error: the server answered 404: not found\n$/);
     const big = join(dir, 'big.png');
     writeFileSync(big, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(2 << 20)]));
     const huge = await cli('request', big, '--trust-simulated', '--relay', relay);
-    assert.equal(huge.code, 1);
+    assert.equal(huge.code, 1, huge.stderr);
     assert.match(huge.stderr, /^error: the relay answered 413 PAYLOAD_TOO_LARGE instead of an encapsulated response\n$/);
     const again = await cli('request', receipt, '--trust-simulated', '--relay', relay);
     assert.equal(again.code, 0, again.stderr);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
@@ -445,7 +445,7 @@ describe('relay: error answers, all application/problem+json', () => {
     assert.equal(b.headers.allow, 'GET');
   });
 
-  it('answers 413 to a declared length over --max-body without reading it, and closes', async () => {
+  it('answers 413 to a declared length over --max-body without waiting for it, and closes when the client stays silent', async () => {
     const r = await relayFor({ maxBodyBytes: 1000 });
     gateway.seen.length = 0;
     const req = http.request(`${r.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', agent: false, headers: { 'content-type': 'message/ohttp-req', 'content-length': String(10 << 20) } });
@@ -473,6 +473,43 @@ describe('relay: error answers, all application/problem+json', () => {
     assert.equal(reply.headers.connection, 'close');
     await closed;
     assert.equal(gateway.seen.length, 0);
+    await assertServing(r);
+  });
+
+  it('answers 413 to a client that sends a whole oversized body, every time (the lingering close; src/cli/localCommand.test.ts caught the reset it prevents)', async () => {
+    const r = await relayFor({ maxBodyBytes: 1000 });
+    gateway.seen.length = 0;
+    // fetch (undici) reports a network error, not the answer, when the connection is reset while it still sends.
+    for (let i = 0; i < 10; i++) {
+      const reply = await fetch(`${r.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: new Uint8Array(12 << 20) });
+      assert.equal(reply.status, 413);
+      assert.equal(((await reply.json()) as { code: string }).code, 'PAYLOAD_TOO_LARGE');
+    }
+    assert.equal(gateway.seen.length, 0);
+    await assertServing(r);
+  });
+
+  it('cuts a lingering client that sends more than 16 MiB after the 413', async () => {
+    const r = await relayFor({ maxBodyBytes: 1000 });
+    const socket = net.connect(Number(new URL(r.url).port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /default${OHTTP_GATEWAY_PATH} HTTP/1.1\r\nhost: x\r\ncontent-type: message/ohttp-req\r\ntransfer-encoding: chunked\r\n\r\n`);
+    socket.on('error', () => undefined);
+    socket.resume();
+    const closed = new Promise<void>((resolve) => {
+      socket.once('close', () => {
+        resolve();
+      });
+    });
+    const chunk = Buffer.alloc(1 << 20, 0x61);
+    let sent = 0;
+    while (!socket.destroyed && sent < 64 << 20) {
+      const ok = socket.write(`${chunk.length.toString(16)}\r\n`) && socket.write(chunk) && socket.write('\r\n');
+      sent += chunk.length;
+      if (!ok) await new Promise<void>((resolve) => { socket.once('drain', resolve); socket.once('close', resolve); });
+    }
+    await closed;
+    assert.ok(sent < 64 << 20, `the relay read ${sent} bytes without cutting the connection`);
     await assertServing(r);
   });
 

@@ -45,6 +45,8 @@ export interface RelayOptions {
   /** Default 8081; 0 picks a free port. */
   readonly port?: number;
   readonly maxBodyBytes?: number;
+  /** After a 413, how long the relay keeps reading what the client still sends before closing (default 5000). */
+  readonly lingerMs?: number;
   /** For the whole gateway exchange, from connecting to the last byte of the answer. */
   readonly timeoutMs?: number;
   /** The largest gateway answer passed on; larger ones are 502. */
@@ -86,6 +88,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   }
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const logger = options.logger ?? createRelayLogger();
   const pool = createGatewayPool();
@@ -165,7 +168,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       body = await readBody(req, maxBody);
     } catch (e) {
       if (!(e instanceof BodyTooLarge)) throw e;
-      // Stop reading: the connection closes once the answer is written.
+      // Stop storing: the connection closes once the answer is written and the client has stopped sending.
+      lingerAfterAnswer(req, lingerMs);
       answerProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBody} bytes`, { connection: 'close' });
       return { status: 413 };
     }
@@ -240,6 +244,38 @@ function routeOf(url: string): { name: string; resource: Resource } | undefined 
   const path = url.slice(slash);
   const resource = path === OHTTP_GATEWAY_PATH ? 'gateway' : path === ATTESTATION_CERTIFICATE_PATH ? 'attestation' : undefined;
   return resource === undefined ? undefined : { name: url.slice(1, slash), resource };
+}
+
+const DEFAULT_LINGER_MS = 5000;
+/** What a lingering connection may still send before it is cut. */
+const LINGER_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * A lingering close (as nginx does after a 413): once the answer is written, the relay half-closes and reads
+ * and discards what the client still sends, up to LINGER_LIMIT bytes or `lingerMs`, and closes when the
+ * client does. Closing while the client is still sending would reset the connection, and the client would
+ * see a network error instead of the 413.
+ */
+function lingerAfterAnswer(req: IncomingMessage, lingerMs: number): void {
+  const socket = req.socket;
+  let read = 0;
+  const cut = (): void => {
+    socket.destroy();
+  };
+  const timer = setTimeout(cut, lingerMs).unref();
+  socket.once('close', () => {
+    clearTimeout(timer);
+  });
+  req.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    if (read > LINGER_LIMIT) cut();
+  });
+  req.resume();
+  // Node's server calls destroySoon() once a `Connection: close` answer is written: half-close instead.
+  socket.destroySoon = (): void => {
+    socket.end();
+    socket.once('end', cut);
+  };
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
