@@ -51,3 +51,25 @@ export { DEFAULT_PADDING, type PaddingPolicy, type SizeClasses } from './protoco
 export { webCryptoHpke, cipherSuite, type HpkePrimitives } from './protocols/ohttp/hpke.js';
 export { decodeKeyConfig, encodeKeyConfig, type KeyConfig, type SymmetricSuite } from './protocols/ohttp/keyConfig.js';
 export { OHTTP_GATEWAY_PATH, ATTESTATION_CERTIFICATE_PATH } from './protocols/ohttp/paths.js';
+export {
+  webCryptoHasher,
+  snpLaunchDigest,
+  explainSnpMeasurement,
+  SnpLaunchCalculator,
+  VCPU_TYPES,
+  VMM_TYPES,
+  tdxMrtd,
+  parseCcelEventLog,
+  replayRtmrs,
+  authenticodeHash,
+  directBootEvents,
+  explainTdxMeasurement,
+  type Hasher,
+  type SnpLaunchInputs,
+  type SnpMeasurement,
+  type SnpExplanation,
+  type VmmType,
+  type CcelEvent,
+  type ExpectedEvent,
+  type TdxExplanation,
+} from './measure/index.js';

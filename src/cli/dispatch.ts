@@ -5,6 +5,7 @@ import { evidenceCommand } from './evidenceCommand.js';
 import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';
 import { localCommand } from './localCommand.js';
+import { measureCommand } from './measureCommand.js';
 import { serveCommand } from './serveCommand.js';
 import { supervisedHooks } from './supervised.js';
 import { verifyCommand } from './verifyCommand.js';
@@ -20,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
   local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay, as two processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },

@@ -11,6 +11,7 @@ import { detectEvidenceProvider } from '../tee/detectProvider.js';
 import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo } from './io.js';
+import { hexArg } from './policyOptions.js';
 
 export const EVIDENCE_HELP = `Usage: cloister evidence --simulated [options]
 
@@ -22,6 +23,8 @@ Options:
   --simulated         use the simulated TEE (development root in the state directory, created at first use)
   --product NAME      simulated product: ${PRODUCTS.join(', ')} (default Milan)
   --report-version N  simulated report version: 3 or 5 (default 3)
+  --measurement HEX   simulated MEASUREMENT (48 bytes), e.g. from "cloister measure snp" (default: the
+                      SHA-384 of "cloister simulated launch")
   --out FILE          write the bundle to FILE instead of standard output
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
@@ -35,6 +38,7 @@ const OPTIONS = {
   simulated: { type: 'boolean' },
   product: { type: 'string' },
   'report-version': { type: 'string' },
+  measurement: { type: 'string' },
   out: { type: 'string' },
   source: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -62,11 +66,12 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
       if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
       const version = values['report-version'] ?? '3';
       if (version !== '3' && version !== '5') throw usage(`--report-version must be 3 or 5, got "${version}"`);
-      const sim = await SimulatedSnp.create({ product: product as Product, version: Number(version) as 3 | 5 }, { stateDir: defaultStateDir() });
+      const measurement = values.measurement === undefined ? undefined : Uint8Array.from(Buffer.from(hexArg(values.measurement, 48, '--measurement', usage), 'hex'));
+      const sim = await SimulatedSnp.create({ product: product as Product, version: Number(version) as 3 | 5, ...(measurement === undefined ? {} : { measurement }) }, { stateDir: defaultStateDir() });
       provider = await openSimulatedConfigfsProvider(sim);
       io.stderr(`SIMULATED TEE: evidence signed by the development root in ${defaultStateDir()}, not by AMD\n`);
     } else {
-      if (values.product !== undefined || values['report-version'] !== undefined) throw usage('--product and --report-version apply only with --simulated');
+      if (values.product !== undefined || values['report-version'] !== undefined || values.measurement !== undefined) throw usage('--product, --report-version and --measurement apply only with --simulated');
       const source = hardwareSource(values.source, 'evidence');
       provider = await (hardware ?? (() => detectEvidenceProvider(source === undefined ? {} : { override: source })))();
     }

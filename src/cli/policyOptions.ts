@@ -24,7 +24,7 @@ const FLAGS: Readonly<Record<Option, string>> = {
   reportData: '--report-data',
 };
 
-function hexArg(value: string, bytes: number, flag: string, usage: (message: string) => UsageError): string {
+export function hexArg(value: string, bytes: number, flag: string, usage: (message: string) => UsageError): string {
   const clean = value.replace(/^0x/i, '');
   if (!new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(clean)) throw usage(`${flag} must be ${bytes} bytes of hex (${2 * bytes} digits), got "${value}"`);
   return clean.toLowerCase();

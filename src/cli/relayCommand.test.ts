@@ -10,14 +10,7 @@ import { encodePem } from '../../attestation/bytes.js';
 import { createRaTlsCertificate } from '../tee/ratls/issue.js';
 import { processIo } from './io.js';
 import { relayCommand } from './relayCommand.js';
-import { runCli } from './dispatch.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
+import { cli } from '../testing/cliRun.js';
 
 const quiet = new Writable({
   write(_chunk, _enc, done) {

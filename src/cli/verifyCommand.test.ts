@@ -8,18 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, startPlainServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
 import { processIo } from './io.js';
-import { runCli } from './dispatch.js';
 import { serveCommand } from './serveCommand.js';
+import { cli } from '../testing/cliRun.js';
 
 const state = mkdtempSync(join(tmpdir(), 'cloister-verify-'));
 process.env.CLOISTER_STATE_DIR = state;
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
 
 const oneLine = (s: string): void => {
   assert.equal(s.trimEnd().split('\n').length, 1, `expected one line, got: ${s}`);

@@ -11,20 +11,7 @@ import { assembleTdxBundle } from '../tee/assembleBundle.js';
 import { loadOrCreateTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../tee/sim/tdxSimulator.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { processIo } from './io.js';
-import { runCli } from './dispatch.js';
-
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { ...processIo, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-  return { code, stdout, stderr };
-}
+import { cli } from '../testing/cliRun.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cloister-cli-'));
 function file(name: string, content: Uint8Array | string): string {

@@ -8,7 +8,7 @@
 //   3. one VMSA page per vCPU: the BSP's, then the APs' (all alike)
 //
 // The calculator caches the chain after 1, after 2 per (hashes page, VMM type) and each VMSA page's hash,
-// so that explain.ts can recompute many variations cheaply.
+// so that explainLaunchDigest.ts can recompute many variations cheaply.
 import { CloisterError, ParseError } from '../../errors.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
 import { LaunchDigest, PAGE_SIZE } from './launchDigest.js';

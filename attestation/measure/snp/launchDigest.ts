@@ -11,6 +11,7 @@
 //   0x67 reserved u8
 //   0x68 GPA u64
 import { CloisterError } from '../../errors.js';
+import { dataView } from '../../bytes.js';
 import { defineLayout } from '../../layout.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
 
@@ -72,9 +73,18 @@ export class LaunchDigest {
     return new LaunchDigest(this.#hasher, this.#digest);
   }
 
+  // One PAGE_INFO, rewritten for every page: the layout's serializer costs more than the hash of 112 bytes.
+  readonly #pageInfo = pageInfo(ZERO_CONTENTS, 'normal', 0);
+  readonly #view = dataView(this.#pageInfo);
+
   /** One SNP_LAUNCH_UPDATE of one page; `contents` is the page's SHA-384 for normal and VMSA pages. */
-  async update(pageType: PageType, gpa: number, contents?: Uint8Array): Promise<void> {
-    this.#digest = await this.#hasher.digest('SHA-384', [pageInfo(this.#digest, pageType, gpa, contents)]);
+  async update(pageType: PageType, gpa: number, contents: Uint8Array = ZERO_CONTENTS): Promise<void> {
+    if (contents.length !== LAUNCH_DIGEST_SIZE) throw new RangeError(`PAGE_INFO contents: ${contents.length} bytes, not ${LAUNCH_DIGEST_SIZE}`);
+    this.#pageInfo.set(this.#digest, 0x00);
+    this.#pageInfo.set(contents, 0x30);
+    this.#view.setUint8(0x62, PAGE_TYPES[pageType]);
+    this.#view.setBigUint64(0x68, BigInt(gpa), true);
+    this.#digest = await this.#hasher.digest('SHA-384', [this.#pageInfo]);
   }
 
   /** NORMAL pages holding `data` from `gpa` on; `data` is a whole number of pages. */

@@ -9,7 +9,7 @@ import { authenticodeHash } from './authenticode.js';
 import { parseCcelEventLog, replayRtmrs } from './ccel.js';
 import { directBootEvents, loadOptions } from './directBoot.js';
 import { TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
-import { explainTdxMeasurement } from './explain.js';
+import { explainTdxMeasurement } from './explainTdMeasurements.js';
 import { tdxMrtd } from './mrtd.js';
 
 /** A crypto-agile log holding SHA-384 digests only: the Spec ID header event, then the records. */

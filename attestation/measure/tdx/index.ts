@@ -12,5 +12,5 @@ export { authenticodeHash, authenticodeRanges } from './authenticode.js';
 export type { PeLayout } from './authenticode.js';
 export { directBootEvents, loadOptions, EFI_ACTIONS, LINUX_EVENT_TAGS } from './directBoot.js';
 export type { DirectBootInputs, DirectBootOptions, ExpectedEvent } from './directBoot.js';
-export { explainTdxMeasurement } from './explain.js';
-export type { TdxExplanation, TdxMeasurementInputs } from './explain.js';
+export { explainTdxMeasurement } from './explainTdMeasurements.js';
+export type { TdxExplanation, TdxMeasurementInputs } from './explainTdMeasurements.js';
