@@ -199,7 +199,9 @@ export function qemuKernelPlacement(bzImage: Uint8Array, load: QemuKernelLoad): 
  */
 export function qemuPatchedKernel(bzImage: Uint8Array, load: QemuKernelLoad): Uint8Array {
   const p = qemuKernelPlacement(bzImage, load);
-  const out = bzImage.slice();
+  // Not bzImage.slice(): on a Node Buffer that is a view of the same memory, and the caller's image would change.
+  const out = new Uint8Array(bzImage.length);
+  out.set(bzImage);
   if (!p.patchesHeader) return out;
   const view = dataView(out);
   const f = SETUP_HEADER;
