@@ -1,5 +1,5 @@
-// The bzImage as OVMF receives it from QEMU's -kernel: QEMU's x86_load_linux() (hw/i386/x86-common.c in QEMU
-// 9.1 to 10.1, hw/i386/x86.c before; read at qemu/qemu 04ddbb13) fills in the setup-header fields the Linux x86
+// The bzImage as OVMF receives it from QEMU's -kernel: QEMU's x86_load_linux() (hw/i386/x86-common.c; hw/i386/x86.c
+// in 8.2 and older; read at qemu/qemu 04ddbb13) fills in the setup-header fields the Linux x86
 // boot protocol leaves to the boot loader, then serves the setup sectors with that header (FW_CFG_SETUP_DATA) and
 // the rest of the file (FW_CFG_KERNEL_DATA) over fw_cfg; OVMF joins them again and measures the result into RTMR1.
 // Field offsets from Linux Documentation/arch/x86/boot.rst, "The Real-Mode Kernel Header"; all little-endian.
