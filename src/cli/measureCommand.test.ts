@@ -153,6 +153,26 @@ describe('cloister measure', () => {
       assert.match(r.stdout, /^rtmr2 event /m);
     });
 
+    it('patches the kernel as QEMU 10.1 and older load it only with --memory, and checks that it is a bzImage', async () => {
+      const efi = `${V}debian/systemd-boot-efi/systemd-bootx64.efi`;
+      const patched = await cli('measure', 'tdx', '--ovmf', OVMF, '--kernel', efi, '--memory', '4G');
+      assert.equal(patched.code, 2);
+      assert.match(patched.stderr, /^error \[MALFORMED_FIELD\]: .*HdrS/);
+      const cases: [string[], RegExp][] = [
+        [['--kernel', efi, '--memory', 'lots'], /--memory must be a size such as 4G/],
+        [['--kernel', efi, '--qemu-version', '9.2'], /--qemu-version needs --memory/],
+        [['--kernel', efi, '--memory', '4G', '--qemu-version', 'nine'], /--qemu-version must be MAJOR.MINOR/],
+        [['--memory', '4G'], /--memory needs --kernel/],
+      ];
+      for (const [argv, line] of cases) {
+        const r = await cli('measure', 'tdx', '--ovmf', OVMF, ...argv);
+        assert.equal(r.code, 2, argv.join(' '));
+        assert.match(r.stderr, line);
+      }
+      const snp = await cli('measure', 'explain', '--evidence', `${V}go-sev-guest/attestation.bin`, '--ovmf', AMDSEV, '--memory', '4G');
+      assert.match(snp.stderr, /--memory applies to TDX evidence only/);
+    });
+
     it('explains a quote whose firmware is not the one given: MRTD', async () => {
       const r = await cli('measure', 'explain', '--evidence', QUOTE, '--ovmf', OVMF, '--event-log', LOG);
       assert.equal(r.code, 1, r.stderr);

@@ -6,7 +6,7 @@ import { decodeEvidence } from '../../attestation/evidence/platforms.js';
 import { parseReport } from '../../attestation/snp/report.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
 import { snpLaunchDigest, explainSnpMeasurement, VCPU_TYPES, type SnpLaunchInputs, type VmmType } from '../../attestation/measure/snp/index.js';
-import { tdxMrtd, parseCcelEventLog, replayRtmrs, directBootEvents, explainTdxMeasurement, type PageAddOrder } from '../../attestation/measure/tdx/index.js';
+import { tdxMrtd, parseCcelEventLog, replayRtmrs, directBootEvents, explainTdxMeasurement, type PageAddOrder, type DirectBootOptions } from '../../attestation/measure/tdx/index.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
 import { hexArg } from './policyOptions.js';
@@ -68,6 +68,11 @@ Options:
   --append STRING     the kernel command line given to QEMU -append, measured into RTMR2
   --event-log FILE    a CCEL event log (/sys/firmware/acpi/tables/data/CCEL inside the guest): the RTMRs
                       it replays to
+  --memory SIZE       the guest's RAM (QEMU -m, e.g. 4G or 2048M): with it, the kernel is hashed as QEMU
+                      10.1 and older hand it to the firmware, its setup header patched for this memory,
+                      initrd and command line; without it, as the file is (QEMU 10.2 and later, which
+                      leave a confidential guest's kernel alone)
+  --qemu-version V    the host's QEMU (e.g. 9.2), with --memory: 10.2 or later patches nothing
   --page-order ORDER  how the VMM adds the firmware's pages: single-pass (each page added, then its
                       chunks extended: KVM upstream, QEMU 10.1+; the default) or two-pass (every page of a
                       section added before any is extended: QEMU 8 with Intel's early TDX KVM)
@@ -102,6 +107,8 @@ Options:
   --guest-features HEX    SEV-SNP: the expected SEV_FEATURES (default 0x1)
   --vmm-type qemu|ec2|gce SEV-SNP: the expected VMM (default qemu)
   --event-log FILE        TDX: the guest's CCEL event log
+  --memory SIZE, --qemu-version V
+                          TDX: how QEMU loaded the kernel (see measure tdx)
   -h, --help              show this help
 
 Example:
@@ -135,9 +142,25 @@ const BOOT = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 const SNP = { ...BOOT, 'ovmf-hash': { type: 'string' }, vcpus: { type: 'string' }, 'vcpu-type': { type: 'string' }, 'guest-features': { type: 'string' }, 'vmm-type': { type: 'string' } } as const;
-const TDX = { ...BOOT, 'event-log': { type: 'string' }, 'page-order': { type: 'string' } } as const;
+const QEMU_LOAD = { memory: { type: 'string' }, 'qemu-version': { type: 'string' } } as const;
+const TDX = { ...BOOT, ...QEMU_LOAD, 'event-log': { type: 'string' }, 'page-order': { type: 'string' } } as const;
 const PAGE_ORDERS: readonly PageAddOrder[] = ['single-pass', 'two-pass'];
-const EXPLAIN = { ...SNP, 'event-log': { type: 'string' }, evidence: { type: 'string' } } as const;
+const EXPLAIN = { ...SNP, ...QEMU_LOAD, 'event-log': { type: 'string' }, evidence: { type: 'string' } } as const;
+
+const SIZE_UNITS: Readonly<Record<string, bigint>> = { '': 1n, K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
+
+/** --memory and --qemu-version as directBootEvents' `qemu` option; undefined without --memory. */
+function qemuLoad(v: { readonly memory?: string | undefined; readonly 'qemu-version'?: string | undefined }, command: string): DirectBootOptions['qemu'] {
+  if (v.memory === undefined) {
+    if (v['qemu-version'] !== undefined) throw usageError('--qemu-version needs --memory', command);
+    return undefined;
+  }
+  const m = /^(\d+)([KMGT]?)i?B?$/i.exec(v.memory);
+  if (m === null || BigInt(m[1] ?? '0') === 0n) throw usageError(`--memory must be a size such as 4G, 2048M or a number of bytes, got "${v.memory}"`, command);
+  const version = v['qemu-version'];
+  if (version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(version)) throw usageError(`--qemu-version must be MAJOR.MINOR[.PATCH] such as 9.2, got "${version}"`, command);
+  return { memoryBytes: BigInt(m[1] ?? '0') * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1n), ...(version === undefined ? {} : { qemuVersion: version }) };
+}
 
 type BootValues = { readonly ovmf?: string | undefined; readonly kernel?: string | undefined; readonly initrd?: string | undefined; readonly append?: string | undefined };
 type SnpValues = BootValues & { readonly 'ovmf-hash'?: string | undefined; readonly vcpus?: string | undefined; readonly 'vcpu-type'?: string | undefined; readonly 'guest-features'?: string | undefined; readonly 'vmm-type'?: string | undefined };
@@ -220,7 +243,9 @@ async function measureTdx(argv: string[], io: CliIo): Promise<number> {
   if (!(PAGE_ORDERS as readonly string[]).includes(pageOrder)) throw usageError(`--page-order must be one of ${PAGE_ORDERS.join(', ')}, got "${pageOrder}"`, 'measure tdx');
   const boot = await bootInputs(io, v, 'measure tdx');
   const mrTd = await tdxMrtd(boot.ovmf, nodeHasher, { pageOrder: pageOrder as PageAddOrder });
-  const events = boot.kernel === undefined ? [] : await directBootEvents(boot, nodeHasher);
+  const qemu = qemuLoad(v, 'measure tdx');
+  if (qemu !== undefined && boot.kernel === undefined) throw usageError('--memory needs --kernel', 'measure tdx');
+  const events = boot.kernel === undefined ? [] : await directBootEvents(boot, nodeHasher, qemu === undefined ? {} : { qemu });
   const log = v['event-log'] === undefined ? undefined : parseCcelEventLog(await readInput(io, v['event-log'], 'event log'));
   const rtmrs = log === undefined ? undefined : await replayRtmrs(log, nodeHasher);
   if (v.json === true) {
@@ -254,17 +279,19 @@ async function measureExplain(argv: string[], io: CliIo): Promise<number> {
   let matched: boolean;
   let line: string;
   if (decoded.platform === 'sev-snp') {
-    if (v['event-log'] !== undefined) throw usageError('--event-log applies to TDX evidence only, and FILE is SEV-SNP evidence', 'measure explain');
+    const tdxOnly = (['event-log', 'memory', 'qemu-version'] as const).filter((k) => v[k] !== undefined);
+    if (tdxOnly.length > 0) throw usageError(`${tdxOnly.map((k) => `--${k}`).join(', ')} ${tdxOnly.length === 1 ? 'applies' : 'apply'} to TDX evidence only, and FILE is SEV-SNP evidence`, 'measure explain');
     const actual = parseReport(decoded.evidence.report).measurement;
     io.stderr('searching vCPU counts, vCPU types, guest features, VMM types, command line and initrd variations...\n');
     ({ matched, line } = await explainSnpMeasurement(actual, snpInputs(boot, v, 'measure explain', { vcpus: 1, vcpuType: 'EPYC-v4' }), nodeHasher));
   } else {
     const snpOnly = (['ovmf-hash', 'vcpus', 'vcpu-type', 'guest-features', 'vmm-type'] as const).filter((k) => v[k] !== undefined);
+    const qemu = qemuLoad(v, 'measure explain');
     if (snpOnly.length > 0) throw usageError(`${snpOnly.map((k) => `--${k}`).join(', ')} ${snpOnly.length === 1 ? 'applies' : 'apply'} to SEV-SNP evidence only, and FILE is TDX evidence`, 'measure explain');
     const body = parseQuote(decoded.evidence.quote).body;
     const eventLog = v['event-log'] === undefined ? undefined : await readInput(io, v['event-log'], 'event log');
     const { ovmf, ...direct } = boot;
-    ({ matched, line } = await explainTdxMeasurement({ mrTd: body.mrTd, rtmrs: body.rtmrs }, { firmware: ovmf, ...direct, ...(eventLog === undefined ? {} : { eventLog }) }, nodeHasher));
+    ({ matched, line } = await explainTdxMeasurement({ mrTd: body.mrTd, rtmrs: body.rtmrs }, { firmware: ovmf, ...direct, ...(eventLog === undefined ? {} : { eventLog }), ...(qemu === undefined ? {} : { qemu }) }, nodeHasher));
   }
   if (decoded.evidence.simulated) io.stderr('note: the evidence is marked SIMULATED\n');
   io.stdout(`${matched ? 'MATCH' : 'MISMATCH'}: ${line}\n`);

@@ -13,13 +13,16 @@
 //                    EV_EVENT_TAG 0x8F3B22ED "Linux initrd"   SHA-384 of the initrd as loaded through
 //                                                      LINUX_EFI_INITRD_MEDIA_GUID (Linux efi-stub, 5.19 and later)
 //
-// QEMU patches the kernel's setup header (type_of_loader, cmd_line_ptr, ramdisk_image/size, heap_end_ptr)
-// before it hands the image to the firmware over fw_cfg, so the kernel digest is that of the patched image:
-// callers pass the kernel as the firmware sees it (docs/measure.md, "TDX").
+// QEMU 10.1 and older patch the kernel's setup header (type_of_loader, cmd_line_ptr, ramdisk_image/size,
+// heap_end_ptr) before they hand the image to the firmware over fw_cfg, so the kernel digest is that of the
+// patched image: the `qemu` option applies that patch (qemuKernel.ts), or callers pass the kernel as the firmware
+// sees it (docs/measure.md, "TDX").
 import type { Hasher } from '../hash.js';
 import { webCryptoHasher } from '../hash.js';
 import { authenticodeHash } from './authenticode.js';
 import { TCG_EVENT_TYPES } from './eventTypes.js';
+import type { QemuKernelLoad } from './qemuKernel.js';
+import { qemuPatchedKernel } from './qemuKernel.js';
 
 export interface ExpectedEvent {
   /** 0..3 */
@@ -40,6 +43,12 @@ export interface DirectBootInputs {
 export interface DirectBootOptions {
   /** Whether the firmware extends a separator into RTMR1 (newer edk2: true, the default; older TDVF builds: false). */
   readonly rtmr1Separator?: boolean;
+  /**
+   * Hash the kernel as QEMU's -kernel hands it to the firmware: the setup header patched for this guest's memory
+   * (qemuPatchedKernel), the initrd size taken from `initrd` and the command line from `append`. Absent: the kernel
+   * is hashed as given, which matches QEMU 10.2+ (and any kernel already patched by the caller).
+   */
+  readonly qemu?: Omit<QemuKernelLoad, 'initrdSize' | 'cmdline'>;
 }
 
 /** The TCG_PCClientTaggedEvent ids the Linux EFI stub uses (drivers/firmware/efi/libstub/efi-stub-helper.c). */
@@ -71,7 +80,13 @@ export async function directBootEvents(inputs: DirectBootInputs, hasher: Hasher 
   const action = async (text: string): Promise<ExpectedEvent> => event(1, 'EV_EFI_ACTION', `"${text}"`, await sha384(ascii(text)));
 
   const out: ExpectedEvent[] = [];
-  if (inputs.kernel !== undefined) out.push(event(1, 'EV_EFI_BOOT_SERVICES_APPLICATION', 'kernel image (Authenticode SHA-384)', await authenticodeHash(inputs.kernel, hasher)));
+  if (inputs.kernel !== undefined) {
+    const kernel = options.qemu === undefined
+      ? inputs.kernel
+      : qemuPatchedKernel(inputs.kernel, { ...options.qemu, cmdline: inputs.append ?? '', ...(inputs.initrd === undefined ? {} : { initrdSize: inputs.initrd.length }) });
+    const what = options.qemu === undefined ? 'kernel image (Authenticode SHA-384)' : 'kernel image with QEMU\'s setup-header patch (Authenticode SHA-384)';
+    out.push(event(1, 'EV_EFI_BOOT_SERVICES_APPLICATION', what, await authenticodeHash(kernel, hasher)));
+  }
   out.push(await action(EFI_ACTIONS.callingApplication));
   if (options.rtmr1Separator !== false) out.push(event(1, 'EV_SEPARATOR', 'separator 00000000', await sha384(new Uint8Array(4))));
   out.push(await action(EFI_ACTIONS.exitBootServices), await action(EFI_ACTIONS.exitBootServicesSucceeded));

@@ -5,7 +5,7 @@ import type { Hasher } from '../hash.js';
 import { webCryptoHasher } from '../hash.js';
 import { parseCcelEventLog, replayRtmrs } from './ccel.js';
 import type { CcelEvent } from './ccel.js';
-import { directBootEvents } from './directBoot.js';
+import { directBootEvents, type DirectBootOptions } from './directBoot.js';
 import type { ExpectedEvent } from './directBoot.js';
 import { TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
 import { tdxMrtd } from './mrtd.js';
@@ -21,6 +21,8 @@ export interface TdxMeasurementInputs {
   readonly initrd?: Uint8Array;
   readonly append?: string;
   readonly eventLog?: Uint8Array;
+  /** How QEMU loaded the kernel (directBootEvents' `qemu` option): its setup header is patched before it is hashed. */
+  readonly qemu?: DirectBootOptions['qemu'];
 }
 
 const DIRECT_BOOT_RTMRS = [1, 2] as const;
@@ -96,14 +98,14 @@ export async function explainTdxMeasurement(
     checked.push(`the event log's ${events.length} events replay to RTMR0..3`);
     if (bootGiven) {
       const rtmr1Separator = events.some((e) => e.rtmr === 1 && e.type === TCG_EVENT_TYPES.EV_SEPARATOR);
-      const expected = await directBootEvents(inputs, hasher, { rtmr1Separator });
+      const expected = await directBootEvents(inputs, hasher, { rtmr1Separator, ...(inputs.qemu === undefined ? {} : { qemu: inputs.qemu }) });
       const divergence = firstDivergence(comparedEvents(events, inputs.kernel !== undefined), expected);
       if (divergence !== undefined) return { matched: false, line: divergence };
       checked.push('its RTMR1/RTMR2 events are those of a direct boot of the given inputs');
     }
   } else if (bootGiven && inputs.kernel !== undefined) {
     for (const rtmr1Separator of [true, false]) {
-      const expected = await directBootEvents(inputs, hasher, { rtmr1Separator });
+      const expected = await directBootEvents(inputs, hasher, { rtmr1Separator, ...(inputs.qemu === undefined ? {} : { qemu: inputs.qemu }) });
       const predicted = await Promise.all(DIRECT_BOOT_RTMRS.map((r) => extendAll(expected.filter((e) => e.rtmr === r).map((e) => e.digest), hasher)));
       const differs = DIRECT_BOOT_RTMRS.findIndex((r, i) => !bytesEqual(predicted[i] as Uint8Array, actual.rtmrs[r] ?? new Uint8Array(0)));
       if (differs < 0) {

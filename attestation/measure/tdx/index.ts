@@ -12,5 +12,7 @@ export { authenticodeHash, authenticodeRanges } from './authenticode.js';
 export type { PeLayout } from './authenticode.js';
 export { directBootEvents, loadOptions, EFI_ACTIONS, LINUX_EVENT_TAGS } from './directBoot.js';
 export type { DirectBootInputs, DirectBootOptions, ExpectedEvent } from './directBoot.js';
+export { qemuPatchedKernel, qemuKernelPlacement, qemuPatchesCocoHeader, q35Below4gMemory, SETUP_HEADER, QEMU_ACPI_DATA_SIZE, QEMU_LOADER_TYPE, QEMU_UNPATCHED_COCO_HEADER } from './qemuKernel.js';
+export type { QemuKernelLoad, QemuKernelPlacement, SetupHeaderField } from './qemuKernel.js';
 export { explainTdxMeasurement } from './explainTdMeasurements.js';
 export type { TdxExplanation, TdxMeasurementInputs } from './explainTdMeasurements.js';
