@@ -61,7 +61,7 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
     const reportData = new Uint8Array(Buffer.from(hex, 'hex'));
     let provider: EvidenceProvider;
     if (values.simulated === true) {
-      if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
+      if (values.source !== undefined) throw usage('--source applies only without --simulated');
       const product = values.product ?? 'Milan';
       if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
       const version = values['report-version'] ?? '3';

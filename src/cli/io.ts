@@ -1,5 +1,5 @@
 // What a command needs from its surroundings, injected so tests run commands in-process.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { UsageError } from '../base/runtimeErrors.js';
@@ -7,7 +7,8 @@ import { UsageError } from '../base/runtimeErrors.js';
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  readonly readFile: (path: string) => Promise<Uint8Array>;
+  /** A regular file's bytes; anything else (a directory, a FIFO, a device), or one over `maxBytes`, is an error. */
+  readonly readFile: (path: string, maxBytes?: number) => Promise<Uint8Array>;
   /** Raw bytes to standard output, where it is not a terminal (a binary answer piped on); absent: refused. */
   readonly stdoutBytes?: ((bytes: Uint8Array) => Promise<void>) | undefined;
 }
@@ -15,7 +16,7 @@ export interface CliIo {
 export const processIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  readFile: async (p) => new Uint8Array(await readFile(p)),
+  readFile: readRegularFile,
   stdoutBytes: process.stdout.isTTY
     ? undefined
     : (bytes) =>
@@ -29,11 +30,46 @@ export const processIo: CliIo = {
 
 export const EXIT = { ok: 0, rejected: 1, usage: 2 } as const;
 
-export async function readInput(io: CliIo, path: string, what: string): Promise<Uint8Array> {
+/** What a command reads at most from one input file unless it says otherwise. */
+export const DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+class InputRefused extends Error {}
+
+/**
+ * Reads a file of at most `maxBytes` into memory of its own (no copy). A pipe or device (`<(...)`, /dev/stdin) is
+ * read until its end, and refused once past `maxBytes`, so an endless one (/dev/zero) cannot fill the memory.
+ */
+async function readRegularFile(path: string, maxBytes = DEFAULT_MAX_INPUT_BYTES): Promise<Uint8Array> {
+  const file = await open(path, 'r');
   try {
-    return await io.readFile(path);
+    const stat = await file.stat();
+    if (stat.isDirectory()) throw new InputRefused('a directory');
+    if (stat.isFile() && stat.size > maxBytes) throw new InputRefused(`${stat.size} bytes, over the limit of ${maxBytes}`);
+    let bytes = new Uint8Array(stat.isFile() ? stat.size : 64 * 1024);
+    let at = 0;
+    for (;;) {
+      if (at === bytes.length) {
+        if (stat.isFile()) break;
+        if (bytes.length > maxBytes) throw new InputRefused(`it did not end within the limit of ${maxBytes} bytes`);
+        const grown = new Uint8Array(Math.min(2 * bytes.length, maxBytes + 1));
+        grown.set(bytes);
+        bytes = grown;
+      }
+      const { bytesRead } = await file.read(bytes, at, bytes.length - at, stat.isFile() ? at : null);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return at === bytes.length ? bytes : bytes.subarray(0, at);
+  } finally {
+    await file.close();
+  }
+}
+
+export async function readInput(io: CliIo, path: string, what: string, maxBytes?: number): Promise<Uint8Array> {
+  try {
+    return await io.readFile(path, maxBytes);
   } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    const reason = cause instanceof InputRefused ? cause.message : ((cause as NodeJS.ErrnoException).code ?? (cause as Error).message);
     throw new CloisterError('UNREADABLE_INPUT', `cannot read ${what} "${path}": ${reason}`, { field: what, cause });
   }
 }
@@ -59,13 +95,26 @@ function asUsage<T>(command: string, parse: () => T): T {
   }
 }
 
+/** A single-valued option given twice is refused, not settled silently by its last value. */
+function refuseRepeats(argv: string[], options: ParseArgsOptionsConfig, allowPositionals: boolean, command: string): void {
+  const { tokens } = asUsage(command, () => parseArgs({ args: argv, options, allowPositionals, strict: true, tokens: true }));
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (t.kind !== 'option' || options[t.name]?.multiple === true) continue;
+    if (seen.has(t.name)) throw usageError(`--${t.name} is given more than once`, command);
+    seen.add(t.name);
+  }
+}
+
 /** Parses a command line with positionals; a bad one becomes one USAGE line pointing at --help. */
 export function parseCommandLine<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+  refuseRepeats(argv, options, true, command);
   return asUsage(command, () => parseArgs({ args: argv, options, allowPositionals: true, strict: true }));
 }
 
 /** Parses a command's options (no positionals); a bad command line becomes one USAGE line pointing at --help. */
 export function parseOptions<const O extends ParseArgsOptionsConfig>(argv: string[], options: O, command: string): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: false; strict: true }>>['values'] {
+  refuseRepeats(argv, options, false, command);
   return asUsage(command, () => parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values);
 }
 

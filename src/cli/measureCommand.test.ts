@@ -85,6 +85,35 @@ describe('cloister measure', () => {
     }
   });
 
+  it('refuses a repeated option, a directory, and an endless input, in one line each', async () => {
+    const twice = await cli('measure', 'snp', '--ovmf', AMDSEV, '--vcpus', '2', '--vcpus', '4', '--vcpu-type', 'EPYC-v4');
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /^error \[USAGE\]: --vcpus is given more than once/);
+    const dir = await cli('measure', 'snp', '--ovmf', tmp, '--vcpus', '1', '--vcpu-type', 'EPYC-v4');
+    assert.equal(dir.code, 2);
+    assert.match(dir.stderr, /cannot read firmware ".*": a directory/);
+    const endless = await cli('measure', 'snp', '--ovmf', '/dev/zero', '--vcpus', '1', '--vcpu-type', 'EPYC-v4');
+    assert.equal(endless.code, 2);
+    assert.match(endless.stderr, /cannot read firmware "\/dev\/zero": it did not end within the limit of 67108864 bytes/);
+  });
+
+  it('needs the 0x of guest features, and no vCPU type where the VMM ignores it', async () => {
+    const decimal = await cli('measure', 'snp', '--ovmf', AMDSEV, '--ovmf-hash', OVMF_HASH, '--vcpus', '1', '--vcpu-type', 'EPYC-v4', '--guest-features', '33');
+    assert.equal(decimal.code, 2);
+    assert.match(decimal.stderr, /--guest-features must be hex with its 0x/);
+    const gce = peer('test_snp_gce_default');
+    const r = await cli('measure', 'snp', '--ovmf', AMDSEV, '--ovmf-hash', OVMF_HASH, '--kernel', EMPTY, '--initrd', EMPTY, '--vcpus', String(gce.args.vcpus), '--vmm-type', 'gce', '--guest-features', '0X1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${gce.expected.at(-1)}\n`);
+  });
+
+  it('says that a file which is no evidence is none of the forms evidence comes in', async () => {
+    const r = await cli('measure', 'explain', '--evidence', `${V}go-tdx-guest/ccel/ccel_data.dat`, '--ovmf', AMDSEV);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /ccel_data\.dat is not an SEV-SNP report, extended report, TDX quote or evidence bundle: /);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
   it('says that a kernel needs firmware with a kernel-hashes section (OvmfX64 has none)', async () => {
     const r = await cli('measure', 'snp', '--ovmf', OVMFX64, '--ovmf-hash', OVMF_HASH, '--kernel', EMPTY, '--vcpus', '1', '--vcpu-type', 'EPYC-v4');
     assert.equal(r.code, 2);
@@ -149,8 +178,11 @@ describe('cloister measure', () => {
     it('lists the events a direct boot adds to RTMR1 and RTMR2', async () => {
       const r = await cli('measure', 'tdx', '--ovmf', OVMF, '--kernel', `${V}debian/systemd-boot-efi/systemd-bootx64.efi`, '--initrd', EMPTY, '--append', 'console=hvc0');
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^rtmr1 event EV_EFI_BOOT_SERVICES_APPLICATION [0-9a-f]{96}/m);
-      assert.match(r.stdout, /^rtmr2 event /m);
+      assert.match(r.stdout, /^ {2}rtmr1 event EV_EFI_BOOT_SERVICES_APPLICATION [0-9a-f]{96}/m);
+      assert.match(r.stdout, /^ {2}rtmr2 event /m);
+      assert.match(r.stdout, /^rtmr1 {2}[0-9a-f]{96} {2}\(predicted\)$/m);
+      assert.match(r.stdout, /^rtmr2 {2}[0-9a-f]{96} {2}\(predicted\)$/m);
+      assert.match(r.stdout, /^rtmr0, rtmr3: give --event-log/m);
     });
 
     it('patches the kernel as QEMU 10.1 and older load it only with --memory, and checks that it is a bzImage', async () => {
@@ -176,7 +208,8 @@ describe('cloister measure', () => {
     it('explains a quote whose firmware is not the one given: MRTD', async () => {
       const r = await cli('measure', 'explain', '--evidence', QUOTE, '--ovmf', OVMF, '--event-log', LOG);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stdout, /^MISMATCH: MRTD: the firmware predicts [0-9a-f]{96}, the quote reports [0-9a-f]{96}\n$/);
+      // The log is the quote's own: it replays, and the line says so.
+      assert.match(r.stdout, /^MISMATCH: MRTD: the firmware predicts [0-9a-f]{96}, the quote reports [0-9a-f]{96} \(the event log does replay to the quote's RTMR0\.\.3\)\n$/);
     });
   });
 });

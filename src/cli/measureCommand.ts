@@ -1,18 +1,23 @@
 // `cloister measure snp|tdx|explain`: the launch measurements an image should produce, computed from its
 // parts (attestation/measure/), and why a piece of evidence does not carry the one expected (docs/measure.md).
-import { CloisterError } from '../../attestation/errors.js';
+import { CloisterError, ParseError } from '../../attestation/errors.js';
 import { toHex } from '../../attestation/bytes.js';
-import { decodeEvidence } from '../../attestation/evidence/platforms.js';
+import { decodeEvidence, type DecodedEvidence } from '../../attestation/evidence/platforms.js';
 import { parseReport } from '../../attestation/snp/report.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
 import { snpLaunchDigest, explainSnpMeasurement, VCPU_TYPES, type SnpLaunchInputs, type VmmType } from '../../attestation/measure/snp/index.js';
-import { tdxMrtd, parseCcelEventLog, replayRtmrs, directBootEvents, explainTdxMeasurement, type PageAddOrder, type DirectBootOptions } from '../../attestation/measure/tdx/index.js';
+import { tdxMrtd, parseCcelEventLog, replayRtmrs, directBootEvents, predictedRtmrs, explainTdxMeasurement, type PageAddOrder, type DirectBootOptions } from '../../attestation/measure/tdx/index.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
 import { hexArg } from './policyOptions.js';
 
 const VMM_TYPES: readonly VmmType[] = ['qemu', 'ec2', 'gce'];
+const IGNORED_VCPU_TYPE = 'EPYC-v4';
 const MAX_VCPUS = 512;
+const MiB = 1024 * 1024;
+/** The most each input may hold: firmware images are 2-4 MiB, kernels tens of MiB, an initrd with a model hundreds. */
+const LIMITS = { firmware: 64 * MiB, kernel: 256 * MiB, initrd: 2048 * MiB, eventLog: 16 * MiB, evidence: 16 * MiB } as const;
+const MAX_MEMORY = 1n << 44n;
 
 export const MEASURE_HELP = `Usage: cloister measure snp|tdx|explain [options]
 
@@ -41,9 +46,10 @@ Options:
   --initrd FILE           the initrd given to QEMU -initrd (default with --kernel: none, hashed as empty)
   --append STRING         the kernel command line given to QEMU -append, exactly (default: empty)
   --vcpus N               the number of vCPUs (1-${MAX_VCPUS})
-  --vcpu-type TYPE        the QEMU CPU model, which sets the VMSA's family/model/stepping; one of:
+  --vcpu-type TYPE        the QEMU CPU model, which sets the VMSA's family/model/stepping (required
+                          with --vmm-type qemu; EC2 and GCE ignore it); one of:
                           ${wrapList(VCPU_TYPES, 26)}
-  --guest-features HEX    SEV_FEATURES of the VMSAs (default 0x1: SNP active; QEMU's default with a
+  --guest-features 0xHEX  SEV_FEATURES of the VMSAs (default 0x1: SNP active; QEMU's default with a
                           kernel that enables debug swap is 0x21)
   --vmm-type qemu|ec2|gce the VMM that builds the VMSAs (default qemu)
   --json                  print every input's digest too, as JSON
@@ -62,8 +68,10 @@ Print the TDX MRTD (48 bytes, hex) that the TDX module computes while the firmwa
 the RTMRs should hold: replayed from an event log, and the events a direct boot adds to RTMR1 and RTMR2.
 
 Options:
-  --ovmf FILE         the TDVF / OVMF firmware image (with the TDX metadata in its GUIDed footer table)
-  --kernel FILE       the kernel given to QEMU -kernel: its Authenticode (PE) hash, measured into RTMR1
+  --ovmf FILE         the TDVF / OVMF firmware image (with the TDX metadata in its GUIDed footer table);
+                      at least one of --ovmf, --event-log and --kernel
+  --kernel FILE       the kernel given to QEMU -kernel (an EFI-stub bzImage, which is a PE): its
+                      Authenticode hash, measured into RTMR1
   --initrd FILE       the initrd given to QEMU -initrd, measured into RTMR2
   --append STRING     the kernel command line given to QEMU -append, measured into RTMR2
   --event-log FILE    a CCEL event log (/sys/firmware/acpi/tables/data/CCEL inside the guest): the RTMRs
@@ -89,7 +97,7 @@ export const MEASURE_EXPLAIN_HELP = `Usage: cloister measure explain --evidence 
 
 Say in one line why the launch measurement in FILE is not the one these inputs give: recompute it over
 the usual variations and name the input that explains the difference, or say that none does.
-  SEV-SNP: vCPU counts 1 to 64, every known vCPU type, the guest features a kernel may set, the VMM type,
+  SEV-SNP: vCPU counts 1 to 512, every known vCPU type, the guest features a kernel may set, the VMM type,
     the command line with and without a trailing newline, the initrd or none.
   TDX: MRTD from the firmware; with --event-log, the RTMR the log does not replay to, or the first RTMR1 /
     RTMR2 event that diverges from what the kernel, initrd and command line predict.
@@ -102,7 +110,7 @@ Options:
   --ovmf-hash HEX         SEV-SNP: the launch digest state after the firmware's pages (see measure snp)
   --kernel FILE, --initrd FILE, --append STRING
                           the direct-boot inputs the VM was meant to launch with
-  --vcpus N               SEV-SNP: the expected vCPU count (default 1; the search tries 1 to 64)
+  --vcpus N               SEV-SNP: the expected vCPU count (default 1; the search tries 1 to 512)
   --vcpu-type TYPE        SEV-SNP: the expected vCPU type (default EPYC-v4; the search tries every one)
   --guest-features HEX    SEV-SNP: the expected SEV_FEATURES (default 0x1)
   --vmm-type qemu|ec2|gce SEV-SNP: the expected VMM (default qemu)
@@ -159,7 +167,9 @@ function qemuLoad(v: { readonly memory?: string | undefined; readonly 'qemu-vers
   if (m === null || BigInt(m[1] ?? '0') === 0n) throw usageError(`--memory must be a size such as 4G, 2048M or a number of bytes, got "${v.memory}"`, command);
   const version = v['qemu-version'];
   if (version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(version)) throw usageError(`--qemu-version must be MAJOR.MINOR[.PATCH] such as 9.2, got "${version}"`, command);
-  return { memoryBytes: BigInt(m[1] ?? '0') * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1n), ...(version === undefined ? {} : { qemuVersion: version }) };
+  const memoryBytes = BigInt(m[1] ?? '0') * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1n);
+  if (memoryBytes > MAX_MEMORY) throw usageError(`--memory must be at most 16T, got "${v.memory}"`, command);
+  return { memoryBytes, ...(version === undefined ? {} : { qemuVersion: version }) };
 }
 
 type BootValues = { readonly ovmf?: string | undefined; readonly kernel?: string | undefined; readonly initrd?: string | undefined; readonly append?: string | undefined };
@@ -174,11 +184,14 @@ interface BootInputs {
 
 async function bootInputs(io: CliIo, v: BootValues, command: string): Promise<BootInputs> {
   if (v.ovmf === undefined) throw usageError('--ovmf FILE is required', command);
+  return { ovmf: await readInput(io, v.ovmf, 'firmware', LIMITS.firmware), ...(await directInputs(io, v, command)) };
+}
+
+async function directInputs(io: CliIo, v: BootValues, command: string): Promise<Omit<BootInputs, 'ovmf'>> {
   if (v.kernel === undefined && (v.initrd !== undefined || v.append !== undefined)) throw usageError('--initrd and --append need --kernel (direct boot)', command);
   return {
-    ovmf: await readInput(io, v.ovmf, 'firmware'),
-    ...(v.kernel === undefined ? {} : { kernel: await readInput(io, v.kernel, 'kernel') }),
-    ...(v.initrd === undefined ? {} : { initrd: await readInput(io, v.initrd, 'initrd') }),
+    ...(v.kernel === undefined ? {} : { kernel: await readInput(io, v.kernel, 'kernel', LIMITS.kernel) }),
+    ...(v.initrd === undefined ? {} : { initrd: await readInput(io, v.initrd, 'initrd', LIMITS.initrd) }),
     ...(v.append === undefined ? {} : { append: v.append }),
   };
 }
@@ -187,13 +200,14 @@ function snpInputs(boot: BootInputs, v: SnpValues, command: string, defaults: { 
   const vcpusText = v.vcpus ?? (defaults.vcpus === undefined ? undefined : String(defaults.vcpus));
   if (vcpusText === undefined) throw usageError('--vcpus N is required', command);
   if (!/^\d+$/.test(vcpusText) || Number(vcpusText) < 1 || Number(vcpusText) > MAX_VCPUS) throw usageError(`--vcpus must be a whole number from 1 to ${MAX_VCPUS}, got "${vcpusText}"`, command);
-  const vcpuType = v['vcpu-type'] ?? defaults.vcpuType;
-  if (vcpuType === undefined) throw usageError('--vcpu-type TYPE is required', command);
-  if (!VCPU_TYPES.includes(vcpuType)) throw usageError(`--vcpu-type must be one of ${VCPU_TYPES.join(', ')}, got "${vcpuType}"`, command);
   const vmm = v['vmm-type'] ?? 'qemu';
   if (!(VMM_TYPES as readonly string[]).includes(vmm)) throw usageError(`--vmm-type must be one of ${VMM_TYPES.join(', ')}, got "${vmm}"`, command);
+  // EC2 and GCE do not put the vCPU type in the VMSA: any type gives the same digest there.
+  const vcpuType = v['vcpu-type'] ?? defaults.vcpuType ?? (vmm === 'qemu' ? undefined : IGNORED_VCPU_TYPE);
+  if (vcpuType === undefined) throw usageError('--vcpu-type TYPE is required with --vmm-type qemu', command);
+  if (!VCPU_TYPES.includes(vcpuType)) throw usageError(`--vcpu-type must be one of ${VCPU_TYPES.join(', ')}, got "${vcpuType}"`, command);
   const features = v['guest-features'];
-  if (features !== undefined && !/^(0x)?[0-9a-fA-F]{1,16}$/.test(features)) throw usageError(`--guest-features must be a 64-bit hex number such as 0x1, got "${features}"`, command);
+  if (features !== undefined && !/^0x[0-9a-f]{1,16}$/i.test(features)) throw usageError(`--guest-features must be hex with its 0x, at most 64 bits, such as 0x1 or 0x21, got "${features}"`, command);
   return {
     ...boot,
     ...(v['ovmf-hash'] === undefined ? {} : { ovmfHash: Uint8Array.from(Buffer.from(hexArg(v['ovmf-hash'], 48, '--ovmf-hash', (m) => usageError(m, command)), 'hex')) }),
@@ -241,28 +255,37 @@ async function measureTdx(argv: string[], io: CliIo): Promise<number> {
   }
   const pageOrder = v['page-order'] ?? 'single-pass';
   if (!(PAGE_ORDERS as readonly string[]).includes(pageOrder)) throw usageError(`--page-order must be one of ${PAGE_ORDERS.join(', ')}, got "${pageOrder}"`, 'measure tdx');
-  const boot = await bootInputs(io, v, 'measure tdx');
-  const mrTd = await tdxMrtd(boot.ovmf, nodeHasher, { pageOrder: pageOrder as PageAddOrder });
+  if (v.ovmf === undefined && v.kernel === undefined && v['event-log'] === undefined) throw usageError('give --ovmf FILE, --event-log FILE or --kernel FILE', 'measure tdx');
+  const boot = await directInputs(io, v, 'measure tdx');
+  const mrTd = v.ovmf === undefined ? undefined : await tdxMrtd(await readInput(io, v.ovmf, 'firmware', LIMITS.firmware), nodeHasher, { pageOrder: pageOrder as PageAddOrder });
   const qemu = qemuLoad(v, 'measure tdx');
   if (qemu !== undefined && boot.kernel === undefined) throw usageError('--memory needs --kernel', 'measure tdx');
   const events = boot.kernel === undefined ? [] : await directBootEvents(boot, nodeHasher, qemu === undefined ? {} : { qemu });
-  const log = v['event-log'] === undefined ? undefined : parseCcelEventLog(await readInput(io, v['event-log'], 'event log'));
+  const log = v['event-log'] === undefined ? undefined : parseCcelEventLog(await readInput(io, v['event-log'], 'event log', LIMITS.eventLog));
+  const predicted = events.length === 0 ? undefined : await predictedRtmrs(events, nodeHasher);
   const rtmrs = log === undefined ? undefined : await replayRtmrs(log, nodeHasher);
   if (v.json === true) {
     const json = {
       platform: 'tdx',
-      mrTd: toHex(mrTd),
-      pageOrder,
+      ...(mrTd === undefined ? {} : { mrTd: toHex(mrTd), pageOrder }),
       ...(rtmrs === undefined ? {} : { rtmrs: rtmrs.map(toHex), eventLog: { file: v['event-log'], events: log?.length } }),
       directBootEvents: events.map((e) => ({ rtmr: e.rtmr, type: e.typeName, description: e.description, sha384: toHex(e.digest) })),
+      ...(predicted === undefined ? {} : { directBootRtmrs: { rtmr1: toHex(predicted[1] as Uint8Array), rtmr2: toHex(predicted[2] as Uint8Array) } }),
     };
     io.stdout(`${JSON.stringify(json, null, 2)}\n`);
     return EXIT.ok;
   }
-  const lines = [`mrtd   ${toHex(mrTd)}`];
-  if (rtmrs !== undefined) rtmrs.forEach((r, i) => lines.push(`rtmr${i}  ${toHex(r)}  (replayed from ${log?.length ?? 0} events)`));
-  for (const e of events) lines.push(`rtmr${e.rtmr} event ${e.typeName} ${toHex(e.digest)}  ${e.description}`);
-  if (rtmrs === undefined) lines.push(boot.kernel === undefined ? 'rtmr0-3: need --event-log (and --kernel for the direct-boot events)' : 'rtmr0-3: the values need --event-log; the events above are what a direct boot adds to RTMR1 and RTMR2');
+  const lines = mrTd === undefined ? [] : [`mrtd   ${toHex(mrTd)}`];
+  if (rtmrs !== undefined) {
+    lines.push(`replayed from the event log's ${log?.length ?? 0} events:`);
+    rtmrs.forEach((r, i) => lines.push(`rtmr${i}  ${toHex(r)}`));
+  }
+  if (predicted !== undefined) {
+    lines.push('a direct boot of these inputs adds (RTMR1 and RTMR2 hold nothing else when OVMF boots them):');
+    for (const e of events) lines.push(`  rtmr${e.rtmr} event ${e.typeName} ${toHex(e.digest)}  ${e.description}`);
+    lines.push(`rtmr1  ${toHex(predicted[1] as Uint8Array)}  (predicted)`, `rtmr2  ${toHex(predicted[2] as Uint8Array)}  (predicted)`);
+  }
+  if (rtmrs === undefined) lines.push(predicted === undefined ? 'rtmr0-3: give --event-log (or --kernel for RTMR1 and RTMR2)' : 'rtmr0, rtmr3: give --event-log (they depend on the host and the guest)');
   io.stdout(`${lines.join('\n')}\n`);
   return EXIT.ok;
 }
@@ -274,7 +297,7 @@ async function measureExplain(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (v.evidence === undefined) throw usageError('--evidence FILE is required', 'measure explain');
-  const decoded = decodeEvidence(await readInput(io, v.evidence, 'evidence'));
+  const decoded = evidenceOf(await readInput(io, v.evidence, 'evidence', LIMITS.evidence), v.evidence);
   const boot = await bootInputs(io, v, 'measure explain');
   let matched: boolean;
   let line: string;
@@ -282,20 +305,29 @@ async function measureExplain(argv: string[], io: CliIo): Promise<number> {
     const tdxOnly = (['event-log', 'memory', 'qemu-version'] as const).filter((k) => v[k] !== undefined);
     if (tdxOnly.length > 0) throw usageError(`${tdxOnly.map((k) => `--${k}`).join(', ')} ${tdxOnly.length === 1 ? 'applies' : 'apply'} to TDX evidence only, and FILE is SEV-SNP evidence`, 'measure explain');
     const actual = parseReport(decoded.evidence.report).measurement;
-    io.stderr('searching vCPU counts, vCPU types, guest features, VMM types, command line and initrd variations...\n');
     ({ matched, line } = await explainSnpMeasurement(actual, snpInputs(boot, v, 'measure explain', { vcpus: 1, vcpuType: 'EPYC-v4' }), nodeHasher));
   } else {
     const snpOnly = (['ovmf-hash', 'vcpus', 'vcpu-type', 'guest-features', 'vmm-type'] as const).filter((k) => v[k] !== undefined);
     const qemu = qemuLoad(v, 'measure explain');
     if (snpOnly.length > 0) throw usageError(`${snpOnly.map((k) => `--${k}`).join(', ')} ${snpOnly.length === 1 ? 'applies' : 'apply'} to SEV-SNP evidence only, and FILE is TDX evidence`, 'measure explain');
     const body = parseQuote(decoded.evidence.quote).body;
-    const eventLog = v['event-log'] === undefined ? undefined : await readInput(io, v['event-log'], 'event log');
+    const eventLog = v['event-log'] === undefined ? undefined : await readInput(io, v['event-log'], 'event log', LIMITS.eventLog);
     const { ovmf, ...direct } = boot;
     ({ matched, line } = await explainTdxMeasurement({ mrTd: body.mrTd, rtmrs: body.rtmrs }, { firmware: ovmf, ...direct, ...(eventLog === undefined ? {} : { eventLog }), ...(qemu === undefined ? {} : { qemu }) }, nodeHasher));
   }
   if (decoded.evidence.simulated) io.stderr('note: the evidence is marked SIMULATED\n');
   io.stdout(`${matched ? 'MATCH' : 'MISMATCH'}: ${line}\n`);
   return matched ? EXIT.ok : EXIT.rejected;
+}
+
+/** The evidence in FILE; a ParseError says first that FILE is none of the forms evidence comes in. */
+function evidenceOf(bytes: Uint8Array, path: string): DecodedEvidence {
+  try {
+    return decodeEvidence(bytes);
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw e;
+    throw new ParseError(e.code, `${path} is not an SEV-SNP report, extended report, TDX quote or evidence bundle: ${e.message}`, { ...(e.field === undefined ? {} : { field: e.field }), ...(e.offset === undefined ? {} : { offset: e.offset }), cause: e });
+  }
 }
 
 const SUBCOMMANDS: Readonly<Record<string, (argv: string[], io: CliIo) => Promise<number>>> = { snp: measureSnp, tdx: measureTdx, explain: measureExplain };

@@ -1,12 +1,12 @@
 // Which launch input explains a MEASUREMENT that differs from the one computed for the expected inputs:
-// recomputes the digest over the usual deviations (vCPU count 1..64, vCPU type, guest features, VMM type,
+// recomputes the digest over the usual deviations (vCPU count 1..512, vCPU type, guest features, VMM type,
 // a trailing newline on the command line, a missing initrd), single changes first, then pairs. The OVMF
 // chain, the chain after the metadata sections and every VMSA hash are shared (SnpLaunchCalculator), and
 // each configuration yields the digests of every vCPU count in one pass.
 import { bytesEqual, toHex } from '../../bytes.js';
 import { ParseError } from '../../errors.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
-import { SnpLaunchCalculator, validateLaunchInputs, type LaunchConfig, type SnpLaunchInputs } from './launch.js';
+import { MAX_VCPUS, SnpLaunchCalculator, validateLaunchInputs, type LaunchConfig, type SnpLaunchInputs } from './launch.js';
 import { LAUNCH_DIGEST_SIZE } from './launchDigest.js';
 import { cmdlineBytes, type SevHashes } from './sevHashTable.js';
 import { VCPU_CPUIDS, VCPU_TYPES, vcpuSignature } from './vcpuTypes.js';
@@ -23,7 +23,7 @@ export interface SnpExplanation {
 }
 
 /** vCPU counts tried: 1 up to this (or the base's count, if higher). */
-export const EXPLAIN_MAX_VCPUS = 64;
+export const EXPLAIN_MAX_VCPUS = MAX_VCPUS;
 
 interface State {
   readonly vcpuType: string;

@@ -64,11 +64,14 @@ const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** The load options OVMF gives a directly booted kernel: UTF-16LE, NUL-terminated; none when both parts are empty. */
 export function loadOptions(append: string, hasInitrd: boolean): Uint8Array | undefined {
-  const text = `${append}${hasInitrd ? ' initrd=initrd' : ''}`;
-  if (text.length === 0) return undefined;
-  const out = new Uint8Array(2 * (text.length + 1));
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < text.length; i++) view.setUint16(2 * i, text.charCodeAt(i), true);
+  // QEMU hands the command line over as bytes (UTF-8 from the host's -append); OVMF widens each byte to a CHAR16
+  // (X86QemuLoadImageLib: UnicodeSPrintAsciiFormat "%a"), so a non-ASCII character becomes one unit per byte.
+  const bytes = new TextEncoder().encode(`${append}${hasInitrd ? ' initrd=initrd' : ''}`);
+  if (bytes.length === 0) return undefined;
+  const out = new Uint8Array(2 * (bytes.length + 1));
+  bytes.forEach((b, i) => {
+    out[2 * i] = b;
+  });
   return out;
 }
 
@@ -94,4 +97,11 @@ export async function directBootEvents(inputs: DirectBootInputs, hasher: Hasher 
   if (options16 !== undefined) out.push(event(2, 'EV_EVENT_TAG', 'LOADED_IMAGE::LoadOptions (command line, UTF-16LE)', await sha384(options16)));
   if (inputs.initrd !== undefined) out.push(event(2, 'EV_EVENT_TAG', 'Linux initrd (SHA-384)', await sha384(inputs.initrd)));
   return Object.freeze(out);
+}
+
+/** RTMR0..3 after extending `events` in order from zero: RTMR1 and RTMR2 as a direct boot leaves them when its events are all they hold. */
+export async function predictedRtmrs(events: readonly ExpectedEvent[], hasher: Hasher = webCryptoHasher): Promise<readonly Uint8Array[]> {
+  const rtmrs: Uint8Array[] = [0, 1, 2, 3].map(() => new Uint8Array(48));
+  for (const e of events) rtmrs[e.rtmr] = await hasher.digest('SHA-384', [rtmrs[e.rtmr] as Uint8Array, e.digest]);
+  return rtmrs;
 }

@@ -5,7 +5,7 @@ import type { Hasher } from '../hash.js';
 import { webCryptoHasher } from '../hash.js';
 import { parseCcelEventLog, replayRtmrs } from './ccel.js';
 import type { CcelEvent } from './ccel.js';
-import { directBootEvents, type DirectBootOptions } from './directBoot.js';
+import { directBootEvents, predictedRtmrs, type DirectBootOptions } from './directBoot.js';
 import type { ExpectedEvent } from './directBoot.js';
 import { TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
 import { tdxMrtd } from './mrtd.js';
@@ -59,11 +59,6 @@ function firstDivergence(actual: readonly CcelEvent[], expected: readonly Expect
 }
 
 /** The RTMR value a list of event digests extends to from zero. */
-async function extendAll(digests: readonly Uint8Array[], hasher: Hasher): Promise<Uint8Array> {
-  let mr: Uint8Array = new Uint8Array(48);
-  for (const d of digests) mr = await hasher.digest('SHA-384', [mr, d]);
-  return mr;
-}
 
 /**
  * Compares a quote's MRTD and RTMRs with what the inputs predict: MRTD from the firmware (when given); the event
@@ -82,7 +77,14 @@ export async function explainTdxMeasurement(
     const single = await tdxMrtd(inputs.firmware, hasher);
     if (bytesEqual(single, actual.mrTd)) checked.push('MRTD matches the firmware');
     else if (bytesEqual(await tdxMrtd(inputs.firmware, hasher, { pageOrder: 'two-pass' }), actual.mrTd)) checked.push('MRTD matches the firmware (two-pass page order, QEMU 8 / early TDX KVM)');
-    else return { matched: false, line: `MRTD: the firmware predicts ${toHex(single)}, the quote reports ${toHex(actual.mrTd)}` };
+    else {
+      const line = `MRTD: the firmware predicts ${toHex(single)}, the quote reports ${toHex(actual.mrTd)}`;
+      if (inputs.eventLog === undefined) return { matched: false, line };
+      const events = parseCcelEventLog(inputs.eventLog);
+      const replayed = await replayRtmrs(events, hasher);
+      const agree = replayed.every((r, i) => actual.rtmrs[i] !== undefined && bytesEqual(r, actual.rtmrs[i]));
+      return { matched: false, line: `${line} (the event log ${agree ? 'does' : 'does not'} replay to the quote's RTMR0..3)` };
+    }
   }
   const bootGiven = inputs.kernel !== undefined || inputs.initrd !== undefined || inputs.append !== undefined;
   if (inputs.eventLog !== undefined) {
@@ -106,7 +108,8 @@ export async function explainTdxMeasurement(
   } else if (bootGiven && inputs.kernel !== undefined) {
     for (const rtmr1Separator of [true, false]) {
       const expected = await directBootEvents(inputs, hasher, { rtmr1Separator, ...(inputs.qemu === undefined ? {} : { qemu: inputs.qemu }) });
-      const predicted = await Promise.all(DIRECT_BOOT_RTMRS.map((r) => extendAll(expected.filter((e) => e.rtmr === r).map((e) => e.digest), hasher)));
+      const rtmrs = await predictedRtmrs(expected, hasher);
+      const predicted = DIRECT_BOOT_RTMRS.map((r) => rtmrs[r] as Uint8Array);
       const differs = DIRECT_BOOT_RTMRS.findIndex((r, i) => !bytesEqual(predicted[i] as Uint8Array, actual.rtmrs[r] ?? new Uint8Array(0)));
       if (differs < 0) {
         checked.push('RTMR1 and RTMR2 are those of a direct boot of the given inputs');
@@ -118,5 +121,7 @@ export async function explainTdxMeasurement(
       }
     }
   }
-  return { matched: true, line: checked.length === 0 ? 'nothing to compare: give a firmware, an event log or direct-boot inputs' : checked.join('; ') };
+  if (checked.length === 0) return { matched: false, line: 'nothing to compare: give a firmware, an event log or direct-boot inputs' };
+  if (inputs.eventLog === undefined) checked.push(inputs.kernel === undefined ? 'RTMR0..3 not compared (give the event log, or the kernel for RTMR1 and RTMR2)' : 'RTMR0 and RTMR3 not compared (give the event log)');
+  return { matched: true, line: checked.join('; ') };
 }

@@ -10,7 +10,7 @@ export { eventTypeName, TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
 export type { TcgEventTypeName } from './eventTypes.js';
 export { authenticodeHash, authenticodeRanges } from './authenticode.js';
 export type { PeLayout } from './authenticode.js';
-export { directBootEvents, loadOptions, EFI_ACTIONS, LINUX_EVENT_TAGS } from './directBoot.js';
+export { directBootEvents, predictedRtmrs, loadOptions, EFI_ACTIONS, LINUX_EVENT_TAGS } from './directBoot.js';
 export type { DirectBootInputs, DirectBootOptions, ExpectedEvent } from './directBoot.js';
 export { qemuPatchedKernel, qemuKernelPlacement, qemuPatchesCocoHeader, q35Below4gMemory, SETUP_HEADER, QEMU_ACPI_DATA_SIZE, QEMU_LOADER_TYPE, QEMU_UNPATCHED_COCO_HEADER } from './qemuKernel.js';
 export type { QemuKernelLoad, QemuKernelPlacement, SetupHeaderField } from './qemuKernel.js';
