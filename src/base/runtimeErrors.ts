@@ -37,6 +37,9 @@ export const RUNTIME_ERROR_CODES = {
   UNWRITABLE_OUTPUT: 'an output file could not be written',
   INFERENCE_WORKER_FAILED: 'an inference worker thread failed a job (its error class and code are logged, never a message) or exited while running one',
   CHILD_EXITED: 'a process of the local stack (cloister local) exited before it listened, or while it served',
+  // the image build (scripts/image, cloister image)
+  IMAGE_INPUT: 'a pinned input of the VM image is missing, cannot be downloaded, or differs from its pin',
+  IMAGE_BUILD: 'a step of the VM image build failed (a tool it runs, a file it extracts, the init it needs)',
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERROR_CODES;
@@ -69,3 +72,17 @@ export class TeeDeviceError extends RuntimeError {
 
 /** The command line is invalid (code USAGE); the CLI prints it without the field part. */
 export class UsageError extends RuntimeError {}
+
+/** A pinned input of the image build (image/inputs.json) is missing, unreachable or changed; `field` names it. */
+export class ImageInputError extends RuntimeError {
+  constructor(message: string, input: string, cause?: unknown) {
+    super('IMAGE_INPUT', message, { field: input, ...(cause === undefined ? {} : { cause }) });
+  }
+}
+
+/** A step of the image build failed; the message names the step and what to do. */
+export class ImageBuildError extends RuntimeError {
+  constructor(message: string, cause?: unknown) {
+    super('IMAGE_BUILD', message, cause === undefined ? {} : { cause });
+  }
+}

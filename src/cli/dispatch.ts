@@ -4,6 +4,7 @@ import { UsageError } from '../base/runtimeErrors.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';
+import { imageCommand } from './imageCommand.js';
 import { localCommand } from './localCommand.js';
 import { measureCommand } from './measureCommand.js';
 import { serveCommand } from './serveCommand.js';
@@ -24,6 +25,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
   local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay, as two processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
+  image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
 };
 
