@@ -4,7 +4,10 @@
 //       base  <  tee, ohttp, relay  <  inference  <  server  <  cli
 //     src/testing/ is test support: it may import anything, and only tests (and benchmarks) import it;
 //   - bench/ reaches attestation/ and src/ only through their public entry points (index.ts files) and
-//     test support.
+//     test support;
+//   - scripts/ (the image build, run on the build host) is imported only by src/cli/ (the `cloister image`
+//     command, lazily) and by itself: the image's own dist/ leaves scripts/ out, so nothing the server loads
+//     may reach it.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
@@ -47,6 +50,7 @@ export function violations({ from, to }: Import): string[] {
       else if (b >= a) out.push(`${from} imports ${to}: src/${fromFolder}/ (layer ${a}) may import only from layers below it, and src/${toFolder}/ is layer ${b}`);
     }
   }
+  if (top(to) === 'scripts' && top(from) !== 'scripts' && !from.startsWith('src/cli/')) out.push(`${from} imports ${to}: only src/cli/ imports the build scripts/ (they are not in the image)`);
   if (top(from) === 'bench' && (top(to) === 'src' || top(to) === 'attestation') && !isEntryPoint(to) && !isTesting(to)) {
     out.push(`${from} imports ${to}: benchmarks use public entry points (an index.ts) or test support`);
   }
@@ -75,7 +79,7 @@ export function specifiersOf(text: string): string[] {
 /** The relative imports of the project's own TypeScript, resolved to repository paths. */
 export function projectImports(): Import[] {
   // This file's own examples of imports are strings, not imports.
-  return ['attestation', 'src', 'bench'].flatMap(sources).filter((f) => f !== 'attestation/importRules.test.ts').flatMap((from) => {
+  return ['attestation', 'src', 'bench', 'scripts'].flatMap(sources).filter((f) => f !== 'attestation/importRules.test.ts').flatMap((from) => {
     const specifiers = specifiersOf(readFileSync(join(ROOT, from), 'utf8')).filter((s) => s.startsWith('.') || s === '(computed)');
     return specifiers.map((s) => ({ from, to: s === '(computed)' ? s : relative(ROOT, normalize(join(ROOT, dirname(from), s))).replace(/\.js$/, '.ts') }));
   });
@@ -85,7 +89,7 @@ describe('import rules', () => {
   const imports = projectImports();
 
   it('reads the imports of every part of the tree', () => {
-    for (const part of ['attestation/', 'src/base/', 'src/tee/', 'src/ohttp/', 'src/relay/', 'src/inference/', 'src/server/', 'src/cli/', 'bench/']) {
+    for (const part of ['attestation/', 'src/base/', 'src/tee/', 'src/ohttp/', 'src/relay/', 'src/inference/', 'src/server/', 'src/cli/', 'bench/', 'scripts/']) {
       assert.ok(imports.some((i) => i.from.startsWith(part)), `no imports read under ${part}`);
     }
   });
@@ -117,6 +121,8 @@ describe('import rules', () => {
     ['a feature test importing the CLI', { from: 'src/ohttp/keyStore.test.ts', to: 'src/cli/serveCommand.ts' }, /layer 1.*layer 4/],
     ['library code importing test support', { from: 'src/inference/routes.ts', to: 'src/testing/freeWatch.ts' }, /only tests use src\/testing/],
     ['a benchmark importing an internal module', { from: 'bench/inference.ts', to: 'src/inference/routes.ts' }, /public entry points/],
+    ['the server importing the image build', { from: 'src/server/app.ts', to: 'scripts/image/buildImage.ts' }, /only src\/cli\/ imports the build scripts/],
+    ['the SDK importing the image build', { from: 'attestation/index.ts', to: 'scripts/image/cpio.ts' }, /only src\/cli\/ imports the build scripts/],
     ['an unknown src/ folder', { from: 'src/extra/thing.ts', to: 'src/base/log.ts' }, /not a known layer/],
   ];
   for (const [what, imp, message] of broken) {

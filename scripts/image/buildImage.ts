@@ -2,6 +2,7 @@
 // initramfs.cpio.gz, cmdline.txt and image-manifest.json (the shared contract, docs/image.md). Both variants
 // share the kernel and the initramfs; the test variant's command line adds " cloister.simulated=1".
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ImageBuildError } from '../../src/base/runtimeErrors.js';
@@ -42,15 +43,19 @@ const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest(
 
 type InitBuilder = (o: { outDir: string; log: Log }) => Promise<string>;
 
-/** The /init binary: given, or built by the init helper's module (absent: one line saying so). */
+/**
+ * The /init binary: given, or built by scripts/image/buildInit.ts (image/init/, another part of the build),
+ * loaded with require (Node 24 loads an ES module synchronously that way) so that this file compiles and
+ * the build says what is missing in one line while that module is not in the tree. Once it is, a static
+ * import can replace this.
+ */
 async function initBinary(o: BuildOptions, out: string): Promise<string> {
   if (o.init !== undefined) return o.init;
-  const url = new URL('./buildInit.js', import.meta.url).href;
   let mod: { buildInit?: InitBuilder };
   try {
-    mod = (await import(url)) as { buildInit?: InitBuilder };
+    mod = createRequire(import.meta.url)('./buildInit.js') as { buildInit?: InitBuilder };
   } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw cause;
+    if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
     throw new ImageBuildError('scripts/image/buildInit.ts (the build of image/init/) is not in this tree; give a static init with --init FILE', cause);
   }
   if (typeof mod.buildInit !== 'function') throw new ImageBuildError('scripts/image/buildInit.ts exports no buildInit({ outDir, log })');

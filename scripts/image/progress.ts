@@ -13,7 +13,9 @@ export interface Progress {
 export function progress(log: Log, now: () => number = () => performance.now()): Progress {
   const start = now();
   const elapsed = (): number => (now() - start) / 1000;
-  const say = (message: string): void => log(`[${elapsed().toFixed(1).padStart(6)}s] ${message}`);
+  const say = (message: string): void => {
+    log(`[${elapsed().toFixed(1).padStart(6)}s] ${message}`);
+  };
   return {
     say,
     elapsed,

@@ -61,7 +61,9 @@ async function build(argv: string[], io: CliIo): Promise<number> {
     ...(o.out === undefined ? {} : { out: o.out }),
     ...(o.init === undefined ? {} : { init: o.init }),
     force: o.force === true,
-    log: (line) => io.stderr(`${line}\n`),
+    log: (line) => {
+      io.stderr(`${line}\n`);
+    },
   });
   for (const [v, m] of Object.entries(result.manifests)) {
     io.stdout(`${v}: ${result.dirs[v] ?? ''}\n  vmlinuz           ${m.outputs.kernel.sha256}\n  initramfs.cpio.gz ${m.outputs.initrd.sha256}\n  cmdline           ${m.outputs.cmdline}\n`);
@@ -79,7 +81,9 @@ async function pin(argv: string[], io: CliIo): Promise<number> {
   const { pinInputs } = await import('../../scripts/image/pin.js');
   const { readInputs } = await import('../../scripts/image/inputs.js');
   const previous = await readInputs(join(ROOT, 'image', 'inputs.json')).catch(() => undefined);
-  const changes = await pinInputs({ root: ROOT, log: (line) => io.stderr(`${line}\n`) }, previous);
+  const changes = await pinInputs({ root: ROOT, log: (line) => {
+    io.stderr(`${line}\n`);
+  } }, previous);
   io.stdout(changes.length === 0 ? 'image/inputs.json: no pin changed\n' : `image/inputs.json rewritten:\n${changes.map((c) => `  ${c}\n`).join('')}`);
   return EXIT.ok;
 }
