@@ -91,6 +91,12 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   const production = (await readFile(join(root, 'image', 'cmdline.txt'), 'utf8')).trim();
   if (production.includes('\n') || production === '') throw new ImageBuildError('image/cmdline.txt must hold one line');
 
+  // The init first: without it there is no image, so fail before the long steps.
+  const initPath = await p.step('init: build or take /init', () => initBinary(o, out));
+  const initBytes = await readFile(initPath).catch((cause: unknown) => {
+    throw new ImageBuildError(`cannot read the init binary ${initPath}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, cause);
+  });
+
   const fetchOpts = { log: p.say, dir: cache };
   const kernelDeb = debOf(inputs, 'kernel');
   const debPaths = await p.step('inputs: fetch and verify', async () => {
@@ -109,10 +115,6 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
     ...(await runtimeLibraries(path('libgcc'), RUNTIME_FILES.libgcc)),
   ]);
   const app = await p.step('app: stage /app', () => stageApp({ root, inputs, nodeTarball: path('node'), cache, reinstall: o.force === true, progress: p }));
-  const initPath = await p.step('init: build or take /init', () => initBinary(o, out));
-  const initBytes = await readFile(initPath).catch((cause: unknown) => {
-    throw new ImageBuildError(`cannot read the init binary ${initPath}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, cause);
-  });
 
   const entries: CpioEntry[] = [...BASE_ENTRIES, { path: 'init', type: 'file', mode: 0o755, data: initBytes }, ...libs, ...kernel.entries, ...app.entries];
   const initrd = await p.step(`initramfs: cpio and gzip (${entries.length} entries)`, () => packInitramfs(entries, inputs.sourceDateEpoch));
