@@ -91,6 +91,6 @@ describe('writeMeasurements', () => {
     const r = await run(process.execPath, [SCRIPT, '--manifest', s.manifest, '--out', out]);
     assert.match(r.stderr, /wrote /);
     assert.equal(parseMeasurementsFile(readFileSync(out, 'utf8'))['sev-snp']?.length, 21);
-    await assert.rejects(run(process.execPath, [SCRIPT]), (e: { code: number; stderr: string }) => e.code === 2 && /--manifest FILE is required/.test(e.stderr));
+    await assert.rejects(run(process.execPath, [SCRIPT]), (e: { code: number; stderr: string }) => e.code === 2 && /--manifest required/.test(e.stderr));
   });
 });

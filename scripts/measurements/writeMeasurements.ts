@@ -11,11 +11,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { directBootEvents, predictedRtmrs, SnpLaunchCalculator, tdxMrtd, vcpuSignature, DEFAULT_GUEST_FEATURES } from '../../attestation/measure/index.js';
 import { MEASUREMENTS_SCHEMA, assertMeasurementsFile, type MeasurementsFile, type SnpMeasurementEntry, type TdxMeasurementEntry } from '../../attestation/measure/measurementsFile.js';
 import { nodeHasher } from '../../src/base/crypto/nodeHasher.js';
+import { isMain, scriptArgs } from '../scriptArgs.js';
 
 export interface SnpConfigurations {
   readonly vcpus: readonly number[];
@@ -162,23 +161,11 @@ Options:
 `;
 
 async function main(argv: string[]): Promise<number> {
-  let values;
+  const values = scriptArgs(argv, { manifest: { type: 'string' }, out: { type: 'string' } }, HELP, ['manifest']);
+  if (typeof values === 'number') return values;
+  const manifestPath = values.manifest as string;
   try {
-    values = parseArgs({ args: argv, options: { manifest: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
-  } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message} (see --help)\n`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (values.manifest === undefined) {
-    process.stderr.write('error: --manifest FILE is required (see --help)\n');
-    return 2;
-  }
-  try {
-    await writeMeasurements({ manifestPath: values.manifest, outPath: values.out ?? 'build/measurements.json', log: (line) => process.stderr.write(`${line}\n`) });
+    await writeMeasurements({ manifestPath, outPath: typeof values.out === 'string' ? values.out : 'build/measurements.json', log: (line) => process.stderr.write(`${line}\n`) });
     return 0;
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message}\n`);
@@ -186,4 +173,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) process.exitCode = await main(process.argv.slice(2));
+if (isMain(import.meta.url)) process.exitCode = await main(process.argv.slice(2));
