@@ -6,6 +6,7 @@
 import { VerificationError } from '../errors.js';
 import { mediaType, problemCode } from '../protocols/httpText.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
+import { policyWithMeasurements, type MeasurementsFile } from '../measure/measurementsFile.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
@@ -25,6 +26,11 @@ export interface OhttpClientOptions {
   /** Fetch the key configurations and the certificate from this gateway origin directly instead of through the relay. */
   readonly gateway?: string | URL;
   readonly policy?: RaTlsPolicy;
+  /**
+   * A parsed allowed-measurements file (parseMeasurementsFile): the launch measurements it lists are allowed,
+   * besides those `policy` lists; a platform it has no entries for is refused unless `policy` allows it.
+   */
+  readonly measurements?: MeasurementsFile;
   readonly snpVerifier?: SnpVerifier;
   readonly tdxVerifier?: TdxVerifier;
   /** Evaluation time for the certificate and evidence; default: now. */
@@ -93,6 +99,7 @@ export class OhttpClient {
   readonly #primitives: HpkePrimitives;
   readonly #fetch: FetchLike;
   readonly #padding: PaddingPolicy;
+  readonly #policy: RaTlsPolicy;
   #keys: Promise<VerifiedKeys> | undefined;
 
   /** Throws MALFORMED_POLICY for an invalid `padding`. */
@@ -100,6 +107,7 @@ export class OhttpClient {
     this.#options = options;
     this.#primitives = options.primitives ?? webCryptoHpke;
     this.#padding = assertPaddingPolicy(options.padding ?? DEFAULT_PADDING);
+    this.#policy = options.measurements === undefined ? (options.policy ?? {}) : policyWithMeasurements(options.policy ?? {}, options.measurements);
     // Called unbound, a browser's fetch throws "Illegal invocation".
     this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
   }
@@ -128,7 +136,7 @@ export class OhttpClient {
   // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
   async #fetchKeys(reload: boolean): Promise<VerifiedKeys> {
     const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload);
-    const verdict = await verifyAttestedCertificate(certificate, this.#options.policy ?? {}, {
+    const verdict = await verifyAttestedCertificate(certificate, this.#policy, {
       ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),

@@ -4,3 +4,4 @@ export { webCryptoHasher, type Hasher, type HashName } from './hash.js';
 export { parseFirmwareTable, guidToString, FOOTER_GUID, TABLE_GUIDS, type TableEntry } from './firmwareTable.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';
+export { parseMeasurementsFile, assertMeasurementsFile, allowedMeasurements, policyWithMeasurements, MEASUREMENTS_SCHEMA, type MeasurementsFile, type SnpMeasurementEntry, type TdxMeasurementEntry, type AllowedMeasurements } from './measurementsFile.js';

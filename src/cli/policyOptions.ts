@@ -1,7 +1,9 @@
 // The policy options verify-evidence, verify and request share (--allow-debug, --allow-provisional-tcb,
-// --measurement, --report-data): read and checked once, then set in whichever policy fields the evidence's
-// platform declares for them (Platform.policyOptions).
+// --measurement, --measurements, --report-data): read and checked once, then set in whichever policy fields the
+// evidence's platform declares for them (Platform.policyOptions).
 import type { UsageError } from '../base/runtimeErrors.js';
+import { parseMeasurementsFile, policyWithMeasurements, type MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { readInput, type CliIo } from './io.js';
 import type { PolicyOptionFields } from '../../attestation/evidence/platformEntry.js';
 import type { PlatformEntry, PlatformName, PolicyOf } from '../../attestation/evidence/platforms.js';
 
@@ -59,4 +61,34 @@ export function policyWithOptions<N extends PlatformName>(platform: PlatformEntr
     if (field !== undefined) fields[field] = value;
   }
   return { ...base, ...fields };
+}
+
+/** The allowed-measurement options every verifying command takes, declared once (parseArgs configuration). */
+export const MEASUREMENT_OPTIONS = {
+  measurement: { type: 'string', multiple: true },
+  measurements: { type: 'string' },
+} as const;
+
+/** Their help lines, aligned to column 28 as the commands' other options. */
+export const MEASUREMENT_HELP = `  --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+  --measurements FILE       the allowed measurements of a measurements.json (cloister-measurements/v1, written by
+                            the image build): SEV-SNP launch digests, TDX MRTDs and predicted RTMR1/RTMR2;
+                            merged with --measurement; a platform the file has no entries for is refused`;
+
+/** A cap on the file: thousands of entries are a few hundred KiB. */
+const MAX_MEASUREMENTS_FILE_BYTES = 16 * 1024 * 1024;
+
+/** The --measurements file, read and parsed (MALFORMED_POLICY naming every bad field), or undefined without the option. */
+export async function readMeasurementsOption(values: { readonly measurements?: string | undefined }, io: CliIo): Promise<MeasurementsFile | undefined> {
+  if (values.measurements === undefined) return undefined;
+  const bytes = await readInput(io, values.measurements, 'measurements file', MAX_MEASUREMENTS_FILE_BYTES);
+  return parseMeasurementsFile(new TextDecoder().decode(bytes));
+}
+
+/** One platform's policy with the file's measurements merged in (policyWithMeasurements, for a policy that is not keyed by platform). */
+export function platformPolicyWithMeasurements<N extends PlatformName>(platform: PlatformEntry<N>, policy: PolicyOf<N>, file: MeasurementsFile | undefined): PolicyOf<N> {
+  if (file === undefined) return policy;
+  // RaTlsPolicy is keyed by `platform.key`, which TypeScript cannot follow through the key remapping.
+  const merged = policyWithMeasurements({ [platform.key]: policy }, file) as Readonly<Record<string, PolicyOf<N>>>;
+  return merged[platform.key] ?? policy;
 }

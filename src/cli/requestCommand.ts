@@ -11,6 +11,7 @@ import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo } 
 import { OutputFile } from './outputFile.js';
 import { imageMediaType } from '../inference/ocr/image.js';
 import { relayFailureReason } from './relayFailure.js';
+import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS } from './policyOptions.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
@@ -31,7 +32,7 @@ Options:
                         answer is printed and a binary one (e.g. tensors) goes to standard output only
                         when that is not a terminal
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
-  --measurement HEX     an allowed launch measurement (48 bytes); repeatable
+${MEASUREMENT_HELP}
   --trust-simulated     also trust the simulated TEE's development roots (the local stack); never in production
   -h, --help            show this help
 
@@ -44,7 +45,7 @@ const OPTIONS = {
   type: { type: 'string' },
   output: { type: 'string' },
   policy: { type: 'string' },
-  measurement: { type: 'string', multiple: true },
+  ...MEASUREMENT_OPTIONS,
   'trust-simulated': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -1,5 +1,5 @@
-// What `cloister verify` and `cloister request` share: the caller's policy from --policy and
-// --measurement, and verifiers on the node:crypto backend, trusting the simulated TEE's development
+// What `cloister verify` and `cloister request` share: the caller's policy from --policy, --measurement and
+// --measurements, and verifiers on the node:crypto backend, trusting the simulated TEE's development
 // roots with --trust-simulated.
 import type { UsageError } from '../base/runtimeErrors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName, type PolicyOf } from '../../attestation/evidence/platforms.js';
@@ -9,11 +9,13 @@ import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { simulatedRootsByPlatform } from './trustSimulated.js';
 import { readInput, usageError, type CliIo } from './io.js';
-import { policyWithOptions, readPolicyOptions, type PolicyOptions } from './policyOptions.js';
+import { policyWithMeasurements } from '../../attestation/measure/measurementsFile.js';
+import { policyWithOptions, readMeasurementsOption, readPolicyOptions, type PolicyOptions } from './policyOptions.js';
 
 export interface TrustValues {
   readonly policy?: string | undefined;
   readonly measurement?: string[] | undefined;
+  readonly measurements?: string | undefined;
   readonly 'trust-simulated'?: boolean | undefined;
 }
 
@@ -39,6 +41,7 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
   const usage = (message: string): UsageError => usageError(message, command);
   const options = readPolicyOptions({ measurement: values.measurement }, usage);
   const file = values.policy === undefined ? undefined : POLICY_FILE_PLATFORM.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
+  const measurements = await readMeasurementsOption(values, io);
   const none = { 'sev-snp': [], tdx: [] };
   let roots: { readonly [N in PlatformName]: Uint8Array[] } = none;
   if (values['trust-simulated'] === true) {
@@ -49,5 +52,6 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
   const trust = PLATFORM_LIST.map((p) => platformTrust(p, p.name === POLICY_FILE_PLATFORM.name ? file : undefined, options, roots[p.name]));
   // Object.fromEntries loses the keys' types; each pair was built from its platform's own entry.
   const verifiers = Object.fromEntries(trust.map((t) => t.verifier)) as Required<PlatformVerifiers>;
-  return { policy: Object.fromEntries(trust.map((t) => t.policy)), ...verifiers };
+  const policy: RaTlsPolicy = Object.fromEntries(trust.map((t) => t.policy));
+  return { policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements), ...verifiers };
 }

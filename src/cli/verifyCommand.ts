@@ -6,6 +6,7 @@ import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js'
 import { CloisterError } from '../../attestation/errors.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
+import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS } from './policyOptions.js';
 import { trustFromOptions } from './trustOptions.js';
 
 export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
@@ -19,7 +20,7 @@ the client's (POST /v1/attestation/fresh over the verified connection) and bound
 
 Options:
   --policy FILE.json        SEV-SNP policy file (docs/policy.md), as for verify-evidence
-  --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+${MEASUREMENT_HELP}
   --fresh                   also require fresh evidence for a random 32-byte nonce
   --nonce HEX               the nonce for that (16..64 bytes of hex); implies --fresh
   --at ISO-8601             evaluate the certificate and evidence validity at this time (default: now)
@@ -34,7 +35,7 @@ Exit status: 0 accepted, 1 rejected (including a server without attestation: NO_
 
 const OPTIONS = {
   policy: { type: 'string' },
-  measurement: { type: 'string', multiple: true },
+  ...MEASUREMENT_OPTIONS,
   at: { type: 'string' },
   fresh: { type: 'boolean' },
   nonce: { type: 'string' },

@@ -10,7 +10,7 @@ import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { simulatedRoots } from './trustSimulated.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
-import { policyWithOptions, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
+import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS, platformPolicyWithMeasurements, policyWithOptions, readMeasurementsOption, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
 
@@ -33,7 +33,7 @@ Options:
   --policy FILE.json        policy file for the evidence's platform (docs/policy.md)
   --allow-debug             accept a debuggable guest (SEV-SNP POLICY.DEBUG, TDX TDATTRIBUTES.DEBUG)
   --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
-  --measurement HEX         an allowed launch measurement (48 bytes; SEV-SNP MEASUREMENT, TDX MRTD); repeatable
+${MEASUREMENT_HELP}
   --report-data HEX         the exact expected REPORT_DATA / TDX REPORTDATA (64 bytes)
   --trust-root FILE         also trust this root certificate (PEM or DER); repeatable
   --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
@@ -55,7 +55,7 @@ const OPTIONS = {
   policy: { type: 'string' },
   'allow-debug': { type: 'boolean' },
   'allow-provisional-tcb': { type: 'boolean' },
-  measurement: { type: 'string', multiple: true },
+  ...MEASUREMENT_OPTIONS,
   'report-data': { type: 'string' },
   json: { type: 'boolean' },
   'trust-root': { type: 'string', multiple: true },
@@ -121,7 +121,7 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
     throw usage(`${unusable.join(', ')} ${unusable.length === 1 ? 'applies' : 'apply'} to ${accepting.join(' or ')} evidence only, and FILE is ${platform.label} evidence`);
   }
   const base = values.policy === undefined ? {} : platform.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
-  const policy = policyWithOptions(platform, base, readPolicyOptions(values, usage));
+  const policy = platformPolicyWithMeasurements(platform, policyWithOptions(platform, base, readPolicyOptions(values, usage)), await readMeasurementsOption(values, io));
   const certificates = [...decoded.evidence.certificates];
   const crls = [...decoded.evidence.crls];
   for (const path of values.certs ?? []) {
