@@ -171,7 +171,7 @@ unreadable image.
 /** The checklist over a built variant directory; the test variant is compared with its sibling production/. */
 export function checkImageDir(dir: string): Finding[] {
   const manifest = JSON.parse(readFileSync(join(dir, 'image-manifest.json'), 'utf8')) as ManifestView;
-  const entries = readCpio(new Uint8Array(gunzipSync(readFileSync(join(dir, 'initramfs.cpio.gz')))));
+  const entries = readCpio(new Uint8Array(gunzipSync(readFileSync(join(dir, 'initramfs.cpio.gz'))))).map((r): ImageEntry => ({ path: `/${r.path}`, mode: r.mode, data: r.data ?? new Uint8Array(0), kind: r.type }));
   const cmdline = readFileSync(join(dir, 'cmdline.txt'), 'utf8').trim();
   const sibling = join(dir, '..', 'production', 'cmdline.txt');
   const productionCmdline = manifest.variant === 'test' && existsSync(sibling) ? readFileSync(sibling, 'utf8').trim() : undefined;
