@@ -3,8 +3,8 @@
  *
  * Mounts proc, sysfs, devtmpfs, a size-limited tmpfs on /tmp and configfs; loads the kernel modules
  * listed in /lib/modules/cloister.modules (one path per line, in order; finit_module, .xz decompressed
- * by the kernel); configures lo and eth0 (static 10.0.2.15/24 via 10.0.2.2, QEMU user networking,
- * unless the kernel command line says cloister.net=dhcp); remounts / read-only; then runs
+ * by the kernel); configures lo and eth0 (static 10.0.2.15/24 via 10.0.2.2, QEMU user networking, or a
+ * minimal DHCP exchange when the kernel command line says cloister.net=dhcp); remounts / read-only; then runs
  * `/app/node ... cloister serve` as its child and powers the machine off when the server exits.
  * No shell, no login, nothing else is ever executed. Console lines are short and carry no secrets.
  *
@@ -19,6 +19,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,9 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +189,117 @@ static void sleep_ms(long ms) {
   }
 }
 
+
+/* A minimal DHCP client (RFC 2131): DISCOVER, OFFER, REQUEST, ACK on eth0, with the broadcast flag set so
+ * that the answers reach a UDP socket on an interface that has no address yet. No lease renewal: the
+ * address is kept for the life of the VM (clouds keep a VM's address; a lease that runs out is not renewed). */
+#define DHCP_TRIES 4
+#define DHCP_WAIT_S 2
+
+struct dhcp_packet {
+  uint8_t op, htype, hlen, hops;
+  uint32_t xid;
+  uint16_t secs, flags;
+  uint32_t ciaddr, yiaddr, siaddr, giaddr;
+  uint8_t chaddr[16];
+  uint8_t sname[64];
+  uint8_t file[128];
+  uint8_t options[312];
+} __attribute__((packed));
+
+struct dhcp_lease {
+  struct in_addr addr, mask, router, server;
+};
+
+static size_t dhcp_message(struct dhcp_packet *p, uint32_t xid, const uint8_t mac[6], uint8_t type, const struct dhcp_lease *offer) {
+  memset(p, 0, sizeof *p);
+  p->op = 1;
+  p->htype = 1;
+  p->hlen = 6;
+  p->xid = xid;
+  p->flags = htons(0x8000);
+  memcpy(p->chaddr, mac, 6);
+  uint8_t *o = p->options;
+  *o++ = 99, *o++ = 130, *o++ = 83, *o++ = 99;
+  *o++ = 53, *o++ = 1, *o++ = type;
+  if (offer != NULL) {
+    *o++ = 50, *o++ = 4, memcpy(o, &offer->addr, 4), o += 4;
+    *o++ = 54, *o++ = 4, memcpy(o, &offer->server, 4), o += 4;
+  }
+  *o++ = 55, *o++ = 3, *o++ = 1, *o++ = 3, *o++ = 54;
+  *o++ = 255;
+  return (size_t)(o - (uint8_t *)p);
+}
+
+/* The message type of an answer to xid (0 if it is not one), and what it offers. */
+static int dhcp_parse(const struct dhcp_packet *p, ssize_t len, uint32_t xid, struct dhcp_lease *lease) {
+  if (len < (ssize_t)offsetof(struct dhcp_packet, options) + 4 || p->op != 2 || p->xid != xid) return 0;
+  const uint8_t *o = p->options, *end = (const uint8_t *)p + len;
+  if (o[0] != 99 || o[1] != 130 || o[2] != 83 || o[3] != 99) return 0;
+  int type = 0;
+  memcpy(&lease->addr, &p->yiaddr, 4);
+  for (o += 4; o < end && *o != 255;) {
+    if (*o == 0) { o++; continue; }
+    if (o + 2 > end || o + 2 + o[1] > end) break;
+    const uint8_t code = o[0], n = o[1], *v = o + 2;
+    if (code == 53 && n == 1) type = v[0];
+    else if (code == 1 && n == 4) memcpy(&lease->mask, v, 4);
+    else if (code == 3 && n >= 4) memcpy(&lease->router, v, 4);
+    else if (code == 54 && n == 4) memcpy(&lease->server, v, 4);
+    o += 2 + n;
+  }
+  return type;
+}
+
+/* Sends `type` and waits for an answer of type `want`; retries. */
+static int dhcp_exchange(int sock, uint32_t xid, const uint8_t mac[6], uint8_t type, uint8_t want, struct dhcp_lease *lease) {
+  struct dhcp_packet out, in;
+  struct dhcp_lease offer = *lease;
+  size_t len = dhcp_message(&out, xid, mac, type, type == 3 ? &offer : NULL);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(67), .sin_addr.s_addr = htonl(INADDR_BROADCAST)};
+  for (int attempt = 0; attempt < DHCP_TRIES; attempt++) {
+    if (sendto(sock, &out, len, 0, (struct sockaddr *)&to, sizeof to) < 0) return -1;
+    for (;;) {
+      ssize_t n = recv(sock, &in, sizeof in, 0);
+      if (n < 0) break; /* timeout: send again */
+      struct dhcp_lease got = offer;
+      int t = dhcp_parse(&in, n, xid, &got);
+      if (t == 6) return -1; /* NAK */
+      if (t == want) {
+        *lease = got;
+        return 0;
+      }
+    }
+  }
+  errno = ETIMEDOUT;
+  return -1;
+}
+
+static int dhcp_configure(int ctl, struct dhcp_lease *lease) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  int one = 1;
+  struct timeval wait = {DHCP_WAIT_S, 0};
+  struct sockaddr_in me = {.sin_family = AF_INET, .sin_port = htons(68), .sin_addr.s_addr = htonl(INADDR_ANY)};
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, "eth0", IFNAMSIZ - 1);
+  int ok = link_up(ctl, "eth0") == 0 && ioctl(ctl, SIOCGIFHWADDR, &ifr) == 0 &&
+           setsockopt(sock, SOL_SOCKET, SO_BROADCAST, &one, sizeof one) == 0 && setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+           setsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, "eth0", 5) == 0 && setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) == 0 &&
+           bind(sock, (struct sockaddr *)&me, sizeof me) == 0;
+  uint8_t mac[6];
+  memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+  uint32_t xid;
+  if (ok && getrandom(&xid, sizeof xid, 0) != sizeof xid) ok = 0;
+  memset(lease, 0, sizeof *lease);
+  if (ok) ok = dhcp_exchange(sock, xid, mac, 1, 2, lease) == 0 && dhcp_exchange(sock, xid, mac, 3, 5, lease) == 0;
+  int saved = errno;
+  close(sock);
+  errno = saved;
+  return ok ? 0 : -1;
+}
+
 static void setup_network(void) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) {
@@ -193,20 +308,33 @@ static void setup_network(void) {
   }
   if (set_addr(sock, "lo", SIOCSIFADDR, "127.0.0.1") != 0 || set_addr(sock, "lo", SIOCSIFNETMASK, "255.0.0.0") != 0 || link_up(sock, "lo") != 0)
     say("network: lo: %s", strerror(errno));
-  if (cmdline_has("cloister.net=dhcp")) {
-    say("network: cloister.net=dhcp: DHCP is not implemented yet; eth0 left unconfigured");
-    close(sock);
-    return;
-  }
   /* virtio_net probes synchronously in finit_module, but give the device a moment to appear */
   struct stat st;
   for (long waited = 0; stat("/sys/class/net/eth0", &st) != 0 && waited < ETH_WAIT_MS; waited += 50) sleep_ms(50);
-  if (set_addr(sock, "eth0", SIOCSIFADDR, STATIC_ADDR) != 0 || set_addr(sock, "eth0", SIOCSIFNETMASK, STATIC_MASK) != 0 || link_up(sock, "eth0") != 0)
+  struct dhcp_lease lease;
+  const char *how = "static";
+  if (cmdline_has("cloister.net=dhcp")) {
+    how = "dhcp";
+    if (dhcp_configure(sock, &lease) != 0) {
+      say("network: dhcp on eth0 failed: %s; eth0 left unconfigured", strerror(errno));
+      close(sock);
+      return;
+    }
+  } else {
+    inet_pton(AF_INET, STATIC_ADDR, &lease.addr);
+    inet_pton(AF_INET, STATIC_MASK, &lease.mask);
+    inet_pton(AF_INET, STATIC_GW, &lease.router);
+  }
+  char addr[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &lease.addr, addr, sizeof addr);
+  inet_ntop(AF_INET, &lease.mask, mask, sizeof mask);
+  inet_ntop(AF_INET, &lease.router, gw, sizeof gw);
+  if (set_addr(sock, "eth0", SIOCSIFADDR, addr) != 0 || (lease.mask.s_addr != 0 && set_addr(sock, "eth0", SIOCSIFNETMASK, mask) != 0) || link_up(sock, "eth0") != 0)
     say("network: eth0: %s", strerror(errno));
-  else if (add_default_route(sock, STATIC_GW) != 0)
+  else if (lease.router.s_addr != 0 && add_default_route(sock, gw) != 0)
     say("network: default route: %s", strerror(errno));
   else
-    say("network: eth0 %s/24 via %s", STATIC_ADDR, STATIC_GW);
+    say("network: eth0 %s/%s via %s (%s)", addr, mask, lease.router.s_addr != 0 ? gw : "no router", how);
   close(sock);
 }
 
@@ -237,7 +365,10 @@ int main(void) {
   pid_t child = fork();
   if (child < 0) fatal("fork");
   if (child == 0) {
-    if (chdir("/app") != 0) _exit(126);
+    if (chdir("/app") != 0) {
+      say("chdir /app: %s", strerror(errno));
+      _exit(126);
+    }
     setsid();
     execve(NODE_PATH, argv, envp);
     say("execve %s: %s", NODE_PATH, strerror(errno));
