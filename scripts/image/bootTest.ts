@@ -244,6 +244,8 @@ async function receiptPng(options: BootTestOptions, work: string): Promise<strin
 
 /** Boots, serves one request through a relay, verifies the VM's evidence, stops the VM. */
 export async function bootTest(options: BootTestOptions): Promise<BootTestResult> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 24) throw new BootTestError(`Node ${process.versions.node} runs the boot test; the cloister CLI needs Node 24 or later (PATH=node_modules/.bin:$PATH)`);
   for (const f of ['vmlinuz', 'initramfs.cpio.gz', 'cmdline.txt']) {
     if (!existsSync(join(options.image, f))) throw new BootTestError(`${join(options.image, f)} is missing: build the image first (npm run image)`);
   }
