@@ -34,10 +34,11 @@ Options:
   --accel NAME       auto (KVM, then TCG if KVM is missing or fails), kvm or tcg (default auto)
   --memory MB        guest memory (default 2048)
   --cpus N           guest vCPUs (default 2)
+  --cpu MODEL        QEMU CPU model (default: host with KVM, qemu64 with TCG; -cpu max panics under TCG)
   --png FILE         the receipt image to recognise (default: rendered with Chromium)
   --expect TEXT      a word the recognised text must contain; repeatable (default COFFEE, TOTAL)
   --ready-timeout S  seconds to wait for the server (default 300)
-  --log FILE         the serial console log (default DIR/boot-test.log)
+  --log FILE         the serial console log (default DIR/../boot-test.log, beside the image, not in it)
   -h, --help         show this help
 `;
 
@@ -61,6 +62,7 @@ export interface BootTestOptions {
   readonly accel: 'auto' | 'kvm' | 'tcg';
   readonly memoryMb: number;
   readonly cpus: number;
+  readonly cpu?: string;
   readonly png?: string;
   readonly expect: readonly string[];
   readonly readyTimeoutS: number;
@@ -114,7 +116,7 @@ interface Vm {
 
 function startVm(options: BootTestOptions, accel: 'kvm' | 'tcg', cmdline: string, port: number): Vm {
   const args = [
-    '-machine', 'q35', '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'qemu64', '-m', String(options.memoryMb), '-smp', String(options.cpus),
+    '-machine', 'q35', '-accel', accel, '-cpu', options.cpu ?? (accel === 'kvm' ? 'host' : 'qemu64'), '-m', String(options.memoryMb), '-smp', String(options.cpus),
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', join(options.image, 'vmlinuz'), '-initrd', join(options.image, 'initramfs.cpio.gz'), '-append', cmdline,
     '-netdev', `user,id=n,hostfwd=tcp:127.0.0.1:${port}-:${GUEST_PORT}`, '-device', 'virtio-net-pci,netdev=n',
@@ -320,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      image: { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, cpus: { type: 'string' }, png: { type: 'string' },
+      image: { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, cpus: { type: 'string' }, cpu: { type: 'string' }, png: { type: 'string' },
       expect: { type: 'string', multiple: true }, 'ready-timeout': { type: 'string' }, log: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -338,9 +340,10 @@ async function main(argv: string[]): Promise<number> {
     memoryMb: positive(values.memory, 2048, 'memory'),
     cpus: positive(values.cpus, 2, 'cpus'),
     ...(values.png === undefined ? {} : { png: resolve(values.png) }),
+    ...(values.cpu === undefined ? {} : { cpu: values.cpu }),
     expect: values.expect ?? (values.png === undefined ? ['COFFEE', 'TOTAL'] : []),
     readyTimeoutS: positive(values['ready-timeout'], 300, 'ready-timeout'),
-    log: resolve(values.log ?? join(image, 'boot-test.log')),
+    log: resolve(values.log ?? join(image, '..', 'boot-test.log')),
   });
   say(`PASS: boot-to-ready ${result.bootToReadySeconds.toFixed(1)} s (${result.accel}), OCR request ${result.requestSeconds.toFixed(1)} s, evidence verified`);
   return 0;
