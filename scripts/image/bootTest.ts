@@ -48,6 +48,8 @@ const RECEIPT_LINES = ['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95'];
 const KVM_FAILURE = /KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM/i;
 const REQUEST_TIMEOUT_MS = 300_000;
 const COMMAND_TIMEOUT_MS = 60_000;
+const REQUEST_RETRIES = 2;
+const RELAY_TIMEOUT_S = 120;
 
 export class BootTestError extends Error {
   readonly code = 'BOOT_TEST_FAILED';
@@ -196,7 +198,7 @@ function cloister(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: nu
 /** Starts `cloister relay` on a free port and waits until it accepts connections. */
 async function startRelay(gatewayPort: number, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'relay', '--gateway', `https://127.0.0.1:${gatewayPort}`, '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'relay', '--gateway', `https://127.0.0.1:${gatewayPort}`, '--port', String(port), '--timeout', String(RELAY_TIMEOUT_S)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
   child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
@@ -293,7 +295,12 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
     const started = await startRelay(ready.port, env);
     relay = started.child;
     const requestStart = performance.now();
-    const answer = await cloister(['request', png, '--trust-simulated', '--relay', started.url], env, REQUEST_TIMEOUT_MS);
+    let answer = await cloister(['request', png, '--trust-simulated', '--relay', started.url], env, REQUEST_TIMEOUT_MS);
+    // Under TCG the first recognition can outlast the gateway's 25 s target deadline (504); the next is warm.
+    for (let retry = 1; retry <= REQUEST_RETRIES && answer.code === 1 && /\b504\b/.test(answer.stderr); retry++) {
+      options.say(`the gateway answered 504 (inference slower than its deadline, as under TCG); retry ${retry} of ${REQUEST_RETRIES}`);
+      answer = await cloister(['request', png, '--trust-simulated', '--relay', started.url], env, REQUEST_TIMEOUT_MS);
+    }
     const requestSeconds = (performance.now() - requestStart) / 1000;
     if (answer.code !== 0) throw new BootTestError(`cloister request exited with ${answer.code}: ${lastLine(answer.stderr || answer.stdout)}`);
     const recognised = answer.stdout.trim();
