@@ -48,7 +48,7 @@ const RECEIPT_LINES = ['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95'];
 const KVM_FAILURE = /KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM/i;
 const REQUEST_TIMEOUT_MS = 300_000;
 const COMMAND_TIMEOUT_MS = 60_000;
-const REQUEST_RETRIES = 2;
+const REQUEST_RETRIES = 3;
 const RELAY_TIMEOUT_S = 120;
 
 export class BootTestError extends Error {
