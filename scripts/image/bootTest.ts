@@ -45,6 +45,8 @@ Options:
 const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const GUEST_PORT = 8080;
 const RECEIPT_LINES = ['COFFEE 3.20', 'BAGEL 2.75', 'TOTAL 5.95'];
+// Small, so that text detection under TCG stays well inside the gateway's 25 s target deadline.
+const RECEIPT_SIZE = { width: 360, height: 184, fontSize: 24 } as const;
 const KVM_FAILURE = /KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM/i;
 const REQUEST_TIMEOUT_MS = 300_000;
 const COMMAND_TIMEOUT_MS = 60_000;
@@ -236,7 +238,7 @@ async function receiptPng(options: BootTestOptions, work: string): Promise<strin
   const { renderTextImages } = await import('../../src/testing/renderText.js');
   let png: Uint8Array | undefined;
   try {
-    [png] = await renderTextImages([RECEIPT_LINES]);
+    [png] = await renderTextImages([RECEIPT_LINES], RECEIPT_SIZE);
   } catch (e) {
     throw new BootTestError(`could not render the receipt with Chromium (${(e as Error).message.split('\n')[0] ?? ''}); pass --png FILE and --expect WORD`, { cause: e });
   }
