@@ -106,7 +106,7 @@ export async function stageApp(o: AppOptions): Promise<StagedApp> {
   const entries: CpioEntry[] = [{ path: 'app/node', type: 'file', mode: 0o755, data: node }];
   if (!(await stat(join(root, 'dist', 'src', 'cli', 'main.js')).then(() => true, () => false))) throw new ImageBuildError('dist/src/cli/main.js is missing: run "npx tsc --build" first (npm run image does)');
   entries.push(...(await treeEntries(join(root, 'dist'), 'app/dist', (r) => !r.includes('.') || keptDist(r))));
-  entries.push({ path: 'app/package.json', type: 'file', mode: 0o644, data: await readFile(join(root, 'package.json')) });
+  entries.push({ path: 'app/package.json', type: 'file', mode: 0o644, data: await runtimePackageJson(root) });
   const addon = join(root, 'native', 'build', 'Release', 'cloister_native.node');
   const addonBytes = await readFile(addon).catch((cause: unknown) => {
     throw new ImageBuildError(`${addon} is missing: build the native addon first (npm install runs node-gyp; or npx node-gyp rebuild --directory=native)`, cause);
@@ -136,4 +136,11 @@ export async function stageApp(o: AppOptions): Promise<StagedApp> {
     .sort()
     .join('');
   return { entries, digest: createHash('sha256').update(listing).digest('hex') };
+}
+
+/** The fields Node reads at run time (module type, exports, version for the status page): editing a script or a dev dependency leaves the image, and its measurement, unchanged. */
+async function runtimePackageJson(root: string): Promise<Uint8Array> {
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const kept = Object.fromEntries(['name', 'version', 'description', 'license', 'type', 'bin', 'exports', 'dependencies'].filter((k) => pkg[k] !== undefined).map((k) => [k, pkg[k]]));
+  return new TextEncoder().encode(`${JSON.stringify(kept, null, 2)}\n`);
 }

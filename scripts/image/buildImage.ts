@@ -2,7 +2,6 @@
 // initramfs.cpio.gz, cmdline.txt and image-manifest.json (the shared contract, docs/image.md). Both variants
 // share the kernel and the initramfs; the test variant's command line adds " cloister.simulated=1".
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ImageBuildError } from '../../src/base/runtimeErrors.js';
@@ -11,6 +10,7 @@ import { cacheDir, fetchPinned } from './contentCache.js';
 import type { CpioEntry } from './cpio.js';
 import { kernelParts, runtimeLibraries, RUNTIME_FILES } from './debPackages.js';
 import { IMAGE_SCHEMA, manifestProblems, serializeManifest, type ImageManifest, type ManifestInput, type Variant } from './imageManifest.js';
+import { buildInit } from './buildInit.js';
 import { BASE_ENTRIES, packInitramfs } from './initramfs.js';
 import { debName, debOf, debUrl, readInputs, type ImageInputs } from './inputs.js';
 import { progress, type Log, type Progress } from './progress.js';
@@ -41,25 +41,10 @@ export interface BuildResult {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-type InitBuilder = (o: { outDir: string; log: Log }) => Promise<string>;
-
-/**
- * The /init binary: given, or built by scripts/image/buildInit.ts (image/init/, another part of the build),
- * loaded with require (Node 24 loads an ES module synchronously that way) so that this file compiles and
- * the build says what is missing in one line while that module is not in the tree. Once it is, a static
- * import can replace this.
- */
+/** The /init binary: given (--init), or built from image/init/ (buildInit.ts). */
 async function initBinary(o: BuildOptions, out: string): Promise<string> {
   if (o.init !== undefined) return o.init;
-  let mod: { buildInit?: InitBuilder };
-  try {
-    mod = createRequire(import.meta.url)('./buildInit.js') as { buildInit?: InitBuilder };
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
-    throw new ImageBuildError('scripts/image/buildInit.ts (the build of image/init/) is not in this tree; give a static init with --init FILE', cause);
-  }
-  if (typeof mod.buildInit !== 'function') throw new ImageBuildError('scripts/image/buildInit.ts exports no buildInit({ outDir, log })');
-  return mod.buildInit({ outDir: join(out, 'init'), log: o.log });
+  return buildInit({ outDir: join(out, 'init'), log: o.log });
 }
 
 /** Firmware outputs and their source inputs, when the firmware build has run (build/firmware/firmware-manifest.json). */

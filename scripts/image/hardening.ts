@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { isMain, scriptArgs } from '../scriptArgs.js';
 import { readCpio } from './cpio.js';
@@ -175,7 +176,10 @@ export function checkImageDir(dir: string): Finding[] {
   const cmdline = readFileSync(join(dir, 'cmdline.txt'), 'utf8').trim();
   const sibling = join(dir, '..', 'production', 'cmdline.txt');
   const productionCmdline = manifest.variant === 'test' && existsSync(sibling) ? readFileSync(sibling, 'utf8').trim() : undefined;
-  return checkImage({ entries, cmdline, manifest, ...(productionCmdline === undefined ? {} : { productionCmdline }) });
+  // The image's package.json keeps only run-time fields: the dev dependencies come from the repository's.
+  const repository = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { devDependencies?: Record<string, string> };
+  const devDependencies = Object.keys(repository.devDependencies ?? {});
+  return checkImage({ entries, cmdline, manifest, devDependencies, ...(productionCmdline === undefined ? {} : { productionCmdline }) });
 }
 
 function main(argv: string[]): number {

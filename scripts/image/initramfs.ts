@@ -16,7 +16,7 @@ export const BASE_ENTRIES: readonly CpioEntry[] = [
   { path: 'dev/console', type: 'char', mode: 0o600, rdev: { major: 5, minor: 1 } },
   { path: 'proc', type: 'dir', mode: 0o555 },
   { path: 'sys', type: 'dir', mode: 0o555 },
-  { path: 'tmp', type: 'dir', mode: 0o1777 },
+  { path: 'tmp', type: 'dir', mode: 0o755 }, // a mount point: init mounts a tmpfs (mode 1777) over it
   { path: 'lib', type: 'symlink', mode: 0o777, data: Buffer.from('usr/lib') },
   { path: 'lib64', type: 'symlink', mode: 0o777, data: Buffer.from('usr/lib64') },
 ];
