@@ -2,7 +2,7 @@
 // Builds the two confidential-VM firmware images from the pinned edk2 source (image/firmware.json), reproducibly:
 // OVMF.amdsev.fd (OvmfPkg/AmdSev, SEV-SNP direct boot with kernel hashes) and OVMF.inteltdx.fd (OvmfPkg/IntelTdx,
 // TDVF). Outputs are cached under <cache>/firmware/<recipe digest>/out and reused while the recipe is unchanged.
-//   node dist/scripts/firmware/buildFirmware.js [--out DIR] [--force]
+//   node dist/scripts/firmware/buildFirmware.js [--out DIR] [--force] [--keep-work]
 // The image build calls buildFirmware({ outDir, force, log }) directly.
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
@@ -13,7 +13,7 @@ import { CloisterError } from '../../attestation/errors.js';
 import { RuntimeError, UsageError } from '../../src/base/runtimeErrors.js';
 import { errorLine } from '../../src/cli/io.js';
 import { cacheRoot, fetchPinned, sha256File } from './contentCache.js';
-import { buildBaseTools, buildPlatform, placeEmptyGrub, unpackSource, type Log } from './edk2Build.js';
+import { buildBaseTools, buildPlatform, placeEmptyGrub, unpackSource, workspaceDirectory, type Log } from './edk2Build.js';
 import { parseFirmwarePin, recipeDigest, type FirmwarePin } from './firmwarePin.js';
 import { assertToolchain, installMissing, probeToolchain, type FoundToolchain } from './toolchain.js';
 
@@ -30,6 +30,8 @@ export interface BuildFirmwareOptions {
   readonly pinPath?: string;
   /** Default cacheRoot() ($CLOISTER_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/cloister). */
   readonly cacheDir?: string;
+  /** Keep the work tree (sources, Build/, logs) after a successful build, to compare two builds module by module. */
+  readonly keepWork?: boolean;
 }
 
 export interface FirmwareOutput {
@@ -144,7 +146,7 @@ export async function buildFirmware(options: BuildFirmwareOptions = {}): Promise
 
   // A fresh work tree every build: a half-finished tree from an interrupted build must not leak into this one.
   await rm(buildRoot, { recursive: true, force: true });
-  const work = join(buildRoot, 'work');
+  const work = workspaceDirectory(buildRoot, pin.source.topDirectory, pin.build.workspacePathLength);
   await mkdir(work, { recursive: true });
   const tree = await unpackSource(pin, work, paths.orig ?? '', paths.debian ?? '');
   log(`firmware: unpacked and patched ${pin.source.topDirectory} [${elapsed()}]`);
@@ -185,14 +187,14 @@ export async function buildFirmware(options: BuildFirmwareOptions = {}): Promise
   await writeFile(join(staging, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   await rm(finished, { recursive: true, force: true });
   await rename(staging, finished);
-  // The source tree (about 1.5 GB with Build/) is not kept: the cache keeps the inputs and the outputs.
-  await rm(work, { recursive: true, force: true });
+  // The source tree (about 1.5 GB with Build/) is not kept unless asked: the cache keeps the inputs and the outputs.
+  if (options.keepWork !== true) await rm(work, { recursive: true, force: true });
   await publish(finished, outDir, manifest);
   log(`firmware: done -> ${outDir} [${elapsed()}]`);
   return { outDir, manifest, cached: false, seconds: (performance.now() - started) / 1000 };
 }
 
-const HELP = `usage: node dist/scripts/firmware/buildFirmware.js [--out DIR] [--force]
+const HELP = `usage: node dist/scripts/firmware/buildFirmware.js [--out DIR] [--force] [--keep-work]
 
 Builds OVMF.amdsev.fd (SEV-SNP) and OVMF.inteltdx.fd (TDX) from the edk2 source pinned in image/firmware.json,
 writes them and firmware-manifest.json to DIR (default build/firmware). Sources and finished outputs are cached
@@ -201,13 +203,14 @@ reused ("cached") unless --force. Installs missing build dependencies with apt-g
 
   --out DIR   output directory
   --force     rebuild even when the outputs are cached
+  --keep-work keep the work tree (sources, Build/, logs) under the cache after the build
   --help      this text
 `;
 
 export async function main(argv: readonly string[]): Promise<number> {
-  let values: { out?: string | undefined; force?: boolean | undefined; help?: boolean | undefined };
+  let values: { out?: string | undefined; force?: boolean | undefined; 'keep-work'?: boolean | undefined; help?: boolean | undefined };
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { out: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: [...argv], options: { out: { type: 'string' }, force: { type: 'boolean' }, 'keep-work': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true, allowPositionals: false }));
   } catch (e) {
     process.stderr.write(errorLine(new UsageError('USAGE', `${(e as Error).message.split('\n')[0] ?? ''} (see --help)`)));
     return 2;
@@ -217,7 +220,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
-    await buildFirmware({ ...(values.out === undefined ? {} : { outDir: values.out }), force: values.force === true });
+    await buildFirmware({ ...(values.out === undefined ? {} : { outDir: values.out }), force: values.force === true, keepWork: values['keep-work'] === true });
     return 0;
   } catch (e) {
     process.stderr.write(errorLine(e));

@@ -54,6 +54,23 @@ export interface Edk2Tree {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/**
+ * The work directory under `buildRoot` whose source tree `<dir>/<topDirectory>` (edk2's WORKSPACE) has exactly
+ * `length` characters. GenFw reserves room in each PE image for a CodeView entry naming the module's .dll by its
+ * absolute path (Elf64Convert.c: mCoffOffset grows by strlen(mInImageName) + 1, then the section is aligned);
+ * `--zero` (RELEASE_*_*_GENFW_FLAGS in both dscs) clears the bytes but not the room, so the path's *length* moves
+ * the following sections of some modules. Padding WORKSPACE to one length makes the layout independent of where
+ * the cache is; the bytes of the path never reach the image.
+ */
+export function workspaceDirectory(buildRoot: string, topDirectory: string, length: number): string {
+  const base = join(buildRoot, 'w');
+  const pad = length - base.length - 1 - topDirectory.length;
+  if (pad < 0) {
+    throw new RuntimeError('FIRMWARE_BUILD_FAILED', `the build directory ${buildRoot} is too long for the pinned workspace path length ${length}; set CLOISTER_CACHE_DIR to a shorter path`, { field: 'build.workspacePathLength' });
+  }
+  return base + '_'.repeat(pad);
+}
+
 /** Unpacks orig + debian tarballs and applies debian/patches/series in order (patch -p1, as quilt does). */
 export async function unpackSource(pin: FirmwarePin, workDir: string, orig: string, debian: string): Promise<Edk2Tree> {
   const logs = join(workDir, 'logs');

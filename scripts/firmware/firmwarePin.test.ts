@@ -5,6 +5,7 @@ import { CloisterError } from '../../attestation/errors.js';
 import { RuntimeError } from '../../src/base/runtimeErrors.js';
 import { canonicalJson, parseFirmwarePin, recipeDigest, RECIPE_VERSION } from './firmwarePin.js';
 import { assertToolchain, toolchainDifference } from './toolchain.js';
+import { workspaceDirectory } from './edk2Build.js';
 
 const root = new URL('../../../', import.meta.url);
 const pinJson = (): Record<string, unknown> => JSON.parse(readFileSync(new URL('image/firmware.json', root), 'utf8')) as Record<string, unknown>;
@@ -58,6 +59,7 @@ describe('image/firmware.json', () => {
     ['source.files.0.bytes', 0, /\$\.source\.files\[0\]\.bytes/],
     ['sourceDateEpoch', '1762625177', /\$\.sourceDateEpoch/],
     ['build.target', 'FAST', /\$\.build\.target/],
+    ['build.workspacePathLength', 10, /\$\.build\.workspacePathLength/],
     ['build.flags', ['-p', 'Other.dsc'], /\$\.build\.flags\[0\].*\$\.build\.flags\[1\]/],
     ['platforms.0.dsc', '/abs/AmdSevX64.dsc', /\$\.platforms\[0\]\.dsc/],
     ['platforms.0.dsc', 'OvmfPkg/../../x.dsc', /\$\.platforms\[0\]\.dsc/],
@@ -111,6 +113,7 @@ describe('recipeDigest', () => {
       mutate('source.version', '2025.02-9'),
       mutate('sourceDateEpoch', 1),
       mutate('build.flags', ['-DSECURE_BOOT_ENABLE=TRUE']),
+      mutate('build.workspacePathLength', 201),
       mutate('platforms.0.emptyGrub', false),
       mutate('toolchain.gccVersion', '12.2.1'),
       mutate('toolchain.packages', { nasm: '2.16.01-1' }),
@@ -119,11 +122,25 @@ describe('recipeDigest', () => {
   });
 
   it('covers the recipe version', () => {
-    assert.equal(RECIPE_VERSION, 1, 'bump RECIPE_VERSION when the build logic changes the bytes, and this test with it');
+    assert.equal(RECIPE_VERSION, 2, 'bump RECIPE_VERSION when the build logic changes the bytes, and this test with it');
   });
 
   it('canonicalJson sorts keys at every depth and keeps array order', () => {
     assert.equal(canonicalJson({ b: [2, { d: 1, c: 'x' }], a: null }), '{"a":null,"b":[2,{"c":"x","d":1}]}');
+  });
+});
+
+describe('workspaceDirectory', () => {
+  it('pads the work directory so the source tree path has the pinned length, wherever the cache is', () => {
+    for (const root of ['/c/firmware/d', '/a/much/longer/cache/directory/firmware/0123456789abcdef']) {
+      const dir = workspaceDirectory(root, 'edk2-2025.02', 120);
+      assert.ok(dir.startsWith(`${root}/w`));
+      assert.equal(`${dir}/edk2-2025.02`.length, 120);
+    }
+  });
+
+  it('refuses a build root too long for the length, naming CLOISTER_CACHE_DIR', () => {
+    assert.throws(() => workspaceDirectory('/x'.repeat(80), 'edk2-2025.02', 120), (e: unknown) => e instanceof RuntimeError && e.code === 'FIRMWARE_BUILD_FAILED' && e.message.includes('CLOISTER_CACHE_DIR'));
   });
 });
 

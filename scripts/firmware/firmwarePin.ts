@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { CloisterError } from '../../attestation/errors.js';
 
 /** Bumped whenever buildFirmware changes how it turns the pin into bytes (so cached outputs are not reused). */
-export const RECIPE_VERSION = 1;
+export const RECIPE_VERSION = 2;
 
 export const SOURCE_ROLES = ['dsc', 'orig', 'debian'] as const;
 export type SourceRole = (typeof SOURCE_ROLES)[number];
@@ -44,7 +44,14 @@ export interface FirmwarePin {
     readonly topDirectory: string;
   };
   readonly sourceDateEpoch: number;
-  readonly build: { readonly arch: string; readonly toolchain: string; readonly target: string; readonly flags: readonly string[] };
+  readonly build: {
+    readonly arch: string;
+    readonly toolchain: string;
+    readonly target: string;
+    readonly flags: readonly string[];
+    /** The length of the edk2 WORKSPACE path every build uses (padded to it): see workspaceDirectory. */
+    readonly workspacePathLength: number;
+  };
   readonly platforms: readonly FirmwarePlatform[];
   readonly toolchain: { readonly packages: Readonly<Record<string, string>>; readonly gccVersion: string; readonly python: string };
 }
@@ -116,6 +123,9 @@ export function parseFirmwarePin(input: unknown): FirmwarePin {
     // Only -D NAME=VALUE and --pcd NAME=VALUE: anything else could change where outputs land or which platform builds.
     if (typeof f !== 'string' || !/^(?:-D[A-Za-z_][A-Za-z0-9_]*=\S+|--pcd=[A-Za-z_.][A-Za-z0-9_.]*=\S+)$/.test(f)) bad.push(`$.build.flags[${i}]`);
   });
+
+  const wpl = build.workspacePathLength;
+  if (!Number.isSafeInteger(wpl) || (wpl as number) < 64 || (wpl as number) > 1024) bad.push('$.build.workspacePathLength');
 
   const platforms = arr(input, 'platforms', '$');
   if (platforms.length === 0) bad.push('$.platforms (empty)');
