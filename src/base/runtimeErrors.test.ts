@@ -10,8 +10,8 @@ describe('runtime error codes', () => {
     assert.deepEqual(documentedCodes('Runtime codes'), Object.keys(RUNTIME_ERROR_CODES));
   });
 
-  it('every code is raised under src/, and every code raised there is in one of the two registries', () => {
-    const sources = sourcesUnder('src');
+  it('every code is raised under src/ or scripts/, and every code raised there is in one of the two registries', () => {
+    const sources = `${sourcesUnder('src')}\n${sourcesUnder('scripts')}`;
     for (const code of Object.keys(RUNTIME_ERROR_CODES)) assert.ok(sources.includes(`'${code}'`), `${code} is never raised`);
     for (const code of raisedCodes(sources)) {
       // GatewayError's first argument is the HTTP problem it stands for, not its code (GATEWAY_FAILED).

@@ -40,6 +40,11 @@ export const RUNTIME_ERROR_CODES = {
   // the image build (scripts/image, cloister image)
   IMAGE_INPUT: 'a pinned input of the VM image is missing, cannot be downloaded, or differs from its pin',
   IMAGE_BUILD: 'a step of the VM image build failed (a tool it runs, a file it extracts, the init it needs)',
+  // the image and firmware builds (scripts/)
+  PINNED_INPUT_UNAVAILABLE: 'a pinned build input could not be downloaded (the archive no longer serves it, or the network failed)',
+  PINNED_INPUT_MISMATCH: 'a pinned build input has a sha256 other than its pin',
+  TOOLCHAIN_MISMATCH: 'the build toolchain differs from the pinned one, or missing build dependencies could not be installed',
+  FIRMWARE_BUILD_FAILED: 'a step of the edk2 firmware build (unpack, a patch, BaseTools, a platform) failed',
 } as const;
 
 export type RuntimeErrorCode = keyof typeof RUNTIME_ERROR_CODES;
