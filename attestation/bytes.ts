@@ -77,7 +77,7 @@ export function isAllZero(bytes: Uint8Array): boolean {
   return firstNonZero(bytes) < 0;
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

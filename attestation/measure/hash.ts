@@ -1,6 +1,7 @@
 // The hashes the measurement calculators need, behind one interface: WebCrypto by default (Node and
 // browsers); the CLI injects node:crypto (src/base/crypto/nodeHasher.ts), which hashes many small inputs
 // without a promise round trip through the thread pool each.
+import { concatBytes } from '../bytes.js';
 
 export type HashName = 'SHA-256' | 'SHA-384';
 
@@ -9,15 +10,10 @@ export interface Hasher {
   digest(name: HashName, parts: readonly Uint8Array[]): Promise<Uint8Array>;
 }
 
+// WebCrypto hashes one buffer: a single ArrayBuffer-backed part as it is, anything else joined.
 const joined = (parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> => {
-  if (parts.length === 1 && parts[0] !== undefined && parts[0].buffer instanceof ArrayBuffer) return parts[0] as Uint8Array<ArrayBuffer>;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  const [only] = parts;
+  return parts.length === 1 && only !== undefined && only.buffer instanceof ArrayBuffer ? (only as Uint8Array<ArrayBuffer>) : concatBytes(...parts);
 };
 
 export const webCryptoHasher: Hasher = {

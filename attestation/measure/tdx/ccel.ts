@@ -161,14 +161,21 @@ export function parseCcelEventLog(log: Uint8Array): readonly CcelEvent[] {
  * EV_NO_ACTION events are informational and never extended.
  */
 export async function replayRtmrs(events: readonly CcelEvent[], hasher: Hasher = webCryptoHasher): Promise<readonly Uint8Array[]> {
-  const rtmrs: Uint8Array[] = Array.from({ length: RTMR_COUNT }, () => new Uint8Array(SHA384_SIZE));
+  const extensions: { rtmr: number; digest: Uint8Array }[] = [];
   for (const e of events) {
     if (e.rtmr === undefined || e.type === TCG_EVENT_TYPES.EV_NO_ACTION) continue;
     const digest = e.digests.get(TPM_ALG.SHA384);
     if (digest?.length !== SHA384_SIZE) {
       throw new ParseError('UNSUPPORTED_ALGORITHM', `event ${e.index} (${e.typeName}) at offset ${hex(e.offset)} extends RTMR${e.rtmr} without a 48-byte SHA-384 digest`, { field: 'ccel.event.digests', offset: e.offset });
     }
-    rtmrs[e.rtmr] = await hasher.digest('SHA-384', [rtmrs[e.rtmr] as Uint8Array, digest]);
+    extensions.push({ rtmr: e.rtmr, digest });
   }
+  return extendRtmrs(extensions, hasher);
+}
+
+/** RTMR0..3 after extending each `rtmr` (0..3) by its SHA-384 `digest`, in order, from 48 zero bytes. */
+export async function extendRtmrs(extensions: Iterable<{ readonly rtmr: number; readonly digest: Uint8Array }>, hasher: Hasher = webCryptoHasher): Promise<readonly Uint8Array[]> {
+  const rtmrs: Uint8Array[] = Array.from({ length: RTMR_COUNT }, () => new Uint8Array(SHA384_SIZE));
+  for (const { rtmr, digest } of extensions) rtmrs[rtmr] = await hasher.digest('SHA-384', [rtmrs[rtmr] as Uint8Array, digest]);
   return Object.freeze(rtmrs);
 }

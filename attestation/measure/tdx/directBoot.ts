@@ -23,6 +23,7 @@ import { authenticodeHash } from './authenticode.js';
 import { TCG_EVENT_TYPES } from './eventTypes.js';
 import type { QemuKernelLoad } from './qemuKernel.js';
 import { qemuPatchedKernel } from './qemuKernel.js';
+import { extendRtmrs } from './ccel.js';
 
 export interface ExpectedEvent {
   /** 0..3 */
@@ -100,8 +101,4 @@ export async function directBootEvents(inputs: DirectBootInputs, hasher: Hasher 
 }
 
 /** RTMR0..3 after extending `events` in order from zero: RTMR1 and RTMR2 as a direct boot leaves them when its events are all they hold. */
-export async function predictedRtmrs(events: readonly ExpectedEvent[], hasher: Hasher = webCryptoHasher): Promise<readonly Uint8Array[]> {
-  const rtmrs: Uint8Array[] = [0, 1, 2, 3].map(() => new Uint8Array(48));
-  for (const e of events) rtmrs[e.rtmr] = await hasher.digest('SHA-384', [rtmrs[e.rtmr] as Uint8Array, e.digest]);
-  return rtmrs;
-}
+export const predictedRtmrs = (events: readonly ExpectedEvent[], hasher: Hasher = webCryptoHasher): Promise<readonly Uint8Array[]> => extendRtmrs(events, hasher);

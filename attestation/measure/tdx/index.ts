@@ -4,7 +4,7 @@ export { tdxMrtd } from './mrtd.js';
 export type { MrtdOptions, PageAddOrder } from './mrtd.js';
 export { parseTdvfDescriptor, tdvfDescriptorOffset, TDVF_ATTRIBUTES, TDVF_SECTION_TYPES, MAX_MEASURED_BYTES } from './tdvf.js';
 export type { TdvfDescriptor, TdvfSection, TdvfSectionTypeName } from './tdvf.js';
-export { parseCcelEventLog, replayRtmrs } from './ccel.js';
+export { parseCcelEventLog, replayRtmrs, extendRtmrs } from './ccel.js';
 export type { CcelEvent } from './ccel.js';
 export { eventTypeName, TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
 export type { TcgEventTypeName } from './eventTypes.js';
