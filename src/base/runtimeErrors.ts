@@ -38,11 +38,11 @@ export const RUNTIME_ERROR_CODES = {
   INFERENCE_WORKER_FAILED: 'an inference worker thread failed a job (its error class and code are logged, never a message) or exited while running one',
   CHILD_EXITED: 'a process of the local stack (cloister local) exited before it listened, or while it served',
   // the image build (scripts/image, cloister image)
-  IMAGE_INPUT: 'a pinned input of the VM image is missing, cannot be downloaded, or differs from its pin',
+  IMAGE_INPUT: 'the VM image\'s pins (image/inputs.json, a model pack) are missing, invalid, or differ from the files',
   IMAGE_BUILD: 'a step of the VM image build failed (a tool it runs, a file it extracts, the init it needs)',
   // the image and firmware builds (scripts/)
   PINNED_INPUT_UNAVAILABLE: 'a pinned build input could not be downloaded (the archive no longer serves it, or the network failed)',
-  PINNED_INPUT_MISMATCH: 'a pinned build input has a sha256 other than its pin',
+  PINNED_INPUT_MISMATCH: 'a pinned build input has a sha256 (or npm integrity) other than its pin',
   TOOLCHAIN_MISMATCH: 'the build toolchain differs from the pinned one, or missing build dependencies could not be installed',
   FIRMWARE_BUILD_FAILED: 'a step of the edk2 firmware build (unpack, a patch, BaseTools, a platform) failed',
 } as const;

@@ -34,7 +34,8 @@ Options:
   --init FILE    a prebuilt static /init instead of building image/init/
   -h, --help     show this help
 
-Exit status: 0 built, 2 usage error, a missing or changed input (IMAGE_INPUT), or a failed step (IMAGE_BUILD).
+Exit status: 0 built; 2 usage error, a bad pin (IMAGE_INPUT), an input that cannot be downloaded
+(PINNED_INPUT_UNAVAILABLE) or differs from its pin (PINNED_INPUT_MISMATCH), or a failed step (IMAGE_BUILD).
 `;
 
 export const IMAGE_PIN_HELP = `Usage: cloister image pin
