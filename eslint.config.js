@@ -18,4 +18,10 @@ export default tseslint.config(
       ],
     },
   },
+  // The addon's build step runs before TypeScript is compiled (npm's install script), so it is plain JavaScript.
+  {
+    files: ['native/build.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
 );
