@@ -30,11 +30,14 @@ export interface PolicyOptionFields<P> {
   readonly measurements: keyof P & string;
   readonly reportData: keyof P & string;
   readonly allowProvisionalFirmware?: keyof P & string;
+  readonly acceptedTcbStatuses?: keyof P & string;
 }
 
 export interface PlatformVerifyOptions<V> {
   readonly at?: Date;
   readonly verifier?: V;
+  /** TDX: signatures and chain alone, the collateral and TCB not evaluated. SEV-SNP has no such mode and ignores it. */
+  readonly chainOnly?: boolean;
 }
 
 export interface PlatformVerifierOptions {
@@ -80,5 +83,7 @@ export interface Platform<N extends string, E extends PlatformEvidence, P extend
   readonly policyOptions: PolicyOptionFields<P>;
   /** Whether the verifier uses certificates and CRLs supplied beside the evidence (TDX: no, its PCK chain is in the quote). */
   readonly usesSuppliedEndorsements: boolean;
+  /** Takes Intel PCS collateral (verify-evidence --collateral) and can verify on the chain alone (--chain-only). */
+  readonly takesCollateral: boolean;
   createVerifier(options: PlatformVerifierOptions): V;
 }

@@ -80,8 +80,8 @@ export function platformOf<N extends PlatformName>(decoded: DecodedEvidenceOf<N>
 export function verifyDecoded<N extends PlatformName>(
   decoded: DecodedEvidenceOf<N>,
   policy: PolicyOf<N> | undefined,
-  options: { readonly at?: Date; readonly verifier?: VerifierOf<N> | undefined },
+  options: { readonly at?: Date; readonly verifier?: VerifierOf<N> | undefined; readonly chainOnly?: boolean },
 ): Promise<Verdict<N>> {
-  const { at, verifier } = options;
-  return platformOf(decoded).verify(decoded.evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }) });
+  const { at, verifier, chainOnly } = options;
+  return platformOf(decoded).verify(decoded.evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }), ...(chainOnly === true ? { chainOnly } : {}) });
 }

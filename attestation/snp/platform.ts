@@ -26,6 +26,7 @@ export const SNP_PLATFORM: Platform<'sev-snp', SnpEvidence, SnpPolicy, SnpVerifi
   chip: { field: 'CHIP_ID', of: (evidence) => parseReport(evidence.report).chipId },
   parsePolicyJson: parseSnpPolicyJson,
   policyOptions: { allowDebug: 'allowDebug', measurements: 'measurements', reportData: 'reportData', allowProvisionalFirmware: 'allowProvisionalFirmware' },
+  takesCollateral: false,
   usesSuppliedEndorsements: true,
   createVerifier: (options) => new SnpVerifier(options),
 };

@@ -30,7 +30,7 @@ export { TdxVerifier, attestationKeySpki, expectedQeReportData, type TdxVerifier
 export { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
 export { decodeTdxEvidence } from '../evidence/platforms.js';
 export { TDX_PLATFORM } from './platform.js';
-export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, COLLATERAL_NOT_VERIFIED, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
+export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, CHAIN_ONLY, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
 export { validateTdxQuote, type TdxPolicy } from './validate.js';
 export { assertTdxPolicy, parseTdxPolicyJson } from './policy.js';
 export { readTdxCollateral, tdxCollateralJson, collateralDates, COLLATERAL_MEMBERS, type TdxCollateral, type CollateralDates } from './collateral.js';

@@ -6,10 +6,9 @@
 //   - the QE report's binding of the attestation key: REPORTDATA = SHA-256(attestation key || QE
 //     authentication data) followed by 32 zero bytes;
 //   - the quote signature by the attestation key (ECDSA P-256 SHA-256 over header and body).
-// Not done here, and needed before a quote can be trusted in production: collateral from Intel PCS (TCB
-// info and its signing chain for the TCB status of the PCK's FMSPC and of TEE_TCB_SVN, QE identity for the
-// QE report's MRSIGNER/ISVPRODID/ISVSVN, the PCK and root CRLs). Only roots the caller passes, or Intel's
-// SGX Root CA by default, are trusted.
+// verifyCollateral then checks Intel PCS collateral against the same trusted roots (collateralVerify.ts), from
+// which tcbEvaluation.ts derives the TCB status. Only roots the caller passes, or Intel's SGX Root CA by
+// default, are trusted.
 import { bytesEqual, concatBytes, decodePem, fromHex, isAllZero, toArrayBufferView, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
@@ -18,6 +17,8 @@ import { ecCurve, verifySignedBy } from '../signatures.js';
 import { checkValidity } from '../validity.js';
 import { parseCertificate, type Certificate } from '../x509.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
+import type { TdxCollateral } from './collateral.js';
+import { verifyCollateral, type VerifiedCollateral } from './collateralVerify.js';
 import type { TdxQuote } from './quote.js';
 
 export interface TdxVerifierOptions {
@@ -45,6 +46,9 @@ export interface TdxVerification {
   readonly chain: TdxChainSummary;
   /** The PCK certificate; its Intel SGX extensions (FMSPC, TCB) are what collateral is matched against. */
   readonly pck: Certificate;
+  /** The PCK CA (Platform or Processor), the issuer of the PCK CRL. */
+  readonly pckCa: Certificate;
+  readonly root: Certificate;
 }
 
 // SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to the uncompressed point's 0x04 prefix.
@@ -127,14 +131,22 @@ export class TdxVerifier {
     return Object.freeze({
       chain: { root: name(chain.root), intermediate: name(chain.intermediate), leaf: name(chain.leaf), notAfter: chain.leaf.notAfter.toISOString() },
       pck: chain.leaf,
+      pckCa: chain.intermediate,
+      root: chain.root,
     });
   }
 
-  #checkTrusted(root: Certificate): void {
+  /** Verifies Intel PCS collateral for a quote this verifier verified (collateralVerify.ts). */
+  verifyCollateral(collateral: TdxCollateral | undefined, verification: TdxVerification, at: Date, log = new CheckLog()): Promise<VerifiedCollateral> {
+    const checkTrusted = (root: Certificate, chain: string): void => { this.#checkTrusted(root, chain); };
+    return verifyCollateral(collateral, { checkTrusted, ecdsa: this.#ecdsa, at, pck: verification.pck, pckCa: verification.pckCa, root: verification.root }, log);
+  }
+
+  #checkTrusted(root: Certificate, chain = 'the PCK chain'): void {
     if (this.#roots.some((r) => bytesEqual(r.der, root.der))) return;
     const sameName = this.#roots.some((r) => bytesEqual(r.subject, root.subject));
-    throw new VerificationError('UNTRUSTED_ROOT', `the PCK chain ends in "${name(root)}"${sameName ? ', whose key differs from the trusted root of that name' : ', which is not a trusted root'}`, {
-      field: 'Root CA',
+    throw new VerificationError('UNTRUSTED_ROOT', `${chain} ends in "${name(root)}"${sameName ? ', whose key differs from the trusted root of that name' : ', which is not a trusted root'}`, {
+      field: chain === 'the PCK chain' ? 'Root CA' : chain,
       expected: this.#roots.map(name).join('|'),
       actual: sameName ? `${name(root)} (untrusted key)` : name(root),
     });

@@ -6,12 +6,15 @@ import { parseMeasurementsFile, policyWithMeasurements, type MeasurementsFile } 
 import { readInput, type CliIo } from './io.js';
 import type { PolicyOptionFields } from '../../attestation/evidence/platformEntry.js';
 import type { PlatformEntry, PlatformName, PolicyOf } from '../../attestation/evidence/platforms.js';
+import { TDX_TCB_STATUSES } from '../../attestation/tdx/tcbEvaluation.js';
+import { DEFAULT_ACCEPTED_TCB_STATUSES } from '../../attestation/tdx/validate.js';
 
 export interface PolicyOptionValues {
   readonly 'allow-debug'?: boolean | undefined;
   readonly 'allow-provisional-tcb'?: boolean | undefined;
   readonly measurement?: string[] | undefined;
   readonly 'report-data'?: string | undefined;
+  readonly 'allow-tcb-status'?: string[] | undefined;
 }
 
 type Option = keyof PolicyOptionFields<object>;
@@ -24,7 +27,19 @@ const FLAGS: Readonly<Record<Option, string>> = {
   allowProvisionalFirmware: '--allow-provisional-tcb',
   measurements: '--measurement',
   reportData: '--report-data',
+  acceptedTcbStatuses: '--allow-tcb-status',
 };
+
+const ACCEPTABLE_TCB = TDX_TCB_STATUSES.filter((s) => s !== 'Revoked');
+
+/** --allow-tcb-status STATUS[,STATUS] (repeatable): UpToDate and the statuses named. */
+function tcbStatuses(given: readonly string[], usage: (message: string) => UsageError): string[] {
+  const named = given.flatMap((g) => g.split(',')).map((s) => s.trim());
+  for (const s of named) {
+    if (!(ACCEPTABLE_TCB as readonly string[]).includes(s)) throw usage(`--allow-tcb-status: "${s}" is not one of ${ACCEPTABLE_TCB.join(', ')}${s === 'Revoked' ? ' (Revoked is never accepted)' : ''}`);
+  }
+  return [...new Set([...DEFAULT_ACCEPTED_TCB_STATUSES, ...named])];
+}
 
 export function hexArg(value: string, bytes: number, flag: string, usage: (message: string) => UsageError): string {
   const clean = value.replace(/^0x/i, '');
@@ -38,6 +53,7 @@ export function readPolicyOptions(values: PolicyOptionValues, usage: (message: s
     ...(values['allow-provisional-tcb'] === true ? { allowProvisionalFirmware: true } : {}),
     ...(values.measurement === undefined ? {} : { measurements: values.measurement.map((m) => hexArg(m, 48, FLAGS.measurements, usage)) }),
     ...(values['report-data'] === undefined ? {} : { reportData: hexArg(values['report-data'], 64, FLAGS.reportData, usage) }),
+    ...(values['allow-tcb-status'] === undefined ? {} : { acceptedTcbStatuses: tcbStatuses(values['allow-tcb-status'], usage) }),
   };
 }
 
@@ -46,6 +62,7 @@ const GIVEN: Readonly<Record<Option, (values: PolicyOptionValues) => boolean>> =
   allowProvisionalFirmware: (v) => v['allow-provisional-tcb'] === true,
   measurements: (v) => v.measurement !== undefined,
   reportData: (v) => v['report-data'] !== undefined,
+  acceptedTcbStatuses: (v) => v['allow-tcb-status'] !== undefined,
 };
 
 /** The given options `platform`'s policy has no field for, as their flags (--allow-provisional-tcb for TDX); values are not checked. */

@@ -152,43 +152,58 @@ describe('cloister verify-evidence', () => {
     const collateral = JSON.parse(readFileSync(`${V}dcap-qvl/tdx_quote_collateral.json`, 'utf8')) as Record<string, string>;
     const t8Bundle = file('t8.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'tdx', evidence: b64(T8), certificates: [], crls: [], collateral }));
 
-    it('accepts the real T8 quote, raw and as a bundle with collateral, at 2025-06-25, saying TCB status is unknown', async () => {
-      for (const path of [T8, t8Bundle]) {
-        const r = await cli('verify-evidence', path, '--at', '2025-06-25T00:00:00Z');
+    const collateralFile = `${V}dcap-qvl/tdx_quote_collateral.json`;
+    const withCollateral = ['--collateral', collateralFile, '--at', '2025-06-25T00:00:00Z'];
+
+    it('accepts the real T8 quote as a bundle with collateral, or raw with --collateral, at 2025-06-25: TCB UpToDate', async () => {
+      for (const args of [[t8Bundle, '--at', '2025-06-25T00:00:00Z'], [T8, ...withCollateral]]) {
+        const r = await cli('verify-evidence', ...args);
         assert.equal(r.code, 0, r.stderr + r.stdout);
         assert.match(r.stdout, /^ACCEPTED: TDX quote v4 \(TDX 1\.0 body\), chain to Intel SGX Root CA\n/);
-        assert.match(r.stdout, /tcb status {3}unknown/);
-        assert.match(r.stdout, /not implemented: collateral, crl/);
+        assert.match(r.stdout, /tcb status {3}UpToDate: platform UpToDate since 2024-03-13; module TDX_01 UpToDate since 2024-03-13; QE \(ISVSVN 6\) UpToDate since 2024-03-13 \(TCB evaluation data 17\)/);
       }
       const j = await cli('verify-evidence', t8Bundle, '--at', '2025-06-25', '--json');
       assert.equal(j.code, 0);
-      const v = JSON.parse(j.stdout) as { platform: string; checks: { id: string; status: string; detail?: string }[]; claims: { collateral: { verified: boolean } } };
+      const v = JSON.parse(j.stdout) as { platform: string; claims: { tcbStatus: string; tcb: { status: string; tcbDate: string; advisoryIds: string[] } } };
       assert.equal(v.platform, 'tdx');
-      assert.deepEqual(v.checks.find((c) => c.id === 'collateral'), { id: 'collateral', status: 'skipped', detail: 'TCB info / QE identity verification is not implemented; TCB status unknown' });
-      assert.equal(v.claims.collateral.verified, false);
+      assert.deepEqual([v.claims.tcbStatus, v.claims.tcb.tcbDate, v.claims.tcb.advisoryIds], ['UpToDate', '2024-03-13T00:00:00.000Z', []]);
+    });
+
+    it('rejects T8 without collateral (COLLATERAL_MISSING) unless --chain-only, and with stale collateral (COLLATERAL_EXPIRED)', async () => {
+      const none = await cli('verify-evidence', T8, '--at', '2025-06-25');
+      assert.equal(none.code, 1);
+      oneLine(none.stdout);
+      assert.match(none.stdout, /^REJECTED \[COLLATERAL_MISSING\] collateral\.present: .*--chain-only/);
+      const chain = await cli('verify-evidence', T8, '--at', '2025-06-25', '--chain-only');
+      assert.equal(chain.code, 0, chain.stdout + chain.stderr);
+      assert.match(chain.stdout, /tcb status {3}not evaluated \(--chain-only\)/);
+      assert.match(chain.stdout, /not evaluated: collateral, tcb, tcb-status/);
+      const stale = await cli('verify-evidence', T8, '--collateral', collateralFile);
+      assert.equal(stale.code, 1);
+      assert.match(stale.stdout, /^REJECTED \[COLLATERAL_EXPIRED\] collateral\.tcb-info: TCB info is valid 2025-06-19T10:16:03\.000Z\.\.2025-07-19T10:16:03\.000Z/);
     });
 
     it('maps --measurement to MRTD and checks --report-data; reads a TDX --policy file', async () => {
       const mrtd = '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7';
-      assert.equal((await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', mrtd)).code, 0);
-      const wrong = await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', '00'.repeat(48));
+      assert.equal((await cli('verify-evidence', T8, ...withCollateral, '--measurement', mrtd)).code, 0);
+      const wrong = await cli('verify-evidence', T8, ...withCollateral, '--measurement', '00'.repeat(48));
       assert.equal(wrong.code, 1);
       oneLine(wrong.stdout);
       assert.match(wrong.stdout, /^REJECTED \[POLICY_MEASUREMENT\] policy\.mrtd: .*field MRTD/);
-      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--report-data', '00'.repeat(64))).stdout, /POLICY_REPORT_DATA.*REPORTDATA/);
+      assert.match((await cli('verify-evidence', T8, ...withCollateral, '--report-data', '00'.repeat(64))).stdout, /POLICY_REPORT_DATA.*REPORTDATA/);
       const policy = file('tdx-policy.json', JSON.stringify({ mrtds: [mrtd], rtmrs: [null, null, null, 'ab'.repeat(48)] }));
-      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--policy', policy)).stdout, /POLICY_MEASUREMENT\] policy\.rtmrs: .*RTMR3/);
+      assert.match((await cli('verify-evidence', T8, ...withCollateral, '--policy', policy)).stdout, /POLICY_MEASUREMENT\] policy\.rtmrs: .*RTMR3/);
       const snpPolicy = await cli('verify-evidence', T8, '--policy', file('snp-policy.json', JSON.stringify({ vmpl: 0 })));
       assert.equal(snpPolicy.code, 2);
       assert.match(snpPolicy.stderr, /MALFORMED_POLICY.*\$\.vmpl: unknown field/);
     });
 
     it('rejects the debug TD T4 with POLICY_DEBUG unless --allow-debug', async () => {
-      const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z');
+      const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--chain-only');
       assert.equal(r.code, 1);
       oneLine(r.stdout);
       assert.match(r.stdout, /^REJECTED \[POLICY_DEBUG\] policy\.debug: .*field TDATTRIBUTES\.DEBUG: expected 0, actual 1/);
-      assert.equal((await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--allow-debug')).code, 0);
+      assert.equal((await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--chain-only', '--allow-debug')).code, 0);
     });
 
     it('accepts a simulated TDX bundle only with --trust-simulated', async () => {
@@ -227,6 +242,11 @@ describe('cloister verify-evidence', () => {
       ['a truncated TDX quote', [file('trunc-tdx.bin', new Uint8Array(readFileSync(T8)).subarray(0, 700))], /TRUNCATED/],
       ['--crl with TDX evidence', [T8, '--crl', S1_VCEK], /USAGE.*--crl applies to SEV-SNP evidence only/],
       ['--certs and --allow-provisional-tcb with TDX evidence', [t8Bundle, '--certs', S1_VCEK, '--allow-provisional-tcb'], /USAGE.*--certs, --allow-provisional-tcb apply to SEV-SNP evidence only/],
+      ['--collateral and --allow-tcb-status with SEV-SNP evidence', [`${V}go-sev-guest/attestation.bin`, '--collateral', `${V}dcap-qvl/tdx_quote_collateral.json`, '--allow-tcb-status', 'OutOfDate'], /USAGE.*--collateral, --allow-tcb-status apply to TDX evidence only/],
+      ['an unknown --allow-tcb-status', [T8, '--allow-tcb-status', 'UpToDate,Fine'], /USAGE.*--allow-tcb-status: "Fine" is not one of UpToDate/],
+      ['Revoked in --allow-tcb-status', [T8, '--allow-tcb-status', 'Revoked'], /Revoked is never accepted/],
+      ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_COLLATERAL.*is not JSON/],
+      ['a --collateral file without its members', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_COLLATERAL.*tcb_info: is required/],
     ];
     for (const [name, args, pattern] of tdxUsage) {
       it(`exits 2 with one readable line on ${name}`, async () => {
