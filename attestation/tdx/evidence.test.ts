@@ -7,7 +7,7 @@ import { vector } from '../testing/vectors.js';
 import { CHAIN_ONLY, verifyTdxEvidence, type TdxEvidence } from './evidence.js';
 import { assertTdxPolicy, parseTdxPolicyJson } from './policy.js';
 import { readTdxCollateral, type TdxCollateral } from './collateral.js';
-import { parseQuote } from './quote.js';
+import { parseQuote, serializeQuote } from './quote.js';
 import type { TdxPolicy } from './validate.js';
 
 const rows = tdxVectorRows();
@@ -58,6 +58,13 @@ describe('verifyTdxEvidence', () => {
     const tcb = (v.claims as { tcb: { status: string; advisoryIds: string[]; tcbDate: string; module: { id: string } } }).tcb;
     assert.deepEqual([tcb.status, tcb.advisoryIds, tcb.tcbDate, tcb.module.id], ['UpToDate', [], '2024-03-13T00:00:00.000Z', 'TDX_01']);
     for (const id of ['collateral.tcb-info', 'collateral.qe-identity', 'crl.root', 'crl.pck', 'tcb', 'policy.tcb-status']) assert.equal(v.checks.find((c) => c.id === id)?.status, 'pass', id);
+  });
+
+  it('T8 with its PCK chain re-written as DER certificates verifies the same', async () => {
+    const q = parseQuote(T8.quote);
+    const der = serializeQuote({ ...q, pckCertChain: new Uint8Array(q.pckCertificates.flatMap((d) => [...d])) });
+    const v = await verifyTdxEvidence(withCollateral(der), {}, { at: T8.at });
+    assert.equal(v.accepted, true, v.error?.message);
   });
 
   it('T8 with the same collateral now: REJECT, the TCB info expired', async () => {

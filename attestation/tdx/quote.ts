@@ -38,6 +38,7 @@
 // bytes of it, T6..T8 70). Nothing signs those bytes, so anything but zeros there is rejected rather than
 // silently carried along; `paddingSize` keeps the count so that a quote serializes back byte for byte.
 import { fromBase64, isAllZero, toHex } from '../bytes.js';
+import { readTlv } from '../der.js';
 import { ParseError } from '../errors.js';
 import { defineLayout } from '../layout.js';
 
@@ -333,13 +334,35 @@ function writeBody(out: Uint8Array, start: number, b: TdReportBody): void {
 const PEM_CERTIFICATE = /[ \t\r\n]*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*)-----END CERTIFICATE-----/y;
 
 /**
- * Splits certification data type 5 into DER certificates. It must be PEM CERTIFICATE blocks separated
- * by whitespace and nothing else; the Quote Generation Library writes it as a C string, so NUL bytes at
- * the very end are allowed (newer quotes end in one, older ones do not).
+ * Certification data type 5 as concatenated DER certificates, which some quote generators write instead of PEM:
+ * each a SEQUENCE whose length the header gives, with nothing between or after them but NUL padding.
+ */
+function splitDerChain(data: Uint8Array, end: number, at: number): Uint8Array[] {
+  const certificates: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < end) {
+    let next: number;
+    try {
+      next = readTlv(data.subarray(0, end), pos).next;
+    } catch {
+      return malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5, DER) holds bytes at ${hex(at + pos)} that are not a DER certificate`, at + pos, 'DER certificates', hex(data[pos] as number));
+    }
+    if (data[pos] !== 0x30) malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5, DER) holds bytes at ${hex(at + pos)} that are not a DER certificate`, at + pos, 'DER SEQUENCE (0x30)', hex(data[pos] as number));
+    certificates.push(data.slice(pos, next));
+    pos = next;
+  }
+  return certificates;
+}
+
+/**
+ * Splits certification data type 5 into DER certificates. Intel's Quote Generation Library writes PEM
+ * CERTIFICATE blocks separated by whitespace, as a C string, so NUL bytes at the very end are allowed (newer
+ * quotes end in one, older ones do not); data that starts with a DER SEQUENCE is read as DER certificates.
  */
 function splitPckChain(data: Uint8Array, at: number): Uint8Array[] {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
+  if (data[0] === 0x30) return splitDerChain(data, end, at);
   let text = '';
   for (let i = 0; i < end; i++) text += String.fromCharCode(data[i] as number);
   const certificates: Uint8Array[] = [];
