@@ -2,6 +2,7 @@
 // decoded (raw bytes or a bundle's members), verified, and what platform-blind callers read from it. The
 // platforms implement it in snp/platform.ts and tdx/platform.ts; this module imports neither.
 import type { Verdict } from '../checks.js';
+import type { Hasher } from '../hash.js';
 import type { EcdsaImporter } from '../ecdsa.js';
 
 /** The members every `cloister-evidence/v1` bundle has, decoded (docs/evidence-bundle.md). */
@@ -42,6 +43,8 @@ export interface PlatformVerifyOptions<V> {
 
 export interface PlatformVerifierOptions {
   readonly ecdsa?: EcdsaImporter;
+  /** Hashing backend where the platform's verifier hashes (TDX: the QE report binding). */
+  readonly hasher?: Hasher;
   readonly additionalRoots?: readonly Uint8Array[];
 }
 

@@ -8,6 +8,7 @@ import { parseCertificate } from '../x509.js';
 import { readTdxCollateral, type TdxCollateral } from './collateral.js';
 import { verifyTdxEvidence } from './evidence.js';
 import { SGX_EXTENSIONS_OID } from './pckExtensions.js';
+import { TdxVerifier } from './verify.js';
 
 const T8 = tdxVectorRows().find((r) => r.id === 'T8') ?? assert.fail('T8');
 const COLLATERAL = readTdxCollateral(JSON.parse(new TextDecoder().decode(vector('dcap-qvl/tdx_quote_collateral.json'))), '$').collateral ?? assert.fail('collateral');
@@ -30,6 +31,23 @@ const flipText = (text: string, find: string, replace: string): string => {
   return text.replace(find, replace);
 };
 
+describe('a TdxVerifier reused across calls', () => {
+  it('keeps signatures it checked, but checks time, windows and every changed byte again', async () => {
+    const verifier = new TdxVerifier();
+    const run = async (collateral: TdxCollateral, at: Date, quote = T8.quote): Promise<string | undefined> =>
+      (await verifyTdxEvidence({ quote, certificates: [], crls: [], simulated: false, collateral }, {}, { at, verifier })).error?.code;
+    assert.equal(await run(COLLATERAL, T8.at), undefined);
+    assert.equal(await run(COLLATERAL, T8.at), undefined);
+    assert.equal(await run(COLLATERAL, new Date('2025-08-01T00:00:00Z')), 'COLLATERAL_EXPIRED');
+    assert.equal(await run({ ...COLLATERAL, tcbInfo: flipText(COLLATERAL.tcbInfo, '"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"') }, T8.at), 'COLLATERAL_SIGNATURE_INVALID');
+    assert.equal(await run({ ...COLLATERAL, pckCrl: flipHex(COLLATERAL.pckCrl ?? '', -3) }, T8.at), 'CRL_INVALID');
+    const other = T8.quote.slice();
+    other[0x30] = (other[0x30] as number) ^ 1; // a body byte: the quote signature no longer holds
+    assert.equal(await run(COLLATERAL, T8.at, other), 'REPORT_SIGNATURE_INVALID');
+    assert.equal(await run(COLLATERAL, T8.at), undefined);
+  });
+});
+
 describe('TDX collateral: one mutation per signed field, each with its own error', () => {
   const cases: [string, Partial<TdxCollateral>, ErrorCode, string, string][] = [
     ['the TCB info body (one TCB level status)', { tcbInfo: flipText(COLLATERAL.tcbInfo, '"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"') }, 'COLLATERAL_SIGNATURE_INVALID', 'tcb_info_signature', 'collateral.tcb-info'],
@@ -46,11 +64,11 @@ describe('TDX collateral: one mutation per signed field, each with its own error
     });
   }
 
-  it('an issuer chain ending in an untrusted root: UNTRUSTED_ROOT naming the chain', async () => {
+  it('an issuer chain whose last certificate is not the signer\'s issuer, or that lacks the root, names the chain', async () => {
     const [signer] = decodePem(COLLATERAL.tcbInfoIssuerChain);
     const stranger = encodePem('CERTIFICATE', vector('go-sev-guest/vcek_milan.der'));
     const chain = encodePem('CERTIFICATE', signer?.der ?? assert.fail('signer')) + stranger;
-    assert.deepEqual(await verdict({ ...COLLATERAL, tcbInfoIssuerChain: chain }), { code: 'UNTRUSTED_ROOT', field: 'tcb_info_issuer_chain', check: 'collateral.tcb-info' });
+    assert.deepEqual(await verdict({ ...COLLATERAL, tcbInfoIssuerChain: chain }), { code: 'CHAIN_SIGNATURE_INVALID', field: 'tcb_info_issuer_chain', check: 'collateral.tcb-info' });
     assert.deepEqual(await verdict({ ...COLLATERAL, qeIdentityIssuerChain: encodePem('CERTIFICATE', signer?.der ?? new Uint8Array()) }), { code: 'MISSING_CERTIFICATE', field: 'qe_identity_issuer_chain', check: 'collateral.qe-identity' });
   });
 

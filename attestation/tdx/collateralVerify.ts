@@ -6,6 +6,8 @@
 //   - the root CA CRL, signed by the root, within thisUpdate..nextUpdate, must not list the PCK CA;
 //   - the PCK CRL, issued by the PCK certificate's own CA (Platform or Processor) and signed by it, within its
 //     window, must not list the PCK certificate.
+// What does not depend on the evaluation time (parsing, every signature) is kept in a CollateralMemo, so a
+// verifier that sees the same collateral again checks only validity, windows and revocation.
 import { bytesEqual, decodePem, fromHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import type { EcdsaImporter } from '../ecdsa.js';
@@ -32,6 +34,16 @@ export interface VerifiedCollateral {
   readonly tcbInfo: TcbInfo;
   readonly qeIdentity: QeIdentity;
   readonly tcbSigner: string;
+}
+
+/** The time-independent results for one collateral, filled step by step as each succeeds. */
+export interface CollateralMemo {
+  readonly collateral: TdxCollateral;
+  parsed?: readonly [TcbInfo, QeIdentity];
+  tcbSigner?: { readonly leaf: Certificate; readonly root: Certificate };
+  qeSigner?: { readonly leaf: Certificate; readonly root: Certificate };
+  rootCrl?: { readonly crl: Crl; readonly issuer: Certificate };
+  pckCrl?: { readonly crl: Crl; readonly issuer: Certificate };
 }
 
 const iso = (d: Date): string => d.toISOString();
@@ -66,41 +78,47 @@ function notRevoked(crl: Crl, cert: Certificate, by: string): void {
   }
 }
 
-async function signedCrl(hex: string, member: string, issuer: Certificate, at: Date): Promise<Crl> {
+/** A CRL signed by `issuer`; its window is checked per evaluation. */
+async function signedCrl(hex: string, member: string, issuer: Certificate): Promise<{ crl: Crl; issuer: Certificate }> {
   const crl = parseCrl(fromHex(hex, member));
   if (!bytesEqual(crl.issuer, issuer.subject)) {
     throw new VerificationError('CRL_INVALID', `${member} is issued by "${crl.issuerCommonName ?? '?'}", expected "${name(issuer)}"`, { field: member, expected: name(issuer), actual: crl.issuerCommonName ?? '?' });
   }
   if (!(await verifySignedBy(crl, issuer))) throw new VerificationError('CRL_INVALID', `${member} is not signed by ${name(issuer)}`, { field: member });
-  crlCurrent(crl, member, at);
-  return crl;
+  return { crl, issuer };
 }
 
-/** The signing certificate of an issuer chain (signing certificate || root), checked against the trusted root; revocation is crl.root's. */
-async function signer(pem: string, member: string, ctx: CollateralContext): Promise<Certificate> {
+/** An issuer chain (signing certificate || root) whose signature verifies; trust and validity are checked per evaluation. */
+async function signedChain(pem: string, member: string): Promise<{ leaf: Certificate; root: Certificate }> {
   const certs = decodePem(pem).filter((b) => b.label === 'CERTIFICATE').map((b) => parseCertificate(b.der));
   const [leaf, root] = certs;
   if (leaf === undefined || root === undefined || certs.length !== 2) {
     throw new VerificationError('MISSING_CERTIFICATE', `${member} holds ${certs.length} certificate(s), expected 2 (TCB Signing certificate, root CA)`, { field: member, expected: '2', actual: String(certs.length) });
   }
-  ctx.checkTrusted(root, member);
   if (!bytesEqual(leaf.issuer, root.subject) || !(await verifySignedBy(leaf, root))) {
     throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${member}: ${name(leaf)} is not signed by ${name(root)}`, { field: member });
   }
   if (leaf.unhandledCritical.length > 0) throw new VerificationError('CERT_CONSTRAINTS', `${name(leaf)} has critical extensions this verifier does not process: ${leaf.unhandledCritical.join(', ')}`, { field: name(leaf) });
-  checkValidity([leaf, root], ctx.at);
-  return leaf;
+  return { leaf, root };
 }
 
-async function checkSignature(ctx: CollateralContext, cert: Certificate, text: string, signatureHex: string, member: string): Promise<void> {
-  const key = await ctx.ecdsa(cert.spki, 'P-256', 'SHA-256');
+async function checkSignature(ecdsa: EcdsaImporter, cert: Certificate, text: string, signatureHex: string, member: string): Promise<void> {
+  const key = await ecdsa(cert.spki, 'P-256', 'SHA-256');
   if (!(await key.verify(fromHex(signatureHex, `${member}_signature`), new TextEncoder().encode(text)))) {
     throw new VerificationError('COLLATERAL_SIGNATURE_INVALID', `${member}_signature does not verify over ${member} with the key of ${name(cert)}`, { field: `${member}_signature` });
   }
 }
 
-/** Verifies `collateral` for the quote's PCK chain; each step is one check in `log`. */
-export async function verifyCollateral(collateral: TdxCollateral | undefined, ctx: CollateralContext, log = new CheckLog()): Promise<VerifiedCollateral> {
+/** The issuer chain's signing certificate, signed once (memo) and checked for trust and validity every time. */
+async function signer(memo: { leaf: Certificate; root: Certificate } | undefined, make: () => Promise<{ leaf: Certificate; root: Certificate }>, member: string, ctx: CollateralContext): Promise<{ leaf: Certificate; root: Certificate }> {
+  const chain = memo ?? (await make());
+  ctx.checkTrusted(chain.root, member);
+  checkValidity([chain.leaf, chain.root], ctx.at);
+  return chain;
+}
+
+/** Verifies `collateral` for the quote's PCK chain; each step is one check in `log`. `memo` carries earlier results for the same collateral. */
+export async function verifyCollateral(collateral: TdxCollateral | undefined, ctx: CollateralContext, log = new CheckLog(), memo?: CollateralMemo): Promise<VerifiedCollateral> {
   const c = await log.run('collateral.present', () => {
     if (collateral === undefined) {
       throw new VerificationError('COLLATERAL_MISSING', 'no Intel PCS collateral (TCB info, QE identity, CRLs) was supplied, so the TCB cannot be evaluated; pass --collateral, or --chain-only to check signatures and chain alone', { field: 'collateral' });
@@ -109,28 +127,47 @@ export async function verifyCollateral(collateral: TdxCollateral | undefined, ct
     if (collateral.pckCrl === undefined) missing('pck_crl');
     return { ...collateral, rootCaCrl: collateral.rootCaCrl, pckCrl: collateral.pckCrl };
   });
-  const [tcbInfo, qeIdentity] = await log.run('collateral.parse', () => [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const);
+  const m: CollateralMemo = memo ?? { collateral: c };
+  const [tcbInfo, qeIdentity] = await log.run('collateral.parse', () => (m.parsed ??= [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const));
   const tcbSigner = await log.run('collateral.tcb-info', async () => {
-    const cert = await signer(c.tcbInfoIssuerChain, 'tcb_info_issuer_chain', ctx);
-    await checkSignature(ctx, cert, c.tcbInfo, c.tcbInfoSignature, 'tcb_info');
+    const chain = await signer(m.tcbSigner, async () => {
+      const made = await signedChain(c.tcbInfoIssuerChain, 'tcb_info_issuer_chain');
+      await checkSignature(ctx.ecdsa, made.leaf, c.tcbInfo, c.tcbInfoSignature, 'tcb_info');
+      return made;
+    }, 'tcb_info_issuer_chain', ctx);
+    m.tcbSigner = chain;
     checkWindow('TCB info', 'tcb_info', tcbInfo.issueDate, tcbInfo.nextUpdate, ctx.at);
-    return cert;
+    return chain.leaf;
   }, (cert) => `signed by ${name(cert)}, next update ${iso(tcbInfo.nextUpdate)}`);
   const qeSigner = await log.run('collateral.qe-identity', async () => {
-    const cert = await signer(c.qeIdentityIssuerChain, 'qe_identity_issuer_chain', ctx);
-    await checkSignature(ctx, cert, c.qeIdentity, c.qeIdentitySignature, 'qe_identity');
+    const chain = await signer(m.qeSigner, async () => {
+      const made = await signedChain(c.qeIdentityIssuerChain, 'qe_identity_issuer_chain');
+      await checkSignature(ctx.ecdsa, made.leaf, c.qeIdentity, c.qeIdentitySignature, 'qe_identity');
+      return made;
+    }, 'qe_identity_issuer_chain', ctx);
+    m.qeSigner = chain;
     checkWindow('QE identity', 'qe_identity', qeIdentity.issueDate, qeIdentity.nextUpdate, ctx.at);
-    return cert;
+    return chain.leaf;
   }, () => `next update ${iso(qeIdentity.nextUpdate)}`);
   await log.run('crl.root', async () => {
-    const crl = await signedCrl(c.rootCaCrl, 'root_ca_crl', ctx.root, ctx.at);
-    for (const cert of [ctx.pckCa, tcbSigner, qeSigner]) notRevoked(crl, cert, 'root CA CRL');
-    return crl;
+    const signed = m.rootCrl?.issuer === ctx.root ? m.rootCrl : await signedCrl(c.rootCaCrl, 'root_ca_crl', ctx.root);
+    m.rootCrl = signed;
+    crlCurrent(signed.crl, 'root_ca_crl', ctx.at);
+    for (const cert of [ctx.pckCa, tcbSigner, qeSigner]) notRevoked(signed.crl, cert, 'root CA CRL');
+    return signed.crl;
   }, (crl) => `${crl.revokedSerialsHex.size} revoked, none of ours; next update ${crl.nextUpdate === undefined ? 'open' : iso(crl.nextUpdate)}`);
   await log.run('crl.pck', async () => {
-    const crl = await signedCrl(c.pckCrl, 'pck_crl', ctx.pckCa, ctx.at);
-    notRevoked(crl, ctx.pck, 'PCK CRL');
-    return crl;
+    const signed = m.pckCrl?.issuer === ctx.pckCa ? m.pckCrl : await signedCrl(c.pckCrl, 'pck_crl', ctx.pckCa);
+    m.pckCrl = signed;
+    crlCurrent(signed.crl, 'pck_crl', ctx.at);
+    notRevoked(signed.crl, ctx.pck, 'PCK CRL');
+    return signed.crl;
   }, (crl) => `issued by ${name(ctx.pckCa)}, ${crl.revokedSerialsHex.size} revoked, not the PCK certificate`);
   return { tcbInfo, qeIdentity, tcbSigner: name(tcbSigner) };
+}
+
+/** The same collateral, member for member (the strings are usually the very same objects). */
+export function sameCollateral(a: TdxCollateral, b: TdxCollateral): boolean {
+  return a.tcbInfo === b.tcbInfo && a.tcbInfoIssuerChain === b.tcbInfoIssuerChain && a.tcbInfoSignature === b.tcbInfoSignature && a.qeIdentity === b.qeIdentity &&
+    a.qeIdentityIssuerChain === b.qeIdentityIssuerChain && a.qeIdentitySignature === b.qeIdentitySignature && a.rootCaCrl === b.rootCaCrl && a.pckCrl === b.pckCrl;
 }

@@ -29,7 +29,7 @@ export function parseQeIdentity(text: string): QeIdentity {
   const r = JsonReader.parse(text, 'qe_identity');
   const id = r.string('id');
   const version = r.integer('version');
-  if (id !== 'TD_QE' || version !== 2) malformedCollateral('qe_identity.id', `is ${id} version ${version}; a TDX quote needs the TD_QE identity version 2`);
+  if (id !== 'TD_QE' || version !== 2) malformedCollateral(id !== 'TD_QE' ? 'qe_identity.id' : 'qe_identity.version', `is ${id} version ${version}; a TDX quote needs the TD_QE identity version 2`);
   return Object.freeze({
     issueDate: r.date('issueDate'),
     nextUpdate: r.date('nextUpdate'),

@@ -51,7 +51,7 @@ export function parseTcbInfo(text: string): TcbInfo {
   const r = JsonReader.parse(text, 'tcb_info');
   const id = r.string('id');
   const version = r.integer('version');
-  if (id !== 'TDX' || version !== 3) malformedCollateral('tcb_info.id', `is ${id} version ${version}; a TDX quote needs TDX TCB info version 3`);
+  if (id !== 'TDX' || version !== 3) malformedCollateral(id !== 'TDX' ? 'tcb_info.id' : 'tcb_info.version', `is ${id} version ${version}; a TDX quote needs TDX TCB info version 3`);
   const module = r.object('tdxModule');
   return Object.freeze({
     issueDate: r.date('issueDate'),

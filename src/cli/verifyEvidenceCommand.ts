@@ -9,6 +9,7 @@ import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/col
 import type { TdxVerdict } from '../../attestation/tdx/evidence.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { simulatedRoots } from './trustSimulated.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS, platformPolicyWithMeasurements, policyWithOptions, readMeasurementsOption, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
@@ -172,7 +173,7 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
   }
   const additionalRoots = await trustRoots(io, values);
   if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedRoots(platform.name, 'verify-evidence')));
-  const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, additionalRoots });
+  const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, hasher: nodeHasher, additionalRoots });
   const collateral = values.collateral === undefined ? {} : { collateral: await collateralOption(io, values.collateral) };
   const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : { ...decoded.evidence, ...collateral };
   return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, ...(at === undefined ? {} : { at }), ...(values['chain-only'] === true ? { chainOnly: true } : {}) });
