@@ -13,6 +13,7 @@ import { parseQuote, readTdxCollateral, TdxVerifier, verifyTdxEvidence, type Tdx
 import { ATTESTATION_VECTORS } from '../attestation/testing/vectors.js';
 import { nodeEcdsa, nodeHasher } from '../src/base/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
+import { verifierReport } from './verifierReport.js';
 
 const AT = new Date('2025-06-25T00:00:00Z');
 const OPTIONS = { budgetMs: 8000, minIterations: 200, warmup: 50 } as const;
@@ -47,20 +48,9 @@ export async function tdxVerifySuite(): Promise<SuiteReport> {
     { name: 'cached, WebCrypto', fn: async (): Promise<void> => { assertAccepted(await verifyTdxEvidence(evidence, {}, { verifier: sharedWeb, at: AT }), 'cached, WebCrypto'); } },
   ];
   const rows = await measureInterleaved(cases, OPTIONS);
-  const [rawRow, coldRow, cachedRow, webRow] = rows;
-  if (rawRow === undefined || coldRow === undefined || cachedRow === undefined || webRow === undefined) throw new Error('missing rows');
-  const ratio = rawRow.medianUs / cachedRow.medianUs;
-  const webRatio = rawRow.medianUs / webRow.medianUs;
-  const coldMs = coldRow.medianUs / 1e3;
-  const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-  return {
-    title: `TDX verify with collateral (T8: dcap-qvl quote + Intel PCS collateral, at ${AT.toISOString()}; cases interleaved call by call)`,
+  return verifierReport(
+    `TDX verify with collateral (T8: dcap-qvl quote + Intel PCS collateral, at ${AT.toISOString()}; cases interleaved call by call)`,
     rows,
-    baseline: rawRow.name,
-    notes: [
-      `cached / raw = ${(100 * ratio).toFixed(1)}% (target >= ${100 * TARGET_CACHED_RATIO}%) ${verdict(ratio >= TARGET_CACHED_RATIO)}`,
-      `cached, WebCrypto / raw = ${(100 * webRatio).toFixed(1)}% (browser path; WebCrypto's own verify is its ceiling) ${verdict(webRatio >= TARGET_CACHED_RATIO)}`,
-      `cold median = ${coldMs.toFixed(2)} ms (target < ${TARGET_COLD_MS} ms) ${verdict(coldMs < TARGET_COLD_MS)}`,
-    ],
-  };
+    { cachedRatio: TARGET_CACHED_RATIO, coldMs: TARGET_COLD_MS },
+  );
 }
