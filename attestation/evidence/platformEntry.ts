@@ -39,6 +39,8 @@ export interface PlatformVerifyOptions<V> {
   readonly verifier?: V;
   /** TDX: signatures and chain alone, the collateral and TCB not evaluated. SEV-SNP has no such mode and ignores it. */
   readonly chainOnly?: boolean;
+  /** Hashing backend for what the verification itself hashes (TDX: an event log's replay). */
+  readonly hasher?: Hasher;
 }
 
 export interface PlatformVerifierOptions {

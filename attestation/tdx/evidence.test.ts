@@ -67,6 +67,20 @@ describe('verifyTdxEvidence', () => {
     assert.equal(v.accepted, true, v.error?.message);
   });
 
+  it('replays a CCEL event log against the RTMRs: T3 with its own log passes, T8 with it fails naming RTMR0', async () => {
+    const log = vector('go-tdx-guest/ccel/ccel_data.dat');
+    const T3 = row('T3');
+    const ok = await verifyTdxEvidence(ev(T3.quote, { eventLog: log }), lenient('T3'), { at: T3.at, chainOnly: true });
+    assert.equal(ok.accepted, true, ok.error?.message);
+    assert.match(ok.checks.find((c) => c.id === 'event-log')?.detail ?? '', /^\d+ events replay to RTMR0\.\.RTMR3$/);
+    const other = await verifyTdxEvidence(ev(T8.quote, { eventLog: log }), {}, { at: T8.at, chainOnly: true });
+    assert.deepEqual([other.error?.code, other.error?.field, other.checks.find((c) => c.status === 'fail')?.id], ['POLICY_MEASUREMENT', 'RTMR0', 'event-log']);
+    const junk = await verifyTdxEvidence(ev(T3.quote, { eventLog: new Uint8Array([1, 2, 3]) }), lenient('T3'), { at: T3.at, chainOnly: true });
+    assert.equal(junk.accepted, false);
+    assert.equal(junk.checks.find((c) => c.status === 'fail')?.id, 'event-log');
+    assert.equal((await verifyTdxEvidence(ev(T3.quote), lenient('T3'), { at: T3.at, chainOnly: true })).checks.find((c) => c.id === 'event-log')?.status, 'skipped');
+  });
+
   it('T8 with the same collateral now: REJECT, the TCB info expired', async () => {
     const v = await verifyTdxEvidence(withCollateral(T8.quote), {}, {});
     assert.deepEqual([v.error?.code, v.error?.field], ['COLLATERAL_EXPIRED', 'tcb_info.nextUpdate']);

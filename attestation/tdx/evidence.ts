@@ -6,9 +6,11 @@
 // chains to the same root, neither the PCK CA nor the PCK certificate is revoked, and the TCB status it gives
 // the platform, TDX module and QE is an accepted one; and the policy holds. With `chainOnly` the collateral is
 // not evaluated and the verdict says so (its `collateral` and `tcb` checks are skipped).
-import { toHex } from '../bytes.js';
+import { bytesEqual, toHex } from '../bytes.js';
+import type { Hasher } from '../hash.js';
+import { parseCcelEventLog, replayRtmrs } from '../measure/tdx/ccel.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
-import { CloisterError } from '../errors.js';
+import { CloisterError, PolicyError } from '../errors.js';
 import { parseCertificate, parseCrl } from '../x509.js';
 import type { TdxCollateral } from './collateral.js';
 import { parsePckExtensions } from './pckExtensions.js';
@@ -29,6 +31,8 @@ export interface TdxEvidence {
   readonly collateral?: TdxCollateral;
   /** Set by bundles produced by the simulated TEE; informational only, trust comes from roots. */
   readonly simulated: boolean;
+  /** The TD's CCEL event log (ACPI CCEL table data): replayed, it must give the quote's RTMRs. */
+  readonly eventLog?: Uint8Array;
 }
 
 /**
@@ -54,6 +58,8 @@ export interface VerifyTdxOptions {
   readonly verifier?: TdxVerifier;
   /** Check signatures and the PCK chain alone; the TCB is not evaluated and no collateral is needed. */
   readonly chainOnly?: boolean;
+  /** Hashes the event log replay (default WebCrypto). */
+  readonly hasher?: Hasher;
 }
 
 const u64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
@@ -140,6 +146,24 @@ export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy
       const collateral = await verifier.verifyCollateral(evidence.collateral, verified, at, log);
       const q = quote;
       tcb = await log.run('tcb', () => evaluateTcb(q, parsePckExtensions(verified.pck), collateral.tcbInfo, collateral.qeIdentity), describeTcb);
+    }
+    const rtmrs = quote.body.rtmrs;
+    if (evidence.eventLog === undefined) log.skip('event-log', 'no event log supplied');
+    else {
+      const eventLog = evidence.eventLog;
+      await log.run('event-log', async () => {
+        const events = parseCcelEventLog(eventLog);
+        const replayed = await replayRtmrs(events, options.hasher);
+        const i = replayed.findIndex((r, n) => !bytesEqual(r, rtmrs[n] ?? new Uint8Array()));
+        if (i >= 0) {
+          throw new PolicyError('POLICY_MEASUREMENT', `rtmr${i} ${toHex(rtmrs[i] ?? new Uint8Array())} is not the replay of the event log (${toHex(replayed[i] ?? new Uint8Array())}): the log does not describe this TD`, {
+            field: `RTMR${i}`,
+            expected: toHex(replayed[i] ?? new Uint8Array()),
+            actual: toHex(rtmrs[i] ?? new Uint8Array()),
+          });
+        }
+        return events.length;
+      }, (n) => `${n} events replay to RTMR0..RTMR3`);
     }
     validateTdxQuote(quote, policy, log, tcb);
     return { accepted: true, platform: 'tdx', simulated: evidence.simulated, checks: log.checks, ...claims() };

@@ -27,7 +27,7 @@ export const TDX_PLATFORM: Platform<'tdx', TdxEvidence, TdxPolicy, TdxVerifier, 
       evidence: ({ evidence, certificates, crls, simulated }) => ({ quote: evidence, certificates, crls, simulated, ...(collateral === undefined ? {} : { collateral }) }),
     };
   },
-  verify: (evidence, policy, { at, verifier, chainOnly }) => verifyTdxEvidence(evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }), ...(chainOnly === true ? { chainOnly } : {}) }),
+  verify: (evidence, policy, { at, verifier, chainOnly, hasher }) => verifyTdxEvidence(evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }), ...(chainOnly === true ? { chainOnly } : {}), ...(hasher === undefined ? {} : { hasher }) }),
   claims: (evidence) => tdxClaims(parseQuote(evidence.quote)),
   reportData: (evidence) => parseQuote(evidence.quote).body.reportData,
   measurement: { field: 'MRTD', of: (evidence) => parseQuote(evidence.quote).body.mrTd },

@@ -198,6 +198,17 @@ describe('cloister verify-evidence', () => {
       assert.match(snpPolicy.stderr, /MALFORMED_POLICY.*\$\.vmpl: unknown field/);
     });
 
+    it('--event-log replays a CCEL log against the quote\'s RTMRs', async () => {
+      const T3 = `${V}go-tdx-guest/ccel/cos-113-tdx-quote.dat`;
+      const log = `${V}go-tdx-guest/ccel/ccel_data.dat`;
+      const ok = await cli('verify-evidence', T3, '--chain-only', '--at', '2025-01-01T00:00:00Z', '--event-log', log);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      const bad = await cli('verify-evidence', T8, '--chain-only', '--at', '2025-06-25T00:00:00Z', '--event-log', log);
+      assert.equal(bad.code, 1);
+      oneLine(bad.stdout);
+      assert.match(bad.stdout, /^REJECTED \[POLICY_MEASUREMENT\] event-log: rtmr0 .* is not the replay of the event log/);
+    });
+
     it('rejects the debug TD T4 with POLICY_DEBUG unless --allow-debug', async () => {
       const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--chain-only');
       assert.equal(r.code, 1);

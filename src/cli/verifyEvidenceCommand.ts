@@ -39,6 +39,8 @@ Options:
                             the bundle's
   --chain-only              TDX only: check signatures and the PCK chain alone; the TCB is not evaluated and the
                             verdict says so
+  --event-log FILE          TDX only: the TD's CCEL event log (ACPI CCEL data); its replay must give the quote's
+                            RTMR0..RTMR3
   --allow-tcb-status S[,S]  TDX only: accept these TCB statuses besides UpToDate (SWHardeningNeeded,
                             ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate,
                             OutOfDateConfigurationNeeded, TDRelaunchAdvised, TDRelaunchAdvisedConfigurationNeeded);
@@ -70,6 +72,7 @@ const OPTIONS = {
   crl: { type: 'string', multiple: true },
   collateral: { type: 'string' },
   'chain-only': { type: 'boolean' },
+  'event-log': { type: 'string' },
   'allow-tcb-status': { type: 'string', multiple: true },
   at: { type: 'string' },
   policy: { type: 'string' },
@@ -99,7 +102,8 @@ function summary(v: SnpVerdict): string {
 function tdxSummary(v: TdxVerdict): string {
   const passed = v.checks.filter((c) => c.status === 'pass').length;
   const skipped = v.checks.filter((c) => c.status === 'skipped');
-  const evaluated = (id: string): boolean => id.startsWith('policy.') && id !== 'policy.tcb-status';
+  // Skipped because nothing was asked (a policy field, an event log), or because the TCB was not evaluated.
+  const evaluated = (id: string): boolean => (id.startsWith('policy.') && id !== 'policy.tcb-status') || id === 'event-log';
   const notRequested = skipped.filter((c) => evaluated(c.id)).map((c) => c.id.replace(/^policy\./, ''));
   const notEvaluated = skipped.filter((c) => !evaluated(c.id)).map((c) => c.id.replace(/^policy\./, ''));
   const c = v.claims as { version: number; bodyType: string; mrTd: string; reportData: string; chain?: { root: string }; tcb: { status: string; summary: string; tcbEvaluationDataNumber: number } | null };
@@ -131,7 +135,7 @@ const summaryOf = <N extends PlatformName>(v: Verdict<N>): string => SUMMARIES[v
 /** Options a platform's verifier cannot use, as their flags: --certs and --crl where it takes no supplied endorsements, --collateral and --chain-only where it takes no collateral, policy options its policy lacks. */
 function unusableFlags<N extends PlatformName>(platform: PlatformEntry<N>, values: Values): string[] {
   const endorsements = platform.usesSuppliedEndorsements ? [] : (['certs', 'crl'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
-  const collateral = platform.takesCollateral ? [] : (['collateral', 'chain-only'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
+  const collateral = platform.takesCollateral ? [] : (['collateral', 'chain-only', 'event-log'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
   return [...endorsements, ...collateral, ...unsupportedPolicyFlags(platform, values)];
 }
 
@@ -175,8 +179,9 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
   if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedRoots(platform.name, 'verify-evidence')));
   const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, hasher: nodeHasher, additionalRoots });
   const collateral = values.collateral === undefined ? {} : { collateral: await collateralOption(io, values.collateral) };
-  const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : { ...decoded.evidence, ...collateral };
-  return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, ...(at === undefined ? {} : { at }), ...(values['chain-only'] === true ? { chainOnly: true } : {}) });
+  const eventLog = values['event-log'] === undefined ? {} : { eventLog: await readInput(io, values['event-log'], 'event log') };
+  const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : { ...decoded.evidence, ...collateral, ...eventLog };
+  return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, hasher: nodeHasher, ...(at === undefined ? {} : { at }), ...(values['chain-only'] === true ? { chainOnly: true } : {}) });
 }
 
 async function trustRoots(io: CliIo, values: Values): Promise<Uint8Array[]> {
