@@ -28,7 +28,9 @@ Options:
   --platform NAME     simulated platform: sev-snp or tdx (default sev-snp)
   --product NAME      simulated SEV-SNP product: ${PRODUCTS.join(', ')} (default Milan)
   --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; Intel PCS JSON in the shape of
-                      dcap-qvl's collateral files) to put into every TDX evidence bundle
+                      dcap-qvl's collateral files) to put into every TDX evidence bundle, as it is;
+                      without it the simulated TDX TEE issues its own SIMULATED collateral (development
+                      TCB Signing key) and issues it again at 80% of its 30 days
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --cert-validity S   RA-TLS certificate validity in seconds (default 3600, at least 60)

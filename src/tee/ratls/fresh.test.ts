@@ -14,7 +14,8 @@ import { assembleBundle } from '../assembleBundle.js';
 import type { EvidenceProvider } from '../provider.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';
-import { createTdxDevChain, SimulatedTdx, SimulatedTdxProvider, type TdxDevChain } from '../sim/tdxSimulator.js';
+import { createTdxDevChain, type TdxDevChain } from '../sim/tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
 import { createRaTlsCertificate, issueAttestedCertificate, spkiOf, type AttestedCertificate } from './issue.js';
 
 const now = new Date('2026-06-01T12:00:00Z');

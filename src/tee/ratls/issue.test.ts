@@ -16,7 +16,8 @@ import { parseCertificate } from '../../../attestation/x509.js';
 import { decodeEvidenceBundle } from '../../../attestation/evidence/platforms.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';
-import { createTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
+import { createTdxDevChain } from '../sim/tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
 import { createRaTlsCertificate, issueAttestedCertificate, spkiOf, type AttestedCertificate } from './issue.js';
 
 const now = new Date('2026-06-01T12:00:00Z');
