@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   CRL_INVALID: 'a CRL is not signed by its issuer',
   CRL_EXPIRED: 'a CRL is outside its thisUpdate..nextUpdate window',
   CRL_UNAVAILABLE: 'policy requires a CRL and none was supplied for the chain\'s root',
+  KDS_REQUEST_FAILED: 'a request to AMD KDS failed: no answer, an HTTP error, or a body that is not the certificate or CRL asked for',
   SIGNING_KEY_MISMATCH: 'the report names a signing key (VCEK/VLEK) other than the certificate supplied',
   TCB_MISMATCH: 'REPORTED_TCB differs from the TCB in the VCEK/VLEK extensions',
   CHIP_ID_MISMATCH: 'CHIP_ID differs from the VCEK hwID extension',
