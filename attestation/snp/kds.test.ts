@@ -23,7 +23,7 @@ function realReport(id: string): { report: ReturnType<typeof parseReport>; produ
 
 /** A fetch that answers every URL with `status` and `body`. */
 const answering = (status: number, body: Uint8Array | string, statusText = ''): KdsFetch => () =>
-  Promise.resolve({ ok: status >= 200 && status < 300, status, statusText, arrayBuffer: () => Promise.resolve((typeof body === 'string' ? new TextEncoder().encode(body) : body).slice().buffer) });
+  Promise.resolve({ status, statusText, arrayBuffer: () => Promise.resolve((typeof body === 'string' ? new TextEncoder().encode(body) : body).slice().buffer) });
 
 const rejection = (url: string, status: number | undefined, pattern: RegExp) => (e: unknown): boolean => {
   assert.ok(e instanceof KdsError, String(e));
@@ -120,6 +120,7 @@ describe('what KDS answers that is not what was asked', () => {
 
   it('an HTTP error: one line with the URL and status', async () => {
     await assert.rejects(fetchVcekForReport(report, 'Milan', { fetch: answering(404, '', 'Not Found') }), rejection(url, 404, /^AMD KDS answered 404 Not Found for https:/));
+    await assert.rejects(fetchVcekForReport(report, 'Milan', { fetch: answering(204, '') }), rejection(url, 204, /^AMD KDS answered 204 for https:/));
     await assert.rejects(fetchCertChain('Milan', 'vcek', { fetch: answering(429, 'slow down', 'Too Many Requests') }), rejection('https://kdsintf.amd.com/vcek/v1/Milan/cert_chain', 429, /answered 429 Too Many Requests/));
   });
 
@@ -133,7 +134,7 @@ describe('what KDS answers that is not what was asked', () => {
         });
       });
     await assert.rejects(fetchVcekForReport(report, 'Milan', { fetch: hanging, timeoutMs: 5 }), rejection(url, undefined, /failed: aborted: .*timeout/));
-    const unread: KdsFetch = () => Promise.resolve({ ok: true, status: 200, statusText: 'OK', arrayBuffer: () => Promise.reject(new Error('body stream aborted')) });
+    const unread: KdsFetch = () => Promise.resolve({ status: 200, statusText: 'OK', arrayBuffer: () => Promise.reject(new Error('body stream aborted')) });
     await assert.rejects(fetchVcekForReport(report, 'Milan', { fetch: unread }), rejection(url, 200, /could not be read: body stream aborted/));
   });
 

@@ -24,7 +24,6 @@ export const KDS_URL = 'https://kdsintf.amd.com';
 
 /** The part of a fetch Response this client reads; the global fetch's Response has it. */
 export interface KdsResponse {
-  readonly ok: boolean;
   readonly status: number;
   readonly statusText: string;
   arrayBuffer(): Promise<ArrayBuffer>;
@@ -99,7 +98,8 @@ async function get(url: string, options: KdsOptions): Promise<Uint8Array> {
   } catch (cause) {
     throw new KdsError(url, undefined, `AMD KDS request to ${url} failed: ${reason(cause)}`, cause);
   }
-  if (!response.ok) throw new KdsError(url, response.status, `AMD KDS answered ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`} for ${url}`);
+  // KDS answers 200 with the body; anything else (a redirect not followed, 204, an error) is not the answer.
+  if (response.status !== 200) throw new KdsError(url, response.status, `AMD KDS answered ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`} for ${url}`);
   try {
     return new Uint8Array(await response.arrayBuffer());
   } catch (cause) {

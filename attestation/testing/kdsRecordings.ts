@@ -41,7 +41,6 @@ export function recordedFetch(responses: ReadonlyMap<string, Uint8Array> = recor
     asked.push(url);
     const body = responses.get(url);
     const response: KdsResponse = {
-      ok: body !== undefined,
       status: body === undefined ? 404 : 200,
       statusText: body === undefined ? 'Not Found' : 'OK',
       arrayBuffer: () => Promise.resolve((body ?? new Uint8Array(0)).slice().buffer),

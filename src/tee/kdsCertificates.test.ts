@@ -88,7 +88,7 @@ describe('SEV-SNP certificates from AMD KDS when the host supplies none (recorde
     let down = true;
     const asked: string[] = [];
     const recorded = recordedFetch(recordedKds(), asked);
-    const fetch: KdsFetch = async (url, init) => (down ? { ok: false, status: 429, statusText: 'Too Many Requests', arrayBuffer: () => Promise.resolve(new ArrayBuffer(0)) } : recorded(url, init));
+    const fetch: KdsFetch = async (url, init) => (down ? { status: 429, statusText: 'Too Many Requests', arrayBuffer: () => Promise.resolve(new ArrayBuffer(0)) } : recorded(url, init));
     const errors: CloisterError[] = [];
     const provider = new KdsCertificateProvider(host(report('S5')), { fetch, onError: (e) => errors.push(e), retryMs: 60_000, now: () => now });
     assert.equal((await provider.getEvidence(REQUEST)).certTable, undefined);
