@@ -32,6 +32,12 @@ export interface PolicyOptionFields<P> {
   readonly reportData: keyof P & string;
   readonly allowProvisionalFirmware?: keyof P & string;
   readonly acceptedTcbStatuses?: keyof P & string;
+  readonly minTcb?: keyof P & string;
+  readonly minLaunchTcb?: keyof P & string;
+  readonly minVersion?: keyof P & string;
+  readonly requireSmtDisabled?: keyof P & string;
+  readonly requireTsme?: keyof P & string;
+  readonly requireCiphertextHiding?: keyof P & string;
 }
 
 export interface PlatformVerifyOptions<V> {

@@ -50,6 +50,10 @@ Options:
   --queue N           inference jobs that may wait; beyond, 503 with Retry-After (default 16)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
+  --no-kds            without --simulated: do not fetch the VCEK, ASK and ARK from AMD KDS when the host
+                      supplies no SEV-SNP certificates (by default they are fetched once per TCB and put
+                      into every bundle; a failure is logged and the bundle goes out without them)
+  --kds-url URL       AMD KDS or a mirror with its paths (default https://kdsintf.amd.com)
   -h, --help          show this help
 
 The key configurations, the certificate and the evidence bundles are served with a max-age that
@@ -76,6 +80,8 @@ const OPTIONS = {
   queue: { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
+  'no-kds': { type: 'boolean' },
+  'kds-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -124,6 +130,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   let tee: TeeConfig;
   if (values.simulated === true) {
     if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
+    if (values['no-kds'] === true || values['kds-url'] !== undefined) throw usage('--no-kds and --kds-url apply only without --simulated (the simulated TEE has its own development chain)');
     const platform = values.platform ?? 'sev-snp';
     if (!isPlatformName(platform)) throw usage(`--platform must be ${BUNDLE_PLATFORMS.join(' or ')}, got "${platform}"`);
     const product = values.product ?? 'Milan';
@@ -144,9 +151,17 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
     inference,
     ...(collateral === undefined ? {} : { collateral }),
+    ...(values['no-kds'] === true ? { kds: false } : {}),
+    ...(values['kds-url'] === undefined ? {} : { kds: { baseUrl: kdsUrl(values['kds-url'], values['no-kds'] === true) } }),
     ...(hooks.logDestination === undefined ? {} : { logDestination: hooks.logDestination }),
   };
   return { config, host: values.host ?? '127.0.0.1', port };
+}
+
+function kdsUrl(value: string, off: boolean): string {
+  if (off) throw usage('--kds-url and --no-kds contradict each other');
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(value)) throw usage(`--kds-url must be an http(s) URL without query or fragment, got "${value}"`);
+  return value;
 }
 
 const isPlatformName = (name: string): name is PlatformName => (BUNDLE_PLATFORMS as readonly string[]).includes(name);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ALLOW_PROVISIONAL } from '../../attestation/snp/validate.js';
 import { ATTESTATION_VECTORS as V } from '../../attestation/testing/vectors.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
 import { assembleTdxBundle } from '../tee/assembleBundle.js';
@@ -27,6 +28,7 @@ const S1 = `${V}go-sev-guest/attestation.bin`;
 const S1_VCEK = `${V}go-sev-guest/vcek_milan.der`;
 const S1_CHAIN = `${V}go-sev-guest/trust/ask_ark_milan.pem`;
 const S4_EXT = `${V}derived/snp-extended-reports/trustee_vlek2.ext.bin`;
+const S6_EXT = `${V}derived/snp-extended-reports/az_milan.ext.bin`;
 
 const oneLine = (s: string): void => {
   assert.equal(s.trimEnd().split('\n').length, 1, `expected one line, got: ${s}`);
@@ -59,6 +61,34 @@ describe('cloister verify-evidence', () => {
     const now = await cli('verify-evidence', S4_EXT, '--at', '2026-11-23T00:00:00Z', '--allow-provisional-tcb');
     assert.equal(now.code, 1);
     assert.match(now.stdout, /CERT_EXPIRED.*SEV-VLEK/);
+  });
+
+  it('rejects late-loaded microcode (S6, Azure Milan) in one line naming both TCBs and the flag that accepts it', async () => {
+    const r = await cli('verify-evidence', S6_EXT, '--at', '2025-06-01');
+    assert.equal(r.code, 1);
+    oneLine(r.stdout);
+    assert.match(r.stdout, /^REJECTED \[POLICY_PROVISIONAL_FIRMWARE\] policy\.provisional-firmware: current_tcb \{bl=3 tee=0 snp=8 ucode=210\} differs from committed_tcb \{bl=3 tee=0 snp=8 ucode=115\}.*--allow-provisional-tcb/);
+    assert.ok(r.stdout.includes(ALLOW_PROVISIONAL));
+    assert.equal((await cli('verify-evidence', S6_EXT, '--at', '2025-06-01', '--allow-provisional-tcb')).code, 0);
+  });
+
+  it('checks the SEV-SNP TCB, firmware and platform-feature flags (S4: AWS, PLATFORM_INFO 0x27)', async () => {
+    const s4 = [S4_EXT, '--at', '2025-06-01', '--allow-provisional-tcb'];
+    const ok = await cli('verify-evidence', ...s4, '--min-tcb', 'bl=4,tee=0,snp=24,ucode=217', '--min-launch-tcb', 'ucode=219', '--min-version', '1.55', '--require-tsme');
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const rejected: [string[], RegExp][] = [
+      [['--min-tcb', 'ucode=218'], /POLICY_TCB_TOO_LOW\] policy\.min-tcb: reported_tcb/],
+      [['--min-launch-tcb', 'ucode=220'], /POLICY_TCB_TOO_LOW\] policy\.min-launch-tcb: launch_tcb/],
+      [['--min-version', '1.56'], /POLICY_FIRMWARE_TOO_OLD/],
+      [['--require-smt-disabled'], /POLICY_PLATFORM_FEATURE\] policy\.smt: .*field POLICY\.SMT/],
+      [['--require-ciphertext-hiding'], /POLICY_PLATFORM_FEATURE\] policy\.ciphertext-hiding/],
+    ];
+    for (const [flags, pattern] of rejected) {
+      const r = await cli('verify-evidence', ...s4, ...flags);
+      assert.equal(r.code, 1, flags.join(' '));
+      assert.match(r.stdout, pattern);
+    }
+    assert.equal((await cli('verify-evidence', ...s4, '--policy', file('tsme.json', JSON.stringify({ requireTsme: true, minLaunchTcb: { microcode: 219 } })))).code, 0);
   });
 
   it('reads a policy file, and flags override it', async () => {
@@ -105,6 +135,10 @@ describe('cloister verify-evidence', () => {
     ['a certificate file that is not a certificate', [S1, '--certs', file('junk.pem', 'hello')], /MALFORMED_DER/],
     ['a --crl that is a certificate', [S1, '--crl', S1_VCEK], /MALFORMED_DER.*not a CRL/],
     ['a malformed policy', [S1, '--policy', file('bad-policy.json', '{"vmpl": 9}')], /MALFORMED_POLICY.*\$\.vmpl/],
+    ['an unknown --min-tcb component', [S1, '--min-tcb', 'bl=3,bogus=1'], /USAGE.*--min-tcb must be comma-separated NAME=N/],
+    ['a --min-tcb component above 255', [S1, '--min-tcb', 'ucode=256'], /USAGE.*--min-tcb.*"ucode=256"/],
+    ['a --min-launch-tcb component given twice', [S1, '--min-launch-tcb', 'bl=1,bl=2'], /USAGE.*--min-launch-tcb.*each once/],
+    ['a bad --min-version', [S1, '--min-version', '1.256'], /USAGE.*--min-version must be MAJOR\.MINOR/],
     ['reserved bytes set', [file('mbz.bin', (() => { const b = new Uint8Array(readFileSync(S1)); b[0x4c] = 1; return b; })())], /RESERVED_NONZERO.*0x04c\.\.0x050/],
   ];
   for (const [name, args, pattern] of usage) {
@@ -263,6 +297,7 @@ describe('cloister verify-evidence', () => {
       ['Revoked in --allow-tcb-status', [T8, '--allow-tcb-status', 'Revoked'], /Revoked is never accepted/],
       ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_COLLATERAL.*is not JSON/],
       ['a --collateral file without its members', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_COLLATERAL.*tcb_info: is required/],
+      ['--require-tsme and --min-tcb with TDX evidence', [T8, '--require-tsme', '--min-tcb', 'ucode=1'], /USAGE.*--min-tcb, --require-tsme apply to SEV-SNP evidence only/],
     ];
     for (const [name, args, pattern] of tdxUsage) {
       it(`exits 2 with one readable line on ${name}`, async () => {

@@ -48,7 +48,17 @@ Options:
   --at ISO-8601             evaluate certificate and CRL validity at this time (default: now)
   --policy FILE.json        policy file for the evidence's platform (docs/policy.md)
   --allow-debug             accept a debuggable guest (SEV-SNP POLICY.DEBUG, TDX TDATTRIBUTES.DEBUG)
-  --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
+  --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED,
+                            or REPORTED_TCB above COMMITTED_TCB)
+  --min-tcb SPEC            SEV-SNP only: minimum REPORTED_TCB, CURRENT_TCB and COMMITTED_TCB per component, as
+                            comma-separated NAME=N with NAME fmc (Turin), bl, tee, snp, ucode: bl=3,snp=8,ucode=115
+  --min-launch-tcb SPEC     SEV-SNP only: minimum LAUNCH_TCB per component, the same way
+  --min-version MAJOR.MINOR SEV-SNP only: minimum firmware ABI version, current and committed (e.g. 1.55)
+  --require-smt-disabled    SEV-SNP only: require guest POLICY.SMT = 0 and PLATFORM_INFO.SMT_EN = 0
+  --require-tsme            SEV-SNP only: require PLATFORM_INFO.TSME_EN = 1
+  --require-ciphertext-hiding
+                            SEV-SNP only: require guest POLICY.CIPHERTEXT_HIDING_DRAM = 1 and
+                            PLATFORM_INFO.CIPHERTEXT_HIDING_DRAM_EN = 1
 ${MEASUREMENT_HELP}
   --report-data HEX         the exact expected REPORT_DATA / TDX REPORTDATA (64 bytes)
   --trust-root FILE         also trust this root certificate (PEM or DER); repeatable
@@ -78,6 +88,12 @@ const OPTIONS = {
   policy: { type: 'string' },
   'allow-debug': { type: 'boolean' },
   'allow-provisional-tcb': { type: 'boolean' },
+  'min-tcb': { type: 'string' },
+  'min-launch-tcb': { type: 'string' },
+  'min-version': { type: 'string' },
+  'require-smt-disabled': { type: 'boolean' },
+  'require-tsme': { type: 'boolean' },
+  'require-ciphertext-hiding': { type: 'boolean' },
   ...MEASUREMENT_OPTIONS,
   'report-data': { type: 'string' },
   json: { type: 'boolean' },

@@ -18,7 +18,9 @@ import type { EvidenceProvider } from '../tee/provider.js';
 import { openSimulatedConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { EVIDENCE_PATH } from './app.js';
-import { createServer, type CloisterServer, type TeeConfig } from './createServer.js';
+import { recordedFetch } from '../../attestation/testing/kdsRecordings.js';
+import { snpVectorRows } from '../../attestation/testing/vectors.js';
+import { createServer, kdsOptions, type CloisterServer, type TeeConfig } from './createServer.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'cloister-create-server-'));
 process.env.CLOISTER_STATE_DIR = stateDir;
@@ -114,6 +116,53 @@ describe('TDX collateral', () => {
       assert.equal(snp.collateral, undefined);
     } finally {
       await snp.close();
+    }
+  });
+});
+
+/** A SEV-SNP host that supplies no certificates, with the real Genoa report of row S5 (its REPORT_DATA binds nothing here). */
+function bareHost(): Promise<EvidenceProvider> {
+  const evidence = snpVectorRows().find((r) => r.id === 'S5')?.evidence.report;
+  assert.ok(evidence);
+  return Promise.resolve({ name: 'bare host', platform: 'sev-snp', simulated: false, getEvidence: () => Promise.resolve({ platform: 'sev-snp', evidence, source: 'sev-guest ioctl', simulated: false }) });
+}
+
+describe('SEV-SNP certificates from AMD KDS', () => {
+  it('are fetched by default for the machine\'s TEE only', () => {
+    assert.deepEqual(kdsOptions({ tee: { kind: 'hardware' } }), {});
+    assert.equal(kdsOptions({ tee: { kind: 'hardware' }, kds: false }), false);
+    assert.equal(kdsOptions({ tee: { kind: 'simulated', platform: 'sev-snp' } }), false);
+    assert.equal(kdsOptions({ tee: { kind: 'provider', open: bareHost } }), false);
+  });
+
+  it('fill the boot bundle of a host that supplies none (recorded answers)', async () => {
+    const server = await createServer({ tee: { kind: 'provider', open: bareHost }, kds: { fetch: recordedFetch() }, tls: false, models: null, logDestination: quiet });
+    try {
+      const bundle = JSON.parse(new TextDecoder().decode(server.evidence.boot.bytes)) as { certificates: string[]; source: string };
+      assert.equal(bundle.certificates.length, 3);
+      assert.match(bundle.source, /AMD KDS/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('are logged, not fatal, when KDS fails: the bundle goes out without them', async () => {
+    const lines: string[] = [];
+    const log = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const server = await createServer({ tee: { kind: 'provider', open: bareHost }, kds: { fetch: recordedFetch(new Map()) }, tls: false, models: null, logDestination: log });
+    try {
+      const bundle = JSON.parse(new TextDecoder().decode(server.evidence.boot.bytes)) as { certificates: string[] };
+      assert.equal(bundle.certificates.length, 0);
+      const warning = lines.map((l) => JSON.parse(l) as { msg: string; status?: number; url?: string }).find((l) => l.msg.startsWith('no SEV-SNP certificates from AMD KDS'));
+      assert.equal(warning?.status, 404);
+      assert.match(warning.url ?? '', /^https:\/\/kdsintf\.amd\.com\/vcek\/v1\/Genoa\//);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -7,6 +7,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { KdsError } from '../../attestation/snp/kds.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { parseQuote } from '../../attestation/tdx/quote.js';
@@ -27,6 +28,7 @@ import { echoRoute, targetRouter } from '../ohttp/target.js';
 import type { BundleInputs } from '../tee/assembleBundle.js';
 import { CollateralCache, type CollateralFetch, type CollateralSource } from '../tee/collateralSource.js';
 import { detectEvidenceProvider, type EvidenceSource } from '../tee/detectProvider.js';
+import { KdsCertificateProvider, type KdsCertificateOptions } from '../tee/kdsCertificates.js';
 import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { SimulatedCollateralSource } from '../tee/sim/simulatedCollateral.js';
@@ -56,6 +58,12 @@ export interface ServerConfig {
    * signed by its development keys.
    */
   readonly collateralSource?: CollateralSource;
+  /**
+   * SEV-SNP certificates from AMD KDS for evidence whose host supplies none (src/tee/kdsCertificates.ts). Default:
+   * on with the machine's TEE, off with the simulated TEE (it has its own development chain) and a given
+   * provider; false turns it off. Failures are logged and the evidence goes out without them.
+   */
+  readonly kds?: Omit<KdsCertificateOptions, 'onError'> | false;
   /** RA-TLS certificate validity in seconds (default 3600); undefined `tls: false` serves plain HTTP. */
   readonly certValiditySeconds?: number;
   /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
@@ -121,12 +129,27 @@ const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Produ
   },
 };
 
+/** The KDS options in effect: config.kds, else on for the machine's TEE only. */
+export function kdsOptions(config: Pick<ServerConfig, 'tee' | 'kds'>): Omit<KdsCertificateOptions, 'onError'> | false {
+  return config.kds ?? (config.tee.kind === 'hardware' ? {} : false);
+}
+
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
   const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS };
   const fragile = checkRotationSchedule(schedule);
   const tee = await openTee(config.tee);
-  const { provider } = tee;
-  const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  const opened = tee.provider;
+  const logger = createLogger({ simulated: opened.simulated, platform: opened.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  const kds = kdsOptions(config);
+  const provider =
+    kds === false
+      ? opened
+      : new KdsCertificateProvider(opened, {
+          ...kds,
+          onError: (e) => {
+            logger.warn({ ...errorFields(e), ...(e instanceof KdsError ? { url: e.url, status: e.status } : {}) }, 'no SEV-SNP certificates from AMD KDS: the evidence goes out with only what the host supplied');
+          },
+        });
   for (const warning of fragile) logger.warn(schedule, warning);
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};

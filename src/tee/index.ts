@@ -4,6 +4,7 @@ export type { EvidenceProvider, EvidenceRequest, RawEvidence, TeePlatform } from
 export { detectEvidenceProvider, EVIDENCE_SOURCES, type EvidenceSource } from './detectProvider.js';
 export * from './assembleBundle.js';
 export { CollateralCache, collateralSchedule, type CollateralFetch, type CollateralSource } from './collateralSource.js';
+export { KdsCertificateProvider, KDS_SOURCE_SUFFIX, type KdsCertificateOptions } from './kdsCertificates.js';
 export { createRaTlsCertificate } from './ratls/issue.js';
 export { createDevChain, loadOrCreateDevChain, defaultStateDir } from './sim/devChain.js';
 export { availableSimulatedRoots } from './sim/devRoots.js';
