@@ -68,12 +68,14 @@ describe('the Intel PCS v4 URLs', () => {
     assert.equal(pcsUrls({ fmspc: '50806f000000', ca: 'platform' }).rootCaCrl, INTEL_ROOT_CA_CRL_URL);
   });
 
-  it('refuses a base URL that is not http(s) or has a query, an FMSPC that is not 6 bytes of hex, an unknown update type', () => {
+  it('refuses a base URL that is not http(s) or has a query or fragment, a root CA CRL URL that is not http(s), an FMSPC that is not 6 bytes of hex, an unknown update type', () => {
     const target = { fmspc: '50806f000000', ca: 'platform' } as const;
     const cases: [() => unknown, string][] = [
       [() => pcsUrls(target, { baseUrl: 'not a url' }), 'baseUrl'],
       [() => pcsUrls(target, { baseUrl: 'ftp://pcs.example' }), 'baseUrl'],
       [() => pcsUrls(target, { baseUrl: 'https://pcs.example/?x=1' }), 'baseUrl'],
+      [() => pcsUrls(target, { baseUrl: 'https://pcs.example/#top' }), 'baseUrl'],
+      [() => pcsUrls(target, { rootCaCrlUrl: 'certificates.trustedservices.intel.com/IntelSGXRootCA.der' }), 'rootCaCrlUrl'],
       [() => pcsUrls({ ...target, fmspc: '50806f00' }), 'fmspc'],
       [() => pcsUrls(target, { update: 'late' as PcsUpdateType }), 'update'],
     ];

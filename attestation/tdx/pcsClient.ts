@@ -61,17 +61,23 @@ export function pcsTarget(pck: Certificate): PcsTarget {
   return { fmspc: fmspcHex(parsePckExtensions(pck)), ca };
 }
 
-function baseUrl(given: string | undefined): string {
-  const text = given ?? INTEL_PCS_URL;
-  let url: URL;
+/** An http(s) URL, else a ParseError naming the option. */
+function httpUrl(text: string, field: string, what: string): URL {
+  let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
-    throw new ParseError('MALFORMED_FIELD', `PCS base URL "${text}" is not a URL`, { field: 'baseUrl', actual: text });
+    url = undefined;
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '') {
-    throw new ParseError('MALFORMED_FIELD', `PCS base URL "${text}" must be http(s) without a query or fragment`, { field: 'baseUrl', actual: text });
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hash !== '') {
+    throw new ParseError('MALFORMED_FIELD', `${what} "${text}" is not an http(s) URL without a fragment`, { field, actual: text });
   }
+  return url;
+}
+
+function baseUrl(given: string | undefined): string {
+  const url = httpUrl(given ?? INTEL_PCS_URL, 'baseUrl', 'PCS base URL');
+  if (url.search !== '') throw new ParseError('MALFORMED_FIELD', `PCS base URL "${url.href}" has a query`, { field: 'baseUrl', actual: url.href });
   return url.href.replace(/\/+$/, '').replace(/\/(?:sgx|tdx)\/certification\/v4$/, '');
 }
 
@@ -86,7 +92,7 @@ export function pcsUrls(target: PcsTarget, options: PcsClientOptions = {}): PcsU
     tcbInfo: `${base}/tdx/certification/v4/tcb?fmspc=${target.fmspc}${early ? '&update=early' : ''}`,
     qeIdentity: `${base}/tdx/certification/v4/qe/identity${early ? '?update=early' : ''}`,
     pckCrl: `${base}/sgx/certification/v4/pckcrl?ca=${target.ca}&encoding=der`,
-    rootCaCrl: options.rootCaCrlUrl ?? INTEL_ROOT_CA_CRL_URL,
+    rootCaCrl: options.rootCaCrlUrl === undefined ? INTEL_ROOT_CA_CRL_URL : httpUrl(options.rootCaCrlUrl, 'rootCaCrlUrl', 'root CA CRL URL').href,
   };
 }
 
