@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { ParseError } from '../errors.js';
+import { applyEdits, edits, onlyParseErrors } from '../testing/parseErrors.js';
 import { recordedPcsResponsesFile } from '../testing/recordedPcs.js';
 import { vector } from '../testing/vectors.js';
 import { readTdxCollateral, tdxCollateralJson } from './collateral.js';
@@ -62,5 +64,11 @@ describe('parseTdxCollateralFile', () => {
     const file = json(DERIVED_T1);
     delete file.qe_identity;
     refused({ ...file, tcb_info_signature: 'ab' }, /\$\.tcb_info_signature: must be 64 bytes of hex/, /\$\.qe_identity: is required/);
+  });
+
+  it('property: arbitrary JSON, and byte edits of a PCS responses file, either read or raise ParseError', () => {
+    fc.assert(fc.property(fc.json(), (text) => { onlyParseErrors(() => parseTdxCollateralFile(text)); }), { numRuns: 300 });
+    const file = new TextEncoder().encode(JSON.stringify(recordedPcsResponsesFile()));
+    fc.assert(fc.property(edits(file.length), (list) => { onlyParseErrors(() => parseTdxCollateralFile(applyEdits(file, list))); }), { numRuns: 300 });
   });
 });
