@@ -11,8 +11,7 @@
 // {base} is Intel's PCS or a service that serves the same paths (a PCCS, a cloud's caching service).
 // `update` omitted is PCS's default, standard. Browser-safe: the transport is the global fetch or one given.
 import { CloisterError, ParseError } from '../errors.js';
-import type { Certificate } from '../x509.js';
-import { parseCertificate } from '../x509.js';
+import { parseCertificate, type Certificate } from '../x509.js';
 import type { TdxCollateral } from './collateral.js';
 import { fmspcHex, parsePckExtensions, pckCaType } from './pckExtensions.js';
 import { collateralFromPcsResponses, PCS_ISSUER_CHAIN_HEADERS, type PcsResponseName } from './pcsResponses.js';
