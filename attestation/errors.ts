@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
   // launch-measurement calculators (attestation/measure)
   MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
+  // fetching Intel PCS collateral (attestation/tdx/pcsClient.ts)
+  COLLATERAL_UNAVAILABLE: 'Intel PCS (or the caching service standing in for it) did not give usable collateral: a network failure, an HTTP status other than 200, or a response without its signed body, signature or issuer chain',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',

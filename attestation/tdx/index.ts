@@ -34,3 +34,7 @@ export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, 
 export { validateTdxQuote, type TdxPolicy } from './validate.js';
 export { assertTdxPolicy, parseTdxPolicyJson } from './policy.js';
 export { readTdxCollateral, tdxCollateralJson, collateralDates, COLLATERAL_MEMBERS, type TdxCollateral, type CollateralDates } from './collateral.js';
+export { parseTdxCollateralFile } from './collateralFile.js';
+export { jsonMemberText } from './jsonMemberText.js';
+export { fetchQuoteCollateral, fetchPckCollateral, pcsTarget, pcsUrls, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, PCS_UPDATE_TYPES, type PcsClientOptions, type PcsFetch, type PcsTarget, type PcsUpdateType, type PcsUrls } from './pcsClient.js';
+export { collateralFromPcsResponses, PCS_ISSUER_CHAIN_HEADERS, type PcsResponses, type PcsJsonResponse, type PcsCrlResponse, type PcsProblem, type PcsResponseName } from './pcsResponses.js';

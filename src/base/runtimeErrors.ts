@@ -8,7 +8,6 @@ export const RUNTIME_ERROR_CODES = {
   // evidence acquisition inside the VM (src/tee)
   NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
   TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
-  COLLATERAL_UNAVAILABLE: 'TDX collateral could not be obtained for the platform (from Intel PCS, or from the simulated source for a quote not of the simulated platform)',
   // request memory (src/base/memory)
   REQUEST_SCOPE_CLOSED: 'plaintext was handed to a request scope that had already been closed (and was wiped at once)',
   // the server (src/server)

@@ -24,7 +24,7 @@ import type { TdxCollateral } from '../../../attestation/tdx/collateral.js';
 import { parsePckExtensions } from '../../../attestation/tdx/pckExtensions.js';
 import type { TdxQuote } from '../../../attestation/tdx/quote.js';
 import { parseCertificate } from '../../../attestation/x509.js';
-import { RuntimeError } from '../../base/runtimeErrors.js';
+import { CloisterError } from '../../../attestation/errors.js';
 import { collateralSchedule, type CollateralFetch, type CollateralSource } from '../collateralSource.js';
 import { TDX_DEV_SIGNING, type TdxDevChain } from './tdxDevChain.js';
 
@@ -159,7 +159,7 @@ async function emptyCrl(issuerDer: Uint8Array, key: CryptoKey, issueMs: number, 
 export async function createSimulatedCollateral(chain: TdxDevChain, quote: TdxQuote, issueMs: number, days = SIMULATED_COLLATERAL_DAYS): Promise<TdxCollateral> {
   const pck = quote.pckCertificates[0];
   if (pck === undefined || !bytesEqual(pck, chain.pck)) {
-    throw new RuntimeError('COLLATERAL_UNAVAILABLE', 'simulated collateral covers only the simulated platform: the quote\'s PCK certificate is not the development chain\'s', { field: 'pckCertificate' });
+    throw new CloisterError('COLLATERAL_UNAVAILABLE', 'simulated collateral covers only the simulated platform: the quote\'s PCK certificate is not the development chain\'s', { field: 'pckCertificate' });
   }
   const tcbInfo = simulatedTcbInfo(quote, issueMs, days);
   const qeIdentity = simulatedQeIdentity(quote, issueMs, days);
