@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ALLOW_PROVISIONAL } from '../../attestation/snp/validate.js';
 import { ATTESTATION_VECTORS as V } from '../../attestation/testing/vectors.js';
-import { parseQuote } from '../../attestation/tdx/quote.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseQuote, type TdxQuote } from '../../attestation/tdx/quote.js';
 import { assembleTdxBundle } from '../tee/assembleBundle.js';
 import { createSimulatedCollateral } from '../tee/sim/simulatedCollateral.js';
 import { loadOrCreateTdxDevChain } from '../tee/sim/tdxDevChain.js';
@@ -278,8 +279,18 @@ describe('cloister verify-evidence', () => {
         // `cloister evidence` on TDX hardware (a TDX provider) writes a TDX bundle.
         const out = join(tmp, 'hw-tdx.json');
         const quiet = { ...processIo, stdout: () => undefined, stderr: () => undefined };
-        assert.equal(await evidenceCommand(['--out', out, '--report-data', '43'.repeat(64)], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim))), 0);
+        const pcs = (q: TdxQuote): Promise<TdxCollateral> => createSimulatedCollateral(chain, q, Date.now());
+        assert.equal(await evidenceCommand(['--out', out, '--report-data', '43'.repeat(64)], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 0);
         assert.equal((await cli('verify-evidence', out, '--trust-simulated', '--report-data', '43'.repeat(64))).code, 0);
+        const bare = join(tmp, 'hw-tdx-bare.json');
+        assert.equal(await evidenceCommand(['--out', bare, '--no-collateral'], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 0);
+        assert.match((await cli('verify-evidence', bare, '--trust-simulated')).stdout, /^REJECTED \[COLLATERAL_MISSING\]/);
+        assert.equal((await cli('verify-evidence', bare, '--trust-simulated', '--chain-only')).code, 0);
+        const errors: string[] = [];
+        const loud = { ...quiet, stderr: (s: string) => { errors.push(s); } };
+        assert.equal(await evidenceCommand(['--no-collateral', '--pcs-url', 'https://pccs.example'], loud, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 2);
+        assert.equal(await evidenceCommand(['--simulated', '--pcs-url', 'https://pccs.example'], loud), 2);
+        assert.match(errors.join(''), /contradict each other[^\n]*\n.*apply to TDX evidence only/s);
       } finally {
         if (saved === undefined) delete process.env.CLOISTER_STATE_DIR;
         else process.env.CLOISTER_STATE_DIR = saved;

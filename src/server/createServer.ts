@@ -28,6 +28,7 @@ import { echoRoute, targetRouter } from '../ohttp/target.js';
 import type { BundleInputs } from '../tee/assembleBundle.js';
 import { CollateralCache, type CollateralFetch, type CollateralSource } from '../tee/collateralSource.js';
 import { detectEvidenceProvider, type EvidenceSource } from '../tee/detectProvider.js';
+import { PcsCollateralSource } from '../tee/pcsCollateralSource.js';
 import { KdsCertificateProvider, type KdsCertificateOptions } from '../tee/kdsCertificates.js';
 import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
@@ -42,7 +43,8 @@ import { TlsIdentity } from './tlsIdentity.js';
 /** Where attestation evidence comes from. */
 export type TeeConfig =
   /** The machine's TEE: configfs-tsm, /dev/sev-guest or /dev/tdx_guest (`source` forces one). */
-  | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'> }
+  /** The machine's TEE; on TDX its collateral comes from Intel PCS, or the PCCS at `pcsUrl`. */
+  | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'>; readonly pcsUrl?: string }
   /** The simulated TEE, signed by a development root kept in the state directory: nothing is confidential. */
   | { readonly kind: 'simulated'; readonly platform: TeePlatform; readonly product?: Product }
   /** An evidence provider made elsewhere (tests, embedders). */
@@ -105,14 +107,14 @@ export interface CloisterServer {
 
 interface OpenedTee {
   readonly provider: EvidenceProvider;
-  /** The simulated TDX TEE's collateral. */
+  /** The TDX collateral of this TEE: Intel PCS on hardware, the development keys on the simulated TEE. */
   readonly collateralSource?: CollateralSource;
 }
 
 async function openTee(tee: TeeConfig): Promise<OpenedTee> {
   switch (tee.kind) {
     case 'hardware':
-      return { provider: await detectEvidenceProvider(tee.source === undefined ? {} : { override: tee.source }) };
+      return { provider: await detectEvidenceProvider(tee.source === undefined ? {} : { override: tee.source }), collateralSource: new PcsCollateralSource(tee.pcsUrl === undefined ? {} : { baseUrl: tee.pcsUrl }) };
     case 'provider':
       return { provider: await tee.open() };
     case 'simulated':
