@@ -1,4 +1,6 @@
-// A strict, minimal DER reader (ITU-T X.690): just what X.509 certificates and CRLs need.
+// A strict, minimal DER reader (ITU-T X.690): just what X.509 certificates and CRLs need, and the few
+// encoders the development chains use to write certificate extensions.
+import { concatBytes } from './bytes.js';
 import { ParseError } from './errors.js';
 
 export const TAG = {
@@ -158,6 +160,33 @@ export function encodeSmallInteger(n: number): Uint8Array {
   } while (v > 0);
   if ((bytes[0] as number) & 0x80) bytes.unshift(0);
   return new Uint8Array([TAG.INTEGER, bytes.length, ...bytes]);
+}
+
+/** One DER element: `tag`, the definite length (short or long form, up to 2^24 - 1 bytes), `content`. */
+export function encodeTlv(tag: number, content: Uint8Array): Uint8Array {
+  const n = content.length;
+  if (n >= 0x1000000) throw new RangeError(`DER content of ${n} bytes is too large`);
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  return concatBytes(new Uint8Array([tag, ...length]), content);
+}
+
+/** A SEQUENCE of already encoded elements. */
+export function encodeSequence(...elements: readonly Uint8Array[]): Uint8Array {
+  return encodeTlv(TAG.SEQUENCE, concatBytes(...elements));
+}
+
+/** An OBJECT IDENTIFIER from its dotted form (base-128 arcs, the first two joined as 40 * a + b). */
+export function encodeOid(oid: string): Uint8Array {
+  const arcs = oid.split('.').map(Number);
+  const [a, b, ...rest] = arcs;
+  if (a === undefined || b === undefined || arcs.some((x) => !Number.isSafeInteger(x) || x < 0) || a > 2 || (a < 2 && b >= 40)) throw new RangeError(`"${oid}" is not an OBJECT IDENTIFIER`);
+  const bytes: number[] = [];
+  for (const arc of [40 * a + b, ...rest]) {
+    const groups = [arc & 0x7f];
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) groups.unshift((v & 0x7f) | 0x80);
+    bytes.push(...groups);
+  }
+  return encodeTlv(TAG.OID, new Uint8Array(bytes));
 }
 
 /** DER IA5String of an ASCII string shorter than 128 bytes. */

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   MALFORMED_CERT_TABLE: 'certificate table of an extended report is malformed',
   MALFORMED_EVIDENCE: 'evidence bundle JSON is malformed or has invalid members',
   MALFORMED_POLICY: 'policy object or file has invalid fields',
+  MALFORMED_COLLATERAL: 'Intel PCS collateral (TCB info, QE identity) is not the JSON its format defines',
   // verify: signatures, chains, validity, revocation
   MISSING_CERTIFICATE: 'a certificate needed to build the chain was not supplied nor embedded',
   PRODUCT_MISMATCH: 'report and certificates belong to different AMD products',
@@ -24,11 +25,19 @@ export const ERROR_CODES = {
   CRL_INVALID: 'a CRL is not signed by its issuer',
   CRL_EXPIRED: 'a CRL is outside its thisUpdate..nextUpdate window',
   CRL_UNAVAILABLE: 'policy requires a CRL and none was supplied for the chain\'s root',
+  KDS_REQUEST_FAILED: 'a request to AMD KDS failed: no answer, an HTTP error, or a body that is not the certificate or CRL asked for',
   SIGNING_KEY_MISMATCH: 'the report names a signing key (VCEK/VLEK) other than the certificate supplied',
   TCB_MISMATCH: 'REPORTED_TCB differs from the TCB in the VCEK/VLEK extensions',
   CHIP_ID_MISMATCH: 'CHIP_ID differs from the VCEK hwID extension',
   REPORT_SIGNATURE_INVALID: 'the report signature does not verify with the VCEK/VLEK',
   QE_REPORT_DATA_MISMATCH: 'the TDX QE report does not bind the quote\'s attestation key',
+  COLLATERAL_MISSING: 'the TDX collateral (TCB info, QE identity, CRLs) needed to evaluate the TCB was not supplied',
+  COLLATERAL_SIGNATURE_INVALID: 'TCB info or QE identity is not signed by its TCB Signing certificate',
+  COLLATERAL_EXPIRED: 'the evaluation time is outside the TCB info or QE identity issueDate..nextUpdate window',
+  COLLATERAL_MISMATCH: 'the TCB info is for another platform (FMSPC, PCE ID) than the PCK certificate',
+  QE_IDENTITY_MISMATCH: 'the TDX QE report differs from Intel\'s QE identity (MRSIGNER, ISVPRODID, MISCSELECT, ATTRIBUTES)',
+  TDX_MODULE_MISMATCH: 'the TDX module\'s signer or attributes differ from the TCB info, or the TCB info has no identity for its version',
+  TCB_NOT_SUPPORTED: 'no TCB level of the collateral is met by the platform, TDX module or QE',
   // RA-TLS certificates (attestation/ratls)
   NO_ATTESTATION: 'the certificate carries no attestation extension (id-pe-cmw)',
   KEY_CONFIG_MISMATCH: 'the OHTTP key configurations in the certificate differ from the ones the client expects',
@@ -49,12 +58,15 @@ export const ERROR_CODES = {
   ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
   // launch-measurement calculators (attestation/measure)
   MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
+  // fetching Intel PCS collateral (attestation/tdx/pcsClient.ts)
+  COLLATERAL_UNAVAILABLE: 'Intel PCS (or the caching service standing in for it) did not give usable collateral: a network failure, an HTTP status other than 200, or a response without its signed body, signature or issuer chain',
   // validate: the caller's policy
   POLICY_DEBUG: 'guest policy allows debugging',
   POLICY_MIGRATION_AGENT: 'guest policy allows a migration agent',
   POLICY_RESERVED_BITS: 'reserved bits are set in a policy, platform-info or key-info field',
-  POLICY_PROVISIONAL_FIRMWARE: 'CURRENT_TCB or the current firmware version differs from the committed one (provisional firmware)',
-  POLICY_TCB_TOO_LOW: 'a TCB component is below the policy minimum',
+  POLICY_PLATFORM_FEATURE: 'a guest-policy or PLATFORM_INFO bit differs from a feature the policy requires (SMT disabled, TSME, ciphertext hiding)',
+  POLICY_PROVISIONAL_FIRMWARE: 'CURRENT_TCB or the current firmware version differs from the committed one, or REPORTED_TCB is above COMMITTED_TCB (provisional firmware)',
+  POLICY_TCB_TOO_LOW: 'a TCB component (REPORTED, CURRENT, COMMITTED or LAUNCH_TCB) is below the policy minimum',
   POLICY_FIRMWARE_TOO_OLD: 'firmware version or build is below the policy minimum',
   POLICY_GUEST_SVN_TOO_LOW: 'GUEST_SVN is below the policy minimum',
   POLICY_VMPL: 'VMPL differs from the policy',
@@ -66,6 +78,10 @@ export const ERROR_CODES = {
   POLICY_SIGNING_KEY: 'the report is signed by a key kind (VCEK/VLEK) the policy does not allow',
   POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
   POLICY_CSP_ID: 'the VLEK\'s CSP identity is not in the allowed list',
+  TCB_STATUS: 'the TCB status Intel\'s collateral gives is not among the accepted ones (default UpToDate)',
+  POLICY_TD_ATTRIBUTES: 'TDATTRIBUTES has SEPT_VE_DISABLE clear or reserved bits set, or MR_SERVICETD is not allowed',
+  POLICY_TD_CONFIG: 'MRCONFIGID, MROWNER, MROWNERCONFIG or XFAM differs from the policy',
+  POLICY_MRSEAM: 'MRSEAM (the TDX module measurement) is not in the allowed list',
 } as const;
 
 /** A code of the SDK's registry. */
@@ -83,6 +99,7 @@ export const PARSE_ERROR_CODES = [
   'MALFORMED_CERT_TABLE',
   'MALFORMED_EVIDENCE',
   'MALFORMED_POLICY',
+  'MALFORMED_COLLATERAL',
 ] as const satisfies readonly ErrorCode[];
 
 export function isParseErrorCode(code: string): boolean {

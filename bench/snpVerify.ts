@@ -11,6 +11,7 @@ import { SIGNED_SIZE, SnpVerifier, splitCertificateFile, verifySnpEvidence, type
 import { ATTESTATION_VECTORS } from '../attestation/testing/vectors.js';
 import { nodeEcdsa } from '../src/base/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
+import { verifierReport } from './verifierReport.js';
 
 // Inside every S2 certificate's validity, so results do not depend on the clock.
 const AT = new Date('2025-06-01T00:00:00Z');
@@ -90,21 +91,9 @@ export async function snpVerifySuite(): Promise<SuiteReport> {
     },
   ];
   const rows = await measureInterleaved(cases, OPTIONS);
-
-  const [rawRow, coldRow, cachedRow, webRow] = rows;
-  if (rawRow === undefined || coldRow === undefined || cachedRow === undefined || webRow === undefined) throw new Error('missing rows');
-  const ratio = rawRow.medianUs / cachedRow.medianUs;
-  const webRatio = rawRow.medianUs / webRow.medianUs;
-  const coldMs = coldRow.medianUs / 1e3;
-  const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
-  return {
-    title: `SEV-SNP verify (S2: virtee-sev Milan report + VCEK + ASK/ARK, at ${AT.toISOString()}; cases interleaved call by call)`,
+  return verifierReport(
+    `SEV-SNP verify (S2: virtee-sev Milan report + VCEK + ASK/ARK, at ${AT.toISOString()}; cases interleaved call by call)`,
     rows,
-    baseline: rawRow.name,
-    notes: [
-      `cached / raw = ${(100 * ratio).toFixed(1)}% (target >= ${100 * TARGET_CACHED_RATIO}%) ${verdict(ratio >= TARGET_CACHED_RATIO)}`,
-      `cached, WebCrypto / raw = ${(100 * webRatio).toFixed(1)}% (browser path; WebCrypto's own verify is its ceiling) ${verdict(webRatio >= TARGET_CACHED_RATIO)}`,
-      `cold median = ${coldMs.toFixed(2)} ms (target < ${TARGET_COLD_MS} ms) ${verdict(coldMs < TARGET_COLD_MS)}`,
-    ],
-  };
+    { cachedRatio: TARGET_CACHED_RATIO, coldMs: TARGET_COLD_MS },
+  );
 }

@@ -2,6 +2,7 @@
 // decoded (raw bytes or a bundle's members), verified, and what platform-blind callers read from it. The
 // platforms implement it in snp/platform.ts and tdx/platform.ts; this module imports neither.
 import type { Verdict } from '../checks.js';
+import type { Hasher } from '../hash.js';
 import type { EcdsaImporter } from '../ecdsa.js';
 
 /** The members every `cloister-evidence/v1` bundle has, decoded (docs/evidence-bundle.md). */
@@ -30,15 +31,28 @@ export interface PolicyOptionFields<P> {
   readonly measurements: keyof P & string;
   readonly reportData: keyof P & string;
   readonly allowProvisionalFirmware?: keyof P & string;
+  readonly acceptedTcbStatuses?: keyof P & string;
+  readonly minTcb?: keyof P & string;
+  readonly minLaunchTcb?: keyof P & string;
+  readonly minVersion?: keyof P & string;
+  readonly requireSmtDisabled?: keyof P & string;
+  readonly requireTsme?: keyof P & string;
+  readonly requireCiphertextHiding?: keyof P & string;
 }
 
 export interface PlatformVerifyOptions<V> {
   readonly at?: Date;
   readonly verifier?: V;
+  /** TDX: signatures and chain alone, the collateral and TCB not evaluated. SEV-SNP has no such mode and ignores it. */
+  readonly chainOnly?: boolean;
+  /** Hashing backend for what the verification itself hashes (TDX: an event log's replay). */
+  readonly hasher?: Hasher;
 }
 
 export interface PlatformVerifierOptions {
   readonly ecdsa?: EcdsaImporter;
+  /** Hashing backend where the platform's verifier hashes (TDX: the QE report binding). */
+  readonly hasher?: Hasher;
   readonly additionalRoots?: readonly Uint8Array[];
 }
 
@@ -80,5 +94,7 @@ export interface Platform<N extends string, E extends PlatformEvidence, P extend
   readonly policyOptions: PolicyOptionFields<P>;
   /** Whether the verifier uses certificates and CRLs supplied beside the evidence (TDX: no, its PCK chain is in the quote). */
   readonly usesSuppliedEndorsements: boolean;
+  /** Takes Intel PCS collateral (verify-evidence --collateral) and can verify on the chain alone (--chain-only). */
+  readonly takesCollateral: boolean;
   createVerifier(options: PlatformVerifierOptions): V;
 }

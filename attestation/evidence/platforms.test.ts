@@ -70,8 +70,9 @@ describe('the platform table', () => {
   }
 
   it('policy options name fields of each platform policy, and a policy file is read by its platform', () => {
-    assert.deepEqual(PLATFORMS['sev-snp'].policyOptions, { allowDebug: 'allowDebug', measurements: 'measurements', reportData: 'reportData', allowProvisionalFirmware: 'allowProvisionalFirmware' });
-    assert.deepEqual(PLATFORMS.tdx.policyOptions, { allowDebug: 'allowDebug', measurements: 'mrtds', reportData: 'reportData' });
+    const snpOptions = ['allowDebug', 'measurements', 'reportData', 'allowProvisionalFirmware', 'minTcb', 'minLaunchTcb', 'minVersion', 'requireSmtDisabled', 'requireTsme', 'requireCiphertextHiding'];
+    assert.deepEqual(PLATFORMS['sev-snp'].policyOptions, Object.fromEntries(snpOptions.map((o) => [o, o])));
+    assert.deepEqual(PLATFORMS.tdx.policyOptions, { allowDebug: 'allowDebug', measurements: 'mrtds', reportData: 'reportData', acceptedTcbStatuses: 'acceptedTcbStatuses' });
     assert.deepEqual(PLATFORMS.tdx.parsePolicyJson('{"mrtds":["' + 'ab'.repeat(48) + '"]}'), { mrtds: ['ab'.repeat(48)] });
     assert.throws(() => PLATFORMS.tdx.parsePolicyJson('{"measurements":[]}'), /unknown field/);
   });

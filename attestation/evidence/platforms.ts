@@ -1,6 +1,7 @@
 // The platform table: one entry per TEE platform, and the one place evidence is decoded. Raw bytes are
 // recognized by the entry whose `detect` matches; a JSON bundle (docs/evidence-bundle.md) by its
 // `platform` member. Adding a platform means adding its entry to TABLE.
+import type { Hasher } from '../hash.js';
 import type { Verdict } from '../checks.js';
 import { SNP_PLATFORM } from '../snp/platform.js';
 import { TDX_PLATFORM } from '../tdx/platform.js';
@@ -80,8 +81,8 @@ export function platformOf<N extends PlatformName>(decoded: DecodedEvidenceOf<N>
 export function verifyDecoded<N extends PlatformName>(
   decoded: DecodedEvidenceOf<N>,
   policy: PolicyOf<N> | undefined,
-  options: { readonly at?: Date; readonly verifier?: VerifierOf<N> | undefined },
+  options: { readonly at?: Date; readonly verifier?: VerifierOf<N> | undefined; readonly chainOnly?: boolean; readonly hasher?: Hasher },
 ): Promise<Verdict<N>> {
-  const { at, verifier } = options;
-  return platformOf(decoded).verify(decoded.evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }) });
+  const { at, verifier, chainOnly, hasher } = options;
+  return platformOf(decoded).verify(decoded.evidence, policy, { ...(at === undefined ? {} : { at }), ...(verifier === undefined ? {} : { verifier }), ...(chainOnly === true ? { chainOnly } : {}), ...(hasher === undefined ? {} : { hasher }) });
 }

@@ -1,6 +1,6 @@
 // Launch measurement calculators (docs/measure.md): what a confidential VM built from given parts must
 // report, and why a report departs from it.
-export { webCryptoHasher, type Hasher, type HashName } from './hash.js';
+export { webCryptoHasher, type Hasher, type HashName } from '../hash.js';
 export { parseFirmwareTable, guidToString, FOOTER_GUID, TABLE_GUIDS, type TableEntry } from './firmwareTable.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';

@@ -12,9 +12,8 @@
 //   key configs use RFC 9458's own media type and encoding and carry no indicator (they are what the
 //   evidence binds, not attestation material). Other labels are ignored, so later versions can add
 //   records (for example the endorsements as their own record) without breaking this reader.
-import { concatBytes } from '../bytes.js';
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
-import { TAG, decodeOne } from '../der.js';
+import { TAG, decodeOne, encodeTlv } from '../der.js';
 import { ParseError } from '../errors.js';
 import { decodeOhttpKeys, encodeOhttpKeys } from './ohttp/keyConfig.js';
 import { OHTTP_KEYS_MEDIA_TYPE } from './ohttp/paths.js';
@@ -38,20 +37,13 @@ function malformed(message: string, field: string): never {
   throw new ParseError('MALFORMED_FIELD', message, { field });
 }
 
-function derOctetString(content: Uint8Array): Uint8Array {
-  const n = content.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  if (n >= 0x1000000) throw new RangeError(`extension value of ${n} bytes is too large`);
-  return concatBytes(new Uint8Array([TAG.OCTET_STRING, ...length]), content);
-}
-
 /** The extnValue contents (DER of the CMW CHOICE, `cbor` arm) for a bundle and key configs. */
 export function encodeRaTlsExtension(attestation: RaTlsAttestation): Uint8Array {
   const collection = new Map<string, CborValue>([
     [CMW_LABEL.evidence, [EVIDENCE_MEDIA_TYPE, attestation.bundle, CMW_INDICATOR.evidence]],
     [CMW_LABEL.ohttpKeys, [OHTTP_KEYS_MEDIA_TYPE, encodeOhttpKeys(attestation.keyConfigs)]],
   ]);
-  return derOctetString(encodeCbor(collection));
+  return encodeTlv(TAG.OCTET_STRING, encodeCbor(collection));
 }
 
 function record(collection: ReadonlyMap<string, CborValue>, label: string, type: string, indicator: number | undefined): Uint8Array {

@@ -10,3 +10,4 @@ export { assertSnpPolicy, parseSnpPolicyJson } from './policy.js';
 export { decodeSnpEvidence } from '../evidence/platforms.js';
 export { SNP_PLATFORM } from './platform.js';
 export { decodeRawSnpEvidence, splitCertificateFile, verifySnpEvidence, snpClaims, BUNDLE_FORMAT, type SnpEvidence, type SnpVerdict, type VerdictError, type VerifySnpOptions } from './evidence.js';
+export { fetchVcek, fetchVcekForReport, fetchCertChain, fetchCrl, vcekUrl, certChainUrl, crlUrl, kdsHwid, KdsError, KDS_URL, type KdsFetch, type KdsResponse, type KdsOptions, type KdsResult, type AmdCertChain, type KdsKeyKind } from './kds.js';

@@ -3,15 +3,18 @@ import { PolicyError, ParseError } from '../errors.js';
 import type { SnpPolicy } from './validate.js';
 import { TCB_COMPONENTS } from './tcb.js';
 
-const BOOLEAN_FIELDS = ['allowDebug', 'allowMigrationAgent', 'allowProvisionalFirmware', 'requireCrl'] as const;
+const BOOLEAN_FIELDS = ['allowDebug', 'allowMigrationAgent', 'allowProvisionalFirmware', 'requireSmtDisabled', 'requireTsme', 'requireCiphertextHiding', 'requireCrl'] as const;
 const UINT_FIELDS = { minBuild: 255, minGuestSvn: 0xffffffff, vmpl: 3 } as const;
 const HEX_FIELDS = { hostData: 32, reportData: 64 } as const;
 const HEX_LIST_FIELDS = { measurements: 48, idKeyDigests: 48, authorKeyDigests: 48, chipIds: 64 } as const;
 const STRING_LIST_FIELDS = ['cspIds'] as const;
-const KNOWN = new Set<string>([...STRING_LIST_FIELDS, ...BOOLEAN_FIELDS, ...Object.keys(UINT_FIELDS), ...Object.keys(HEX_FIELDS), ...Object.keys(HEX_LIST_FIELDS), 'minTcb', 'minVersion', 'signingKeys']);
+const TCB_FIELDS = ['minTcb', 'minLaunchTcb'] as const;
+const KNOWN = new Set<string>([...STRING_LIST_FIELDS, ...BOOLEAN_FIELDS, ...Object.keys(UINT_FIELDS), ...Object.keys(HEX_FIELDS), ...Object.keys(HEX_LIST_FIELDS), ...TCB_FIELDS, 'minVersion', 'signingKeys']);
 
 const isHex = (v: unknown, bytes: number): boolean => typeof v === 'string' && new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`).test(v);
 const isUint = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+/** The firmware's CURRENT_MAJOR and CURRENT_MINOR are bytes. */
+const isVersion = (v: unknown): boolean => typeof v === 'string' && /^\d{1,3}\.\d{1,3}$/.test(v) && v.split('.').every((n) => Number(n) <= 255);
 
 /** Throws a PolicyError (MALFORMED_POLICY) naming every invalid field path. */
 export function assertSnpPolicy(value: unknown): SnpPolicy {
@@ -34,19 +37,21 @@ export function assertSnpPolicy(value: unknown): SnpPolicy {
     const list = o[k];
     if (k in o && !(Array.isArray(list) && list.length > 0 && list.every((s) => typeof s === 'string' && s.length > 0))) problems.push(`$.${k}: must be a non-empty array of strings`);
   }
-  if ('minVersion' in o && !(typeof o.minVersion === 'string' && /^\d{1,3}\.\d{1,3}$/.test(o.minVersion))) problems.push('$.minVersion: must be "major.minor"');
+  if ('minVersion' in o && !isVersion(o.minVersion)) problems.push('$.minVersion: must be "major.minor", each an integer 0..255');
   if ('signingKeys' in o) {
     const s = o.signingKeys;
     if (!Array.isArray(s) || s.length === 0 || !s.every((k) => k === 'vcek' || k === 'vlek')) problems.push('$.signingKeys: must be a non-empty array of "vcek" | "vlek"');
   }
-  if ('minTcb' in o) {
-    const t = o.minTcb;
-    if (typeof t !== 'object' || t === null || Array.isArray(t)) problems.push('$.minTcb: must be an object');
-    else {
-      for (const [k, v] of Object.entries(t)) {
-        if (!(TCB_COMPONENTS as readonly string[]).includes(k)) problems.push(`$.minTcb.${k}: unknown component (${TCB_COMPONENTS.join(', ')})`);
-        else if (!isUint(v, 255)) problems.push(`$.minTcb.${k}: must be an integer 0..255`);
-      }
+  for (const k of TCB_FIELDS) {
+    const t = o[k];
+    if (!(k in o)) continue;
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) {
+      problems.push(`$.${k}: must be an object`);
+      continue;
+    }
+    for (const [c, v] of Object.entries(t)) {
+      if (!(TCB_COMPONENTS as readonly string[]).includes(c)) problems.push(`$.${k}.${c}: unknown component (${TCB_COMPONENTS.join(', ')})`);
+      else if (!isUint(v, 255)) problems.push(`$.${k}.${c}: must be an integer 0..255`);
     }
   }
   if (problems.length > 0) {

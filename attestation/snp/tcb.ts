@@ -32,6 +32,15 @@ export function encodeTcb(parts: TcbParts, product: Product): bigint {
   return at(parts.bootloader, 0) | at(parts.tee, 1) | at(parts.snp, 6) | at(parts.microcode, 7);
 }
 
+/** The components at which `a` is above `b`, among those both have (FMC only on Turin), in TCB_COMPONENTS order. */
+export function componentsAbove(a: Partial<TcbParts>, b: Partial<TcbParts>): TcbComponent[] {
+  return TCB_COMPONENTS.filter((k) => {
+    const x = a[k];
+    const y = b[k];
+    return x !== undefined && y !== undefined && x > y;
+  });
+}
+
 export function formatTcb(parts: TcbParts): string {
   const fmc = parts.fmc === undefined ? '' : `fmc=${parts.fmc} `;
   return `{${fmc}bl=${parts.bootloader} tee=${parts.tee} snp=${parts.snp} ucode=${parts.microcode}}`;

@@ -1,12 +1,14 @@
-// Validation of a verified SEV-SNP report against the caller's policy. Safe defaults: debug,
-// migration agents, provisional firmware and reserved bits are rejected unless allowed; every
-// other expectation left undefined is not checked (and the verdict says so).
+// Validation of a verified SEV-SNP report against the caller's policy (the options of go-sev-guest's
+// validate.Options, named our way). Safe defaults: debug, migration agents, provisional firmware (a
+// CURRENT_TCB or REPORTED_TCB above COMMITTED_TCB) and reserved bits are rejected unless allowed; every
+// other expectation left undefined is not checked (and the verdict says so). Bits: SEV-SNP Firmware ABI
+// rev. 1.58, guest policy Table 9, PLATFORM_INFO Table 24 (fields.ts).
 import { bytesEqual, fromHex, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import { PolicyError } from '../errors.js';
 import type { Product } from './product.js';
 import type { FirmwareVersion, SnpReport } from './report.js';
-import { decodeTcb, formatTcb, TCB_COMPONENTS, type TcbParts } from './tcb.js';
+import { componentsAbove, decodeTcb, formatTcb, type TcbParts } from './tcb.js';
 
 export interface SnpPolicy {
   readonly allowDebug?: boolean;
@@ -14,10 +16,18 @@ export interface SnpPolicy {
   readonly allowProvisionalFirmware?: boolean;
   /** Minimum SPL per component, applied to REPORTED_TCB, CURRENT_TCB and COMMITTED_TCB. */
   readonly minTcb?: Partial<TcbParts>;
+  /** Minimum SPL per component of LAUNCH_TCB, the CURRENT_TCB when the guest was launched. */
+  readonly minLaunchTcb?: Partial<TcbParts>;
   /** Minimum CURRENT_BUILD and COMMITTED_BUILD. */
   readonly minBuild?: number;
-  /** Minimum firmware "major.minor" for current and committed versions. */
+  /** Minimum firmware ABI "major.minor" for CURRENT_MAJOR.CURRENT_MINOR and COMMITTED_MAJOR.COMMITTED_MINOR. */
   readonly minVersion?: string;
+  /** POLICY.SMT = 0 (the firmware launches the guest only with SMT off) and PLATFORM_INFO.SMT_EN = 0. */
+  readonly requireSmtDisabled?: boolean;
+  /** PLATFORM_INFO.TSME_EN = 1: transparent SME encrypts all of the host's memory. */
+  readonly requireTsme?: boolean;
+  /** POLICY.CIPHERTEXT_HIDING_DRAM = 1 (the guest demanded it at launch) and PLATFORM_INFO.CIPHERTEXT_HIDING_DRAM_EN = 1. */
+  readonly requireCiphertextHiding?: boolean;
   readonly minGuestSvn?: number;
   readonly vmpl?: number;
   /** Hex MEASUREMENT values (48 bytes) of which the report must match one. */
@@ -34,11 +44,13 @@ export interface SnpPolicy {
   readonly requireCrl?: boolean;
 }
 
-function reject(code: ConstructorParameters<typeof PolicyError>[0], message: string, field: string, expected: string, actual: string): never {
+type Code = ConstructorParameters<typeof PolicyError>[0];
+
+function reject(code: Code, message: string, field: string, expected: string, actual: string): never {
   throw new PolicyError(code, message, { field, expected, actual });
 }
 
-function oneOf(log: CheckLog, id: string, code: ConstructorParameters<typeof PolicyError>[0], field: string, allowed: readonly string[] | undefined, actual: Uint8Array): void {
+function oneOf(log: CheckLog, id: string, code: Code, field: string, allowed: readonly string[] | undefined, actual: Uint8Array): void {
   if (allowed === undefined) {
     log.skip(id, 'no expectation set');
     return;
@@ -48,7 +60,7 @@ function oneOf(log: CheckLog, id: string, code: ConstructorParameters<typeof Pol
   log.pass(id);
 }
 
-function exact(log: CheckLog, id: string, code: ConstructorParameters<typeof PolicyError>[0], field: string, expected: string | undefined, actual: Uint8Array): void {
+function exact(log: CheckLog, id: string, code: Code, field: string, expected: string | undefined, actual: Uint8Array): void {
   if (expected === undefined) {
     log.skip(id, 'no expectation set');
     return;
@@ -60,6 +72,41 @@ function exact(log: CheckLog, id: string, code: ConstructorParameters<typeof Pol
 }
 
 const fwString = (v: FirmwareVersion): string => `${v.major}.${v.minor} build ${v.build}`;
+
+/** Negative, zero or positive as `a` is older than, equal to or newer than `b` (major, minor, then build). */
+const compareFirmware = (a: FirmwareVersion, b: FirmwareVersion): number => a.major - b.major || a.minor - b.minor || a.build - b.build;
+
+/** How a POLICY_PROVISIONAL_FIRMWARE message says what accepts it: the CLI flag and the policy field. */
+export const ALLOW_PROVISIONAL = 'accept it with --allow-provisional-tcb or "allowProvisionalFirmware": true in the policy';
+
+/** A feature the policy requires: each [field, holds, what is wrong, expected bit] must hold. */
+function required(log: CheckLog, id: string, wanted: boolean | undefined, skipped: string, bits: readonly (readonly [string, boolean, string, '0' | '1'])[]): void {
+  if (wanted !== true) {
+    log.skip(id, skipped);
+    return;
+  }
+  for (const [field, holds, what, expected] of bits) {
+    if (!holds) log.fail(id, new PolicyError('POLICY_PLATFORM_FEATURE', `${what}, and the policy requires ${field} = ${expected}`, { field, expected, actual: expected === '1' ? '0' : '1' }));
+  }
+  log.pass(id);
+}
+
+/** Every given component, where the product has it, of each TCB at least the minimum. */
+function minimumTcb(log: CheckLog, id: string, min: Partial<TcbParts> | undefined, product: Product, tcbs: readonly (readonly [string, bigint])[]): void {
+  if (min === undefined) {
+    log.skip(id, 'no expectation set');
+    return;
+  }
+  for (const [field, raw] of tcbs) {
+    const tcb = decodeTcb(raw, product);
+    const k = componentsAbove(min, tcb)[0];
+    if (k !== undefined) {
+      const want = String(min[k]);
+      log.fail(id, new PolicyError('POLICY_TCB_TOO_LOW', `${field.toLowerCase()} ${formatTcb(tcb)} is lower than minimum ${k}=${want}`, { field: `${field}.${k}`, expected: `>= ${want}`, actual: String(tcb[k]) }));
+    }
+  }
+  log.pass(id);
+}
 
 /** What verification established about the signer, which some checks depend on. */
 export interface VerifiedSigner {
@@ -99,37 +146,61 @@ export function validateSnpReport(report: SnpReport, signer: VerifiedSigner, pol
       reject('POLICY_MIGRATION_AGENT', 'guest policy allows a migration agent (POLICY.MIGRATE_MA = 1)', 'POLICY.MIGRATE_MA', '0', '1');
     }
   });
+  required(log, 'policy.smt', policy.requireSmtDisabled, 'SMT allowed', [
+    ['POLICY.SMT', !report.policy.smt, 'guest policy allows SMT (POLICY.SMT = 1)', '0'],
+    ['PLATFORM_INFO.SMT_EN', !report.platformInfo.smtEnabled, 'the platform runs with SMT enabled (PLATFORM_INFO.SMT_EN = 1)', '0'],
+  ]);
+  required(log, 'policy.tsme', policy.requireTsme, 'TSME not required', [
+    ['PLATFORM_INFO.TSME_EN', report.platformInfo.tsmeEnabled, 'the platform runs without TSME (PLATFORM_INFO.TSME_EN = 0)', '1'],
+  ]);
+  required(log, 'policy.ciphertext-hiding', policy.requireCiphertextHiding, 'ciphertext hiding not required', [
+    ['POLICY.CIPHERTEXT_HIDING_DRAM', report.policy.ciphertextHiding, 'guest policy does not demand ciphertext hiding (POLICY.CIPHERTEXT_HIDING_DRAM = 0)', '1'],
+    ['PLATFORM_INFO.CIPHERTEXT_HIDING_DRAM_EN', report.platformInfo.ciphertextHidingEnabled, 'the platform runs without ciphertext hiding (PLATFORM_INFO.CIPHERTEXT_HIDING_DRAM_EN = 0)', '1'],
+  ]);
   check('policy.provisional-firmware', () => {
-    if (policy.allowProvisionalFirmware === true) return;
-    if (report.currentTcb !== report.committedTcb) {
-      const cur = formatTcb(decodeTcb(report.currentTcb, product));
-      const com = formatTcb(decodeTcb(report.committedTcb, product));
-      reject('POLICY_PROVISIONAL_FIRMWARE', `current_tcb ${cur} differs from committed_tcb ${com}: provisional firmware`, 'CURRENT_TCB', com, cur);
+    const cur = decodeTcb(report.currentTcb, product);
+    const com = decodeTcb(report.committedTcb, product);
+    const both = `current_tcb ${formatTcb(cur)}, committed_tcb ${formatTcb(com)}`;
+    const curFw = report.currentVersion;
+    const comFw = report.committedVersion;
+    if (policy.allowProvisionalFirmware === true) {
+      // Provisional firmware runs above the committed TCB, never below it: firmware commits only what it runs.
+      const above = componentsAbove(com, cur);
+      if (above.length > 0) {
+        reject('POLICY_PROVISIONAL_FIRMWARE', `committed_tcb ${formatTcb(com)} is above current_tcb ${formatTcb(cur)} in ${above.join(', ')}: firmware commits only what it runs; no option accepts this`, 'COMMITTED_TCB', `<= ${formatTcb(cur)}`, formatTcb(com));
+      }
+      if (compareFirmware(comFw, curFw) > 0) {
+        reject('POLICY_PROVISIONAL_FIRMWARE', `committed firmware ${fwString(comFw)} is above current ${fwString(curFw)} (${both}): firmware commits only what it runs; no option accepts this`, 'COMMITTED_BUILD', `<= ${fwString(curFw)}`, fwString(comFw));
+      }
+      return;
     }
-    const cur = report.currentVersion;
-    const com = report.committedVersion;
-    if (cur.major !== com.major || cur.minor !== com.minor || cur.build !== com.build) {
-      reject('POLICY_PROVISIONAL_FIRMWARE', `current firmware ${fwString(cur)} differs from committed ${fwString(com)}: provisional firmware`, 'CURRENT_BUILD', fwString(com), fwString(cur));
+    if (report.currentTcb !== report.committedTcb) {
+      // Equal components with different raw values differ in reserved bytes: show those too.
+      const raw = formatTcb(cur) === formatTcb(com) ? ` (raw 0x${report.currentTcb.toString(16)} vs 0x${report.committedTcb.toString(16)})` : '';
+      reject('POLICY_PROVISIONAL_FIRMWARE', `current_tcb ${formatTcb(cur)} differs from committed_tcb ${formatTcb(com)}${raw}: provisional firmware (e.g. a late-loaded microcode); ${ALLOW_PROVISIONAL}`, 'CURRENT_TCB', formatTcb(com), formatTcb(cur));
+    }
+    if (compareFirmware(curFw, comFw) !== 0) {
+      reject('POLICY_PROVISIONAL_FIRMWARE', `current firmware ${fwString(curFw)} differs from committed ${fwString(comFw)} (${both}): provisional firmware; ${ALLOW_PROVISIONAL}`, 'CURRENT_BUILD', fwString(comFw), fwString(curFw));
     }
   });
+  check('policy.reported-tcb', () => {
+    const rep = decodeTcb(report.reportedTcb, product);
+    const cur = decodeTcb(report.currentTcb, product);
+    const com = decodeTcb(report.committedTcb, product);
+    const allowed = policy.allowProvisionalFirmware === true;
+    // By default the attested TCB must be one the platform cannot roll back from; provisional firmware lifts the bound to CURRENT_TCB, which firmware itself enforces.
+    const [limitField, limit] = allowed ? (['current_tcb', cur] as const) : (['committed_tcb', com] as const);
+    const above = componentsAbove(rep, limit);
+    const k = above[0];
+    if (k === undefined) return;
+    const how = allowed
+      ? `firmware reports no TCB above the one it runs (committed_tcb ${formatTcb(com)}); no option accepts this`
+      : `the attested TCB rests on provisional firmware (current_tcb ${formatTcb(cur)}); ${ALLOW_PROVISIONAL}`;
+    reject('POLICY_PROVISIONAL_FIRMWARE', `reported_tcb ${formatTcb(rep)} is above ${limitField} ${formatTcb(limit)} in ${above.join(', ')}: ${how}`, `REPORTED_TCB.${k}`, `<= ${String(limit[k])}`, String(rep[k]));
+  });
 
-  if (policy.minTcb === undefined) log.skip('policy.min-tcb', 'no expectation set');
-  else {
-    const min = policy.minTcb;
-    check('policy.min-tcb', () => {
-      for (const [field, raw] of [['REPORTED_TCB', report.reportedTcb], ['CURRENT_TCB', report.currentTcb], ['COMMITTED_TCB', report.committedTcb]] as const) {
-        const tcb = decodeTcb(raw, product);
-        for (const k of TCB_COMPONENTS) {
-          const want = min[k];
-          const have = tcb[k];
-          // Components a product does not have (FMC before Turin) are not compared.
-          if (want !== undefined && have !== undefined && have < want) {
-            reject('POLICY_TCB_TOO_LOW', `${field.toLowerCase()} ${formatTcb(tcb)} is lower than minimum ${k}=${want}`, `${field}.${k}`, `>= ${want}`, String(have));
-          }
-        }
-      }
-    });
-  }
+  minimumTcb(log, 'policy.min-tcb', policy.minTcb, product, [['REPORTED_TCB', report.reportedTcb], ['CURRENT_TCB', report.currentTcb], ['COMMITTED_TCB', report.committedTcb]]);
+  minimumTcb(log, 'policy.min-launch-tcb', policy.minLaunchTcb, product, [['LAUNCH_TCB', report.launchTcb]]);
 
   if (policy.minBuild === undefined && policy.minVersion === undefined) log.skip('policy.min-firmware', 'no expectation set');
   else {
@@ -139,8 +210,8 @@ export function validateSnpReport(report: SnpReport, signer: VerifiedSigner, pol
           reject('POLICY_FIRMWARE_TOO_OLD', `${field.toLowerCase()}_build ${v.build} is lower than minimum ${policy.minBuild}`, `${field}_BUILD`, `>= ${policy.minBuild}`, String(v.build));
         }
         if (policy.minVersion !== undefined) {
-          const [maj, min] = policy.minVersion.split('.').map(Number) as [number, number];
-          if (v.major < maj || (v.major === maj && v.minor < min)) {
+          const [major, minor] = policy.minVersion.split('.').map(Number) as [number, number];
+          if (compareFirmware(v, { major, minor, build: v.build }) < 0) {
             reject('POLICY_FIRMWARE_TOO_OLD', `${field.toLowerCase()} firmware ${v.major}.${v.minor} is lower than minimum ${policy.minVersion}`, `${field}_MAJOR.MINOR`, `>= ${policy.minVersion}`, `${v.major}.${v.minor}`);
           }
         }

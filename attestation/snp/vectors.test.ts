@@ -46,6 +46,14 @@ const CASES: Case[] = [
   { row: 'S5', name: 'Azure Genoa, default policy', at: NOW, expect: undefined },
   { row: 'S6', name: 'Azure Milan, default policy', at: NOW, expect: 'POLICY_PROVISIONAL_FIRMWARE' },
   { row: 'S6', name: 'Azure Milan, provisional allowed', policy: ALLOW_PROVISIONAL, at: NOW, expect: undefined },
+  // The policy fields of go-sev-guest's validate.Options that the reports' own values decide.
+  { row: 'S2', name: 'SMT disabled required (POLICY 0x30000 allows SMT)', policy: { requireSmtDisabled: true }, at: NOW, expect: 'POLICY_PLATFORM_FEATURE' },
+  { row: 'S4', name: 'TSME required (PLATFORM_INFO 0x27), provisional allowed', policy: { ...ALLOW_PROVISIONAL, requireTsme: true }, at: IN_WINDOW, expect: undefined },
+  { row: 'S5', name: 'TSME required (PLATFORM_INFO 0x24)', policy: { requireTsme: true }, at: NOW, expect: 'POLICY_PLATFORM_FEATURE' },
+  { row: 'S5', name: 'ciphertext hiding required', policy: { requireCiphertextHiding: true }, at: NOW, expect: 'POLICY_PLATFORM_FEATURE' },
+  { row: 'S5', name: 'firmware 1.55 build 40 at the minimum', policy: { minVersion: '1.55', minBuild: 40 }, at: NOW, expect: undefined },
+  { row: 'S6', name: 'launch TCB at the minimum, provisional allowed', policy: { ...ALLOW_PROVISIONAL, minLaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 } }, at: NOW, expect: undefined },
+  { row: 'S6', name: 'launch TCB below the minimum, provisional allowed', policy: { ...ALLOW_PROVISIONAL, minLaunchTcb: { microcode: 116 } }, at: NOW, expect: 'POLICY_TCB_TOO_LOW' },
 ];
 
 const rows = new Map(snpVectorRows().map((r) => [r.id, r]));

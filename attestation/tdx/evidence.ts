@@ -1,18 +1,23 @@
 // TDX evidence as it arrives raw, a quote (bundles are read in ../evidence/platforms.ts), and the parse -> verify -> validate pipeline that turns it into a verdict.
 //
-// What an accepted verdict means today: the quote parses, its PCK chain ends in a trusted root and is
-// valid at the evaluation time, the PCK key signed the QE report, the QE report binds the attestation
-// key, the attestation key signed the quote, and the policy holds. What it does not mean: collateral is
-// not verified (the `collateral` check is skipped), so the platform's TCB status (UpToDate, OutOfDate,
-// Revoked, ...) and the QE's identity are unknown, and no CRL is checked (`crl` is skipped).
-import { toHex } from '../bytes.js';
+// What an accepted verdict means: the quote parses, its PCK chain ends in a trusted root and is valid at the
+// evaluation time, the PCK key signed the QE report, the QE report binds the attestation key, the attestation
+// key signed the quote; the collateral (TCB info, QE identity, root CA and PCK CRLs) is signed, current and
+// chains to the same root, neither the PCK CA nor the PCK certificate is revoked, and the TCB status it gives
+// the platform, TDX module and QE is an accepted one; and the policy holds. With `chainOnly` the collateral is
+// not evaluated and the verdict says so (its `collateral` and `tcb` checks are skipped).
+import { bytesEqual, toHex } from '../bytes.js';
+import type { Hasher } from '../hash.js';
+import { parseCcelEventLog, replayRtmrs } from '../measure/tdx/ccel.js';
 import { CheckLog, type Verdict, type VerdictError } from '../checks.js';
-import { CloisterError } from '../errors.js';
+import { CloisterError, PolicyError } from '../errors.js';
 import { parseCertificate, parseCrl } from '../x509.js';
-import { collateralDates, type TdxCollateral } from './collateral.js';
+import type { TdxCollateral } from './collateral.js';
+import { parsePckExtensions } from './pckExtensions.js';
 import { assertTdxPolicy } from './policy.js';
 import { ATTESTATION_KEY_TYPE_ECDSA_P256, parseQuote, QUOTE_VERSIONS, TD_BODY_TYPE, TEE_TYPE_TDX, type TdxQuote } from './quote.js';
-import { validateTdxQuote, type TdxPolicy } from './validate.js';
+import { evaluateTcb, type TcbEvaluation } from './tcbEvaluation.js';
+import { describeTcb, validateTdxQuote, type TdxPolicy } from './validate.js';
 import { TdxVerifier, type TdxVerification } from './verify.js';
 
 export interface TdxEvidence {
@@ -20,12 +25,14 @@ export interface TdxEvidence {
   readonly quote: Uint8Array;
   /** DER certificates from a bundle. The PCK chain is inside the quote; these are decoded and carried, not used. */
   readonly certificates: readonly Uint8Array[];
-  /** DER CRLs from a bundle; parsed, not checked yet (the `crl` check is skipped). */
+  /** DER CRLs from a bundle; parsed only: the CRLs checked are the collateral's. */
   readonly crls: readonly Uint8Array[];
-  /** Intel PCS collateral from a bundle; carried, not verified yet (the `collateral` check is skipped). */
+  /** Intel PCS collateral, from a bundle or supplied by the caller; required unless the caller asks for the chain only. */
   readonly collateral?: TdxCollateral;
   /** Set by bundles produced by the simulated TEE; informational only, trust comes from roots. */
   readonly simulated: boolean;
+  /** The TD's CCEL event log (ACPI CCEL table data): replayed, it must give the quote's RTMRs. */
+  readonly eventLog?: Uint8Array;
 }
 
 /**
@@ -49,27 +56,32 @@ export type TdxVerdict = Verdict<'tdx'>;
 export interface VerifyTdxOptions {
   readonly at?: Date;
   readonly verifier?: TdxVerifier;
+  /** Check signatures and the PCK chain alone; the TCB is not evaluated and no collateral is needed. */
+  readonly chainOnly?: boolean;
+  /** Hashes the event log replay (default WebCrypto). */
+  readonly hasher?: Hasher;
 }
 
 const u64 = (v: bigint): string => `0x${v.toString(16).padStart(16, '0')}`;
 
-/** Every parsed field, JSON-ready (hex strings for bytes, TDATTRIBUTES decoded). */
-export function tdxClaims(q: TdxQuote, verification?: TdxVerification, collateral?: TdxCollateral): Record<string, unknown> {
+/** The TCB evaluation, JSON-ready: the overall status, each part's status, date and advisories. */
+function tcbClaim(tcb: TcbEvaluation): Record<string, unknown> {
+  return {
+    status: tcb.status,
+    tcbDate: tcb.platform.tcbDate ?? null,
+    advisoryIds: tcb.advisoryIds,
+    platform: tcb.platform,
+    module: tcb.module,
+    qe: tcb.qe,
+    tcbEvaluationDataNumber: tcb.tcbEvaluationDataNumber,
+    summary: describeTcb(tcb),
+  };
+}
+
+/** Every parsed field, JSON-ready (hex strings for bytes, TDATTRIBUTES decoded), and the TCB when evaluated. */
+export function tdxClaims(q: TdxQuote, verification?: TdxVerification, tcb?: TcbEvaluation): Record<string, unknown> {
   const b = q.body;
   const { raw: attrRaw, ...attributes } = b.tdAttributes;
-  const dates = collateral === undefined ? undefined : collateralDates(collateral);
-  const collateralClaim =
-    collateral === undefined
-      ? null
-      : dates === undefined
-        ? { verified: false, dates: null }
-        : {
-            verified: false,
-            tcbInfoIssueDate: dates.tcbInfo.issueDate.toISOString(),
-            tcbInfoNextUpdate: dates.tcbInfo.nextUpdate.toISOString(),
-            qeIdentityIssueDate: dates.qeIdentity.issueDate.toISOString(),
-            qeIdentityNextUpdate: dates.qeIdentity.nextUpdate.toISOString(),
-          };
   return {
     version: q.header.version,
     bodyType: b.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0',
@@ -96,12 +108,12 @@ export function tdxClaims(q: TdxQuote, verification?: TdxVerification, collatera
       isvSvn: q.qeReport.isvSvn,
     },
     ...(verification === undefined ? {} : { chain: verification.chain }),
-    tcbStatus: 'unknown',
-    collateral: collateralClaim,
+    tcbStatus: tcb === undefined ? 'not evaluated' : tcb.status,
+    tcb: tcb === undefined ? null : tcbClaim(tcb),
   };
 }
 
-export const COLLATERAL_NOT_VERIFIED = 'TCB info / QE identity verification is not implemented; TCB status unknown';
+export const CHAIN_ONLY = 'chain only: the collateral and the TCB were not evaluated, so the platform\'s TCB status is unknown';
 
 let defaultVerifier: TdxVerifier | undefined;
 
@@ -110,7 +122,8 @@ export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy
   const log = new CheckLog();
   let quote: TdxQuote | undefined;
   let verification: TdxVerification | undefined;
-  const claims = (): Record<string, unknown> => (quote === undefined ? {} : { claims: tdxClaims(quote, verification, evidence.collateral) });
+  let tcb: TcbEvaluation | undefined;
+  const claims = (): Record<string, unknown> => (quote === undefined ? {} : { claims: tdxClaims(quote, verification, tcb) });
   try {
     await log.run('policy.shape', () => assertTdxPolicy(policy));
     quote = await log.run('parse', () => parseQuote(evidence.quote), (q) => `version ${q.header.version}, ${q.body.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0'} body`);
@@ -123,10 +136,36 @@ export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy
       () => `${evidence.certificates.length} certificate(s), ${evidence.crls.length} CRL(s) supplied besides the quote's PCK chain`,
     );
     const verifier = options.verifier ?? (defaultVerifier ??= new TdxVerifier());
-    verification = await verifier.verify(quote, options.at === undefined ? {} : { at: options.at }, log);
-    log.skip('collateral', COLLATERAL_NOT_VERIFIED);
-    log.skip('crl', 'PCK and root CA CRL checking is not implemented; revocation status unknown');
-    validateTdxQuote(quote, policy, log);
+    const at = options.at ?? new Date();
+    const verified = await verifier.verify(quote, { at }, log);
+    verification = verified;
+    if (options.chainOnly === true) {
+      log.skip('collateral', CHAIN_ONLY);
+      log.skip('tcb', CHAIN_ONLY);
+    } else {
+      const collateral = await verifier.verifyCollateral(evidence.collateral, verified, at, log);
+      const q = quote;
+      tcb = await log.run('tcb', () => evaluateTcb(q, parsePckExtensions(verified.pck), collateral.tcbInfo, collateral.qeIdentity), describeTcb);
+    }
+    const rtmrs = quote.body.rtmrs;
+    if (evidence.eventLog === undefined) log.skip('event-log', 'no event log supplied');
+    else {
+      const eventLog = evidence.eventLog;
+      await log.run('event-log', async () => {
+        const events = parseCcelEventLog(eventLog);
+        const replayed = await replayRtmrs(events, options.hasher);
+        const i = replayed.findIndex((r, n) => !bytesEqual(r, rtmrs[n] ?? new Uint8Array()));
+        if (i >= 0) {
+          throw new PolicyError('POLICY_MEASUREMENT', `rtmr${i} ${toHex(rtmrs[i] ?? new Uint8Array())} is not the replay of the event log (${toHex(replayed[i] ?? new Uint8Array())}): the log does not describe this TD`, {
+            field: `RTMR${i}`,
+            expected: toHex(replayed[i] ?? new Uint8Array()),
+            actual: toHex(rtmrs[i] ?? new Uint8Array()),
+          });
+        }
+        return events.length;
+      }, (n) => `${n} events replay to RTMR0..RTMR3`);
+    }
+    validateTdxQuote(quote, policy, log, tcb);
     return { accepted: true, platform: 'tdx', simulated: evidence.simulated, checks: log.checks, ...claims() };
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;

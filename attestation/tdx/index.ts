@@ -30,7 +30,11 @@ export { TdxVerifier, attestationKeySpki, expectedQeReportData, type TdxVerifier
 export { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
 export { decodeTdxEvidence } from '../evidence/platforms.js';
 export { TDX_PLATFORM } from './platform.js';
-export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, COLLATERAL_NOT_VERIFIED, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
+export { decodeRawTdxEvidence, verifyTdxEvidence, looksLikeTdxQuote, tdxClaims, CHAIN_ONLY, type TdxEvidence, type TdxVerdict, type VerifyTdxOptions } from './evidence.js';
 export { validateTdxQuote, type TdxPolicy } from './validate.js';
 export { assertTdxPolicy, parseTdxPolicyJson } from './policy.js';
 export { readTdxCollateral, tdxCollateralJson, collateralDates, COLLATERAL_MEMBERS, type TdxCollateral, type CollateralDates } from './collateral.js';
+export { parseTdxCollateralFile } from './collateralFile.js';
+export { jsonMemberText } from './jsonMemberText.js';
+export { fetchQuoteCollateral, fetchPckCollateral, pcsTarget, pcsUrls, INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, PCS_UPDATE_TYPES, type PcsClientOptions, type PcsFetch, type PcsTarget, type PcsUpdateType, type PcsUrls } from './pcsClient.js';
+export { collateralFromPcsResponses, PCS_ISSUER_CHAIN_HEADERS, type PcsResponses, type PcsJsonResponse, type PcsCrlResponse, type PcsProblem, type PcsResponseName } from './pcsResponses.js';

@@ -72,8 +72,19 @@ function integer(map: Map<string, Tlv>, oid: string, name: string, max: number):
   return n;
 }
 
+// Certificates are frozen, so the extensions of one are parsed once.
+const parsed = new WeakMap<Certificate, PckExtensions>();
+
 /** Parses the SGX extensions of `pck`; a PCK certificate without them, or with malformed ones, is a ParseError. */
 export function parsePckExtensions(pck: Certificate): PckExtensions {
+  const known = parsed.get(pck);
+  if (known !== undefined) return known;
+  const result = readPckExtensions(pck);
+  parsed.set(pck, result);
+  return result;
+}
+
+function readPckExtensions(pck: Certificate): PckExtensions {
   const ext = pck.extensions.get(SGX_EXTENSIONS_OID);
   if (ext === undefined) malformed(`"${pck.subjectCommonName ?? '?'}" has no SGX extensions (${SGX_EXTENSIONS_OID}); it is not a PCK certificate`, 'SGX Extensions');
   try {

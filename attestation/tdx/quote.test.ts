@@ -158,6 +158,31 @@ describe('parseQuote rejects malformed quotes with the error naming the field', 
     assert.match(e.message, /no PEM CERTIFICATE block/);
   });
 
+  it('decodes a PCK chain written as DER certificates rather than PEM, NUL padding allowed; refuses junk after them', () => {
+    const q = parseQuote(quote('T8'));
+    const der = new Uint8Array([...q.pckCertificates.flatMap((d) => [...d]), 0, 0]);
+    const again = parseQuote(serializeQuote({ ...q, pckCertChain: der }));
+    assert.deepEqual(again.pckCertificates, q.pckCertificates);
+    const junk = parseError(serializeQuote({ ...q, pckCertChain: new Uint8Array([...der.subarray(0, der.length - 2), 0x04, 0x00]) }));
+    assert.equal(junk.code, 'MALFORMED_FIELD');
+    assert.match(junk.message, /DER\) holds bytes at 0x[0-9a-f]+ that are not a DER certificate/);
+    const cut = parseError(serializeQuote({ ...q, pckCertChain: der.subarray(0, 100) }));
+    assert.match(cut.message, /not a DER certificate/);
+  });
+
+  it('checks every PEM block\'s base64 when parsing, though it decodes the certificates only when asked', () => {
+    const q = parseQuote(quote('T1'));
+    const pem = q.pckCertificates.map((d) => encodePem('CERTIFICATE', d)).join('');
+    const bad = pem.replace(/(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/]{10})[A-Za-z0-9+/]/, '$1=');
+    assert.notEqual(bad, pem);
+    const e = parseError(serializeQuote({ ...q, pckCertChain: new TextEncoder().encode(bad) }));
+    assert.equal(e.code, 'MALFORMED_FIELD');
+    assert.match(e.message, /PCK certificate 1 \(certification data type 5\) is not valid base64/);
+    const again = parseQuote(serializeQuote({ ...q, pckCertChain: new TextEncoder().encode(pem) }));
+    assert.equal(again.pckCertificates, again.pckCertificates);
+    assert.deepEqual(again.pckCertificates, q.pckCertificates);
+  });
+
   it('accepts whitespace between PEM blocks and NUL bytes after the last one', () => {
     const q = parseQuote(quote('T1'));
     const pem = q.pckCertificates.map((d) => encodePem('CERTIFICATE', d)).join('\r\n\n');

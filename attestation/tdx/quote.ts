@@ -38,6 +38,7 @@
 // bytes of it, T6..T8 70). Nothing signs those bytes, so anything but zeros there is rejected rather than
 // silently carried along; `paddingSize` keeps the count so that a quote serializes back byte for byte.
 import { fromBase64, isAllZero, toHex } from '../bytes.js';
+import { readTlv } from '../der.js';
 import { ParseError } from '../errors.js';
 import { defineLayout } from '../layout.js';
 
@@ -330,25 +331,59 @@ function writeBody(out: Uint8Array, start: number, b: TdReportBody): void {
   BODY.write(out, start, { ...b, tdAttributes: b.tdAttributes.raw, rtmr0, rtmr1, rtmr2, rtmr3 }, b.bodyType);
 }
 
+/** One character per byte, as the offsets in error messages count them. */
+const LATIN1 = new TextDecoder('latin1');
+
 const PEM_CERTIFICATE = /[ \t\r\n]*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*)-----END CERTIFICATE-----/y;
 
 /**
- * Splits certification data type 5 into DER certificates. It must be PEM CERTIFICATE blocks separated
- * by whitespace and nothing else; the Quote Generation Library writes it as a C string, so NUL bytes at
- * the very end are allowed (newer quotes end in one, older ones do not).
+ * Certification data type 5 as concatenated DER certificates, which some quote generators write instead of PEM:
+ * each a SEQUENCE whose length the header gives, with nothing between or after them but NUL padding.
  */
-function splitPckChain(data: Uint8Array, at: number): Uint8Array[] {
+function splitDerChain(data: Uint8Array, end: number, at: number): Uint8Array[] {
+  const certificates: Uint8Array[] = [];
+  let pos = 0;
+  while (pos < end) {
+    let next: number;
+    try {
+      next = readTlv(data.subarray(0, end), pos).next;
+    } catch {
+      return malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5, DER) holds bytes at ${hex(at + pos)} that are not a DER certificate`, at + pos, 'DER certificates', hex(data[pos] as number));
+    }
+    if (data[pos] !== 0x30) malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5, DER) holds bytes at ${hex(at + pos)} that are not a DER certificate`, at + pos, 'DER SEQUENCE (0x30)', hex(data[pos] as number));
+    certificates.push(data.slice(pos, next));
+    pos = next;
+  }
+  return certificates;
+}
+
+/** Of base64 characters (the PEM pattern allows no others), one that atob decodes: whole quads, '=' only as the last one or two. */
+function isBase64(b64: string): boolean {
+  const eq = b64.indexOf('=');
+  return b64.length % 4 === 0 && (eq === -1 || eq === b64.length - 1 || (eq === b64.length - 2 && b64.endsWith('=')));
+}
+
+/**
+ * Splits certification data type 5 into its certificates, checking their encoding completely but decoding none:
+ * the result gives each one's DER when asked (a verifier that has seen this chain before never asks). Intel's
+ * Quote Generation Library writes PEM CERTIFICATE blocks separated by whitespace, as a C string, so NUL bytes at
+ * the very end are allowed (newer quotes end in one, older ones do not); data that starts with a DER SEQUENCE is
+ * read as DER certificates.
+ */
+function splitPckChain(data: Uint8Array, at: number): (() => Uint8Array)[] {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
-  let text = '';
-  for (let i = 0; i < end; i++) text += String.fromCharCode(data[i] as number);
-  const certificates: Uint8Array[] = [];
+  if (data[0] === 0x30) return splitDerChain(data, end, at).map((der) => () => der);
+  const text = LATIN1.decode(data.subarray(0, end));
+  const certificates: (() => Uint8Array)[] = [];
   let pos = 0;
   for (;;) {
     PEM_CERTIFICATE.lastIndex = pos;
     const m = PEM_CERTIFICATE.exec(text);
     if (m === null) break;
-    certificates.push(fromBase64(m[1] as string, 'PCK Cert Chain'));
+    const b64 = (m[1] as string).replace(/[\r\n]+/g, '');
+    if (!isBase64(b64)) malformed('PCK Cert Chain', `PCK certificate ${certificates.length + 1} (certification data type 5) is not valid base64`, at + pos, 'base64', `${b64.length} characters`);
+    certificates.push(() => fromBase64(b64, 'PCK Cert Chain'));
     pos = PEM_CERTIFICATE.lastIndex;
   }
   const rest = text.slice(pos);
@@ -458,10 +493,11 @@ export function parseQuote(bytes: Uint8Array): TdxQuote {
   }
   const qeReport = parseQeReport(qe.qeReport, qeStart + QE_CERT_DATA.fields.qeReport.offset);
   const pckCertChain = bytes.slice(chainStart, sigEnd);
-  const pckCertificates = Object.freeze(splitPckChain(pckCertChain, chainStart));
+  const certificates = splitPckChain(pckCertChain, chainStart);
+  let decoded: readonly Uint8Array[] | undefined;
 
   const raw = bytes.slice();
-  return Object.freeze({
+  const quote = {
     header: Object.freeze({ version, attestationKeyType, teeType, qeVendorId: header.qeVendorId, userData: header.userData }),
     body: parseBody(bytes, bodyStart, bodyType),
     signature: sig.signature,
@@ -470,11 +506,12 @@ export function parseQuote(bytes: Uint8Array): TdxQuote {
     qeReportSignature: qe.qeReportSignature,
     qeAuthData: bytes.slice(qeStart + QE_AUTH_DATA, innerStart),
     pckCertChain,
-    pckCertificates,
     paddingSize: padding.length,
     signedBytes: raw.subarray(0, bodyEnd),
     raw,
-  });
+  };
+  Object.defineProperty(quote, 'pckCertificates', { enumerable: true, get: () => (decoded ??= Object.freeze(certificates.map((decode) => decode()))) });
+  return Object.freeze(quote as typeof quote & { readonly pckCertificates: readonly Uint8Array[] });
 }
 
 /** Where the body starts, where it ends, and its size, for a quote version and body type. */

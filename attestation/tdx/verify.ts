@@ -6,18 +6,20 @@
 //   - the QE report's binding of the attestation key: REPORTDATA = SHA-256(attestation key || QE
 //     authentication data) followed by 32 zero bytes;
 //   - the quote signature by the attestation key (ECDSA P-256 SHA-256 over header and body).
-// Not done here, and needed before a quote can be trusted in production: collateral from Intel PCS (TCB
-// info and its signing chain for the TCB status of the PCK's FMSPC and of TEE_TCB_SVN, QE identity for the
-// QE report's MRSIGNER/ISVPRODID/ISVSVN, the PCK and root CRLs). Only roots the caller passes, or Intel's
-// SGX Root CA by default, are trusted.
-import { bytesEqual, concatBytes, decodePem, fromHex, isAllZero, toArrayBufferView, toHex } from '../bytes.js';
+// verifyCollateral then checks Intel PCS collateral against the same trusted roots (collateralVerify.ts), from
+// which tcbEvaluation.ts derives the TCB status. Only roots the caller passes, or Intel's SGX Root CA by
+// default, are trusted.
+import { bytesEqual, concatBytes, decodePem, fromHex, isAllZero, toHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
+import { webCryptoHasher, type Hasher } from '../hash.js';
 import { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey } from '../ecdsa.js';
 import { ParseError, VerificationError } from '../errors.js';
 import { ecCurve, verifySignedBy } from '../signatures.js';
 import { checkValidity } from '../validity.js';
 import { parseCertificate, type Certificate } from '../x509.js';
 import { INTEL_SGX_ROOT_CA_PEM } from './intelRoots.js';
+import type { TdxCollateral } from './collateral.js';
+import { sameCollateral, verifyCollateral, type CollateralMemo, type VerifiedCollateral } from './collateralVerify.js';
 import type { TdxQuote } from './quote.js';
 
 export interface TdxVerifierOptions {
@@ -27,6 +29,8 @@ export interface TdxVerifierOptions {
   readonly additionalRoots?: readonly Uint8Array[];
   /** ECDSA backend for the quote and QE report signatures. Default: WebCrypto. */
   readonly ecdsa?: EcdsaImporter;
+  /** SHA-256 for the QE report binding. Default: WebCrypto (a thread-pool round trip; node:crypto avoids it). */
+  readonly hasher?: Hasher;
 }
 
 export interface TdxVerifyOptions {
@@ -45,6 +49,9 @@ export interface TdxVerification {
   readonly chain: TdxChainSummary;
   /** The PCK certificate; its Intel SGX extensions (FMSPC, TCB) are what collateral is matched against. */
   readonly pck: Certificate;
+  /** The PCK CA (Platform or Processor), the issuer of the PCK CRL. */
+  readonly pckCa: Certificate;
+  readonly root: Certificate;
 }
 
 // SubjectPublicKeyInfo of an id-ecPublicKey on prime256v1, up to the uncompressed point's 0x04 prefix.
@@ -56,9 +63,8 @@ export function attestationKeySpki(key: Uint8Array): Uint8Array {
 }
 
 /** The REPORTDATA a QE report must carry to bind `attestationKey` and `qeAuthData`. */
-export async function expectedQeReportData(attestationKey: Uint8Array, qeAuthData: Uint8Array): Promise<Uint8Array> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', toArrayBufferView(concatBytes(attestationKey, qeAuthData)));
-  return concatBytes(new Uint8Array(digest), new Uint8Array(32));
+export async function expectedQeReportData(attestationKey: Uint8Array, qeAuthData: Uint8Array, hasher: Hasher = webCryptoHasher): Promise<Uint8Array> {
+  return concatBytes(await hasher.digest('SHA-256', [attestationKey, qeAuthData]), new Uint8Array(32));
 }
 
 let intelRoot: Certificate | undefined;
@@ -79,9 +85,33 @@ interface PckChain {
   readonly root: Certificate;
 }
 
+/** A bounded insertion-ordered cache: the oldest entry goes first. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, size = 64): V {
+  if (map.size >= size) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+  return value;
+}
+
+const fingerprint = (bytes: Uint8Array): string => `${bytes.length}:${toHex(bytes.subarray(Math.max(0, bytes.length - 16)))}`;
+
+interface CachedChain {
+  readonly bytes: Uint8Array;
+  readonly chain: PckChain;
+  /** Set once the chain's signatures verified. */
+  signed: boolean;
+  pckKey?: EcdsaPublicKey;
+}
+
+// A verifier keeps what does not depend on the evaluation time: parsed and signature-checked PCK chains with
+// their imported keys, attestation keys, and collateral memos (collateralVerify.ts). Validity, windows,
+// revocation and the quote's own signatures are checked on every call.
 export class TdxVerifier {
   readonly #roots: readonly Certificate[];
   readonly #ecdsa: EcdsaImporter;
+  readonly #hasher: Hasher;
+  readonly #chains = new Map<string, CachedChain>();
+  readonly #attestationKeys = new Map<string, EcdsaPublicKey>();
+  readonly #collateral = new Map<string, CollateralMemo>();
 
   constructor(options: TdxVerifierOptions = {}) {
     this.#roots = [
@@ -89,25 +119,30 @@ export class TdxVerifier {
       ...(options.additionalRoots ?? []).map((d) => parseCertificate(d)),
     ];
     this.#ecdsa = options.ecdsa ?? webCryptoEcdsa;
+    this.#hasher = options.hasher ?? webCryptoHasher;
   }
 
   /** Verifies `quote`; throws the first failure, recording every check in `log`. */
   async verify(quote: TdxQuote, options: TdxVerifyOptions = {}, log = new CheckLog()): Promise<TdxVerification> {
     const at = options.at ?? new Date();
-    const chain = await log.run('pck.certificates', () => pckChain(quote), (c) => `${name(c.leaf)} <- ${name(c.intermediate)} <- ${name(c.root)}`);
+    const cached = await log.run('pck.certificates', () => this.#chain(quote), (c) => `${name(c.chain.leaf)} <- ${name(c.chain.intermediate)} <- ${name(c.chain.root)}`);
+    const chain = cached.chain;
     // Signatures before trust: a damaged certificate is reported as the link that broke, and a chain
     // that is intact but ends elsewhere (the simulated TEE's development root) as an untrusted root.
-    await log.run('chain.signatures', () => verifyChainSignatures(chain));
+    await log.run('chain.signatures', async () => {
+      if (!cached.signed) await verifyChainSignatures(chain);
+      cached.signed = true;
+    });
     await log.run('chain.root', () => { this.#checkTrusted(chain.root); }, () => name(chain.root));
     await log.run('chain.validity', () => { checkValidity([chain.leaf, chain.intermediate, chain.root], at); }, () => `at ${at.toISOString()}`);
     await log.run('qe-report.signature', async () => {
-      const pckKey = await this.#importPck(chain.leaf);
+      const pckKey = (cached.pckKey ??= await this.#importPck(chain.leaf));
       if (!(await pckKey.verify(quote.qeReportSignature, quote.qeReport.raw))) {
         throw new VerificationError('REPORT_SIGNATURE_INVALID', `QE report signature does not verify with the PCK key of "${name(chain.leaf)}"`, { field: 'QE Report Signature' });
       }
     });
     await log.run('qe-report.binding', async () => {
-      const expected = await expectedQeReportData(quote.attestationKey, quote.qeAuthData);
+      const expected = await expectedQeReportData(quote.attestationKey, quote.qeAuthData, this.#hasher);
       const actual = quote.qeReport.reportData;
       if (!bytesEqual(actual, expected)) {
         const what = isAllZero(actual.subarray(32)) ? 'is not SHA-256(attestation key || QE authentication data)' : 'has non-zero bytes after the SHA-256';
@@ -119,7 +154,8 @@ export class TdxVerifier {
       }
     });
     await log.run('quote.signature', async () => {
-      const key = await this.#importAttestationKey(quote.attestationKey);
+      const hex = toHex(quote.attestationKey);
+      const key = this.#attestationKeys.get(hex) ?? remember(this.#attestationKeys, hex, await this.#importAttestationKey(quote.attestationKey));
       if (!(await key.verify(quote.signature, quote.signedBytes))) {
         throw new VerificationError('REPORT_SIGNATURE_INVALID', 'quote signature does not verify with the attestation key over the header and TD quote body', { field: 'Quote Signature' });
       }
@@ -127,14 +163,36 @@ export class TdxVerifier {
     return Object.freeze({
       chain: { root: name(chain.root), intermediate: name(chain.intermediate), leaf: name(chain.leaf), notAfter: chain.leaf.notAfter.toISOString() },
       pck: chain.leaf,
+      pckCa: chain.intermediate,
+      root: chain.root,
     });
   }
 
-  #checkTrusted(root: Certificate): void {
+  /** Verifies Intel PCS collateral for a quote this verifier verified (collateralVerify.ts). */
+  verifyCollateral(collateral: TdxCollateral | undefined, verification: TdxVerification, at: Date, log = new CheckLog()): Promise<VerifiedCollateral> {
+    const checkTrusted = (root: Certificate, chain: string): void => { this.#checkTrusted(root, chain); };
+    return verifyCollateral(collateral, { checkTrusted, ecdsa: this.#ecdsa, at, pck: verification.pck, pckCa: verification.pckCa, root: verification.root }, log, collateral === undefined ? undefined : this.#memo(collateral));
+  }
+
+  #memo(collateral: TdxCollateral): CollateralMemo {
+    const key = `${collateral.tcbInfoSignature}:${collateral.qeIdentitySignature}`;
+    const memo = this.#collateral.get(key);
+    return memo !== undefined && sameCollateral(memo.collateral, collateral) ? memo : remember(this.#collateral, key, { collateral });
+  }
+
+  /** The quote's PCK chain, parsed once per distinct chain bytes. */
+  #chain(quote: TdxQuote): CachedChain {
+    const key = fingerprint(quote.pckCertChain);
+    const hit = this.#chains.get(key);
+    if (hit !== undefined && bytesEqual(hit.bytes, quote.pckCertChain)) return hit;
+    return remember(this.#chains, key, { bytes: quote.pckCertChain.slice(), chain: pckChain(quote), signed: false });
+  }
+
+  #checkTrusted(root: Certificate, chain = 'the PCK chain'): void {
     if (this.#roots.some((r) => bytesEqual(r.der, root.der))) return;
     const sameName = this.#roots.some((r) => bytesEqual(r.subject, root.subject));
-    throw new VerificationError('UNTRUSTED_ROOT', `the PCK chain ends in "${name(root)}"${sameName ? ', whose key differs from the trusted root of that name' : ', which is not a trusted root'}`, {
-      field: 'Root CA',
+    throw new VerificationError('UNTRUSTED_ROOT', `${chain} ends in "${name(root)}"${sameName ? ', whose key differs from the trusted root of that name' : ', which is not a trusted root'}`, {
+      field: chain === 'the PCK chain' ? 'Root CA' : chain,
       expected: this.#roots.map(name).join('|'),
       actual: sameName ? `${name(root)} (untrusted key)` : name(root),
     });

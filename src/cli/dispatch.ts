@@ -1,6 +1,7 @@
 // Subcommand dispatch for `cloister`.
 import { errorLine, EXIT, type CliIo } from './io.js';
 import { UsageError } from '../base/runtimeErrors.js';
+import { collateralCommand } from './collateralCommand.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';
@@ -22,6 +23,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  collateral: { summary: 'fetch Intel PCS collateral (TCB info, QE identity, CRLs) for a TDX quote, or convert saved PCS responses', run: (argv, io) => collateralCommand(argv, io) },
   measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
   local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay, as two processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },

@@ -4,6 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { CloisterError } from '../../attestation/errors.js';
 import { UsageError } from '../base/runtimeErrors.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
+import { fetchQuoteCollateral, INTEL_PCS_URL } from '../../attestation/tdx/pcsClient.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseQuote, type TdxQuote } from '../../attestation/tdx/quote.js';
 import { assembleBundle } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
@@ -28,9 +31,13 @@ Options:
   --out FILE          write the bundle to FILE instead of standard output
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
+  --pcs-url URL       TDX: the Intel PCS API (or a PCCS / caching service) the quote's collateral comes from
+                      (default ${INTEL_PCS_URL})
+  --no-collateral     TDX: leave the collateral out (a verifier then needs --collateral or --chain-only)
   -h, --help          show this help
 
-Without --simulated the evidence comes from the hardware (configfs-tsm, then /dev/sev-guest).
+Without --simulated the evidence comes from the hardware (configfs-tsm, then /dev/sev-guest, then
+/dev/tdx_guest); a TDX bundle carries the quote's collateral from Intel PCS.
 `;
 
 const OPTIONS = {
@@ -41,6 +48,8 @@ const OPTIONS = {
   measurement: { type: 'string' },
   out: { type: 'string' },
   source: { type: 'string' },
+  'pcs-url': { type: 'string' },
+  'no-collateral': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,7 +58,12 @@ const usage = (message: string): UsageError => usageError(message, 'evidence');
 /** How `cloister evidence` finds the hardware; replaced in tests. */
 export type HardwareProviderFactory = () => Promise<EvidenceProvider>;
 
-export async function evidenceCommand(argv: string[], io: CliIo, hardware?: HardwareProviderFactory): Promise<number> {
+/** Where a TDX quote's collateral comes from; Intel PCS unless replaced (tests). */
+export type CollateralFetcher = (quote: TdxQuote, pcsUrl: string | undefined) => Promise<TdxCollateral>;
+
+const fromPcs: CollateralFetcher = (quote, pcsUrl) => fetchQuoteCollateral(quote, pcsUrl === undefined ? {} : { baseUrl: pcsUrl });
+
+export async function evidenceCommand(argv: string[], io: CliIo, hardware?: HardwareProviderFactory, collateralFor: CollateralFetcher = fromPcs): Promise<number> {
   try {
     const values = parseOptions(argv, OPTIONS, 'evidence');
     if (values.help === true) {
@@ -75,7 +89,11 @@ export async function evidenceCommand(argv: string[], io: CliIo, hardware?: Hard
       const source = hardwareSource(values.source, 'evidence');
       provider = await (hardware ?? (() => detectEvidenceProvider(source === undefined ? {} : { override: source })))();
     }
-    const bundle = assembleBundle(await provider.getEvidence({ reportData }));
+    const raw = await provider.getEvidence({ reportData });
+    if (raw.platform !== 'tdx' && (values['pcs-url'] !== undefined || values['no-collateral'] === true)) throw usage('--pcs-url and --no-collateral apply to TDX evidence only');
+    if (raw.platform === 'tdx' && values['pcs-url'] !== undefined && values['no-collateral'] === true) throw usage('--pcs-url and --no-collateral contradict each other');
+    const inputs = raw.platform === 'tdx' && values['no-collateral'] !== true ? { collateral: await collateralFor(parseQuote(raw.evidence), values['pcs-url']) } : {};
+    const bundle = assembleBundle(raw, inputs);
     if (values.out === undefined) io.stdout(new TextDecoder().decode(bundle.bytes));
     else await writeFile(values.out, bundle.bytes);
     io.stderr(`bundle ${bundle.id}, fresh until ${bundle.freshUntil.toISOString()}\n`);

@@ -1,10 +1,11 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
-import { CloisterError, ParseError } from '../../attestation/errors.js';
+import { CloisterError } from '../../attestation/errors.js';
 import { UsageError } from '../base/runtimeErrors.js';
 import { BUNDLE_PLATFORMS, type PlatformName } from '../../attestation/evidence/platforms.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
-import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseTdxCollateralFile } from '../../attestation/tdx/collateralFile.js';
 import { readFile } from 'node:fs/promises';
 import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 import { createServer, type ServerConfig, type TeeConfig } from '../server/createServer.js';
@@ -27,8 +28,13 @@ Options:
                       then does the gateway also serve POST /v1/echo, which answers with what it gets
   --platform NAME     simulated platform: sev-snp or tdx (default sev-snp)
   --product NAME      simulated SEV-SNP product: ${PRODUCTS.join(', ')} (default Milan)
-  --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; Intel PCS JSON in the shape of
-                      dcap-qvl's collateral files) to put into every TDX evidence bundle
+  --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; dcap-qvl's collateral JSON or saved
+                      Intel PCS responses, docs/evidence-bundle.md) to put into every TDX evidence bundle,
+                      as it is, never refreshed; without it the server fetches its platform's collateral
+                      from Intel PCS (the simulated TDX TEE issues its own SIMULATED collateral) and
+                      fetches it again at 80% of its validity
+  --pcs-url URL       TDX hardware: the Intel PCS API, or a PCCS / caching service speaking it, the
+                      collateral comes from (default https://api.trustedservices.intel.com)
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --cert-validity S   RA-TLS certificate validity in seconds (default 3600, at least 60)
@@ -48,6 +54,10 @@ Options:
   --queue N           inference jobs that may wait; beyond, 503 with Retry-After (default 16)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
+  --no-kds            without --simulated: do not fetch the VCEK, ASK and ARK from AMD KDS when the host
+                      supplies no SEV-SNP certificates (by default they are fetched once per TCB and put
+                      into every bundle; a failure is logged and the bundle goes out without them)
+  --kds-url URL       AMD KDS or a mirror with its paths (default https://kdsintf.amd.com)
   -h, --help          show this help
 
 The key configurations, the certificate and the evidence bundles are served with a max-age that
@@ -63,6 +73,7 @@ const OPTIONS = {
   product: { type: 'string' },
   platform: { type: 'string' },
   collateral: { type: 'string' },
+  'pcs-url': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
   'cert-validity': { type: 'string' },
@@ -74,6 +85,8 @@ const OPTIONS = {
   queue: { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
+  'no-kds': { type: 'boolean' },
+  'kds-url': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -122,7 +135,9 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   let tee: TeeConfig;
   if (values.simulated === true) {
     if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
+    if (values['no-kds'] === true || values['kds-url'] !== undefined) throw usage('--no-kds and --kds-url apply only without --simulated (the simulated TEE has its own development chain)');
     const platform = values.platform ?? 'sev-snp';
+    if (values['pcs-url'] !== undefined) throw usage('--pcs-url applies only to the machine\'s TEE, not --simulated');
     if (!isPlatformName(platform)) throw usage(`--platform must be ${BUNDLE_PLATFORMS.join(' or ')}, got "${platform}"`);
     const product = values.product ?? 'Milan';
     if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
@@ -130,8 +145,10 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     tee = { kind: 'simulated', platform, product: product as Product };
   } else {
     if (values.product !== undefined || values.platform !== undefined) throw usage('--product and --platform apply only with --simulated');
+    if (values['pcs-url'] !== undefined && values.collateral !== undefined) throw usage('--pcs-url and --collateral contradict each other');
     const source = hardwareSource(values.source, 'serve');
-    tee = hooks.hardware === undefined ? { kind: 'hardware', ...(source === undefined ? {} : { source }) } : { kind: 'provider', open: hooks.hardware };
+    const pcsUrl = values['pcs-url'] === undefined ? {} : { pcsUrl: httpUrl(values['pcs-url'], '--pcs-url') };
+    tee = hooks.hardware === undefined ? { kind: 'hardware', ...(source === undefined ? {} : { source }), ...pcsUrl } : { kind: 'provider', open: hooks.hardware };
   }
   const collateral = values.collateral === undefined ? undefined : await readCollateral(values.collateral);
   const config: ServerConfig = {
@@ -142,23 +159,33 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
     inference,
     ...(collateral === undefined ? {} : { collateral }),
+    ...(values['no-kds'] === true ? { kds: false } : {}),
+    ...(values['kds-url'] === undefined ? {} : { kds: { baseUrl: kdsUrl(values['kds-url'], values['no-kds'] === true) } }),
     ...(hooks.logDestination === undefined ? {} : { logDestination: hooks.logDestination }),
   };
   return { config, host: values.host ?? '127.0.0.1', port };
 }
 
+function httpUrl(value: string, flag: string): string {
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(value)) throw usage(`${flag} must be an http(s) URL without query or fragment, got "${value}"`);
+  return value;
+}
+
+function kdsUrl(value: string, off: boolean): string {
+  if (off) throw usage('--kds-url and --no-kds contradict each other');
+  return httpUrl(value, '--kds-url');
+}
+
 const isPlatformName = (name: string): name is PlatformName => (BUNDLE_PLATFORMS as readonly string[]).includes(name);
 
 async function readCollateral(path: string): Promise<TdxCollateral> {
-  let json: unknown;
+  let bytes: Uint8Array;
   try {
-    json = JSON.parse(await readFile(path, 'utf8'));
+    bytes = await readFile(path);
   } catch (cause) {
     throw new CloisterError('UNREADABLE_INPUT', `cannot read collateral "${path}": ${(cause as Error).message}`, { field: '--collateral', cause });
   }
-  const read = readTdxCollateral(json, '$');
-  if (read.collateral === undefined || read.problems.length > 0) throw new ParseError('MALFORMED_EVIDENCE', `invalid collateral in ${path}: ${read.problems.join('; ')}`, { field: '--collateral' });
-  return read.collateral;
+  return parseTdxCollateralFile(bytes);
 }
 
 export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {

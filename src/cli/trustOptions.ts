@@ -7,6 +7,7 @@ import type { PlatformVerifiers, RaTlsPolicy } from '../../attestation/ratls/ver
 import type { SnpVerifier } from '../../attestation/snp/verify.js';
 import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { simulatedRootsByPlatform } from './trustSimulated.js';
 import { readInput, usageError, type CliIo } from './io.js';
 import { policyWithMeasurements } from '../../attestation/measure/measurementsFile.js';
@@ -33,7 +34,7 @@ const POLICY_FILE_PLATFORM = PLATFORMS['sev-snp'];
 function platformTrust<N extends PlatformName>(platform: PlatformEntry<N>, file: PolicyOf<N> | undefined, options: PolicyOptions, roots: Uint8Array[]): { policy: [string, unknown]; verifier: [string, unknown] } {
   return {
     policy: [platform.key, policyWithOptions(platform, file ?? {}, options)],
-    verifier: [`${platform.key}Verifier`, platform.createVerifier({ ecdsa: nodeEcdsa, additionalRoots: roots })],
+    verifier: [`${platform.key}Verifier`, platform.createVerifier({ ecdsa: nodeEcdsa, hasher: nodeHasher, additionalRoots: roots })],
   };
 }
 

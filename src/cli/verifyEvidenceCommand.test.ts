@@ -6,9 +6,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ALLOW_PROVISIONAL } from '../../attestation/snp/validate.js';
 import { ATTESTATION_VECTORS as V } from '../../attestation/testing/vectors.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseQuote, type TdxQuote } from '../../attestation/tdx/quote.js';
 import { assembleTdxBundle } from '../tee/assembleBundle.js';
-import { loadOrCreateTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../tee/sim/tdxSimulator.js';
+import { createSimulatedCollateral } from '../tee/sim/simulatedCollateral.js';
+import { loadOrCreateTdxDevChain } from '../tee/sim/tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from '../tee/sim/tdxSimulator.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { processIo } from './io.js';
 import { cli } from '../testing/cliRun.js';
@@ -24,6 +29,7 @@ const S1 = `${V}go-sev-guest/attestation.bin`;
 const S1_VCEK = `${V}go-sev-guest/vcek_milan.der`;
 const S1_CHAIN = `${V}go-sev-guest/trust/ask_ark_milan.pem`;
 const S4_EXT = `${V}derived/snp-extended-reports/trustee_vlek2.ext.bin`;
+const S6_EXT = `${V}derived/snp-extended-reports/az_milan.ext.bin`;
 
 const oneLine = (s: string): void => {
   assert.equal(s.trimEnd().split('\n').length, 1, `expected one line, got: ${s}`);
@@ -56,6 +62,34 @@ describe('cloister verify-evidence', () => {
     const now = await cli('verify-evidence', S4_EXT, '--at', '2026-11-23T00:00:00Z', '--allow-provisional-tcb');
     assert.equal(now.code, 1);
     assert.match(now.stdout, /CERT_EXPIRED.*SEV-VLEK/);
+  });
+
+  it('rejects late-loaded microcode (S6, Azure Milan) in one line naming both TCBs and the flag that accepts it', async () => {
+    const r = await cli('verify-evidence', S6_EXT, '--at', '2025-06-01');
+    assert.equal(r.code, 1);
+    oneLine(r.stdout);
+    assert.match(r.stdout, /^REJECTED \[POLICY_PROVISIONAL_FIRMWARE\] policy\.provisional-firmware: current_tcb \{bl=3 tee=0 snp=8 ucode=210\} differs from committed_tcb \{bl=3 tee=0 snp=8 ucode=115\}.*--allow-provisional-tcb/);
+    assert.ok(r.stdout.includes(ALLOW_PROVISIONAL));
+    assert.equal((await cli('verify-evidence', S6_EXT, '--at', '2025-06-01', '--allow-provisional-tcb')).code, 0);
+  });
+
+  it('checks the SEV-SNP TCB, firmware and platform-feature flags (S4: AWS, PLATFORM_INFO 0x27)', async () => {
+    const s4 = [S4_EXT, '--at', '2025-06-01', '--allow-provisional-tcb'];
+    const ok = await cli('verify-evidence', ...s4, '--min-tcb', 'bl=4,tee=0,snp=24,ucode=217', '--min-launch-tcb', 'ucode=219', '--min-version', '1.55', '--require-tsme');
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const rejected: [string[], RegExp][] = [
+      [['--min-tcb', 'ucode=218'], /POLICY_TCB_TOO_LOW\] policy\.min-tcb: reported_tcb/],
+      [['--min-launch-tcb', 'ucode=220'], /POLICY_TCB_TOO_LOW\] policy\.min-launch-tcb: launch_tcb/],
+      [['--min-version', '1.56'], /POLICY_FIRMWARE_TOO_OLD/],
+      [['--require-smt-disabled'], /POLICY_PLATFORM_FEATURE\] policy\.smt: .*field POLICY\.SMT/],
+      [['--require-ciphertext-hiding'], /POLICY_PLATFORM_FEATURE\] policy\.ciphertext-hiding/],
+    ];
+    for (const [flags, pattern] of rejected) {
+      const r = await cli('verify-evidence', ...s4, ...flags);
+      assert.equal(r.code, 1, flags.join(' '));
+      assert.match(r.stdout, pattern);
+    }
+    assert.equal((await cli('verify-evidence', ...s4, '--policy', file('tsme.json', JSON.stringify({ requireTsme: true, minLaunchTcb: { microcode: 219 } })))).code, 0);
   });
 
   it('reads a policy file, and flags override it', async () => {
@@ -102,6 +136,10 @@ describe('cloister verify-evidence', () => {
     ['a certificate file that is not a certificate', [S1, '--certs', file('junk.pem', 'hello')], /MALFORMED_DER/],
     ['a --crl that is a certificate', [S1, '--crl', S1_VCEK], /MALFORMED_DER.*not a CRL/],
     ['a malformed policy', [S1, '--policy', file('bad-policy.json', '{"vmpl": 9}')], /MALFORMED_POLICY.*\$\.vmpl/],
+    ['an unknown --min-tcb component', [S1, '--min-tcb', 'bl=3,bogus=1'], /USAGE.*--min-tcb must be comma-separated NAME=N/],
+    ['a --min-tcb component above 255', [S1, '--min-tcb', 'ucode=256'], /USAGE.*--min-tcb.*"ucode=256"/],
+    ['a --min-launch-tcb component given twice', [S1, '--min-launch-tcb', 'bl=1,bl=2'], /USAGE.*--min-launch-tcb.*each once/],
+    ['a bad --min-version', [S1, '--min-version', '1.256'], /USAGE.*--min-version must be MAJOR\.MINOR/],
     ['reserved bytes set', [file('mbz.bin', (() => { const b = new Uint8Array(readFileSync(S1)); b[0x4c] = 1; return b; })())], /RESERVED_NONZERO.*0x04c\.\.0x050/],
   ];
   for (const [name, args, pattern] of usage) {
@@ -152,43 +190,69 @@ describe('cloister verify-evidence', () => {
     const collateral = JSON.parse(readFileSync(`${V}dcap-qvl/tdx_quote_collateral.json`, 'utf8')) as Record<string, string>;
     const t8Bundle = file('t8.json', JSON.stringify({ format: 'cloister-evidence/v1', platform: 'tdx', evidence: b64(T8), certificates: [], crls: [], collateral }));
 
-    it('accepts the real T8 quote, raw and as a bundle with collateral, at 2025-06-25, saying TCB status is unknown', async () => {
-      for (const path of [T8, t8Bundle]) {
-        const r = await cli('verify-evidence', path, '--at', '2025-06-25T00:00:00Z');
+    const collateralFile = `${V}dcap-qvl/tdx_quote_collateral.json`;
+    const withCollateral = ['--collateral', collateralFile, '--at', '2025-06-25T00:00:00Z'];
+
+    it('accepts the real T8 quote as a bundle with collateral, or raw with --collateral, at 2025-06-25: TCB UpToDate', async () => {
+      for (const args of [[t8Bundle, '--at', '2025-06-25T00:00:00Z'], [T8, ...withCollateral]]) {
+        const r = await cli('verify-evidence', ...args);
         assert.equal(r.code, 0, r.stderr + r.stdout);
         assert.match(r.stdout, /^ACCEPTED: TDX quote v4 \(TDX 1\.0 body\), chain to Intel SGX Root CA\n/);
-        assert.match(r.stdout, /tcb status {3}unknown/);
-        assert.match(r.stdout, /not implemented: collateral, crl/);
+        assert.match(r.stdout, /tcb status {3}UpToDate: platform UpToDate since 2024-03-13; module TDX_01 UpToDate since 2024-03-13; QE \(ISVSVN 6\) UpToDate since 2024-03-13 \(TCB evaluation data 17\)/);
       }
       const j = await cli('verify-evidence', t8Bundle, '--at', '2025-06-25', '--json');
       assert.equal(j.code, 0);
-      const v = JSON.parse(j.stdout) as { platform: string; checks: { id: string; status: string; detail?: string }[]; claims: { collateral: { verified: boolean } } };
+      const v = JSON.parse(j.stdout) as { platform: string; claims: { tcbStatus: string; tcb: { status: string; tcbDate: string; advisoryIds: string[] } } };
       assert.equal(v.platform, 'tdx');
-      assert.deepEqual(v.checks.find((c) => c.id === 'collateral'), { id: 'collateral', status: 'skipped', detail: 'TCB info / QE identity verification is not implemented; TCB status unknown' });
-      assert.equal(v.claims.collateral.verified, false);
+      assert.deepEqual([v.claims.tcbStatus, v.claims.tcb.tcbDate, v.claims.tcb.advisoryIds], ['UpToDate', '2024-03-13T00:00:00.000Z', []]);
+    });
+
+    it('rejects T8 without collateral (COLLATERAL_MISSING) unless --chain-only, and with stale collateral (COLLATERAL_EXPIRED)', async () => {
+      const none = await cli('verify-evidence', T8, '--at', '2025-06-25');
+      assert.equal(none.code, 1);
+      oneLine(none.stdout);
+      assert.match(none.stdout, /^REJECTED \[COLLATERAL_MISSING\] collateral\.present: .*--chain-only/);
+      const chain = await cli('verify-evidence', T8, '--at', '2025-06-25', '--chain-only');
+      assert.equal(chain.code, 0, chain.stdout + chain.stderr);
+      assert.match(chain.stdout, /tcb status {3}not evaluated \(--chain-only\)/);
+      assert.match(chain.stdout, /not evaluated: collateral, tcb, tcb-status/);
+      const stale = await cli('verify-evidence', T8, '--collateral', collateralFile);
+      assert.equal(stale.code, 1);
+      assert.match(stale.stdout, /^REJECTED \[COLLATERAL_EXPIRED\] collateral\.tcb-info: TCB info is valid 2025-06-19T10:16:03\.000Z\.\.2025-07-19T10:16:03\.000Z/);
     });
 
     it('maps --measurement to MRTD and checks --report-data; reads a TDX --policy file', async () => {
       const mrtd = '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7';
-      assert.equal((await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', mrtd)).code, 0);
-      const wrong = await cli('verify-evidence', T8, '--at', '2025-06-25', '--measurement', '00'.repeat(48));
+      assert.equal((await cli('verify-evidence', T8, ...withCollateral, '--measurement', mrtd)).code, 0);
+      const wrong = await cli('verify-evidence', T8, ...withCollateral, '--measurement', '00'.repeat(48));
       assert.equal(wrong.code, 1);
       oneLine(wrong.stdout);
       assert.match(wrong.stdout, /^REJECTED \[POLICY_MEASUREMENT\] policy\.mrtd: .*field MRTD/);
-      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--report-data', '00'.repeat(64))).stdout, /POLICY_REPORT_DATA.*REPORTDATA/);
+      assert.match((await cli('verify-evidence', T8, ...withCollateral, '--report-data', '00'.repeat(64))).stdout, /POLICY_REPORT_DATA.*REPORTDATA/);
       const policy = file('tdx-policy.json', JSON.stringify({ mrtds: [mrtd], rtmrs: [null, null, null, 'ab'.repeat(48)] }));
-      assert.match((await cli('verify-evidence', T8, '--at', '2025-06-25', '--policy', policy)).stdout, /POLICY_MEASUREMENT\] policy\.rtmrs: .*RTMR3/);
+      assert.match((await cli('verify-evidence', T8, ...withCollateral, '--policy', policy)).stdout, /POLICY_MEASUREMENT\] policy\.rtmrs: .*RTMR3/);
       const snpPolicy = await cli('verify-evidence', T8, '--policy', file('snp-policy.json', JSON.stringify({ vmpl: 0 })));
       assert.equal(snpPolicy.code, 2);
       assert.match(snpPolicy.stderr, /MALFORMED_POLICY.*\$\.vmpl: unknown field/);
     });
 
+    it('--event-log replays a CCEL log against the quote\'s RTMRs', async () => {
+      const T3 = `${V}go-tdx-guest/ccel/cos-113-tdx-quote.dat`;
+      const log = `${V}go-tdx-guest/ccel/ccel_data.dat`;
+      const ok = await cli('verify-evidence', T3, '--chain-only', '--at', '2025-01-01T00:00:00Z', '--event-log', log);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      const bad = await cli('verify-evidence', T8, '--chain-only', '--at', '2025-06-25T00:00:00Z', '--event-log', log);
+      assert.equal(bad.code, 1);
+      oneLine(bad.stdout);
+      assert.match(bad.stdout, /^REJECTED \[POLICY_MEASUREMENT\] event-log: rtmr0 .* is not the replay of the event log/);
+    });
+
     it('rejects the debug TD T4 with POLICY_DEBUG unless --allow-debug', async () => {
-      const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z');
+      const r = await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--chain-only');
       assert.equal(r.code, 1);
       oneLine(r.stdout);
       assert.match(r.stdout, /^REJECTED \[POLICY_DEBUG\] policy\.debug: .*field TDATTRIBUTES\.DEBUG: expected 0, actual 1/);
-      assert.equal((await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--allow-debug')).code, 0);
+      assert.equal((await cli('verify-evidence', T4, '--at', '2023-07-01T00:00:00Z', '--chain-only', '--allow-debug')).code, 0);
     });
 
     it('accepts a simulated TDX bundle only with --trust-simulated', async () => {
@@ -199,9 +263,11 @@ describe('cloister verify-evidence', () => {
         const missing = await cli('verify-evidence', T8, '--trust-simulated');
         assert.equal(missing.code, 2);
         assert.match(missing.stderr, /USAGE.*no TDX development root/);
-        const sim = await SimulatedTdx.create({}, { chain: await loadOrCreateTdxDevChain(dir) });
+        const chain = await loadOrCreateTdxDevChain(dir);
+        const sim = await SimulatedTdx.create({}, { chain });
         const raw = await new SimulatedTdxProvider(sim).getEvidence({ reportData: new Uint8Array(64).fill(0x42) });
-        const bundle = file('sim-tdx.json', assembleTdxBundle(raw).bytes);
+        const collateral = await createSimulatedCollateral(chain, parseQuote(raw.evidence), Date.now());
+        const bundle = file('sim-tdx.json', assembleTdxBundle(raw, { collateral }).bytes);
         const untrusted = await cli('verify-evidence', bundle);
         assert.equal(untrusted.code, 1);
         assert.match(untrusted.stdout, /^REJECTED \[UNTRUSTED_ROOT\] chain\.root: .*SIMULATED/);
@@ -213,8 +279,18 @@ describe('cloister verify-evidence', () => {
         // `cloister evidence` on TDX hardware (a TDX provider) writes a TDX bundle.
         const out = join(tmp, 'hw-tdx.json');
         const quiet = { ...processIo, stdout: () => undefined, stderr: () => undefined };
-        assert.equal(await evidenceCommand(['--out', out, '--report-data', '43'.repeat(64)], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim))), 0);
+        const pcs = (q: TdxQuote): Promise<TdxCollateral> => createSimulatedCollateral(chain, q, Date.now());
+        assert.equal(await evidenceCommand(['--out', out, '--report-data', '43'.repeat(64)], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 0);
         assert.equal((await cli('verify-evidence', out, '--trust-simulated', '--report-data', '43'.repeat(64))).code, 0);
+        const bare = join(tmp, 'hw-tdx-bare.json');
+        assert.equal(await evidenceCommand(['--out', bare, '--no-collateral'], quiet, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 0);
+        assert.match((await cli('verify-evidence', bare, '--trust-simulated')).stdout, /^REJECTED \[COLLATERAL_MISSING\]/);
+        assert.equal((await cli('verify-evidence', bare, '--trust-simulated', '--chain-only')).code, 0);
+        const errors: string[] = [];
+        const loud = { ...quiet, stderr: (s: string) => { errors.push(s); } };
+        assert.equal(await evidenceCommand(['--no-collateral', '--pcs-url', 'https://pccs.example'], loud, () => Promise.resolve(new SimulatedTdxProvider(sim)), pcs), 2);
+        assert.equal(await evidenceCommand(['--simulated', '--pcs-url', 'https://pccs.example'], loud), 2);
+        assert.match(errors.join(''), /contradict each other[^\n]*\n.*apply to TDX evidence only/s);
       } finally {
         if (saved === undefined) delete process.env.CLOISTER_STATE_DIR;
         else process.env.CLOISTER_STATE_DIR = saved;
@@ -227,6 +303,12 @@ describe('cloister verify-evidence', () => {
       ['a truncated TDX quote', [file('trunc-tdx.bin', new Uint8Array(readFileSync(T8)).subarray(0, 700))], /TRUNCATED/],
       ['--crl with TDX evidence', [T8, '--crl', S1_VCEK], /USAGE.*--crl applies to SEV-SNP evidence only/],
       ['--certs and --allow-provisional-tcb with TDX evidence', [t8Bundle, '--certs', S1_VCEK, '--allow-provisional-tcb'], /USAGE.*--certs, --allow-provisional-tcb apply to SEV-SNP evidence only/],
+      ['--collateral and --allow-tcb-status with SEV-SNP evidence', [`${V}go-sev-guest/attestation.bin`, '--collateral', `${V}dcap-qvl/tdx_quote_collateral.json`, '--allow-tcb-status', 'OutOfDate'], /USAGE.*--collateral, --allow-tcb-status apply to TDX evidence only/],
+      ['an unknown --allow-tcb-status', [T8, '--allow-tcb-status', 'UpToDate,Fine'], /USAGE.*--allow-tcb-status: "Fine" is not one of UpToDate/],
+      ['Revoked in --allow-tcb-status', [T8, '--allow-tcb-status', 'Revoked'], /Revoked is never accepted/],
+      ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_COLLATERAL.*is not JSON/],
+      ['a --collateral file without its members', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_COLLATERAL.*tcb_info: is required/],
+      ['--require-tsme and --min-tcb with TDX evidence', [T8, '--require-tsme', '--min-tcb', 'ucode=1'], /USAGE.*--min-tcb, --require-tsme apply to SEV-SNP evidence only/],
     ];
     for (const [name, args, pattern] of tdxUsage) {
       it(`exits 2 with one readable line on ${name}`, async () => {

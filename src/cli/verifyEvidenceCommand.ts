@@ -5,9 +5,11 @@ import { UsageError } from '../base/runtimeErrors.js';
 import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
 import { decodeEvidence, PLATFORM_LIST, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformName } from '../../attestation/evidence/platforms.js';
 import type { SnpVerdict } from '../../attestation/snp/evidence.js';
+import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
 import type { TdxVerdict } from '../../attestation/tdx/evidence.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { simulatedRoots } from './trustSimulated.js';
 import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS, platformPolicyWithMeasurements, policyWithOptions, readMeasurementsOption, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
@@ -18,8 +20,11 @@ Verify SEV-SNP or Intel TDX attestation evidence offline and check it against a 
   SEV-SNP: the report signature, the AMD certificate chain to the embedded AMD roots (Milan, Genoa,
     Turin), validity, CRLs.
   TDX: the quote signature, the QE report signature and its binding of the attestation key, the PCK
-    certificate chain to the embedded Intel SGX Root CA, validity. Not yet: Intel PCS collateral (TCB
-    info, QE identity) and CRLs, so the platform's TCB status is reported as unknown.
+    certificate chain to the embedded Intel SGX Root CA, validity; then Intel PCS collateral: TCB info and
+    QE identity signed by the TCB Signing certificate, the root CA and PCK CRLs, their validity windows, and
+    the TCB status of the platform, the TDX module and the QE as Intel's QVL evaluates it (UpToDate is
+    accepted by default). The collateral comes from the bundle or --collateral; without any the verdict is
+    a rejection (COLLATERAL_MISSING) unless --chain-only.
 
 FILE is, for SEV-SNP, a raw report (1184 bytes), an extended report (report + certificate table, as from
 SNP_GET_EXT_REPORT or configfs-tsm outblob+auxblob); for TDX a raw quote (version 4 or 5, as from
@@ -29,10 +34,31 @@ platform is read from the bundle's "platform" member or from the quote header.
 Options:
   --certs FILE              SEV-SNP only: PEM or DER certificates (VCEK/VLEK, ASK/ASVK, ARK; any order); repeatable
   --crl FILE                SEV-SNP only: PEM or DER CRL from AMD KDS; repeatable
+  --collateral FILE.json    TDX only: Intel PCS collateral in dcap-qvl's JSON shape (tcb_info, qe_identity, their
+                            issuer chains and signatures, root_ca_crl, pck_crl; docs/evidence-bundle.md); replaces
+                            the bundle's
+  --chain-only              TDX only: check signatures and the PCK chain alone; the TCB is not evaluated and the
+                            verdict says so
+  --event-log FILE          TDX only: the TD's CCEL event log (ACPI CCEL data); its replay must give the quote's
+                            RTMR0..RTMR3
+  --allow-tcb-status S[,S]  TDX only: accept these TCB statuses besides UpToDate (SWHardeningNeeded,
+                            ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate,
+                            OutOfDateConfigurationNeeded, TDRelaunchAdvised, TDRelaunchAdvisedConfigurationNeeded);
+                            repeatable; Revoked is never accepted
   --at ISO-8601             evaluate certificate and CRL validity at this time (default: now)
   --policy FILE.json        policy file for the evidence's platform (docs/policy.md)
   --allow-debug             accept a debuggable guest (SEV-SNP POLICY.DEBUG, TDX TDATTRIBUTES.DEBUG)
-  --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED)
+  --allow-provisional-tcb   SEV-SNP only: accept provisional firmware (CURRENT_TCB or firmware version != COMMITTED,
+                            or REPORTED_TCB above COMMITTED_TCB)
+  --min-tcb SPEC            SEV-SNP only: minimum REPORTED_TCB, CURRENT_TCB and COMMITTED_TCB per component, as
+                            comma-separated NAME=N with NAME fmc (Turin), bl, tee, snp, ucode: bl=3,snp=8,ucode=115
+  --min-launch-tcb SPEC     SEV-SNP only: minimum LAUNCH_TCB per component, the same way
+  --min-version MAJOR.MINOR SEV-SNP only: minimum firmware ABI version, current and committed (e.g. 1.55)
+  --require-smt-disabled    SEV-SNP only: require guest POLICY.SMT = 0 and PLATFORM_INFO.SMT_EN = 0
+  --require-tsme            SEV-SNP only: require PLATFORM_INFO.TSME_EN = 1
+  --require-ciphertext-hiding
+                            SEV-SNP only: require guest POLICY.CIPHERTEXT_HIDING_DRAM = 1 and
+                            PLATFORM_INFO.CIPHERTEXT_HIDING_DRAM_EN = 1
 ${MEASUREMENT_HELP}
   --report-data HEX         the exact expected REPORT_DATA / TDX REPORTDATA (64 bytes)
   --trust-root FILE         also trust this root certificate (PEM or DER); repeatable
@@ -41,7 +67,10 @@ ${MEASUREMENT_HELP}
   --json                    print the verdict and every parsed claim as JSON
   -h, --help                show this help
 
-SEV-SNP-only options given with TDX evidence are a usage error (exit 2), not silently ignored.
+Options for one platform given with the other's evidence are a usage error (exit 2), not silently ignored.
+
+Example:
+  cloister verify-evidence quote.dat --collateral collateral.json --at 2025-06-25T00:00:00Z
 
 Exit status: 0 accepted, 1 rejected, 2 usage error or unreadable/malformed input.
 `;
@@ -51,10 +80,20 @@ const usage = (message: string): UsageError => usageError(message, 'verify-evide
 const OPTIONS = {
   certs: { type: 'string', multiple: true },
   crl: { type: 'string', multiple: true },
+  collateral: { type: 'string' },
+  'chain-only': { type: 'boolean' },
+  'event-log': { type: 'string' },
+  'allow-tcb-status': { type: 'string', multiple: true },
   at: { type: 'string' },
   policy: { type: 'string' },
   'allow-debug': { type: 'boolean' },
   'allow-provisional-tcb': { type: 'boolean' },
+  'min-tcb': { type: 'string' },
+  'min-launch-tcb': { type: 'string' },
+  'min-version': { type: 'string' },
+  'require-smt-disabled': { type: 'boolean' },
+  'require-tsme': { type: 'boolean' },
+  'require-ciphertext-hiding': { type: 'boolean' },
   ...MEASUREMENT_OPTIONS,
   'report-data': { type: 'string' },
   json: { type: 'boolean' },
@@ -79,15 +118,17 @@ function summary(v: SnpVerdict): string {
 function tdxSummary(v: TdxVerdict): string {
   const passed = v.checks.filter((c) => c.status === 'pass').length;
   const skipped = v.checks.filter((c) => c.status === 'skipped');
-  const notRequested = skipped.filter((c) => c.id.startsWith('policy.')).map((c) => c.id.replace(/^policy\./, ''));
-  const notImplemented = skipped.filter((c) => !c.id.startsWith('policy.')).map((c) => c.id);
-  const c = v.claims as { version: number; bodyType: string; mrTd: string; reportData: string; chain?: { root: string } };
+  // Skipped because nothing was asked (a policy field, an event log), or because the TCB was not evaluated.
+  const evaluated = (id: string): boolean => (id.startsWith('policy.') && id !== 'policy.tcb-status') || id === 'event-log';
+  const notRequested = skipped.filter((c) => evaluated(c.id)).map((c) => c.id.replace(/^policy\./, ''));
+  const notEvaluated = skipped.filter((c) => !evaluated(c.id)).map((c) => c.id.replace(/^policy\./, ''));
+  const c = v.claims as { version: number; bodyType: string; mrTd: string; reportData: string; chain?: { root: string }; tcb: { status: string; summary: string; tcbEvaluationDataNumber: number } | null };
   return [
     `ACCEPTED: TDX quote v${c.version} (${c.bodyType} body), chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
     `  mrtd         ${c.mrTd}`,
     `  report_data  ${c.reportData}`,
-    '  tcb status   unknown: TCB info / QE identity verification is not implemented',
-    `  checks       ${passed} passed${notRequested.length > 0 ? `; not requested: ${notRequested.join(', ')}` : ''}${notImplemented.length > 0 ? `; not implemented: ${notImplemented.join(', ')}` : ''}`,
+    `  tcb status   ${c.tcb === null ? 'not evaluated (--chain-only)' : `${c.tcb.status}: ${c.tcb.summary} (TCB evaluation data ${c.tcb.tcbEvaluationDataNumber})`}`,
+    `  checks       ${passed} passed${notRequested.length > 0 ? `; not requested: ${notRequested.join(', ')}` : ''}${notEvaluated.length > 0 ? `; not evaluated: ${notEvaluated.join(', ')}` : ''}`,
     '',
   ].join('\n');
 }
@@ -107,10 +148,24 @@ const SUMMARIES: { readonly [N in PlatformName]: (v: Verdict<N>) => string } = {
 
 const summaryOf = <N extends PlatformName>(v: Verdict<N>): string => SUMMARIES[v.platform](v);
 
-/** Options a platform's verifier cannot use, as their flags: --certs and --crl where it takes no supplied endorsements, policy options its policy lacks. */
+/** Options a platform's verifier cannot use, as their flags: --certs and --crl where it takes no supplied endorsements, --collateral and --chain-only where it takes no collateral, policy options its policy lacks. */
 function unusableFlags<N extends PlatformName>(platform: PlatformEntry<N>, values: Values): string[] {
   const endorsements = platform.usesSuppliedEndorsements ? [] : (['certs', 'crl'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
-  return [...endorsements, ...unsupportedPolicyFlags(platform, values)];
+  const collateral = platform.takesCollateral ? [] : (['collateral', 'chain-only', 'event-log'] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
+  return [...endorsements, ...collateral, ...unsupportedPolicyFlags(platform, values)];
+}
+
+async function collateralOption(io: CliIo, path: string): Promise<TdxCollateral> {
+  const text = new TextDecoder().decode(await readInput(io, path, 'collateral'));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ParseError('MALFORMED_COLLATERAL', `${path} is not JSON: ${(cause as Error).message}`, { field: '--collateral', cause });
+  }
+  const read = readTdxCollateral(json, path);
+  if (read.collateral === undefined) throw new ParseError('MALFORMED_COLLATERAL', `${path} is not collateral JSON: ${read.problems.join('; ')}`, { field: '--collateral' });
+  return read.collateral;
 }
 
 async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: Values, decoded: DecodedEvidenceOf<N>, at: Date | undefined): Promise<Verdict<N>> {
@@ -138,9 +193,11 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
   }
   const additionalRoots = await trustRoots(io, values);
   if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedRoots(platform.name, 'verify-evidence')));
-  const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, additionalRoots });
-  const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : decoded.evidence;
-  return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, ...(at === undefined ? {} : { at }) });
+  const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, hasher: nodeHasher, additionalRoots });
+  const collateral = values.collateral === undefined ? {} : { collateral: await collateralOption(io, values.collateral) };
+  const eventLog = values['event-log'] === undefined ? {} : { eventLog: await readInput(io, values['event-log'], 'event log') };
+  const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : { ...decoded.evidence, ...collateral, ...eventLog };
+  return verifyDecoded({ platform: platform.name, evidence }, policy, { verifier, hasher: nodeHasher, ...(at === undefined ? {} : { at }), ...(values['chain-only'] === true ? { chainOnly: true } : {}) });
 }
 
 async function trustRoots(io: CliIo, values: Values): Promise<Uint8Array[]> {

@@ -8,7 +8,7 @@ import { problem, sendProblem } from '../base/problems.js';
 import type { EvidenceService } from './evidenceService.js';
 import { evidenceRoutes } from './routes/evidenceRoutes.js';
 import { ohttpRoutes, type OhttpRouteOptions } from './routes/ohttpRoutes.js';
-import { statusRoutes } from './routes/statusRoutes.js';
+import { statusRoutes, type CollateralStatus } from './routes/statusRoutes.js';
 import type { TlsCertificateInfo } from './tlsIdentity.js';
 
 export { EVIDENCE_PATH, FRESH_EVIDENCE_PATH } from './routes/evidenceRoutes.js';
@@ -22,6 +22,8 @@ export interface AppOptions {
   readonly tls?: { readonly info: TlsCertificateInfo };
   /** The Oblivious HTTP gateway and its key configurations. */
   readonly ohttp?: OhttpRouteOptions;
+  /** The TDX collateral kept current, shown on /status. */
+  readonly collateral?: () => CollateralStatus;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -50,9 +52,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return sendProblem(reply, 'INTERNAL');
   });
 
-  const { evidence, tls, ohttp } = options;
+  const { evidence, tls, ohttp, collateral } = options;
   const keysCacheSeconds = evidence.bindsKeys ? ohttp?.cacheSeconds : undefined;
-  void app.register(statusRoutes, { evidence, ...(tls === undefined ? {} : { tls }), ...(ohttp === undefined ? {} : { keyConfigs: ohttp.keyConfigs }) });
+  void app.register(statusRoutes, { evidence, ...(tls === undefined ? {} : { tls }), ...(ohttp === undefined ? {} : { keyConfigs: ohttp.keyConfigs }), ...(collateral === undefined ? {} : { collateral }) });
   void app.register(evidenceRoutes, { evidence, ...(keysCacheSeconds === undefined ? {} : { keysCacheSeconds }) });
   if (ohttp !== undefined) void app.register(ohttpRoutes, ohttp);
   return app;

@@ -7,8 +7,10 @@ import { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { KdsError } from '../../attestation/snp/kds.js';
 import type { Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseQuote } from '../../attestation/tdx/quote.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import type { TimerHandle } from '../base/timer.js';
 import { createLogger, errorFields } from '../base/log.js';
@@ -23,9 +25,14 @@ import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
 import { checkRotationSchedule } from '../ohttp/rotationSchedule.js';
 import { echoRoute, targetRouter } from '../ohttp/target.js';
+import type { BundleInputs } from '../tee/assembleBundle.js';
+import { CollateralCache, type CollateralFetch, type CollateralSource } from '../tee/collateralSource.js';
 import { detectEvidenceProvider, type EvidenceSource } from '../tee/detectProvider.js';
+import { PcsCollateralSource } from '../tee/pcsCollateralSource.js';
+import { KdsCertificateProvider, type KdsCertificateOptions } from '../tee/kdsCertificates.js';
 import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
+import { SimulatedCollateralSource } from '../tee/sim/simulatedCollateral.js';
 import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
@@ -36,7 +43,8 @@ import { TlsIdentity } from './tlsIdentity.js';
 /** Where attestation evidence comes from. */
 export type TeeConfig =
   /** The machine's TEE: configfs-tsm, /dev/sev-guest or /dev/tdx_guest (`source` forces one). */
-  | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'> }
+  /** The machine's TEE; on TDX its collateral comes from Intel PCS, or the PCCS at `pcsUrl`. */
+  | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'>; readonly pcsUrl?: string }
   /** The simulated TEE, signed by a development root kept in the state directory: nothing is confidential. */
   | { readonly kind: 'simulated'; readonly platform: TeePlatform; readonly product?: Product }
   /** An evidence provider made elsewhere (tests, embedders). */
@@ -44,8 +52,20 @@ export type TeeConfig =
 
 export interface ServerConfig {
   readonly tee: TeeConfig;
-  /** TDX collateral to put into every TDX evidence bundle. */
+  /** TDX collateral to put into every TDX evidence bundle, as given: never refreshed. */
   readonly collateral?: TdxCollateral;
+  /**
+   * Where TDX collateral comes from when `collateral` is not given: fetched at boot for the platform's quote
+   * and again before it expires (an Intel PCS fetcher on hardware). The simulated TDX TEE brings its own,
+   * signed by its development keys.
+   */
+  readonly collateralSource?: CollateralSource;
+  /**
+   * SEV-SNP certificates from AMD KDS for evidence whose host supplies none (src/tee/kdsCertificates.ts). Default:
+   * on with the machine's TEE, off with the simulated TEE (it has its own development chain) and a given
+   * provider; false turns it off. Failures are logged and the evidence goes out without them.
+   */
+  readonly kds?: Omit<KdsCertificateOptions, 'onError'> | false;
   /** RA-TLS certificate validity in seconds (default 3600); undefined `tls: false` serves plain HTTP. */
   readonly certValiditySeconds?: number;
   /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
@@ -74,6 +94,8 @@ export interface CloisterServer {
   readonly logger: Logger;
   readonly keyStore: OhttpKeyStore;
   readonly evidence: EvidenceService;
+  /** The TDX collateral kept current from a CollateralSource; undefined without one (or on SEV-SNP). */
+  readonly collateral: CollateralCache | undefined;
   /** Undefined over plain HTTP. */
   readonly identity: TlsIdentity | undefined;
   /** The model packs served (their manifests). */
@@ -83,32 +105,80 @@ export interface CloisterServer {
   close(): Promise<void>;
 }
 
-async function openProvider(tee: TeeConfig): Promise<EvidenceProvider> {
+interface OpenedTee {
+  readonly provider: EvidenceProvider;
+  /** The TDX collateral of this TEE: Intel PCS on hardware, the development keys on the simulated TEE. */
+  readonly collateralSource?: CollateralSource;
+}
+
+async function openTee(tee: TeeConfig): Promise<OpenedTee> {
   switch (tee.kind) {
     case 'hardware':
-      return detectEvidenceProvider(tee.source === undefined ? {} : { override: tee.source });
+      return { provider: await detectEvidenceProvider(tee.source === undefined ? {} : { override: tee.source }), collateralSource: new PcsCollateralSource(tee.pcsUrl === undefined ? {} : { baseUrl: tee.pcsUrl }) };
     case 'provider':
-      return tee.open();
+      return { provider: await tee.open() };
     case 'simulated':
       return SIMULATED[tee.platform](tee);
   }
 }
 
 /** The simulated TEE of each platform, behind the real configfs-tsm code path. */
-const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Product }) => Promise<EvidenceProvider> } = {
-  'sev-snp': async (tee) => openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() })),
-  tdx: async () => openSimulatedTdxConfigfsProvider(await SimulatedTdx.create({}, { stateDir: defaultStateDir() })),
+const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Product }) => Promise<OpenedTee> } = {
+  'sev-snp': async (tee) => ({ provider: await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() })) }),
+  tdx: async () => {
+    const sim = await SimulatedTdx.create({}, { stateDir: defaultStateDir() });
+    return { provider: await openSimulatedTdxConfigfsProvider(sim), collateralSource: new SimulatedCollateralSource(sim.chain) };
+  },
 };
+
+/** The KDS options in effect: config.kds, else on for the machine's TEE only. */
+export function kdsOptions(config: Pick<ServerConfig, 'tee' | 'kds'>): Omit<KdsCertificateOptions, 'onError'> | false {
+  return config.kds ?? (config.tee.kind === 'hardware' ? {} : false);
+}
 
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
   const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS };
   const fragile = checkRotationSchedule(schedule);
-  const provider = await openProvider(config.tee);
-  const logger = createLogger({ simulated: provider.simulated, platform: provider.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  const tee = await openTee(config.tee);
+  const opened = tee.provider;
+  const logger = createLogger({ simulated: opened.simulated, platform: opened.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
+  const kds = kdsOptions(config);
+  const provider =
+    kds === false
+      ? opened
+      : new KdsCertificateProvider(opened, {
+          ...kds,
+          onError: (e) => {
+            logger.warn({ ...errorFields(e), ...(e instanceof KdsError ? { url: e.url, status: e.status } : {}) }, 'no SEV-SNP certificates from AMD KDS: the evidence goes out with only what the host supplied');
+          },
+        });
   for (const warning of fragile) logger.warn(schedule, warning);
-  const endorsements = config.collateral === undefined ? {} : { collateral: config.collateral };
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
+  const collateralSource = config.collateral === undefined ? (config.collateralSource ?? tee.collateralSource) : undefined;
+  const collateralFields = (source: CollateralSource, f: CollateralFetch): Record<string, string> => ({ collateral: source.name, nextUpdate: f.nextUpdate.toISOString(), refreshAt: f.refreshAt.toISOString() });
+  const collateral =
+    collateralSource === undefined || provider.platform !== 'tdx'
+      ? undefined
+      : await CollateralCache.start({
+          source: collateralSource,
+          // Any quote names the platform: its PCK certificate carries the FMSPC and PCK CA.
+          quote: parseQuote((await provider.getEvidence({ reportData: new Uint8Array(64) })).evidence),
+          // The certificate and the boot bundle carry collateral: issue them again with the new one.
+          onRefresh: async (fetched) => {
+            logger.info(collateralFields(collateralSource, fetched), 'TDX collateral refreshed');
+            if (services.identity !== undefined) await services.identity.rotate();
+            else await services.evidence?.refreshBoot();
+          },
+          onError: (e) => {
+            logger.error(errorFields(e), 'TDX collateral refresh failed; the current collateral stays until the retry');
+          },
+        });
+  if (collateral !== undefined) logger.info(collateralFields(collateral.source, collateral.current), 'TDX collateral');
+  const endorsements = (): BundleInputs => {
+    const current = collateral?.collateral ?? config.collateral;
+    return current === undefined ? {} : { collateral: current };
+  };
   const keyStore = await OhttpKeyStore.create({
     ...schedule,
     ...(config.ohttp?.now === undefined ? {} : { now: config.ohttp.now }),
@@ -179,13 +249,15 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     cacheSeconds,
     ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
   };
-  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }) });
+  const collateralStatus = collateral === undefined ? undefined : () => ({ source: collateral.source.name, nextUpdate: collateral.current.nextUpdate, refreshAt: collateral.current.refreshAt });
+  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }), ...(collateralStatus === undefined ? {} : { collateral: collateralStatus }) });
   if (identity !== undefined) {
     const server: unknown = app.server;
     if (!(server instanceof TlsServer)) throw new CloisterError('INVALID_STATE', 'fastify did not create a TLS server');
     identity.attach(server);
   }
   const close = async (): Promise<void> => {
+    collateral?.close();
     identity?.close();
     keyStore.close();
     await queue.close();
@@ -199,6 +271,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     logger,
     keyStore,
     evidence,
+    collateral,
     identity,
     packs: manifests,
     close,
@@ -207,6 +280,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
       try {
         address = await app.listen({ host, port });
       } catch (e) {
+        collateral?.close();
         identity?.close();
         keyStore.close();
         throw e;

@@ -2,7 +2,7 @@
 // keys) and fresh bundles on demand (REPORT_DATA binds a client nonce and the keys), rate-limited,
 // with their acquisition latency measured.
 import { bootReportData, freshReportData, KEYS_DIGEST_SIZE } from '../../attestation/evidence/reportData.js';
-import { assembleBundle, type EvidenceBundle, type SnpBundleInputs, type TdxBundleInputs } from '../tee/assembleBundle.js';
+import { assembleBundle, type BundleInputs, type EvidenceBundle } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { LatencyWindow } from '../base/latency.js';
 import { TokenBucket } from '../base/tokenBucket.js';
@@ -17,8 +17,8 @@ export interface EvidenceServiceOptions {
   readonly freshPerSecond?: number;
   readonly freshBurst?: number;
   readonly now?: () => number;
-  /** Endorsements from a cache, put into every bundle: certificates, CRLs, TDX collateral. */
-  readonly endorsements?: SnpBundleInputs & TdxBundleInputs;
+  /** Endorsements from a cache, put into every bundle: certificates, CRLs, TDX collateral; a function is read at each assembly. */
+  readonly endorsements?: BundleInputs | (() => BundleInputs);
 }
 
 export class RateLimitedError extends RuntimeError {
@@ -38,7 +38,7 @@ export class EvidenceService {
   readonly bindsKeys: boolean;
   readonly #bucket: TokenBucket;
   readonly #now: () => number;
-  readonly #endorsements: SnpBundleInputs & TdxBundleInputs;
+  readonly #endorsements: () => BundleInputs;
   #boot: EvidenceBundle | undefined;
 
   private constructor(options: EvidenceServiceOptions) {
@@ -46,7 +46,8 @@ export class EvidenceService {
     this.#keysDigest = options.keysDigest ?? (() => new Uint8Array(KEYS_DIGEST_SIZE));
     this.bindsKeys = options.keysDigest !== undefined;
     this.#now = options.now ?? (() => performance.now());
-    this.#endorsements = options.endorsements ?? {};
+    const endorsements = options.endorsements ?? {};
+    this.#endorsements = typeof endorsements === 'function' ? endorsements : () => endorsements;
     this.#bucket = new TokenBucket(options.freshPerSecond ?? 20, options.freshBurst ?? 40, this.#now);
   }
 
@@ -73,7 +74,7 @@ export class EvidenceService {
 
   async refreshBoot(): Promise<EvidenceBundle> {
     const raw = await this.provider.getEvidence({ reportData: await bootReportData(this.#keysDigest()) });
-    const bundle = assembleBundle(raw, this.#endorsements);
+    const bundle = assembleBundle(raw, this.#endorsements());
     this.#boot = bundle;
     this.#bundles.set(bundle.id, bundle);
     return bundle;
@@ -90,7 +91,7 @@ export class EvidenceService {
     const reportData = await freshReportData(nonce, this.#keysDigest());
     const started = this.#now();
     const raw = await this.provider.getEvidence({ reportData });
-    const bundle = assembleBundle(raw, this.#endorsements);
+    const bundle = assembleBundle(raw, this.#endorsements());
     this.freshLatency.record(this.#now() - started);
     return bundle;
   }

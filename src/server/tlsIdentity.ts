@@ -7,7 +7,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
 import { keysDigest } from '../../attestation/evidence/reportData.js';
 import { issueAttestedCertificate, spkiOf, DEFAULT_VALIDITY_SECONDS, type AttestedCertificate } from '../tee/ratls/issue.js';
-import type { SnpBundleInputs, TdxBundleInputs } from '../tee/assembleBundle.js';
+import type { BundleInputs } from '../tee/assembleBundle.js';
 import type { EvidenceProvider } from '../tee/provider.js';
 import { MAX_TIMER_MS, unrefTimer, type TimerHandle } from '../base/timer.js';
 
@@ -30,7 +30,8 @@ export interface TlsIdentityOptions {
   /** Delay before retrying a failed rotation, in ms (default 30 000). */
   readonly retryMs?: number;
   readonly dnsNames?: readonly string[];
-  readonly bundleInputs?: SnpBundleInputs & TdxBundleInputs;
+  /** CRLs, certificates, TDX collateral for the certificate's bundle; a function is read at each issuance. */
+  readonly bundleInputs?: BundleInputs | (() => BundleInputs);
   /** Clock (default Date.now). */
   readonly now?: () => number;
   /** Timer (default an unref'd setTimeout). */
@@ -97,7 +98,7 @@ export class TlsIdentity {
       validitySeconds,
       now: new Date((options.now ?? Date.now)()),
       ...(options.dnsNames === undefined ? {} : { dnsNames: options.dnsNames }),
-      ...(options.bundleInputs === undefined ? {} : { bundleInputs: options.bundleInputs }),
+      ...(options.bundleInputs === undefined ? {} : { bundleInputs: typeof options.bundleInputs === 'function' ? options.bundleInputs() : options.bundleInputs }),
     });
     const spki = spkiOf(createPublicKey(certificate.privateKey));
     return {

@@ -1,3 +1,5 @@
+import { parseQuote } from '../../attestation/tdx/quote.js';
+import { createSimulatedCollateral } from './sim/simulatedCollateral.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,11 +61,14 @@ describe('TDX evidence bundles', () => {
   it('assembleBundle dispatches on the platform; a simulated TDX bundle verifies under its development root only', async () => {
     const sim = await SimulatedTdx.create({}, { stateDir: mkdtempSync(join(tmpdir(), 'cloister-bundle-')) });
     const evidence = await new SimulatedTdxProvider(sim).getEvidence({ reportData: new Uint8Array(64).fill(7) });
-    const b = assembleBundle(evidence, { certificates: [new Uint8Array(1)] });
+    const issued = Date.now();
+    const collateral = await createSimulatedCollateral(sim.chain, parseQuote(evidence.evidence), issued);
+    const b = assembleBundle(evidence, { certificates: [new Uint8Array(1)], collateral });
     const d = decodeEvidenceBundle(b.bytes);
     assert.equal(d.platform, 'tdx');
     assert.equal(d.evidence.simulated, true);
-    assert.equal(b.freshUntil.toISOString(), '2050-01-01T00:00:00.000Z');
+    // Fresh until the collateral's nextUpdate, 30 days on, before the chain's 2050.
+    assert.ok(b.freshUntil.getTime() <= issued + 30 * 86_400_000 + 1000, b.freshUntil.toISOString());
     const trusted = await verifyTdxEvidence(d.evidence, { reportData: '07'.repeat(64) }, { verifier: new TdxVerifier({ additionalRoots: [sim.chain.root] }) });
     assert.equal(trusted.accepted, true, trusted.error?.message);
     assert.equal(trusted.simulated, true);

@@ -98,7 +98,8 @@ export function assembleTdxBundle(raw: RawEvidence, inputs: TdxBundleInputs = {}
   }, freshUntil);
 }
 
-type BundleInputs = SnpBundleInputs & TdxBundleInputs;
+/** Every platform's inputs; each assembler takes the ones it uses. */
+export type BundleInputs = SnpBundleInputs & TdxBundleInputs;
 
 /** Each platform's assembler, given the inputs it uses. */
 const ASSEMBLERS: { readonly [N in TeePlatform]: (raw: RawEvidence, inputs: BundleInputs) => EvidenceBundle } = {

@@ -5,7 +5,7 @@
 // each configuration yields the digests of every vCPU count in one pass.
 import { bytesEqual, toHex } from '../../bytes.js';
 import { ParseError } from '../../errors.js';
-import { webCryptoHasher, type Hasher } from '../hash.js';
+import { webCryptoHasher, type Hasher } from '../../hash.js';
 import { MAX_VCPUS, SnpLaunchCalculator, validateLaunchInputs, type LaunchConfig, type SnpLaunchInputs } from './launch.js';
 import { LAUNCH_DIGEST_SIZE } from './launchDigest.js';
 import { cmdlineBytes, type SevHashes } from './sevHashTable.js';

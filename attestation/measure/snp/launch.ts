@@ -10,7 +10,7 @@
 // The calculator caches the chain after 1, after 2 per (hashes page, VMM type) and each VMSA page's hash,
 // so that explainLaunchDigest.ts can recompute many variations cheaply.
 import { CloisterError, ParseError } from '../../errors.js';
-import { webCryptoHasher, type Hasher } from '../hash.js';
+import { webCryptoHasher, type Hasher } from '../../hash.js';
 import { LaunchDigest, PAGE_SIZE } from './launchDigest.js';
 import { parseSnpFirmware, type SnpFirmware } from './snpFirmware.js';
 import { sevHashes, sevHashesKey, sevHashesPage, type SevHashes } from './sevHashTable.js';

@@ -13,7 +13,7 @@
 import { CloisterError } from '../../errors.js';
 import { dataView } from '../../bytes.js';
 import { defineLayout } from '../../layout.js';
-import { webCryptoHasher, type Hasher } from '../hash.js';
+import { webCryptoHasher, type Hasher } from '../../hash.js';
 
 export const PAGE_SIZE = 0x1000;
 export const LAUNCH_DIGEST_SIZE = 48;

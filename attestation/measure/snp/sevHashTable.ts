@@ -12,7 +12,7 @@ import { ParseError } from '../../errors.js';
 import { bytesEqual, toHex } from '../../bytes.js';
 import { defineLayout } from '../../layout.js';
 import { guidToBytes, guidToString } from '../firmwareTable.js';
-import type { Hasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
 import { PAGE_SIZE } from './launchDigest.js';
 
 export const SEV_HASH_TABLE_GUIDS = {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromHex, toHex } from '../../bytes.js';
 import { CloisterError } from '../../errors.js';
-import { webCryptoHasher } from '../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 import { vector } from '../../testing/vectors.js';
 import { BSP_EIP, SnpLaunchCalculator, snpLaunchDigest, VMSA, vmsaRegisters, type SnpLaunchInputs, type VmmType } from './index.js';
 

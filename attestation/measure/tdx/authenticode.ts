@@ -17,8 +17,8 @@
 // as loaded (sbsign and pesign pad unsigned images to 8 bytes before signing, which changes the file).
 import { dataView } from '../../bytes.js';
 import { ParseError } from '../../errors.js';
-import type { Hasher } from '../hash.js';
-import { webCryptoHasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 
 const E_LFANEW = 0x3c;
 const COFF_HEADER = 0x14;

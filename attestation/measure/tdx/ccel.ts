@@ -18,8 +18,8 @@
 // in errors are from the start of the log.
 import { bytesEqual, dataView } from '../../bytes.js';
 import { ParseError } from '../../errors.js';
-import type { Hasher } from '../hash.js';
-import { webCryptoHasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 import { eventTypeName, TCG_EVENT_TYPES, TPM_ALG } from './eventTypes.js';
 
 export interface CcelEvent {

@@ -17,8 +17,8 @@
 // heap_end_ptr) before they hand the image to the firmware over fw_cfg, so the kernel digest is that of the
 // patched image: the `qemu` option applies that patch (qemuKernel.ts), or callers pass the kernel as the firmware
 // sees it (docs/measure.md, "TDX").
-import type { Hasher } from '../hash.js';
-import { webCryptoHasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 import { authenticodeHash } from './authenticode.js';
 import { TCG_EVENT_TYPES } from './eventTypes.js';
 import type { QemuKernelLoad } from './qemuKernel.js';

@@ -1,8 +1,8 @@
 // Why a TDX quote's MRTD and RTMRs do or do not match what a firmware image, a kernel, an initrd, a command line
 // and an event log predict, in one line naming the first difference.
 import { bytesEqual, toHex } from '../../bytes.js';
-import type { Hasher } from '../hash.js';
-import { webCryptoHasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 import { parseCcelEventLog, replayRtmrs } from './ccel.js';
 import type { CcelEvent } from './ccel.js';
 import { directBootEvents, predictedRtmrs, type DirectBootOptions } from './directBoot.js';

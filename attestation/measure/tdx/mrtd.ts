@@ -11,8 +11,8 @@
 // two depends on the VMM: upstream KVM (Linux 6.16+, QEMU 10.1+) adds and extends page by page ('single-pass');
 // the QEMU 8 / KVM trees of Intel's TDX early releases added all of a section's pages before extending any
 // ('two-pass'), which gives another MRTD for the same image.
-import type { Hasher } from '../hash.js';
-import { webCryptoHasher } from '../hash.js';
+import type { Hasher } from '../../hash.js';
+import { webCryptoHasher } from '../../hash.js';
 import { PAGE_SIZE, parseTdvfDescriptor, TDVF_ATTRIBUTES } from './tdvf.js';
 import type { TdvfSection } from './tdvf.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { webCryptoHasher } from '../../../attestation/measure/hash.js';
+import { webCryptoHasher } from '../../../attestation/hash.js';
 import { nodeHasher } from './nodeHasher.js';
 
 describe('nodeHasher', () => {

@@ -2,7 +2,7 @@
 // incremental hashing, so the many small digests of a launch-digest chain cost no thread-pool round trip
 // and large inputs are hashed part by part without being joined.
 import { createHash, hash } from 'node:crypto';
-import type { Hasher } from '../../../attestation/measure/hash.js';
+import type { Hasher } from '../../../attestation/hash.js';
 
 const ALGORITHM = { 'SHA-256': 'sha256', 'SHA-384': 'sha384' } as const;
 

@@ -12,6 +12,15 @@ export interface StatusRouteOptions {
   readonly tls?: { readonly info: TlsCertificateInfo };
   /** The OHTTP key configurations served, when the gateway runs. */
   readonly keyConfigs?: () => readonly Uint8Array[];
+  /** The TDX collateral kept current from a source, when there is one. */
+  readonly collateral?: () => CollateralStatus;
+}
+
+export interface CollateralStatus {
+  /** The CollateralSource's name: says SIMULATED for the simulated TEE's. */
+  readonly source: string;
+  readonly nextUpdate: Date;
+  readonly refreshAt: Date;
 }
 
 /** A fastify plugin. */
@@ -22,7 +31,8 @@ export function statusRoutes(app: FastifyInstance, options: StatusRouteOptions):
     const { notBefore, notAfter, spkiSha256 } = options.tls.info;
     return { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString(), spkiSha256 };
   };
-  const keyConfigs = options.keyConfigs;
+  const { keyConfigs, collateral } = options;
+  const collateralStatus = (c: CollateralStatus): { source: string; nextUpdate: string; refreshAt: string } => ({ source: c.source, nextUpdate: c.nextUpdate.toISOString(), refreshAt: c.refreshAt.toISOString() });
   app.get('/status', () => ({
     service: 'cloister',
     tee: evidence.simulated ? 'SIMULATED (development root, not a real TEE: nothing here is confidential)' : evidence.provider.name,
@@ -33,6 +43,7 @@ export function statusRoutes(app: FastifyInstance, options: StatusRouteOptions):
     tls: tlsStatus(),
     memoryHygiene: hygieneStatus(),
     ...(keyConfigs === undefined ? {} : { ohttp: { gateway: OHTTP_GATEWAY_PATH, keyIds: keyConfigs().map((c) => c[0]) } }),
+    ...(collateral === undefined ? {} : { collateral: collateralStatus(collateral()) }),
   }));
   return Promise.resolve();
 }

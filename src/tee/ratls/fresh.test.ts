@@ -8,13 +8,17 @@ import { fromHex } from '../../../attestation/bytes.js';
 import { verifyFreshEvidence } from '../../../attestation/ratls/verifyFresh.js';
 import type { RaTlsPolicy } from '../../../attestation/ratls/verifyCertificate.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
+import type { TdxCollateral } from '../../../attestation/tdx/collateral.js';
+import { parseQuote } from '../../../attestation/tdx/quote.js';
 import { TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
 import { assembleBundle } from '../assembleBundle.js';
 import type { EvidenceProvider } from '../provider.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';
-import { createTdxDevChain, SimulatedTdx, SimulatedTdxProvider, type TdxDevChain } from '../sim/tdxSimulator.js';
+import { createSimulatedCollateral } from '../sim/simulatedCollateral.js';
+import { createTdxDevChain, type TdxDevChain } from '../sim/tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
 import { createRaTlsCertificate, issueAttestedCertificate, spkiOf, type AttestedCertificate } from './issue.js';
 
 const now = new Date('2026-06-01T12:00:00Z');
@@ -31,12 +35,13 @@ let tdx: SimulatedTdxProvider;
 let snpCert: AttestedCertificate;
 let tdxCert: AttestedCertificate;
 let verifiers: { snpVerifier: SnpVerifier; tdxVerifier: TdxVerifier; at: Date };
+let tdxCollateral: TdxCollateral;
 
 /** What POST /v1/attestation/fresh answers: a bundle whose REPORT_DATA binds the nonce and the keys. */
 async function freshBundle(provider: EvidenceProvider, cert: AttestedCertificate, options: { nonce?: Uint8Array; reportData?: Uint8Array } = {}): Promise<Uint8Array> {
   const spki = parseCertificate(cert.certificateDer).spki;
   const reportData = options.reportData ?? (await freshReportData(options.nonce ?? nonce, await keysDigest(spki, keyConfigs)));
-  return assembleBundle(await provider.getEvidence({ reportData }), {}).bytes;
+  return assembleBundle(await provider.getEvidence({ reportData }), provider.platform === 'tdx' ? { collateral: tdxCollateral } : {}).bytes;
 }
 
 const check = (bundle: Uint8Array, cert = snpCert, policy: RaTlsPolicy = {}, snpVerifier = verifiers.snpVerifier) => verifyFreshEvidence(cert.certificateDer, nonce, bundle, policy, { ...verifiers, snpVerifier });
@@ -48,7 +53,8 @@ before(async () => {
   snp = new SimulatedSnpProvider(await SimulatedSnp.create({}, { chain }));
   tdx = new SimulatedTdxProvider(await SimulatedTdx.create({}, { chain: tdxChain }));
   snpCert = await issueAttestedCertificate({ provider: snp, keyConfigs, now });
-  tdxCert = await issueAttestedCertificate({ provider: tdx, keyConfigs, now });
+  tdxCollateral = await createSimulatedCollateral(tdxChain, parseQuote((await tdx.getEvidence({ reportData: new Uint8Array(64) })).evidence), now.getTime());
+  tdxCert = await issueAttestedCertificate({ provider: tdx, keyConfigs, now, bundleInputs: { collateral: tdxCollateral } });
   verifiers = { snpVerifier: new SnpVerifier({ trustedRoots: [chain.ark] }), tdxVerifier: new TdxVerifier({ trustedRoots: [tdxChain.root] }), at };
 });
 

@@ -16,7 +16,10 @@ import { parseCertificate } from '../../../attestation/x509.js';
 import { decodeEvidenceBundle } from '../../../attestation/evidence/platforms.js';
 import { createDevChain, type DevChain } from '../sim/devChain.js';
 import { SimulatedSnp, SimulatedSnpProvider } from '../sim/snpSimulator.js';
-import { createTdxDevChain, SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
+import { createSimulatedCollateral } from '../sim/simulatedCollateral.js';
+import { parseQuote } from '../../../attestation/tdx/quote.js';
+import { createTdxDevChain } from '../sim/tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from '../sim/tdxSimulator.js';
 import { createRaTlsCertificate, issueAttestedCertificate, spkiOf, type AttestedCertificate } from './issue.js';
 
 const now = new Date('2026-06-01T12:00:00Z');
@@ -173,7 +176,9 @@ describe('RA-TLS with the simulated TDX TEE', () => {
   it('accepts a genuine certificate and rejects evidence for another key', async () => {
     const dev = await createTdxDevChain();
     const sim = await SimulatedTdx.create({}, { chain: dev });
-    const tdx = await issueAttestedCertificate({ provider: new SimulatedTdxProvider(sim), keyConfigs, now });
+    const provider = new SimulatedTdxProvider(sim);
+    const collateral = await createSimulatedCollateral(dev, parseQuote((await provider.getEvidence({ reportData: new Uint8Array(64) })).evidence), now.getTime());
+    const tdx = await issueAttestedCertificate({ provider, keyConfigs, now, bundleInputs: { collateral } });
     const tdxVerifier = new TdxVerifier({ trustedRoots: [dev.root] });
     const ok = await verifyAttestedCertificate(tdx.certificateDer, {}, { at, tdxVerifier, expectedKeyConfigs: keyConfigs });
     assert.equal(ok.accepted, true, ok.error?.message);

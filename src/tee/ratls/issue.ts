@@ -8,7 +8,7 @@ import * as x509 from '@peculiar/x509';
 import { toArrayBufferView } from '../../../attestation/bytes.js';
 import { raTlsReportData } from '../../../attestation/ratls/certificateBinding.js';
 import { encodeRaTlsExtension, ID_PE_CMW } from '../../../attestation/protocols/ratlsExtension.js';
-import { assembleBundle, type SnpBundleInputs, type TdxBundleInputs } from '../assembleBundle.js';
+import { assembleBundle, type BundleInputs } from '../assembleBundle.js';
 import type { EvidenceProvider } from '../provider.js';
 
 export const DEFAULT_VALIDITY_SECONDS = 3600;
@@ -26,7 +26,7 @@ export interface IssueOptions {
   /** DNS names for subjectAltName; none by default. */
   readonly dnsNames?: readonly string[];
   /** CRLs, extra certificates or TDX collateral for the bundle. */
-  readonly bundleInputs?: SnpBundleInputs & TdxBundleInputs;
+  readonly bundleInputs?: BundleInputs;
 }
 
 export interface AttestedCertificate {

@@ -3,7 +3,7 @@
 import type { PlatformName } from '../../../attestation/evidence/platforms.js';
 import { PRODUCTS } from '../../../attestation/snp/product.js';
 import { defaultStateDir, readDevRoot } from './devChain.js';
-import { readTdxDevRoot } from './tdxSimulator.js';
+import { readTdxDevRoot } from './tdxDevChain.js';
 
 /** Each platform's development roots in a state directory, and what a message calls them. */
 export const DEV_ROOTS: { readonly [N in PlatformName]: { readonly what: string; read(dir: string): Promise<Uint8Array[]> } } = {

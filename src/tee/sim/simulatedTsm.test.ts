@@ -9,7 +9,8 @@ import { createDevChain } from './devChain.js';
 import { parseQuote } from '../../../attestation/tdx/quote.js';
 import { TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider, simulatedSnpTree } from './simulatedTsm.js';
-import { createTdxDevChain, SimulatedTdx } from './tdxSimulator.js';
+import { createTdxDevChain } from './tdxDevChain.js';
+import { SimulatedTdx } from './tdxSimulator.js';
 import { SimulatedSnp } from './snpSimulator.js';
 
 describe('simulated TEE behind the emulated configfs-tsm tree', () => {

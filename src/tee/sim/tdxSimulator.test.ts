@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { encodePem, toArrayBufferView } from '../../../attestation/bytes.js';
+import { encodePem, toArrayBufferView, toHex } from '../../../attestation/bytes.js';
 import { CheckLog } from '../../../attestation/checks.js';
 import { CloisterError, type ErrorCode } from '../../../attestation/errors.js';
+import { parsePckExtensions } from '../../../attestation/tdx/pckExtensions.js';
 import { parseQuote, quoteSignedBytes, serializeQeReport, serializeQuote, TD_BODY_TYPE, type QeReportFields, type TdxQuote } from '../../../attestation/tdx/quote.js';
 import { expectedQeReportData, TdxVerifier } from '../../../attestation/tdx/verify.js';
 import { parseCertificate } from '../../../attestation/x509.js';
 import { nodeEcdsa } from '../../base/crypto/nodeEcdsa.js';
-import { createTdxDevChain, loadOrCreateTdxDevChain, readTdxDevRoot, SimulatedTdx, SimulatedTdxProvider, SIMULATED_TDX_ORGANIZATION, type TdxDevChain } from './tdxSimulator.js';
+import { createTdxDevChain, SIMULATED_CPUSVN, type TdxDevChain } from './tdxDevChain.js';
+import { SimulatedTdx, SimulatedTdxProvider } from './tdxSimulator.js';
 
 const subtle = globalThis.crypto.subtle;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -93,17 +92,10 @@ describe('simulated TDX', () => {
     assert.equal((await rejection(bytes, new TdxVerifier({ ecdsa: nodeEcdsa }))).code, 'UNTRUSTED_ROOT');
   });
 
-  it('says SIMULATED in every certificate name, and has the PCK chain shape', () => {
-    const [root, ca, pck] = [dev.root, dev.pckCa, dev.pck].map((d) => parseCertificate(d)) as [ReturnType<typeof parseCertificate>, ReturnType<typeof parseCertificate>, ReturnType<typeof parseCertificate>];
-    for (const c of [root, ca, pck]) {
-      assert.ok(new TextDecoder().decode(c.subject).includes(SIMULATED_TDX_ORGANIZATION));
-      assert.match(c.subjectCommonName ?? '', /SIMULATED/);
-      assert.equal(c.unhandledCritical.length, 0);
-    }
-    assert.deepEqual(root.basicConstraints, { ca: true, pathLength: 1 });
-    assert.deepEqual(ca.basicConstraints, { ca: true, pathLength: 0 });
-    assert.equal(pck.basicConstraints?.ca, false);
-    assert.equal(pck.extensions.has('1.2.840.113741.1.13.1'), false, 'no Intel SGX extensions');
+  it('puts the CPUSVN its PCK certificate certifies into the QE report', async () => {
+    const q = parseQuote(await (await SimulatedTdx.create({}, { chain: dev })).quote(reportData));
+    assert.deepEqual(q.qeReport.cpuSvn, parsePckExtensions(parseCertificate(dev.pck)).cpuSvn);
+    assert.equal(toHex(q.qeReport.cpuSvn), SIMULATED_CPUSVN);
   });
 
   it('produces version 5 quotes with a TDX 1.5 body', async () => {
@@ -185,33 +177,6 @@ describe('mutated simulated quotes fail the right check', () => {
   it('outside the development chain\'s validity: CERT_EXPIRED / CERT_NOT_YET_VALID', async () => {
     assert.equal((await rejection(q.raw, trusting, new Date('2051-01-01T00:00:00Z'))).code, 'CERT_EXPIRED');
     assert.equal((await rejection(q.raw, trusting, new Date('2024-06-01T00:00:00Z'))).code, 'CERT_NOT_YET_VALID');
-  });
-});
-
-describe('the TDX development root on disk', () => {
-  it('is created at first use, keeps only the certificates and the PCK key (0600), and is reused', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-state-'));
-    assert.equal(await readTdxDevRoot(dir), undefined);
-    const first = await loadOrCreateTdxDevChain(dir);
-    const again = await loadOrCreateTdxDevChain(dir);
-    assert.deepEqual(again.root, first.root);
-    assert.deepEqual(again.pck, first.pck);
-    assert.deepEqual(await readTdxDevRoot(dir), first.root);
-    const base = join(dir, 'dev-root', 'tdx');
-    assert.deepEqual(readdirSync(base).sort(), ['pck-ca.pem', 'pck.key.pem', 'pck.pem', 'root.pem']);
-    assert.equal(statSync(join(base, 'pck.key.pem')).mode & 0o777, 0o600);
-    assert.equal(statSync(base).mode & 0o777, 0o700);
-    // A simulator on the reloaded chain signs with the stored PCK key.
-    const sim = await SimulatedTdx.create({}, { stateDir: dir });
-    const raw = await new SimulatedTdxProvider(sim).getEvidence({ reportData });
-    const v = await new TdxVerifier({ trustedRoots: [first.root] }).verify(parseQuote(raw.evidence), { at });
-    assert.equal(v.chain.leaf, 'Cloister SIMULATED SGX PCK Certificate');
-  });
-
-  it('sits next to the SEV-SNP development roots without touching them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cloister-state-'));
-    await loadOrCreateTdxDevChain(dir);
-    assert.deepEqual(readdirSync(join(dir, 'dev-root')), ['tdx']);
   });
 });
 

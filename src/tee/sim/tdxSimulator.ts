@@ -1,20 +1,13 @@
 // The simulated Intel TDX quoting stack: byte-exact version 4 (or 5) quotes with the real layouts,
 // signed by a per-simulator attestation key that a simulated Quoting Enclave report binds, that
-// report signed by a development PCK key. The development chain is PCK-shaped (Root CA -> PCK
-// Platform CA -> PCK certificate, ECDSA P-256 SHA-256) and every name in it says SIMULATED. Like the
-// SEV-SNP development root (devChain.ts) it is created at first use in the state directory so that a
-// verifier in another process can be told to trust it; nothing real ever chains to it, and every
-// verifier rejects these quotes (UNTRUSTED_ROOT) unless told to trust that root.
-//
-// The development PCK certificate carries no Intel SGX extensions (FMSPC, TCB levels, PCE ID): no TCB
-// info exists for a simulated platform, so collateral checks have nothing to match, and a verifier
-// that requires those extensions rejects the certificate, as it should.
-import 'reflect-metadata';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
-import { concatBytes, decodePem, encodePem, fromHex, toArrayBufferView } from '../../../attestation/bytes.js';
-import { CloisterError, ParseError } from '../../../attestation/errors.js';
+// report signed by a development PCK key. The development chain (tdxDevChain.ts) is PCK-shaped (Root
+// CA -> PCK Platform CA -> PCK certificate with Intel SGX extensions, ECDSA P-256 SHA-256) and every
+// name in it says SIMULATED; every verifier rejects these quotes (UNTRUSTED_ROOT) unless told to trust
+// its root. The QE report's CPUSVN is the one the PCK certificate certifies, as on a real platform, and
+// simulatedCollateral.ts issues TCB info and QE identity that match these quotes.
+import { concatBytes, encodePem, fromHex, toArrayBufferView } from '../../../attestation/bytes.js';
+import { CloisterError } from '../../../attestation/errors.js';
+import { parsePckExtensions } from '../../../attestation/tdx/pckExtensions.js';
 import {
   ATTESTATION_KEY_TYPE_ECDSA_P256,
   INTEL_QE_VENDOR_ID,
@@ -28,110 +21,13 @@ import {
   type TdxQuoteFields,
 } from '../../../attestation/tdx/quote.js';
 import { expectedQeReportData } from '../../../attestation/tdx/verify.js';
+import { parseCertificate } from '../../../attestation/x509.js';
 import { assertReportData, type EvidenceProvider, type EvidenceRequest, type RawEvidence } from '../provider.js';
 import { defaultStateDir } from './devChain.js';
+import { loadOrCreateTdxDevChain, TDX_DEV_SIGNING as SIGN, type TdxDevChain } from './tdxDevChain.js';
 
 const subtle = globalThis.crypto.subtle;
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
-
-/** Every name in the TDX development chain carries this organization, so no one mistakes it for Intel's. */
-export const SIMULATED_TDX_ORGANIZATION = 'Cloister SIMULATED TEE development root (not Intel)';
-const DN = `OU=Development, O=${SIMULATED_TDX_ORGANIZATION}`;
-const ROOT_NAME = `CN=Cloister SIMULATED SGX Root CA, ${DN}`;
-const CA_NAME = `CN=Cloister SIMULATED SGX PCK Platform CA, ${DN}`;
-const PCK_NAME = `CN=Cloister SIMULATED SGX PCK Certificate, ${DN}`;
-
-export interface TdxDevChain {
-  /** DER certificates: the self-signed root, the PCK CA it issued, and the PCK certificate. */
-  readonly root: Uint8Array;
-  readonly pckCa: Uint8Array;
-  readonly pck: Uint8Array;
-  /** The PCK private key: signs QE reports. */
-  readonly pckKey: CryptoKey;
-}
-
-/** Creates a fresh development chain in memory. */
-export async function createTdxDevChain(): Promise<TdxDevChain> {
-  const [rootKeys, caKeys, pckKeys] = await Promise.all([
-    subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']),
-    subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']),
-    subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']),
-  ]);
-  const common = { notBefore: new Date(Date.UTC(2025, 0, 1)), notAfter: new Date(Date.UTC(2050, 0, 1)), signingAlgorithm: SIGN };
-  const caUsage = new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true);
-  // Intel's shapes: the root allows one CA below it, the PCK CA none, the PCK certificate is not a CA.
-  const root = await x509.X509CertificateGenerator.create({
-    ...common,
-    serialNumber: '01',
-    subject: ROOT_NAME,
-    issuer: ROOT_NAME,
-    publicKey: rootKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    extensions: [new x509.BasicConstraintsExtension(true, 1, true), caUsage],
-  });
-  const pckCa = await x509.X509CertificateGenerator.create({
-    ...common,
-    serialNumber: '02',
-    subject: CA_NAME,
-    issuer: ROOT_NAME,
-    publicKey: caKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), caUsage],
-  });
-  const pck = await x509.X509CertificateGenerator.create({
-    ...common,
-    serialNumber: '03',
-    subject: PCK_NAME,
-    issuer: CA_NAME,
-    publicKey: pckKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true)],
-  });
-  return { root: new Uint8Array(root.rawData), pckCa: new Uint8Array(pckCa.rawData), pck: new Uint8Array(pck.rawData), pckKey: pckKeys.privateKey };
-}
-
-const chainDir = (dir: string): string => join(dir, 'dev-root', 'tdx');
-
-/**
- * Loads the TDX development chain from `dir` (the state directory of devChain.ts), creating it at first
- * use. Only what is needed later is kept: the three certificates and the PCK key (mode 0600); the root
- * and PCK CA keys are dropped, nothing needs to issue under them again.
- */
-export async function loadOrCreateTdxDevChain(dir: string): Promise<TdxDevChain> {
-  const base = chainDir(dir);
-  const pem = async (file: string): Promise<Uint8Array> => {
-    const block = decodePem(await readFile(join(base, file), 'utf8'))[0];
-    if (block === undefined) throw new ParseError('MALFORMED_DER', `${join(base, file)} holds no PEM block`, { field: file });
-    return block.der;
-  };
-  try {
-    const pckKey = await subtle.importKey('pkcs8', toArrayBufferView(await pem('pck.key.pem')), ECDSA_P256, false, ['sign']);
-    return { root: await pem('root.pem'), pckCa: await pem('pck-ca.pem'), pck: await pem('pck.pem'), pckKey };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const chain = await createTdxDevChain();
-  await mkdir(base, { recursive: true, mode: 0o700 });
-  const key = encodePem('PRIVATE KEY', new Uint8Array(await subtle.exportKey('pkcs8', chain.pckKey)));
-  await writeFile(join(base, 'pck.key.pem'), key, { mode: 0o600 });
-  await chmod(join(base, 'pck.key.pem'), 0o600); // the mode above does not apply to a file that already existed
-  await writeFile(join(base, 'pck.pem'), encodePem('CERTIFICATE', chain.pck));
-  await writeFile(join(base, 'pck-ca.pem'), encodePem('CERTIFICATE', chain.pckCa));
-  // The root last: readTdxDevRoot finds it only once the chain is complete.
-  await writeFile(join(base, 'root.pem'), encodePem('CERTIFICATE', chain.root));
-  return chain;
-}
-
-/** The TDX development root as stored in `dir`, for a verifier told to trust the simulated TEE. */
-export async function readTdxDevRoot(dir: string): Promise<Uint8Array | undefined> {
-  try {
-    return decodePem(await readFile(join(chainDir(dir), 'root.pem'), 'utf8'))[0]?.der;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
 export interface SimulatedTdxConfig {
   /** Quote version: 4 (TDX 1.0 body, the default) or 5 (TDX 1.5 body, 648 bytes). */
@@ -219,7 +115,7 @@ export class SimulatedTdx {
     // The raw export is the uncompressed point 04||x||y; the quote stores x||y.
     const attestationKey = new Uint8Array(await subtle.exportKey('raw', keys.publicKey)).subarray(1);
     const qeReport: QeReportFields = {
-      cpuSvn: fromHex('0404030d0f03ff000300000000000000'),
+      cpuSvn: parsePckExtensions(parseCertificate(chain.pck)).cpuSvn,
       miscSelect: 0,
       isvExtProdId: new Uint8Array(16),
       attributes: fromHex('1500000000000000e700000000000000'),

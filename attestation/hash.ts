@@ -1,7 +1,7 @@
-// The hashes the measurement calculators need, behind one interface: WebCrypto by default (Node and
+// The hashes the measurement calculators and the TDX verifier need, behind one interface: WebCrypto by default (Node and
 // browsers); the CLI injects node:crypto (src/base/crypto/nodeHasher.ts), which hashes many small inputs
 // without a promise round trip through the thread pool each.
-import { concatBytes } from '../bytes.js';
+import { concatBytes } from './bytes.js';
 
 export type HashName = 'SHA-256' | 'SHA-384';
 

@@ -1,0 +1,173 @@
+// Cryptographic verification of Intel PCS collateral for a TDX quote whose PCK chain has been verified:
+//   - TCB info and QE identity: each issuer chain is a TCB Signing certificate and the root, the same trusted
+//     root as the PCK chain; the signing certificate is signed by it, valid at the evaluation time and not on
+//     the root CA CRL; the ECDSA P-256 signature (r||s) covers the exact signed JSON text; the evaluation time
+//     lies within issueDate..nextUpdate;
+//   - the root CA CRL, signed by the root, within thisUpdate..nextUpdate, must not list the PCK CA;
+//   - the PCK CRL, issued by the PCK certificate's own CA (Platform or Processor) and signed by it, within its
+//     window, must not list the PCK certificate.
+// What does not depend on the evaluation time (parsing, every signature) is kept in a CollateralMemo, so a
+// verifier that sees the same collateral again checks only validity, windows and revocation.
+import { bytesEqual, decodePem, fromHex } from '../bytes.js';
+import { CheckLog } from '../checks.js';
+import type { EcdsaImporter } from '../ecdsa.js';
+import { VerificationError } from '../errors.js';
+import { verifySignedBy } from '../signatures.js';
+import { certificateName as name, checkValidity } from '../validity.js';
+import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
+import type { TdxCollateral } from './collateral.js';
+import { parseQeIdentity, type QeIdentity } from './qeIdentity.js';
+import { parseTcbInfo, type TcbInfo } from './tcbInfo.js';
+
+export interface CollateralContext {
+  /** Throws UNTRUSTED_ROOT unless `root` is one of the verifier's trusted roots. */
+  readonly checkTrusted: (root: Certificate, chain: string) => void;
+  readonly ecdsa: EcdsaImporter;
+  readonly at: Date;
+  /** The verified PCK chain of the quote. */
+  readonly pck: Certificate;
+  readonly pckCa: Certificate;
+  readonly root: Certificate;
+}
+
+export interface VerifiedCollateral {
+  readonly tcbInfo: TcbInfo;
+  readonly qeIdentity: QeIdentity;
+  readonly tcbSigner: string;
+}
+
+/** The time-independent results for one collateral, filled step by step as each succeeds. */
+export interface CollateralMemo {
+  readonly collateral: TdxCollateral;
+  parsed?: readonly [TcbInfo, QeIdentity];
+  tcbSigner?: { readonly leaf: Certificate; readonly root: Certificate };
+  qeSigner?: { readonly leaf: Certificate; readonly root: Certificate };
+  rootCrl?: { readonly crl: Crl; readonly issuer: Certificate };
+  pckCrl?: { readonly crl: Crl; readonly issuer: Certificate };
+}
+
+const iso = (d: Date): string => d.toISOString();
+
+function missing(member: string): never {
+  throw new VerificationError('COLLATERAL_MISSING', `the collateral has no ${member}; Intel PCS serves it with the TCB info (cloister collateral fetch)`, { field: member });
+}
+
+function checkWindow(what: string, field: string, issueDate: Date, nextUpdate: Date, at: Date): void {
+  if (at < issueDate || at > nextUpdate) {
+    throw new VerificationError('COLLATERAL_EXPIRED', `${what} is valid ${iso(issueDate)}..${iso(nextUpdate)}, evaluated at ${iso(at)}${at > nextUpdate ? ': fetch current collateral' : ''}`, {
+      field: at > nextUpdate ? `${field}.nextUpdate` : `${field}.issueDate`,
+      expected: `${iso(issueDate)}..${iso(nextUpdate)}`,
+      actual: iso(at),
+    });
+  }
+}
+
+function crlCurrent(crl: Crl, what: string, at: Date): void {
+  if (at < crl.thisUpdate || (crl.nextUpdate !== undefined && at > crl.nextUpdate)) {
+    throw new VerificationError('CRL_EXPIRED', `${what} is valid ${iso(crl.thisUpdate)}..${crl.nextUpdate === undefined ? 'open' : iso(crl.nextUpdate)}, evaluated at ${iso(at)}`, {
+      field: `${what}.nextUpdate`,
+      expected: `${iso(crl.thisUpdate)}..${crl.nextUpdate === undefined ? '' : iso(crl.nextUpdate)}`,
+      actual: iso(at),
+    });
+  }
+}
+
+function notRevoked(crl: Crl, cert: Certificate, by: string): void {
+  if (crl.revokedSerialsHex.has(cert.serialHex)) {
+    throw new VerificationError('CERT_REVOKED', `${name(cert)} (serial ${cert.serialHex}) is revoked by the ${by}`, { field: name(cert), actual: cert.serialHex });
+  }
+}
+
+/** A CRL signed by `issuer`; its window is checked per evaluation. */
+async function signedCrl(hex: string, member: string, issuer: Certificate): Promise<{ crl: Crl; issuer: Certificate }> {
+  const crl = parseCrl(fromHex(hex, member));
+  if (!bytesEqual(crl.issuer, issuer.subject)) {
+    throw new VerificationError('CRL_INVALID', `${member} is issued by "${crl.issuerCommonName ?? '?'}", expected "${name(issuer)}"`, { field: member, expected: name(issuer), actual: crl.issuerCommonName ?? '?' });
+  }
+  if (!(await verifySignedBy(crl, issuer))) throw new VerificationError('CRL_INVALID', `${member} is not signed by ${name(issuer)}`, { field: member });
+  return { crl, issuer };
+}
+
+/** An issuer chain (signing certificate || root) whose signature verifies; trust and validity are checked per evaluation. */
+async function signedChain(pem: string, member: string): Promise<{ leaf: Certificate; root: Certificate }> {
+  const certs = decodePem(pem).filter((b) => b.label === 'CERTIFICATE').map((b) => parseCertificate(b.der));
+  const [leaf, root] = certs;
+  if (leaf === undefined || root === undefined || certs.length !== 2) {
+    throw new VerificationError('MISSING_CERTIFICATE', `${member} holds ${certs.length} certificate(s), expected 2 (TCB Signing certificate, root CA)`, { field: member, expected: '2', actual: String(certs.length) });
+  }
+  if (!bytesEqual(leaf.issuer, root.subject) || !(await verifySignedBy(leaf, root))) {
+    throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${member}: ${name(leaf)} is not signed by ${name(root)}`, { field: member });
+  }
+  if (leaf.unhandledCritical.length > 0) throw new VerificationError('CERT_CONSTRAINTS', `${name(leaf)} has critical extensions this verifier does not process: ${leaf.unhandledCritical.join(', ')}`, { field: name(leaf) });
+  return { leaf, root };
+}
+
+async function checkSignature(ecdsa: EcdsaImporter, cert: Certificate, text: string, signatureHex: string, member: string): Promise<void> {
+  const key = await ecdsa(cert.spki, 'P-256', 'SHA-256');
+  if (!(await key.verify(fromHex(signatureHex, `${member}_signature`), new TextEncoder().encode(text)))) {
+    throw new VerificationError('COLLATERAL_SIGNATURE_INVALID', `${member}_signature does not verify over ${member} with the key of ${name(cert)}`, { field: `${member}_signature` });
+  }
+}
+
+/** The issuer chain's signing certificate, signed once (memo) and checked for trust and validity every time. */
+async function signer(memo: { leaf: Certificate; root: Certificate } | undefined, make: () => Promise<{ leaf: Certificate; root: Certificate }>, member: string, ctx: CollateralContext): Promise<{ leaf: Certificate; root: Certificate }> {
+  const chain = memo ?? (await make());
+  ctx.checkTrusted(chain.root, member);
+  checkValidity([chain.leaf, chain.root], ctx.at);
+  return chain;
+}
+
+/** Verifies `collateral` for the quote's PCK chain; each step is one check in `log`. `memo` carries earlier results for the same collateral. */
+export async function verifyCollateral(collateral: TdxCollateral | undefined, ctx: CollateralContext, log = new CheckLog(), memo?: CollateralMemo): Promise<VerifiedCollateral> {
+  const c = await log.run('collateral.present', () => {
+    if (collateral === undefined) {
+      throw new VerificationError('COLLATERAL_MISSING', 'no Intel PCS collateral (TCB info, QE identity, CRLs) was supplied, so the TCB cannot be evaluated; pass --collateral, or --chain-only to check signatures and chain alone', { field: 'collateral' });
+    }
+    if (collateral.rootCaCrl === undefined) missing('root_ca_crl');
+    if (collateral.pckCrl === undefined) missing('pck_crl');
+    return { ...collateral, rootCaCrl: collateral.rootCaCrl, pckCrl: collateral.pckCrl };
+  });
+  const m: CollateralMemo = memo ?? { collateral: c };
+  const [tcbInfo, qeIdentity] = await log.run('collateral.parse', () => (m.parsed ??= [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const));
+  const tcbSigner = await log.run('collateral.tcb-info', async () => {
+    const chain = await signer(m.tcbSigner, async () => {
+      const made = await signedChain(c.tcbInfoIssuerChain, 'tcb_info_issuer_chain');
+      await checkSignature(ctx.ecdsa, made.leaf, c.tcbInfo, c.tcbInfoSignature, 'tcb_info');
+      return made;
+    }, 'tcb_info_issuer_chain', ctx);
+    m.tcbSigner = chain;
+    checkWindow('TCB info', 'tcb_info', tcbInfo.issueDate, tcbInfo.nextUpdate, ctx.at);
+    return chain.leaf;
+  }, (cert) => `signed by ${name(cert)}, next update ${iso(tcbInfo.nextUpdate)}`);
+  const qeSigner = await log.run('collateral.qe-identity', async () => {
+    const chain = await signer(m.qeSigner, async () => {
+      const made = await signedChain(c.qeIdentityIssuerChain, 'qe_identity_issuer_chain');
+      await checkSignature(ctx.ecdsa, made.leaf, c.qeIdentity, c.qeIdentitySignature, 'qe_identity');
+      return made;
+    }, 'qe_identity_issuer_chain', ctx);
+    m.qeSigner = chain;
+    checkWindow('QE identity', 'qe_identity', qeIdentity.issueDate, qeIdentity.nextUpdate, ctx.at);
+    return chain.leaf;
+  }, () => `next update ${iso(qeIdentity.nextUpdate)}`);
+  await log.run('crl.root', async () => {
+    const signed = m.rootCrl?.issuer === ctx.root ? m.rootCrl : await signedCrl(c.rootCaCrl, 'root_ca_crl', ctx.root);
+    m.rootCrl = signed;
+    crlCurrent(signed.crl, 'root_ca_crl', ctx.at);
+    for (const cert of [ctx.pckCa, tcbSigner, qeSigner]) notRevoked(signed.crl, cert, 'root CA CRL');
+    return signed.crl;
+  }, (crl) => `${crl.revokedSerialsHex.size} revoked, none of ours; next update ${crl.nextUpdate === undefined ? 'open' : iso(crl.nextUpdate)}`);
+  await log.run('crl.pck', async () => {
+    const signed = m.pckCrl?.issuer === ctx.pckCa ? m.pckCrl : await signedCrl(c.pckCrl, 'pck_crl', ctx.pckCa);
+    m.pckCrl = signed;
+    crlCurrent(signed.crl, 'pck_crl', ctx.at);
+    notRevoked(signed.crl, ctx.pck, 'PCK CRL');
+    return signed.crl;
+  }, (crl) => `issued by ${name(ctx.pckCa)}, ${crl.revokedSerialsHex.size} revoked, not the PCK certificate`);
+  return { tcbInfo, qeIdentity, tcbSigner: name(tcbSigner) };
+}
+
+/** The same collateral, member for member (the strings are usually the very same objects). */
+export function sameCollateral(a: TdxCollateral, b: TdxCollateral): boolean {
+  return a.tcbInfo === b.tcbInfo && a.tcbInfoIssuerChain === b.tcbInfoIssuerChain && a.tcbInfoSignature === b.tcbInfoSignature && a.qeIdentity === b.qeIdentity &&
+    a.qeIdentityIssuerChain === b.qeIdentityIssuerChain && a.qeIdentitySignature === b.qeIdentitySignature && a.rootCaCrl === b.rootCaCrl && a.pckCrl === b.pckCrl;
+}
