@@ -119,7 +119,7 @@ async function signer(memo: { leaf: Certificate; root: Certificate } | undefined
 
 /** Verifies `collateral` for the quote's PCK chain; each step is one check in `log`. `memo` carries earlier results for the same collateral. */
 export async function verifyCollateral(collateral: TdxCollateral | undefined, ctx: CollateralContext, log = new CheckLog(), memo?: CollateralMemo): Promise<VerifiedCollateral> {
-  const c = await log.run('collateral.present', () => {
+  const c = log.runSync('collateral.present', () => {
     if (collateral === undefined) {
       throw new VerificationError('COLLATERAL_MISSING', 'no Intel PCS collateral (TCB info, QE identity, CRLs) was supplied, so the TCB cannot be evaluated; pass --collateral, or --chain-only to check signatures and chain alone', { field: 'collateral' });
     }
@@ -128,7 +128,7 @@ export async function verifyCollateral(collateral: TdxCollateral | undefined, ct
     return { ...collateral, rootCaCrl: collateral.rootCaCrl, pckCrl: collateral.pckCrl };
   });
   const m: CollateralMemo = memo ?? { collateral: c };
-  const [tcbInfo, qeIdentity] = await log.run('collateral.parse', () => (m.parsed ??= [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const));
+  const [tcbInfo, qeIdentity] = log.runSync('collateral.parse', () => (m.parsed ??= [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const));
   const tcbSigner = await log.run('collateral.tcb-info', async () => {
     const chain = await signer(m.tcbSigner, async () => {
       const made = await signedChain(c.tcbInfoIssuerChain, 'tcb_info_issuer_chain');

@@ -125,9 +125,9 @@ export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy
   let tcb: TcbEvaluation | undefined;
   const claims = (): Record<string, unknown> => (quote === undefined ? {} : { claims: tdxClaims(quote, verification, tcb) });
   try {
-    await log.run('policy.shape', () => assertTdxPolicy(policy));
-    quote = await log.run('parse', () => parseQuote(evidence.quote), (q) => `version ${q.header.version}, ${q.body.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0'} body`);
-    await log.run(
+    log.runSync('policy.shape', () => assertTdxPolicy(policy));
+    quote = log.runSync('parse', () => parseQuote(evidence.quote), (q) => `version ${q.header.version}, ${q.body.bodyType === TD_BODY_TYPE.tdx15 ? 'TDX 1.5' : 'TDX 1.0'} body`);
+    log.runSync(
       'endorsements',
       () => {
         for (const c of evidence.certificates) parseCertificate(c);
@@ -145,7 +145,7 @@ export async function verifyTdxEvidence(evidence: TdxEvidence, policy: TdxPolicy
     } else {
       const collateral = await verifier.verifyCollateral(evidence.collateral, verified, at, log);
       const q = quote;
-      tcb = await log.run('tcb', () => evaluateTcb(q, parsePckExtensions(verified.pck), collateral.tcbInfo, collateral.qeIdentity), describeTcb);
+      tcb = log.runSync('tcb', () => evaluateTcb(q, parsePckExtensions(verified.pck), collateral.tcbInfo, collateral.qeIdentity), describeTcb);
     }
     const rtmrs = quote.body.rtmrs;
     if (evidence.eventLog === undefined) log.skip('event-log', 'no event log supplied');

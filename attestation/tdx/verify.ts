@@ -125,7 +125,7 @@ export class TdxVerifier {
   /** Verifies `quote`; throws the first failure, recording every check in `log`. */
   async verify(quote: TdxQuote, options: TdxVerifyOptions = {}, log = new CheckLog()): Promise<TdxVerification> {
     const at = options.at ?? new Date();
-    const cached = await log.run('pck.certificates', () => this.#chain(quote), (c) => `${name(c.chain.leaf)} <- ${name(c.chain.intermediate)} <- ${name(c.chain.root)}`);
+    const cached = log.runSync('pck.certificates', () => this.#chain(quote), (c) => `${name(c.chain.leaf)} <- ${name(c.chain.intermediate)} <- ${name(c.chain.root)}`);
     const chain = cached.chain;
     // Signatures before trust: a damaged certificate is reported as the link that broke, and a chain
     // that is intact but ends elsewhere (the simulated TEE's development root) as an untrusted root.
@@ -133,8 +133,8 @@ export class TdxVerifier {
       if (!cached.signed) await verifyChainSignatures(chain);
       cached.signed = true;
     });
-    await log.run('chain.root', () => { this.#checkTrusted(chain.root); }, () => name(chain.root));
-    await log.run('chain.validity', () => { checkValidity([chain.leaf, chain.intermediate, chain.root], at); }, () => `at ${at.toISOString()}`);
+    log.runSync('chain.root', () => { this.#checkTrusted(chain.root); }, () => name(chain.root));
+    log.runSync('chain.validity', () => { checkValidity([chain.leaf, chain.intermediate, chain.root], at); }, () => `at ${at.toISOString()}`);
     await log.run('qe-report.signature', async () => {
       const pckKey = (cached.pckKey ??= await this.#importPck(chain.leaf));
       if (!(await pckKey.verify(quote.qeReportSignature, quote.qeReport.raw))) {

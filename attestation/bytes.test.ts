@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { bytesEqual } from './bytes.js';
+
+describe('bytesEqual', () => {
+  it('agrees with a byte-by-byte comparison at every length and alignment (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(7), fc.nat(7), fc.option(fc.nat(299)), (bytes, offA, offB, flip) => {
+      const a = new Uint8Array(bytes.length + offA).subarray(offA);
+      const b = new Uint8Array(bytes.length + offB).subarray(offB);
+      a.set(bytes);
+      b.set(bytes);
+      if (flip !== null && flip < b.length) b[flip] = (b[flip] as number) ^ 0x80;
+      const naive = a.every((x, i) => x === b[i]);
+      assert.equal(bytesEqual(a, b), naive);
+    }), { numRuns: 500 });
+    assert.equal(bytesEqual(new Uint8Array(64), new Uint8Array(65)), false);
+  });
+});
