@@ -7,6 +7,9 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ALLOW_PROVISIONAL } from '../../attestation/snp/validate.js';
+import { fromHex as fromHexString } from '../../attestation/bytes.js';
+import { recordedPcsResponsesFile } from '../../attestation/testing/recordedPcs.js';
+import { tdxVectorRows } from '../../attestation/testing/tdxVectors.js';
 import { ATTESTATION_VECTORS as V } from '../../attestation/testing/vectors.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { parseQuote, type TdxQuote } from '../../attestation/tdx/quote.js';
@@ -236,6 +239,34 @@ describe('cloister verify-evidence', () => {
       assert.match(snpPolicy.stderr, /MALFORMED_POLICY.*\$\.vmpl: unknown field/);
     });
 
+    it('reads saved Intel PCS responses as --collateral (T1 at 2023-07-01: no matching TCB level)', async () => {
+      const T1 = file('t1.dat', tdxVectorRows().find((r) => r.id === 'T1')?.quote ?? new Uint8Array());
+      const responses = file('t1-pcs.json', JSON.stringify(recordedPcsResponsesFile()));
+      const r = await cli('verify-evidence', T1, '--collateral', responses, '--at', '2023-07-01T00:00:00Z');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /^REJECTED \[TCB_NOT_SUPPORTED\] tcb: no TCB level of FMSPC 50806f000000 is met/);
+    });
+
+    it('names the deciding fact of a TCB status rejection, and --allow-tcb-status widens the accepted set', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cloister-tdx-tcb-'));
+      const chain = await loadOrCreateTdxDevChain(dir);
+      const current = await SimulatedTdx.create({}, { chain });
+      const behind = await SimulatedTdx.create({ teeTcbSvn: fromHexString('03000300000000000000000000000000') }, { chain });
+      const quoteOf = async (sim: SimulatedTdx) => new SimulatedTdxProvider(sim).getEvidence({ reportData: new Uint8Array(64) });
+      // Collateral issued for the current platform: its TDX module SVN (TEE_TCB_SVN[2]) 4 is UpToDate, 3 OutOfDate.
+      const collateral = await createSimulatedCollateral(chain, parseQuote((await quoteOf(current)).evidence), Date.now());
+      const bundle = file('behind.json', assembleTdxBundle(await quoteOf(behind), { collateral }).bytes);
+      const root = file('tcb-root.pem', readFileSync(join(dir, 'dev-root', 'tdx', 'root.pem')));
+      const r = await cli('verify-evidence', bundle, '--trust-root', root);
+      assert.equal(r.code, 1, r.stderr);
+      oneLine(r.stdout);
+      assert.match(r.stdout, /^REJECTED \[TCB_STATUS\] policy\.tcb-status: platform OutOfDate since \d{4}-\d\d-\d\d \(INTEL-SA-SIMULATED\); module TDX_00 UpToDate; QE \(ISVSVN 1\) UpToDate since .*expected UpToDate, actual OutOfDate/);
+      const allowed = await cli('verify-evidence', bundle, '--trust-root', root, '--allow-tcb-status', 'SWHardeningNeeded,OutOfDate', '--json');
+      assert.equal(allowed.code, 0, allowed.stdout);
+      const v = JSON.parse(allowed.stdout) as { claims: { tcb: { status: string; advisoryIds: string[] } } };
+      assert.deepEqual([v.claims.tcb.status, v.claims.tcb.advisoryIds], ['OutOfDate', ['INTEL-SA-SIMULATED']]);
+    });
+
     it('--event-log replays a CCEL log against the quote\'s RTMRs', async () => {
       const T3 = `${V}go-tdx-guest/ccel/cos-113-tdx-quote.dat`;
       const log = `${V}go-tdx-guest/ccel/ccel_data.dat`;
@@ -306,8 +337,8 @@ describe('cloister verify-evidence', () => {
       ['--collateral and --allow-tcb-status with SEV-SNP evidence', [`${V}go-sev-guest/attestation.bin`, '--collateral', `${V}dcap-qvl/tdx_quote_collateral.json`, '--allow-tcb-status', 'OutOfDate'], /USAGE.*--collateral, --allow-tcb-status apply to TDX evidence only/],
       ['an unknown --allow-tcb-status', [T8, '--allow-tcb-status', 'UpToDate,Fine'], /USAGE.*--allow-tcb-status: "Fine" is not one of UpToDate/],
       ['Revoked in --allow-tcb-status', [T8, '--allow-tcb-status', 'Revoked'], /Revoked is never accepted/],
-      ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_COLLATERAL.*is not JSON/],
-      ['a --collateral file without its members', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_COLLATERAL.*tcb_info: is required/],
+      ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_EVIDENCE.*tdx_quote: collateral file is not UTF-8 JSON/],
+      ['a --collateral file of neither shape', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_EVIDENCE.*neither dcap-qvl collateral JSON/],
       ['--require-tsme and --min-tcb with TDX evidence', [T8, '--require-tsme', '--min-tcb', 'ucode=1'], /USAGE.*--min-tcb, --require-tsme apply to SEV-SNP evidence only/],
     ];
     for (const [name, args, pattern] of tdxUsage) {

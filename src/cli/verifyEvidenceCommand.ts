@@ -5,7 +5,8 @@ import { UsageError } from '../base/runtimeErrors.js';
 import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
 import { decodeEvidence, PLATFORM_LIST, platformOf, verifyDecoded, type DecodedEvidenceOf, type PlatformEntry, type PlatformName } from '../../attestation/evidence/platforms.js';
 import type { SnpVerdict } from '../../attestation/snp/evidence.js';
-import { readTdxCollateral, type TdxCollateral } from '../../attestation/tdx/collateral.js';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
+import { parseTdxCollateralFile } from '../../attestation/tdx/collateralFile.js';
 import type { TdxVerdict } from '../../attestation/tdx/evidence.js';
 import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
@@ -34,9 +35,10 @@ platform is read from the bundle's "platform" member or from the quote header.
 Options:
   --certs FILE              SEV-SNP only: PEM or DER certificates (VCEK/VLEK, ASK/ASVK, ARK; any order); repeatable
   --crl FILE                SEV-SNP only: PEM or DER CRL from AMD KDS; repeatable
-  --collateral FILE.json    TDX only: Intel PCS collateral in dcap-qvl's JSON shape (tcb_info, qe_identity, their
-                            issuer chains and signatures, root_ca_crl, pck_crl; docs/evidence-bundle.md); replaces
-                            the bundle's
+  --collateral FILE.json    TDX only: Intel PCS collateral, in dcap-qvl's JSON shape (tcb_info, qe_identity, their
+                            issuer chains and signatures, root_ca_crl, pck_crl) or as saved PCS responses
+                            (docs/evidence-bundle.md "Collateral files"; cloister collateral fetch writes one);
+                            replaces the bundle's
   --chain-only              TDX only: check signatures and the PCK chain alone; the TCB is not evaluated and the
                             verdict says so
   --event-log FILE          TDX only: the TD's CCEL event log (ACPI CCEL data); its replay must give the quote's
@@ -155,17 +157,15 @@ function unusableFlags<N extends PlatformName>(platform: PlatformEntry<N>, value
   return [...endorsements, ...collateral, ...unsupportedPolicyFlags(platform, values)];
 }
 
+/** A collateral file: dcap-qvl's JSON or saved Intel PCS responses (attestation/tdx/collateralFile.ts). */
 async function collateralOption(io: CliIo, path: string): Promise<TdxCollateral> {
-  const text = new TextDecoder().decode(await readInput(io, path, 'collateral'));
-  let json: unknown;
+  const bytes = await readInput(io, path, 'collateral');
   try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new ParseError('MALFORMED_COLLATERAL', `${path} is not JSON: ${(cause as Error).message}`, { field: '--collateral', cause });
+    return parseTdxCollateralFile(bytes);
+  } catch (e) {
+    if (e instanceof ParseError) throw new ParseError(e.code, `${path}: ${e.message}`, { field: '--collateral', cause: e });
+    throw e;
   }
-  const read = readTdxCollateral(json, path);
-  if (read.collateral === undefined) throw new ParseError('MALFORMED_COLLATERAL', `${path} is not collateral JSON: ${read.problems.join('; ')}`, { field: '--collateral' });
-  return read.collateral;
 }
 
 async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: Values, decoded: DecodedEvidenceOf<N>, at: Date | undefined): Promise<Verdict<N>> {
