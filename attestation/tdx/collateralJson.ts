@@ -70,7 +70,7 @@ export class JsonReader {
 
   status(key: string, allowed: readonly string[] = TCB_STATUSES): TcbStatus {
     const v = this.string(key);
-    if (!allowed.includes(v)) malformedCollateral(this.#at(key), `is "${v}", not one of ${allowed.join(', ')}`);
+    if (!allowed.includes(v)) malformedCollateral(this.#at(key), `is ${JSON.stringify(v)}, not one of ${allowed.join(', ')}`);
     return v as TcbStatus;
   }
 

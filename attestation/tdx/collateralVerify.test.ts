@@ -8,6 +8,7 @@ import { parseCertificate } from '../x509.js';
 import { readTdxCollateral, type TdxCollateral } from './collateral.js';
 import { verifyTdxEvidence } from './evidence.js';
 import { SGX_EXTENSIONS_OID } from './pckExtensions.js';
+import { parseQuote } from './quote.js';
 import { TdxVerifier } from './verify.js';
 
 const T8 = tdxVectorRows().find((r) => r.id === 'T8') ?? assert.fail('T8');
@@ -46,6 +47,23 @@ describe('a TdxVerifier reused across calls', () => {
     assert.equal(await run(COLLATERAL, T8.at, other), 'REPORT_SIGNATURE_INVALID');
     assert.equal(await run(COLLATERAL, T8.at), undefined);
   });
+
+  it('is not fooled by a collateral object changed in place after a call', async () => {
+    const verifier = new TdxVerifier();
+    const run = async (collateral: TdxCollateral): Promise<string | undefined> =>
+      (await verifyTdxEvidence({ quote: T8.quote, certificates: [], crls: [], simulated: false, collateral }, {}, { at: T8.at, verifier })).error?.code;
+    const mutable: { -readonly [K in keyof TdxCollateral]: TdxCollateral[K] } = { ...COLLATERAL };
+    assert.equal(await run(mutable), undefined);
+    mutable.pckCrl = flipHex(COLLATERAL.pckCrl ?? '', -3);
+    assert.equal(await run(mutable), 'CRL_INVALID');
+    // Unsigned TCB info first (parsed, then refused), then the signed text under the same signature.
+    const unsigned = { ...COLLATERAL, tcbInfo: flipText(COLLATERAL.tcbInfo, '"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"') };
+    const again: { -readonly [K in keyof TdxCollateral]: TdxCollateral[K] } = { ...unsigned };
+    assert.equal(await run(again), 'COLLATERAL_SIGNATURE_INVALID');
+    again.tcbInfo = COLLATERAL.tcbInfo;
+    assert.equal(await run(again), undefined);
+    assert.equal(await run(unsigned), 'COLLATERAL_SIGNATURE_INVALID');
+  });
 });
 
 describe('TDX collateral: one mutation per signed field, each with its own error', () => {
@@ -70,6 +88,14 @@ describe('TDX collateral: one mutation per signed field, each with its own error
     const chain = encodePem('CERTIFICATE', signer?.der ?? assert.fail('signer')) + stranger;
     assert.deepEqual(await verdict({ ...COLLATERAL, tcbInfoIssuerChain: chain }), { code: 'CHAIN_SIGNATURE_INVALID', field: 'tcb_info_issuer_chain', check: 'collateral.tcb-info' });
     assert.deepEqual(await verdict({ ...COLLATERAL, qeIdentityIssuerChain: encodePem('CERTIFICATE', signer?.der ?? new Uint8Array()) }), { code: 'MISSING_CERTIFICATE', field: 'qe_identity_issuer_chain', check: 'collateral.qe-identity' });
+  });
+
+  it('an issuer chain whose "signing certificate" is a CA (the PCK CA), or that holds three certificates, is refused', async () => {
+    const certs = parseQuote(T8.quote).pckCertificates;
+    const caChain = [certs[1], certs[2]].map((d) => encodePem('CERTIFICATE', d ?? new Uint8Array())).join('');
+    assert.deepEqual(await verdict({ ...COLLATERAL, tcbInfoIssuerChain: caChain }), { code: 'CERT_CONSTRAINTS', field: 'tcb_info_issuer_chain', check: 'collateral.tcb-info' });
+    const three = COLLATERAL.qeIdentityIssuerChain + encodePem('CERTIFICATE', certs[2] ?? new Uint8Array());
+    assert.deepEqual(await verdict({ ...COLLATERAL, qeIdentityIssuerChain: three }), { code: 'MALFORMED_FIELD', field: 'qe_identity_issuer_chain', check: 'collateral.qe-identity' });
   });
 
   it('a PCK certificate whose SGX extension (the FMSPC) was changed no longer verifies under its CA', async () => {

@@ -11,7 +11,7 @@
 import { bytesEqual, decodePem, fromHex } from '../bytes.js';
 import { CheckLog } from '../checks.js';
 import type { EcdsaImporter } from '../ecdsa.js';
-import { VerificationError } from '../errors.js';
+import { ParseError, VerificationError } from '../errors.js';
 import { verifySignedBy } from '../signatures.js';
 import { certificateName as name, checkValidity } from '../validity.js';
 import { parseCertificate, parseCrl, type Certificate, type Crl } from '../x509.js';
@@ -54,7 +54,7 @@ function missing(member: string): never {
 
 function checkWindow(what: string, field: string, issueDate: Date, nextUpdate: Date, at: Date): void {
   if (at < issueDate || at > nextUpdate) {
-    throw new VerificationError('COLLATERAL_EXPIRED', `${what} is valid ${iso(issueDate)}..${iso(nextUpdate)}, evaluated at ${iso(at)}${at > nextUpdate ? ': fetch current collateral' : ''}`, {
+    throw new VerificationError('COLLATERAL_EXPIRED', `${what} is valid ${iso(issueDate)}..${iso(nextUpdate)}, evaluated at ${iso(at)}${at > nextUpdate ? ': fetch current collateral' : ': issued after the evaluation time'}`, {
       field: at > nextUpdate ? `${field}.nextUpdate` : `${field}.issueDate`,
       expected: `${iso(issueDate)}..${iso(nextUpdate)}`,
       actual: iso(at),
@@ -64,8 +64,9 @@ function checkWindow(what: string, field: string, issueDate: Date, nextUpdate: D
 
 function crlCurrent(crl: Crl, what: string, at: Date): void {
   if (at < crl.thisUpdate || (crl.nextUpdate !== undefined && at > crl.nextUpdate)) {
-    throw new VerificationError('CRL_EXPIRED', `${what} is valid ${iso(crl.thisUpdate)}..${crl.nextUpdate === undefined ? 'open' : iso(crl.nextUpdate)}, evaluated at ${iso(at)}`, {
-      field: `${what}.nextUpdate`,
+    const early = at < crl.thisUpdate;
+    throw new VerificationError('CRL_EXPIRED', `${what} is valid ${iso(crl.thisUpdate)}..${crl.nextUpdate === undefined ? 'open' : iso(crl.nextUpdate)}, evaluated at ${iso(at)}${early ? ': not valid yet' : ''}`, {
+      field: `${what}.${early ? 'thisUpdate' : 'nextUpdate'}`,
       expected: `${iso(crl.thisUpdate)}..${crl.nextUpdate === undefined ? '' : iso(crl.nextUpdate)}`,
       actual: iso(at),
     });
@@ -92,13 +93,16 @@ async function signedCrl(hex: string, member: string, issuer: Certificate): Prom
 async function signedChain(pem: string, member: string): Promise<{ leaf: Certificate; root: Certificate }> {
   const certs = decodePem(pem).filter((b) => b.label === 'CERTIFICATE').map((b) => parseCertificate(b.der));
   const [leaf, root] = certs;
-  if (leaf === undefined || root === undefined || certs.length !== 2) {
+  if (certs.length > 2) throw new ParseError('MALFORMED_FIELD', `${member} holds ${certs.length} certificates, expected 2 (TCB Signing certificate, root CA)`, { field: member, expected: '2', actual: String(certs.length) });
+  if (leaf === undefined || root === undefined) {
     throw new VerificationError('MISSING_CERTIFICATE', `${member} holds ${certs.length} certificate(s), expected 2 (TCB Signing certificate, root CA)`, { field: member, expected: '2', actual: String(certs.length) });
   }
   if (!bytesEqual(leaf.issuer, root.subject) || !(await verifySignedBy(leaf, root))) {
     throw new VerificationError('CHAIN_SIGNATURE_INVALID', `${member}: ${name(leaf)} is not signed by ${name(root)}`, { field: member });
   }
   if (leaf.unhandledCritical.length > 0) throw new VerificationError('CERT_CONSTRAINTS', `${name(leaf)} has critical extensions this verifier does not process: ${leaf.unhandledCritical.join(', ')}`, { field: name(leaf) });
+  // The TCB Signing certificate is an end entity: a CA's key (the root's, a PCK CA's) does not sign collateral.
+  if (leaf.basicConstraints?.ca === true || bytesEqual(leaf.der, root.der)) throw new VerificationError('CERT_CONSTRAINTS', `${member}: ${name(leaf)} is a CA certificate, not a TCB Signing certificate`, { field: member });
   return { leaf, root };
 }
 
@@ -113,6 +117,14 @@ async function checkSignature(ecdsa: EcdsaImporter, cert: Certificate, text: str
 async function signer(memo: { leaf: Certificate; root: Certificate } | undefined, make: () => Promise<{ leaf: Certificate; root: Certificate }>, member: string, ctx: CollateralContext): Promise<{ leaf: Certificate; root: Certificate }> {
   const chain = memo ?? (await make());
   ctx.checkTrusted(chain.root, member);
+  // Another trusted root (a development root, one added by the caller) must not vouch for Intel's platforms.
+  if (!bytesEqual(chain.root.der, ctx.root.der)) {
+    throw new VerificationError('UNTRUSTED_ROOT', `${member} ends in "${name(chain.root)}", not in the root of the quote's PCK chain ("${name(ctx.root)}"): collateral must come from the platform's own root`, {
+      field: member,
+      expected: name(ctx.root),
+      actual: name(chain.root),
+    });
+  }
   checkValidity([chain.leaf, chain.root], ctx.at);
   return chain;
 }

@@ -163,6 +163,19 @@ describe('fetchQuoteCollateral failures: COLLATERAL_UNAVAILABLE, one line naming
     assert.equal(notUtf8.message, `GET ${RECORDED_PCS_URLS.qeIdentity}: HTTP 200 but the body is not UTF-8 text`);
   });
 
+  it('an endless body without content-length is abandoned at the limit, not read into memory', async () => {
+    let sent = 0;
+    const endless = (): ReadableStream<Uint8Array> => new ReadableStream<Uint8Array>({
+      pull(c) {
+        sent += 1 << 16;
+        c.enqueue(new Uint8Array(1 << 16));
+      },
+    });
+    const fetch: PcsFetch = () => Promise.resolve(new Response(endless(), { status: 200 }));
+    await assert.rejects(fetchQuoteCollateral(T1, { fetch }), (e: unknown) => e instanceof CloisterError && e.code === 'COLLATERAL_UNAVAILABLE' && /over the limit of 4194304 bytes$/.test(e.message));
+    assert.ok(sent < 4 * 5 * 1024 * 1024, `read ${sent} bytes for four requests`);
+  });
+
   it('a missing issuer chain header, a malformed URL encoding, a header that is not PEM certificates', async () => {
     const header = 'SGX-Enclave-Identity-Issuer-Chain';
     const missing = await failure((r) => { edit(r, RECORDED_PCS_URLS.qeIdentity, { headers: {} }); });
@@ -185,7 +198,7 @@ describe('fetchQuoteCollateral failures: COLLATERAL_UNAVAILABLE, one line naming
     const cert = await failure((r) => { edit(r, RECORDED_PCS_URLS.pckCrl, { body: T1.pckCertificates[0] as Uint8Array }); });
     assert.match(cert.message, /pckcrl\?ca=platform&encoding=der: HTTP 200 but the body is not a DER CRL: /);
     const big = await failure((r) => { edit(r, RECORDED_PCS_URLS.pckCrl, { body: new Uint8Array(4 * 1024 * 1024 + 1) }); });
-    assert.match(big.message, /HTTP 200 with a 4194305-byte body, over the limit of 4194304$/);
+    assert.match(big.message, /HTTP 200 with a body over the limit of 4194304 bytes$/);
   });
 
   it('a quote without a PCK certificate', async () => {

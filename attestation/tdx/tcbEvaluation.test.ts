@@ -109,6 +109,7 @@ describe('the collateral JSON parsers', () => {
     };
     bad((o) => { o.id = 'SGX'; }, 'tcb_info.id');
     bad((o) => { o.fmspc = 'zz'; }, 'tcb_info.fmspc');
+    bad((o) => { o.tcbType = 1; }, 'tcb_info.tcbType');
     bad((o) => { o.nextUpdate = 'soon'; }, 'tcb_info.nextUpdate');
     bad((o) => { ((o.tcbLevels as { tcb: { pcesvn: unknown } }[])[1] as { tcb: { pcesvn: unknown } }).tcb.pcesvn = -1; }, 'tcb_info.tcbLevels[1].tcb.pcesvn');
     bad((o) => { ((o.tcbLevels as { tcbStatus: unknown }[])[0] as { tcbStatus: unknown }).tcbStatus = 'Fine'; }, 'tcb_info.tcbLevels[0].tcbStatus');

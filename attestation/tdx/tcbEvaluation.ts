@@ -66,7 +66,9 @@ function checkModuleSigner(quote: TdxQuote, tcbInfo: TcbInfo): TdxModuleIdentity
   }
   const attributes = quote.body.seamAttributes;
   if (attributes !== 0n || expected.attributes.some((b) => b !== 0)) {
-    mismatch('TDX_MODULE_MISMATCH', 'SEAMATTRIBUTES must be zero and equal to the TDX module attributes in TCB info', 'SEAMATTRIBUTES', toHex(expected.attributes), attributes.toString(16).padStart(16, '0'));
+    // Both as the bytes stand in the report (little-endian), as TCB info writes them.
+    const asBytes = Uint8Array.from({ length: 8 }, (_, i) => Number((attributes >> BigInt(8 * i)) & 0xffn));
+    mismatch('TDX_MODULE_MISMATCH', 'SEAMATTRIBUTES must be zero and equal to the TDX module attributes in TCB info', 'SEAMATTRIBUTES', toHex(expected.attributes), toHex(asBytes));
   }
   return identity;
 }

@@ -46,6 +46,13 @@ function moduleIdentity(r: JsonReader): TdxModuleIdentity {
   };
 }
 
+/** Intel defines TCB type 0 only (16 SGX and 16 TDX SVN components compared one by one). */
+function tcbType0(r: JsonReader): number {
+  const t = r.integer('tcbType');
+  if (t !== 0) malformedCollateral('tcb_info.tcbType', `is ${t}; only TCB type 0 is defined`);
+  return t;
+}
+
 /** Parses the signed `tcb_info` text. Anything but a TDX TCB info of version 3 is a MALFORMED_COLLATERAL error. */
 export function parseTcbInfo(text: string): TcbInfo {
   const r = JsonReader.parse(text, 'tcb_info');
@@ -58,7 +65,7 @@ export function parseTcbInfo(text: string): TcbInfo {
     nextUpdate: r.date('nextUpdate'),
     fmspc: r.hex('fmspc', 6),
     pceId: r.hex('pceId', 2),
-    tcbType: r.integer('tcbType'),
+    tcbType: tcbType0(r),
     tcbEvaluationDataNumber: r.integer('tcbEvaluationDataNumber'),
     tdxModule: { mrSigner: module.hex('mrsigner', 48), attributes: module.hex('attributes', 8), attributesMask: module.hex('attributesMask', 8) },
     tdxModuleIdentities: r.has('tdxModuleIdentities') ? r.objects('tdxModuleIdentities').map(moduleIdentity) : [],

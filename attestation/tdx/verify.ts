@@ -177,7 +177,8 @@ export class TdxVerifier {
   #memo(collateral: TdxCollateral): CollateralMemo {
     const key = `${collateral.tcbInfoSignature}:${collateral.qeIdentitySignature}`;
     const memo = this.#collateral.get(key);
-    return memo !== undefined && sameCollateral(memo.collateral, collateral) ? memo : remember(this.#collateral, key, { collateral });
+    // The memo keeps its own copy: a caller's object changed after this call must not match it.
+    return memo !== undefined && sameCollateral(memo.collateral, collateral) ? memo : remember(this.#collateral, key, { collateral: Object.freeze({ ...collateral }) });
   }
 
   /** The quote's PCK chain, parsed once per distinct chain bytes. */

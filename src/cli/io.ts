@@ -75,12 +75,22 @@ export async function readInput(io: CliIo, path: string, what: string, maxBytes?
 }
 
 /** One readable line for any error; never a stack trace. */
+/**
+ * `text` as one printable line: line breaks become spaces, other control characters (a terminal's escapes, a
+ * carriage return that would overwrite the line) \u escapes. Messages quote untrusted input (a JSON parser's
+ * excerpt, a value from a file), and an error is promised to be one readable line.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is matched
+  return text.replace(/\r?\n|\r/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function errorLine(e: unknown): string {
   if (e instanceof CloisterError) {
     const where = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
-    return `error [${e.code}]: ${e.message}${e instanceof UsageError ? '' : where}\n`;
+    return `${printable(`error [${e.code}]: ${e.message}${e instanceof UsageError ? '' : where}`)}\n`;
   }
-  return `error: ${e instanceof Error ? e.message : String(e)}\n`;
+  return `${printable(`error: ${e instanceof Error ? e.message : String(e)}`)}\n`;
 }
 
 /** A USAGE error for `command`, pointing at its --help. */

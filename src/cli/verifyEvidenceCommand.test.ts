@@ -338,6 +338,9 @@ describe('cloister verify-evidence', () => {
       ['an unknown --allow-tcb-status', [T8, '--allow-tcb-status', 'UpToDate,Fine'], /USAGE.*--allow-tcb-status: "Fine" is not one of UpToDate/],
       ['Revoked in --allow-tcb-status', [T8, '--allow-tcb-status', 'Revoked'], /Revoked is never accepted/],
       ['a --collateral file that is not JSON', [T8, '--collateral', T8], /MALFORMED_EVIDENCE.*tdx_quote: collateral file is not UTF-8 JSON/],
+      ['--chain-only with --collateral', [T8, '--chain-only', '--collateral', `${V}dcap-qvl/tdx_quote_collateral.json`], /USAGE.*--chain-only and --collateral contradict/],
+      ['options of both platforms', [T8, '--collateral', `${V}dcap-qvl/tdx_quote_collateral.json`, '--min-tcb', 'snp=1'], /USAGE.*--min-tcb cannot be used with TDX evidence \(and the options given belong to different platforms\)/],
+      ['a --collateral file whose JSON error quotes lines and escapes', [T8, '--collateral', file('nl.json', '{\n  "tcb_info":\n  \u001b[2K\rx\n}\n')], /MALFORMED_EVIDENCE.*is not UTF-8 JSON/],
       ['a --collateral file of neither shape', [T8, '--collateral', file('c.json', '{}')], /MALFORMED_EVIDENCE.*neither dcap-qvl collateral JSON/],
       ['--require-tsme and --min-tcb with TDX evidence', [T8, '--require-tsme', '--min-tcb', 'ucode=1'], /USAGE.*--min-tcb, --require-tsme apply to SEV-SNP evidence only/],
     ];
@@ -346,6 +349,8 @@ describe('cloister verify-evidence', () => {
         const r = await cli('verify-evidence', ...args);
         assert.equal(r.code, 2, r.stdout + r.stderr);
         oneLine(r.stderr);
+        // eslint-disable-next-line no-control-regex -- no terminal escape or carriage return may reach the line
+        assert.doesNotMatch(r.stderr.trimEnd(), /[\u0000-\u001f\u007f]/);
         assert.match(r.stderr, pattern);
       });
     }

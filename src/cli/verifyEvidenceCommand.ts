@@ -12,7 +12,7 @@ import { looksLikeCrl } from '../../attestation/x509.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { simulatedRoots } from './trustSimulated.js';
-import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt } from './io.js';
+import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo, parseAt, printable } from './io.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS, platformPolicyWithMeasurements, policyWithOptions, readMeasurementsOption, readPolicyOptions, unsupportedPolicyFlags } from './policyOptions.js';
 
 export const VERIFY_EVIDENCE_HELP = `Usage: cloister verify-evidence FILE [options]
@@ -140,7 +140,7 @@ function rejection(v: SnpVerdict | TdxVerdict): string {
   const failed = v.checks.find((c) => c.status === 'fail')?.id ?? 'parse';
   if (e === undefined) return 'REJECTED\n';
   const detail = e.field === undefined ? '' : ` (field ${e.field}${e.expected === undefined ? '' : `: expected ${e.expected}`}${e.actual === undefined ? '' : `, actual ${e.actual}`})`;
-  return `REJECTED [${e.code}] ${failed}: ${e.message}${detail}\n`;
+  return `${printable(`REJECTED [${e.code}] ${failed}: ${e.message}${detail}`)}\n`;
 }
 
 type Values = ReturnType<typeof parseCommandLine<typeof OPTIONS>>['values'];
@@ -173,6 +173,7 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
   const unusable = unusableFlags(platform, values);
   if (unusable.length > 0) {
     const accepting = PLATFORM_LIST.filter((p) => unusableFlags(p, values).length === 0).map((p) => p.label);
+    if (accepting.length === 0) throw usage(`${unusable.join(', ')} cannot be used with ${platform.label} evidence (and the options given belong to different platforms)`);
     throw usage(`${unusable.join(', ')} ${unusable.length === 1 ? 'applies' : 'apply'} to ${accepting.join(' or ')} evidence only, and FILE is ${platform.label} evidence`);
   }
   const base = values.policy === undefined ? {} : platform.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
@@ -194,6 +195,7 @@ async function verifyDecodedEvidence<N extends PlatformName>(io: CliIo, values: 
   const additionalRoots = await trustRoots(io, values);
   if (values['trust-simulated'] === true) additionalRoots.push(...(await simulatedRoots(platform.name, 'verify-evidence')));
   const verifier = platform.createVerifier({ ecdsa: nodeEcdsa, hasher: nodeHasher, additionalRoots });
+  if (values['chain-only'] === true && values.collateral !== undefined) throw usage('--chain-only and --collateral contradict each other: the chain alone evaluates no collateral');
   const collateral = values.collateral === undefined ? {} : { collateral: await collateralOption(io, values.collateral) };
   const eventLog = values['event-log'] === undefined ? {} : { eventLog: await readInput(io, values['event-log'], 'event log') };
   const evidence = platform.usesSuppliedEndorsements ? { ...decoded.evidence, certificates, crls } : { ...decoded.evidence, ...collateral, ...eventLog };

@@ -166,6 +166,19 @@ describe('simulated TDX collateral', () => {
     assert.equal(verdict.accepted, true, verdict.error?.message);
   });
 
+  it('vouches only for its own root\'s quotes: with both roots trusted, Intel\'s quote with it, or its quote with Intel\'s collateral, is UNTRUSTED_ROOT', async () => {
+    const verifier = new TdxVerifier({ additionalRoots: [chain.root] });
+    const raw = await new SimulatedTdxProvider(await SimulatedTdx.create({}, { chain })).getEvidence({ reportData });
+    const intel = readTdxCollateral(DCAP_QVL, '$').collateral ?? assert.fail('collateral');
+    const simulatedWithIntel = await verifyTdxEvidence({ quote: raw.evidence, certificates: [], crls: [], simulated: true, collateral: intel }, {}, { verifier, at: new Date('2025-06-25T00:00:00Z') });
+    assert.deepEqual([simulatedWithIntel.error?.code, simulatedWithIntel.error?.field], ['UNTRUSTED_ROOT', 'tcb_info_issuer_chain']);
+    const T8 = vector('dcap-qvl/tdx_quote');
+    const forged = await createSimulatedCollateral(chain, parseQuote(raw.evidence), Date.parse('2025-06-24T00:00:00Z'));
+    const intelWithSimulated = await verifyTdxEvidence({ quote: T8, certificates: [], crls: [], simulated: false, collateral: { ...forged, rootCaCrl: intel.rootCaCrl ?? '', pckCrl: intel.pckCrl ?? '' } }, {}, { verifier, at: new Date('2025-06-25T00:00:00Z') });
+    assert.deepEqual([intelWithSimulated.error?.code, intelWithSimulated.error?.field], ['UNTRUSTED_ROOT', 'tcb_info_issuer_chain']);
+    assert.match(intelWithSimulated.error?.message ?? '', /not in the root of the quote's PCK chain \("Intel SGX Root CA"\)/);
+  });
+
   it('is refused for a quote of another platform (COLLATERAL_UNAVAILABLE): the development keys vouch for nothing else', async () => {
     const foreign = parseQuote(await (await SimulatedTdx.create({}, { chain: other })).quote(reportData));
     for (const q of [foreign, { ...quote, pckCertificates: [] }]) {
