@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   OHTTP_UNSUPPORTED_SUITE: 'a KEM, KDF or AEAD that this implementation or the key configuration does not support',
   OHTTP_DECRYPT_FAILED: 'HPKE decryption of an encapsulated request or response failed',
   OHTTP_REQUEST_FAILED: 'the relay or the gateway did not answer the encapsulated request with an encapsulated response',
+  // Privacy Pass (attestation/protocols/privacypass): RFC 9474 blind RSA, RFC 9577 auth scheme, RFC 9578 tokens
+  MALFORMED_PRIVACY_PASS: 'a Privacy Pass message, header, token key or blind RSA input is malformed (RFC 9474, 9577, 9578)',
+  PRIVACY_PASS_TOKEN_INVALID: 'a Privacy Pass token, or a blind signature once unblinded, does not verify with the issuer key',
   // API misuse, and the attested agent's connection (attestation/client)
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
