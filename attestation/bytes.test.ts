@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bytesEqual } from './bytes.js';
+import { bytesEqual, parseBase64Url, toBase64Url } from './bytes.js';
 
 describe('bytesEqual', () => {
   it('agrees with a byte-by-byte comparison at every length and alignment (property)', () => {
@@ -15,5 +15,17 @@ describe('bytesEqual', () => {
       assert.equal(bytesEqual(a, b), naive);
     }), { numRuns: 500 });
     assert.equal(bytesEqual(new Uint8Array(64), new Uint8Array(65)), false);
+  });
+});
+
+describe('base64url', () => {
+  it('round-trips any bytes, padded or not, and refuses other alphabets, bad lengths and stray bits', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      assert.deepEqual(parseBase64Url(toBase64Url(bytes)), bytes);
+      assert.deepEqual(parseBase64Url(toBase64Url(bytes, true)), bytes);
+      assert.doesNotMatch(toBase64Url(bytes), /[+/=]/);
+    }));
+    assert.equal(toBase64Url(new Uint8Array([0xfb, 0xff]), true), '-_8=');
+    for (const bad of ['+/8=', 'AB=', 'A', 'AB==C', 'AAF', 'AB=A', 'AA===', ' AA']) assert.equal(parseBase64Url(bad), undefined, bad);
   });
 });

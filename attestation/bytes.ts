@@ -40,6 +40,22 @@ export function fromBase64(b64: string, field = 'base64'): Uint8Array {
   return out;
 }
 
+/** RFC 4648 section 5 base64url; `padded` keeps the trailing '=' padding. */
+export function toBase64Url(bytes: Uint8Array, padded = false): string {
+  const b64 = toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_');
+  return padded ? b64 : b64.replace(/=+$/, '');
+}
+
+/** Canonical base64url, padded or not; undefined for anything else (other alphabets, bad length, stray bits). */
+export function parseBase64Url(text: string): Uint8Array | undefined {
+  const body = text.replace(/={1,2}$/, '');
+  if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1 || (body !== text && text.length % 4 !== 0)) return undefined;
+  const bin = atob(body.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (body.length % 4)) % 4));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return toBase64Url(out) === body ? out : undefined;
+}
+
 /** Equal bytes; the time depends on the length only, never on where they differ. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -1,6 +1,6 @@
 // Signature checks on WebCrypto, so the verifier runs unchanged in Node and in browsers.
 // RSA keys are imported as JWK: browsers refuse SPKIs whose algorithm is id-RSASSA-PSS, as AMD's are.
-import { toArrayBufferView } from './bytes.js';
+import { toArrayBufferView, toBase64Url } from './bytes.js';
 import { TAG, children, decodeBitString, decodeOid, decodeOne, decodeSmallInteger, expectTag, unsignedIntegerBytes } from './der.js';
 import { ParseError } from './errors.js';
 import { OID, type AlgorithmIdentifier, type Certificate, type Signed } from './x509.js';
@@ -58,19 +58,13 @@ export function signatureScheme(alg: AlgorithmIdentifier): SignatureScheme {
   }
 }
 
-function base64Url(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
 function rsaJwk(cert: Certificate): JsonWebKey {
   const spki = children(decodeOne(cert.spki, TAG.SEQUENCE));
   const rsaKey = children(decodeOne(decodeBitString(expectTag(spki[1], TAG.BIT_STRING, 'subjectPublicKey')), TAG.SEQUENCE));
   return {
     kty: 'RSA',
-    n: base64Url(unsignedIntegerBytes(expectTag(rsaKey[0], TAG.INTEGER, 'modulus'))),
-    e: base64Url(unsignedIntegerBytes(expectTag(rsaKey[1], TAG.INTEGER, 'publicExponent'))),
+    n: toBase64Url(unsignedIntegerBytes(expectTag(rsaKey[0], TAG.INTEGER, 'modulus'))),
+    e: toBase64Url(unsignedIntegerBytes(expectTag(rsaKey[1], TAG.INTEGER, 'publicExponent'))),
   };
 }
 

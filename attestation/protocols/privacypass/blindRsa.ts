@@ -2,7 +2,7 @@
 // Randomized (section 5). Prepare (4.1), Blind (4.2) and Finalize (4.4); the signer's BlindSign (4.3) needs the
 // private key and lives with the issuer (src/privacypass/blindSign.ts). EMSA-PSS is RFC 8017 section 9.1.1 with
 // SHA-384 and MGF1-SHA384; the finalized signature is checked with WebCrypto's RSA-PSS.
-import { concatBytes } from '../../bytes.js';
+import { concatBytes, toBase64Url } from '../../bytes.js';
 import { ParseError, VerificationError } from '../../errors.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modInverse, modPow, randomBelow } from './bigint.js';
 
@@ -121,14 +121,8 @@ export async function finalize(pk: RsaPublicKey, variant: RsaBssaVariant, prepar
   return sig;
 }
 
-const base64url = (bytes: Uint8Array): string => {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-};
-
 /** The public key as a JWK, the form every WebCrypto imports (SPKI with the RSASSA-PSS OID is not). */
 export function rsaJwk(pk: RsaPublicKey): JsonWebKey {
   const intBytes = (v: bigint): Uint8Array => bigIntToBytes(v, Math.ceil(bitLength(v) / 8));
-  return { kty: 'RSA', n: base64url(intBytes(pk.n)), e: base64url(intBytes(pk.e)), ext: true };
+  return { kty: 'RSA', n: toBase64Url(intBytes(pk.n)), e: toBase64Url(intBytes(pk.e)), ext: true };
 }
