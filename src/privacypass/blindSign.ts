@@ -1,0 +1,60 @@
+// The Privacy Pass issuer's signing for token type 0x0002: RFC 9474 section 4.3 BlindSign on node:crypto, and the
+// RFC 9578 section 6.2 issuer step around it (check the TokenRequest, answer its TokenResponse). RSASP1 is
+// OpenSSL's raw private-key operation (privateDecrypt without padding computes m^d mod n, with CRT and blinding);
+// the result is checked with the public key before it leaves, as section 4.3 requires, so that a faulty CRT
+// computation never hands out a signature that would reveal a factor of n.
+import { constants, createPrivateKey, createPublicKey, privateDecrypt, type KeyObject } from 'node:crypto';
+import { fromBase64 } from '../../attestation/bytes.js';
+import { ParseError, VerificationError } from '../../attestation/errors.js';
+import { bigIntToBytes, bytesToBigInt, modPow } from '../../attestation/protocols/privacypass/bigint.js';
+import { encodeTokenKey, modulusLength, readTokenRequest, tokenKeyId, type RsaPublicKey } from '../../attestation/protocols/index.js';
+
+export interface RsaSigningKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: RsaPublicKey;
+}
+
+export interface IssuerKey extends RsaSigningKey {
+  /** The key as clients and origins see it: the RFC 9578 section 6.5 SubjectPublicKeyInfo. */
+  readonly tokenKey: Uint8Array;
+  readonly tokenKeyId: Uint8Array;
+}
+
+const jwkInteger = (b64url: string | undefined): bigint => bytesToBigInt(fromBase64((b64url ?? '').replace(/-/g, '+').replace(/_/g, '/'), 'jwk'));
+
+/** An RSA private key (a KeyObject, PEM, or DER PKCS#8) with its public half, of any size. */
+export function rsaSigningKey(key: KeyObject | string | Uint8Array): RsaSigningKey {
+  const privateKey = typeof key === 'string' || key instanceof Uint8Array ? createPrivateKey(typeof key === 'string' ? key : { key: Buffer.from(key), format: 'der', type: 'pkcs8' }) : key;
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'rsa') {
+    throw new ParseError('MALFORMED_PRIVACY_PASS', `issuer key is a ${privateKey.asymmetricKeyType ?? 'secret'} ${privateKey.type} key, not an RSA private key`, { field: 'token_key' });
+  }
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
+  return Object.freeze({ privateKey, publicKey: Object.freeze({ n: jwkInteger(jwk.n), e: jwkInteger(jwk.e) }) });
+}
+
+/** The issuer key of token type 0x0002 (a 2048-bit RSA key) with its token key and key ID. */
+export async function issuerKey(key: KeyObject | string | Uint8Array): Promise<IssuerKey> {
+  const signing = rsaSigningKey(key);
+  const tokenKey = encodeTokenKey(signing.publicKey);
+  return Object.freeze({ ...signing, tokenKey, tokenKeyId: await tokenKeyId(tokenKey) });
+}
+
+/** RFC 9474 section 4.3 BlindSign: blind_sig = RSASP1(sk, blinded_msg), checked with RSAVP1 before it is returned. */
+export function blindSign(key: RsaSigningKey, blindedMsg: Uint8Array): Uint8Array {
+  const k = modulusLength(key.publicKey);
+  const m = bytesToBigInt(blindedMsg);
+  if (blindedMsg.length !== k || m >= key.publicKey.n) {
+    throw new ParseError('MALFORMED_PRIVACY_PASS', `blinded_msg must be ${k} bytes below the modulus, got ${blindedMsg.length} bytes`, { field: 'blinded_msg' });
+  }
+  const s = privateDecrypt({ key: key.privateKey, padding: constants.RSA_NO_PADDING }, blindedMsg);
+  if (modPow(bytesToBigInt(s), key.publicKey.e, key.publicKey.n) !== m) {
+    throw new VerificationError('PRIVACY_PASS_TOKEN_INVALID', 'signing failure: the blind signature does not verify with the public key', { field: 'blind_sig' });
+  }
+  return bigIntToBytes(bytesToBigInt(s), k);
+}
+
+/** RFC 9578 section 6.2: the TokenResponse (the blind signature) answering a type 0x0002 TokenRequest for this key. */
+export async function issueTokenResponse(key: IssuerKey, tokenRequest: Uint8Array): Promise<Uint8Array> {
+  const request = await readTokenRequest(tokenRequest, key.tokenKey);
+  return blindSign(key, request.blindedMsg);
+}
