@@ -3,6 +3,7 @@ import { createPrivateKey, generateKeyPairSync, type JsonWebKey } from 'node:cry
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fromHex, toBase64Url, toHex } from '../../attestation/bytes.js';
+import { bigIntToBytes, bitLength, modInverse } from '../../attestation/protocols/privacypass/bigint.js';
 import { ParseError, VerificationError } from '../../attestation/errors.js';
 import {
   buildAuthorization,
@@ -43,14 +44,9 @@ const rfc9474 = json('blindrsa-rfc9474/test_vectors_rfc9474.json') as Rfc9474Vec
 /** The vector's key as a JWK private key: node:crypto wants the CRT parameters too. */
 function jwkOf(v: Rfc9474Vector): JsonWebKey {
   const [n, e, d, p, q] = [v.n, v.e, v.d, v.p, v.q].map((h) => BigInt(h));
-  const int = (x: bigint): string => toBase64Url(fromHex(x.toString(16).padStart(Math.ceil(x.toString(16).length / 2) * 2, '0')));
-  const inverse = (a: bigint, m: bigint): bigint => {
-    let [r0, r1, s0, s1] = [a % m, m, 1n, 0n];
-    while (r1 !== 0n) [r0, r1, s0, s1] = [r1, r0 % r1, s1, s0 - (r0 / r1) * s1];
-    return ((s0 % m) + m) % m;
-  };
+  const int = (x: bigint): string => toBase64Url(bigIntToBytes(x, Math.ceil(bitLength(x) / 8)));
   if (n === undefined || e === undefined || d === undefined || p === undefined || q === undefined) throw new Error('vector without a key');
-  return { kty: 'RSA', n: int(n), e: int(e), d: int(d), p: int(p), q: int(q), dp: int(d % (p - 1n)), dq: int(d % (q - 1n)), qi: int(inverse(q, p)) };
+  return { kty: 'RSA', n: int(n), e: int(e), d: int(d), p: int(p), q: int(q), dp: int(d % (p - 1n)), dq: int(d % (q - 1n)), qi: int(modInverse(q, p) ?? 0n) };
 }
 
 describe('Privacy Pass issuer: blind signing on node:crypto', () => {

@@ -4,7 +4,7 @@
 // the result is checked with the public key before it leaves, as section 4.3 requires, so that a faulty CRT
 // computation never hands out a signature that would reveal a factor of n.
 import { constants, createPrivateKey, createPublicKey, privateDecrypt, type KeyObject } from 'node:crypto';
-import { fromBase64 } from '../../attestation/bytes.js';
+import { parseBase64Url } from '../../attestation/bytes.js';
 import { ParseError, VerificationError } from '../../attestation/errors.js';
 import { bigIntToBytes, bytesToBigInt, modPow } from '../../attestation/protocols/privacypass/bigint.js';
 import { encodeTokenKey, modulusLength, readTokenRequest, tokenKeyId, type RsaPublicKey } from '../../attestation/protocols/index.js';
@@ -20,7 +20,7 @@ export interface IssuerKey extends RsaSigningKey {
   readonly tokenKeyId: Uint8Array;
 }
 
-const jwkInteger = (b64url: string | undefined): bigint => bytesToBigInt(fromBase64((b64url ?? '').replace(/-/g, '+').replace(/_/g, '/'), 'jwk'));
+const jwkInteger = (b64url: string | undefined): bigint => bytesToBigInt(parseBase64Url(b64url ?? '') ?? new Uint8Array());
 
 /** An RSA private key (a KeyObject, PEM, or DER PKCS#8) with its public half, of any size. */
 export function rsaSigningKey(key: KeyObject | string | Uint8Array): RsaSigningKey {

@@ -4,6 +4,7 @@
 // SHA-384 and MGF1-SHA384; the finalized signature is checked with WebCrypto's RSA-PSS.
 import { concatBytes, toBase64Url } from '../../bytes.js';
 import { ParseError, VerificationError } from '../../errors.js';
+import { webCryptoHasher } from '../../hash.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modInverse, modPow, randomBelow } from './bigint.js';
 
 export interface RsaPublicKey {
@@ -26,7 +27,7 @@ const MSG_PREFIX_LENGTH = 32;
 type Random = (bytes: Uint8Array<ArrayBuffer>) => void;
 const webCryptoRandom: Random = (b) => globalThis.crypto.getRandomValues(b);
 
-const sha384 = async (data: Uint8Array): Promise<Uint8Array> => new Uint8Array(await globalThis.crypto.subtle.digest('SHA-384', concatBytes(data)));
+const sha384 = (data: Uint8Array): Promise<Uint8Array> => webCryptoHasher.digest('SHA-384', [data]);
 
 function malformed(message: string, field: string): never {
   throw new ParseError('MALFORMED_PRIVACY_PASS', message, { field });

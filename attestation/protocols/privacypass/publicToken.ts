@@ -8,12 +8,11 @@ import { bytesEqual, concatBytes } from '../../bytes.js';
 import { VerificationError } from '../../errors.js';
 import { blind, finalize, verifyPss, type BlindOptions, type RsaPublicKey } from './blindRsa.js';
 import { malformed, TlsReader, u16 } from './tlsReader.js';
-import { authenticatorInput, challengeDigest, TOKEN_TYPE, type Token } from './token.js';
+import { authenticatorInput, challengeDigest, NONCE_LENGTH, TOKEN_TYPE, type Token } from './token.js';
 import { decodeTokenChallenge } from './tokenChallenge.js';
 import { decodeTokenKey, tokenKeyId, truncatedTokenKeyId } from './tokenKey.js';
 
 const NK = 256;
-const NONCE_LENGTH = 32;
 const VARIANT = 'RSABSSA-SHA384-PSS-Deterministic';
 const SALT_LENGTH = 48;
 

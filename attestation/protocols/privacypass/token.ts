@@ -8,13 +8,14 @@
 //   } Token;
 // The authenticator is computed over the fields before it, the token_authenticator_input.
 import { concatBytes } from '../../bytes.js';
+import { webCryptoHasher } from '../../hash.js';
 import { malformed, TlsReader, u16 } from './tlsReader.js';
 
 export const TOKEN_TYPE = { VOPRF_P384: 0x0001, BLIND_RSA_2048: 0x0002 } as const;
 export type TokenType = (typeof TOKEN_TYPE)[keyof typeof TOKEN_TYPE];
 
 export const AUTHENTICATOR_LENGTH: Readonly<Record<TokenType, number>> = { [TOKEN_TYPE.VOPRF_P384]: 48, [TOKEN_TYPE.BLIND_RSA_2048]: 256 };
-const NONCE_LENGTH = 32;
+export const NONCE_LENGTH = 32;
 const DIGEST_LENGTH = 32;
 const KEY_ID_LENGTH = 32;
 
@@ -64,6 +65,6 @@ export function decodeToken(bytes: Uint8Array): Token {
 }
 
 /** challenge_digest: SHA-256 of the TokenChallenge as the origin sent it. */
-export async function challengeDigest(challenge: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', concatBytes(challenge)));
+export function challengeDigest(challenge: Uint8Array): Promise<Uint8Array> {
+  return webCryptoHasher.digest('SHA-256', [challenge]);
 }

@@ -7,6 +7,7 @@
 import { bytesEqual, concatBytes } from '../../bytes.js';
 import { TAG, children, decodeBitString, decodeOne, encodeOid, encodeSequence, encodeSmallInteger, encodeTlv, expectTag, unsignedIntegerBytes } from '../../der.js';
 import { ParseError } from '../../errors.js';
+import { webCryptoHasher } from '../../hash.js';
 import { bitLength, bytesToBigInt, bigIntToBytes } from './bigint.js';
 import type { RsaPublicKey } from './blindRsa.js';
 import { malformed } from './tlsReader.js';
@@ -53,8 +54,8 @@ export function decodeTokenKey(spki: Uint8Array): RsaPublicKey {
 }
 
 /** token_key_id: SHA-256 of the serialized key. */
-export async function tokenKeyId(spki: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', concatBytes(spki)));
+export function tokenKeyId(spki: Uint8Array): Promise<Uint8Array> {
+  return webCryptoHasher.digest('SHA-256', [spki]);
 }
 
 export function truncatedTokenKeyId(keyId: Uint8Array): number {
