@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   // VOPRF (RFC 9497) and Privacy Pass privately verifiable tokens (RFC 9578 type 0x0001)
   MALFORMED_VOPRF: 'a P-384 element, scalar, DLEQ proof or OPRF input is not one RFC 9497 allows, or a type 1 token message is malformed',
   VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',
+  VOPRF_TOKEN_INVALID: 'a type 1 token or token request names another issuer key, or the token\'s authenticator is not the issuer\'s evaluation of its input',
   // API misuse, and the attested agent's connection (attestation/client)
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
