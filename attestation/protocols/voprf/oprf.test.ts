@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fromHex, toHex } from '../../bytes.js';
+import { CloisterError, ParseError } from '../../errors.js';
 import { PROTOCOL_VECTORS } from '../../testing/vectors.js';
 import { deserializeProof, serializeProof } from './dleq.js';
 import { blind, blindEvaluate, blindEvaluateOprf, deriveKeyPair, evaluate, finalize, finalizeOprf } from './oprf.js';
@@ -104,4 +105,25 @@ describe('RFC 9497 P384-SHA384', () => {
       });
     });
   }
+});
+
+describe('OPRF suites and modes', () => {
+  it('a function of one mode refuses a suite of the other (INVALID_STATE)', async () => {
+    const oprf = p384Sha384(OPRF_MODE.oprf);
+    const voprf = p384Sha384(OPRF_MODE.voprf);
+    const keys = await deriveKeyPair(voprf, new Uint8Array(32), new Uint8Array(0));
+    const misuse = (e: unknown): boolean => e instanceof CloisterError && e.code === 'INVALID_STATE';
+    await assert.rejects(blindEvaluate(oprf, keys, [keys.publicKey]), misuse);
+    assert.throws(() => blindEvaluateOprf(voprf, keys.secretKey, keys.publicKey), misuse);
+    await assert.rejects(finalizeOprf(voprf, new Uint8Array(1), 1n, keys.publicKey), misuse);
+  });
+
+  it('Finalize refuses batches of unequal lengths, and OPRF inputs over 65535 bytes', async () => {
+    const voprf = p384Sha384(OPRF_MODE.voprf);
+    const keys = await deriveKeyPair(voprf, new Uint8Array(32), new Uint8Array(0));
+    const batch = { inputs: [new Uint8Array(1)], blinds: [], blindedElements: [], evaluatedElements: [], publicKey: keys.publicKey, proof: { c: 1n, s: 1n } };
+    await assert.rejects(finalize(voprf, batch), (e: unknown) => e instanceof ParseError && e.code === 'MALFORMED_VOPRF');
+    await assert.rejects(blind(voprf, new Uint8Array(65536)), (e: unknown) => e instanceof ParseError && e.code === 'MALFORMED_VOPRF');
+    await assert.rejects(deriveKeyPair(voprf, new Uint8Array(32), new Uint8Array(65536)), (e: unknown) => e instanceof ParseError && e.code === 'MALFORMED_VOPRF');
+  });
 });

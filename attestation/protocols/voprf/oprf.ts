@@ -96,7 +96,7 @@ export async function finalize(suite: OprfSuite, batch: FinalizeBatch): Promise<
 }
 
 /** Finalize in OPRF mode: Hash(len || input || len || blind^-1 * evaluatedElement || "Finalize"). */
-export function finalizeOprf(suite: OprfSuite, input: Uint8Array, blindScalar: bigint, evaluatedElement: Point): Promise<Uint8Array> {
+export async function finalizeOprf(suite: OprfSuite, input: Uint8Array, blindScalar: bigint, evaluatedElement: Point): Promise<Uint8Array> {
   requireMode(suite, OPRF_MODE.oprf);
   return unblindedOutput(suite, input, blindScalar, evaluatedElement);
 }

@@ -112,10 +112,6 @@ export function add(p: Point, q: Point): Point {
   return { x, y, z };
 }
 
-export function negate(p: Point): Point {
-  return { x: p.x, y: mod(-p.y, P), z: p.z };
-}
-
 const WINDOW = 4;
 const WINDOW_SIZE = 1 << WINDOW;
 
