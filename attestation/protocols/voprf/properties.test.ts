@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { bytesEqual } from '../../bytes.js';
 import { ParseError, VerificationError } from '../../errors.js';
 import { parseToken, parseTokenRequest, parseTokenResponse } from '../privacypass/type1.js';
-import { deserializeProof, generateProof, verifyProof } from './dleq.js';
+import { deserializeProof, generateProof, serializeProof, verifyProof } from './dleq.js';
 import { add, deserializeElement, deserializeScalar, GENERATOR, IDENTITY, isIdentity, multiply, N, pointsEqual, serializeElement } from './p384.js';
 import { hashToGroup, OPRF_MODE, p384Sha384 } from './suite.js';
 
@@ -37,6 +37,14 @@ describe('VOPRF decoders (properties)', () => {
       fc.assert(fc.property(near(length), decodeOrParseError(decode)), { numRuns: 300 });
     });
   }
+
+  it('deserializeProof(serializeProof(proof)) is the proof, for any two scalars below n', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: N - 1n }), fc.bigInt({ min: 0n, max: N - 1n }), (c, s) => {
+        assert.deepEqual(deserializeProof(serializeProof({ c, s })), { c, s });
+      }),
+    );
+  });
 
   it('deserializeElement: a compressed x decodes to a point on the curve that re-encodes to the same bytes, or throws', () => {
     let decoded = 0;

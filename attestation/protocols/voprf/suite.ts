@@ -29,7 +29,7 @@ export interface SuiteOptions {
   readonly randomBytes?: RandomBytes;
 }
 
-const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 const cryptoRandomBytes: RandomBytes = (length) => globalThis.crypto.getRandomValues(new Uint8Array(length));
 
@@ -71,5 +71,3 @@ export function lengthPrefixed(...parts: readonly Uint8Array[]): Uint8Array[] {
 export function i2osp2(v: number): Uint8Array {
   return Uint8Array.of(v >> 8, v & 0xff);
 }
-
-export { ascii };
