@@ -55,6 +55,10 @@ export const ERROR_CODES = {
   // Privacy Pass (attestation/protocols/privacypass): RFC 9474 blind RSA, RFC 9577 auth scheme, RFC 9578 tokens
   MALFORMED_PRIVACY_PASS: 'a Privacy Pass message, header, token key or blind RSA input is malformed (RFC 9474, 9577, 9578)',
   PRIVACY_PASS_TOKEN_INVALID: 'a Privacy Pass token, or a blind signature once unblinded, does not verify with the issuer key',
+  // VOPRF (RFC 9497) and Privacy Pass privately verifiable tokens (RFC 9578 type 0x0001)
+  MALFORMED_VOPRF: 'a P-384 element, scalar, DLEQ proof or OPRF input is not one RFC 9497 allows, or a type 1 token message is malformed',
+  VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',
+  VOPRF_TOKEN_INVALID: 'a type 1 token or token request names another issuer key, or the token\'s authenticator is not the issuer\'s evaluation of its input',
   // API misuse, and the attested agent's connection (attestation/client)
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',

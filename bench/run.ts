@@ -8,12 +8,13 @@ import { ocrSuite, tensorSuite, workerTensorSuite } from './inference.js';
 import { launchMeasureSuite } from './launchMeasure.js';
 import { ohttpSuite } from './ohttp.js';
 import { paddingSuite } from './paddingCost.js';
+import { privacyPassType1Suite } from './privacyPassType1.js';
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 import { tdxVerifySuite } from './tdxVerify.js';
 import { underLoadSuite } from './underLoad.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

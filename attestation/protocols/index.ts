@@ -12,3 +12,6 @@ export * from './cbor.js';
 export * from './httpText.js';
 export { encodeRaTlsExtension, decodeRaTlsExtension, ID_PE_CMW, EVIDENCE_MEDIA_TYPE, CMW_LABEL, CMW_INDICATOR, type RaTlsAttestation } from './ratlsExtension.js';
 export * from './privacypass/index.js';
+// Privacy Pass privately verifiable tokens (RFC 9578 token type 0x0001, VOPRF(P-384, SHA-384) of RFC 9497), as a
+// namespace: the Blind RSA type has functions of the same names.
+export * as privacyPassType1 from './privacypass/type1.js';
