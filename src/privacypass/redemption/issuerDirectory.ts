@@ -45,8 +45,11 @@ export function maxAgeOf(cacheControl: string | null): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
+/** How the directory is fetched (global fetch by default; tests inject one). */
+export type DirectoryFetch = (url: string, init: RequestInit) => Promise<Response>;
+
 /** Fetches the directory at `url`; ISSUER_DIRECTORY_UNAVAILABLE when it cannot, MALFORMED_PRIVACY_PASS when it is not one. */
-export async function fetchIssuerDirectory(url: string, fetcher: typeof fetch = fetch, timeoutMs = 10_000): Promise<{ keys: DirectoryKey[]; maxAgeSeconds: number }> {
+export async function fetchIssuerDirectory(url: string, fetcher: DirectoryFetch = fetch, timeoutMs = 10_000): Promise<{ keys: DirectoryKey[]; maxAgeSeconds: number }> {
   let response: Response;
   let body: unknown;
   try {
