@@ -15,7 +15,9 @@ import { buildAuthorization, encodeToken, parseWwwAuthenticate } from '../../att
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { mintToken, newIssuerKey } from '../testing/privacyPassGateway.js';
 import { createServer, type CloisterServer } from './createServer.js';
-import { directoryUrl } from './privacyPass.js';
+import { directoryUrl, openPrivacyPass } from './privacyPass.js';
+import type { IssuerKey } from '../privacypass/blindSign.js';
+import { createLogger } from '../base/log.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-privacy-pass-'));
 
@@ -75,6 +77,41 @@ describe('the server with Privacy Pass', () => {
       createServer({ tee: { kind: 'simulated', platform: 'sev-snp' }, tls: false, models: null, logDestination: quiet, privacyPass: { issuerName: 'i', directory: { kind: 'issuer', url: 'https://issuer.test/dir', fetch: failing } } }),
       { code: 'ISSUER_DIRECTORY_UNAVAILABLE' },
     );
+  });
+
+  it('fetches the directory again at its max-age; a failed refresh keeps the keys held and retries after 60 s', async () => {
+    const [first, second] = [await newIssuerKey(), await newIssuerKey()];
+    const entry = (k: IssuerKey): object => ({ 'token-type': 2, 'token-key': toBase64Url(k.tokenKey), 'not-before': Math.floor(Date.now() / 1000) - 60 });
+    const answers: (() => Response)[] = [() => Response.json({ 'token-keys': [entry(first)] }, { headers: { 'cache-control': 'public, max-age=120' } }), () => new Response('down', { status: 500 }), () => Response.json({ 'token-keys': [entry(second)] })];
+    const timers: { fn: () => void; ms: number }[] = [];
+    const gate = await openPrivacyPass(
+      {
+        issuerName: 'issuer.test',
+        directory: { kind: 'issuer', url: 'https://issuer.test', fetch: () => Promise.resolve((answers.shift() ?? (() => new Response('gone', { status: 404 })))()) },
+        setTimer: (fn, ms) => {
+          timers.push({ fn, ms });
+          return { clear: () => undefined };
+        },
+      },
+      createLogger({ simulated: true, platform: 'sev-snp', level: 'silent' }),
+    );
+    const fire = async (): Promise<number> => {
+      const t = timers.shift();
+      assert.ok(t);
+      t.fn();
+      await new Promise((r) => setTimeout(r, 50));
+      return t.ms;
+    };
+    try {
+      assert.deepEqual(gate.redeemer.keyIds, [toBase64Url(first.tokenKeyId)]);
+      assert.equal(await fire(), 120_000);
+      assert.deepEqual(gate.redeemer.keyIds, [toBase64Url(first.tokenKeyId)], 'a failed refresh keeps the keys');
+      assert.equal(await fire(), 60_000);
+      assert.deepEqual(gate.redeemer.keyIds, [toBase64Url(second.tokenKeyId)]);
+      assert.equal(timers[0]?.ms, 3_600_000, 'no Cache-Control: the default max-age');
+    } finally {
+      await gate.close();
+    }
   });
 
   it('adds the well-known path to an issuer origin, and keeps a full URL', () => {

@@ -24,6 +24,8 @@ export interface PrivacyPassConfig {
   /** How long a key is accepted from its not-before (default 30 days). */
   readonly keyLifetimeSeconds?: number;
   readonly now?: () => number;
+  /** Schedules the directory refresh (tests); default an unref'd setTimeout. */
+  readonly setTimer?: (fn: () => void, ms: number) => TimerHandle;
 }
 
 export interface PrivacyPassGate {
@@ -76,7 +78,7 @@ export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger)
     const url = directoryUrl(directory.url);
     const schedule = (seconds: number): void => {
       if (closed) return;
-      timer = unrefTimer(() => {
+      timer = (config.setTimer ?? unrefTimer)(() => {
         fetchIssuerDirectory(url, directory.fetch)
           .then(async (next) => {
             await redeemer.setKeys(next.keys);
