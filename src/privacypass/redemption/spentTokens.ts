@@ -24,6 +24,7 @@ export class SpentTokensUnavailable extends RuntimeError {
 }
 
 export const DEFAULT_MAX_SPENT_TOKENS = 1_000_000;
+const SWEEP_INTERVAL_MS = 1000;
 
 /**
  * Spent tokens in this process's memory, at most `maxEntries` unexpired ones. When full (after dropping the
@@ -35,6 +36,7 @@ export class MemorySpentTokens implements SpentTokenStore {
   readonly #entries = new Map<string, number>();
   readonly #max: number;
   readonly #now: () => number;
+  #lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(options: { readonly maxEntries?: number; readonly now?: () => number } = {}) {
     this.#max = options.maxEntries ?? DEFAULT_MAX_SPENT_TOKENS;
@@ -58,7 +60,10 @@ export class MemorySpentTokens implements SpentTokenStore {
     return Promise.resolve('fresh');
   }
 
+  /** At most once a second: a full store of unexpired entries is not walked again for every token refused. */
   #sweep(now: number): void {
+    if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return;
+    this.#lastSweep = now;
     for (const [id, expiry] of this.#entries) if (expiry <= now) this.#entries.delete(id);
   }
 
