@@ -1,14 +1,14 @@
 // The Redis spent-token store against a real redis-server 7 on a loopback port: a token redeemed at one gateway is
 // a replay at another sharing the server; with Redis killed the gateway refuses (503, fail closed) and serves
-// again once Redis is back (the client reconnects by itself). Plus the RESP2 codec on its own.
+// again once Redis is back (the client reconnects by itself). Here, not in src/privacypass/, because it drives the
+// OHTTP gateway.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { buildAuthorization, encodeToken } from '../../../attestation/protocols/index.js';
-import { challengeFor, fixture, mintToken, newIssuerKey, ohttpKey } from '../../testing/privacyPassGateway.js';
-import { REDIS_SERVER, RedisServer } from '../../testing/redisServer.js';
-import { decodeReply, encodeCommand } from './resp.js';
-import { parseRedisUrl, RedisSpentTokens } from './redisSpentTokens.js';
+import { buildAuthorization, encodeToken } from '../../attestation/protocols/index.js';
+import { challengeFor, fixture, mintToken, newIssuerKey, ohttpKey } from '../testing/privacyPassGateway.js';
+import { REDIS_SERVER, RedisServer } from '../testing/redisServer.js';
+import { parseRedisUrl, RedisSpentTokens } from '../privacypass/redemption/redisSpentTokens.js';
 
 const code = (body: unknown): unknown => (body as { code?: unknown }).code;
 
@@ -19,26 +19,6 @@ async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<voi
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-
-describe('RESP2 codec', () => {
-  it('encodes a command as an array of bulk strings, and decodes each reply kind, incomplete ones as undefined', () => {
-    assert.equal(encodeCommand(['SET', 'k', 'é']).toString(), '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n');
-    assert.deepEqual(decodeReply(Buffer.from('+OK\r\n')), { reply: 'OK', length: 5 });
-    assert.deepEqual(decodeReply(Buffer.from('$-1\r\n+OK')), { reply: null, length: 5 });
-    assert.deepEqual(decodeReply(Buffer.from('-ERR x\r\n')), { reply: { error: 'ERR x' }, length: 8 });
-    assert.deepEqual(decodeReply(Buffer.from(':12\r\n')), { reply: 12, length: 5 });
-    assert.deepEqual(decodeReply(Buffer.from('$2\r\nab\r\n')), { reply: 'ab', length: 8 });
-    assert.equal(decodeReply(Buffer.from('$2\r\na')), undefined);
-    assert.equal(decodeReply(Buffer.from('+OK')), undefined);
-    assert.throws(() => decodeReply(Buffer.from('*1\r\n')));
-  });
-
-  it('reads redis://HOST:PORT and nothing else', () => {
-    assert.deepEqual(parseRedisUrl('redis://127.0.0.1:6380'), { host: '127.0.0.1', port: 6380 });
-    assert.deepEqual(parseRedisUrl('redis://[::1]'), { host: '::1', port: 6379 });
-    for (const bad of ['http://x:1', 'redis://u:p@x:1', 'redis://x:1/2', 'nonsense']) assert.throws(() => parseRedisUrl(bad), { code: 'SPENT_TOKENS_UNAVAILABLE' });
-  });
-});
 
 describe('Redis spent-token store (redis-server 7)', { skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is not installed` }, () => {
   let redis: RedisServer;
