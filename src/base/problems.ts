@@ -23,6 +23,7 @@ export const PROBLEMS = {
   PRIVACY_PASS_UNKNOWN_KEY: { status: 401, title: 'the Privacy Pass token is of no current issuer key' },
   PRIVACY_PASS_INVALID: { status: 401, title: 'the Privacy Pass token does not verify' },
   PRIVACY_PASS_REPLAYED: { status: 401, title: 'the Privacy Pass token was already redeemed' },
+  PRIVACY_PASS_NO_KEYS: { status: 503, title: 'no Privacy Pass issuer key is current' },
   SPENT_TOKENS_UNAVAILABLE: { status: 503, title: 'Privacy Pass tokens cannot be checked for double spending' },
   INTERNAL: { status: 500, title: 'internal error' },
 } as const;

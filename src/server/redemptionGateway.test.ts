@@ -88,17 +88,34 @@ describe('Privacy Pass redemption at the OHTTP gateway', async () => {
     });
   }
 
-  it('refuses a token of a key past its lifetime (401 PRIVACY_PASS_UNKNOWN_KEY) and of a key before its not-before; no challenge offers an expired key', async () => {
+  it('refuses a token of a key past its lifetime or before its not-before (401 PRIVACY_PASS_UNKNOWN_KEY); the challenge offers only the current key', async () => {
+    let now = 1_000_000_000_000;
+    const later = await newIssuerKey();
+    // `key` is current for [now, now + 1 h), `later` for [now + 30 min, now + 90 min).
+    const f = await fixture({ keys: [key, later], now: () => now, notBefore: [now / 1000, now / 1000 + 1800] });
+    const early = await mintToken(key, await challengeFor(f, key));
+    const offered = (): number => parseWwwAuthenticate(header(refusedHeaders, 'www-authenticate') ?? '').length;
+    let refusedHeaders = (await f.send()).headers;
+    assert.equal(offered(), 1, 'only the current key is offered');
+    const beforeNotBefore = await f.send([['authorization', buildAuthorization(encodeToken(await mintToken(later, await challengeFor(f, key))))]]);
+    assert.deepEqual([beforeNotBefore.status, problemCode(beforeNotBefore.body)], [401, 'PRIVACY_PASS_UNKNOWN_KEY']);
+    now += 3600 * 1000;
+    const expired = await f.send([['authorization', buildAuthorization(encodeToken(early))]]);
+    assert.deepEqual([expired.status, problemCode(expired.body)], [401, 'PRIVACY_PASS_UNKNOWN_KEY']);
+    refusedHeaders = expired.headers;
+    assert.equal(offered(), 1);
+    assert.equal(f.ran.count, 0);
+  });
+
+  it('answers 503 PRIVACY_PASS_NO_KEYS when no issuer key is current (a 401 must carry a challenge, and there is none to offer)', async () => {
     let now = 1_000_000_000_000;
     const f = await fixture({ keys: [key], now: () => now, notBefore: now / 1000 });
     const token = await mintToken(key, await challengeFor(f, key));
     now += 3600 * 1000;
-    const r = await f.send([['authorization', buildAuthorization(encodeToken(token))]]);
-    assert.equal(r.status, 401);
-    assert.equal(problemCode(r.body), 'PRIVACY_PASS_UNKNOWN_KEY');
-    assert.equal(header(r.headers, 'www-authenticate'), undefined);
-    now -= 2 * 3600 * 1000;
-    assert.equal(problemCode((await f.send([['authorization', buildAuthorization(encodeToken(token))]])).body), 'PRIVACY_PASS_UNKNOWN_KEY');
+    for (const headers of [[], [['authorization', buildAuthorization(encodeToken(token))]]] as [string, string][][]) {
+      const r = await f.send(headers);
+      assert.deepEqual([r.status, problemCode(r.body), header(r.headers, 'www-authenticate')], [503, 'PRIVACY_PASS_NO_KEYS', undefined]);
+    }
     assert.equal(f.ran.count, 0);
   });
 

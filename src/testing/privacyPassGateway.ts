@@ -38,9 +38,12 @@ export interface Fixture {
   send(headers?: [string, string][]): Promise<{ status: number; headers: [string, string][]; body: unknown }>;
 }
 
-export async function fixture(options: { keys: readonly IssuerKey[]; spent?: SpentTokenStore; now?: () => number; notBefore?: number; ohttp?: GatewayKey }): Promise<Fixture> {
+export async function fixture(options: { keys: readonly IssuerKey[]; spent?: SpentTokenStore; now?: () => number; notBefore?: number | readonly number[]; ohttp?: GatewayKey }): Promise<Fixture> {
   const k = options.ohttp ?? (await ohttpKey());
-  const directory = parseIssuerDirectory({ 'token-keys': options.keys.map((key) => ({ 'token-type': 2, 'token-key': toBase64Url(key.tokenKey), ...(options.notBefore === undefined ? {} : { 'not-before': options.notBefore }) })) });
+  const directory = parseIssuerDirectory({ 'token-keys': options.keys.map((key, i) => {
+    const notBefore = typeof options.notBefore === 'number' ? options.notBefore : options.notBefore?.[i];
+    return { 'token-type': 2, 'token-key': toBase64Url(key.tokenKey), ...(notBefore === undefined ? {} : { 'not-before': notBefore }) };
+  }) });
   const redeemer = await Redeemer.create({ issuerName: 'issuer.cloister.test', originInfo: ['gateway.cloister.test'], spent: options.spent ?? new MemorySpentTokens(), keyLifetimeSeconds: 3600, ...(options.now === undefined ? {} : { now: options.now }) }, directory);
   const ran = { count: 0 };
   const target = targetRouter([

@@ -157,13 +157,16 @@ export class Redeemer {
 
   /** The gateway's admission check: undefined lets the request through, a response refuses it (before the target runs). */
   async admit(request: BhttpRequest): Promise<BhttpResponse | undefined> {
-    const verdict = await this.redeem(request.headers.filter(([name]) => name.toLowerCase() === 'authorization').map(([, value]) => value));
+    let verdict = await this.redeem(request.headers.filter(([name]) => name.toLowerCase() === 'authorization').map(([, value]) => value));
     if (verdict.ok) return undefined;
     const headers: [string, string][] = [['content-type', 'application/problem+json']];
     if (PROBLEMS[verdict.code].status === 401) {
       const challenge = this.wwwAuthenticate();
-      if (challenge !== undefined) headers.push(['www-authenticate', challenge]);
-    } else headers.push(['retry-after', '1']);
+      // A 401 must carry a challenge (RFC 9110 section 11.6.1); without a current key there is none to give.
+      if (challenge === undefined) verdict = { ok: false, code: 'PRIVACY_PASS_NO_KEYS', detail: 'no issuer key is current: tokens cannot be redeemed until the issuer directory has one' };
+      else headers.push(['www-authenticate', challenge]);
+    }
+    if (PROBLEMS[verdict.code].status === 503) headers.push(['retry-after', '1']);
     return { status: PROBLEMS[verdict.code].status, informational: [], headers, content: encoder.encode(JSON.stringify(problem(verdict.code, verdict.detail))), trailers: [] };
   }
 
