@@ -17,6 +17,14 @@ export const PROBLEMS = {
   METHOD_NOT_ALLOWED: { status: 405, title: 'method not allowed' },
   BAD_GATEWAY: { status: 502, title: 'the gateway could not be reached' },
   GATEWAY_TIMEOUT: { status: 504, title: 'the gateway did not answer in time' },
+  PRIVACY_PASS_REQUIRED: { status: 401, title: 'a Privacy Pass token is required' },
+  PRIVACY_PASS_MALFORMED: { status: 401, title: 'the Privacy Pass token or its header is malformed' },
+  PRIVACY_PASS_UNSUPPORTED_TYPE: { status: 401, title: 'the Privacy Pass token type is not redeemed here' },
+  PRIVACY_PASS_UNKNOWN_KEY: { status: 401, title: 'the Privacy Pass token is of no current issuer key' },
+  PRIVACY_PASS_INVALID: { status: 401, title: 'the Privacy Pass token does not verify' },
+  PRIVACY_PASS_REPLAYED: { status: 401, title: 'the Privacy Pass token was already redeemed' },
+  PRIVACY_PASS_NO_KEYS: { status: 503, title: 'no Privacy Pass issuer key is current' },
+  SPENT_TOKENS_UNAVAILABLE: { status: 503, title: 'Privacy Pass tokens cannot be checked for double spending' },
   INTERNAL: { status: 500, title: 'internal error' },
 } as const;
 

@@ -27,6 +27,9 @@ export const RUNTIME_ERROR_CODES = {
   OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',
   OHTTP_SCHEDULE_UNWORKABLE: 'the OHTTP key rotation schedule cannot work (no overlap while keys rotate, or more live keys than key IDs)',
   CRYPTO_FAILED: 'node:crypto failed in a way it does not report with an Error',
+  // Privacy Pass redemption (src/privacypass/redemption)
+  SPENT_TOKENS_UNAVAILABLE: 'the spent-token store cannot say whether a Privacy Pass token was spent (Redis unreachable, or the in-memory bound reached)',
+  ISSUER_DIRECTORY_UNAVAILABLE: 'the Privacy Pass issuer directory could not be fetched',
   // the relay (src/relay)
   GATEWAY_FAILED: 'the relay could not exchange a request with the gateway',
   CLIENT_GONE: 'the client closed its connection before its answer was sent',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,12 +8,13 @@ import { request as httpsRequest, Agent } from 'node:https';
 import { Writable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { bootReportData, keysDigest } from '../../attestation/evidence/reportData.js';
-import { toHex } from '../../attestation/bytes.js';
+import { toBase64Url, toHex } from '../../attestation/bytes.js';
 import { verifyAttestedCertificate } from '../../attestation/ratls/verifyCertificate.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { ATTESTATION_VECTORS } from '../../attestation/testing/vectors.js';
 import { parseCertificate } from '../../attestation/x509.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
+import { newIssuerKey } from '../testing/privacyPassGateway.js';
 import { NoTeeError } from '../tee/provider.js';
 import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';
 import { evidenceCommand } from './evidenceCommand.js';
@@ -223,6 +224,30 @@ describe('cloister serve', () => {
     for (const args of [['--port', 'x'], ['--simulated', '--cert-validity', '59'], ['--simulated', '--cert-validity', '1e3'], ['--simulated', '--http', '--cert-validity', '600'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus'], ['--source', 'bogus'], ['--simulated', '--source', 'sev-guest'], ['--simulated', '--no-kds'], ['--kds-url', 'ftp://kds.example'], ['--kds-url', 'https://kds.example/?x=1'], ['--no-kds', '--kds-url', 'https://kds.example'], ['--simulated', '--pcs-url', 'https://pccs.example'], ['--pcs-url', 'ftp://pccs.example'], ['--pcs-url', 'https://pccs.example', '--collateral', 'c.json']]) {
       const c = io();
       assert.equal(await serveCommand(args, c.io), 2);
+      assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+    }
+  });
+});
+
+describe('cloister serve with Privacy Pass', () => {
+  it('starts with --privacy-pass-keys FILE and says tokens are required', async () => {
+    const key = await newIssuerKey();
+    const file = join(stateDir, 'issuer-directory.json');
+    writeFileSync(file, JSON.stringify({ 'token-keys': [{ 'token-type': 2, 'token-key': toBase64Url(key.tokenKey), 'not-before': Math.floor(Date.now() / 1000) }] }));
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    const code = await serveCommand(['--simulated', '--http', '--port', '0', '--models', 'none', '--privacy-pass-keys', file, '--issuer-name', 'issuer.test', '--origin-name', 'cloister.test'], c.io, { stopSignal: (fn) => (close = fn) });
+    assert.equal(code, 0, c.out());
+    assert.match(c.out(), new RegExp(`Privacy Pass tokens required \\(issuer keys ${toBase64Url(key.tokenKeyId)}\\)`));
+    assert.ok(close);
+    await close();
+  });
+
+  it('rejects contradictory or incomplete Privacy Pass options with one line', async () => {
+    const file = join(stateDir, 'issuer-directory.json');
+    for (const args of [['--privacy-pass-keys', file], ['--privacy-pass-keys', file, '--issuer', 'https://issuer.test', '--issuer-name', 'x'], ['--issuer-name', 'x'], ['--spent-tokens', 'redis://h:1'], ['--issuer', 'https://i.test', '--spent-tokens', 'http://h:1'], ['--issuer', 'https://i.test', '--token-key-lifetime', '0'], ['--privacy-pass-keys', join(stateDir, 'absent.json'), '--issuer-name', 'x']]) {
+      const c = io();
+      assert.equal(await serveCommand(['--simulated', '--http', '--models', 'none', ...args], c.io), 2, args.join(' '));
       assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
     }
   });

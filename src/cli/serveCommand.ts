@@ -10,6 +10,8 @@ import { readFile } from 'node:fs/promises';
 import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 import { createServer, type ServerConfig, type TeeConfig } from '../server/createServer.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
+import type { PrivacyPassConfig } from '../server/privacyPass.js';
+import { parseIssuerDirectory } from '../privacypass/redemption/issuerDirectory.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidenceCommand.js';
 
@@ -58,6 +60,21 @@ Options:
                       supplies no SEV-SNP certificates (by default they are fetched once per TCB and put
                       into every bundle; a failure is logged and the bundle goes out without them)
   --kds-url URL       AMD KDS or a mirror with its paths (default https://kdsintf.amd.com)
+  --privacy-pass-keys FILE
+                      require a Privacy Pass token (type 0x0002) in every request behind the gateway,
+                      inside its encapsulation (docs/privacy-pass.md "Redemption"); FILE is the issuer
+                      directory JSON ({"token-keys": [{"token-type": 2, "token-key": ..., "not-before": ...}]});
+                      needs --issuer-name
+  --issuer URL        the same, with the directory fetched from the issuer (URL, or its origin with
+                      /.well-known/private-token-issuer-directory added) at boot and again at its max-age
+  --issuer-name NAME  issuer_name of the TokenChallenge (default with --issuer: its host name)
+  --origin-name NAME  origin_info of the TokenChallenge: tokens are bound to this server's name (default:
+                      none, tokens for any origin)
+  --spent-tokens URL  where redeemed tokens are recorded: "memory" (default; bounded, refuses when full,
+                      forgotten at restart) or redis://HOST:PORT (Redis or Valkey, shared by every gateway
+                      that uses it); when it cannot answer, requests are refused with 503 (fail closed)
+  --token-key-lifetime S
+                      seconds an issuer key is accepted from its not-before (default 2592000, 30 days)
   -h, --help          show this help
 
 The key configurations, the certificate and the evidence bundles are served with a max-age that
@@ -87,6 +104,12 @@ const OPTIONS = {
   source: { type: 'string' },
   'no-kds': { type: 'boolean' },
   'kds-url': { type: 'string' },
+  'privacy-pass-keys': { type: 'string' },
+  issuer: { type: 'string' },
+  'issuer-name': { type: 'string' },
+  'origin-name': { type: 'string' },
+  'spent-tokens': { type: 'string' },
+  'token-key-lifetime': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -151,6 +174,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     tee = hooks.hardware === undefined ? { kind: 'hardware', ...(source === undefined ? {} : { source }), ...pcsUrl } : { kind: 'provider', open: hooks.hardware };
   }
   const collateral = values.collateral === undefined ? undefined : await readCollateral(values.collateral);
+  const privacyPass = await privacyPassConfig(values);
   const config: ServerConfig = {
     tee,
     tls: values.http !== true,
@@ -162,8 +186,46 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     ...(values['no-kds'] === true ? { kds: false } : {}),
     ...(values['kds-url'] === undefined ? {} : { kds: { baseUrl: kdsUrl(values['kds-url'], values['no-kds'] === true) } }),
     ...(hooks.logDestination === undefined ? {} : { logDestination: hooks.logDestination }),
+    ...(privacyPass === undefined ? {} : { privacyPass }),
   };
   return { config, host: values.host ?? '127.0.0.1', port };
+}
+
+/** The Privacy Pass flags as a PrivacyPassConfig, or undefined without --privacy-pass-keys and --issuer. */
+async function privacyPassConfig(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): Promise<PrivacyPassConfig | undefined> {
+  const file = values['privacy-pass-keys'];
+  const issuer = values.issuer;
+  if (file === undefined && issuer === undefined) {
+    for (const flag of ['issuer-name', 'origin-name', 'spent-tokens', 'token-key-lifetime'] as const) if (values[flag] !== undefined) throw usage(`--${flag} applies only with --privacy-pass-keys or --issuer`);
+    return undefined;
+  }
+  if (file !== undefined && issuer !== undefined) throw usage('--privacy-pass-keys and --issuer contradict each other');
+  const issuerUrl = issuer === undefined ? undefined : httpUrl(issuer, '--issuer');
+  const issuerName = values['issuer-name'] ?? (issuerUrl === undefined ? undefined : new URL(issuerUrl).hostname);
+  if (issuerName === undefined) throw usage('--privacy-pass-keys needs --issuer-name (the issuer_name of the challenge)');
+  const spentText = values['spent-tokens'] ?? 'memory';
+  if (spentText !== 'memory' && !/^redis:\/\/[^/?#@]+\/?$/.test(spentText)) throw usage(`--spent-tokens must be "memory" or redis://HOST:PORT, got "${spentText}"`);
+  const lifetimeText = values['token-key-lifetime'];
+  if (lifetimeText !== undefined && (!/^\d+$/.test(lifetimeText) || Number(lifetimeText) < 1 || !Number.isSafeInteger(Number(lifetimeText)))) throw usage(`--token-key-lifetime must be a whole number of seconds, at least 1, got "${lifetimeText}"`);
+  let directory: PrivacyPassConfig['directory'];
+  if (file === undefined) directory = { kind: 'issuer', url: issuerUrl ?? '' };
+  else {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (cause) {
+      throw new CloisterError('UNREADABLE_INPUT', `cannot read the issuer directory "${file}": ${(cause as Error).message}`, { field: '--privacy-pass-keys', cause });
+    }
+    directory = { kind: 'keys', keys: parseIssuerDirectory(json) };
+  }
+  const origin = values['origin-name'];
+  return {
+    issuerName,
+    directory,
+    spentTokens: spentText === 'memory' ? { kind: 'memory' } : { kind: 'redis', url: spentText },
+    ...(origin === undefined ? {} : { originInfo: [origin] }),
+    ...(lifetimeText === undefined ? {} : { keyLifetimeSeconds: Number(lifetimeText) }),
+  };
 }
 
 function httpUrl(value: string, flag: string): string {
@@ -208,6 +270,7 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
           : `  RA-TLS certificate  notAfter ${identity.info.notAfter.toISOString()}, SPKI SHA-256 ${identity.info.spkiSha256} (self-signed: verify its attestation)\n`) +
         `  OHTTP     ${address}/.well-known/ohttp-gateway (key IDs ${keyStore.keys.map((k) => k.config.keyId).join(', ')})\n` +
         `  models    ${packs.length === 0 ? 'none' : packs.map((p) => `${p.name} ${p.version}`).join(', ')}\n` +
+        (server.privacyPass === undefined ? '' : `  Privacy Pass tokens required (issuer keys ${server.privacyPass.redeemer.keyIds.join(', ') || 'none current'})\n`) +
         `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
     );
     hooks.onListening?.(address);

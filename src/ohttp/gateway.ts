@@ -7,7 +7,7 @@
 // it, and it is closed once, after encapsulation, or when a target that outlived its deadline ends.
 // Every encapsulated response, errors included, is padded inside the encryption so that its length on the
 // wire is a size class: its route's (a model pack's), or the gateway's default.
-import { decodeRequest, encodeResponseParts, isPadding } from '../../attestation/protocols/bhttp.js';
+import { decodeRequest, encodeResponseParts, isPadding, type BhttpRequest, type BhttpResponse } from '../../attestation/protocols/bhttp.js';
 import { decapsulateRequest, type DecapsulatedRequest, type GatewayKey } from '../../attestation/protocols/ohttp/encapsulation.js';
 import type { HpkePrimitives } from '../../attestation/protocols/ohttp/hpke.js';
 import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../../attestation/protocols/padding.js';
@@ -36,6 +36,11 @@ export interface GatewayOptions {
    * gateway's own 400, 417, 500 and 504 (default DEFAULT_PADDING; 'none' for a benchmark's baseline).
    */
   readonly padding?: PaddingPolicy;
+  /**
+   * Runs on each decoded request before the target (Privacy Pass redemption): undefined lets it through, a
+   * response refuses it, and the target never starts. The refusal is encapsulated like any answer.
+   */
+  readonly admit?: (request: BhttpRequest) => Promise<BhttpResponse | undefined>;
 }
 
 export type GatewayOutcome =
@@ -132,6 +137,16 @@ export class OhttpGateway {
     // Indeterminate-length content is a joined copy, not a view of the message.
     scope.adopt(request.content);
     if (request.headers.some(([name, value]) => name === 'expect' && value.toLowerCase().includes('100-continue'))) return { response: textResponse(417, 'expectation failed'), ended: Promise.resolve() };
+    const admit = this.#options.admit;
+    if (admit !== undefined) {
+      let refusal: BhttpResponse | undefined;
+      try {
+        refusal = await admit(request);
+      } catch {
+        refusal = textResponse(500, 'internal error');
+      }
+      if (refusal !== undefined) return { response: refusal, ended: Promise.resolve() };
+    }
     const controller = new AbortController();
     const target = this.#options.target;
     // Whatever the target answers, in time or late, is the scope's.

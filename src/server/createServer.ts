@@ -38,6 +38,7 @@ import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { buildApp } from './app.js';
 import { EvidenceService } from './evidenceService.js';
+import { openPrivacyPass, type PrivacyPassConfig, type PrivacyPassGate } from './privacyPass.js';
 import { TlsIdentity } from './tlsIdentity.js';
 
 /** Where attestation evidence comes from. */
@@ -84,6 +85,11 @@ export interface ServerConfig {
      */
     readonly workers?: number | 'auto';
   };
+  /**
+   * Privacy Pass redemption (docs/privacy-pass.md "Redemption"): every request behind the gateway needs a token
+   * in its encapsulated Authorization header. Default off.
+   */
+  readonly privacyPass?: PrivacyPassConfig;
   /** Where log lines go (default stdout). */
   readonly logDestination?: NodeJS.WritableStream;
 }
@@ -100,6 +106,8 @@ export interface CloisterServer {
   readonly identity: TlsIdentity | undefined;
   /** The model packs served (their manifests). */
   readonly packs: readonly ModelPack[];
+  /** Privacy Pass redemption; undefined when off. */
+  readonly privacyPass: PrivacyPassGate | undefined;
   /** Starts accepting connections; resolves with the address. */
   listen(host: string, port: number): Promise<string>;
   close(): Promise<void>;
@@ -235,7 +243,17 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
   // POST /v1/echo answers with whatever it is sent: for trying the path by hand and for tests, never on a
   // TEE whose attestation vouches for what it runs.
   const targets = [...(provider.simulated ? [echoRoute] : []), ...inferenceRoutes({ packs: manifests, queue, executor })];
-  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest });
+  let privacyPass: PrivacyPassGate | undefined;
+  try {
+    privacyPass = config.privacyPass === undefined ? undefined : await openPrivacyPass(config.privacyPass, logger);
+  } catch (e) {
+    await queue.close();
+    await executor.close();
+    await closePacks(packs);
+    throw e;
+  }
+  const redeemer = privacyPass?.redeemer;
+  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest, ...(redeemer === undefined ? {} : { admit: (request) => redeemer.admit(request) }) });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
     logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);
@@ -263,6 +281,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     await queue.close();
     await executor.close();
     await closePacks(packs);
+    await privacyPass?.close();
     await app.close();
   };
   return {
@@ -274,6 +293,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     collateral,
     identity,
     packs: manifests,
+    privacyPass,
     close,
     listen: async (host, port) => {
       let address: string;

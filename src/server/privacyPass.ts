@@ -1,0 +1,105 @@
+// Privacy Pass redemption for the server (docs/privacy-pass.md "Redemption"): the issuer keys from a directory
+// given at boot or fetched from the issuer (and fetched again at its max-age), the spent-token store (in memory,
+// or Redis shared by several gateways), and the Redeemer the gateway calls before any target. One owner:
+// close() stops the refresh and closes the store.
+import type { Logger } from 'pino';
+import { errorFields } from '../base/log.js';
+import { unrefTimer, type TimerHandle } from '../base/timer.js';
+import { fetchIssuerDirectory, ISSUER_DIRECTORY_PATH, type DirectoryFetch, type DirectoryKey } from '../privacypass/redemption/issuerDirectory.js';
+import { Redeemer } from '../privacypass/redemption/redeemer.js';
+import { parseRedisUrl, RedisSpentTokens } from '../privacypass/redemption/redisSpentTokens.js';
+import { MemorySpentTokens, type SpentTokenStore } from '../privacypass/redemption/spentTokens.js';
+
+export interface PrivacyPassConfig {
+  /** issuer_name of the TokenChallenge. */
+  readonly issuerName: string;
+  /** origin_info of the TokenChallenge (default: none, any origin). */
+  readonly originInfo?: readonly string[];
+  /** redemption_context: empty (default) or 32 bytes, the same at every gateway sharing a spent-token store. */
+  readonly redemptionContext?: Uint8Array;
+  /** The issuer's keys as given (a directory file), or the issuer whose directory is fetched. */
+  readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: DirectoryFetch };
+  /** Default: in memory, bounded. */
+  readonly spentTokens?: { readonly kind: 'memory'; readonly maxEntries?: number } | { readonly kind: 'redis'; readonly url: string; readonly timeoutMs?: number };
+  /** How long a key is accepted from its not-before (default 30 days). */
+  readonly keyLifetimeSeconds?: number;
+  readonly now?: () => number;
+  /** Schedules the directory refresh (tests); default an unref'd setTimeout. */
+  readonly setTimer?: (fn: () => void, ms: number) => TimerHandle;
+}
+
+export interface PrivacyPassGate {
+  readonly redeemer: Redeemer;
+  readonly spent: SpentTokenStore;
+  close(): Promise<void>;
+}
+
+/** The directory URL for an issuer given as its origin (the well-known path added) or as the full URL. */
+export function directoryUrl(issuer: string): string {
+  const url = new URL(issuer);
+  return url.pathname === '/' || url.pathname === '' ? new URL(ISSUER_DIRECTORY_PATH, url).toString() : url.toString();
+}
+
+const RETRY_S = 60;
+
+export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger): Promise<PrivacyPassGate> {
+  const directory = config.directory;
+  const fetched = directory.kind === 'issuer' ? await fetchIssuerDirectory(directoryUrl(directory.url), directory.fetch) : undefined;
+  const spentConfig = config.spentTokens ?? { kind: 'memory' };
+  const spent: SpentTokenStore =
+    spentConfig.kind === 'memory'
+      ? new MemorySpentTokens(spentConfig.maxEntries === undefined ? {} : { maxEntries: spentConfig.maxEntries })
+      : new RedisSpentTokens({
+          ...parseRedisUrl(spentConfig.url),
+          ...(spentConfig.timeoutMs === undefined ? {} : { timeoutMs: spentConfig.timeoutMs }),
+          onStateChange: (connected, e) => {
+            if (connected) logger.info({ spentTokens: spentConfig.url }, 'spent-token store connected');
+            else logger.error({ spentTokens: spentConfig.url, ...(e === undefined ? {} : errorFields(e)) }, 'spent-token store lost: Privacy Pass requests are refused (503) until it is back');
+          },
+        });
+  const redeemer = await Redeemer.create(
+    {
+      issuerName: config.issuerName,
+      spent,
+      ...(config.originInfo === undefined ? {} : { originInfo: config.originInfo }),
+      ...(config.redemptionContext === undefined ? {} : { redemptionContext: config.redemptionContext }),
+      ...(config.keyLifetimeSeconds === undefined ? {} : { keyLifetimeSeconds: config.keyLifetimeSeconds }),
+      ...(config.now === undefined ? {} : { now: config.now }),
+      onUnavailable: (e) => {
+        logger.warn(errorFields(e), 'a Privacy Pass token was refused: the spent-token store cannot answer');
+      },
+    },
+    directory.kind === 'keys' ? directory.keys : (fetched?.keys ?? []),
+  );
+  logger.info({ tokenKeyIds: redeemer.keyIds, spentTokens: spentConfig.kind }, 'Privacy Pass redemption on');
+  let timer: TimerHandle | undefined;
+  let closed = false;
+  if (directory.kind === 'issuer' && fetched !== undefined) {
+    const url = directoryUrl(directory.url);
+    const schedule = (seconds: number): void => {
+      if (closed) return;
+      timer = (config.setTimer ?? unrefTimer)(() => {
+        fetchIssuerDirectory(url, directory.fetch)
+          .then(async (next) => {
+            await redeemer.setKeys(next.keys);
+            logger.info({ tokenKeyIds: redeemer.keyIds, maxAge: next.maxAgeSeconds }, 'Privacy Pass issuer directory refreshed');
+            schedule(next.maxAgeSeconds);
+          })
+          .catch((e: unknown) => {
+            logger.error(errorFields(e), 'Privacy Pass issuer directory refresh failed; the keys held stay until the retry');
+            schedule(RETRY_S);
+          });
+      }, seconds * 1000);
+    };
+    schedule(fetched.maxAgeSeconds);
+  }
+  return {
+    redeemer,
+    spent,
+    close: async () => {
+      closed = true;
+      timer?.clear();
+      await spent.close();
+    },
+  };
+}
