@@ -181,8 +181,9 @@ describe('cloister serve', () => {
 
   it('warns in its log of a fragile OHTTP key schedule, and serves the key configurations with max-age no longer than the overlap', async () => {
     for (const [args, warned, maxAge] of [
-      [['--ohttp-rotate', '20', '--ohttp-overlap', '5'], true, 'public, max-age=5'],
-      [[], false, 'public, max-age=60'],
+      // The max-age counts down to the schedule's next change: at most the overlap, less once time has passed.
+      [['--ohttp-rotate', '20', '--ohttp-overlap', '5'], true, /^public, max-age=[1-5]$/],
+      [[], false, /^public, max-age=60$/],
     ] as const) {
       const c = io();
       const log: string[] = [];
@@ -200,7 +201,7 @@ describe('cloister serve', () => {
         const warnings = log.flatMap((l) => l.split('\n')).filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; msg: string; overlapSeconds?: number }).filter((l) => l.level === 40 && /OHTTP key overlap/.test(l.msg));
         assert.equal(warnings.length, warned ? 1 : 0, log.join(''));
         if (warned) assert.equal(warnings[0]?.overlapSeconds, 5);
-        assert.equal((await fetch(`${url}/.well-known/ohttp-gateway`)).headers.get('cache-control'), maxAge);
+        assert.match((await fetch(`${url}/.well-known/ohttp-gateway`)).headers.get('cache-control') ?? '', maxAge);
       } finally {
         await close?.();
       }
