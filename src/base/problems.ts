@@ -18,6 +18,8 @@ export const PROBLEMS = {
   BAD_GATEWAY: { status: 502, title: 'the gateway could not be reached' },
   GATEWAY_TIMEOUT: { status: 504, title: 'the gateway did not answer in time' },
   INTERNAL: { status: 500, title: 'internal error' },
+  ISSUANCE_UNAUTHORIZED: { status: 401, title: 'no valid account credential for token issuance' },
+  TOKEN_KEY_UNKNOWN: { status: 400, title: 'the token request names no current issuer key' },
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEMS;
