@@ -102,6 +102,7 @@ describe('cloister issuer', () => {
     ['unset --key-env', ['--key-env', 'CLOISTER_TEST_UNSET_VARIABLE', '--accounts', accounts], /--key-env CLOISTER_TEST_UNSET_VARIABLE: the variable is not set/],
     ['missing accounts file', ['--key', keyFile, '--accounts', join(dir, 'absent.json')], /UNREADABLE_INPUT.*ENOENT/],
     ['not a key', ['--key', accounts, '--accounts', accounts], /key file|ISSUER_KEY/],
+    ['--key-dir that is a file', ['--key-dir', keyFile, '--accounts', accounts], /^error \[UNREADABLE_INPUT\]: cannot open --key-dir ".*key\.pem": EEXIST/],
   ];
   for (const [name, argv, message] of bad) {
     it(`refuses ${name}: one line, exit 2`, async () => {

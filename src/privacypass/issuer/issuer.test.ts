@@ -1,6 +1,7 @@
 // The issuer end to end over HTTP: its directory, a token issued to our client and verified, rotation on an injected
 // clock, authentication and rate limits, bad inputs, key file checks, and a log that never holds key bytes.
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,22 @@ describe('Privacy Pass issuer', () => {
     assert.equal((await fetch(h.issuer.url + DIRECTORY_PATH, { method: 'POST' })).status, 405);
     assert.equal((await fetch(`${h.issuer.url}/token-request`)).status, 405);
     assert.equal((await fetch(`${h.issuer.url}/elsewhere`)).status, 404);
+    await obtainToken(h, tokenKey);
+  });
+
+  it('answers arbitrary bodies, and arbitrary bytes after a valid header, with 400 or 413 problem+json (property)', async () => {
+    const keyIdByte = (await createTokenRequest(challenge(), tokenKey)).request.truncatedTokenKeyId;
+    const bodies = fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ minLength: 0, maxLength: 300 }).map((rest) => new Uint8Array([0, 2, keyIdByte, ...rest])));
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const res = await h.post(body);
+        const text = await res.text();
+        // A 256-byte blinded message below the modulus is a well-formed request and is signed.
+        if (res.status === 200) return body.length === 259;
+        return [400, 413].includes(res.status) && res.headers.get('content-type') === 'application/problem+json' && typeof (JSON.parse(text) as { code?: unknown }).code === 'string';
+      }),
+      { numRuns: 150 },
+    );
     await obtainToken(h, tokenKey);
   });
 

@@ -69,8 +69,10 @@ export class KeyDirectory {
 
   /** Creates the directory (0700) when absent; refuses one that group or others may write to, or another user's. */
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const s = await stat(this.dir);
+    const s = await this.#fs('UNREADABLE_INPUT', 'open', async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      return stat(this.dir);
+    });
     if (!s.isDirectory()) throw new RuntimeError('ISSUER_KEY_UNSAFE', `--key-dir "${this.dir}" is not a directory`, { field: this.dir });
     if ((s.mode & 0o022) !== 0) throw new RuntimeError('ISSUER_KEY_UNSAFE', `--key-dir "${this.dir}" has mode ${octal(s.mode)}: group or others may replace its keys (chmod 700)`, { field: this.dir, actual: octal(s.mode) });
     if (this.#uid !== undefined && s.uid !== this.#uid) throw new RuntimeError('ISSUER_KEY_UNSAFE', `--key-dir "${this.dir}" is owned by uid ${s.uid}, not by the issuer's user (uid ${this.#uid})`, { field: this.dir });
@@ -79,7 +81,7 @@ export class KeyDirectory {
   /** The keys in the directory, oldest first; other files are ignored. */
   async list(): Promise<StoredKey[]> {
     const keys: StoredKey[] = [];
-    for (const name of await readdir(this.dir)) {
+    for (const name of await this.#fs('UNREADABLE_INPUT', 'list', () => readdir(this.dir))) {
       const m = KEY_FILE_NAME.exec(name);
       if (m?.[1] === undefined || m[2] === undefined) continue;
       keys.push({ tokenType: Number.parseInt(m[1], 16), notBefore: Number(m[2]), path: join(this.dir, name) });
@@ -96,13 +98,24 @@ export class KeyDirectory {
     const name = `token-key-${tokenType.toString(16).padStart(4, '0')}-${notBefore}.pem`;
     const path = join(this.dir, name);
     const temporary = join(this.dir, `.${name}.tmp`);
-    await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
-    await rename(temporary, path);
+    await this.#fs('UNWRITABLE_OUTPUT', 'write a key to', async () => {
+      await writeFile(temporary, pem, { mode: 0o600, flag: 'wx' });
+      await rename(temporary, path);
+    });
     return { tokenType, notBefore, path };
   }
 
   /** Deletes a retired key's file: its tokens stay verifiable with the public key, which origins already hold. */
   async remove(key: StoredKey): Promise<void> {
-    await rm(key.path, { force: true });
+    await this.#fs('UNWRITABLE_OUTPUT', 'delete a key from', () => rm(key.path, { force: true }));
+  }
+
+  /** A file system step whose failure becomes one line naming the directory and the errno code. */
+  async #fs<T>(code: 'UNREADABLE_INPUT' | 'UNWRITABLE_OUTPUT', what: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (cause) {
+      throw new RuntimeError(code, `cannot ${what} --key-dir "${this.dir}": ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { field: this.dir, cause });
+    }
   }
 }
