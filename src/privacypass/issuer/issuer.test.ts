@@ -161,6 +161,23 @@ describe('Privacy Pass issuer', () => {
     await obtainToken(h, tokenKey);
   });
 
+  it('survives a client that leaves in the middle of its body', async () => {
+    const { request: httpRequest } = await import('node:http');
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${h.issuer.url}/token-request`, { method: 'POST', headers: { 'content-type': 'application/private-token-request', authorization: 'Bearer alice-secret', 'content-length': '259' } });
+      req.on('error', () => {
+        resolve();
+      });
+      req.write(new Uint8Array([0, 2, 7]), () => {
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 50);
+      });
+    });
+    await obtainToken(h, tokenKey);
+  });
+
   it('logs one JSON line per answer with allowlisted fields, and never key material or credentials', () => {
     const lines = h.log.lines();
     assert.ok(lines.length > 10);
@@ -282,6 +299,23 @@ describe('Privacy Pass issuer: rotation', () => {
     assert.deepEqual(ring.listed().map((k) => k.notBefore), [1_800_000_000, now + 100]);
     assert.deepEqual(ring.inForce().map((k) => k.notBefore), [1_800_000_000]);
     assert.equal(ring.secondsUntilChange(), 100 + 100);
+  });
+
+  it('a late refresh: max-age 0 while the announcement is due, then the key gets a not-before a whole overlap away', async () => {
+    let now = 1_800_000_000;
+    const ring = await KeyRing.rotating({ directory: new KeyDirectory(mkdtempSync(join(tmpdir(), 'issuer-keys-'))), type: TYPE2, rotateSeconds: 1000, overlapSeconds: 100 }, { now: () => now });
+    now = 1_800_000_950;
+    assert.equal(ring.secondsUntilChange(), 0);
+    await ring.refresh();
+    assert.deepEqual(ring.listed().map((k) => k.notBefore), [1_800_000_000, 1_800_001_050]);
+    // The next change is the old key's retirement, an overlap after the new one's not-before.
+    assert.equal(ring.secondsUntilChange(), 1_800_001_150 - now);
+  });
+
+  it('caps the directory max-age at a day however long the rotation', async () => {
+    const now = 1_800_000_000;
+    const ring = await KeyRing.rotating({ directory: new KeyDirectory(mkdtempSync(join(tmpdir(), 'issuer-keys-'))), type: TYPE2, rotateSeconds: 30 * 86400, overlapSeconds: 86400 }, { now: () => now });
+    assert.equal(ring.secondsUntilChange(), 86400);
   });
 
   it('refuses an overlap as long as the rotation', async () => {

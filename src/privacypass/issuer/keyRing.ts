@@ -16,6 +16,8 @@ import type { IssuerTokenType, TypedIssuerKey } from './tokenTypes.js';
 
 /** How long a directory may be cached when keys do not rotate. */
 export const STATIC_DIRECTORY_MAX_AGE = 3600;
+/** The longest a rotating directory may be cached, however far its next change: a restart may change the schedule. */
+export const MAX_DIRECTORY_MAX_AGE = 86400;
 
 export interface HeldKey {
   readonly key: TypedIssuerKey;
@@ -116,8 +118,11 @@ export class KeyRing {
     const rotation = this.#rotation;
     const newest = this.#keys.at(-1);
     if (rotation === undefined || newest === undefined) return STATIC_DIRECTORY_MAX_AGE;
-    const changes = [newest.notBefore + rotation.rotateSeconds - rotation.overlapSeconds, ...this.#schedule().map((k) => k.retireAt ?? Infinity)].filter((t) => t > now);
-    return Math.max(0, Math.min(...changes) - now);
+    const announce = newest.notBefore + rotation.rotateSeconds - rotation.overlapSeconds;
+    // Due but not generated yet (the refresh runs shortly): not cacheable until it has.
+    if (announce <= now) return 0;
+    const retirements = this.#schedule().flatMap((k) => (k.retireAt !== undefined && k.retireAt > now ? [k.retireAt] : []));
+    return Math.min(MAX_DIRECTORY_MAX_AGE, Math.min(announce, ...retirements) - now);
   }
 
   /** Generates the next key when its announcement is due, and deletes retired ones. Runs one at a time. */

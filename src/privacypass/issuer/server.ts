@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ParseError } from '../../../attestation/errors.js';
 import { mediaType } from '../../../attestation/protocols/httpText.js';
 import { errorFields } from '../../base/log.js';
+import { RuntimeError } from '../../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
 import type { IssuanceAuthorizer } from './authorizer.js';
 import { DEFAULT_REQUEST_PATH, DIRECTORY_MEDIA_TYPE, DIRECTORY_PATH, issuerDirectory, TOKEN_REQUEST_MEDIA_TYPE, TOKEN_RESPONSE_MEDIA_TYPE } from './directory.js';
@@ -63,7 +64,13 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
     req.on('end', () => {
       resolve(Buffer.concat(chunks, size));
     });
-    req.on('error', reject);
+    const gone = (): void => {
+      reject(new RuntimeError('CLIENT_GONE', 'the client closed its connection before the end of its token request'));
+    };
+    req.on('error', gone);
+    req.on('close', () => {
+      if (!req.complete) gone();
+    });
   });
 }
 
@@ -118,6 +125,8 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
       .catch((e: unknown) => {
         // A ParseError's message names the field and the sizes it found, never request bytes beyond them.
         if (e instanceof ParseError) return problemAnswer('BAD_REQUEST', e.message);
+        // Nobody reads the answer; the 400 is for the log line.
+        if (e instanceof RuntimeError && e.code === 'CLIENT_GONE') return problemAnswer('BAD_REQUEST', 'the request ended early');
         logger.error({ route: entry.route, ...errorFields(e) }, 'failed');
         return problemAnswer('INTERNAL');
       })
@@ -126,6 +135,9 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
         logger.info(line, 'answered');
         res.writeHead(a.status, { ...a.headers, 'content-length': a.body.length });
         res.end(req.method === 'HEAD' ? undefined : a.body);
+      })
+      .catch(() => {
+        res.destroy();
       });
   };
 }
@@ -135,9 +147,13 @@ export interface RunningIssuer {
   readonly close: () => Promise<void>;
 }
 
-/** Listens on host:port (default 127.0.0.1:8082) and refreshes the key ring every `refreshSeconds` (default 60). */
+/**
+ * Listens on host:port (default 127.0.0.1:8082) and refreshes the key ring every `refreshSeconds` (default 10; a key
+ * generated late gets a later not-before, so it is still announced a whole overlap before use).
+ */
 export async function startIssuer(options: IssuerOptions & { host?: string; port?: number; refreshSeconds?: number }): Promise<RunningIssuer> {
-  const server = http.createServer(issuerHandler(options));
+  // A token request is small: a client that takes longer than this to send one is gone or stalling.
+  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, issuerHandler(options));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -149,7 +165,7 @@ export async function startIssuer(options: IssuerOptions & { host?: string; port
     options.keys.refresh().catch((e: unknown) => {
       options.logger.error({ ...errorFields(e) }, 'key refresh failed');
     });
-  }, (options.refreshSeconds ?? 60) * 1000);
+  }, (options.refreshSeconds ?? 10) * 1000);
   timer.unref();
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
