@@ -74,7 +74,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined
   });
 }
 
-/** The request handler; `createIssuerServer` listens with it. */
+/** The request handler; `startIssuer` listens with it. */
 export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const requestPath = options.requestPath ?? DEFAULT_REQUEST_PATH;
   const requestUri = options.requestUri ?? requestPath;
