@@ -26,6 +26,8 @@ export const PROBLEMS = {
   PRIVACY_PASS_NO_KEYS: { status: 503, title: 'no Privacy Pass issuer key is current' },
   SPENT_TOKENS_UNAVAILABLE: { status: 503, title: 'Privacy Pass tokens cannot be checked for double spending' },
   INTERNAL: { status: 500, title: 'internal error' },
+  ISSUANCE_UNAUTHORIZED: { status: 401, title: 'no valid account credential for token issuance' },
+  TOKEN_KEY_UNKNOWN: { status: 400, title: 'the token request names no current issuer key' },
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEMS;

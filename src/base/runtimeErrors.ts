@@ -34,6 +34,10 @@ export const RUNTIME_ERROR_CODES = {
   GATEWAY_FAILED: 'the relay could not exchange a request with the gateway',
   CLIENT_GONE: 'the client closed its connection before its answer was sent',
   REQUEST_TOO_LARGE: 'a request body exceeds the route\'s limit',
+  // the Privacy Pass issuer (src/privacypass/issuer, cloister issuer)
+  ISSUER_KEY_UNSAFE: 'an issuer private key file is readable or writable by others than its owner, or owned by another user',
+  ISSUER_KEY_INVALID: 'an issuer private key is not a private key of its token type (RSA-2048 for type 0x0002)',
+  ISSUER_ACCOUNTS_INVALID: 'the issuer\'s accounts file is not valid JSON of the documented shape',
   // command line (src/cli)
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',
