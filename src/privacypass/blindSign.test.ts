@@ -77,7 +77,9 @@ describe('Privacy Pass issuer: blind signing on node:crypto', () => {
     assert.deepEqual(token.tokenKeyId, key.tokenKeyId);
     const redeemed = decodeToken(parseAuthorization(buildAuthorization(encodeToken(token))));
     await verifyToken(redeemed, key.tokenKey, challenge);
-    const other = await issuerKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    // Another key whose truncated key ID (one byte: 1 in 256 keys share it) differs too.
+    let other = await issuerKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+    while (other.tokenKeyId.at(-1) === key.tokenKeyId.at(-1)) other = await issuerKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
     await assert.rejects(verifyToken(redeemed, other.tokenKey), (e) => e instanceof VerificationError && e.code === 'PRIVACY_PASS_TOKEN_INVALID');
     await assert.rejects(issueTokenResponse(other, encodeTokenRequest(request)), (e) => e instanceof ParseError && e.field === 'truncated_token_key_id');
   });
