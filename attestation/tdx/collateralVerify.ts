@@ -141,26 +141,19 @@ export async function verifyCollateral(collateral: TdxCollateral | undefined, ct
   });
   const m: CollateralMemo = memo ?? { collateral: c };
   const [tcbInfo, qeIdentity] = log.runSync('collateral.parse', () => (m.parsed ??= [parseTcbInfo(c.tcbInfo), parseQeIdentity(c.qeIdentity)] as const));
-  const tcbSigner = await log.run('collateral.tcb-info', async () => {
-    const chain = await signer(m.tcbSigner, async () => {
-      const made = await signedChain(c.tcbInfoIssuerChain, 'tcb_info_issuer_chain');
-      await checkSignature(ctx.ecdsa, made.leaf, c.tcbInfo, c.tcbInfoSignature, 'tcb_info');
+  /** One signed document (TCB info, QE identity): its issuer chain and signature (once, memo), then its window. */
+  const document = async (member: 'tcb_info' | 'qe_identity', what: string, window: { issueDate: Date; nextUpdate: Date }, slot: 'tcbSigner' | 'qeSigner', text: string, signature: string, chainPem: string): Promise<Certificate> => {
+    const chain = await signer(m[slot], async () => {
+      const made = await signedChain(chainPem, `${member}_issuer_chain`);
+      await checkSignature(ctx.ecdsa, made.leaf, text, signature, member);
       return made;
-    }, 'tcb_info_issuer_chain', ctx);
-    m.tcbSigner = chain;
-    checkWindow('TCB info', 'tcb_info', tcbInfo.issueDate, tcbInfo.nextUpdate, ctx.at);
+    }, `${member}_issuer_chain`, ctx);
+    m[slot] = chain;
+    checkWindow(what, member, window.issueDate, window.nextUpdate, ctx.at);
     return chain.leaf;
-  }, (cert) => `signed by ${name(cert)}, next update ${iso(tcbInfo.nextUpdate)}`);
-  const qeSigner = await log.run('collateral.qe-identity', async () => {
-    const chain = await signer(m.qeSigner, async () => {
-      const made = await signedChain(c.qeIdentityIssuerChain, 'qe_identity_issuer_chain');
-      await checkSignature(ctx.ecdsa, made.leaf, c.qeIdentity, c.qeIdentitySignature, 'qe_identity');
-      return made;
-    }, 'qe_identity_issuer_chain', ctx);
-    m.qeSigner = chain;
-    checkWindow('QE identity', 'qe_identity', qeIdentity.issueDate, qeIdentity.nextUpdate, ctx.at);
-    return chain.leaf;
-  }, () => `next update ${iso(qeIdentity.nextUpdate)}`);
+  };
+  const tcbSigner = await log.run('collateral.tcb-info', () => document('tcb_info', 'TCB info', tcbInfo, 'tcbSigner', c.tcbInfo, c.tcbInfoSignature, c.tcbInfoIssuerChain), (cert) => `signed by ${name(cert)}, next update ${iso(tcbInfo.nextUpdate)}`);
+  const qeSigner = await log.run('collateral.qe-identity', () => document('qe_identity', 'QE identity', qeIdentity, 'qeSigner', c.qeIdentity, c.qeIdentitySignature, c.qeIdentityIssuerChain), () => `next update ${iso(qeIdentity.nextUpdate)}`);
   await log.run('crl.root', async () => {
     const signed = m.rootCrl?.issuer === ctx.root ? m.rootCrl : await signedCrl(c.rootCaCrl, 'root_ca_crl', ctx.root);
     m.rootCrl = signed;
