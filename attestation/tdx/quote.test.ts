@@ -192,6 +192,53 @@ describe('parseQuote rejects malformed quotes with the error naming the field', 
     assert.deepEqual(again.pckCertChain, chain);
   });
 
+  it('splits PEM chains as the regular expression of the PCK chain grammar does (random chains of its pieces)', () => {
+    const q = parseQuote(quote('T1'));
+    const der = q.pckCertificates[0] as Uint8Array;
+    const body = encodePem('CERTIFICATE', der).replace(/-----[A-Z ]+-----/g, '');
+    // The grammar as one sticky pattern: blocks of base64 and line breaks between the markers, whitespace around.
+    const reference = (text: string): string => {
+      const block = /[ \t\r\n]*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*)-----END CERTIFICATE-----/y;
+      const bodies: string[] = [];
+      let pos = 0;
+      for (let m = block.exec(text); m !== null; m = block.exec(text)) {
+        const b64 = (m[1] as string).replace(/[\r\n]+/g, '');
+        const eq = b64.indexOf('=');
+        if (!(b64.length % 4 === 0 && (eq === -1 || eq === b64.length - 1 || (eq === b64.length - 2 && b64.endsWith('='))))) return `bad base64 in block ${bodies.length + 1}`;
+        bodies.push(b64);
+        pos = block.lastIndex;
+      }
+      if (!/^[ \t\r\n]*$/.test(text.slice(pos))) return `junk at ${pos + text.slice(pos).search(/[^ \t\r\n]/)}`;
+      return bodies.length === 0 ? 'no block' : `${bodies.length} blocks: ${bodies.join('|')}`;
+    };
+    const ours = (text: string): string => {
+      try {
+        const parsed = parseQuote(serializeQuote({ ...q, pckCertChain: new TextEncoder().encode(text) }));
+        return `${parsed.pckCertificates.length} blocks: ${parsed.pckCertificates.map((d) => Buffer.from(d).toString('base64')).join('|')}`;
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        const junk = /holds bytes at 0x([0-9a-f]+)/.exec(e.message);
+        if (junk !== null) return `junk at ${(e.offset ?? 0) - chainOffset(text)}`;
+        const bad = /PCK certificate (\d+) .* not valid base64/.exec(e.message);
+        if (bad !== null) return `bad base64 in block ${bad[1] ?? ''}`;
+        if (/no PEM CERTIFICATE block/.test(e.message)) return 'no block';
+        return e.message;
+      }
+    };
+    const chainOffset = (text: string): number => {
+      const bytes = serializeQuote({ ...q, pckCertChain: new TextEncoder().encode(text) });
+      return bytes.length - text.length;
+    };
+    const piece = fc.constantFrom('-----BEGIN CERTIFICATE-----', '-----END CERTIFICATE-----', '\n', '\r\n', ' ', '\t', 'QUJD', 'QQ==', 'QUI=', '=', 'A', '-', 'x!', body);
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const text = pieces.join('');
+        assert.equal(ours(text), reference(text), `chain ${JSON.stringify(text)}`);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('refuses to serialize a version 4 quote with a TDX 1.5 body', () => {
     const q = parseQuote(quote('T2'));
     const fields: TdxQuoteFields = { ...q, header: { ...q.header, version: 4 } };

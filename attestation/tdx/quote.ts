@@ -334,7 +334,19 @@ function writeBody(out: Uint8Array, start: number, b: TdReportBody): void {
 /** One character per byte, as the offsets in error messages count them. */
 const LATIN1 = new TextDecoder('latin1');
 
-const PEM_CERTIFICATE = /[ \t\r\n]*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\r\n]*)-----END CERTIFICATE-----/y;
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const PEM_BEGIN = ascii('-----BEGIN CERTIFICATE-----');
+const PEM_END = ascii('-----END CERTIFICATE-----');
+const isSpace = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
+const isLineBreak = (b: number): boolean => b === 0x0d || b === 0x0a;
+/** A-Z a-z 0-9 + / = */
+const isBase64Char = (b: number): boolean => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2f || b === 0x3d;
+
+function markerAt(data: Uint8Array, pos: number, end: number, marker: Uint8Array): boolean {
+  if (pos + marker.length > end) return false;
+  for (let i = 0; i < marker.length; i++) if (data[pos + i] !== marker[i]) return false;
+  return true;
+}
 
 /**
  * Certification data type 5 as concatenated DER certificates, which some quote generators write instead of PEM:
@@ -357,10 +369,35 @@ function splitDerChain(data: Uint8Array, end: number, at: number): Uint8Array[] 
   return certificates;
 }
 
-/** Of base64 characters (the PEM pattern allows no others), one that atob decodes: whole quads, '=' only as the last one or two. */
-function isBase64(b64: string): boolean {
-  const eq = b64.indexOf('=');
-  return b64.length % 4 === 0 && (eq === -1 || eq === b64.length - 1 || (eq === b64.length - 2 && b64.endsWith('=')));
+/**
+ * One PEM CERTIFICATE block at `pos` (after optional whitespace): the offsets of its base64 body, which holds only
+ * base64 characters and line breaks, and whether that body is base64 atob decodes (whole quads, '=' only as the
+ * last one or two characters); undefined when no such block starts there.
+ */
+function pemBlockAt(data: Uint8Array, pos: number, end: number): { body: number; bodyEnd: number; next: number; valid: boolean } | undefined {
+  let i = pos;
+  while (i < end && isSpace(data[i] as number)) i++;
+  if (!markerAt(data, i, end, PEM_BEGIN)) return undefined;
+  const body = i + PEM_BEGIN.length;
+  let count = 0;
+  let firstPad = -1;
+  let j = body;
+  for (; j < end; j++) {
+    const b = data[j] as number;
+    if (isLineBreak(b)) continue;
+    if (!isBase64Char(b)) break;
+    if (b === 0x3d && firstPad === -1) firstPad = count;
+    count++;
+  }
+  if (!markerAt(data, j, end, PEM_END)) return undefined;
+  const valid = count % 4 === 0 && (firstPad === -1 || firstPad === count - 1 || (firstPad === count - 2 && data[lastNonBreak(data, j)] === 0x3d));
+  return { body, bodyEnd: j, next: j + PEM_END.length, valid };
+}
+
+function lastNonBreak(data: Uint8Array, end: number): number {
+  let i = end - 1;
+  while (isLineBreak(data[i] as number)) i--;
+  return i;
 }
 
 /**
@@ -374,25 +411,27 @@ function splitPckChain(data: Uint8Array, at: number): (() => Uint8Array)[] {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
   if (data[0] === 0x30) return splitDerChain(data, end, at).map((der) => () => der);
-  const text = LATIN1.decode(data.subarray(0, end));
   const certificates: (() => Uint8Array)[] = [];
   let pos = 0;
-  for (;;) {
-    PEM_CERTIFICATE.lastIndex = pos;
-    const m = PEM_CERTIFICATE.exec(text);
-    if (m === null) break;
-    const b64 = (m[1] as string).replace(/[\r\n]+/g, '');
-    if (!isBase64(b64)) malformed('PCK Cert Chain', `PCK certificate ${certificates.length + 1} (certification data type 5) is not valid base64`, at + pos, 'base64', `${b64.length} characters`);
-    certificates.push(() => fromBase64(b64, 'PCK Cert Chain'));
-    pos = PEM_CERTIFICATE.lastIndex;
+  for (let block = pemBlockAt(data, pos, end); block !== undefined; block = pemBlockAt(data, pos, end)) {
+    if (!block.valid) malformed('PCK Cert Chain', `PCK certificate ${certificates.length + 1} (certification data type 5) is not valid base64`, at + pos, 'base64', `${base64Text(data, block.body, block.bodyEnd).length} characters`);
+    const { body, bodyEnd } = block;
+    certificates.push(() => fromBase64(base64Text(data, body, bodyEnd), 'PCK Cert Chain'));
+    pos = block.next;
   }
-  const rest = text.slice(pos);
-  if (!/^[ \t\r\n]*$/.test(rest)) {
-    const first = pos + rest.search(/[^ \t\r\n]/);
-    malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5) holds bytes at ${hex(at + first)} that are not a PEM CERTIFICATE block`, at + first, 'PEM CERTIFICATE blocks', JSON.stringify(rest.slice(rest.search(/[^ \t\r\n]/)).slice(0, 40)));
+  let first = pos;
+  while (first < end && isSpace(data[first] as number)) first++;
+  if (first < end) {
+    const rest = LATIN1.decode(data.subarray(first, Math.min(end, first + 40)));
+    malformed('PCK Cert Chain', `PCK certificate chain (certification data type 5) holds bytes at ${hex(at + first)} that are not a PEM CERTIFICATE block`, at + first, 'PEM CERTIFICATE blocks', JSON.stringify(rest));
   }
   if (certificates.length === 0) malformed('PCK Cert Chain', 'PCK certificate chain (certification data type 5) holds no PEM CERTIFICATE block', at, '>= 1 certificate', '0');
   return certificates;
+}
+
+/** A PEM body's base64 characters, line breaks removed. */
+function base64Text(data: Uint8Array, start: number, end: number): string {
+  return LATIN1.decode(data.subarray(start, end)).replace(/[\r\n]+/g, '');
 }
 
 /**
