@@ -35,8 +35,8 @@ export const RUNTIME_ERROR_CODES = {
   CLIENT_GONE: 'the client closed its connection before its answer was sent',
   REQUEST_TOO_LARGE: 'a request body exceeds the route\'s limit',
   // the Privacy Pass issuer (src/privacypass/issuer, cloister issuer)
-  ISSUER_KEY_UNSAFE: 'an issuer private key file is readable or writable by others than its owner, or owned by another user',
-  ISSUER_KEY_INVALID: 'an issuer private key is not a private key of its token type (RSA-2048 for type 0x0002)',
+  ISSUER_KEY_UNSAFE: 'an issuer private key file (of the issuer, or given to the gateway) is readable or writable by others than its owner, or owned by another user',
+  ISSUER_KEY_INVALID: 'an issuer private key is not a private key of its token type (EC P-384 for type 0x0001, RSA-2048 for type 0x0002)',
   ISSUER_ACCOUNTS_INVALID: 'the issuer\'s accounts file is not valid JSON of the documented shape',
   // command line (src/cli)
   USAGE: 'the command line is invalid',

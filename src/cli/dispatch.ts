@@ -30,7 +30,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
   image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
-  issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io) },
+  issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002 or 0x0001) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io) },
 };
 
 export function mainHelp(): string {

@@ -1,5 +1,6 @@
 // `cloister issuer`: the Privacy Pass issuer (src/privacypass/issuer), a process the operator runs outside the
-// confidential VM. It hands out tokens of type 0x0002 to the accounts it knows, and sees only blinded messages.
+// confidential VM. It hands out tokens of one type (0x0002 by default, or 0x0001) to the accounts it knows, and
+// sees only blinded messages.
 import { stat } from 'node:fs/promises';
 import { CloisterError } from '../../attestation/errors.js';
 import { RuntimeError, type UsageError } from '../base/runtimeErrors.js';
@@ -10,6 +11,7 @@ import { KeyDirectory, privateKeyFromPem, readKeyFile } from '../privacypass/iss
 import { KeyRing, unixNow, type KeyEvent } from '../privacypass/issuer/keyRing.js';
 import { DEFAULT_ISSUER_PORT, startIssuer } from '../privacypass/issuer/server.js';
 import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from '../privacypass/issuer/tokenTypes.js';
+import type { TokenType } from '../../attestation/protocols/index.js';
 import { errorLine, EXIT, parseOptions, readInput, stopOnSignals, usageError, type CliIo } from './io.js';
 
 const DEFAULT_RATE = '100/hour';
@@ -17,19 +19,26 @@ const MAX_OVERLAP_DEFAULT = 3600;
 
 export const ISSUER_HELP = `Usage: cloister issuer (--key FILE... | --key-env NAME | --key-dir DIR [--rotate SECONDS]) --accounts FILE [options]
 
-Run a Privacy Pass issuer (RFC 9576, 9578) of token type 0x0002 (Blind RSA, 2048-bit keys): accounts obtain
-tokens with a bearer credential, and spend them elsewhere; the issuer sees only blinded messages, never what a
-token is spent on. Run it outside the confidential VM, behind your TLS proxy. It serves:
+Run a Privacy Pass issuer (RFC 9576, 9578): accounts obtain tokens with a bearer credential, and spend them
+elsewhere; the issuer sees only blinded messages, never what a token is spent on. Run it outside the
+confidential VM, behind your TLS proxy. It serves:
 
   GET  ${DIRECTORY_PATH}   the issuer directory (token keys, request URI)
   POST ${DEFAULT_REQUEST_PATH}   application/private-token-request -> application/private-token-response
 
-Keys (exactly one source):
-  --key FILE            an RSA-2048 private key (PEM); the file must be mode 0600 (or 0400) and yours;
-                        repeatable; its not-before is the file's modification time
-  --key-env NAME        an RSA-2048 private key (PEM) in environment variable NAME (removed from the
-                        environment once read)
-  --key-dir DIR         keys kept in DIR (created 0700; key files 0600); one is generated when DIR has none
+Token type:
+  --token-type 1|2      2 (default, also 0x0002): Blind RSA, publicly verifiable, RSA-2048 keys;
+                        1 (0x0001): VOPRF(P-384, SHA-384), privately verifiable: only the holder of the
+                        private key (this issuer, or a gateway given it) can verify the tokens
+
+Keys (exactly one source), all of the token type:
+  --key FILE            a private key, PKCS#8 PEM (RSA-2048 for type 2, EC P-384 for type 1); the file
+                        must be mode 0600 (or 0400) and yours; repeatable; its not-before is the file's
+                        modification time
+  --key-env NAME        a private key (PEM) in environment variable NAME (removed from the environment
+                        once read)
+  --key-dir DIR         keys kept in DIR (created 0700; key files token-key-TTTT-NOTBEFORE.pem, 0600, TTTT
+                        the token type); one is generated when DIR has none of the type
   --rotate SECONDS      with --key-dir: a new key every SECONDS, listed in the directory --overlap seconds
                         before it is used (its "not-before"); the old one stays --overlap seconds more
   --overlap SECONDS     how long a key is announced before use and kept after (default the smaller of
@@ -59,6 +68,7 @@ problem code; never key material, credentials, addresses or bodies.
 `;
 
 const OPTIONS = {
+  'token-type': { type: 'string' },
   key: { type: 'string', multiple: true },
   'key-env': { type: 'string' },
   'key-dir': { type: 'string' },
@@ -139,14 +149,22 @@ async function keyRing(values: ReturnType<typeof parseOptions<typeof OPTIONS>>, 
     const pem = env[name];
     if (pem === undefined || pem === '') throw usage(`--key-env ${name}: the variable is not set`);
     Reflect.deleteProperty(env, name);
-    keys.push({ key: await type.load(privateKeyFromPem(pem, `environment variable ${name}`)), notBefore: now() });
+    const source = `environment variable ${name}`;
+    keys.push({ key: await type.load(privateKeyFromPem(pem, source), source), notBefore: now() });
   }
   for (const file of files) {
-    const key = await type.load(await readKeyFile(file));
+    const key = await type.load(await readKeyFile(file), `key file "${file}"`);
     keys.push({ key, notBefore: Math.floor((await stat(file)).mtimeMs / 1000) });
   }
   for (const k of keys) onEvent({ event: 'key-loaded', tokenKeyId: Buffer.from(k.key.tokenKeyId).toString('hex'), notBefore: k.notBefore });
   return KeyRing.fixed(keys, { now });
+}
+
+function tokenTypeOf(value: string | undefined): IssuerTokenType {
+  const m = /^(?:([12])|0x000([12]))$/.exec(value ?? '2');
+  const type = ISSUER_TOKEN_TYPES[Number(m?.[1] ?? m?.[2]) as TokenType];
+  if (type === undefined) throw usage(`--token-type must be 1 (VOPRF P-384) or 2 (Blind RSA), also written 0x0001 or 0x0002, got "${value ?? ''}"`);
+  return type;
 }
 
 function utf8(bytes: Uint8Array, file: string): string {
@@ -170,15 +188,14 @@ export async function issuerCommand(argv: string[], io: CliIo, hooks: IssuerHook
     const requestPath = requestPathOf(values['request-path']);
     const requestUri = requestUriOf(values['request-uri'], requestPath);
     const accounts = parseAccounts(utf8(await readInput(io, values.accounts, '--accounts', 16 << 20), values.accounts), `--accounts "${values.accounts}"`);
-    const type = ISSUER_TOKEN_TYPES[2];
-    if (type === undefined) throw usage('token type 2 is not available');
+    const type = tokenTypeOf(values['token-type']);
     const logger = createIssuerLogger(hooks.logDestination === undefined ? {} : { destination: hooks.logDestination });
     const keys = await keyRing(values, type, hooks, (e) => {
       logger.info(e, e.event);
     });
     const host = values.host ?? '127.0.0.1';
     const issuer = await startIssuer({ keys, authorizer: new AccountsAuthorizer(accounts, rate), logger, host, port, requestPath, requestUri });
-    io.stderr(`cloister issuer on ${issuer.url}\n  directory: ${issuer.url}${DIRECTORY_PATH}\n  requests:  ${issuer.url}${requestPath}\n  ${accounts.length} account(s), ${rate.tokens} token(s) per ${rate.periodSeconds} s each\n`);
+    io.stderr(`cloister issuer on ${issuer.url}\n  token type 0x${type.tokenType.toString(16).padStart(4, '0')}, ${type.name}\n  directory: ${issuer.url}${DIRECTORY_PATH}\n  requests:  ${issuer.url}${requestPath}\n  ${accounts.length} account(s), ${rate.tokens} token(s) per ${rate.periodSeconds} s each\n`);
     hooks.onListening?.(issuer.url);
     (hooks.stopSignal ?? stopOnSignals)(() => issuer.close());
     return EXIT.ok;

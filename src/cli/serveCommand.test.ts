@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { ATTESTATION_VECTORS } from '../../attestation/testing/vectors.js';
 import { parseCertificate } from '../../attestation/x509.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
 import { newIssuerKey } from '../testing/privacyPassGateway.js';
+import { generateVoprfKey, voprfIssuerKey } from '../privacypass/voprfKey.js';
 import { NoTeeError } from '../tee/provider.js';
 import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';
 import { evidenceCommand } from './evidenceCommand.js';
@@ -250,6 +251,76 @@ describe('cloister serve with Privacy Pass', () => {
       const c = io();
       assert.equal(await serveCommand(['--simulated', '--http', '--models', 'none', ...args], c.io), 2, args.join(' '));
       assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+    }
+  });
+});
+
+describe('cloister serve with Privacy Pass type 0x0001 (the issuer\'s private key)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cloister-serve-voprf-'));
+  const pem = generateVoprfKey();
+  const keyFile = join(dir, 'voprf.pem');
+  writeFileSync(keyFile, pem, { mode: 0o600 });
+  const rsaFile = join(dir, 'rsa.pem');
+  writeFileSync(rsaFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const openFile = join(dir, 'open.pem');
+  writeFileSync(openFile, pem);
+  chmodSync(openFile, 0o644);
+  const directoryOf = (name: string, entries: [number, Uint8Array][]): string => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify({ 'token-keys': entries.map(([t, k]) => ({ 'token-type': t, 'token-key': toBase64Url(k), 'not-before': Math.floor(Date.now() / 1000) })) }));
+    return file;
+  };
+  const common = ['--simulated', '--http', '--port', '0', '--models', 'none'];
+
+  it('starts with --privacy-pass-private-key FILE or -env NAME, lists the type 1 key, and never logs the private key', async () => {
+    const key = await voprfIssuerKey(createPrivateKey(pem));
+    const rsa = await newIssuerKey();
+    const file = directoryOf('both.json', [[2, rsa.tokenKey], [1, key.publicKeyBytes]]);
+    for (const [flag, value, env] of [['--privacy-pass-private-key', keyFile, {}], ['--privacy-pass-private-key-env', 'GATEWAY_VOPRF_KEY', { GATEWAY_VOPRF_KEY: pem }]] as const) {
+      const c = io();
+      let log = '';
+      const logDestination = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          log += chunk.toString();
+          done();
+        },
+      });
+      const environment: Record<string, string | undefined> = { ...env };
+      let close: (() => Promise<void>) | undefined;
+      const code = await serveCommand([...common, '--issuer-name', 'issuer.test', '--privacy-pass-keys', file, flag, value], c.io, { stopSignal: (fn) => (close = fn), logDestination, env: environment });
+      assert.equal(code, 0, c.out());
+      assert.ok(close);
+      await close();
+      assert.match(c.out(), new RegExp(`Privacy Pass tokens required \\(issuer keys (${toBase64Url(rsa.tokenKeyId)}, ${toBase64Url(key.tokenKeyId)}|${toBase64Url(key.tokenKeyId)}, ${toBase64Url(rsa.tokenKeyId)})\\)`));
+      assert.equal(environment.GATEWAY_VOPRF_KEY, undefined);
+      const d = createPrivateKey(pem).export({ format: 'jwk' }).d ?? '';
+      for (const secret of [d, Buffer.from(d, 'base64url').toString('hex'), key.secretKey.toString(), ...pem.split('\n').filter((l) => l !== '' && !l.startsWith('-----'))]) {
+        assert.ok(!log.includes(secret) && !c.out().includes(secret));
+      }
+    }
+  });
+
+  it('refuses a private key of another kind, unsafe, unset, unused or missing, with one line and exit 2', async () => {
+    const key = await voprfIssuerKey(createPrivateKey(pem));
+    const other = await voprfIssuerKey(createPrivateKey(generateVoprfKey()));
+    const typeOne = directoryOf('one.json', [[1, key.publicKeyBytes]]);
+    const otherOnly = directoryOf('other.json', [[1, other.publicKeyBytes]]);
+    const cases: [string[], RegExp][] = [
+      [['--privacy-pass-keys', typeOne, '--privacy-pass-private-key', rsaFile], new RegExp(`^error \\[ISSUER_KEY_INVALID\\]: key file "${rsaFile}": token type 0x0001 needs an EC P-384 private key \\(RFC 9578 section 5\\), got rsa private key`)],
+      [['--privacy-pass-keys', typeOne, '--privacy-pass-private-key', openFile], /^error \[ISSUER_KEY_UNSAFE\]: key file ".*open\.pem" has mode 0644/],
+      [['--privacy-pass-keys', typeOne, '--privacy-pass-private-key', join(dir, 'absent.pem')], /^error \[UNREADABLE_INPUT\]: cannot read key file ".*absent\.pem": ENOENT/],
+      [['--privacy-pass-keys', typeOne, '--privacy-pass-private-key-env', 'CLOISTER_TEST_UNSET_VARIABLE'], /--privacy-pass-private-key-env CLOISTER_TEST_UNSET_VARIABLE: the variable is not set/],
+      [['--privacy-pass-private-key', keyFile], /--privacy-pass-private-key applies only with --privacy-pass-keys or --issuer/],
+      [['--privacy-pass-keys', otherOnly, '--privacy-pass-private-key', keyFile], /^error \[USAGE\]: no --privacy-pass-private-key key .* is a token type 0x0001 key of the issuer directory/],
+      [['--privacy-pass-keys', typeOne], /^error \[USAGE\]: the issuer directory lists only token type 0x0001 keys/],
+    ];
+    for (const [args, message] of cases) {
+      const c = io();
+      const named = args.includes('--privacy-pass-keys') ? ['--issuer-name', 'issuer.test'] : [];
+      assert.equal(await serveCommand([...common, ...named, ...args], c.io, { env: {} }), 2, args.join(' '));
+      assert.match(c.out(), message);
+      assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
+      for (const line of pem.split('\n').slice(1, 4)) assert.ok(!c.out().includes(line));
     }
   });
 });

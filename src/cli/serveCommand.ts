@@ -12,6 +12,8 @@ import { createServer, type ServerConfig, type TeeConfig } from '../server/creat
 import type { TlsIdentity } from '../server/tlsIdentity.js';
 import type { PrivacyPassConfig } from '../server/privacyPass.js';
 import { parseIssuerDirectory } from '../privacypass/redemption/issuerDirectory.js';
+import { privateKeyFromPem, readKeyFile } from '../privacypass/issuer/keyFiles.js';
+import { voprfIssuerKey, type VoprfIssuerKey } from '../privacypass/voprfKey.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidenceCommand.js';
 
@@ -61,10 +63,10 @@ Options:
                       into every bundle; a failure is logged and the bundle goes out without them)
   --kds-url URL       AMD KDS or a mirror with its paths (default https://kdsintf.amd.com)
   --privacy-pass-keys FILE
-                      require a Privacy Pass token (type 0x0002) in every request behind the gateway,
-                      inside its encapsulation (docs/privacy-pass.md "Redemption"); FILE is the issuer
-                      directory JSON ({"token-keys": [{"token-type": 2, "token-key": ..., "not-before": ...}]});
-                      needs --issuer-name
+                      require a Privacy Pass token (type 0x0002, or 0x0001 with its private key) in every
+                      request behind the gateway, inside its encapsulation (docs/privacy-pass.md
+                      "Redemption"); FILE is the issuer directory JSON ({"token-keys": [{"token-type": 2,
+                      "token-key": ..., "not-before": ...}]}); needs --issuer-name
   --issuer URL        the same, with the directory fetched from the issuer (URL, or its origin with
                       /.well-known/private-token-issuer-directory added) at boot and again at its max-age
   --issuer-name NAME  issuer_name of the TokenChallenge (default with --issuer: its host name)
@@ -75,6 +77,13 @@ Options:
                       that uses it); when it cannot answer, requests are refused with 503 (fail closed)
   --token-key-lifetime S
                       seconds an issuer key is accepted from its not-before (default 2592000, 30 days)
+  --privacy-pass-private-key FILE
+                      the issuer's private key (PKCS#8 PEM, EC P-384) of a token type 0x0001 (VOPRF) key of
+                      the directory: those tokens verify only with it, so this gateway then holds the
+                      issuer's key (docs/privacy-pass.md "Token type 0x0001"); mode 0600 (or 0400) and
+                      the server's user's; repeatable. Type 0x0001 keys without theirs are skipped (logged)
+  --privacy-pass-private-key-env NAME
+                      the same, in environment variable NAME (removed from the environment once read)
   -h, --help          show this help
 
 The key configurations, the certificate and the evidence bundles are served with a max-age that
@@ -110,6 +119,8 @@ const OPTIONS = {
   'origin-name': { type: 'string' },
   'spent-tokens': { type: 'string' },
   'token-key-lifetime': { type: 'string' },
+  'privacy-pass-private-key': { type: 'string', multiple: true },
+  'privacy-pass-private-key-env': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -128,6 +139,8 @@ export interface ServeHooks {
   readonly onServer?: (server: import('node:http').Server) => void;
   /** The server's OHTTP key store; tests force key rotations through it. */
   readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
+  /** Default process.env (a --privacy-pass-private-key-env variable is deleted from it once read). */
+  readonly env?: Record<string, string | undefined>;
 }
 
 /** The flags as a ServerConfig: what `cloister serve` does is createServer(config) and listening. */
@@ -174,7 +187,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     tee = hooks.hardware === undefined ? { kind: 'hardware', ...(source === undefined ? {} : { source }), ...pcsUrl } : { kind: 'provider', open: hooks.hardware };
   }
   const collateral = values.collateral === undefined ? undefined : await readCollateral(values.collateral);
-  const privacyPass = await privacyPassConfig(values);
+  const privacyPass = await privacyPassConfig(values, hooks.env ?? process.env);
   const config: ServerConfig = {
     tee,
     tls: values.http !== true,
@@ -192,11 +205,11 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
 }
 
 /** The Privacy Pass flags as a PrivacyPassConfig, or undefined without --privacy-pass-keys and --issuer. */
-async function privacyPassConfig(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): Promise<PrivacyPassConfig | undefined> {
+async function privacyPassConfig(values: ReturnType<typeof parseOptions<typeof OPTIONS>>, env: Record<string, string | undefined>): Promise<PrivacyPassConfig | undefined> {
   const file = values['privacy-pass-keys'];
   const issuer = values.issuer;
   if (file === undefined && issuer === undefined) {
-    for (const flag of ['issuer-name', 'origin-name', 'spent-tokens', 'token-key-lifetime'] as const) if (values[flag] !== undefined) throw usage(`--${flag} applies only with --privacy-pass-keys or --issuer`);
+    for (const flag of ['issuer-name', 'origin-name', 'spent-tokens', 'token-key-lifetime', 'privacy-pass-private-key', 'privacy-pass-private-key-env'] as const) if (values[flag] !== undefined) throw usage(`--${flag} applies only with --privacy-pass-keys or --issuer`);
     return undefined;
   }
   if (file !== undefined && issuer !== undefined) throw usage('--privacy-pass-keys and --issuer contradict each other');
@@ -219,13 +232,29 @@ async function privacyPassConfig(values: ReturnType<typeof parseOptions<typeof O
     directory = { kind: 'keys', keys: parseIssuerDirectory(json) };
   }
   const origin = values['origin-name'];
+  const privateKeys = await voprfPrivateKeys(values['privacy-pass-private-key'] ?? [], values['privacy-pass-private-key-env'], env);
   return {
     issuerName,
     directory,
+    ...(privateKeys.length === 0 ? {} : { privateKeys }),
     spentTokens: spentText === 'memory' ? { kind: 'memory' } : { kind: 'redis', url: spentText },
     ...(origin === undefined ? {} : { originInfo: [origin] }),
     ...(lifetimeText === undefined ? {} : { keyLifetimeSeconds: Number(lifetimeText) }),
   };
+}
+
+/** The type 0x0001 issuer private keys: files read as the issuer reads its own (owner only), and the variable's PEM. */
+async function voprfPrivateKeys(files: readonly string[], variable: string | undefined, env: Record<string, string | undefined>): Promise<VoprfIssuerKey[]> {
+  const keys: VoprfIssuerKey[] = [];
+  if (variable !== undefined) {
+    const pem = env[variable];
+    if (pem === undefined || pem === '') throw usage(`--privacy-pass-private-key-env ${variable}: the variable is not set`);
+    Reflect.deleteProperty(env, variable);
+    const source = `environment variable ${variable}`;
+    keys.push(await voprfIssuerKey(privateKeyFromPem(pem, source), source));
+  }
+  for (const file of files) keys.push(await voprfIssuerKey(await readKeyFile(file), `key file "${file}"`));
+  return keys;
 }
 
 function httpUrl(value: string, flag: string): string {

@@ -1,6 +1,8 @@
 // Privacy Pass redemption wired into the server: the issuer directory fetched at boot (an injected fetch), the
 // encapsulated 401 and its challenge, a real token served by POST /v1/echo, a replay refused; a directory that
-// cannot be fetched stops the boot with ISSUER_DIRECTORY_UNAVAILABLE.
+// cannot be fetched stops the boot with ISSUER_DIRECTORY_UNAVAILABLE. Type 0x0001 with the issuer's private key:
+// a token served, keys without theirs skipped with a log line, keys that cannot work together refused at boot, and
+// the private key never logged.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +15,12 @@ import { encapsulateRequest } from '../../attestation/protocols/ohttp/encapsulat
 import { OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import { buildAuthorization, encodeToken, parseWwwAuthenticate } from '../../attestation/protocols/index.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
-import { mintToken, newIssuerKey } from '../testing/privacyPassGateway.js';
+import { mintToken, mintVoprfToken, newIssuerKey, newVoprfKey } from '../testing/privacyPassGateway.js';
 import { createServer, type CloisterServer } from './createServer.js';
 import { directoryUrl, openPrivacyPass } from './privacyPass.js';
 import type { IssuerKey } from '../privacypass/blindSign.js';
 import { createLogger } from '../base/log.js';
+import type { VoprfIssuerKey } from '../privacypass/voprfKey.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-privacy-pass-'));
 
@@ -117,5 +120,63 @@ describe('the server with Privacy Pass', () => {
   it('adds the well-known path to an issuer origin, and keeps a full URL', () => {
     assert.equal(directoryUrl('https://issuer.test'), 'https://issuer.test/.well-known/private-token-issuer-directory');
     assert.equal(directoryUrl('https://issuer.test/custom/dir'), 'https://issuer.test/custom/dir');
+  });
+
+  describe('token type 0x0001 with the issuer\'s private key', () => {
+    const entry = (tokenType: number, tokenKey: Uint8Array): object => ({ 'token-type': tokenType, 'token-key': toBase64Url(tokenKey), 'not-before': Math.floor(Date.now() / 1000) - 60 });
+    const logged = (): { stream: Writable; text: () => string } => {
+      let text = '';
+      return {
+        stream: new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            text += chunk.toString();
+            done();
+          },
+        }),
+        text: () => text,
+      };
+    };
+    const boot = (keys: object[], privateKeys: readonly VoprfIssuerKey[], logDestination: Writable = quiet): Promise<CloisterServer> =>
+      createServer({
+        tee: { kind: 'simulated', platform: 'sev-snp' },
+        tls: false,
+        models: null,
+        logDestination,
+        privacyPass: { issuerName: 'issuer.test', directory: { kind: 'issuer', url: 'https://issuer.test', fetch: () => Promise.resolve(Response.json({ 'token-keys': keys })) }, privateKeys },
+      });
+
+    it('serves a type 1 token once, logs the skipped key of another private key by its public ID, and never the private key', async () => {
+      const [key, unheld, rsa] = [await newVoprfKey(), await newVoprfKey(), await newIssuerKey()];
+      const log = logged();
+      const server = await boot([entry(2, rsa.tokenKey), entry(1, key.publicKeyBytes), entry(1, unheld.publicKeyBytes)], [key], log.stream);
+      try {
+        const refused = await echo(server, []);
+        const challenge = parseWwwAuthenticate(refused.headers.find(([n]) => n === 'www-authenticate')?.[1] ?? '').find((c) => c.tokenChallenge.tokenType === 1);
+        assert.ok(challenge);
+        const authorization: [string, string] = ['authorization', buildAuthorization(encodeToken(await mintVoprfToken(key, challenge.challenge)))];
+        assert.deepEqual(await echo(server, [authorization]).then((r) => [r.status, r.content]), [200, 'hello']);
+        assert.equal((JSON.parse((await echo(server, [authorization])).content) as { code: string }).code, 'PRIVACY_PASS_REPLAYED');
+      } finally {
+        await server.close();
+      }
+      const lines = log.text().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const skipped = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Privacy Pass issuer key skipped'));
+      assert.deepEqual(skipped.map((l) => [l.tokenType, l.tokenKeyId]), [[1, toBase64Url(unheld.tokenKeyId)]]);
+      assert.ok(lines.some((l) => Array.isArray(l.tokenKeyIds) && l.tokenKeyIds.includes(toBase64Url(key.tokenKeyId))));
+      const secret = key.secretKey.toString(16).padStart(96, '0');
+      for (const form of [secret, key.secretKey.toString(), toBase64Url(Buffer.from(secret, 'hex')), Buffer.from(secret, 'hex').toString('base64')]) assert.ok(!log.text().includes(form), form);
+    });
+
+    it('refuses to boot (USAGE) with private keys none of which is a type 1 key of the directory', async () => {
+      const [key, other, rsa] = [await newVoprfKey(), await newVoprfKey(), await newIssuerKey()];
+      for (const keys of [[entry(1, other.publicKeyBytes)], [entry(2, rsa.tokenKey)]]) {
+        await assert.rejects(boot(keys, [key]), (e: Error & { code: string }) => e.code === 'USAGE' && e.message.includes(toBase64Url(key.tokenKeyId)) && /is a token type 0x0001 key of the issuer directory/.test(e.message));
+      }
+    });
+
+    it('refuses to boot (USAGE) with a directory of type 1 keys only and no private key', async () => {
+      const key = await newVoprfKey();
+      await assert.rejects(boot([entry(1, key.publicKeyBytes)], []), (e: Error & { code: string }) => e.code === 'USAGE' && /--privacy-pass-private-key/.test(e.message));
+    });
   });
 });

@@ -1,14 +1,20 @@
 // Privacy Pass redemption for the server (docs/privacy-pass.md "Redemption"): the issuer keys from a directory
-// given at boot or fetched from the issuer (and fetched again at its max-age), the spent-token store (in memory,
-// or Redis shared by several gateways), and the Redeemer the gateway calls before any target. One owner:
-// close() stops the refresh and closes the store.
+// given at boot or fetched from the issuer (and fetched again at its max-age), the private keys of type 0x0001
+// issuer keys the operator shares with this gateway, the spent-token store (in memory, or Redis shared by several
+// gateways), and the Redeemer the gateway calls before any target. One owner: close() stops the refresh and
+// closes the store. Private keys are never logged: only public token key IDs are.
 import type { Logger } from 'pino';
+import { toBase64Url } from '../../attestation/bytes.js';
 import { errorFields } from '../base/log.js';
+import { UsageError } from '../base/runtimeErrors.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
 import { fetchIssuerDirectory, ISSUER_DIRECTORY_PATH, type DirectoryFetch, type DirectoryKey } from '../privacypass/redemption/issuerDirectory.js';
 import { Redeemer } from '../privacypass/redemption/redeemer.js';
 import { parseRedisUrl, RedisSpentTokens } from '../privacypass/redemption/redisSpentTokens.js';
+import { TOKEN_TYPE } from '../../attestation/protocols/index.js';
 import { MemorySpentTokens, type SpentTokenStore } from '../privacypass/redemption/spentTokens.js';
+import { redeemedTokenTypes, whyNotRedeemed, type TokenTypeVerifier } from '../privacypass/redemption/verifiers.js';
+import type { VoprfIssuerKey } from '../privacypass/voprfKey.js';
 
 export interface PrivacyPassConfig {
   /** issuer_name of the TokenChallenge. */
@@ -19,6 +25,8 @@ export interface PrivacyPassConfig {
   readonly redemptionContext?: Uint8Array;
   /** The issuer's keys as given (a directory file), or the issuer whose directory is fetched. */
   readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: DirectoryFetch };
+  /** The issuer's private keys for token type 0x0001 (VOPRF), which only they verify; without any, type 0x0001 is not redeemed. */
+  readonly privateKeys?: readonly VoprfIssuerKey[];
   /** Default: in memory, bounded. */
   readonly spentTokens?: { readonly kind: 'memory'; readonly maxEntries?: number } | { readonly kind: 'redis'; readonly url: string; readonly timeoutMs?: number };
   /** How long a key is accepted from its not-before (default 30 days). */
@@ -45,6 +53,9 @@ const RETRY_S = 60;
 export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger): Promise<PrivacyPassGate> {
   const directory = config.directory;
   const fetched = directory.kind === 'issuer' ? await fetchIssuerDirectory(directoryUrl(directory.url), directory.fetch) : undefined;
+  const bootKeys = directory.kind === 'keys' ? directory.keys : (fetched?.keys ?? []);
+  const tokenTypes = redeemedTokenTypes(config.privateKeys);
+  checkPrivateKeys(bootKeys, config.privateKeys ?? [], tokenTypes);
   const spentConfig = config.spentTokens ?? { kind: 'memory' };
   const spent: SpentTokenStore =
     spentConfig.kind === 'memory'
@@ -68,8 +79,12 @@ export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger)
       onUnavailable: (e) => {
         logger.warn(errorFields(e), 'a Privacy Pass token was refused: the spent-token store cannot answer');
       },
+      tokenTypes,
+      onSkippedKey: (k) => {
+        logger.warn({ tokenType: k.tokenType, tokenKeyId: k.tokenKeyId, reason: k.reason }, 'Privacy Pass issuer key skipped: its tokens are refused');
+      },
     },
-    directory.kind === 'keys' ? directory.keys : (fetched?.keys ?? []),
+    bootKeys,
   );
   logger.info({ tokenKeyIds: redeemer.keyIds, spentTokens: spentConfig.kind }, 'Privacy Pass redemption on');
   let timer: TimerHandle | undefined;
@@ -102,4 +117,19 @@ export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger)
       await spent.close();
     },
   };
+}
+
+/**
+ * USAGE at boot when the keys cannot work together: private keys of which none is a type 0x0001 key of the directory
+ * (the wrong key, or another issuer's), or a directory whose keys are all of type 0x0001 and none verifiable here.
+ */
+function checkPrivateKeys(keys: readonly DirectoryKey[], privateKeys: readonly VoprfIssuerKey[], tokenTypes: ReadonlyMap<number, TokenTypeVerifier>): void {
+  const typeOne = keys.filter((k) => k.tokenType === TOKEN_TYPE.VOPRF_P384);
+  const redeemable = keys.filter((k) => whyNotRedeemed(tokenTypes, k.tokenType, k.tokenKey) === undefined);
+  if (privateKeys.length > 0 && !redeemable.some((k) => k.tokenType === TOKEN_TYPE.VOPRF_P384)) {
+    throw new UsageError('USAGE', `no --privacy-pass-private-key key (token key IDs ${privateKeys.map((k) => toBase64Url(k.tokenKeyId)).join(', ')}) is a token type 0x0001 key of the issuer directory`);
+  }
+  if (typeOne.length > 0 && redeemable.length === 0) {
+    throw new UsageError('USAGE', 'the issuer directory lists only token type 0x0001 keys, whose tokens verify only with the issuer\'s private key: give it with --privacy-pass-private-key FILE');
+  }
 }

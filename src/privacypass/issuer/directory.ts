@@ -1,6 +1,7 @@
 // The issuer directory, RFC 9578 section 4, served at /.well-known/private-token-issuer-directory:
 //   { "issuer-request-uri": URL (absolute, or relative to the directory),
-//     "token-keys": [ { "token-type": 2, "token-key": base64url(SubjectPublicKeyInfo, section 6.5), "not-before": unix seconds } ] }
+//     "token-keys": [ { "token-type": 1 or 2, "token-key": base64url(token key), "not-before": unix seconds } ] }
+// where the token key is SerializeElement(pkI) for type 1 (section 5.5) and the SubjectPublicKeyInfo for type 2 (6.5).
 import { toBase64Url } from '../../../attestation/bytes.js';
 import type { HeldKey } from './keyRing.js';
 

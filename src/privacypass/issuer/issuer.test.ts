@@ -2,57 +2,23 @@
 // clock, authentication and rate limits, bad inputs, key file checks, and a log that never holds key bytes.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parseBase64Url, toArrayBufferView, toBase64 } from '../../../attestation/bytes.js';
 import { createTokenRequest, encodeTokenChallenge, encodeTokenRequest, finalizeToken, verifyToken } from '../../../attestation/protocols/index.js';
-import { AccountsAuthorizer, parseAccounts, parseRate, type IssuanceAuthorizer } from './authorizer.js';
+import { ACCOUNTS, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
+import { AccountsAuthorizer, parseAccounts, parseRate } from './authorizer.js';
 import { DIRECTORY_PATH, type IssuerDirectory } from './directory.js';
-import { createIssuerLogger } from './issuerLog.js';
 import { KeyDirectory, readKeyFile } from './keyFiles.js';
 import { KeyRing } from './keyRing.js';
-import { startIssuer, type RunningIssuer } from './server.js';
 import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from './tokenTypes.js';
 
 const TYPE2 = ISSUER_TOKEN_TYPES[2] as IssuerTokenType;
 const b64u = (text: string): Uint8Array => parseBase64Url(text) ?? new Uint8Array();
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const ACCOUNTS = parseAccounts(JSON.stringify({ accounts: [{ id: 'alice', 'token-sha256': sha256('alice-secret') }, { id: 'bob', 'token-sha256': sha256('bob-secret') }] }));
 const challenge = (): Uint8Array => encodeTokenChallenge({ tokenType: 2, issuerName: 'issuer.example', redemptionContext: crypto.getRandomValues(new Uint8Array(32)), originInfo: ['origin.example'] });
-
-/** Log lines as parsed JSON, plus the raw text. */
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; text: () => string } {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return { stream, text: () => text, lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
-
-interface Harness {
-  readonly issuer: RunningIssuer;
-  readonly log: ReturnType<typeof capture>;
-  readonly directory: () => Promise<IssuerDirectory>;
-  readonly post: (body: Uint8Array, headers?: Record<string, string>) => Promise<Response>;
-}
-
-async function harness(keys: KeyRing, authorizer: IssuanceAuthorizer = new AccountsAuthorizer(ACCOUNTS, { tokens: 1000, periodSeconds: 1 })): Promise<Harness> {
-  const log = capture();
-  const issuer = await startIssuer({ keys, authorizer, logger: createIssuerLogger({ destination: log.stream }), port: 0 });
-  return {
-    issuer,
-    log,
-    directory: async () => (await (await fetch(issuer.url + DIRECTORY_PATH)).json()) as IssuerDirectory,
-    post: (body, headers = {}) => fetch(`${issuer.url}/token-request`, { method: 'POST', body: toArrayBufferView(body), headers: { 'content-type': 'application/private-token-request', authorization: 'Bearer alice-secret', ...headers } }),
-  };
-}
 
 /** Our client against the issuer: a request for `tokenKey`, POSTed, finalized and verified. */
 async function obtainToken(h: Harness, tokenKey: Uint8Array): Promise<void> {

@@ -40,7 +40,7 @@ export async function readKeyFile(path: string, uid: number | undefined = proces
     const s = await file.stat();
     if (!s.isFile()) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" is not a regular file`, { field: path });
     if ((s.mode & NOT_OWNER_ONLY) !== 0) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" has mode ${octal(s.mode)}; a private key must be readable by its owner only (chmod 600)`, { field: path, expected: '0600', actual: octal(s.mode) });
-    if (uid !== undefined && s.uid !== uid) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" is owned by uid ${s.uid}, not by the issuer's user (uid ${uid})`, { field: path, expected: String(uid), actual: String(s.uid) });
+    if (uid !== undefined && s.uid !== uid) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" is owned by uid ${s.uid}, not by the user running this process (uid ${uid})`, { field: path, expected: String(uid), actual: String(s.uid) });
     if (s.size > MAX_KEY_FILE_BYTES) throw new RuntimeError('ISSUER_KEY_INVALID', `key file "${path}" is ${s.size} bytes, too large for a private key`, { field: path });
     return privateKeyFromPem(await file.readFile('utf8'), `key file "${path}"`);
   } finally {

@@ -69,7 +69,7 @@ export class KeyRing {
     const ring = new KeyRing(rotation, options.now ?? unixNow, options.onEvent ?? (() => {}));
     for (const stored of await rotation.directory.list()) {
       if (stored.tokenType !== rotation.type.tokenType) continue;
-      const key = await rotation.type.load(await rotation.directory.read(stored));
+      const key = await rotation.type.load(await rotation.directory.read(stored), `key file "${stored.path}"`);
       ring.#keys.push({ key, notBefore: stored.notBefore, stored });
       ring.#onEvent({ event: 'key-loaded', tokenKeyId: hex(key.tokenKeyId), notBefore: stored.notBefore });
     }
@@ -87,7 +87,7 @@ export class KeyRing {
     }
     const keys = [];
     for (const s of stored) {
-      const key = await type.load(await directory.read(s));
+      const key = await type.load(await directory.read(s), `key file "${s.path}"`);
       onEvent({ event: 'key-loaded', tokenKeyId: hex(key.tokenKeyId), notBefore: s.notBefore });
       keys.push({ key, notBefore: s.notBefore, stored: s });
     }

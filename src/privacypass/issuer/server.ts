@@ -1,4 +1,4 @@
-// The Privacy Pass issuer over HTTP (RFC 9578 sections 4 and 5, token type 0x0002 through the token-type table):
+// The Privacy Pass issuer over HTTP (RFC 9578 sections 4 to 6, the token types of its keys through the token-type table):
 //
 //   GET  /.well-known/private-token-issuer-directory   the directory; max-age until the key schedule changes it
 //   POST <request path> (default /token-request)      application/private-token-request -> application/private-token-response
@@ -94,7 +94,10 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
     const body = await readBody(req, MAX_REQUEST_BYTES);
     if (body === undefined) return problemAnswer('PAYLOAD_TOO_LARGE', `a token request is at most ${MAX_REQUEST_BYTES} bytes`, { connection: 'close' });
     if (body.length < 2) return problemAnswer('BAD_REQUEST', `TokenRequest is ${body.length} bytes, too short for its token_type`);
-    const type = issuerTokenType(body.readUInt16BE(0));
+    const tokenType = body.readUInt16BE(0);
+    // An issuer serves the types of its keys; another type, even one the table knows, is not issued here.
+    if (!keys.listed().some((k) => k.key.tokenType === tokenType)) return problemAnswer('BAD_REQUEST', `token_type 0x${tokenType.toString(16).padStart(4, '0')} is not issued here`);
+    const type = issuerTokenType(tokenType);
     const keyId = type.truncatedKeyIdOf(body);
     if (keyId === undefined) return problemAnswer('BAD_REQUEST', 'TokenRequest is too short for its truncated_token_key_id');
     entry.keyId = keyId;

@@ -1,31 +1,23 @@
-// Privacy Pass redemption at the OHTTP gateway (RFC 9577 section 2, RFC 9578 section 6.4): every request behind the
-// gateway carries `Authorization: PrivateToken token=...` inside its encapsulation, so the relay never sees it.
-// Checks, in order: the header parses; the token type is one of TOKEN_TYPES; token_key_id is a current key's
-// (its truncated form is what selects the key at the issuer; here the full ID is in the token); challenge_digest
-// is the digest of this server's TokenChallenge for that type; the authenticator verifies; the (key ID, nonce)
-// was never spent. Every refusal is 401 with a fresh WWW-Authenticate (one challenge per current key), except a
-// spent-token store that cannot answer (503: fail closed).
+// Privacy Pass redemption at the OHTTP gateway (RFC 9577 section 2, RFC 9578 sections 5.4 and 6.4): every request
+// behind the gateway carries `Authorization: PrivateToken token=...` inside its encapsulation, so the relay never
+// sees it. Checks, in order: the header parses; the token type is one this gateway redeems (verifiers.ts);
+// token_key_id is a current key's (its truncated form is what selects the key at the issuer; here the full ID is in
+// the token; directory keys the gateway cannot verify, type 0x0001 ones without their private key, are skipped);
+// challenge_digest is the digest of this server's TokenChallenge for that type; the authenticator verifies; the
+// (key ID, nonce) was never spent. Every refusal is 401 with a fresh WWW-Authenticate (one challenge per current
+// key), except a spent-token store that cannot answer (503: fail closed).
 //
 // A key is current from its not-before (or from when this server first saw it) for `keyLifetimeSeconds`, and while
 // the directory still lists it; spent entries expire when their key stops being current, since its tokens are
 // then refused anyway.
 import { toBase64Url, toHex } from '../../../attestation/bytes.js';
 import { CloisterError } from '../../../attestation/errors.js';
-import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, TOKEN_TYPE, verifyToken, type Token } from '../../../attestation/protocols/index.js';
+import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, type Token } from '../../../attestation/protocols/index.js';
 import type { BhttpRequest, BhttpResponse } from '../../../attestation/protocols/bhttp.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
 import type { DirectoryKey } from './issuerDirectory.js';
 import { SpentTokensUnavailable, type SpentTokenStore } from './spentTokens.js';
-
-/** What a token type brings to redemption: the check of its authenticator with an issuer key. */
-export interface TokenTypeVerifier {
-  readonly name: string;
-  /** Throws when `token`'s authenticator does not verify with `tokenKey` (the directory's bytes). */
-  verify(token: Token, tokenKey: Uint8Array): Promise<void>;
-}
-
-/** The token types redeemed. Type 0x0001 (VOPRF, privately verifiable: the issuer's secret key) adds a row. */
-export const TOKEN_TYPES: ReadonlyMap<number, TokenTypeVerifier> = new Map([[TOKEN_TYPE.BLIND_RSA_2048, { name: 'Blind RSA (2048-bit)', verify: (token: Token, key: Uint8Array) => verifyToken(token, key) }]]);
+import { redeemedTokenTypes, whyNotRedeemed, type TokenTypeVerifier } from './verifiers.js';
 
 export const DEFAULT_KEY_LIFETIME_S = 30 * 24 * 3600;
 
@@ -40,6 +32,17 @@ export interface RedeemerOptions {
   readonly now?: () => number;
   /** Called with each store failure (for the log). */
   readonly onUnavailable?: (e: CloisterError) => void;
+  /** The token types redeemed; default redeemedTokenTypes() (Blind RSA only: no VOPRF private key). */
+  readonly tokenTypes?: ReadonlyMap<number, TokenTypeVerifier>;
+  /** Called once per directory key that is not redeemed (a type not redeemed here, no private key for it), for the log. */
+  readonly onSkippedKey?: (key: SkippedKey) => void;
+}
+
+export interface SkippedKey {
+  readonly tokenType: number;
+  /** base64url, as the log shows key IDs. */
+  readonly tokenKeyId: string;
+  readonly reason: string;
 }
 
 interface CurrentKey {
@@ -61,22 +64,25 @@ const encoder = new TextEncoder();
 
 export class Redeemer {
   readonly #options: RedeemerOptions;
+  readonly #types: ReadonlyMap<number, TokenTypeVerifier>;
   readonly #now: () => number;
   readonly #lifetimeMs: number;
   /** By token key ID (hex). */
   #keys = new Map<string, CurrentKey>();
   readonly #firstSeen = new Map<string, number>();
+  readonly #skipped = new Set<string>();
   readonly #challenges = new Map<number, TypeChallenge>();
 
   private constructor(options: RedeemerOptions) {
     this.#options = options;
+    this.#types = options.tokenTypes ?? redeemedTokenTypes();
     this.#now = options.now ?? Date.now;
     this.#lifetimeMs = (options.keyLifetimeSeconds ?? DEFAULT_KEY_LIFETIME_S) * 1000;
   }
 
   static async create(options: RedeemerOptions, keys: readonly DirectoryKey[]): Promise<Redeemer> {
     const r = new Redeemer(options);
-    for (const tokenType of TOKEN_TYPES.keys()) {
+    for (const tokenType of r.#types.keys()) {
       const challenge = encodeTokenChallenge({ tokenType, issuerName: options.issuerName, redemptionContext: options.redemptionContext ?? new Uint8Array(), originInfo: options.originInfo ?? [] });
       r.#challenges.set(tokenType, { challenge, digest: await challengeDigest(challenge) });
     }
@@ -84,13 +90,18 @@ export class Redeemer {
     return r;
   }
 
-  /** Replaces the issuer keys (a refreshed directory); keys of types not in TOKEN_TYPES are skipped. */
+  /** Replaces the issuer keys (a refreshed directory); keys this gateway cannot redeem are skipped (whyNotRedeemed). */
   async setKeys(keys: readonly DirectoryKey[]): Promise<void> {
     const next = new Map<string, CurrentKey>();
     for (const k of keys) {
-      if (!TOKEN_TYPES.has(k.tokenType)) continue;
       const id = await tokenKeyId(k.tokenKey);
       const hex = toHex(id);
+      const reason = whyNotRedeemed(this.#types, k.tokenType, k.tokenKey);
+      if (reason !== undefined) {
+        if (!this.#skipped.has(hex)) this.#options.onSkippedKey?.({ tokenType: k.tokenType, tokenKeyId: toBase64Url(id), reason });
+        this.#skipped.add(hex);
+        continue;
+      }
       const seen = this.#firstSeen.get(hex) ?? this.#now();
       this.#firstSeen.set(hex, seen);
       const fromMs = k.notBefore === undefined ? seen : k.notBefore * 1000;
@@ -125,7 +136,7 @@ export class Redeemer {
       return refuse('PRIVACY_PASS_MALFORMED', 'the Authorization header is not one PrivateToken token');
     }
     const type = bytes.length >= 2 ? ((bytes[0] as number) << 8) | (bytes[1] as number) : undefined;
-    if (type === undefined || !TOKEN_TYPES.has(type)) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', `token type ${type === undefined ? '(none)' : `0x${type.toString(16).padStart(4, '0')}`} is not redeemed here; redeemed: ${[...TOKEN_TYPES.keys()].map((t) => `0x${t.toString(16).padStart(4, '0')}`).join(', ')}`);
+    if (type === undefined || !this.#types.has(type)) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', `token type ${type === undefined ? '(none)' : `0x${type.toString(16).padStart(4, '0')}`} is not redeemed here; redeemed: ${[...this.#types.keys()].map((t) => `0x${t.toString(16).padStart(4, '0')}`).join(', ')}`);
     let token: Token;
     try {
       token = decodeToken(bytes);
@@ -137,7 +148,7 @@ export class Redeemer {
     if (key === undefined || key.tokenType !== token.tokenType) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names no issuer key of this server');
     if (now < key.fromMs || now >= key.untilMs) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names an issuer key that is not current (expired, or not yet valid)');
     const challenge = this.#challenges.get(token.tokenType);
-    const verifier = TOKEN_TYPES.get(token.tokenType);
+    const verifier = this.#types.get(token.tokenType);
     if (challenge === undefined || verifier === undefined) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', 'token type not redeemed here');
     if (!constantTimeEqual(token.challengeDigest, challenge.digest)) return refuse('PRIVACY_PASS_INVALID', 'challenge_digest is not the digest of a challenge this server issues');
     try {
