@@ -15,7 +15,8 @@ import { buildAuthorization, encodeToken, parseWwwAuthenticate } from '../../att
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { mintToken, newIssuerKey } from '../testing/privacyPassGateway.js';
 import { createServer, type CloisterServer } from './createServer.js';
-import { directoryUrl, openPrivacyPass } from './privacyPass.js';
+import { issuerDirectoryUrl } from '../../attestation/protocols/privacypass/issuerDirectory.js';
+import { openPrivacyPass } from './privacyPass.js';
 import type { IssuerKey } from '../privacypass/blindSign.js';
 import { createLogger } from '../base/log.js';
 
@@ -115,7 +116,7 @@ describe('the server with Privacy Pass', () => {
   });
 
   it('adds the well-known path to an issuer origin, and keeps a full URL', () => {
-    assert.equal(directoryUrl('https://issuer.test'), 'https://issuer.test/.well-known/private-token-issuer-directory');
-    assert.equal(directoryUrl('https://issuer.test/custom/dir'), 'https://issuer.test/custom/dir');
+    assert.equal(issuerDirectoryUrl('https://issuer.test'), 'https://issuer.test/.well-known/private-token-issuer-directory');
+    assert.equal(issuerDirectoryUrl('https://issuer.test/custom/dir'), 'https://issuer.test/custom/dir');
   });
 });

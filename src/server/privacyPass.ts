@@ -5,7 +5,11 @@
 import type { Logger } from 'pino';
 import { errorFields } from '../base/log.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
-import { fetchIssuerDirectory, ISSUER_DIRECTORY_PATH, type DirectoryFetch, type DirectoryKey } from '../privacypass/redemption/issuerDirectory.js';
+import { ParseError } from '../../attestation/errors.js';
+import type { FetchLike } from '../../attestation/client/httpFetch.js';
+import { fetchIssuerDirectory } from '../../attestation/client/privacyPass/issuerClient.js';
+import { issuerDirectoryUrl, type DirectoryKey } from '../../attestation/protocols/privacypass/issuerDirectory.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { Redeemer } from '../privacypass/redemption/redeemer.js';
 import { parseRedisUrl, RedisSpentTokens } from '../privacypass/redemption/redisSpentTokens.js';
 import { MemorySpentTokens, type SpentTokenStore } from '../privacypass/redemption/spentTokens.js';
@@ -18,7 +22,7 @@ export interface PrivacyPassConfig {
   /** redemption_context: empty (default) or 32 bytes, the same at every gateway sharing a spent-token store. */
   readonly redemptionContext?: Uint8Array;
   /** The issuer's keys as given (a directory file), or the issuer whose directory is fetched. */
-  readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: DirectoryFetch };
+  readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: FetchLike };
   /** Default: in memory, bounded. */
   readonly spentTokens?: { readonly kind: 'memory'; readonly maxEntries?: number } | { readonly kind: 'redis'; readonly url: string; readonly timeoutMs?: number };
   /** How long a key is accepted from its not-before (default 30 days). */
@@ -34,17 +38,29 @@ export interface PrivacyPassGate {
   close(): Promise<void>;
 }
 
-/** The directory URL for an issuer given as its origin (the well-known path added) or as the full URL. */
-export function directoryUrl(issuer: string): string {
-  const url = new URL(issuer);
-  return url.pathname === '/' || url.pathname === '' ? new URL(ISSUER_DIRECTORY_PATH, url).toString() : url.toString();
+const DEFAULT_DIRECTORY_MAX_AGE_S = 3600;
+const MIN_REFRESH_S = 10;
+
+/**
+ * The issuer's keys and how long until they are fetched again (the directory's max-age, at least 10 s, 3600 s when
+ * it gives none); ISSUER_DIRECTORY_UNAVAILABLE when they cannot be fetched, MALFORMED_PRIVACY_PASS when the answer is
+ * not a directory.
+ */
+async function fetchDirectory(url: string, fetch: FetchLike | undefined): Promise<{ keys: readonly DirectoryKey[]; maxAgeSeconds: number }> {
+  try {
+    const fetched = await fetchIssuerDirectory(url, fetch === undefined ? {} : { fetch });
+    return { keys: fetched.directory.tokenKeys, maxAgeSeconds: Math.max(MIN_REFRESH_S, fetched.maxAgeSeconds ?? DEFAULT_DIRECTORY_MAX_AGE_S) };
+  } catch (e) {
+    if (e instanceof ParseError) throw e;
+    throw new RuntimeError('ISSUER_DIRECTORY_UNAVAILABLE', `the Privacy Pass issuer directory ${url} could not be fetched: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 const RETRY_S = 60;
 
 export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger): Promise<PrivacyPassGate> {
   const directory = config.directory;
-  const fetched = directory.kind === 'issuer' ? await fetchIssuerDirectory(directoryUrl(directory.url), directory.fetch) : undefined;
+  const fetched = directory.kind === 'issuer' ? await fetchDirectory(issuerDirectoryUrl(directory.url), directory.fetch) : undefined;
   const spentConfig = config.spentTokens ?? { kind: 'memory' };
   const spent: SpentTokenStore =
     spentConfig.kind === 'memory'
@@ -75,11 +91,11 @@ export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger)
   let timer: TimerHandle | undefined;
   let closed = false;
   if (directory.kind === 'issuer' && fetched !== undefined) {
-    const url = directoryUrl(directory.url);
+    const url = issuerDirectoryUrl(directory.url);
     const schedule = (seconds: number): void => {
       if (closed) return;
       timer = (config.setTimer ?? unrefTimer)(() => {
-        fetchIssuerDirectory(url, directory.fetch)
+        fetchDirectory(url, directory.fetch)
           .then(async (next) => {
             await redeemer.setKeys(next.keys);
             logger.info({ tokenKeyIds: redeemer.keyIds, maxAge: next.maxAgeSeconds }, 'Privacy Pass issuer directory refreshed');

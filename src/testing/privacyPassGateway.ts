@@ -12,7 +12,7 @@ import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { targetRouter } from '../ohttp/target.js';
 import { issuerKey, issueTokenResponse, type IssuerKey } from '../privacypass/blindSign.js';
-import { parseIssuerDirectory } from '../privacypass/redemption/issuerDirectory.js';
+import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/issuerDirectory.js';
 import { Redeemer } from '../privacypass/redemption/redeemer.js';
 import { MemorySpentTokens, type SpentTokenStore } from '../privacypass/redemption/spentTokens.js';
 
@@ -43,7 +43,7 @@ export async function fixture(options: { keys: readonly IssuerKey[]; spent?: Spe
   const directory = parseIssuerDirectory({ 'token-keys': options.keys.map((key, i) => {
     const notBefore = typeof options.notBefore === 'number' ? options.notBefore : options.notBefore?.[i];
     return { 'token-type': 2, 'token-key': toBase64Url(key.tokenKey), ...(notBefore === undefined ? {} : { 'not-before': notBefore }) };
-  }) });
+  }) }).tokenKeys;
   const redeemer = await Redeemer.create({ issuerName: 'issuer.cloister.test', originInfo: ['gateway.cloister.test'], spent: options.spent ?? new MemorySpentTokens(), keyLifetimeSeconds: 3600, ...(options.now === undefined ? {} : { now: options.now }) }, directory);
   const ran = { count: 0 };
   const target = targetRouter([

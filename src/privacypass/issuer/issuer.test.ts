@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { parseBase64Url, toArrayBufferView, toBase64 } from '../../../attestation/bytes.js';
 import { createTokenRequest, encodeTokenChallenge, encodeTokenRequest, finalizeToken, verifyToken } from '../../../attestation/protocols/index.js';
 import { AccountsAuthorizer, parseAccounts, parseRate, type IssuanceAuthorizer } from './authorizer.js';
-import { DIRECTORY_PATH, type IssuerDirectory } from './directory.js';
+import type { IssuerDirectoryJson } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
+import { DIRECTORY_PATH } from './directory.js';
 import { createIssuerLogger } from './issuerLog.js';
 import { KeyDirectory, readKeyFile } from './keyFiles.js';
 import { KeyRing } from './keyRing.js';
@@ -39,7 +40,7 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[]; 
 interface Harness {
   readonly issuer: RunningIssuer;
   readonly log: ReturnType<typeof capture>;
-  readonly directory: () => Promise<IssuerDirectory>;
+  readonly directory: () => Promise<IssuerDirectoryJson>;
   readonly post: (body: Uint8Array, headers?: Record<string, string>) => Promise<Response>;
 }
 
@@ -49,7 +50,7 @@ async function harness(keys: KeyRing, authorizer: IssuanceAuthorizer = new Accou
   return {
     issuer,
     log,
-    directory: async () => (await (await fetch(issuer.url + DIRECTORY_PATH)).json()) as IssuerDirectory,
+    directory: async () => (await (await fetch(issuer.url + DIRECTORY_PATH)).json()) as IssuerDirectoryJson,
     post: (body, headers = {}) => fetch(`${issuer.url}/token-request`, { method: 'POST', body: toArrayBufferView(body), headers: { 'content-type': 'application/private-token-request', authorization: 'Bearer alice-secret', ...headers } }),
   };
 }
@@ -88,7 +89,7 @@ describe('Privacy Pass issuer', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/private-token-issuer-directory');
     assert.equal(res.headers.get('cache-control'), 'public, max-age=3600');
-    const body = (await res.json()) as IssuerDirectory;
+    const body = (await res.json()) as IssuerDirectoryJson;
     assert.deepEqual(Object.keys(body), ['issuer-request-uri', 'token-keys']);
     assert.equal(body['issuer-request-uri'], '/token-request');
     assert.equal(body['token-keys'].length, 1);

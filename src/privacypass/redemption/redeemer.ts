@@ -14,7 +14,7 @@ import { CloisterError } from '../../../attestation/errors.js';
 import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, TOKEN_TYPE, verifyToken, type Token } from '../../../attestation/protocols/index.js';
 import type { BhttpRequest, BhttpResponse } from '../../../attestation/protocols/bhttp.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
-import type { DirectoryKey } from './issuerDirectory.js';
+import type { DirectoryKey } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import { SpentTokensUnavailable, type SpentTokenStore } from './spentTokens.js';
 
 /** What a token type brings to redemption: the check of its authenticator with an issuer key. */
