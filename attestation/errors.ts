@@ -55,6 +55,12 @@ export const ERROR_CODES = {
   // Privacy Pass (attestation/protocols/privacypass): RFC 9474 blind RSA, RFC 9577 auth scheme, RFC 9578 tokens
   MALFORMED_PRIVACY_PASS: 'a Privacy Pass message, header, token key or blind RSA input is malformed (RFC 9474, 9577, 9578)',
   PRIVACY_PASS_TOKEN_INVALID: 'a Privacy Pass token, or a blind signature once unblinded, does not verify with the issuer key',
+  // the Privacy Pass client (attestation/client/privacyPass): the issuer, and the server's challenge
+  PRIVACY_PASS_ISSUER_FAILED: 'the Privacy Pass issuer did not answer with its directory or a token response (network, time limit, an HTTP error, a body of another kind)',
+  PRIVACY_PASS_ISSUER_UNAUTHORIZED: 'the Privacy Pass issuer refused the client\'s credential (401)',
+  PRIVACY_PASS_ISSUER_RATE_LIMITED: 'the Privacy Pass issuer refused more tokens for now (429, with the seconds to wait when it says)',
+  PRIVACY_PASS_NO_USABLE_CHALLENGE: 'the server\'s PrivateToken challenges all ask for token types this client does not obtain',
+  PRIVACY_PASS_KEY_INCONSISTENT: 'the server\'s challenge names an issuer key that the issuer\'s own directory does not list (a key only this client may be shown)',
   // VOPRF (RFC 9497) and Privacy Pass privately verifiable tokens (RFC 9578 type 0x0001)
   MALFORMED_VOPRF: 'a P-384 element, scalar, DLEQ proof or OPRF input is not one RFC 9497 allows, or a type 1 token message is malformed',
   VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',

@@ -44,7 +44,13 @@ export {
 } from './protocols/ratlsExtension.js';
 export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verifyCertificate.js';
 export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/verifyFresh.js';
-export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './client/ohttpClient.js';
+export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse, type PrivateTokenSource } from './client/ohttpClient.js';
+export { globalFetch, type FetchLike, type FetchInit, type FetchResponse } from './client/httpFetch.js';
+export { PrivacyPassClient, type PrivacyPassClientOptions } from './client/privacyPass/privacyPassClient.js';
+export { IssuerClient, IssuerError, fetchIssuerDirectory, type IssuerClientOptions, type IssuerErrorCode, type FetchedDirectory } from './client/privacyPass/issuerClient.js';
+export { MemoryTokenStore, type TokenStore, type TokenSlot } from './client/privacyPass/tokenStore.js';
+export { chooseChallenge, type ChosenChallenge } from './client/privacyPass/challengeChoice.js';
+export { CLIENT_TOKEN_TYPES, type ClientTokenType, type PendingIssuance } from './client/privacyPass/clientTokenTypes.js';
 export { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type BhttpRequest, type BhttpResponse, type BhttpFields } from './protocols/bhttp.js';
 export { encapsulateRequest, decapsulateRequest, ResponseOpener, Responder, type GatewayKey } from './protocols/ohttp/encapsulation.js';
 export { DEFAULT_PADDING, type PaddingPolicy, type SizeClasses } from './protocols/padding.js';

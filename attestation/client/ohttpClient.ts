@@ -1,7 +1,8 @@
 // The Oblivious HTTP client (docs/ohttp.md "Client"): fetch the gateway's RA-TLS certificate (through
 // the relay by default, so the gateway does not learn who asked), take the key configurations its
 // attestation binds, only if that attestation meets the policy,
-// then encapsulate each request to one of them, send it through the relay, and open the answer.
+// then encapsulate each request to one of them, send it through the relay, and open the answer; with a
+// PrivateTokenSource, answer the gateway's Privacy Pass challenges inside the encapsulation.
 // Browser-safe: the transport is the global fetch (or one given).
 import { VerificationError } from '../errors.js';
 import { mediaType, problemCode } from '../protocols/httpText.js';
@@ -17,8 +18,7 @@ import { cipherSuite, webCryptoHpke, type HpkePrimitives } from '../protocols/oh
 import { decodeKeyConfig, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../protocols/ohttp/keyConfig.js';
 import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../protocols/padding.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
-
-type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; signal?: AbortSignal; cache?: 'no-store' }) => Promise<{ status: number; headers: { get(name: string): string | null }; arrayBuffer(): Promise<ArrayBuffer> }>;
+import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFetch.js';
 
 export interface OhttpClientOptions {
   /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
@@ -44,6 +44,16 @@ export interface OhttpClientOptions {
    * from 1 KiB); 'none' sends each at its own length, which the relay and the network then see.
    */
   readonly padding?: PaddingPolicy;
+  /** Privacy Pass tokens for a gateway that requires them (a PrivacyPassClient; docs/privacy-pass.md "Client"). */
+  readonly privacyPass?: PrivateTokenSource;
+}
+
+/** Answers a gateway's Privacy Pass challenges (RFC 9577) with Authorization values; PrivacyPassClient is one. */
+export interface PrivateTokenSource {
+  /** The Authorization value to send first in `scope` (one gateway), when its challenge is known; undefined otherwise. */
+  authorization(scope: string): Promise<string | undefined>;
+  /** The Authorization value answering a 401's WWW-Authenticate value; undefined when it holds no PrivateToken challenge. */
+  authorizationFor(wwwAuthenticate: string, scope: string): Promise<string | undefined>;
 }
 
 export interface OhttpRequest {
@@ -108,17 +118,14 @@ export class OhttpClient {
     this.#primitives = options.primitives ?? webCryptoHpke;
     this.#padding = assertPaddingPolicy(options.padding ?? DEFAULT_PADDING);
     this.#policy = options.measurements === undefined ? (options.policy ?? {}) : policyWithMeasurements(options.policy ?? {}, options.measurements);
-    // Called unbound, a browser's fetch throws "Illegal invocation".
-    this.#fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init as RequestInit));
+    this.#fetch = options.fetch ?? globalFetch;
   }
 
-  async #exchange(url: string, init: { method: string; headers: Record<string, string>; body?: Uint8Array; cache?: 'no-store' }): Promise<{ status: number; type: string; body: Uint8Array }> {
-    // Above the relay's 30 s and the gateway's 25 s, so their answers arrive before the client gives up.
-    const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 35_000);
-    let r;
+  async #exchange(url: string, init: Omit<FetchInit, 'signal'>): Promise<{ status: number; type: string; body: Uint8Array }> {
     try {
-      r = await this.#fetch(url, { ...init, signal });
-      return { status: r.status, type: mediaType(r.headers.get('content-type')), body: new Uint8Array(await r.arrayBuffer()) };
+      // Above the relay's 30 s and the gateway's 25 s, so their answers arrive before the client gives up.
+      const r = await exchange(this.#fetch, url, init, this.#options.timeoutMs ?? 35_000);
+      return { status: r.status, type: mediaType(r.headers.get('content-type')), body: r.body };
     } catch (cause) {
       throw failed(`${init.method} ${url} failed: ${(cause as Error).message}`, (cause as Error).name, cause);
     }
@@ -171,10 +178,26 @@ export class OhttpClient {
 
   /**
    * Sends one request through the relay, padded to its size class. A 422 (key configuration unknown)
-   * refetches the keys and retries once.
+   * refetches the keys and retries once. With `privacyPass`, a request without its own Authorization carries a
+   * token once the gateway's challenge is known, and a 401 with a PrivateToken challenge is answered with a token
+   * and sent once more; every other answer (a 503 of the spent-token store among them) is returned as it is.
    */
   async fetch(request: OhttpRequest): Promise<OhttpResponse> {
     const target = new URL(request.url);
+    const tokens = this.#options.privacyPass;
+    if (tokens === undefined || (request.headers ?? []).some(([name]) => name.toLowerCase() === 'authorization')) return this.#sendRequest(request, target, undefined);
+    // The relay and the target's origin: one gateway, whose challenge holds for all of its requests.
+    const scope = `${base(this.#options.relay)} ${target.origin}`;
+    const first = await this.#sendRequest(request, target, await tokens.authorization(scope));
+    const challenges = first.headers.filter(([name]) => name.toLowerCase() === 'www-authenticate').map(([, value]) => value);
+    if (first.status !== 401 || challenges.length === 0) return first;
+    const authorization = await tokens.authorizationFor(challenges.join(', '), scope);
+    if (authorization === undefined) return first;
+    first.content.fill(0);
+    return this.#sendRequest(request, target, authorization);
+  }
+
+  async #sendRequest(request: OhttpRequest, target: URL, authorization: string | undefined): Promise<OhttpResponse> {
     const padding = this.#padding;
     const message = encodeRequest(
       {
@@ -182,7 +205,7 @@ export class OhttpClient {
         scheme: target.protocol.replace(/:$/, ''),
         authority: target.host,
         path: `${target.pathname}${target.search}`,
-        headers: request.headers ?? [],
+        headers: authorization === undefined ? (request.headers ?? []) : [...(request.headers ?? []), ['authorization', authorization]],
         content: request.body ?? new Uint8Array(0),
         trailers: [],
       },

@@ -2,9 +2,11 @@
 // as "RESULT {...}". Tests skip themselves when CHROMIUM does not exist (.ci/run installs it).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 export const CHROMIUM = process.env.CLOISTER_CHROMIUM ?? '/usr/bin/chromium';
@@ -29,3 +31,18 @@ export const HPKE_IMPORT_MAP = `<script type="importmap">${JSON.stringify({
     '@hpke/chacha20poly1305': '/node_modules/@hpke/chacha20poly1305/esm/mod.js',
   },
 })}</script>`;
+
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
+const MODULE_TYPES: Readonly<Record<string, string>> = { '.js': 'text/javascript' };
+
+/**
+ * Answers a page's request for a module of this checkout, /dist/attestation/... or /node_modules/@hpke/... (404 when
+ * absent); false, and nothing sent, for any other path.
+ */
+export function serveModule(path: string, res: ServerResponse): boolean {
+  if (!path.startsWith('/dist/attestation/') && !path.startsWith('/node_modules/@hpke/')) return false;
+  const file = join(CHECKOUT, normalize(path));
+  if (!existsSync(file)) res.writeHead(404).end();
+  else res.writeHead(200, { 'content-type': MODULE_TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  return true;
+}

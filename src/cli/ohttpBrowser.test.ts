@@ -3,20 +3,18 @@
 // against the simulated SEV-SNP root, takes the key configurations it binds, and sends an encapsulated
 // request through the relay to the gateway of `cloister serve --simulated`. Skipped without Chromium.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { CHROMIUM, HPKE_IMPORT_MAP, pageResult } from '../../attestation/testing/chromium.js';
+import { CHROMIUM, HPKE_IMPORT_MAP, pageResult, serveModule } from '../../attestation/testing/chromium.js';
 import { availableSimulatedRoots } from './trustSimulated.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { startRelay, type Relay } from '../relay/relay.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-browser-ohttp-'));
 
 const page = (relay: string): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
@@ -36,8 +34,6 @@ try {
 }
 </script>`;
 
-const TYPES: Readonly<Record<string, string>> = { '.js': 'text/javascript', '.html': 'text/html' };
-
 describe('OHTTP client in a browser, through the relay', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
   let server: Server;
   let relay: Relay;
@@ -53,9 +49,7 @@ describe('OHTTP client in a browser, through the relay', { skip: existsSync(CHRO
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html' }).end(page(`${relay.url}/default`));
       if (path === '/root.der') return void res.writeHead(200).end(root);
-      const file = path.startsWith('/dist/attestation/') || path.startsWith('/node_modules/@hpke/') ? join(ROOT, normalize(path)) : undefined;
-      if (file === undefined || !existsSync(file)) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+      if (!serveModule(path, res)) res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });

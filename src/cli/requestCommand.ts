@@ -2,12 +2,16 @@
 // configurations and the certificate that binds them through the relay, verify the attestation against
 // the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
 // for an image); a binary answer goes to --output FILE or to a piped standard output, never a terminal.
-import { mediaType } from '../../attestation/protocols/httpText.js';
+// With --issuer, a server that requires Privacy Pass gets a token obtained from that issuer, inside the
+// encapsulation (docs/privacy-pass.md "Client").
+import { mediaType, problemCode } from '../../attestation/protocols/httpText.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/client/ohttpClient.js';
+import { IssuerError } from '../../attestation/client/privacyPass/issuerClient.js';
+import { PrivacyPassClient } from '../../attestation/client/privacyPass/privacyPassClient.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
-import { errorLine, EXIT, parseCommandLine, usageError, readInput, type CliIo } from './io.js';
+import { errorLine, EXIT, parseCommandLine, printable, usageError, readInput, type CliIo } from './io.js';
 import { OutputFile } from './outputFile.js';
 import { imageMediaType } from '../inference/ocr/image.js';
 import { relayFailureReason } from './relayFailure.js';
@@ -34,9 +38,18 @@ Options:
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
 ${MEASUREMENT_HELP}
   --trust-simulated     also trust the simulated TEE's development roots (the local stack); never in production
+  --issuer URL          a Privacy Pass issuer (its origin, or its directory's URL) for a server that requires
+                        tokens: the request is sent again with a token obtained there, inside the encryption,
+                        one token per request; the server's key must be one the issuer's directory lists
+  --issuer-auth-env NAME
+                        the bearer credential of your account at the issuer, read from environment
+                        variable NAME
+  --issuer-auth TOKEN   the same, given on the command line, where other users of the machine can read
+                        it (ps, /proc): prefer --issuer-auth-env
   -h, --help            show this help
 
-Exit status: 0 answered with 2xx, 1 refused (attestation, or a non-2xx answer), 2 usage, input or network error.
+Exit status: 0 answered with 2xx, 1 refused (attestation, the issuer, its key, or a non-2xx answer), 2 usage,
+input or network error.
 `;
 
 const OPTIONS = {
@@ -47,6 +60,9 @@ const OPTIONS = {
   policy: { type: 'string' },
   ...MEASUREMENT_OPTIONS,
   'trust-simulated': { type: 'boolean' },
+  issuer: { type: 'string' },
+  'issuer-auth': { type: 'string' },
+  'issuer-auth-env': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -54,7 +70,26 @@ const usage = (message: string): UsageError => usageError(message, 'request');
 
 const isText = (type: string): boolean => type.startsWith('text/') || type === 'application/json' || type.endsWith('+json');
 
-export async function requestCommand(argv: string[], io: CliIo): Promise<number> {
+/** RFC 6750 b64token, what the issuer's Authorization: Bearer takes. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** The Privacy Pass client of --issuer, with its credential from --issuer-auth or --issuer-auth-env; undefined without --issuer. */
+function privacyPassFromOptions(values: { issuer?: string | undefined; 'issuer-auth'?: string | undefined; 'issuer-auth-env'?: string | undefined }, env: Readonly<Record<string, string | undefined>>): PrivacyPassClient | undefined {
+  const { issuer, 'issuer-auth': given, 'issuer-auth-env': name } = values;
+  if (issuer === undefined) {
+    if (given !== undefined || name !== undefined) throw usage(`--${given === undefined ? 'issuer-auth-env' : 'issuer-auth'} applies only with --issuer`);
+    return undefined;
+  }
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(issuer)) throw usage(`--issuer must be an http(s) URL without query or fragment, such as https://issuer.example, got "${issuer}"`);
+  if (given !== undefined && name !== undefined) throw usage('--issuer-auth and --issuer-auth-env contradict each other');
+  const credential = name === undefined ? given : env[name];
+  if (name !== undefined && (credential === undefined || credential === '')) throw usage(`--issuer-auth-env ${name}: the variable is not set`);
+  // Never quoted: it is a secret.
+  if (credential !== undefined && !BEARER_TOKEN.test(credential)) throw usage(`the ${name === undefined ? '--issuer-auth value' : `variable ${name}`} is not a bearer token (letters, digits, - . _ ~ + /, then = padding)`);
+  return new PrivacyPassClient({ issuer, ...(credential === undefined ? {} : { credential }), batch: 1 });
+}
+
+export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, 'request');
     if (values.help === true) {
@@ -70,15 +105,17 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
     if (type === undefined) throw usage(`cannot tell the media type of "${file}" (not PNG or JPEG); give --type and --path`);
     const path = values.path ?? (type.startsWith('image/') ? '/v1/ocr' : undefined);
     if (path === undefined || !path.startsWith('/')) throw usage('give --path, the target path such as /v1/models/vad/vad');
+    const privacyPass = privacyPassFromOptions(values, env);
     const trust = await trustFromOptions(values, io, 'request', 'start the local stack first: npm start');
     const client = new OhttpClient({
       relay,
       ...trust,
       primitives: nodeHpke,
+      ...(privacyPass === undefined ? {} : { privacyPass }),
     });
     const output = values.output === undefined ? undefined : await OutputFile.create(values.output);
     try {
-      return await sendAndShow(client, { path, type, body, relay }, output, io);
+      return await sendAndShow(client, { path, type, body, relay, privacyPass: privacyPass !== undefined }, output, io);
     } finally {
       await output?.discard();
     }
@@ -90,7 +127,7 @@ export async function requestCommand(argv: string[], io: CliIo): Promise<number>
 }
 
 /** Sends the request through the relay; prints, pipes or files the answer, then wipes it. */
-async function sendAndShow(client: OhttpClient, request: { path: string; type: string; body: Uint8Array; relay: string }, output: OutputFile | undefined, io: CliIo): Promise<number> {
+async function sendAndShow(client: OhttpClient, request: { path: string; type: string; body: Uint8Array; relay: string; privacyPass: boolean }, output: OutputFile | undefined, io: CliIo): Promise<number> {
   const { path, type, body, relay } = request;
   let response;
   try {
@@ -100,6 +137,8 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
       io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
       return EXIT.rejected;
     }
+    const privacyPassExit = privacyPassFailure(e, io);
+    if (privacyPassExit !== undefined) return privacyPassExit;
     const unanswered = relayFailureReason(relay, e);
     if (unanswered !== undefined) {
       io.stderr(`error: the relay ${relay} did not answer: ${unanswered}\n`);
@@ -118,7 +157,7 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
   const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
   try {
     if (response.status < 200 || response.status >= 300) {
-      io.stderr(`error: the server answered ${response.status}: ${new TextDecoder().decode(response.content.subarray(0, 200))}\n`);
+      io.stderr(printable(refusalLine(response.status, answerType, response.content, request.privacyPass)) + '\n');
       return EXIT.rejected;
     }
     if (output !== undefined) {
@@ -139,4 +178,28 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
   } finally {
     response.content.fill(0);
   }
+}
+
+/** The line for a non-2xx answer: a problem's code and detail, or the start of the body; a hint where a token is missing. */
+function refusalLine(status: number, type: string, content: Uint8Array, privacyPass: boolean): string {
+  const text = new TextDecoder().decode(content.subarray(0, 4096));
+  const code = type === 'application/problem+json' ? problemCode(content) : undefined;
+  if (code === undefined) return `error: the server answered ${status}: ${text.slice(0, 200)}`;
+  if (code === 'PRIVACY_PASS_REQUIRED' && !privacyPass) return `error: the server requires a Privacy Pass token (${status} ${code}): give --issuer URL and --issuer-auth-env NAME to obtain one (see cloister request --help)`;
+  const detail = (JSON.parse(text) as { detail?: unknown }).detail;
+  return `error: the server answered ${status} ${code}${typeof detail === 'string' ? `: ${detail.slice(0, 200)}` : ''}`;
+}
+
+/** The exit status and line for an error of the Privacy Pass client; undefined for any other error. */
+function privacyPassFailure(e: unknown, io: CliIo): number | undefined {
+  if (e instanceof IssuerError) {
+    const hint = e.code === 'PRIVACY_PASS_ISSUER_UNAUTHORIZED' ? ' (check --issuer-auth or --issuer-auth-env)' : '';
+    io.stderr(`${printable(`error [${e.code}]: ${e.message}`)}${hint}\n`);
+    return e.status === undefined ? EXIT.usage : EXIT.rejected;
+  }
+  if (e instanceof CloisterError && ['PRIVACY_PASS_KEY_INCONSISTENT', 'PRIVACY_PASS_NO_USABLE_CHALLENGE', 'PRIVACY_PASS_TOKEN_INVALID', 'VOPRF_PROOF_INVALID'].includes(e.code)) {
+    io.stderr(`${printable(`REFUSED [${e.code}]: ${e.message}`)}\n`);
+    return EXIT.rejected;
+  }
+  return undefined;
 }

@@ -11,7 +11,7 @@ import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 import { createServer, type ServerConfig, type TeeConfig } from '../server/createServer.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
 import type { PrivacyPassConfig } from '../server/privacyPass.js';
-import { parseIssuerDirectory } from '../privacypass/redemption/issuerDirectory.js';
+import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/issuerDirectory.js';
 import { privateKeyFromPem, readKeyFile } from '../privacypass/issuer/keyFiles.js';
 import { voprfIssuerKey, type VoprfIssuerKey } from '../privacypass/voprfKey.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
@@ -229,7 +229,7 @@ async function privacyPassConfig(values: ReturnType<typeof parseOptions<typeof O
     } catch (cause) {
       throw new CloisterError('UNREADABLE_INPUT', `cannot read the issuer directory "${file}": ${(cause as Error).message}`, { field: '--privacy-pass-keys', cause });
     }
-    directory = { kind: 'keys', keys: parseIssuerDirectory(json) };
+    directory = { kind: 'keys', keys: parseIssuerDirectory(json).tokenKeys };
   }
   const origin = values['origin-name'];
   const privateKeys = await voprfPrivateKeys(values['privacy-pass-private-key'] ?? [], values['privacy-pass-private-key-env'], env);

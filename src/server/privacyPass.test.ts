@@ -17,7 +17,8 @@ import { buildAuthorization, encodeToken, parseWwwAuthenticate } from '../../att
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { mintToken, mintVoprfToken, newIssuerKey, newVoprfKey } from '../testing/privacyPassGateway.js';
 import { createServer, type CloisterServer } from './createServer.js';
-import { directoryUrl, openPrivacyPass } from './privacyPass.js';
+import { issuerDirectoryUrl } from '../../attestation/protocols/privacypass/issuerDirectory.js';
+import { openPrivacyPass } from './privacyPass.js';
 import type { IssuerKey } from '../privacypass/blindSign.js';
 import { createLogger } from '../base/log.js';
 import type { VoprfIssuerKey } from '../privacypass/voprfKey.js';
@@ -118,8 +119,8 @@ describe('the server with Privacy Pass', () => {
   });
 
   it('adds the well-known path to an issuer origin, and keeps a full URL', () => {
-    assert.equal(directoryUrl('https://issuer.test'), 'https://issuer.test/.well-known/private-token-issuer-directory');
-    assert.equal(directoryUrl('https://issuer.test/custom/dir'), 'https://issuer.test/custom/dir');
+    assert.equal(issuerDirectoryUrl('https://issuer.test'), 'https://issuer.test/.well-known/private-token-issuer-directory');
+    assert.equal(issuerDirectoryUrl('https://issuer.test/custom/dir'), 'https://issuer.test/custom/dir');
   });
 
   describe('token type 0x0001 with the issuer\'s private key', () => {

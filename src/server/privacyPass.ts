@@ -6,9 +6,12 @@
 import type { Logger } from 'pino';
 import { toBase64Url } from '../../attestation/bytes.js';
 import { errorFields } from '../base/log.js';
-import { UsageError } from '../base/runtimeErrors.js';
+import { RuntimeError, UsageError } from '../base/runtimeErrors.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
-import { fetchIssuerDirectory, ISSUER_DIRECTORY_PATH, type DirectoryFetch, type DirectoryKey } from '../privacypass/redemption/issuerDirectory.js';
+import { ParseError } from '../../attestation/errors.js';
+import type { FetchLike } from '../../attestation/client/httpFetch.js';
+import { fetchIssuerDirectory } from '../../attestation/client/privacyPass/issuerClient.js';
+import { issuerDirectoryUrl, type DirectoryKey } from '../../attestation/protocols/privacypass/issuerDirectory.js';
 import { Redeemer } from '../privacypass/redemption/redeemer.js';
 import { parseRedisUrl, RedisSpentTokens } from '../privacypass/redemption/redisSpentTokens.js';
 import { TOKEN_TYPE } from '../../attestation/protocols/index.js';
@@ -24,7 +27,7 @@ export interface PrivacyPassConfig {
   /** redemption_context: empty (default) or 32 bytes, the same at every gateway sharing a spent-token store. */
   readonly redemptionContext?: Uint8Array;
   /** The issuer's keys as given (a directory file), or the issuer whose directory is fetched. */
-  readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: DirectoryFetch };
+  readonly directory: { readonly kind: 'keys'; readonly keys: readonly DirectoryKey[] } | { readonly kind: 'issuer'; readonly url: string; readonly fetch?: FetchLike };
   /** The issuer's private keys for token type 0x0001 (VOPRF), which only they verify; without any, type 0x0001 is not redeemed. */
   readonly privateKeys?: readonly VoprfIssuerKey[];
   /** Default: in memory, bounded. */
@@ -42,17 +45,29 @@ export interface PrivacyPassGate {
   close(): Promise<void>;
 }
 
-/** The directory URL for an issuer given as its origin (the well-known path added) or as the full URL. */
-export function directoryUrl(issuer: string): string {
-  const url = new URL(issuer);
-  return url.pathname === '/' || url.pathname === '' ? new URL(ISSUER_DIRECTORY_PATH, url).toString() : url.toString();
+const DEFAULT_DIRECTORY_MAX_AGE_S = 3600;
+const MIN_REFRESH_S = 10;
+
+/**
+ * The issuer's keys and how long until they are fetched again (the directory's max-age, at least 10 s, 3600 s when
+ * it gives none); ISSUER_DIRECTORY_UNAVAILABLE when they cannot be fetched, MALFORMED_PRIVACY_PASS when the answer is
+ * not a directory.
+ */
+async function fetchDirectory(url: string, fetch: FetchLike | undefined): Promise<{ keys: readonly DirectoryKey[]; maxAgeSeconds: number }> {
+  try {
+    const fetched = await fetchIssuerDirectory(url, fetch === undefined ? {} : { fetch });
+    return { keys: fetched.directory.tokenKeys, maxAgeSeconds: Math.max(MIN_REFRESH_S, fetched.maxAgeSeconds ?? DEFAULT_DIRECTORY_MAX_AGE_S) };
+  } catch (e) {
+    if (e instanceof ParseError) throw e;
+    throw new RuntimeError('ISSUER_DIRECTORY_UNAVAILABLE', `the Privacy Pass issuer directory ${url} could not be fetched: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 const RETRY_S = 60;
 
 export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger): Promise<PrivacyPassGate> {
   const directory = config.directory;
-  const fetched = directory.kind === 'issuer' ? await fetchIssuerDirectory(directoryUrl(directory.url), directory.fetch) : undefined;
+  const fetched = directory.kind === 'issuer' ? await fetchDirectory(issuerDirectoryUrl(directory.url), directory.fetch) : undefined;
   const bootKeys = directory.kind === 'keys' ? directory.keys : (fetched?.keys ?? []);
   const tokenTypes = redeemedTokenTypes(config.privateKeys);
   checkPrivateKeys(bootKeys, config.privateKeys ?? [], tokenTypes);
@@ -90,11 +105,11 @@ export async function openPrivacyPass(config: PrivacyPassConfig, logger: Logger)
   let timer: TimerHandle | undefined;
   let closed = false;
   if (directory.kind === 'issuer' && fetched !== undefined) {
-    const url = directoryUrl(directory.url);
+    const url = issuerDirectoryUrl(directory.url);
     const schedule = (seconds: number): void => {
       if (closed) return;
       timer = (config.setTimer ?? unrefTimer)(() => {
-        fetchIssuerDirectory(url, directory.fetch)
+        fetchDirectory(url, directory.fetch)
           .then(async (next) => {
             await redeemer.setKeys(next.keys);
             logger.info({ tokenKeyIds: redeemer.keyIds, maxAge: next.maxAgeSeconds }, 'Privacy Pass issuer directory refreshed');

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { toArrayBufferView } from '../../attestation/bytes.js';
 import { AccountsAuthorizer, parseAccounts, type IssuanceAuthorizer } from '../privacypass/issuer/authorizer.js';
-import { DIRECTORY_PATH, type IssuerDirectory } from '../privacypass/issuer/directory.js';
+import type { IssuerDirectoryJson } from '../../attestation/protocols/privacypass/issuerDirectory.js';
+import { DIRECTORY_PATH } from '../privacypass/issuer/directory.js';
 import { createIssuerLogger } from '../privacypass/issuer/issuerLog.js';
 import type { KeyRing } from '../privacypass/issuer/keyRing.js';
 import { startIssuer, type RunningIssuer } from '../privacypass/issuer/server.js';
@@ -27,7 +28,7 @@ export function capture(): { stream: Writable; lines: () => Record<string, unkno
 export interface Harness {
   readonly issuer: RunningIssuer;
   readonly log: ReturnType<typeof capture>;
-  readonly directory: () => Promise<IssuerDirectory>;
+  readonly directory: () => Promise<IssuerDirectoryJson>;
   readonly post: (body: Uint8Array, headers?: Record<string, string>) => Promise<Response>;
 }
 
@@ -37,7 +38,7 @@ export async function harness(keys: KeyRing, authorizer: IssuanceAuthorizer = ne
   return {
     issuer,
     log,
-    directory: async () => (await (await fetch(issuer.url + DIRECTORY_PATH)).json()) as IssuerDirectory,
+    directory: async () => (await (await fetch(issuer.url + DIRECTORY_PATH)).json()) as IssuerDirectoryJson,
     post: (body, headers = {}) => fetch(`${issuer.url}/token-request`, { method: 'POST', body: toArrayBufferView(body), headers: { 'content-type': 'application/private-token-request', authorization: 'Bearer alice-secret', ...headers } }),
   };
 }

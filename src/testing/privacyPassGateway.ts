@@ -12,7 +12,7 @@ import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { targetRouter } from '../ohttp/target.js';
 import { issuerKey, issueTokenResponse, type IssuerKey } from '../privacypass/blindSign.js';
-import { parseIssuerDirectory } from '../privacypass/redemption/issuerDirectory.js';
+import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/issuerDirectory.js';
 import { Redeemer, type SkippedKey } from '../privacypass/redemption/redeemer.js';
 import { MemorySpentTokens, type SpentTokenStore } from '../privacypass/redemption/spentTokens.js';
 import { redeemedTokenTypes } from '../privacypass/redemption/verifiers.js';
@@ -63,7 +63,7 @@ export async function fixture(options: { keys: readonly IssuerKey[]; voprfKeys?:
   const directory = parseIssuerDirectory({ 'token-keys': listed.map((key, i) => {
     const notBefore = typeof options.notBefore === 'number' ? options.notBefore : options.notBefore?.[i];
     return { 'token-type': key.tokenType, 'token-key': toBase64Url(key.key), ...(notBefore === undefined ? {} : { 'not-before': notBefore }) };
-  }) });
+  }) }).tokenKeys;
   const skipped: SkippedKey[] = [];
   const tokenTypes = redeemedTokenTypes(options.privateKeys ?? options.voprfKeys ?? []);
   const redeemer = await Redeemer.create({ issuerName: 'issuer.cloister.test', originInfo: ['gateway.cloister.test'], spent: options.spent ?? new MemorySpentTokens(), keyLifetimeSeconds: 3600, tokenTypes, onSkippedKey: (s) => skipped.push(s), ...(options.now === undefined ? {} : { now: options.now }) }, directory);

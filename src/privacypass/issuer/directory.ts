@@ -1,25 +1,18 @@
-// The issuer directory, RFC 9578 section 4, served at /.well-known/private-token-issuer-directory:
-//   { "issuer-request-uri": URL (absolute, or relative to the directory),
-//     "token-keys": [ { "token-type": 1 or 2, "token-key": base64url(token key), "not-before": unix seconds } ] }
-// where the token key is SerializeElement(pkI) for type 1 (section 5.5) and the SubjectPublicKeyInfo for type 2 (6.5).
-import { toBase64Url } from '../../../attestation/bytes.js';
+// The issuer directory this issuer serves (RFC 9578 section 4; the format and its media types are the SDK's,
+// attestation/protocols/privacypass/issuerDirectory.ts), and where token requests are POSTed by default.
+import { encodeIssuerDirectory, type IssuerDirectoryJson } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import type { HeldKey } from './keyRing.js';
 
-export const DIRECTORY_PATH = '/.well-known/private-token-issuer-directory';
-export const DIRECTORY_MEDIA_TYPE = 'application/private-token-issuer-directory';
-export const TOKEN_REQUEST_MEDIA_TYPE = 'application/private-token-request';
-export const TOKEN_RESPONSE_MEDIA_TYPE = 'application/private-token-response';
+export {
+  ISSUER_DIRECTORY_PATH as DIRECTORY_PATH,
+  ISSUER_DIRECTORY_MEDIA_TYPE as DIRECTORY_MEDIA_TYPE,
+  TOKEN_REQUEST_MEDIA_TYPE,
+  TOKEN_RESPONSE_MEDIA_TYPE,
+} from '../../../attestation/protocols/privacypass/issuerDirectory.js';
+
 export const DEFAULT_REQUEST_PATH = '/token-request';
 
-export interface IssuerDirectory {
-  readonly 'issuer-request-uri': string;
-  readonly 'token-keys': readonly { readonly 'token-type': number; readonly 'token-key': string; readonly 'not-before': number }[];
-}
-
 /** The directory listing `keys` (oldest first), with the request URI as given. */
-export function issuerDirectory(requestUri: string, keys: readonly HeldKey[]): IssuerDirectory {
-  return {
-    'issuer-request-uri': requestUri,
-    'token-keys': keys.map((k) => ({ 'token-type': k.key.tokenType, 'token-key': toBase64Url(k.key.tokenKey), 'not-before': k.notBefore })),
-  };
+export function issuerDirectory(requestUri: string, keys: readonly HeldKey[]): IssuerDirectoryJson {
+  return encodeIssuerDirectory({ requestUri, tokenKeys: keys.map((k) => ({ tokenType: k.key.tokenType, tokenKey: k.key.tokenKey, notBefore: k.notBefore })) });
 }

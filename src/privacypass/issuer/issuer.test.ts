@@ -11,7 +11,8 @@ import { parseBase64Url, toArrayBufferView, toBase64 } from '../../../attestatio
 import { createTokenRequest, encodeTokenChallenge, encodeTokenRequest, finalizeToken, verifyToken } from '../../../attestation/protocols/index.js';
 import { ACCOUNTS, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
 import { AccountsAuthorizer, parseAccounts, parseRate } from './authorizer.js';
-import { DIRECTORY_PATH, type IssuerDirectory } from './directory.js';
+import type { IssuerDirectoryJson } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
+import { DIRECTORY_PATH } from './directory.js';
 import { KeyDirectory, readKeyFile } from './keyFiles.js';
 import { KeyRing } from './keyRing.js';
 import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from './tokenTypes.js';
@@ -54,7 +55,7 @@ describe('Privacy Pass issuer', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/private-token-issuer-directory');
     assert.equal(res.headers.get('cache-control'), 'public, max-age=3600');
-    const body = (await res.json()) as IssuerDirectory;
+    const body = (await res.json()) as IssuerDirectoryJson;
     assert.deepEqual(Object.keys(body), ['issuer-request-uri', 'token-keys']);
     assert.equal(body['issuer-request-uri'], '/token-request');
     assert.equal(body['token-keys'].length, 1);

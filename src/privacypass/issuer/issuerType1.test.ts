@@ -161,7 +161,7 @@ describe('Privacy Pass issuer, token type 0x0001: rotation', () => {
       const keys = (await h.directory())['token-keys'];
       assert.deepEqual(keys.map((k) => k['token-type']), [1, 1]);
       for (const [i, listed] of keys.entries()) {
-        const stored = await new KeyDirectory(dir).read({ tokenType: 1, notBefore: listed['not-before'], path: join(dir, readdirSync(dir).sort()[i] ?? '') });
+        const stored = await new KeyDirectory(dir).read({ tokenType: 1, notBefore: listed['not-before'] ?? 0, path: join(dir, readdirSync(dir).sort()[i] ?? '') });
         await obtainToken(h, b64u(listed['token-key']), await voprfIssuerKey(stored));
       }
     } finally {

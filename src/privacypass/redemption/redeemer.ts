@@ -15,7 +15,7 @@ import { CloisterError } from '../../../attestation/errors.js';
 import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, type Token } from '../../../attestation/protocols/index.js';
 import type { BhttpRequest, BhttpResponse } from '../../../attestation/protocols/bhttp.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
-import type { DirectoryKey } from './issuerDirectory.js';
+import type { DirectoryKey } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import { SpentTokensUnavailable, type SpentTokenStore } from './spentTokens.js';
 import { redeemedTokenTypes, whyNotRedeemed, type TokenTypeVerifier } from './verifiers.js';
 
