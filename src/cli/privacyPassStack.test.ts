@@ -81,6 +81,9 @@ interface Gateway {
 }
 
 let issuer: RunningIssuer;
+/** An issuer of token type 0x0001, whose private key the 'voprf' gateway shares. */
+let voprfIssuer: RunningIssuer;
+let voprf: Gateway;
 let relay: Relay;
 const gateways: Gateway[] = [];
 let good: Gateway;
@@ -124,6 +127,11 @@ before(async () => {
   rogue = await gateway('rogue', ['--privacy-pass-keys', rogueFile, '--issuer-name', 'issuer.test']);
   // Nothing listens on port 1: the spent-token store is down.
   storeDown = await gateway('store-down', ['--issuer', issuer.url, '--issuer-name', 'issuer.test', '--spent-tokens', 'redis://127.0.0.1:1']);
+  const type1 = ISSUER_TOKEN_TYPES[1] as IssuerTokenType;
+  const voprfKeyFile = join(dir, 'voprf-key.pem');
+  writeFileSync(voprfKeyFile, type1.generate(), { mode: 0o600 });
+  voprfIssuer = await startIssuer({ keys: KeyRing.fixed([{ key: await type1.load(createPrivateKey(readFileSync(voprfKeyFile, 'utf8'))), notBefore }]), authorizer: new AccountsAuthorizer(accounts, { tokens: 1000, periodSeconds: 1 }), logger: createIssuerLogger({ destination: quiet() }), port: 0 });
+  voprf = await gateway('voprf', ['--issuer', voprfIssuer.url, '--issuer-name', 'issuer.test', '--privacy-pass-private-key', voprfKeyFile]);
   relay = await startRelay({ gateways: gateways.map((g) => ({ name: g.name, origin: g.url })), port: 0, logger: createRelayLogger({ destination: quiet() }) });
   for (const g of gateways) g.relay = `${relay.url}/${g.name}`;
   snpVerifier = new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp });
@@ -133,6 +141,7 @@ after(async () => {
   await relay.close();
   for (const g of gateways) await g.close();
   await issuer.close();
+  await voprfIssuer.close();
 });
 
 function client(g: Gateway, privacyPass?: PrivateTokenSource): OhttpClient {
@@ -275,5 +284,28 @@ describe('cloister request --issuer', () => {
     const r = await cli('request', '--help');
     for (const flag of ['--issuer URL', '--issuer-auth-env NAME', '--issuer-auth TOKEN']) assert.ok(r.stdout.includes(`\n  ${flag}`), flag);
     assert.match(r.stdout, /other users of the machine can read\n +it \(ps, \/proc\)/);
+  });
+});
+
+describe('token type 0x0001 through the whole stack', () => {
+  const file = join(dir, 'voprf.txt');
+  writeFileSync(file, 'privately verifiable');
+
+  it('cloister request obtains a VOPRF token from a type 0x0001 issuer and the gateway holding its private key redeems it', async () => {
+    const answer = join(dir, 'voprf-answer.bin');
+    const r = await cli('request', file, '--type', 'text/plain', '--path', '/v1/echo', '--trust-simulated', '--relay', voprf.relay, '--issuer', voprfIssuer.url, '--issuer-auth', CREDENTIAL, '--output', answer);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(answer, 'utf8'), 'privately verifiable');
+  });
+
+  it('the SDK spends a type 0x0001 token once: the gateway refuses the same token again', async () => {
+    const sent: string[] = [];
+    const c = client(voprf, recording(new PrivacyPassClient({ issuer: voprfIssuer.url, credential: CREDENTIAL }), sent));
+    assert.equal((await echo(c)).status, 200);
+    const token = sent[0];
+    assert.ok(token !== undefined);
+    assert.equal(parseAuthorization(token)[1], 1, 'token type 0x0001');
+    const replay = await client(voprf).fetch({ url: 'https://cloister/v1/echo', headers: [['content-type', 'text/plain'], ['authorization', token]], body: encoder.encode('again') });
+    assert.deepEqual([replay.status, problem(replay)], [401, 'PRIVACY_PASS_REPLAYED']);
   });
 });
