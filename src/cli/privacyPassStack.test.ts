@@ -2,7 +2,8 @@
 // process), `cloister serve --simulated --issuer URL` fetching its directory, `cloister relay`, and the SDK's
 // PrivacyPassClient inside OhttpClient, then `cloister request --issuer`. A token is obtained on the 401 and spent
 // on the retry; a stored one goes on the first try; a spent one is never sent again; a gateway whose key the issuer
-// does not list is refused before any token is asked for; a spent-token store that is down is surfaced, not retried.
+// does not list is refused before any token is asked for; a spent-token store that is down is surfaced, not retried;
+// a type 0x0001 issuer and a gateway holding its private key serve `cloister request` and refuse a replay.
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
