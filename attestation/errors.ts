@@ -59,6 +59,9 @@ export const ERROR_CODES = {
   MALFORMED_VOPRF: 'a P-384 element, scalar, DLEQ proof or OPRF input is not one RFC 9497 allows, or a type 1 token message is malformed',
   VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',
   VOPRF_TOKEN_INVALID: 'a type 1 token or token request names another issuer key, or the token\'s authenticator is not the issuer\'s evaluation of its input',
+  // transparency logs (attestation/transparency): C2SP signed-note, tlog-checkpoint, tlog-cosignature, tlog-tiles; RFC 9162 proofs
+  INCLUSION_PROOF_INVALID: 'an inclusion proof does not lead from the entry to the checkpoint\'s root hash at its tree size',
+  CONSISTENCY_PROOF_INVALID: 'a consistency proof does not show the newer checkpoint\'s tree extends the older one',
   // API misuse, and the attested agent's connection (attestation/client)
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
