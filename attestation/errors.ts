@@ -60,6 +60,9 @@ export const ERROR_CODES = {
   VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',
   VOPRF_TOKEN_INVALID: 'a type 1 token or token request names another issuer key, or the token\'s authenticator is not the issuer\'s evaluation of its input',
   // transparency logs (attestation/transparency): C2SP signed-note, tlog-checkpoint, tlog-cosignature, tlog-tiles; RFC 9162 proofs
+  MALFORMED_NOTE: 'a signed note, one of its signature lines, or a verifier key (vkey) does not have the shape C2SP signed-note defines',
+  NOTE_SIGNATURE_INVALID: 'a note signature line from a trusted key (its name and key ID match) does not verify',
+  NOTE_UNVERIFIED: 'no signature line of the note is from a key the verifier trusts',
   INCLUSION_PROOF_INVALID: 'an inclusion proof does not lead from the entry to the checkpoint\'s root hash at its tree size',
   CONSISTENCY_PROOF_INVALID: 'a consistency proof does not show the newer checkpoint\'s tree extends the older one',
   // API misuse, and the attested agent's connection (attestation/client)
