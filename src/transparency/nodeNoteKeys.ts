@@ -25,13 +25,13 @@ function checked(name: string, privateKey: KeyObject): { publicKey: Uint8Array; 
 }
 
 /** The log's signer: type 0x01 signatures over the checkpoint text, under `name` (the origin). */
-export function logNoteSigner(name: string, privateKey: KeyObject): Promise<KeyedSigner> {
+export async function logNoteSigner(name: string, privateKey: KeyObject): Promise<KeyedSigner> {
   const { publicKey, signRaw } = checked(name, privateKey);
-  return ed25519NoteSigner(name, publicKey, signRaw);
+  return await ed25519NoteSigner(name, publicKey, signRaw);
 }
 
 /** The witness's cosigner: cosignature/v1 (type 0x04) stamped with `now()` in POSIX seconds. */
-export function witnessCosigner(name: string, privateKey: KeyObject, now: () => number = () => Math.floor(Date.now() / 1000)): Promise<KeyedSigner> {
+export async function witnessCosigner(name: string, privateKey: KeyObject, now: () => number = () => Math.floor(Date.now() / 1000)): Promise<KeyedSigner> {
   const { publicKey, signRaw } = checked(name, privateKey);
-  return cosignatureNoteSigner(name, publicKey, signRaw, now);
+  return await cosignatureNoteSigner(name, publicKey, signRaw, now);
 }

@@ -9,7 +9,7 @@ import { temporaryDirectories } from '../testing/tempDirs.js';
 import { FileCheckpointStore, originHash } from './fileCheckpointStore.js';
 import { generateNoteKey, logNoteSigner, witnessCosigner } from './nodeNoteKeys.js';
 import { TileLog } from './tileLog.js';
-import { handleAddCheckpoint, Witness, type WitnessResponse } from './witness.js';
+import { handleAddCheckpoint, Witness, witnessStatus, type WitnessResponse } from './witness.js';
 
 const ORIGIN = 'log.example/cloister';
 const tempDir = temporaryDirectories('witness-');
@@ -103,6 +103,16 @@ describe('Witness: the tlog-witness add-checkpoint core', async () => {
     assert.equal((await handleAddCheckpoint(witness, withProof)).status, 422);
     const emptyWrongRoot = serializeCheckpoint({ origin: ORIGIN, size: 0, rootHash: new Uint8Array(32), extensions: [] });
     assert.equal((await request(0, serializeSignedNote(await signNote(emptyWrongRoot, [signer])))).status, 422);
+  });
+
+  it('answers a bare 500 when keeping the checkpoint fails, and cosigns nothing', async () => {
+    const { log } = await setup();
+    await log.append(entries(2));
+    const store = new FileCheckpointStore(tempDir(), { fsync: false });
+    store.save = () => Promise.reject(new Error('disk full'));
+    const answer = await handleAddCheckpoint(new Witness({ logs: [{ origin: ORIGIN, keys: logKeys }], cosigner, store }), serializeAddCheckpointRequest({ oldSize: 0, proof: [], checkpoint: log.checkpoint }));
+    assert.deepEqual(answer, { status: 500, contentType: 'text/plain; charset=utf-8', body: 'internal error\n' });
+    assert.equal(witnessStatus('not an error'), 500);
   });
 
   it('remembers across restarts, and of two concurrent requests from the same old size cosigns one and answers the other 409', async () => {
