@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bytesEqual, parseBase64Url, toBase64Url } from './bytes.js';
+import { bytesEqual, parseBase64, parseBase64Url, toBase64, toBase64Url } from './bytes.js';
 
 describe('bytesEqual', () => {
   it('agrees with a byte-by-byte comparison at every length and alignment (property)', () => {
@@ -27,5 +27,14 @@ describe('base64url', () => {
     }));
     assert.equal(toBase64Url(new Uint8Array([0xfb, 0xff]), true), '-_8=');
     for (const bad of ['+/8=', 'AB=', 'A', 'AB==C', 'AAF', 'AB=A', 'AA===', ' AA']) assert.equal(parseBase64Url(bad), undefined, bad);
+  });
+});
+
+describe('base64 (canonical, padded)', () => {
+  it('round-trips any bytes and refuses unpadded, url-safe, whitespace and stray-bit forms', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+      assert.deepEqual(parseBase64(toBase64(bytes)), bytes);
+    }));
+    for (const bad of ['AB', 'AB=', '-_8=', 'AF==', 'AA A', 'AAA=\n', 'A===', '=AAA']) assert.equal(parseBase64(bad), undefined, bad);
   });
 });

@@ -56,6 +56,13 @@ export function parseBase64Url(text: string): Uint8Array | undefined {
   return toBase64Url(out) === body ? out : undefined;
 }
 
+/** Canonical padded base64 (RFC 4648 section 4), as signed notes and checkpoints carry it; undefined for anything else. */
+export function parseBase64(text: string): Uint8Array | undefined {
+  if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const out = fromBase64(text);
+  return toBase64(out) === text ? out : undefined;
+}
+
 /** Equal bytes; the time depends on the length only, never on where they differ. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -65,6 +65,18 @@ export const ERROR_CODES = {
   MALFORMED_VOPRF: 'a P-384 element, scalar, DLEQ proof or OPRF input is not one RFC 9497 allows, or a type 1 token message is malformed',
   VOPRF_PROOF_INVALID: 'the server\'s DLEQ proof does not show that it evaluated the blinded elements with the key it published',
   VOPRF_TOKEN_INVALID: 'a type 1 token or token request names another issuer key, or the token\'s authenticator is not the issuer\'s evaluation of its input',
+  // transparency logs (attestation/transparency): C2SP signed-note, tlog-checkpoint, tlog-cosignature, tlog-tiles; RFC 9162 proofs
+  MALFORMED_NOTE: 'a signed note, one of its signature lines, or a verifier key (vkey) does not have the shape C2SP signed-note defines',
+  MALFORMED_CHECKPOINT: 'a checkpoint body (origin, tree size, root hash, extension lines), or a witness add-checkpoint request around one, is malformed',
+  MALFORMED_TILE: 'a tile, an entry bundle or a tile path does not have the size or shape C2SP tlog-tiles defines for it',
+  NOTE_SIGNATURE_INVALID: 'a note signature line from a trusted key (its name and key ID match) does not verify',
+  NOTE_UNVERIFIED: 'no signature line of the note is from a key the verifier trusts',
+  CHECKPOINT_ORIGIN_MISMATCH: 'the checkpoint names another log (origin line) than the one the verifier expects',
+  WITNESS_COSIGNATURES_MISSING: 'fewer of the required witnesses than the threshold cosigned the checkpoint',
+  INCLUSION_PROOF_INVALID: 'an inclusion proof does not lead from the entry to the checkpoint\'s root hash at its tree size',
+  CONSISTENCY_PROOF_INVALID: 'a consistency proof does not show the newer checkpoint\'s tree extends the older one',
+  CHECKPOINT_FORK: 'two checkpoints of the same log give different root hashes for the same tree size',
+  CHECKPOINT_ROLLBACK: 'the checkpoint is smaller than the newest one already seen for its log',
   // API misuse, and the attested agent's connection (attestation/client)
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',

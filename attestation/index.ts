@@ -83,3 +83,5 @@ export {
   type ExpectedEvent,
   type TdxExplanation,
 } from './measure/index.js';
+export { webCryptoEd25519, type Ed25519Importer, type Ed25519PublicKey } from './ed25519.js';
+export * from './transparency/index.js';

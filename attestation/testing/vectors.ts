@@ -11,6 +11,8 @@ export const TESTDATA = fileURLToPath(new URL('../../../testdata/', import.meta.
 export const ATTESTATION_VECTORS = `${TESTDATA}attestation/`;
 /** Official protocol test vectors: RFC 9180, 9292, 9458 (testdata/protocols/SOURCES.md). */
 export const PROTOCOL_VECTORS = `${TESTDATA}protocols/`;
+/** Transparency log vectors from peer implementations: RFC 9162 proofs (testdata/transparency/SOURCES.md). */
+export const TRANSPARENCY_VECTORS = `${TESTDATA}transparency/`;
 
 export function vector(path: string): Uint8Array {
   return new Uint8Array(readFileSync(ATTESTATION_VECTORS + path));

@@ -38,6 +38,13 @@ export const RUNTIME_ERROR_CODES = {
   ISSUER_KEY_UNSAFE: 'an issuer private key file (of the issuer, or given to the gateway) is readable or writable by others than its owner, or owned by another user',
   ISSUER_KEY_INVALID: 'an issuer private key is not a private key of its token type (EC P-384 for type 0x0001, RSA-2048 for type 0x0002)',
   ISSUER_ACCOUNTS_INVALID: 'the issuer\'s accounts file is not valid JSON of the documented shape',
+  // the transparency log and the witness (src/transparency)
+  TLOG_STATE_INVALID: 'the tile log\'s directory disagrees with its checkpoint (a missing or altered tile, another key or origin), or an append failed half-way',
+  TLOG_ENTRY_TOO_LARGE: 'a log entry is longer than the 65535 bytes an entry bundle\'s uint16 length holds',
+  NOTE_KEY_INVALID: 'a log or witness key is not an Ed25519 private key, or its name is not a valid note key name',
+  WITNESS_UNKNOWN_LOG: 'the witness does not follow the log that the checkpoint\'s origin names',
+  WITNESS_SIZE_CONFLICT: 'the old size of an add-checkpoint request is not the size of the witness\'s last cosigned checkpoint',
+  WITNESS_REQUEST_INVALID: 'an add-checkpoint request\'s old size is larger than its checkpoint\'s size',
   // command line (src/cli)
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',

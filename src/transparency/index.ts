@@ -1,0 +1,6 @@
+// The transparency log's operator side (docs/transparency.md): the tile log on disk, the witness core, note keys on
+// node:crypto, and the checkpoint store on disk that clients and witnesses keep.
+export { TileLog, CHECKPOINT_FILE, type TileLogOptions, type AppendResult } from './tileLog.js';
+export { Witness, WitnessConflict, handleAddCheckpoint, witnessStatus, type WitnessOptions, type WitnessedLog, type WitnessResponse } from './witness.js';
+export { FileCheckpointStore, originHash } from './fileCheckpointStore.js';
+export { generateNoteKey, logNoteSigner, witnessCosigner } from './nodeNoteKeys.js';
