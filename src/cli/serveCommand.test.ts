@@ -223,7 +223,7 @@ describe('cloister serve', () => {
   });
 
   it('rejects bad options with one line', async () => {
-    for (const args of [['--port', 'x'], ['--simulated', '--cert-validity', '59'], ['--simulated', '--cert-validity', '1e3'], ['--simulated', '--http', '--cert-validity', '600'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus'], ['--source', 'bogus'], ['--simulated', '--source', 'sev-guest'], ['--simulated', '--no-kds'], ['--kds-url', 'ftp://kds.example'], ['--kds-url', 'https://kds.example/?x=1'], ['--no-kds', '--kds-url', 'https://kds.example'], ['--simulated', '--pcs-url', 'https://pccs.example'], ['--pcs-url', 'ftp://pccs.example'], ['--pcs-url', 'https://pccs.example', '--collateral', 'c.json']]) {
+    for (const args of [['--port', 'x'], ['--simulated', '--cert-validity', '59'], ['--simulated', '--cert-validity', '1e3'], ['--simulated', '--http', '--cert-validity', '600'], ['--simulated', '--product', 'Naples'], ['--product', 'Milan'], ['--bogus'], ['--source', 'bogus'], ['--simulated', '--source', 'sev-guest'], ['--simulated', '--no-kds'], ['--kds-url', 'ftp://kds.example'], ['--kds-url', 'https://kds.example/?x=1'], ['--no-kds', '--kds-url', 'https://kds.example'], ['--simulated', '--pcs-url', 'https://pccs.example'], ['--pcs-url', 'ftp://pccs.example'], ['--pcs-url', 'https://pccs.example', '--collateral', 'c.json'], ['--simulated', '--target-timeout', '0'], ['--simulated', '--target-timeout', '3601'], ['--simulated', '--target-timeout', '2.5']]) {
       const c = io();
       assert.equal(await serveCommand(args, c.io), 2);
       assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());

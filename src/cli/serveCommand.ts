@@ -56,6 +56,8 @@ Options:
                       the server's thread
   --concurrency N     inference jobs run at once (default: one per worker)
   --queue N           inference jobs that may wait; beyond, 503 with Retry-After (default 16)
+  --target-timeout S  seconds a request behind the OHTTP gateway may take, queueing included, before it
+                      is answered 504 (default 25); raise it for slow hosts (e.g. a VM under emulation)
   --source NAME       evidence source without --simulated: auto (configfs-tsm, then /dev/sev-guest,
                       then /dev/tdx_guest), configfs-tsm, sev-guest or tdx-guest (default auto)
   --no-kds            without --simulated: do not fetch the VCEK, ASK and ARK from AMD KDS when the host
@@ -109,6 +111,7 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   'inference-workers': { type: 'string' },
   queue: { type: 'string' },
+  'target-timeout': { type: 'string' },
   http: { type: 'boolean' },
   source: { type: 'string' },
   'no-kds': { type: 'boolean' },
@@ -168,6 +171,8 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   const concurrency = count('concurrency', undefined, 1);
   const workers: number | 'auto' | undefined = values['inference-workers'] === 'auto' ? 'auto' : count('inference-workers', undefined, 0);
   const inference = { maxQueued: count('queue', 16, 0) ?? 16, ...(concurrency === undefined ? {} : { concurrency }), ...(workers === undefined ? {} : { workers }) };
+  const timeoutText = values['target-timeout'];
+  if (timeoutText !== undefined && (!/^\d{1,4}$/.test(timeoutText) || Number(timeoutText) < 1 || Number(timeoutText) > 3600)) throw usage(`--target-timeout must be a whole number of seconds from 1 to 3600, got "${timeoutText}"`);
   let tee: TeeConfig;
   if (values.simulated === true) {
     if (values.source !== undefined) throw new UsageError('USAGE', '--source applies only without --simulated');
@@ -195,6 +200,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }) },
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
     inference,
+    ...(timeoutText === undefined ? {} : { targetTimeoutMs: Number(timeoutText) * 1000 }),
     ...(collateral === undefined ? {} : { collateral }),
     ...(values['no-kds'] === true ? { kds: false } : {}),
     ...(values['kds-url'] === undefined ? {} : { kds: { baseUrl: kdsUrl(values['kds-url'], values['no-kds'] === true) } }),

@@ -75,6 +75,8 @@ export interface ServerConfig {
   readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
+  /** How long a request behind the OHTTP gateway may take, queueing included, before its 504 (default DEFAULT_TARGET_TIMEOUT_MS). */
+  readonly targetTimeoutMs?: number;
   readonly inference?: {
     /** Jobs run at once (default: one per worker, or 1 in the server's thread). */
     readonly concurrency?: number;
@@ -253,7 +255,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     throw e;
   }
   const redeemer = privacyPass?.redeemer;
-  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest, ...(redeemer === undefined ? {} : { admit: (request) => redeemer.admit(request) }) });
+  const gateway = new OhttpGateway({ keys: (id) => keyStore.lookup(id), target: targetRouter(targets), afterRequest, ...(config.targetTimeoutMs === undefined ? {} : { targetTimeoutMs: config.targetTimeoutMs }), ...(redeemer === undefined ? {} : { admit: (request) => redeemer.admit(request) }) });
   const hygiene = hygieneStatus();
   if (!hygiene.gcAfterRequest || !hygiene.clearFreeMemory || !hygiene.mallocPerturb) {
     logger.warn({ hygiene }, `memory hygiene incomplete: run node ${HARDENED_NODE_FLAGS.join(' ')} with GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES} (npm start does)`);

@@ -42,6 +42,9 @@ export function packDirectory(names: readonly string[]): string {
   return dir;
 }
 
+/** Longer than any --target-timeout the tests give: a test's server, not its client, decides when a request is late. */
+const CLIENT_TIMEOUT_MS = 300_000;
+
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const state = mkdtempSync(join(tmpdir(), 'cloister-server-'));
   const models = typeof options.models === 'string' ? options.models : packDirectory(options.models);
@@ -65,7 +68,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     url,
     stdout: () => stdout,
     stderr: () => stderr,
-    client: async () => new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke }),
+    client: async () => new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke, timeoutMs: CLIENT_TIMEOUT_MS }),
     stop: () => child.stop(),
   };
 }
