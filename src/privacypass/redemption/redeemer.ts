@@ -10,22 +10,28 @@
 // the directory still lists it; spent entries expire when their key stops being current, since its tokens are
 // then refused anyway.
 import { toBase64Url, toHex } from '../../../attestation/bytes.js';
-import { CloisterError } from '../../../attestation/errors.js';
-import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, TOKEN_TYPE, verifyToken, type Token } from '../../../attestation/protocols/index.js';
+import { CloisterError, VerificationError } from '../../../attestation/errors.js';
+import { buildWwwAuthenticate, challengeDigest, decodeToken, encodeTokenChallenge, parseAuthorization, tokenKeyId, tokenVerifier, TOKEN_TYPE, type Token } from '../../../attestation/protocols/index.js';
 import type { BhttpRequest, BhttpResponse } from '../../../attestation/protocols/bhttp.js';
+import { nodeRsaPss } from '../../base/crypto/nodeRsaPss.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
 import type { DirectoryKey } from './issuerDirectory.js';
 import { SpentTokensUnavailable, type SpentTokenStore } from './spentTokens.js';
 
+/** Rejects when a token's authenticator does not verify with the issuer key it was made for. */
+export type TokenCheck = (token: Token) => Promise<void>;
+
 /** What a token type brings to redemption: the check of its authenticator with an issuer key. */
 export interface TokenTypeVerifier {
   readonly name: string;
-  /** Throws when `token`'s authenticator does not verify with `tokenKey` (the directory's bytes). */
-  verify(token: Token, tokenKey: Uint8Array): Promise<void>;
+  /** The check for the issuer key `tokenKey` (the directory's bytes), made once per key; rejects when the key is malformed. */
+  forKey(tokenKey: Uint8Array): Promise<TokenCheck>;
 }
 
 /** The token types redeemed. Type 0x0001 (VOPRF, privately verifiable: the issuer's secret key) adds a row. */
-export const TOKEN_TYPES: ReadonlyMap<number, TokenTypeVerifier> = new Map([[TOKEN_TYPE.BLIND_RSA_2048, { name: 'Blind RSA (2048-bit)', verify: (token: Token, key: Uint8Array) => verifyToken(token, key) }]]);
+export const TOKEN_TYPES: ReadonlyMap<number, TokenTypeVerifier> = new Map([[TOKEN_TYPE.BLIND_RSA_2048, { name: 'Blind RSA (2048-bit)', forKey: (tokenKey: Uint8Array) => tokenVerifier(tokenKey, nodeRsaPss) }]]);
+
+const refuseEveryToken: TokenCheck = () => Promise.reject(new VerificationError('PRIVACY_PASS_TOKEN_INVALID', 'the issuer key is not a key of its token type', { field: 'token_key' }));
 
 export const DEFAULT_KEY_LIFETIME_S = 30 * 24 * 3600;
 
@@ -46,6 +52,7 @@ interface CurrentKey {
   readonly tokenType: number;
   readonly tokenKey: Uint8Array;
   readonly tokenKeyId: Uint8Array;
+  readonly check: TokenCheck;
   readonly fromMs: number;
   readonly untilMs: number;
 }
@@ -88,13 +95,16 @@ export class Redeemer {
   async setKeys(keys: readonly DirectoryKey[]): Promise<void> {
     const next = new Map<string, CurrentKey>();
     for (const k of keys) {
-      if (!TOKEN_TYPES.has(k.tokenType)) continue;
+      const verifier = TOKEN_TYPES.get(k.tokenType);
+      if (verifier === undefined) continue;
       const id = await tokenKeyId(k.tokenKey);
       const hex = toHex(id);
       const seen = this.#firstSeen.get(hex) ?? this.#now();
       this.#firstSeen.set(hex, seen);
       const fromMs = k.notBefore === undefined ? seen : k.notBefore * 1000;
-      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, fromMs, untilMs: fromMs + this.#lifetimeMs }));
+      // A key that does not decode stays listed, as the directory has it; every token of it is refused.
+      const check = await verifier.forKey(k.tokenKey).catch(() => refuseEveryToken);
+      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, check, fromMs, untilMs: fromMs + this.#lifetimeMs }));
     }
     this.#keys = next;
   }
@@ -137,11 +147,10 @@ export class Redeemer {
     if (key === undefined || key.tokenType !== token.tokenType) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names no issuer key of this server');
     if (now < key.fromMs || now >= key.untilMs) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names an issuer key that is not current (expired, or not yet valid)');
     const challenge = this.#challenges.get(token.tokenType);
-    const verifier = TOKEN_TYPES.get(token.tokenType);
-    if (challenge === undefined || verifier === undefined) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', 'token type not redeemed here');
+    if (challenge === undefined) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', 'token type not redeemed here');
     if (!constantTimeEqual(token.challengeDigest, challenge.digest)) return refuse('PRIVACY_PASS_INVALID', 'challenge_digest is not the digest of a challenge this server issues');
     try {
-      await verifier.verify(token, key.tokenKey);
+      await key.check(token);
     } catch {
       return refuse('PRIVACY_PASS_INVALID', 'the token authenticator does not verify with its issuer key');
     }
