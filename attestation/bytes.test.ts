@@ -28,6 +28,20 @@ describe('base64url', () => {
     assert.equal(toBase64Url(new Uint8Array([0xfb, 0xff]), true), '-_8=');
     for (const bad of ['+/8=', 'AB=', 'A', 'AB==C', 'AAF', 'AB=A', 'AA===', ' AA']) assert.equal(parseBase64Url(bad), undefined, bad);
   });
+
+  it('takes a string of the alphabet exactly when encoding what it decodes to gives the string back (property)', () => {
+    const alphabet = fc.constantFrom(...Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'));
+    // The definition: decode leniently (atob ignores stray bits), encode again, compare.
+    const lenient = (text: string): Uint8Array => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(text.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+    fc.assert(fc.property(fc.string({ unit: alphabet, maxLength: 12 }), (text) => {
+      if (text.length % 4 === 1) {
+        assert.equal(parseBase64Url(text), undefined);
+        return;
+      }
+      const decoded = lenient(text);
+      assert.deepEqual(parseBase64Url(text), toBase64Url(decoded) === text ? decoded : undefined);
+    }), { numRuns: 2000 });
+  });
 });
 
 describe('base64 (canonical, padded)', () => {

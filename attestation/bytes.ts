@@ -46,14 +46,19 @@ export function toBase64Url(bytes: Uint8Array, padded = false): string {
   return padded ? b64 : b64.replace(/=+$/, '');
 }
 
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
 /** Canonical base64url, padded or not; undefined for anything else (other alphabets, bad length, stray bits). */
 export function parseBase64Url(text: string): Uint8Array | undefined {
   const body = text.replace(/={1,2}$/, '');
   if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1 || (body !== text && text.length % 4 !== 0)) return undefined;
+  // Canonical: the last character's bits past the last whole byte (4 of them after 2 characters, 2 after 3) are zero.
+  const spare = body.length % 4 === 2 ? 0x0f : body.length % 4 === 3 ? 0x03 : 0;
+  if ((BASE64URL_ALPHABET.indexOf(body.at(-1) ?? 'A') & spare) !== 0) return undefined;
   const bin = atob(body.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (body.length % 4)) % 4));
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return toBase64Url(out) === body ? out : undefined;
+  return out;
 }
 
 /** Canonical padded base64 (RFC 4648 section 4), as signed notes and checkpoints carry it; undefined for anything else. */

@@ -9,12 +9,13 @@ import { launchMeasureSuite } from './launchMeasure.js';
 import { ohttpSuite } from './ohttp.js';
 import { paddingSuite } from './paddingCost.js';
 import { privacyPassType1Suite } from './privacyPassType1.js';
+import { privacyPassIssuanceSuite, privacyPassRedemptionSuite } from './privacyPassType2.js';
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 import { tdxVerifySuite } from './tdxVerify.js';
 import { underLoadSuite } from './underLoad.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite, 'privacypass-issuance': privacyPassIssuanceSuite, 'privacypass-redemption': privacyPassRedemptionSuite };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

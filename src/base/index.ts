@@ -10,6 +10,7 @@ export { unrefTimer, MAX_TIMER_MS, type TimerHandle } from './timer.js';
 export { createLogger, sizeClass } from './log.js';
 export { nodeHpke, NodeHkdfSha256, NodeX25519Kem, NodeAead, rawPublicKey, importX25519PublicKey, x25519PrivateKey, keyScheduleContext } from './crypto/nodeHpke.js';
 export { nodeEcdsa } from './crypto/nodeEcdsa.js';
+export { nodeRsaPss, rsaPublicKeyObject } from './crypto/nodeRsaPss.js';
 export { hmacSha256 } from './crypto/hmac.js';
 export { nodeHasher } from './crypto/nodeHasher.js';
 export { loadNative, lock, unlock, isNativeErrnoError, ADDON_PATH, type CloisterNative, type NativeErrnoError, type PointerFixup } from './native.js';

@@ -1,4 +1,4 @@
-// A cloister command (serve, relay) run as a child process of `cloister local`: the same CLI
+// A cloister command (issuer, serve, relay) run as a child process of `cloister local`: the same CLI
 // (dist/src/cli/main.js) on the same Node, with an IPC channel over which it says when it listens
 // (src/cli/supervised.ts). Its log lines (JSON, standard output) are passed on as they are; its lines for
 // people (standard error) are held until the supervisor shows them (once the whole stack listens), then
@@ -22,7 +22,7 @@ export interface ChildExit {
 }
 
 export interface ChildCommandOptions {
-  /** How lines and messages name it ("server", "relay"). */
+  /** How lines and messages name it ("issuer", "server", "relay"). */
   readonly name: string;
   /** The cloister command line, e.g. ['relay', '--gateway', URL]. */
   readonly argv: readonly string[];

@@ -26,11 +26,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
   collateral: { summary: 'fetch Intel PCS collateral (TCB info, QE identity, CRLs) for a TDX quote, or convert saved PCS responses', run: (argv, io) => collateralCommand(argv, io) },
   measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
-  local: { summary: 'the local stack (npm start): a server on the simulated TEE with the bundled models, and a relay, as two processes', run: (argv, io) => localCommand(argv, io) },
+  local: { summary: 'the local stack (npm start): a Privacy Pass issuer, a server on the simulated TEE with the bundled models, and a relay, as three processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
   image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
-  issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002 or 0x0001) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io) },
+  issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002 or 0x0001) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io, supervisedHooks()) },
 };
 
 export function mainHelp(): string {

@@ -1,10 +1,13 @@
-// The local stack as a new user meets it: `cloister local` (npm start) starts the server on the simulated
+// The local stack as a new user meets it. `cloister local --no-privacy-pass` starts the server on the simulated
 // TEE with the bundled models and a relay, as two processes of its own; `cloister request receipt.png
 // --trust-simulated` prints the receipt's text. A corrupt image, an unknown target and an oversized body
 // each get one clear line, and the stack keeps serving; stopping it leaves no process behind. The tests
-// that read a receipt are skipped without Chromium (it renders the receipt). What happens when a process of
-// the stack fails, or the command is killed, is in localProcesses.test.ts.
+// that read a receipt are skipped without Chromium (it renders the receipt). `cloister local` as npm start runs
+// it adds a Privacy Pass issuer, and the gateway then requires its tokens: a token obtained with the SDK's client
+// pieces gets a request through, none gets 401. What happens when a process of the stack fails, or the command is
+// killed, is in localProcesses.test.ts.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +18,12 @@ import { HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
 import { commandLine, isRunning, parentPid } from '../testing/processTable.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { processIo } from './io.js';
-import { localCommand, type LocalStack } from './localCommand.js';
+import { localCommand, type LocalIssuer, type LocalStack } from './localCommand.js';
+import { availableSimulatedRoots } from './trustSimulated.js';
+import { OhttpClient, type OhttpResponse } from '../../attestation/client/ohttpClient.js';
+import { toArrayBufferView, toBase64Url } from '../../attestation/bytes.js';
+import { buildAuthorization, createTokenRequest, encodeToken, encodeTokenRequest, finalizeToken, parseWwwAuthenticate } from '../../attestation/protocols/index.js';
+import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { runCli } from './dispatch.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
@@ -53,7 +61,7 @@ describe('the local stack', () => {
     receipt = join(dir, 'receipt.png');
     writeFileSync(receipt, png);
     stack = await new Promise<LocalStack>((resolve, reject) => {
-      exited = localCommand(['--port', '0', '--relay-port', '0'], { ...processIo, stdout: (t) => (logs += t), stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: resolve });
+      exited = localCommand(['--port', '0', '--relay-port', '0', '--no-privacy-pass'], { ...processIo, stdout: (t) => (logs += t), stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: resolve });
       exited.then((code) => {
         reject(new Error(`cloister local exited with ${code} before it was ready: ${banner}`));
       }, reject);
@@ -174,7 +182,7 @@ describe('the local stack', () => {
     }
     assert.match((await cli('request', '--help')).stdout, /^Usage: cloister request FILE/);
     assert.match((await cli('local', '--help')).stdout, /^Usage: cloister local/);
-    for (const argv of [['local', '--port', '65536'], ['local', '--relay-port', 'x'], ['local', '--platform', 'sgx']]) {
+    for (const argv of [['local', '--port', '65536'], ['local', '--relay-port', 'x'], ['local', '--issuer-port', '70000'], ['local', '--issuer-port', '1', '--no-privacy-pass'], ['local', '--platform', 'sgx']]) {
       const r = await cli(...argv);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error \[USAGE\]: .* \(see cloister local --help\)\n$/);
@@ -182,9 +190,79 @@ describe('the local stack', () => {
   });
 
   it('stops both processes when stopped, and exits 0', async () => {
+    assert.equal(stack.issuer, undefined, 'no issuer with --no-privacy-pass');
     assert.ok(stop !== undefined);
     await stop();
     assert.equal(await exited, 0);
     assert.ok(!isRunning(stack.serverPid) && !isRunning(stack.relayPid), 'neither process runs');
+  });
+});
+
+describe('the local stack with its Privacy Pass issuer (npm start)', () => {
+  let stack: LocalStack;
+  let issuer: LocalIssuer;
+  let banner = '';
+  let stop: (() => Promise<void>) | undefined;
+  let exited: Promise<number>;
+  let client: OhttpClient;
+  const echo = (headers: [string, string][]): Promise<OhttpResponse> => client.fetch({ url: 'https://cloister/v1/echo', method: 'POST', headers: [['content-type', 'text/plain'], ...headers], body: new TextEncoder().encode('hello with a token') });
+
+  before(async () => {
+    stack = await new Promise<LocalStack>((resolve, reject) => {
+      exited = localCommand(['--models', 'none', '--port', '0', '--relay-port', '0', '--issuer-port', '0'], { ...processIo, stdout: () => undefined, stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: resolve });
+      exited.then((code) => {
+        reject(new Error(`cloister local exited with ${code} before it was ready: ${banner}`));
+      }, reject);
+    });
+    assert.ok(stack.issuer);
+    issuer = stack.issuer;
+    client = new OhttpClient({ relay: stack.relay, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }) });
+  });
+
+  after(async () => {
+    await stop?.();
+  });
+
+  it('runs the issuer as a third process, with its keys and an accounts file holding only the token\'s hash in a private directory', () => {
+    assert.equal(parentPid(issuer.pid), process.pid, 'a child of the command');
+    assert.equal(new Set([issuer.pid, stack.serverPid, stack.relayPid]).size, 3);
+    assert.equal(statSync(issuer.dir).mode & 0o777, 0o700);
+    const accounts = join(issuer.dir, 'accounts.json');
+    assert.equal(statSync(accounts).mode & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(readFileSync(accounts, 'utf8')), { accounts: [{ id: 'local', 'token-sha256': createHash('sha256').update(issuer.bearer).digest('hex') }] });
+    assert.equal(readdirSync(issuer.dir).filter((n) => n.endsWith('.pem')).length, 1, 'one key');
+    assert.match(banner, new RegExp(`^  issuer  ${issuer.url} +pid ${issuer.pid} \\(Privacy Pass; keys and account "local" in ${issuer.dir}, removed at stop\\)$`, 'm'));
+    assert.match(banner, /^ {2}server {2}https:\/\/\S+ +pid \d+ \(memory hygiene: .*; requires a token\)$/m);
+    assert.ok(banner.includes(`\n  export CLOISTER_ISSUER_AUTH=${issuer.bearer}\n  npx cloister request receipt.png --trust-simulated --issuer ${issuer.url} --issuer-auth-env CLOISTER_ISSUER_AUTH --relay ${stack.relay}\n`), banner);
+    assert.ok(banner.trimEnd().endsWith('Stop all three with Ctrl-C.'));
+  });
+
+  it('refuses a request through the relay without a token (401 with a challenge), and serves one with a token from the issuer', async () => {
+    const refused = await echo([]);
+    assert.equal(refused.status, 401);
+    const [challenge] = parseWwwAuthenticate(refused.headers.find(([n]) => n === 'www-authenticate')?.[1] ?? '');
+    assert.ok(challenge);
+    const directoryUrl = `${issuer.url}/.well-known/private-token-issuer-directory`;
+    const directory = (await (await fetch(directoryUrl)).json()) as { 'issuer-request-uri': string; 'token-keys': { 'token-key': string }[] };
+    assert.deepEqual(directory['token-keys'].map((k) => k['token-key']), [toBase64Url(challenge.tokenKey)], 'the gateway offers the issuer\'s key');
+    const { request, state } = await createTokenRequest(challenge.challenge, challenge.tokenKey);
+    const post = (authorization: string): Promise<Response> =>
+      fetch(new URL(directory['issuer-request-uri'], directoryUrl), { method: 'POST', headers: { 'content-type': 'application/private-token-request', authorization }, body: toArrayBufferView(encodeTokenRequest(request)) });
+    assert.equal((await post('Bearer not-the-token')).status, 401);
+    const issued = await post(`Bearer ${issuer.bearer}`);
+    assert.equal(issued.status, 200);
+    const token = await finalizeToken(state, new Uint8Array(await issued.arrayBuffer()));
+    const served = await echo([['authorization', buildAuthorization(encodeToken(token))]]);
+    assert.equal(served.status, 200);
+    assert.equal(new TextDecoder().decode(served.content), 'hello with a token');
+    assert.equal((await echo([['authorization', buildAuthorization(encodeToken(token))]])).status, 401, 'a token is spent once');
+  });
+
+  it('stops all three processes when stopped, removes the issuer\'s directory, and exits 0', async () => {
+    assert.ok(stop !== undefined);
+    await stop();
+    assert.equal(await exited, 0);
+    for (const pid of [issuer.pid, stack.serverPid, stack.relayPid]) assert.ok(!isRunning(pid), `${pid} stopped`);
+    assert.ok(!existsSync(issuer.dir), `${issuer.dir} removed`);
   });
 });

@@ -1,31 +1,52 @@
-// `cloister local` (what `npm start` runs): the whole stack on loopback, as two processes, so that the split
-// it demonstrates is a process boundary: the relay sees who asks, the server what. A server on the simulated
-// TEE with the bundled model packs (the Oblivious HTTP gateway), started with the memory-hygiene settings,
-// and a relay in front of it; then how to try it. When either stops, so does the other.
+// `cloister local` (what `npm start` runs): the whole stack on loopback, as processes of their own, so that the
+// splits it demonstrates are process boundaries: the issuer knows who may have tokens but not where they are spent,
+// the relay sees who asks, the server what. A Privacy Pass issuer (keys and one account in a temporary directory),
+// a server on the simulated TEE with the bundled model packs (the Oblivious HTTP gateway, requiring the issuer's
+// tokens), started with the memory-hygiene settings, and a relay in front of it; then how to try it. When one
+// stops, so do the others.
 import { BUNDLE_PLATFORMS } from '../../attestation/evidence/platforms.js';
 import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
+import { DEFAULT_ISSUER_PORT } from '../privacypass/issuer/server.js';
 import { ChildCommand, ChildExitedError, describeExit, type ChildExit } from './childCommand.js';
 import { errorLine, EXIT, parseOptions, usageError, type CliIo } from './io.js';
+import { LOCAL_ACCOUNT, LocalIssuerFiles } from './localIssuer.js';
 import { DEFAULT_RELAY } from './requestCommand.js';
+
+/** The variable the banner's `cloister request` reads the issuer's bearer token from. */
+export const ISSUER_AUTH_ENV = 'CLOISTER_ISSUER_AUTH';
 
 export const LOCAL_HELP = `Usage: cloister local [options]
 
-Start the local stack on loopback, as two processes: "cloister serve --simulated" (the simulated TEE,
-the bundled model packs, the Oblivious HTTP gateway) on --port, with the memory-hygiene settings
-(node ${HARDENED_NODE_FLAGS.join(' ')}, GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES}),
-and "cloister relay" for it on --relay-port. Their output is passed on: log lines (JSON) on standard
-output as they are, the rest on standard error after "server | " or "relay  | ". When both listen, a
-banner gives their URLs and process IDs; then try:
+Start the local stack on loopback, as three processes:
+  "cloister issuer" (Privacy Pass, token type 0x0002) on --issuer-port, with its keys and an accounts
+    file in a new private temporary directory (mode 0700, removed when the stack stops) and one
+    account, "${LOCAL_ACCOUNT}", whose bearer token is drawn at start;
+  "cloister serve --simulated --issuer URL" (the simulated TEE, the bundled model packs, the Oblivious
+    HTTP gateway, which requires a token from that issuer in every request) on --port, with the
+    memory-hygiene settings (node ${HARDENED_NODE_FLAGS.join(' ')},
+    GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES});
+  "cloister relay" for it on --relay-port.
+Their output is passed on: log lines (JSON) on standard output as they are, the rest on standard
+error after "issuer | ", "server | " or "relay  | ". When all listen, a banner gives their URLs and
+process IDs, the account's bearer token (printed because the whole stack is a local demo; a real
+issuer's credentials are secrets), and how to try it:
+  export ${ISSUER_AUTH_ENV}=TOKEN
+  npx cloister request receipt.png --trust-simulated --issuer http://127.0.0.1:${DEFAULT_ISSUER_PORT} \\
+    --issuer-auth-env ${ISSUER_AUTH_ENV}
+With --no-privacy-pass there is no issuer: two processes, and the gateway takes requests without
+tokens:
   npx cloister request receipt.png --trust-simulated
-Ctrl-C (or SIGTERM) stops both. Should either exit, the other is stopped and the command exits non-zero.
-Nothing here is confidential: the TEE is simulated, and every log line says so.
+Ctrl-C (or SIGTERM) stops them all. Should one exit, the others are stopped and the command exits
+non-zero. Nothing here is confidential: the TEE is simulated, and every log line says so.
 
 Options:
-  --port N          the server's port (default 8080; 0 picks a free one)
-  --relay-port N    the relay's port (default 8081; 0 picks a free one)
-  --platform NAME   simulated platform: ${BUNDLE_PLATFORMS.join(' or ')} (default sev-snp)
-  --models DIR      model packs (default image/models), or "none"
-  -h, --help        show this help
+  --port N           the server's port (default 8080; 0 picks a free one)
+  --relay-port N     the relay's port (default 8081; 0 picks a free one)
+  --issuer-port N    the issuer's port (default ${DEFAULT_ISSUER_PORT}; 0 picks a free one)
+  --no-privacy-pass  start no issuer; the gateway requires no token
+  --platform NAME    simulated platform: ${BUNDLE_PLATFORMS.join(' or ')} (default sev-snp)
+  --models DIR       model packs (default image/models), or "none"
+  -h, --help         show this help
 
 Exit status: 0 stopped by a signal, 1 a process of the stack exited while serving, 2 usage, or a
 process of the stack did not start (the line says why).
@@ -34,10 +55,21 @@ process of the stack did not start (the line says why).
 const OPTIONS = {
   port: { type: 'string' },
   'relay-port': { type: 'string' },
+  'issuer-port': { type: 'string' },
+  'no-privacy-pass': { type: 'boolean' },
   platform: { type: 'string' },
   models: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+export interface LocalIssuer {
+  readonly url: string;
+  readonly pid: number;
+  /** The bearer token of the one account. */
+  readonly bearer: string;
+  /** Its --key-dir, which also holds the accounts file; removed when the stack stops. */
+  readonly dir: string;
+}
 
 export interface LocalStack {
   readonly server: string;
@@ -45,10 +77,12 @@ export interface LocalStack {
   readonly relay: string;
   readonly serverPid: number;
   readonly relayPid: number;
+  /** Absent with --no-privacy-pass. */
+  readonly issuer?: LocalIssuer;
 }
 
 export interface LocalHooks {
-  /** Receives the function that stops the stack (resolving once both have exited); default: SIGINT or SIGTERM. */
+  /** Receives the function that stops the stack (resolving once all have exited); default: SIGINT or SIGTERM. */
   readonly stopSignal?: (stop: () => Promise<void>) => void;
   readonly onReady?: (stack: LocalStack) => void;
 }
@@ -79,6 +113,7 @@ function serveArgv(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): str
 export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks = {}): Promise<number> {
   let serve: string[];
   let relayPort: string;
+  let issuerPort: string | undefined;
   try {
     const values = parseOptions(argv, OPTIONS, 'local');
     if (values.help === true) {
@@ -87,6 +122,8 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
     }
     serve = serveArgv(values);
     relayPort = port('relay-port', values['relay-port'], '8081');
+    if (values['no-privacy-pass'] === true && values['issuer-port'] !== undefined) throw usageError('--issuer-port and --no-privacy-pass contradict each other', 'local');
+    issuerPort = values['no-privacy-pass'] === true ? undefined : port('issuer-port', values['issuer-port'], String(DEFAULT_ISSUER_PORT));
   } catch (e) {
     io.stderr(errorLine(e));
     return EXIT.usage;
@@ -100,7 +137,8 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
     };
   });
   const children: ChildCommand[] = [];
-  // The relay first: it stops taking requests before the server stops answering them.
+  // In the reverse order of their start: the relay stops taking requests before the server stops answering them,
+  // and the server stops redeeming before the issuer goes.
   const stopAll = async (): Promise<void> => {
     for (const child of [...children].reverse()) await child.stop();
   };
@@ -114,34 +152,43 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
     nameWidth: 6,
   };
   /** Starts a child; its URL once it listens, or undefined when the stack was asked to stop first. */
-  const start = (options: { name: string; argv: string[]; nodeFlags?: readonly string[]; env?: Record<string, string> }): Promise<string | undefined> => {
+  const start = async (options: { name: string; argv: string[]; nodeFlags?: readonly string[]; env?: Record<string, string> }): Promise<{ url: string; pid: number } | undefined> => {
     const child = ChildCommand.start({ ...options, ...output });
     children.push(child);
-    return Promise.race([child.ready, stopRequested]);
+    const url = await Promise.race([child.ready, stopRequested]);
+    return url === undefined ? undefined : { url, pid: child.pid };
   };
   const run = (async (): Promise<number> => {
+    let files: LocalIssuerFiles | undefined;
     try {
-      const server = await start({ name: 'server', argv: serve, nodeFlags: HARDENED_NODE_FLAGS, env: { GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES } });
-      const relay = server === undefined ? undefined : await start({ name: 'relay', argv: ['relay', '--gateway', `default=${server}`, '--port', relayPort] });
-      if (server === undefined || relay === undefined) {
-        await stopAll();
-        return EXIT.ok;
+      let issuer: LocalIssuer | undefined;
+      if (issuerPort !== undefined) {
+        files = await LocalIssuerFiles.create();
+        const started = await start({ name: 'issuer', argv: files.issuerArgv(issuerPort) });
+        if (started === undefined) return EXIT.ok;
+        issuer = { ...started, bearer: files.bearer, dir: files.dir };
       }
-      const [serverChild, relayChild] = children as [ChildCommand, ChildCommand];
-      const stack: LocalStack = { server, relay: `${relay}/default`, serverPid: serverChild.pid, relayPid: relayChild.pid };
+      const server = await start({ name: 'server', argv: [...serve, ...(issuer === undefined ? [] : ['--issuer', issuer.url])], nodeFlags: HARDENED_NODE_FLAGS, env: { GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES } });
+      if (server === undefined) return EXIT.ok;
+      const relay = await start({ name: 'relay', argv: ['relay', '--gateway', `default=${server.url}`, '--port', relayPort] });
+      if (relay === undefined) return EXIT.ok;
+      const stack: LocalStack = { server: server.url, relay: `${relay.url}/default`, serverPid: server.pid, relayPid: relay.pid, ...(issuer === undefined ? {} : { issuer }) };
       for (const child of children) child.showOutput();
       io.stderr(banner(stack));
       hooks.onReady?.(stack);
       const first = await Promise.race([stopRequested, ...children.map(async (child) => ({ child, exit: await child.exited }))]);
-      await stopAll();
       if (first === undefined) return EXIT.ok;
+      await stopAll();
       io.stderr(errorLine(diedWhileServing(first.child, first.exit, children)));
       return EXIT.rejected;
     } catch (e) {
-      await stopAll();
       if (!(e instanceof ChildExitedError)) throw e;
+      await stopAll();
       io.stderr(errorLine(e));
       return EXIT.usage;
+    } finally {
+      await stopAll();
+      await files?.remove();
     }
   })();
   (hooks.stopSignal ?? stopStackOnSignals)(async () => {
@@ -157,14 +204,25 @@ function diedWhileServing(child: ChildCommand, exit: ChildExit, children: readon
 }
 
 function banner(stack: LocalStack): string {
-  const width = Math.max(stack.server.length, stack.relay.length);
-  return (
-    `\nLocal stack ready (SIMULATED TEE: nothing is confidential).\n` +
-    `  server  ${stack.server.padEnd(width)}  pid ${stack.serverPid} (memory hygiene: ${HARDENED_NODE_FLAGS.join(' ')}, glibc malloc perturb)\n` +
-    `  relay   ${stack.relay.padEnd(width)}  pid ${stack.relayPid}\n` +
-    `Try it:\n` +
-    `  npx cloister request receipt.png --trust-simulated${stack.relay === DEFAULT_RELAY ? '' : ` --relay ${stack.relay}`}\n` +
-    `  npx cloister verify ${stack.server} --trust-simulated\n` +
-    `Stop both with Ctrl-C.\n`
-  );
+  const { issuer } = stack;
+  const width = Math.max(stack.server.length, stack.relay.length, issuer?.url.length ?? 0);
+  const relayFlag = stack.relay === DEFAULT_RELAY ? '' : ` --relay ${stack.relay}`;
+  const lines = [
+    '',
+    'Local stack ready (SIMULATED TEE: nothing is confidential).',
+    ...(issuer === undefined ? [] : [`  issuer  ${issuer.url.padEnd(width)}  pid ${issuer.pid} (Privacy Pass; keys and account "${LOCAL_ACCOUNT}" in ${issuer.dir}, removed at stop)`]),
+    `  server  ${stack.server.padEnd(width)}  pid ${stack.serverPid} (memory hygiene: ${HARDENED_NODE_FLAGS.join(' ')}, glibc malloc perturb${issuer === undefined ? '' : '; requires a token'})`,
+    `  relay   ${stack.relay.padEnd(width)}  pid ${stack.relayPid}`,
+  ];
+  if (issuer === undefined) {
+    lines.push('Try it:', `  npx cloister request receipt.png --trust-simulated${relayFlag}`);
+  } else {
+    lines.push(
+      `Try it (a local demo, so the bearer token of account "${LOCAL_ACCOUNT}" is shown; a real issuer's is a secret):`,
+      `  export ${ISSUER_AUTH_ENV}=${issuer.bearer}`,
+      `  npx cloister request receipt.png --trust-simulated --issuer ${issuer.url} --issuer-auth-env ${ISSUER_AUTH_ENV}${relayFlag}`,
+    );
+  }
+  lines.push(`  npx cloister verify ${stack.server} --trust-simulated`, `Stop ${issuer === undefined ? 'both' : 'all three'} with Ctrl-C.`, '');
+  return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-// `cloister serve` and `cloister relay` as children of `cloister local` (src/cli/childCommand.ts). The
+// `cloister issuer`, `cloister serve` and `cloister relay` as children of `cloister local` (src/cli/childCommand.ts). The
 // supervisor opens an IPC channel to each and sets SUPERVISED_ENV; such a child sends one ReadyMessage when
 // it listens, and stops when the channel closes: the supervisor went away, even killed outright, so no child
 // outlives it.
@@ -20,7 +20,7 @@ export interface SupervisedHooks {
   readonly stopSignal?: (close: () => Promise<void>) => void;
 }
 
-/** The hooks serve and relay take when a supervisor started them; none otherwise (their defaults apply). */
+/** The hooks issuer, serve and relay take when a supervisor started them; none otherwise (their defaults apply). */
 export function supervisedHooks(env: NodeJS.ProcessEnv = process.env): SupervisedHooks {
   if (env[SUPERVISED_ENV] !== '1' || process.send === undefined) return {};
   let close: (() => Promise<void>) | undefined;

@@ -4,6 +4,7 @@
 // challenge of another server) an encapsulated 401 of its problem type, with the target never started. Here, not in
 // src/privacypass/, because it drives the OHTTP gateway (layer 1 folders never import each other).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { buildAuthorization, encodeToken, encodeTokenChallenge, parseWwwAuthenticate } from '../../attestation/protocols/index.js';
 import { challengeFor, fixture, header, mintToken, newIssuerKey, type Fixture } from '../testing/privacyPassGateway.js';
@@ -105,6 +106,18 @@ describe('Privacy Pass redemption at the OHTTP gateway', async () => {
     refusedHeaders = expired.headers;
     assert.equal(offered(), 1);
     assert.equal(f.ran.count, 0);
+  });
+
+  it('keeps a directory key that is not a section 6.5 key listed, and refuses its tokens 401 PRIVACY_PASS_INVALID', async () => {
+    const rsaEncryption = key.tokenKey.slice();
+    rsaEncryption[16] = 0x01; // id-RSASSA-PSS (...1.1.10) becomes rsaEncryption (...1.1.1)
+    const f = await fixture({ keys: [key, { ...key, tokenKey: rsaEncryption }] });
+    assert.equal(parseWwwAuthenticate(header((await f.send()).headers, 'www-authenticate') ?? '').length, 2);
+    const token = await mintToken(key, await challengeFor(f, key));
+    const forged = { ...token, tokenKeyId: new Uint8Array(createHash('sha256').update(rsaEncryption).digest()) };
+    const r = await f.send([['authorization', buildAuthorization(encodeToken(forged))]]);
+    assert.deepEqual([r.status, problemCode(r.body), f.ran.count], [401, 'PRIVACY_PASS_INVALID', 0]);
+    assert.equal((await f.send([['authorization', buildAuthorization(encodeToken(token))]])).status, 200);
   });
 
   it('answers 503 PRIVACY_PASS_NO_KEYS when no issuer key is current (a 401 must carry a challenge, and there is none to offer)', async () => {

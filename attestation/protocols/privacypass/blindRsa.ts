@@ -1,8 +1,9 @@
 // RSA blind signatures, the client's half: RFC 9474 RSABSSA-SHA384-PSS and -PSSZERO, each Deterministic or
 // Randomized (section 5). Prepare (4.1), Blind (4.2) and Finalize (4.4); the signer's BlindSign (4.3) needs the
 // private key and lives with the issuer (src/privacypass/blindSign.ts). EMSA-PSS is RFC 8017 section 9.1.1 with
-// SHA-384 and MGF1-SHA384; the finalized signature is checked with WebCrypto's RSA-PSS.
-import { concatBytes, toBase64Url } from '../../bytes.js';
+// SHA-384 and MGF1-SHA384; the finalized signature is checked with RSA-PSS behind RsaPssImporter: WebCrypto by
+// default, so the client runs in browsers; a Node verifier plugs in node:crypto (src/base/crypto/nodeRsaPss.ts).
+import { concatBytes, toArrayBufferView, toBase64Url } from '../../bytes.js';
 import { ParseError, VerificationError } from '../../errors.js';
 import { webCryptoHasher } from '../../hash.js';
 import { bigIntToBytes, bitLength, bytesToBigInt, modInverse, modPow, randomBelow } from './bigint.js';
@@ -101,12 +102,31 @@ export async function blind(pk: RsaPublicKey, variant: RsaBssaVariant, preparedM
   return { blindedMsg, inv };
 }
 
+export interface RsaPssPublicKey {
+  /** RSASSA-PSS-VERIFY (RFC 8017 section 8.1.2) with SHA-384, MGF1-SHA384 and the salt length it was imported for. */
+  verify(msg: Uint8Array, signature: Uint8Array): boolean | Promise<boolean>;
+}
+
+/** Imports an RSA public key for verifying RSASSA-PSS signatures with SHA-384 and `saltLength`. */
+export type RsaPssImporter = (pk: RsaPublicKey, saltLength: number) => Promise<RsaPssPublicKey>;
+
+export const webCryptoRsaPss: RsaPssImporter = async (pk, saltLength) => {
+  const subtle = globalThis.crypto.subtle;
+  const key = await subtle.importKey('jwk', rsaJwk(pk), { name: 'RSA-PSS', hash: 'SHA-384' }, false, ['verify']);
+  return { verify: (msg, signature) => subtle.verify({ name: 'RSA-PSS', saltLength }, key, toArrayBufferView(signature), toArrayBufferView(msg)) };
+};
+
+/** `pk` imported once through `importer`, refusing signatures that are not modulus_len bytes before any backend sees them. */
+export async function pssVerifier(pk: RsaPublicKey, saltLength: number, importer: RsaPssImporter = webCryptoRsaPss): Promise<RsaPssPublicKey> {
+  const k = modulusLength(pk);
+  const key = await importer(pk, saltLength);
+  return { verify: (msg, signature) => signature.length === k && key.verify(msg, signature) };
+}
+
 /** RSASSA-PSS-VERIFY with SHA-384, through WebCrypto. */
 export async function verifyPss(pk: RsaPublicKey, saltLength: number, msg: Uint8Array, signature: Uint8Array): Promise<boolean> {
-  const k = modulusLength(pk);
-  if (signature.length !== k) return false;
-  const key = await globalThis.crypto.subtle.importKey('jwk', rsaJwk(pk), { name: 'RSA-PSS', hash: 'SHA-384' }, false, ['verify']);
-  return globalThis.crypto.subtle.verify({ name: 'RSA-PSS', saltLength }, key, concatBytes(signature), concatBytes(msg));
+  if (signature.length !== modulusLength(pk)) return false;
+  return (await pssVerifier(pk, saltLength)).verify(msg, signature);
 }
 
 /** Finalize (section 4.4): unblinds the signer's `blindSig` and returns the signature on `preparedMsg` once it verifies. */

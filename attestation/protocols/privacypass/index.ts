@@ -1,6 +1,6 @@
 // Privacy Pass, the client's and verifier's side: RFC 9474 blind RSA, RFC 9577's authentication scheme,
 // TokenChallenge and Token, RFC 9578 token type 0x0002 (publicly verifiable, blind RSA 2048) and the issuer directory.
-export { blind, finalize, prepare, verifyPss, emsaPssEncode, modulusLength, RSABSSA_VARIANTS, type RsaBssaVariant, type RsaPublicKey, type BlindOptions, type Blinded } from './blindRsa.js';
+export { blind, finalize, prepare, verifyPss, pssVerifier, webCryptoRsaPss, emsaPssEncode, modulusLength, RSABSSA_VARIANTS, type RsaBssaVariant, type RsaPublicKey, type RsaPssImporter, type RsaPssPublicKey, type BlindOptions, type Blinded } from './blindRsa.js';
 export { encodeTokenChallenge, decodeTokenChallenge, type TokenChallenge } from './tokenChallenge.js';
 export { TOKEN_TYPE, AUTHENTICATOR_LENGTH, encodeToken, decodeToken, authenticatorInput, challengeDigest, isTokenType, type Token, type TokenType } from './token.js';
 export { encodeTokenKey, decodeTokenKey, tokenKeyId, truncatedTokenKeyId, TOKEN_KEY_BITS } from './tokenKey.js';
@@ -9,11 +9,14 @@ export {
   finalizeToken,
   verifyToken,
   readTokenRequest,
+  readTokenRequestFor,
+  tokenVerifier,
   encodeTokenRequest,
   decodeTokenRequest,
   decodeTokenResponse,
   type TokenRequest,
   type TokenRequestState,
+  type TokenVerifier,
   type CreateTokenRequestOptions,
 } from './publicToken.js';
 export { parseWwwAuthenticate, buildWwwAuthenticate, parseAuthorization, buildAuthorization, PRIVATE_TOKEN_SCHEME, type PrivateTokenChallenge, type ChallengeInput } from './authScheme.js';

@@ -3,10 +3,10 @@
 //   struct { uint16_t token_type = 0x0002; uint8_t truncated_token_key_id; uint8_t blinded_msg[Nk]; } TokenRequest;
 //   struct { uint8_t blind_sig[Nk]; } TokenResponse;                                           Nk = 256
 // The client's createTokenRequest / finalizeToken (6.1, 6.3), the issuer's readTokenRequest (6.2, its checks;
-// the signing is src/privacypass/blindSign.ts), and anyone's verifyToken (6.4).
+// the signing is src/privacypass/blindSign.ts), and anyone's verifyToken (6.4), or tokenVerifier for many tokens.
 import { bytesEqual, concatBytes } from '../../bytes.js';
 import { VerificationError } from '../../errors.js';
-import { blind, finalize, verifyPss, type BlindOptions, type RsaPublicKey } from './blindRsa.js';
+import { blind, finalize, pssVerifier, type BlindOptions, type RsaPssImporter, type RsaPublicKey } from './blindRsa.js';
 import { malformed, TlsReader, u16 } from './tlsReader.js';
 import { authenticatorInput, challengeDigest, NONCE_LENGTH, TOKEN_TYPE, type Token } from './token.js';
 import { decodeTokenChallenge } from './tokenChallenge.js';
@@ -77,8 +77,13 @@ export async function finalizeToken(state: TokenRequestState, response: Uint8Arr
 
 /** The issuer's checks of section 6.2 on a request: its type (decodeTokenRequest) and that it names this key. */
 export async function readTokenRequest(bytes: Uint8Array, tokenKeySpki: Uint8Array): Promise<TokenRequest> {
+  return readTokenRequestFor(bytes, await tokenKeyId(tokenKeySpki));
+}
+
+/** readTokenRequest for an issuer that holds its key's token_key_id already. */
+export function readTokenRequestFor(bytes: Uint8Array, keyId: Uint8Array): TokenRequest {
   const request = decodeTokenRequest(bytes);
-  const expected = truncatedTokenKeyId(await tokenKeyId(tokenKeySpki));
+  const expected = truncatedTokenKeyId(keyId);
   if (request.truncatedTokenKeyId !== expected) malformed(`TokenRequest names key ${request.truncatedTokenKeyId}, this issuer's is ${expected}`, 'truncated_token_key_id', 2);
   return request;
 }
@@ -87,14 +92,28 @@ function invalid(message: string, field: string): never {
   throw new VerificationError('PRIVACY_PASS_TOKEN_INVALID', message, { field });
 }
 
+/** Section 6.4 with the issuer key decoded, hashed and imported once: what verifyToken checks, for many tokens. */
+export type TokenVerifier = (token: Token, challenge?: Uint8Array) => Promise<void>;
+
+/** The TokenVerifier of the issuer key `tokenKeySpki` (MALFORMED_PRIVACY_PASS when it is not a section 6.5 key). */
+export async function tokenVerifier(tokenKeySpki: Uint8Array, importer?: RsaPssImporter): Promise<TokenVerifier> {
+  const tokenKey = decodeTokenKey(tokenKeySpki);
+  const keyId = await tokenKeyId(tokenKeySpki);
+  const pss = await pssVerifier(tokenKey, SALT_LENGTH, importer);
+  return async (token, challenge) => {
+    if (token.tokenType !== TOKEN_TYPE.BLIND_RSA_2048) invalid(`token_type is 0x${token.tokenType.toString(16).padStart(4, '0')}, not 0x0002`, 'token_type');
+    if (!bytesEqual(token.tokenKeyId, keyId)) invalid('token_key_id is not this issuer key\'s', 'token_key_id');
+    if (challenge !== undefined && !bytesEqual(token.challengeDigest, await challengeDigest(challenge))) invalid('challenge_digest is not the digest of this challenge', 'challenge_digest');
+    if (!(await pss.verify(authenticatorInput(token), token.authenticator))) invalid('the authenticator is not an RSA-PSS signature of the token by this issuer key', 'authenticator');
+  };
+}
+
 /**
  * Section 6.4: `token` is a type 0x0002 token of the issuer key `tokenKeySpki`, its authenticator verifies, and,
  * when `challenge` is given, it answers that challenge.
  */
 export async function verifyToken(token: Token, tokenKeySpki: Uint8Array, challenge?: Uint8Array): Promise<void> {
+  // The token's type before the key's encoding, as the checks are listed.
   if (token.tokenType !== TOKEN_TYPE.BLIND_RSA_2048) invalid(`token_type is 0x${token.tokenType.toString(16).padStart(4, '0')}, not 0x0002`, 'token_type');
-  const tokenKey = decodeTokenKey(tokenKeySpki);
-  if (!bytesEqual(token.tokenKeyId, await tokenKeyId(tokenKeySpki))) invalid('token_key_id is not this issuer key\'s', 'token_key_id');
-  if (challenge !== undefined && !bytesEqual(token.challengeDigest, await challengeDigest(challenge))) invalid('challenge_digest is not the digest of this challenge', 'challenge_digest');
-  if (!(await verifyPss(tokenKey, SALT_LENGTH, authenticatorInput(token), token.authenticator))) invalid('the authenticator is not an RSA-PSS signature of the token by this issuer key', 'authenticator');
+  await (await tokenVerifier(tokenKeySpki))(token, challenge);
 }

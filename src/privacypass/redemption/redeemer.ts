@@ -17,7 +17,7 @@ import type { BhttpRequest, BhttpResponse } from '../../../attestation/protocols
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
 import type { DirectoryKey } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import { SpentTokensUnavailable, type SpentTokenStore } from './spentTokens.js';
-import { redeemedTokenTypes, whyNotRedeemed, type TokenTypeVerifier } from './verifiers.js';
+import { redeemedTokenTypes, whyNotRedeemed, refuseEveryToken, type TokenCheck, type TokenTypeVerifier } from './verifiers.js';
 
 export const DEFAULT_KEY_LIFETIME_S = 30 * 24 * 3600;
 
@@ -49,6 +49,7 @@ interface CurrentKey {
   readonly tokenType: number;
   readonly tokenKey: Uint8Array;
   readonly tokenKeyId: Uint8Array;
+  readonly check: TokenCheck;
   readonly fromMs: number;
   readonly untilMs: number;
 }
@@ -97,15 +98,18 @@ export class Redeemer {
       const id = await tokenKeyId(k.tokenKey);
       const hex = toHex(id);
       const reason = whyNotRedeemed(this.#types, k.tokenType, k.tokenKey);
-      if (reason !== undefined) {
-        if (!this.#skipped.has(hex)) this.#options.onSkippedKey?.({ tokenType: k.tokenType, tokenKeyId: toBase64Url(id), reason });
+      const verifier = this.#types.get(k.tokenType);
+      if (reason !== undefined || verifier === undefined) {
+        if (!this.#skipped.has(hex)) this.#options.onSkippedKey?.({ tokenType: k.tokenType, tokenKeyId: toBase64Url(id), reason: reason ?? 'not redeemed here' });
         this.#skipped.add(hex);
         continue;
       }
       const seen = this.#firstSeen.get(hex) ?? this.#now();
       this.#firstSeen.set(hex, seen);
       const fromMs = k.notBefore === undefined ? seen : k.notBefore * 1000;
-      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, fromMs, untilMs: fromMs + this.#lifetimeMs }));
+      // A key that does not decode stays listed, as the directory has it; every token of it is refused.
+      const check = await verifier.forKey(k.tokenKey).catch(() => refuseEveryToken);
+      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, check, fromMs, untilMs: fromMs + this.#lifetimeMs }));
     }
     this.#keys = next;
   }
@@ -148,11 +152,10 @@ export class Redeemer {
     if (key === undefined || key.tokenType !== token.tokenType) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names no issuer key of this server');
     if (now < key.fromMs || now >= key.untilMs) return refuse('PRIVACY_PASS_UNKNOWN_KEY', 'token_key_id names an issuer key that is not current (expired, or not yet valid)');
     const challenge = this.#challenges.get(token.tokenType);
-    const verifier = this.#types.get(token.tokenType);
-    if (challenge === undefined || verifier === undefined) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', 'token type not redeemed here');
+    if (challenge === undefined) return refuse('PRIVACY_PASS_UNSUPPORTED_TYPE', 'token type not redeemed here');
     if (!constantTimeEqual(token.challengeDigest, challenge.digest)) return refuse('PRIVACY_PASS_INVALID', 'challenge_digest is not the digest of a challenge this server issues');
     try {
-      await verifier.verify(token, key.tokenKey);
+      await key.check(token);
     } catch {
       return refuse('PRIVACY_PASS_INVALID', 'the token authenticator does not verify with its issuer key');
     }

@@ -5,21 +5,28 @@
 //          and only for the directory keys whose private key is held.
 import { bytesEqual } from '../../../attestation/bytes.js';
 import { VerificationError } from '../../../attestation/errors.js';
-import { TOKEN_TYPE, verifyToken, type Token } from '../../../attestation/protocols/index.js';
+import { TOKEN_TYPE, tokenVerifier, type Token } from '../../../attestation/protocols/index.js';
+import { nodeRsaPss } from '../../base/crypto/nodeRsaPss.js';
 import { verifyVoprfToken, type VoprfIssuerKey } from '../voprfKey.js';
+
+/** Rejects when a token's authenticator does not verify with the issuer key it was made for. */
+export type TokenCheck = (token: Token) => Promise<void>;
 
 export interface TokenTypeVerifier {
   readonly name: string;
   /** Why tokens of the directory key `tokenKey` cannot be verified here, or undefined when they can. */
   unverifiable(tokenKey: Uint8Array): string | undefined;
-  /** Throws when `token`'s authenticator does not verify with `tokenKey` (the directory's bytes). */
-  verify(token: Token, tokenKey: Uint8Array): Promise<void>;
+  /** The check for the directory key `tokenKey`, made once per key; rejects when the key is malformed. */
+  forKey(tokenKey: Uint8Array): Promise<TokenCheck>;
 }
+
+/** The check of a listed key that does not decode: it stays listed, as the directory has it, and every token of it is refused. */
+export const refuseEveryToken: TokenCheck = () => Promise.reject(new VerificationError('PRIVACY_PASS_TOKEN_INVALID', 'the issuer key is not a key of its token type', { field: 'token_key' }));
 
 const blindRsa: TokenTypeVerifier = {
   name: 'Blind RSA (2048-bit)',
   unverifiable: () => undefined,
-  verify: (token, tokenKey) => verifyToken(token, tokenKey),
+  forKey: (tokenKey) => tokenVerifier(tokenKey, nodeRsaPss),
 };
 
 function voprf(keys: readonly VoprfIssuerKey[]): TokenTypeVerifier {
@@ -27,10 +34,10 @@ function voprf(keys: readonly VoprfIssuerKey[]): TokenTypeVerifier {
   return {
     name: 'VOPRF (P-384, SHA-384)',
     unverifiable: (tokenKey) => (privateKeyOf(tokenKey) === undefined ? 'this server holds no private key for it (type 0x0001 tokens verify only with the issuer\'s private key)' : undefined),
-    verify: async (token, tokenKey) => {
+    forKey: (tokenKey) => {
       const key = privateKeyOf(tokenKey);
-      if (key === undefined) throw new VerificationError('VOPRF_TOKEN_INVALID', 'no private key is held for the token\'s issuer key', { field: 'token_key_id' });
-      await verifyVoprfToken(key, token);
+      if (key === undefined) return Promise.reject(new VerificationError('VOPRF_TOKEN_INVALID', 'no private key is held for the token\'s issuer key', { field: 'token_key_id' }));
+      return Promise.resolve((token: Token) => verifyVoprfToken(key, token));
     },
   };
 }
