@@ -258,6 +258,22 @@ describe('the local stack with its Privacy Pass issuer (npm start)', () => {
     assert.equal((await echo([['authorization', buildAuthorization(encodeToken(token))]])).status, 401, 'a token is spent once');
   });
 
+  it('serves the banner\'s command: cloister request with --issuer and the bearer token in CLOISTER_ISSUER_AUTH, a new token each time', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cloister-local-pp-')), 'hello.txt');
+    writeFileSync(file, 'hello from the banner');
+    process.env.CLOISTER_ISSUER_AUTH = issuer.bearer;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await cli('request', file, '--type', 'text/plain', '--path', '/v1/echo', '--trust-simulated', '--issuer', issuer.url, '--issuer-auth-env', 'CLOISTER_ISSUER_AUTH', '--relay', stack.relay);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(Buffer.concat(r.bytes).toString(), 'hello from the banner');
+        assert.ok(!`${r.stdout}${r.stderr}`.includes(issuer.bearer), 'the bearer token is not printed');
+      }
+    } finally {
+      delete process.env.CLOISTER_ISSUER_AUTH;
+    }
+  });
+
   it('stops all three processes when stopped, removes the issuer\'s directory, and exits 0', async () => {
     assert.ok(stop !== undefined);
     await stop();
