@@ -2,6 +2,7 @@
 // clock, authentication and rate limits, bad inputs, key file checks, and a log that never holds key bytes.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -311,6 +312,12 @@ describe('Privacy Pass issuer: key files', () => {
     await assert.rejects(readKeyFile(file('other.pem', 0o600), (process.getuid?.() ?? 0) + 1), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE' && /owned by uid/.test(e.message));
     await assert.rejects(readKeyFile(dir), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE');
     await assert.rejects(readKeyFile(join(dir, 'absent.pem')), (e: Error & { code: string }) => e.code === 'UNREADABLE_INPUT');
+  });
+
+  it('refuses a named pipe at once instead of waiting for a writer (the file is opened without blocking)', { timeout: 10_000 }, async () => {
+    const fifo = join(dir, 'fifo.pem');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await assert.rejects(readKeyFile(fifo), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE' && /is not a regular file/.test(e.message));
   });
 
   it('refuses what is not an RSA-2048 private key, without quoting it', async () => {
