@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -83,6 +84,26 @@ describe('Privacy Pass issuer', () => {
       assert.equal(((await res.json()) as { code: string }).code, 'ISSUANCE_UNAUTHORIZED');
     }
     assert.equal((await h.post(encodeTokenRequest(request), { authorization: 'bearer bob-secret' })).status, 200);
+  });
+
+  it('refuses two Authorization headers 401, whichever of them holds the credential (Node would keep only the first)', async () => {
+    const { request } = await createTokenRequest(challenge(), tokenKey);
+    const body = Buffer.from(encodeTokenRequest(request));
+    for (const pair of [['Bearer alice-secret', 'Bearer wrong'], ['Bearer wrong', 'Bearer alice-secret'], ['Bearer alice-secret', 'Bearer alice-secret']]) {
+      const { port } = new URL(h.issuer.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('end', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+        socket.write(Buffer.concat([Buffer.from(`POST /token-request HTTP/1.1\r\nhost: issuer\r\nconnection: close\r\ncontent-type: application/private-token-request\r\n${pair.map((v) => `authorization: ${v}\r\n`).join('')}content-length: ${body.length}\r\n\r\n`), body]));
+      });
+      assert.match(answer, /^HTTP\/1\.1 401 /, pair.join(' | '));
+      assert.match(answer, /"code":"ISSUANCE_UNAUTHORIZED"/);
+    }
   });
 
   it('answers bad inputs with 415, 413, 400 problem+json, and keeps serving', async () => {

@@ -87,7 +87,10 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
 
   async function tokenRequest(req: IncomingMessage, entry: { account?: string; keyId?: number }): Promise<Answer> {
     if (mediaType(req.headers['content-type']) !== TOKEN_REQUEST_MEDIA_TYPE) return problemAnswer('UNSUPPORTED_MEDIA_TYPE', `send ${TOKEN_REQUEST_MEDIA_TYPE}`);
-    const decision = authorizer.authorize(req.headers.authorization);
+    // One credential (RFC 9110 section 11.6.2): of several Authorization headers Node keeps the first and drops the
+    // rest, while a proxy in front may have read another; several are no credential.
+    const authorization = req.headersDistinct.authorization;
+    const decision = authorizer.authorize(authorization?.length === 1 ? authorization[0] : undefined);
     if (!decision.allowed && decision.reason === 'unauthenticated') return problemAnswer('ISSUANCE_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer' });
     entry.account = decision.account;
     if (!decision.allowed) return problemAnswer('RATE_LIMITED', 'this account asked for tokens faster than its rate', { 'retry-after': decision.retryAfterSeconds });
