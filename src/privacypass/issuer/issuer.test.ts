@@ -11,12 +11,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBase64Url, toArrayBufferView, toBase64 } from '../../../attestation/bytes.js';
 import { createTokenRequest, encodeTokenChallenge, encodeTokenRequest, finalizeToken, verifyToken } from '../../../attestation/protocols/index.js';
-import { ACCOUNTS, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
+import { ACCOUNTS, capture, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
 import { AccountsAuthorizer, parseAccounts, parseRate } from './authorizer.js';
 import type { IssuerDirectoryJson } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import { DIRECTORY_PATH } from './directory.js';
 import { KeyDirectory, readKeyFile } from './keyFiles.js';
 import { KeyRing } from './keyRing.js';
+import { createIssuerLogger } from './issuerLog.js';
+import { startIssuer } from './server.js';
 import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from './tokenTypes.js';
 
 const TYPE2 = ISSUER_TOKEN_TYPES[2] as IssuerTokenType;
@@ -148,6 +150,28 @@ describe('Privacy Pass issuer', () => {
       { numRuns: 150 },
     );
     await obtainToken(h, tokenKey);
+  });
+
+  it('answers 408 and closes a connection whose request is not complete within the time limit, not 30 s later', async () => {
+    const slow = await startIssuer({ keys: (await fixedKey()).ring, authorizer: new AccountsAuthorizer(ACCOUNTS, { tokens: 10, periodSeconds: 1 }), logger: createIssuerLogger({ destination: capture().stream }), port: 0, requestTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+        // Headers, then 3 of the 259 bytes announced, then nothing.
+        socket.write('POST /token-request HTTP/1.1\r\nhost: issuer\r\ncontent-type: application/private-token-request\r\nauthorization: Bearer alice-secret\r\ncontent-length: 259\r\n\r\n\x00\x02\x07');
+      });
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+      assert.ok(performance.now() - started < 5000, `closed after ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('survives a client that leaves in the middle of its body', async () => {
