@@ -10,7 +10,7 @@
 //
 // {base} is Intel's PCS or a service that serves the same paths (a PCCS, a cloud's caching service).
 // `update` omitted is PCS's default, standard. Browser-safe: the transport is the global fetch or one given.
-import { concatBytes } from '../bytes.js';
+import { readCapped, ResponseTooLarge } from '../client/httpFetch.js';
 import { CloisterError, ParseError } from '../errors.js';
 import { parseCertificate, type Certificate } from '../x509.js';
 import type { TdxCollateral } from './collateral.js';
@@ -109,25 +109,6 @@ interface Fetched {
   readonly header: (name: string) => string | undefined;
 }
 
-/** The body, read chunk by chunk and abandoned once it passes MAX_BODY_BYTES (no content-length needed). */
-async function readCapped(r: Awaited<ReturnType<PcsFetch>>, tooBig: () => Error): Promise<Uint8Array> {
-  if (r.body === undefined || r.body === null) return new Uint8Array(await r.arrayBuffer());
-  const reader = r.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw tooBig();
-    }
-    chunks.push(value);
-  }
-  return concatBytes(...chunks);
-}
-
 async function get(response: PcsResponseName, url: string, options: PcsClientOptions): Promise<Fetched> {
   // Called unbound, a browser's fetch throws "Illegal invocation".
   const fetch = options.fetch ?? ((u, init) => globalThis.fetch(u, init));
@@ -138,7 +119,9 @@ async function get(response: PcsResponseName, url: string, options: PcsClientOpt
     if (r.status !== 200) throw unavailable(`GET ${url}: HTTP ${r.status}`, response, String(r.status));
     const length = Number(r.headers.get('content-length') ?? 0);
     if (length > MAX_BODY_BYTES) throw unavailable(`GET ${url}: HTTP 200 with a ${length}-byte body, over the limit of ${MAX_BODY_BYTES}`, response, '200');
-    body = await readCapped(r, () => unavailable(`GET ${url}: HTTP 200 with a body over the limit of ${MAX_BODY_BYTES} bytes`, response, '200'));
+    body = await readCapped(r, MAX_BODY_BYTES).catch((e: unknown) => {
+      throw e instanceof ResponseTooLarge ? unavailable(`GET ${url}: HTTP 200 with a body over the limit of ${MAX_BODY_BYTES} bytes`, response, '200') : e;
+    });
   } catch (cause) {
     if (cause instanceof CloisterError) throw cause;
     const reason = (cause as Error).cause instanceof Error ? `${(cause as Error).message} (${((cause as Error).cause as Error).message})` : (cause as Error).message;

@@ -270,6 +270,7 @@ describe('cloister request --issuer', () => {
       [['--issuer', issuer.url, '--issuer-auth', CREDENTIAL, '--issuer-auth-env', AUTH_ENV], /contradict/],
       [['--issuer', issuer.url, '--issuer-auth-env', AUTH_ENV], /--issuer-auth-env CLOISTER_TEST_ISSUER_AUTH: the variable is not set/],
       [['--issuer', 'ftp://issuer.test'], /--issuer must be an http\(s\) URL/],
+      [['--issuer', `http://alice:${CREDENTIAL}@127.0.0.1:1`], /--issuer must not carry a user name or password/],
       [['--issuer', issuer.url, '--issuer-auth', `${CREDENTIAL}\u0007`], /the --issuer-auth value is not a bearer token/],
     ];
     for (const [flags, message] of cases) {

@@ -80,6 +80,8 @@ function privacyPassFromOptions(values: { issuer?: string | undefined; 'issuer-a
     if (given !== undefined || name !== undefined) throw usage(`--${given === undefined ? 'issuer-auth-env' : 'issuer-auth'} applies only with --issuer`);
     return undefined;
   }
+  // Not quoted: what precedes the @ may be a password. fetch refuses such a URL anyway.
+  if (/^https?:\/\/[^/?#]*@/.test(issuer)) throw usage('--issuer must not carry a user name or password (user:password@host): give the account\'s credential with --issuer-auth-env');
   if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(issuer)) throw usage(`--issuer must be an http(s) URL without query or fragment, such as https://issuer.example, got "${issuer}"`);
   if (given !== undefined && name !== undefined) throw usage('--issuer-auth and --issuer-auth-env contradict each other');
   const credential = name === undefined ? given : env[name];

@@ -253,6 +253,13 @@ describe('cloister serve with Privacy Pass', () => {
       assert.equal(c.out().trimEnd().split('\n').length, 1, c.out());
     }
   });
+
+  it('refuses an --issuer URL with a user name or password, without quoting it (fetch would refuse it later, quoting it thrice)', async () => {
+    const c = io();
+    assert.equal(await serveCommand(['--simulated', '--http', '--models', 'none', '--issuer', 'https://op:s3cret-pw@issuer.test'], c.io), 2);
+    assert.match(c.out(), /^error \[USAGE\]: --issuer must not carry a user name or password \(user:password@host\)/);
+    assert.ok(!c.out().includes('s3cret-pw'), c.out());
+  });
 });
 
 describe('cloister serve with Privacy Pass type 0x0001 (the issuer\'s private key)', () => {

@@ -264,6 +264,8 @@ async function voprfPrivateKeys(files: readonly string[], variable: string | und
 }
 
 function httpUrl(value: string, flag: string): string {
+  // Not quoted: what precedes the @ may be a password. fetch refuses such a URL anyway.
+  if (/^https?:\/\/[^/?#]*@/.test(value)) throw usage(`${flag} must not carry a user name or password (user:password@host)`);
   if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(value)) throw usage(`${flag} must be an http(s) URL without query or fragment, got "${value}"`);
   return value;
 }

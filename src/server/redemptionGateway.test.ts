@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { buildAuthorization, encodeToken, encodeTokenChallenge, parseWwwAuthenticate } from '../../attestation/protocols/index.js';
+import { buildAuthorization, encodeToken, encodeTokenChallenge, parseWwwAuthenticate, tokenKeyId } from '../../attestation/protocols/index.js';
 import { challengeFor, fixture, header, mintToken, newIssuerKey, type Fixture } from '../testing/privacyPassGateway.js';
 import { toBase64Url } from '../../attestation/bytes.js';
 import { MemorySpentTokens } from '../privacypass/redemption/spentTokens.js';
@@ -130,6 +130,16 @@ describe('Privacy Pass redemption at the OHTTP gateway', async () => {
       assert.deepEqual([r.status, problemCode(r.body), header(r.headers, 'www-authenticate')], [503, 'PRIVACY_PASS_NO_KEYS', undefined]);
     }
     assert.equal(f.ran.count, 0);
+  });
+
+  it('reports a directory key already past its lifetime when given it (an issuer still serving a fixed key older than --token-key-lifetime), once', async () => {
+    const now = 1_000_000_000_000;
+    const f = await fixture({ keys: [key], now: () => now, notBefore: now / 1000 - 7200 });
+    assert.deepEqual(f.skipped.map((s) => [s.tokenType, s.tokenKeyId]), [[2, toBase64Url(await tokenKeyId(key.tokenKey))]]);
+    assert.match(f.skipped[0]?.reason ?? '', /^its lifetime ended at 2001-09-09T00:46:40\.000Z \(not-before \+ --token-key-lifetime 3600 s\)/);
+    await f.redeemer.setKeys([{ tokenType: 2, tokenKey: key.tokenKey, notBefore: now / 1000 - 7200 }]);
+    assert.equal(f.skipped.length, 1, 'a refresh does not report it again');
+    assert.equal((await f.send()).status, 503);
   });
 
   it('fails closed (503 SPENT_TOKENS_UNAVAILABLE, Retry-After) when the in-memory store is at its bound, and never evicts an unexpired token', async () => {

@@ -13,7 +13,7 @@ import {
   TOKEN_RESPONSE_MEDIA_TYPE,
   type IssuerDirectory,
 } from '../../protocols/privacypass/issuerDirectory.js';
-import { exchange, globalFetch, type Exchanged, type FetchInit, type FetchLike } from '../httpFetch.js';
+import { exchange, globalFetch, ResponseTooLarge, type Exchanged, type FetchInit, type FetchLike } from '../httpFetch.js';
 
 export type IssuerErrorCode = 'PRIVACY_PASS_ISSUER_FAILED' | 'PRIVACY_PASS_ISSUER_UNAUTHORIZED' | 'PRIVACY_PASS_ISSUER_RATE_LIMITED';
 
@@ -38,6 +38,10 @@ export class IssuerError extends CloisterError {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** A directory lists a few keys (an RSA-2048 one is about 460 bytes of JSON); beyond this it is not read into memory. */
+const MAX_DIRECTORY_BYTES = 1 << 20;
+/** A TokenResponse is 256 bytes (type 0x0002) or 145 (type 0x0001). */
+const MAX_TOKEN_RESPONSE_BYTES = 1 << 16;
 
 /** Seconds from a Retry-After value: delay-seconds or an HTTP-date (RFC 9110 section 10.2.3). */
 export function retryAfterSeconds(value: string | null, nowMs: number): number | undefined {
@@ -47,10 +51,11 @@ export function retryAfterSeconds(value: string | null, nowMs: number): number |
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
-async function send(fetch: FetchLike, url: string, init: Omit<FetchInit, 'signal'>, timeoutMs: number, what: string): Promise<Exchanged> {
+async function send(fetch: FetchLike, url: string, init: Omit<FetchInit, 'signal'>, timeoutMs: number, maxBytes: number, what: string): Promise<Exchanged> {
   try {
-    return await exchange(fetch, url, init, timeoutMs);
+    return await exchange(fetch, url, init, timeoutMs, maxBytes);
   } catch (cause) {
+    if (cause instanceof ResponseTooLarge) throw new IssuerError('PRIVACY_PASS_ISSUER_FAILED', `${what} ${url} answered ${cause.status} with more than ${maxBytes} bytes`, { url, status: cause.status }, { cause });
     const e = cause as Error;
     throw new IssuerError('PRIVACY_PASS_ISSUER_FAILED', `${what} ${url} got no answer: ${e.name === 'TimeoutError' ? `none within ${timeoutMs} ms` : e.message}`, { url }, { cause });
   }
@@ -82,7 +87,7 @@ export interface FetchedDirectory {
 export async function fetchIssuerDirectory(url: string, options: { fetch?: FetchLike; timeoutMs?: number; now?: () => number; reload?: boolean } = {}): Promise<FetchedDirectory> {
   const what = 'the issuer directory';
   const headers: Record<string, string> = { accept: `${ISSUER_DIRECTORY_MEDIA_TYPE}, application/json` };
-  const r = await send(options.fetch ?? globalFetch, url, options.reload === true ? { method: 'GET', headers: { ...headers, 'cache-control': 'no-cache' }, cache: 'no-store' } : { method: 'GET', headers }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, `GET ${what}`);
+  const r = await send(options.fetch ?? globalFetch, url, options.reload === true ? { method: 'GET', headers: { ...headers, 'cache-control': 'no-cache' }, cache: 'no-store' } : { method: 'GET', headers }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, MAX_DIRECTORY_BYTES, `GET ${what}`);
   if (r.status !== 200) throw httpFailure(`GET ${what}`, url, r, ISSUER_DIRECTORY_MEDIA_TYPE, (options.now ?? Date.now)());
   let json: unknown;
   try {
@@ -151,7 +156,7 @@ export class IssuerClient {
     const credential = typeof this.#options.credential === 'function' ? await this.#options.credential() : this.#options.credential;
     const headers: Record<string, string> = { 'content-type': TOKEN_REQUEST_MEDIA_TYPE, accept: TOKEN_RESPONSE_MEDIA_TYPE, ...(credential === undefined ? {} : { authorization: `Bearer ${credential}` }) };
     const what = 'POST a token request to';
-    const r = await send(this.#fetch, url, { method: 'POST', headers, body: tokenRequest, cache: 'no-store' }, this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS, what);
+    const r = await send(this.#fetch, url, { method: 'POST', headers, body: tokenRequest, cache: 'no-store' }, this.#options.timeoutMs ?? DEFAULT_TIMEOUT_MS, MAX_TOKEN_RESPONSE_BYTES, what);
     if (r.status !== 200 || mediaType(r.headers.get('content-type')) !== TOKEN_RESPONSE_MEDIA_TYPE) throw httpFailure(what, url, r, TOKEN_RESPONSE_MEDIA_TYPE, this.#now());
     return r.body;
   }

@@ -213,6 +213,26 @@ describe('IssuerClient', () => {
     await assert.rejects(fetchIssuerDirectory(`${ISSUER}/d`, { fetch: body('gone', 404) }), { code: 'PRIVACY_PASS_ISSUER_FAILED', message: /answered 404/ });
   });
 
+  it('abandons an endless or oversized directory or token response at its limit instead of reading it into memory', async () => {
+    let sent = 0;
+    const endless = (): Response =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            sent += 1 << 16;
+            c.enqueue(new Uint8Array(1 << 16).fill(0x20));
+          },
+        }),
+        { status: 200, headers: { 'content-type': 'application/private-token-issuer-directory' } },
+      );
+    await assert.rejects(fetchIssuerDirectory(`${ISSUER}/d`, { fetch: () => Promise.resolve(endless()) }), (e: unknown) => e instanceof IssuerError && e.code === 'PRIVACY_PASS_ISSUER_FAILED' && e.status === 200 && /answered 200 with more than 1048576 bytes$/.test(e.message));
+    assert.ok(sent < 2 * 1024 * 1024, `read ${sent} bytes of an endless directory`);
+    const declared: FetchLike = () => Promise.resolve(new Response('{}', { status: 200, headers: { 'content-length': String(1 << 30) } }));
+    await assert.rejects(fetchIssuerDirectory(`${ISSUER}/d`, { fetch: declared }), { code: 'PRIVACY_PASS_ISSUER_FAILED', message: /with more than 1048576 bytes$/ });
+    const big = new IssuerClient({ issuer: ISSUER, credential: 'top-secret', fetch: fakeIssuer({ answer: () => ({ status: 200, headers: { 'content-type': 'application/private-token-response' }, body: new Uint8Array(65537) }) }).fetch });
+    await assert.rejects(big.requestToken(new Uint8Array(52)), (e: unknown) => e instanceof IssuerError && e.status === 200 && /token-request answered 200 with more than 65536 bytes$/.test(e.message) && !e.message.includes('top-secret'));
+  });
+
   it('reads Retry-After as seconds or an HTTP-date', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');
     assert.equal(retryAfterSeconds('120', now), 120);

@@ -2,19 +2,23 @@
 // clock, authentication and rate limits, bad inputs, key file checks, and a log that never holds key bytes.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBase64Url, toArrayBufferView, toBase64 } from '../../../attestation/bytes.js';
 import { createTokenRequest, encodeTokenChallenge, encodeTokenRequest, finalizeToken, verifyToken } from '../../../attestation/protocols/index.js';
-import { ACCOUNTS, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
+import { ACCOUNTS, capture, harness, sha256, type Harness } from '../../testing/issuerHarness.js';
 import { AccountsAuthorizer, parseAccounts, parseRate } from './authorizer.js';
 import type { IssuerDirectoryJson } from '../../../attestation/protocols/privacypass/issuerDirectory.js';
 import { DIRECTORY_PATH } from './directory.js';
 import { KeyDirectory, readKeyFile } from './keyFiles.js';
 import { KeyRing } from './keyRing.js';
+import { createIssuerLogger } from './issuerLog.js';
+import { startIssuer } from './server.js';
 import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from './tokenTypes.js';
 
 const TYPE2 = ISSUER_TOKEN_TYPES[2] as IssuerTokenType;
@@ -84,6 +88,26 @@ describe('Privacy Pass issuer', () => {
     assert.equal((await h.post(encodeTokenRequest(request), { authorization: 'bearer bob-secret' })).status, 200);
   });
 
+  it('refuses two Authorization headers 401, whichever of them holds the credential (Node would keep only the first)', async () => {
+    const { request } = await createTokenRequest(challenge(), tokenKey);
+    const body = Buffer.from(encodeTokenRequest(request));
+    for (const pair of [['Bearer alice-secret', 'Bearer wrong'], ['Bearer wrong', 'Bearer alice-secret'], ['Bearer alice-secret', 'Bearer alice-secret']]) {
+      const { port } = new URL(h.issuer.url);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('end', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+        socket.write(Buffer.concat([Buffer.from(`POST /token-request HTTP/1.1\r\nhost: issuer\r\nconnection: close\r\ncontent-type: application/private-token-request\r\n${pair.map((v) => `authorization: ${v}\r\n`).join('')}content-length: ${body.length}\r\n\r\n`), body]));
+      });
+      assert.match(answer, /^HTTP\/1\.1 401 /, pair.join(' | '));
+      assert.match(answer, /"code":"ISSUANCE_UNAUTHORIZED"/);
+    }
+  });
+
   it('answers bad inputs with 415, 413, 400 problem+json, and keeps serving', async () => {
     const { request } = await createTokenRequest(challenge(), tokenKey);
     const good = encodeTokenRequest(request);
@@ -126,6 +150,28 @@ describe('Privacy Pass issuer', () => {
       { numRuns: 150 },
     );
     await obtainToken(h, tokenKey);
+  });
+
+  it('answers 408 and closes a connection whose request is not complete within the time limit, not 30 s later', async () => {
+    const slow = await startIssuer({ keys: (await fixedKey()).ring, authorizer: new AccountsAuthorizer(ACCOUNTS, { tokens: 10, periodSeconds: 1 }), logger: createIssuerLogger({ destination: capture().stream }), port: 0, requestTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => {
+          resolve(text);
+        });
+        socket.on('error', reject);
+        // Headers, then 3 of the 259 bytes announced, then nothing.
+        socket.write('POST /token-request HTTP/1.1\r\nhost: issuer\r\ncontent-type: application/private-token-request\r\nauthorization: Bearer alice-secret\r\ncontent-length: 259\r\n\r\n\x00\x02\x07');
+      });
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+      assert.ok(performance.now() - started < 5000, `closed after ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('survives a client that leaves in the middle of its body', async () => {
@@ -311,6 +357,12 @@ describe('Privacy Pass issuer: key files', () => {
     await assert.rejects(readKeyFile(file('other.pem', 0o600), (process.getuid?.() ?? 0) + 1), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE' && /owned by uid/.test(e.message));
     await assert.rejects(readKeyFile(dir), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE');
     await assert.rejects(readKeyFile(join(dir, 'absent.pem')), (e: Error & { code: string }) => e.code === 'UNREADABLE_INPUT');
+  });
+
+  it('refuses a named pipe at once instead of waiting for a writer (the file is opened without blocking)', { timeout: 10_000 }, async () => {
+    const fifo = join(dir, 'fifo.pem');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    await assert.rejects(readKeyFile(fifo), (e: Error & { code: string }) => e.code === 'ISSUER_KEY_UNSAFE' && /is not a regular file/.test(e.message));
   });
 
   it('refuses what is not an RSA-2048 private key, without quoting it', async () => {

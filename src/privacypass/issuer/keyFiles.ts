@@ -3,6 +3,7 @@
 // (--key-dir: one file per key, named by its token type and not-before time, written 0600). Nothing here logs,
 // and no error carries key bytes: a PEM that does not parse is "not a PEM private key", never quoted.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError } from '../../base/runtimeErrors.js';
@@ -32,7 +33,8 @@ export function privateKeyFromPem(pem: string, source: string): KeyObject {
 export async function readKeyFile(path: string, uid: number | undefined = process.getuid?.()): Promise<KeyObject> {
   let file;
   try {
-    file = await open(path, 'r');
+    // O_NONBLOCK: opening a named pipe would otherwise wait for a writer, forever; a regular file reads the same.
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     throw new RuntimeError('UNREADABLE_INPUT', `cannot read key file "${path}": ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { field: path, cause });
   }

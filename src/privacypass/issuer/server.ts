@@ -87,7 +87,10 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
 
   async function tokenRequest(req: IncomingMessage, entry: { account?: string; keyId?: number }): Promise<Answer> {
     if (mediaType(req.headers['content-type']) !== TOKEN_REQUEST_MEDIA_TYPE) return problemAnswer('UNSUPPORTED_MEDIA_TYPE', `send ${TOKEN_REQUEST_MEDIA_TYPE}`);
-    const decision = authorizer.authorize(req.headers.authorization);
+    // One credential (RFC 9110 section 11.6.2): of several Authorization headers Node keeps the first and drops the
+    // rest, while a proxy in front may have read another; several are no credential.
+    const authorization = req.headersDistinct.authorization;
+    const decision = authorizer.authorize(authorization?.length === 1 ? authorization[0] : undefined);
     if (!decision.allowed && decision.reason === 'unauthenticated') return problemAnswer('ISSUANCE_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer' });
     entry.account = decision.account;
     if (!decision.allowed) return problemAnswer('RATE_LIMITED', 'this account asked for tokens faster than its rate', { 'retry-after': decision.retryAfterSeconds });
@@ -154,9 +157,12 @@ export interface RunningIssuer {
  * Listens on host:port (default 127.0.0.1:8082) and refreshes the key ring every `refreshSeconds` (default 10; a key
  * generated late gets a later not-before, so it is still announced a whole overlap before use).
  */
-export async function startIssuer(options: IssuerOptions & { host?: string; port?: number; refreshSeconds?: number }): Promise<RunningIssuer> {
-  // A token request is small: a client that takes longer than this to send one is gone or stalling.
-  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000 }, issuerHandler(options));
+export async function startIssuer(options: IssuerOptions & { host?: string; port?: number; refreshSeconds?: number; requestTimeoutMs?: number }): Promise<RunningIssuer> {
+  // A token request is small: a client that takes longer than this to send one is gone or stalling. Node checks the
+  // limit every connectionsCheckingInterval (30 s by default), which would let a stalled request hold its
+  // connection three times as long: check often enough for the limit to mean what it says.
+  const timeout = options.requestTimeoutMs ?? 10_000;
+  const server = http.createServer({ requestTimeout: timeout, headersTimeout: timeout, connectionsCheckingInterval: Math.min(1000, timeout) }, issuerHandler(options));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -34,7 +34,7 @@ export interface RedeemerOptions {
   readonly onUnavailable?: (e: CloisterError) => void;
   /** The token types redeemed; default redeemedTokenTypes() (Blind RSA only: no VOPRF private key). */
   readonly tokenTypes?: ReadonlyMap<number, TokenTypeVerifier>;
-  /** Called once per directory key that is not redeemed (a type not redeemed here, no private key for it), for the log. */
+  /** Called once per directory key that is not redeemed (a type not redeemed here, no private key for it, past its lifetime), for the log. */
   readonly onSkippedKey?: (key: SkippedKey) => void;
 }
 
@@ -107,9 +107,16 @@ export class Redeemer {
       const seen = this.#firstSeen.get(hex) ?? this.#now();
       this.#firstSeen.set(hex, seen);
       const fromMs = k.notBefore === undefined ? seen : k.notBefore * 1000;
+      const untilMs = fromMs + this.#lifetimeMs;
+      // Still listed, yet past its lifetime here (a fixed issuer key older than the lifetime): say so, or the only
+      // sign is a gateway that answers PRIVACY_PASS_NO_KEYS.
+      if (untilMs <= this.#now() && !this.#skipped.has(hex)) {
+        this.#skipped.add(hex);
+        this.#options.onSkippedKey?.({ tokenType: k.tokenType, tokenKeyId: toBase64Url(id), reason: `its lifetime ended at ${new Date(untilMs).toISOString()} (not-before + --token-key-lifetime ${this.#lifetimeMs / 1000} s): the issuer must list a newer key` });
+      }
       // A key that does not decode stays listed, as the directory has it; every token of it is refused.
       const check = await verifier.forKey(k.tokenKey).catch(() => refuseEveryToken);
-      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, check, fromMs, untilMs: fromMs + this.#lifetimeMs }));
+      next.set(hex, Object.freeze({ tokenType: k.tokenType, tokenKey: k.tokenKey, tokenKeyId: id, check, fromMs, untilMs }));
     }
     this.#keys = next;
   }
