@@ -85,3 +85,4 @@ export {
 } from './measure/index.js';
 export { webCryptoEd25519, type Ed25519Importer, type Ed25519PublicKey } from './ed25519.js';
 export * from './transparency/index.js';
+export * from './sigstore/index.js';

@@ -42,6 +42,7 @@ export const RUNTIME_ERROR_CODES = {
   TLOG_STATE_INVALID: 'the tile log\'s directory disagrees with its checkpoint (a missing or altered tile, another key or origin), or an append failed half-way',
   TLOG_ENTRY_TOO_LARGE: 'a log entry is longer than the 65535 bytes an entry bundle\'s uint16 length holds',
   NOTE_KEY_INVALID: 'a log or witness key is not an Ed25519 private key, or its name is not a valid note key name',
+  SIGNING_KEY_INVALID: 'a statement signing key is not an EC P-256 or Ed25519 private key',
   WITNESS_UNKNOWN_LOG: 'the witness does not follow the log that the checkpoint\'s origin names',
   WITNESS_SIZE_CONFLICT: 'the old size of an add-checkpoint request is not the size of the witness\'s last cosigned checkpoint',
   WITNESS_REQUEST_INVALID: 'an add-checkpoint request\'s old size is larger than its checkpoint\'s size',

@@ -4,3 +4,4 @@ export { TileLog, CHECKPOINT_FILE, type TileLogOptions, type AppendResult } from
 export { Witness, WitnessConflict, handleAddCheckpoint, witnessStatus, type WitnessOptions, type WitnessedLog, type WitnessResponse } from './witness.js';
 export { FileCheckpointStore, originHash } from './fileCheckpointStore.js';
 export { generateNoteKey, logNoteSigner, witnessCosigner } from './nodeNoteKeys.js';
+export { statementSigner, signStatement, type StatementSigner } from './statementSigner.js';
