@@ -15,7 +15,8 @@ the bundled model packs, the Oblivious HTTP gateway) on --port, with the memory-
 (node ${HARDENED_NODE_FLAGS.join(' ')}, GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES}),
 and "cloister relay" for it on --relay-port. Their output is passed on: log lines (JSON) on standard
 output as they are, the rest on standard error after "server | " or "relay  | ". When both listen, a
-banner gives their URLs and process IDs; then try:
+banner gives their URLs and process IDs; then try (--trust-simulated accepts the simulated TEE's
+development roots and its launch measurement, no other):
   npx cloister request receipt.png --trust-simulated
 Ctrl-C (or SIGTERM) stops both. Should either exit, the other is stopped and the command exits non-zero.
 Nothing here is confidential: the TEE is simulated, and every log line says so.
@@ -162,7 +163,7 @@ function banner(stack: LocalStack): string {
     `\nLocal stack ready (SIMULATED TEE: nothing is confidential).\n` +
     `  server  ${stack.server.padEnd(width)}  pid ${stack.serverPid} (memory hygiene: ${HARDENED_NODE_FLAGS.join(' ')}, glibc malloc perturb)\n` +
     `  relay   ${stack.relay.padEnd(width)}  pid ${stack.relayPid}\n` +
-    `Try it:\n` +
+    `Try it (--trust-simulated: the simulated TEE's roots and launch measurement, no other):\n` +
     `  npx cloister request receipt.png --trust-simulated${stack.relay === DEFAULT_RELAY ? '' : ` --relay ${stack.relay}`}\n` +
     `  npx cloister verify ${stack.server} --trust-simulated\n` +
     `Stop both with Ctrl-C.\n`
