@@ -102,6 +102,7 @@ export const ERROR_CODES = {
   INVALID_STATE: 'an object was used after it was closed, discarded or already used, or before it was started',
   CONNECTION_FAILED: 'the connection to the server failed, timed out or closed before its certificate was verified',
   ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
+  MEASUREMENT_SOURCE_MISSING: 'a client that sends data (OhttpClient, the attested agent) was given no launch measurement to accept for the platform, in its policy or a measurements file, nor anyMeasurement',
   // launch-measurement calculators (attestation/measure)
   MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
   // fetching Intel PCS collateral (attestation/tdx/pcsClient.ts)

@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { attestedConnect, AttestedCertificateCache, createAttestedVerifier } from '../attestation/client/node/index.js';
 import { SnpVerifier } from '../attestation/index.js';
 import { nodeEcdsa } from '../src/base/index.js';
-import { createDevChain, startAttestedServer } from '../src/tee/index.js';
+import { createDevChain, simulatedMeasurementPolicy, startAttestedServer } from '../src/tee/index.js';
 import { measureInterleaved, type SuiteReport } from './measure.js';
 
 const OPTIONS = { budgetMs: 6000, minIterations: 100, warmup: 20 } as const;
@@ -41,8 +41,9 @@ export async function ratlsHandshakeSuite(): Promise<SuiteReport> {
   const chain = await createDevChain({ product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
   const server = await startAttestedServer(chain, { keyConfigs: [] });
   const snpVerifier = new SnpVerifier({ ecdsa: nodeEcdsa, trustedRoots: [chain.ark] });
-  const warm = createAttestedVerifier({ snpVerifier, cache: new AttestedCertificateCache(), resumeSessions: false });
-  const resuming = createAttestedVerifier({ snpVerifier });
+  const policy = await simulatedMeasurementPolicy();
+  const warm = createAttestedVerifier({ policy, snpVerifier, cache: new AttestedCertificateCache(), resumeSessions: false });
+  const resuming = createAttestedVerifier({ policy, snpVerifier });
   const attested = async (verify: ReturnType<typeof createAttestedVerifier>, want: { cached: boolean; resumed: boolean }): Promise<void> => {
     const c = await attestedConnect({ host: '127.0.0.1', port: server.port }, verify);
     c.socket.destroy();
@@ -57,7 +58,7 @@ export async function ratlsHandshakeSuite(): Promise<SuiteReport> {
     const rows = await measureInterleaved(
       [
         { name: 'plain TLS', fn: async () => { await plainHandshake(server.port); } },
-        { name: 'attested, cold', fn: () => attested(createAttestedVerifier({ snpVerifier, resumeSessions: false }), { cached: false, resumed: false }) },
+        { name: 'attested, cold', fn: () => attested(createAttestedVerifier({ policy, snpVerifier, resumeSessions: false }), { cached: false, resumed: false }) },
         { name: 'attested, cached', fn: () => attested(warm, { cached: true, resumed: false }) },
         { name: 'plain TLS, resumed', fn: async () => { await plainHandshake(server.port, { session: ticket }); } },
         { name: 'attested, resumed', fn: () => attested(resuming, { cached: true, resumed: true }) },

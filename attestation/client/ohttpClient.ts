@@ -1,13 +1,13 @@
 // The Oblivious HTTP client (docs/ohttp.md "Client"): fetch the gateway's RA-TLS certificate (through
 // the relay by default, so the gateway does not learn who asked), take the key configurations its
-// attestation binds, only if that attestation meets the policy,
-// then encapsulate each request to one of them, send it through the relay, and open the answer; with a
-// PrivateTokenSource, answer the gateway's Privacy Pass challenges inside the encapsulation.
-// Browser-safe: the transport is the global fetch (or one given).
+// attestation binds, only if that attestation meets the policy and a launch measurement the caller named
+// (measurementSource.ts), then encapsulate each request to one of them, send it through the relay, and
+// open the answer; with a PrivateTokenSource, answer the gateway's Privacy Pass challenges inside the
+// encapsulation. Browser-safe: the transport is the global fetch (or one given).
 import { VerificationError } from '../errors.js';
 import { mediaType, problemCode } from '../protocols/httpText.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
-import { policyWithMeasurements, type MeasurementsFile } from '../measure/measurementsFile.js';
+import type { MeasurementsFile } from '../measure/measurementsFile.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
@@ -19,18 +19,26 @@ import { decodeKeyConfig, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../prot
 import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../protocols/padding.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFetch.js';
+import { clientPolicy, withMeasurementSource } from './measurementSource.js';
 
 export interface OhttpClientOptions {
   /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
   readonly relay: string | URL;
   /** Fetch the key configurations and the certificate from this gateway origin directly instead of through the relay. */
   readonly gateway?: string | URL;
+  /** The policy; its platforms' lists of launch measurements (snp.measurements, tdx.mrtds) are what is accepted. */
   readonly policy?: RaTlsPolicy;
   /**
    * A parsed allowed-measurements file (parseMeasurementsFile): the launch measurements it lists are allowed,
    * besides those `policy` lists; a platform it has no entries for is refused unless `policy` allows it.
    */
   readonly measurements?: MeasurementsFile;
+  /**
+   * Accept any launch measurement of a platform for which neither `policy` nor `measurements` lists one, for
+   * debugging; the verdict then has `anyMeasurement: true`. Without it the client refuses such a platform
+   * (MEASUREMENT_SOURCE_MISSING), and one given no measurement at all is not constructed.
+   */
+  readonly anyMeasurement?: boolean;
   readonly snpVerifier?: SnpVerifier;
   readonly tdxVerifier?: TdxVerifier;
   /** Evaluation time for the certificate and evidence; default: now. */
@@ -112,12 +120,12 @@ export class OhttpClient {
   readonly #policy: RaTlsPolicy;
   #keys: Promise<VerifiedKeys> | undefined;
 
-  /** Throws MALFORMED_POLICY for an invalid `padding`. */
+  /** Throws MALFORMED_POLICY for an invalid `padding`, MEASUREMENT_SOURCE_MISSING without a measurement to accept (see `anyMeasurement`). */
   constructor(options: OhttpClientOptions) {
     this.#options = options;
     this.#primitives = options.primitives ?? webCryptoHpke;
     this.#padding = assertPaddingPolicy(options.padding ?? DEFAULT_PADDING);
-    this.#policy = options.measurements === undefined ? (options.policy ?? {}) : policyWithMeasurements(options.policy ?? {}, options.measurements);
+    this.#policy = clientPolicy(options);
     this.#fetch = options.fetch ?? globalFetch;
   }
 
@@ -143,11 +151,12 @@ export class OhttpClient {
   // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
   async #fetchKeys(reload: boolean): Promise<VerifiedKeys> {
     const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload);
-    const verdict = await verifyAttestedCertificate(certificate, this.#policy, {
+    const verified = await verifyAttestedCertificate(certificate, this.#policy, {
       ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
     });
+    const verdict = withMeasurementSource(verified, this.#policy, this.#options.anyMeasurement === true);
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];
@@ -239,7 +248,7 @@ export class OhttpClient {
 }
 
 /** One request with a new client: fetches and verifies the key configuration, then sends. */
-export function ohttpFetch(request: OhttpRequest, options: OhttpClientOptions): Promise<OhttpResponse> {
-  return new OhttpClient(options).fetch(request);
+export async function ohttpFetch(request: OhttpRequest, options: OhttpClientOptions): Promise<OhttpResponse> {
+  return await new OhttpClient(options).fetch(request);
 }
 

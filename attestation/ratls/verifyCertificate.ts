@@ -27,8 +27,12 @@ export interface VerifyRaTlsOptions extends PlatformVerifiers {
   readonly expectedKeyConfigs?: readonly Uint8Array[];
 }
 
-/** `platform` is "unknown" when verification stopped before the evidence bundle was decoded. */
-export type RaTlsVerdict = Verdict<PlatformName | 'unknown'>;
+/**
+ * `platform` is "unknown" when verification stopped before the evidence bundle was decoded. `anyMeasurement`
+ * is set by the clients (attestation/client/measurementSource.ts) when their caller accepted any launch
+ * measurement and the policy listed none for the platform: the measurement was not checked.
+ */
+export type RaTlsVerdict = Verdict<PlatformName | 'unknown'> & { readonly anyMeasurement?: true };
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', toArrayBufferView(bytes))));

@@ -17,6 +17,7 @@ import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 
 const state = mkdtempSync(join(tmpdir(), 'cloister-client-'));
 process.env.CLOISTER_STATE_DIR = state;
@@ -47,7 +48,7 @@ before(async () => {
   tdx = await serve('--platform', 'tdx');
   const roots = await availableSimulatedRoots();
   assert.ok(roots.tdx !== undefined && roots.snp.length > 0);
-  trusting = { snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), tdxVerifier: new TdxVerifier({ additionalRoots: [roots.tdx] }) };
+  trusting = { snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), tdxVerifier: new TdxVerifier({ additionalRoots: [roots.tdx] }), policy: await simulatedMeasurementPolicy() };
   chain = await loadOrCreateDevChain(state, { product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
   noFresh = await startAttestedServer(chain);
 });
@@ -148,7 +149,7 @@ describe('attested client without the server fresh-evidence endpoint', () => {
   }
 
   it('refuses a nonce of the wrong size before connecting', () => {
-    assert.throws(() => createAttestedVerifier({ nonce: new Uint8Array(8) }), RangeError);
+    assert.throws(() => createAttestedVerifier({ ...trusting, nonce: new Uint8Array(8) }), RangeError);
   });
 });
 
@@ -184,7 +185,7 @@ describe('TLS session resumption', () => {
   });
 
   it('keeps no session of a refused server', async () => {
-    const strict = createAttestedVerifier({ snpVerifier: new SnpVerifier() });
+    const strict = createAttestedVerifier({ ...trusting, snpVerifier: new SnpVerifier() });
     await assert.rejects(attestedConnect({ host: '127.0.0.1', port: noFresh.port }, strict), (e: unknown) => e instanceof AttestationRefusedError && e.code === 'UNTRUSTED_ROOT');
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(strict.sessions?.size, 0);

@@ -11,6 +11,7 @@ import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { PACKS_DIR } from '../inference/manifest.js';
 import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { tamperedVadPack } from '../testing/tamperedPack.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { processIo } from './io.js';
@@ -37,7 +38,7 @@ describe('the tensor endpoint behind the gateway (Silero VAD)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cloister-vad-'));
     copyFileSync(join(PACKS_DIR, 'vad.json'), join(dir, 'vad.json'));
     assert.equal(await serveCommand(['--simulated', '--port', '0', '--models', dir], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) }), 0);
-    client = new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
+    client = new OhttpClient({ relay: url, gateway: url, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke });
   });
   after(async () => {
     await close?.();

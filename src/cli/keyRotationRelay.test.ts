@@ -23,6 +23,8 @@ import { createRelayLogger } from '../relay/relayLog.js';
 import { createServer, type CloisterServer } from '../server/createServer.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import { availableSimulatedRoots } from './trustSimulated.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
+import type { RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-key-rotation-'));
 
@@ -57,6 +59,7 @@ let server: CloisterServer;
 let gateway = '';
 let relay: Relay;
 let roots: Uint8Array[];
+let policy: RaTlsPolicy;
 
 /** The exchanges a client made: method, path and the cache-control it sent. */
 interface Exchange {
@@ -69,6 +72,7 @@ interface Exchange {
 function recordingClient(exchanges: Exchange[]): OhttpClient {
   return new OhttpClient({
     relay: `${relay.url}/default`,
+    policy,
     snpVerifier: new SnpVerifier({ additionalRoots: roots }),
     fetch: async (url, init) => {
       const r = await unauthenticatedFetch(url, init);
@@ -105,6 +109,7 @@ before(async () => {
   gateway = await server.listen('127.0.0.1', 0);
   relay = await startRelay({ gateways: [{ name: 'default', origin: gateway }], port: 0, now: () => clock.now, logger: createRelayLogger({ destination: silent() }) });
   roots = (await availableSimulatedRoots()).snp;
+  policy = await simulatedMeasurementPolicy();
 });
 
 after(async () => {

@@ -1,11 +1,12 @@
 // The local stack as a new user meets it. `cloister local --no-privacy-pass` starts the server on the simulated
 // TEE with the bundled models and a relay, as two processes of its own; `cloister request receipt.png
-// --trust-simulated` prints the receipt's text. A corrupt image, an unknown target and an oversized body
-// each get one clear line, and the stack keeps serving; stopping it leaves no process behind. The tests
-// that read a receipt are skipped without Chromium (it renders the receipt). `cloister local` as npm start runs
-// it adds a Privacy Pass issuer, and the gateway then requires its tokens: a token obtained with the SDK's client
-// pieces gets a request through, none gets 401. What happens when a process of the stack fails, or the command is
-// killed, is in localProcesses.test.ts.
+// --trust-simulated` prints the receipt's text, having accepted the simulated TEE's launch measurement and
+// no other; without a measurement to accept, request refuses in one line. A corrupt image, an unknown target
+// and an oversized body each get one clear line, and the stack keeps serving; stopping it leaves no process
+// behind. The tests that read a receipt are skipped without Chromium (it renders the receipt). `cloister local`
+// as npm start runs it adds a Privacy Pass issuer, and the gateway then requires its tokens: the banner's
+// `cloister request --issuer` gets through, as does a token obtained with the SDK's client pieces; none gets 401.
+// What happens when a process of the stack fails, or the command is killed, is in localProcesses.test.ts.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ import { OhttpClient, type OhttpResponse } from '../../attestation/client/ohttpC
 import { toArrayBufferView, toBase64Url } from '../../attestation/bytes.js';
 import { buildAuthorization, createTokenRequest, encodeToken, encodeTokenRequest, finalizeToken, parseWwwAuthenticate } from '../../attestation/protocols/index.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { runCli } from './dispatch.js';
+import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
 const dir = mkdtempSync(join(tmpdir(), 'cloister-local-files-'));
@@ -75,7 +78,7 @@ describe('the local stack', () => {
 
   it('says how to try it, with both URLs and process IDs', () => {
     assert.match(banner, /Local stack ready \(SIMULATED TEE/);
-    assert.match(banner, /npx cloister request receipt\.png --trust-simulated/);
+    assert.match(banner, /\nTry it \(--trust-simulated: the simulated TEE's roots and launch measurement, no other\):\n {2}npx cloister request receipt\.png --trust-simulated( --relay \S+)?\n {2}npx cloister verify https:\/\/127\.0\.0\.1:\d+ --trust-simulated\n/);
     assert.match(banner, /^server \| +models +ocr pp-ocrv4-1, vad silero-v5-1$/m);
     assert.match(banner, new RegExp(`^  server  ${stack.server} +pid ${stack.serverPid} \\(memory hygiene`, 'm'));
     assert.match(banner, new RegExp(`^  relay   ${stack.relay} +pid ${stack.relayPid}$`, 'm'));
@@ -105,13 +108,44 @@ describe('the local stack', () => {
     assert.equal(r.code, 0, r.stderr);
     const text = r.stdout.replace(/ /g, '');
     for (const line of ['COFFEE3.20', 'BAGEL2.75', 'TOTAL5.95']) assert.ok(text.includes(line), `"${line}" in ${r.stdout}`);
-    assert.match(r.stderr, /attested sev-snp, SIMULATED; OHTTP key \d+; through /);
+    assert.match(r.stderr, /attested sev-snp, SIMULATED, the simulated TEE's measurement; OHTTP key \d+; through /);
   });
 
-  it('refuses the server without --trust-simulated, sending nothing', async () => {
+  it('refuses without a launch measurement to accept, in one line naming the flags, and the simulated root without --trust-simulated', async () => {
     const r = await cli('request', receipt, '--relay', relay);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^REFUSED \[UNTRUSTED_ROOT\]/);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      "error [USAGE]: no launch measurement to accept: give --measurement HEX or --measurements FILE (--trust-simulated alone accepts the simulated TEE's), or --any-measurement to accept any, for debugging (see cloister request --help)\n",
+    );
+    const untrusted = await cli('request', receipt, '--relay', relay, '--measurement', (await simulatedMeasurementsHex())['sev-snp']);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /^REFUSED \[UNTRUSTED_ROOT\]/);
+  });
+
+  it('sends with the right --measurement, refuses a wrong one, and says ANY MEASUREMENT with --any-measurement', async () => {
+    const hello = join(dir, 'hello.txt');
+    writeFileSync(hello, 'hello');
+    const echo = [hello, '--type', 'text/plain', '--path', '/v1/echo', '--trust-simulated', '--relay', relay];
+    const right = await cli('request', ...echo, '--measurement', (await simulatedMeasurementsHex())['sev-snp']);
+    assert.equal(right.code, 0, right.stderr);
+    // The echo answers application/octet-stream: raw bytes to a standard output that is not a terminal.
+    assert.equal(Buffer.concat(right.bytes).toString(), 'hello');
+    assert.match(right.stderr, /^\(attested sev-snp, SIMULATED, an allowed measurement; OHTTP key \d+; through /);
+    const wrong = await cli('request', ...echo, '--measurement', 'ab'.repeat(48));
+    assert.equal(wrong.code, 1);
+    assert.deepEqual(wrong.bytes, []);
+    assert.match(wrong.stderr, new RegExp(`^REFUSED \\[POLICY_MEASUREMENT\\]: the gateway's key configurations are not attested: measurement [0-9a-f]{96} is not in the allowed list\n$`));
+    const any = await cli('request', ...echo, '--any-measurement');
+    assert.equal(any.code, 0, any.stderr);
+    assert.equal(Buffer.concat(any.bytes).toString(), 'hello');
+    assert.match(any.stderr, /^\(attested sev-snp, SIMULATED, ANY MEASUREMENT accepted \(debugging\); OHTTP key \d+; through /);
+    const refused = await cli('request', hello, '--type', 'text/plain', '--path', '/v1/models/nope/nope', '--trust-simulated', '--relay', relay, '--any-measurement');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: the server answered 404: not found\n\(attested sev-snp, SIMULATED, ANY MEASUREMENT accepted \(debugging\); OHTTP key/);
+    const both = await cli('request', ...echo, '--any-measurement', '--measurement', 'ab'.repeat(48));
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^error \[USAGE\]: --any-measurement contradicts --measurement and --measurements/);
   });
 
   it('gives one clear line for a corrupt image, an unknown target and an oversized body, and keeps serving', NEEDS_CHROMIUM, async () => {
@@ -216,7 +250,7 @@ describe('the local stack with its Privacy Pass issuer (npm start)', () => {
     });
     assert.ok(stack.issuer);
     issuer = stack.issuer;
-    client = new OhttpClient({ relay: stack.relay, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }) });
+    client = new OhttpClient({ relay: stack.relay, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }) });
   });
 
   after(async () => {

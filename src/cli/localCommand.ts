@@ -29,7 +29,8 @@ Start the local stack on loopback, as three processes:
 Their output is passed on: log lines (JSON) on standard output as they are, the rest on standard
 error after "issuer | ", "server | " or "relay  | ". When all listen, a banner gives their URLs and
 process IDs, the account's bearer token (printed because the whole stack is a local demo; a real
-issuer's credentials are secrets), and how to try it:
+issuer's credentials are secrets), and how to try it (--trust-simulated accepts the simulated TEE's
+development roots and its launch measurement, no other):
   export ${ISSUER_AUTH_ENV}=TOKEN
   npx cloister request receipt.png --trust-simulated --issuer http://127.0.0.1:${DEFAULT_ISSUER_PORT} \\
     --issuer-auth-env ${ISSUER_AUTH_ENV}
@@ -215,10 +216,10 @@ function banner(stack: LocalStack): string {
     `  relay   ${stack.relay.padEnd(width)}  pid ${stack.relayPid}`,
   ];
   if (issuer === undefined) {
-    lines.push('Try it:', `  npx cloister request receipt.png --trust-simulated${relayFlag}`);
+    lines.push('Try it (--trust-simulated: the simulated TEE\'s roots and launch measurement, no other):', `  npx cloister request receipt.png --trust-simulated${relayFlag}`);
   } else {
     lines.push(
-      `Try it (a local demo, so the bearer token of account "${LOCAL_ACCOUNT}" is shown; a real issuer's is a secret):`,
+      `Try it (--trust-simulated: the simulated TEE's roots and launch measurement, no other; a local demo, so the bearer token of account "${LOCAL_ACCOUNT}" is shown, a real issuer's is a secret):`,
       `  export ${ISSUER_AUTH_ENV}=${issuer.bearer}`,
       `  npx cloister request receipt.png --trust-simulated --issuer ${issuer.url} --issuer-auth-env ${ISSUER_AUTH_ENV}${relayFlag}`,
     );

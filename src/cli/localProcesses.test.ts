@@ -104,7 +104,7 @@ describe('cloister local as processes', () => {
     const code = await runCli(['request', file, '--type', 'text/plain', '--path', '/v1/echo', '--trust-simulated', '--relay', stack.relay], { ...processIo, stdout: (t) => (out += t), stderr: (t) => (err += t), stdoutBytes });
     assert.equal(code, 0, err);
     assert.equal(out, 'hello through two processes');
-    assert.match(err, /^\(attested sev-snp, SIMULATED; OHTTP key \d+; through http:\/\/127\.0\.0\.1:\d+\/default\)\n$/);
+    assert.match(err, /^\(attested sev-snp, SIMULATED, the simulated TEE's measurement; OHTTP key \d+; through http:\/\/127\.0\.0\.1:\d+\/default\)\n$/);
     process.kill(local.pid, 'SIGINT');
     const r = await local.exited;
     assert.equal(r.code, 0, r.stderr);

@@ -80,8 +80,8 @@ describe('--measurements FILE', () => {
 
   it('gives verify and request the policy with the file merged in', async () => {
     const trust = await trustFromOptions({ measurement: [OTHER], measurements: file('t.json', measurements([M], [OTHER])) }, processIo, 'verify', '');
-    assert.deepEqual(trust.policy.snp?.measurements, [OTHER, M]);
-    assert.deepEqual(trust.policy.tdx?.mrtds, [OTHER]);
+    assert.deepEqual(trust.client.policy.snp?.measurements, [OTHER, M]);
+    assert.deepEqual(trust.client.policy.tdx?.mrtds, [OTHER]);
   });
 
   it('is in the help of verify, verify-evidence and request', async () => {

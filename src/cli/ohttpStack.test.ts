@@ -1,6 +1,7 @@
 // The Oblivious HTTP gateway of `cloister serve --simulated` on loopback, with the browser-safe client
 // (WebCrypto HPKE) talking to the node:crypto gateway: round trips, the RFC 9458 error responses, key
-// rotation with its overlap window and retirement, and key configurations bound by the certificate.
+// rotation with its overlap window and retirement, and key configurations bound by the certificate; the
+// client failing closed on the launch measurement, sending nothing.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/protocols/ratlsExtension.js';
 import { decodeResponse, encodeRequest } from '../../attestation/protocols/bhttp.js';
-import { OhttpClient, KeyConfigRejectedError, type OhttpClientOptions } from '../../attestation/client/ohttpClient.js';
+import { OhttpClient, KeyConfigRejectedError, ohttpFetch, type OhttpClientOptions } from '../../attestation/client/ohttpClient.js';
+import type { FetchLike } from '../../attestation/client/httpFetch.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { encapsulateRequest } from '../../attestation/protocols/ohttp/encapsulation.js';
 import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
@@ -19,6 +23,7 @@ import { serveCommand } from './serveCommand.js';
 import { OHTTP_KEY_PROBLEM_TYPE } from '../base/problems.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import type { OhttpKeyStore } from '../ohttp/keyStore.js';
+import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-gateway-'));
 
@@ -26,6 +31,9 @@ let url = '';
 let close: (() => Promise<void>) | undefined;
 let keys: OhttpKeyStore | undefined;
 let options: OhttpClientOptions;
+/** The options without a measurement to accept. */
+let unpinned: OhttpClientOptions;
+let measurement = '';
 const encoder = new TextEncoder();
 
 before(async () => {
@@ -33,7 +41,9 @@ before(async () => {
   assert.equal(code, 0);
   const roots = await availableSimulatedRoots();
   // No relay in these tests: the client fetches keys from the gateway and posts to it directly.
-  options = { relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), fetch: unauthenticatedFetch };
+  measurement = (await simulatedMeasurementsHex())['sev-snp'];
+  unpinned = { relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), fetch: unauthenticatedFetch };
+  options = { ...unpinned, policy: { snp: { measurements: [measurement] } } };
 });
 
 after(async () => {
@@ -181,5 +191,78 @@ describe('OHTTP gateway', () => {
   it('refuses key configurations whose certificate it cannot trust (no request is sent)', async () => {
     const client = new OhttpClient({ ...options, snpVerifier: new SnpVerifier() });
     await assert.rejects(client.fetch({ url: 'https://cloister/v1/echo', body: new Uint8Array([1]) }), (e: unknown) => e instanceof KeyConfigRejectedError && e.code === 'UNTRUSTED_ROOT');
+  });
+});
+
+describe('the OHTTP client fails closed on the launch measurement', () => {
+  /** The options without any measurement, and the requests their fetch made (method and path). */
+  const counted = (): { options: OhttpClientOptions; sent: string[] } => {
+    const sent: string[] = [];
+    const fetch: FetchLike = (u, init) => {
+      sent.push(`${init.method} ${new URL(u).pathname}`);
+      return unauthenticatedFetch(u, init);
+    };
+    return { options: { ...unpinned, fetch }, sent };
+  };
+  const body = new Uint8Array([1]);
+  const NO_SOURCE =
+    "no launch measurement to accept: give the policy's snp.measurements or tdx.mrtds, or measurements (a measurements file); anyMeasurement: true accepts any (debugging only)";
+
+  it('refuses without a measurement to accept, before fetching anything', async () => {
+    const { options: none, sent } = counted();
+    assert.throws(() => new OhttpClient(none), (e: unknown) => e instanceof CloisterError && e.name === 'PolicyError' && e.code === 'MEASUREMENT_SOURCE_MISSING' && e.message === NO_SOURCE);
+    await assert.rejects(ohttpFetch({ url: 'https://cloister/v1/echo', body }, none), (e: unknown) => e instanceof CloisterError && e.code === 'MEASUREMENT_SOURCE_MISSING');
+    assert.throws(() => new OhttpClient({ ...none, policy: { snp: { allowDebug: true }, tdx: {} } }), /MEASUREMENT_SOURCE_MISSING|no launch measurement/);
+    assert.deepEqual(sent, []);
+  });
+
+  it('accepts the right measurement, from the policy or a measurements file', async () => {
+    const { options: none } = counted();
+    const file = parseMeasurementsFile(JSON.stringify({
+      schema: 'cloister-measurements/v1',
+      image: { manifest: '00'.repeat(32), variant: 'test' },
+      'sev-snp': [{ measurement, vcpus: 1, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }],
+    }));
+    for (const given of [{ policy: { snp: { measurements: [measurement] } } }, { measurements: file }]) {
+      const r = await ohttpFetch({ url: 'https://cloister/v1/echo', body }, { ...none, ...given });
+      assert.equal(r.status, 200);
+      assert.equal(r.verdict.accepted, true);
+      assert.equal(r.verdict.anyMeasurement, undefined);
+      assert.ok(r.verdict.checks.some((c) => c.id === 'evidence.policy.measurement' && c.status === 'pass'));
+    }
+  });
+
+  it('refuses a wrong measurement, sending nothing (POLICY_MEASUREMENT)', async () => {
+    const { options: none, sent } = counted();
+    const client = new OhttpClient({ ...none, policy: { snp: { measurements: ['ab'.repeat(48)] } } });
+    await assert.rejects(client.fetch({ url: 'https://cloister/v1/echo', body }), (e: unknown) => e instanceof KeyConfigRejectedError && e.code === 'POLICY_MEASUREMENT');
+    assert.deepEqual(sent, ['GET /.well-known/cloister/attestation']);
+  });
+
+  it('refuses a platform the policy lists no measurement for (a TDX list, a SEV-SNP server), sending nothing', async () => {
+    const { options: none, sent } = counted();
+    const client = new OhttpClient({ ...none, policy: { tdx: { mrtds: [measurement] } } });
+    await assert.rejects(client.fetch({ url: 'https://cloister/v1/echo', body }), (e: unknown) => {
+      assert.ok(e instanceof KeyConfigRejectedError);
+      assert.equal(e.code, 'MEASUREMENT_SOURCE_MISSING');
+      assert.equal(e.field, 'snp.measurements');
+      assert.match(e.message, /the policy lists no acceptable SEV-SNP launch measurement \(snp\.measurements\) and no measurements file was given/);
+      assert.deepEqual(e.verdict.checks.at(-1), { id: 'client.measurement-source', status: 'fail', detail: e.verdict.error?.message });
+      return true;
+    });
+    assert.deepEqual(sent, ['GET /.well-known/cloister/attestation']);
+  });
+
+  it('accepts any measurement with anyMeasurement: true, and the verdict says so', async () => {
+    const { options: none } = counted();
+    const r = await ohttpFetch({ url: 'https://cloister/v1/echo', body }, { ...none, anyMeasurement: true });
+    assert.equal(r.status, 200);
+    assert.equal(r.verdict.accepted, true);
+    assert.equal(r.verdict.anyMeasurement, true);
+    assert.deepEqual(r.verdict.checks.at(-1), {
+      id: 'client.measurement-source',
+      status: 'skipped',
+      detail: 'ANY MEASUREMENT accepted (debugging): the policy lists no acceptable SEV-SNP launch measurement (snp.measurements)',
+    });
   });
 });

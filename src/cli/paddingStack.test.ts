@@ -16,6 +16,7 @@ import { encodeTensors, TENSORS_MEDIA_TYPE } from '../inference/tensorCodec.js';
 import { startRelay, type Relay } from '../relay/relay.js';
 import { createRelayLogger } from '../relay/relayLog.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { unauthenticatedFetch, type HttpFetchResponse } from '../testing/unauthenticatedFetch.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
@@ -57,7 +58,7 @@ before(async () => {
   const code = await serveCommand(['--simulated', '--port', '0', '--models', models], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), logDestination: gatewayLog.stream });
   assert.equal(code, 0);
   relay = await startRelay({ gateways: [{ name: 'default', origin: url }], port: 0, logger: createRelayLogger({ destination: relayLog.stream }) });
-  options = { relay: `${relay.url}/default`, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: recordingFetch, primitives: nodeHpke };
+  options = { relay: `${relay.url}/default`, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: recordingFetch, primitives: nodeHpke };
 });
 
 after(async () => {

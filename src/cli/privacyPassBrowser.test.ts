@@ -20,12 +20,14 @@ import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from '../privacypass/issuer/
 import { startRelay, type Relay } from '../relay/relay.js';
 import { createRelayLogger } from '../relay/relayLog.js';
 import { availableSimulatedRoots } from './trustSimulated.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
+import type { RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-browser-pp-'));
 
-const page = (relay: string): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
+const page = (relay: string, policy: RaTlsPolicy): string => `<!doctype html><meta charset="utf-8">${HPKE_IMPORT_MAP}<body>pending</body><script type="module">
 import { OhttpClient } from '/dist/attestation/client/ohttpClient.js';
 import { PrivacyPassClient } from '/dist/attestation/client/privacyPass/privacyPassClient.js';
 import { IssuerClient } from '/dist/attestation/client/privacyPass/issuerClient.js';
@@ -33,7 +35,7 @@ import { SnpVerifier } from '/dist/attestation/snp/verify.js';
 try {
   const root = new Uint8Array(await (await fetch('/root.der')).arrayBuffer());
   const privacyPass = new PrivacyPassClient({ issuer: location.origin, credential: 'browser-secret' });
-  const client = new OhttpClient({ relay: ${JSON.stringify(relay)}, snpVerifier: new SnpVerifier({ additionalRoots: [root] }), privacyPass });
+  const client = new OhttpClient({ relay: ${JSON.stringify(relay)}, policy: ${JSON.stringify(policy)}, snpVerifier: new SnpVerifier({ additionalRoots: [root] }), privacyPass });
   const send = async (text) => {
     const r = await client.fetch({ url: 'https://cloister/v1/echo', body: new TextEncoder().encode(text) });
     return [r.status, new TextDecoder().decode(r.content)];
@@ -89,7 +91,7 @@ describe('Privacy Pass client in a browser, through the relay', { skip: existsSy
     // The simulated TEE's development root, which the gateway created in the state directory.
     served.root = (await availableSimulatedRoots()).snp[0];
     assert.ok(served.root !== undefined);
-    served.html = page(`${relay.url}/default`);
+    served.html = page(`${relay.url}/default`, await simulatedMeasurementPolicy());
   });
 
   after(async () => {

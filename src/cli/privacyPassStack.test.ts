@@ -26,6 +26,8 @@ import { ISSUER_TOKEN_TYPES, type IssuerTokenType } from '../privacypass/issuer/
 import { startRelay, type Relay } from '../relay/relay.js';
 import { createRelayLogger } from '../relay/relayLog.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
+import type { RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
 import { cli } from '../testing/cliRun.js';
 import { newIssuerKey } from '../testing/privacyPassGateway.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
@@ -92,6 +94,7 @@ let rogue: Gateway;
 let storeDown: Gateway;
 let rogueKeyId = '';
 let snpVerifier: SnpVerifier;
+let policy: RaTlsPolicy;
 
 async function gateway(name: string, flags: string[]): Promise<Gateway> {
   let url = '';
@@ -136,6 +139,7 @@ before(async () => {
   relay = await startRelay({ gateways: gateways.map((g) => ({ name: g.name, origin: g.url })), port: 0, logger: createRelayLogger({ destination: quiet() }) });
   for (const g of gateways) g.relay = `${relay.url}/${g.name}`;
   snpVerifier = new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp });
+  policy = await simulatedMeasurementPolicy();
 });
 
 after(async () => {
@@ -146,7 +150,7 @@ after(async () => {
 });
 
 function client(g: Gateway, privacyPass?: PrivateTokenSource): OhttpClient {
-  return new OhttpClient({ relay: g.relay, snpVerifier, fetch: relayFetch, primitives: nodeHpke, ...(privacyPass === undefined ? {} : { privacyPass }) });
+  return new OhttpClient({ relay: g.relay, policy, snpVerifier, fetch: relayFetch, primitives: nodeHpke, ...(privacyPass === undefined ? {} : { privacyPass }) });
 }
 
 const echo = (c: OhttpClient, text = 'hello'): Promise<OhttpResponse> => c.fetch({ url: 'https://cloister/v1/echo', headers: [['content-type', 'text/plain']], body: encoder.encode(text) });

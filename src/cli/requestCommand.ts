@@ -1,13 +1,15 @@
 // `cloister request FILE`: the whole client path of private processing. Fetch the gateway's key
 // configurations and the certificate that binds them through the relay, verify the attestation against
-// the policy, send FILE encrypted end to end through the relay, and print the answer (the recognised text
-// for an image); a binary answer goes to --output FILE or to a piped standard output, never a terminal.
+// the policy and the launch measurements accepted (trustOptions.ts), send FILE encrypted end to end
+// through the relay, and print the answer (the recognised text for an image); a binary answer goes to
+// --output FILE or to a piped standard output, never a terminal.
 // With --issuer, a server that requires Privacy Pass gets a token obtained from that issuer, inside the
 // encapsulation (docs/privacy-pass.md "Client").
 import { mediaType, problemCode } from '../../attestation/protocols/httpText.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { KeyConfigRejectedError, OhttpClient } from '../../attestation/client/ohttpClient.js';
+import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
 import { IssuerError } from '../../attestation/client/privacyPass/issuerClient.js';
 import { PrivacyPassClient } from '../../attestation/client/privacyPass/privacyPassClient.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
@@ -16,16 +18,17 @@ import { OutputFile } from './outputFile.js';
 import { imageMediaType } from '../inference/ocr/image.js';
 import { relayFailureReason } from './relayFailure.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS } from './policyOptions.js';
-import { trustFromOptions } from './trustOptions.js';
+import { measurementOutcome, trustFromOptions, TRUST_HELP, TRUST_OPTIONS, type MeasurementSourceKind } from './trustOptions.js';
 
 export const DEFAULT_RELAY = 'http://127.0.0.1:8081/default';
 
 export const REQUEST_HELP = `Usage: cloister request FILE [options]
 
 Send FILE to a Cloister server for private processing, through an Oblivious HTTP relay: the request is
-encrypted to a key the server's attestation binds, checked before anything is sent; the relay sees who
-asks but not what, the server what is asked but not by whom. A PNG or JPEG goes to text recognition and
-the recognised text is printed; other paths print the answer's body (see --output).
+encrypted to a key the server's attestation binds, checked before anything is sent, and only for a launch
+measurement you accept (--measurement, --measurements; on the local stack --trust-simulated); the relay
+sees who asks but not what, the server what is asked but not by whom. A PNG or JPEG goes to text
+recognition and the recognised text is printed; other paths print the answer's body (see --output).
 
 Options:
   --relay URL           the relay's resource for the gateway (default ${DEFAULT_RELAY},
@@ -37,7 +40,7 @@ Options:
                         when that is not a terminal
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
 ${MEASUREMENT_HELP}
-  --trust-simulated     also trust the simulated TEE's development roots (the local stack); never in production
+${TRUST_HELP}
   --issuer URL          a Privacy Pass issuer (its origin, or its directory's URL) for a server that requires
                         tokens: the request is sent again with a token obtained there, inside the encryption,
                         one token per request; the server's key must be one the issuer's directory lists
@@ -48,8 +51,8 @@ ${MEASUREMENT_HELP}
                         it (ps, /proc): prefer --issuer-auth-env
   -h, --help            show this help
 
-Exit status: 0 answered with 2xx, 1 refused (attestation, the issuer, its key, or a non-2xx answer), 2 usage,
-input or network error.
+Exit status: 0 answered with 2xx, 1 refused (attestation, the issuer, its key, or a non-2xx answer), 2 usage
+(also no measurement to accept), input or network error.
 `;
 
 const OPTIONS = {
@@ -59,7 +62,7 @@ const OPTIONS = {
   output: { type: 'string' },
   policy: { type: 'string' },
   ...MEASUREMENT_OPTIONS,
-  'trust-simulated': { type: 'boolean' },
+  ...TRUST_OPTIONS,
   issuer: { type: 'string' },
   'issuer-auth': { type: 'string' },
   'issuer-auth-env': { type: 'string' },
@@ -67,6 +70,13 @@ const OPTIONS = {
 } as const;
 
 const usage = (message: string): UsageError => usageError(message, 'request');
+
+/** How the line after the answer names the launch measurement the server was held to. */
+const MEASUREMENT_PHRASES: Readonly<Record<MeasurementSourceKind, string>> = {
+  given: 'an allowed measurement',
+  simulated: "the simulated TEE's measurement",
+  any: ANY_MEASUREMENT_NOTE,
+};
 
 const isText = (type: string): boolean => type.startsWith('text/') || type === 'application/json' || type.endsWith('+json');
 
@@ -111,13 +121,13 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
     const trust = await trustFromOptions(values, io, 'request', 'start the local stack first: npm start');
     const client = new OhttpClient({
       relay,
-      ...trust,
+      ...trust.client,
       primitives: nodeHpke,
       ...(privacyPass === undefined ? {} : { privacyPass }),
     });
     const output = values.output === undefined ? undefined : await OutputFile.create(values.output);
     try {
-      return await sendAndShow(client, { path, type, body, relay, privacyPass: privacyPass !== undefined }, output, io);
+      return await sendAndShow(client, { path, type, body, relay, privacyPass: privacyPass !== undefined, measurementSource: trust.measurementSource }, output, io);
     } finally {
       await output?.discard();
     }
@@ -129,7 +139,12 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
 }
 
 /** Sends the request through the relay; prints, pipes or files the answer, then wipes it. */
-async function sendAndShow(client: OhttpClient, request: { path: string; type: string; body: Uint8Array; relay: string; privacyPass: boolean }, output: OutputFile | undefined, io: CliIo): Promise<number> {
+async function sendAndShow(
+  client: OhttpClient,
+  request: { path: string; type: string; body: Uint8Array; relay: string; privacyPass: boolean; measurementSource: MeasurementSourceKind },
+  output: OutputFile | undefined,
+  io: CliIo,
+): Promise<number> {
   const { path, type, body, relay } = request;
   let response;
   try {
@@ -155,11 +170,13 @@ async function sendAndShow(client: OhttpClient, request: { path: string; type: s
   } finally {
     body.fill(0);
   }
-  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}; OHTTP key ${response.keyId}; through ${relay}`;
+  const measurement = MEASUREMENT_PHRASES[measurementOutcome(response.verdict, request.measurementSource)];
+  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}, ${measurement}; OHTTP key ${response.keyId}; through ${relay}`;
   const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
   try {
     if (response.status < 200 || response.status >= 300) {
       io.stderr(printable(refusalLine(response.status, answerType, response.content, request.privacyPass)) + '\n');
+      if (response.verdict.anyMeasurement === true) io.stderr(`(${attested})\n`);
       return EXIT.rejected;
     }
     if (output !== undefined) {

@@ -1,13 +1,17 @@
 // What `cloister verify` and `cloister request` share: the caller's policy from --policy, --measurement and
 // --measurements, and verifiers on the node:crypto backend, trusting the simulated TEE's development
-// roots with --trust-simulated.
+// roots with --trust-simulated. They fail closed on the launch measurement (docs/policy.md "Clients fail
+// closed on the measurement"): without a measurement to accept they refuse, except that --trust-simulated
+// alone accepts the simulated TEE's, and --any-measurement accepts any, for debugging.
 import type { UsageError } from '../base/runtimeErrors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName, type PolicyOf } from '../../attestation/evidence/platforms.js';
-import type { PlatformVerifiers, RaTlsPolicy } from '../../attestation/ratls/verifyCertificate.js';
+import type { PlatformVerifiers, RaTlsPolicy, RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../../attestation/snp/verify.js';
 import type { TdxVerifier } from '../../attestation/tdx/verify.js';
+import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
+import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 import { simulatedRootsByPlatform } from './trustSimulated.js';
 import { readInput, usageError, type CliIo } from './io.js';
 import { policyWithMeasurements } from '../../attestation/measure/measurementsFile.js';
@@ -17,14 +21,38 @@ export interface TrustValues {
   readonly policy?: string | undefined;
   readonly measurement?: string[] | undefined;
   readonly measurements?: string | undefined;
+  readonly 'any-measurement'?: boolean | undefined;
   readonly 'trust-simulated'?: boolean | undefined;
 }
 
+/** The options' parseArgs configuration beside MEASUREMENT_OPTIONS. */
+export const TRUST_OPTIONS = {
+  'any-measurement': { type: 'boolean' },
+  'trust-simulated': { type: 'boolean' },
+} as const;
+
+/** Their help lines, aligned to column 28 as the commands' other options. */
+export const TRUST_HELP = `  --any-measurement         accept any launch measurement, for debugging: every output then says
+                            "${ANY_MEASUREMENT_NOTE}"; without it, and without --measurement or
+                            --measurements, the command refuses (exit 2)
+  --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
+                            $CLOISTER_STATE_DIR or ~/.local/state/cloister), and, without --measurement or
+                            --measurements, accept the simulated TEE's launch measurement; never in production`;
+
+/**
+ * Where the accepted launch measurements come from: the options (--measurement, --measurements, a --policy
+ * file's list), the simulated TEE's (--trust-simulated without those), or none (--any-measurement).
+ */
+export type MeasurementSourceKind = 'given' | 'simulated' | 'any';
+
 export interface Trust {
-  readonly policy: RaTlsPolicy;
-  readonly snpVerifier: SnpVerifier;
-  readonly tdxVerifier: TdxVerifier;
+  /** OhttpClient's and the attested agent's options. */
+  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true };
+  readonly measurementSource: MeasurementSourceKind;
 }
+
+const NO_MEASUREMENT =
+  "no launch measurement to accept: give --measurement HEX or --measurements FILE (--trust-simulated alone accepts the simulated TEE's), or --any-measurement to accept any, for debugging";
 
 // `verify --policy` and `request --policy` take a SEV-SNP policy file (their help says so); the other
 // platforms' policies come from the options alone.
@@ -40,9 +68,21 @@ function platformTrust<N extends PlatformName>(platform: PlatformEntry<N>, file:
 
 export async function trustFromOptions(values: TrustValues, io: CliIo, command: string, noRootHint: string): Promise<Trust> {
   const usage = (message: string): UsageError => usageError(message, command);
+  const anyMeasurement = values['any-measurement'] === true;
+  if (anyMeasurement && (values.measurement !== undefined || values.measurements !== undefined)) throw usage('--any-measurement contradicts --measurement and --measurements: give one or the other');
   const options = readPolicyOptions({ measurement: values.measurement }, usage);
   const file = values.policy === undefined ? undefined : POLICY_FILE_PLATFORM.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
   const measurements = await readMeasurementsOption(values, io);
+  let measurementSource: MeasurementSourceKind = 'given';
+  let simulated: { readonly [N in PlatformName]: string } | undefined;
+  if (options.measurements === undefined && measurements === undefined && file?.measurements === undefined) {
+    if (anyMeasurement) measurementSource = 'any';
+    else if (values['trust-simulated'] !== true) throw usage(NO_MEASUREMENT);
+    else {
+      measurementSource = 'simulated';
+      simulated = await simulatedMeasurementsHex();
+    }
+  }
   const none = { 'sev-snp': [], tdx: [] };
   let roots: { readonly [N in PlatformName]: Uint8Array[] } = none;
   if (values['trust-simulated'] === true) {
@@ -50,9 +90,19 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
     if (PLATFORM_LIST.every((p) => dev.roots[p.name].length === 0)) throw usage(`--trust-simulated: no development root in ${dev.dir} (${noRootHint})`);
     roots = dev.roots;
   }
-  const trust = PLATFORM_LIST.map((p) => platformTrust(p, p.name === POLICY_FILE_PLATFORM.name ? file : undefined, options, roots[p.name]));
+  const trust = PLATFORM_LIST.map((p) =>
+    platformTrust(p, p.name === POLICY_FILE_PLATFORM.name ? file : undefined, simulated === undefined ? options : { ...options, measurements: [simulated[p.name]] }, roots[p.name]),
+  );
   // Object.fromEntries loses the keys' types; each pair was built from its platform's own entry.
   const verifiers = Object.fromEntries(trust.map((t) => t.verifier)) as Required<PlatformVerifiers>;
   const policy: RaTlsPolicy = Object.fromEntries(trust.map((t) => t.policy));
-  return { policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements), ...verifiers };
+  return {
+    client: { policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements), ...verifiers, ...(anyMeasurement ? { anyMeasurement: true } : {}) },
+    measurementSource,
+  };
+}
+
+/** How an accepted verdict's launch measurement was judged: in an allowed list, the simulated TEE's, or not at all. */
+export function measurementOutcome(verdict: RaTlsVerdict, source: MeasurementSourceKind): MeasurementSourceKind {
+  return verdict.anyMeasurement === true ? 'any' : source;
 }

@@ -1,5 +1,6 @@
 // `cloister verify https://HOST:PORT` against loopback HTTPS servers with the simulated TEE (its
-// development root in a temporary state directory), and against an ordinary self-signed server.
+// development root in a temporary state directory), and against an ordinary self-signed server; failing
+// closed on the launch measurement.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, startPlainServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
+import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
+import { fromHex } from '../../attestation/bytes.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
 import { cli } from '../testing/cliRun.js';
@@ -20,13 +23,18 @@ const oneLine = (s: string): void => {
 };
 
 let attested: LoopbackServer;
+/** The simulated TEE with another launch measurement than its default. */
+let relaunched: LoopbackServer;
 let plain: LoopbackServer;
 let served: { url: string; close: () => Promise<void> };
-const MEASUREMENT = Buffer.from(await globalThis.crypto.subtle.digest('SHA-384', new TextEncoder().encode('cloister simulated launch'))).toString('hex');
+const MEASUREMENT = (await simulatedMeasurementsHex())['sev-snp'];
+const OTHER = 'ab'.repeat(48);
 
 before(async () => {
   const chain = await loadOrCreateDevChain(state, { product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
-  attested = await startAttestedServer(chain, { keyConfigs: [new Uint8Array([1, 0, 32, ...new Array<number>(32).fill(7), 0, 4, 0, 1, 0, 1])] });
+  const keyConfigs = [new Uint8Array([1, 0, 32, ...new Array<number>(32).fill(7), 0, 4, 0, 1, 0, 1])];
+  attested = await startAttestedServer(chain, { keyConfigs });
+  relaunched = await startAttestedServer(chain, { keyConfigs, snp: { measurement: fromHex(OTHER) } });
   plain = await startPlainServer();
   let url = '';
   let close: (() => Promise<void>) | undefined;
@@ -36,6 +44,7 @@ before(async () => {
 
 after(async () => {
   await attested.close();
+  await relaunched.close();
   await plain.close();
   await served.close();
 });
@@ -45,12 +54,52 @@ describe('cloister verify', () => {
     const r = await cli('verify', attested.url, '--trust-simulated', '--measurement', MEASUREMENT);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^ACCEPTED: https:\/\/127\.0\.0\.1:\d+ presents an RA-TLS certificate with a SEV-SNP report v3 from Milan, signed by the VCEK, chain to .* \(evidence marked SIMULATED\)/);
-    assert.match(r.stdout, new RegExp(`measurement +${MEASUREMENT}`));
+    assert.match(r.stdout, new RegExp(`\\n {2}measurement {2}${MEASUREMENT}, allowed\\n`));
     assert.match(r.stdout, /platform +sev-snp/);
     assert.match(r.stdout, /tcb +reported 0x[0-9a-f]{16} \(.*bootloader 4.*snp 24.*\)/);
     assert.match(r.stdout, /certificate +SPKI SHA-256 [0-9a-f]{64}, valid until /);
     assert.match(r.stdout, /key configs +1 OHTTP key configuration/);
     assert.equal(attested.requests.length, 0, 'verify sends no request');
+  });
+
+  it('refuses without a launch measurement to accept, in one line naming the flags, before connecting (exit 2)', async () => {
+    const gone = await startPlainServer();
+    await gone.close();
+    for (const url of [attested.url, `https://127.0.0.1:${gone.port}`]) {
+      const r = await cli('verify', url);
+      assert.equal(r.code, 2);
+      assert.equal(r.stdout, '');
+      assert.equal(
+        r.stderr,
+        "error [USAGE]: no launch measurement to accept: give --measurement HEX or --measurements FILE (--trust-simulated alone accepts the simulated TEE's), or --any-measurement to accept any, for debugging (see cloister verify --help)\n",
+      );
+    }
+    const policy = join(state, 'no-measurements.json');
+    writeFileSync(policy, JSON.stringify({ allowDebug: false }));
+    assert.match((await cli('verify', attested.url, '--policy', policy)).stderr, /^error \[USAGE\]: no launch measurement to accept/);
+  });
+
+  it("with --trust-simulated alone, accepts exactly the simulated TEE's launch measurement and says so", async () => {
+    const r = await cli('verify', attested.url, '--trust-simulated');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`\\n {2}measurement {2}${MEASUREMENT}, the simulated TEE's \\(--trust-simulated\\)\\n`));
+    const other = await cli('verify', relaunched.url, '--trust-simulated');
+    assert.equal(other.code, 1);
+    oneLine(other.stdout);
+    assert.match(other.stdout, new RegExp(`^REJECTED \\[POLICY_MEASUREMENT\\] evidence\\.policy\\.measurement: measurement ${OTHER} is not in the allowed list`));
+    assert.equal((await cli('verify', relaunched.url, '--trust-simulated', '--measurement', OTHER)).code, 0);
+  });
+
+  it('accepts any launch measurement with --any-measurement, and says so in the summary and the JSON', async () => {
+    const r = await cli('verify', relaunched.url, '--trust-simulated', '--any-measurement');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`\\n {2}measurement {2}${OTHER}, ANY MEASUREMENT accepted \\(debugging\\): not checked\\n`));
+    const j = await cli('verify', relaunched.url, '--trust-simulated', '--any-measurement', '--json');
+    assert.equal(j.code, 0, j.stderr);
+    const v = JSON.parse(j.stdout) as { accepted: boolean; anyMeasurement?: boolean; checks: { id: string; status: string; detail?: string }[] };
+    assert.equal(v.accepted, true);
+    assert.equal(v.anyMeasurement, true);
+    assert.ok(v.checks.some((c) => c.id === 'client.measurement-source' && c.status === 'skipped' && c.detail?.startsWith('ANY MEASUREMENT accepted (debugging)') === true));
   });
 
   it('prints the verdict as JSON with --json', async () => {
@@ -64,7 +113,7 @@ describe('cloister verify', () => {
   });
 
   it('rejects the simulated root without --trust-simulated (UNTRUSTED_ROOT, exit 1)', async () => {
-    const r = await cli('verify', attested.url);
+    const r = await cli('verify', attested.url, '--measurement', MEASUREMENT);
     assert.equal(r.code, 1);
     oneLine(r.stdout);
     assert.match(r.stdout, /^REJECTED \[UNTRUSTED_ROOT\] evidence\./);
@@ -79,7 +128,7 @@ describe('cloister verify', () => {
   });
 
   it('rejects a measurement not in the policy, from --measurement or --policy (POLICY_MEASUREMENT, exit 1)', async () => {
-    const r = await cli('verify', attested.url, '--trust-simulated', '--measurement', 'ab'.repeat(48));
+    const r = await cli('verify', attested.url, '--trust-simulated', '--measurement', OTHER);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^REJECTED \[POLICY_MEASUREMENT\]/);
     const policy = join(state, 'policy.json');
@@ -119,7 +168,7 @@ describe('cloister verify', () => {
   it('reports a refused connection in one line (exit 2)', async () => {
     const gone = await startPlainServer();
     await gone.close();
-    const r = await cli('verify', `https://127.0.0.1:${gone.port}`);
+    const r = await cli('verify', `https://127.0.0.1:${gone.port}`, '--measurement', MEASUREMENT);
     assert.equal(r.code, 2);
     oneLine(r.stderr);
     assert.match(r.stderr, /^error: cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
@@ -135,6 +184,7 @@ describe('cloister verify', () => {
     [['https://127.0.0.1:1', '--at', 'yesterday'], /--at "yesterday"/],
     [['https://127.0.0.1:1', '--nonce', '1234'], /--nonce must be 16\.\.64 bytes of hex/],
     [['https://127.0.0.1:1', '--bogus'], /Unknown option/],
+    [['https://127.0.0.1:1', '--any-measurement', '--measurement', MEASUREMENT], /--any-measurement contradicts --measurement and --measurements/],
   ] as const) {
     it(`is a usage error (exit 2): ${argv.join(' ') || '(no arguments)'}`, async () => {
       const r = await cli('verify', ...argv);
@@ -148,6 +198,7 @@ describe('cloister verify', () => {
     const h = await cli('verify', '--help');
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^Usage: cloister verify https:\/\/HOST/);
+    assert.match(h.stdout, /\n {2}--any-measurement {9}accept any launch measurement, for debugging/);
     const j = await cli('verify', 'http://x', '--json');
     assert.equal(j.code, 2);
     assert.equal((JSON.parse(j.stdout) as { error: { code: string } }).error.code, 'USAGE');

@@ -4,15 +4,17 @@ import { AttestationRefusedError, attestedConnect, createAttestedVerifier } from
 import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS } from './policyOptions.js';
-import { trustFromOptions } from './trustOptions.js';
+import { measurementOutcome, trustFromOptions, TRUST_HELP, TRUST_OPTIONS, type MeasurementSourceKind } from './trustOptions.js';
 
 export const VERIFY_HELP = `Usage: cloister verify https://HOST[:PORT] [options]
 
 Connect to a Cloister server and verify its RA-TLS certificate during the TLS handshake: the attestation
-evidence it carries (SEV-SNP or TDX, chained to the AMD / Intel roots), the caller's policy, and that the
+evidence it carries (SEV-SNP or TDX, chained to the AMD / Intel roots), the caller's policy with the launch
+measurements it accepts (--measurement, --measurements; without them the command refuses), and that the
 evidence binds the certificate's key and the OHTTP key configurations it carries. No CA, no host name
 check: the evidence is the server's identity. Nothing is sent over the connection, except with --fresh
 or --nonce: then the evidence must also be fresh, acquired now by the server's TEE for a nonce of
@@ -21,16 +23,15 @@ the client's (POST /v1/attestation/fresh over the verified connection) and bound
 Options:
   --policy FILE.json        SEV-SNP policy file (docs/policy.md), as for verify-evidence
 ${MEASUREMENT_HELP}
+${TRUST_HELP}
   --fresh                   also require fresh evidence for a random 32-byte nonce
   --nonce HEX               the nonce for that (16..64 bytes of hex); implies --fresh
   --at ISO-8601             evaluate the certificate and evidence validity at this time (default: now)
-  --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
-                            $CLOISTER_STATE_DIR or ~/.local/state/cloister); never use in production
   --json                    print the verdict, every check and every claim as JSON
   -h, --help                show this help
 
 Exit status: 0 accepted, 1 rejected (including a server without attestation: NO_ATTESTATION),
-2 usage error or connection error.
+2 usage error (also no measurement to accept) or connection error.
 `;
 
 const OPTIONS = {
@@ -39,7 +40,7 @@ const OPTIONS = {
   at: { type: 'string' },
   fresh: { type: 'boolean' },
   nonce: { type: 'string' },
-  'trust-simulated': { type: 'boolean' },
+  ...TRUST_OPTIONS,
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -88,27 +89,34 @@ function tcbLine(tcb: Record<string, unknown> | undefined): string {
 
 type Evidence = NonNullable<Claims['evidence']>;
 
+/** What follows the measurement line's value: how the measurement was judged. */
+const MEASUREMENT_NOTES: Readonly<Record<MeasurementSourceKind, string>> = {
+  given: 'allowed',
+  simulated: "the simulated TEE's (--trust-simulated)",
+  any: `${ANY_MEASUREMENT_NOTE}: not checked`,
+};
+
 /** The evidence lines of an accepted verdict, per platform; "unknown" never reaches a summary (no evidence, no acceptance). */
-const EVIDENCE_LINES: { readonly [N in PlatformName | 'unknown']: (origin: string, e: Evidence, simulated: string) => string[] } = {
-  tdx: (origin, e, simulated) => [
+const EVIDENCE_LINES: { readonly [N in PlatformName | 'unknown']: (origin: string, e: Evidence, simulated: string, measured: string) => string[] } = {
+  tdx: (origin, e, simulated, measured) => [
     `ACCEPTED: ${origin} presents an RA-TLS certificate with a TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'} body), chain to ${e.chain?.root ?? '?'}${simulated}`,
     `  platform     tdx`,
-    `  measurement  ${e.mrTd ?? '?'} (MRTD)`,
+    `  measurement  ${e.mrTd ?? '?'} (MRTD), ${measured}`,
     '  tcb          unknown: TCB info / QE identity verification is not implemented',
   ],
-  'sev-snp': (origin, e, simulated) => [
+  'sev-snp': (origin, e, simulated, measured) => [
     `ACCEPTED: ${origin} presents an RA-TLS certificate with a SEV-SNP report v${e.version ?? '?'} from ${e.product ?? '?'}, signed by the ${(e.signingKey ?? '?').toUpperCase()}, chain to ${e.chain?.root ?? '?'}${simulated}`,
     `  platform     sev-snp`,
-    `  measurement  ${e.measurement ?? '?'}`,
+    `  measurement  ${e.measurement ?? '?'}, ${measured}`,
     `  tcb          reported ${tcbLine(e.reportedTcb)}`,
   ],
   unknown: (origin) => [`ACCEPTED: ${origin}`],
 };
 
-function summary(origin: string, v: RaTlsVerdict): string {
+function summary(origin: string, v: RaTlsVerdict, source: MeasurementSourceKind): string {
   const c = (v.claims ?? {}) as Claims;
   const passed = v.checks.filter((k) => k.status === 'pass').length;
-  const lines = EVIDENCE_LINES[v.platform](origin, c.evidence ?? {}, v.simulated ? ' (evidence marked SIMULATED)' : '');
+  const lines = EVIDENCE_LINES[v.platform](origin, c.evidence ?? {}, v.simulated ? ' (evidence marked SIMULATED)' : '', MEASUREMENT_NOTES[measurementOutcome(v, source)]);
   return [
     ...lines,
     `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,
@@ -140,10 +148,10 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
     if (positionals.length !== 1) throw usage(positionals.length === 0 ? 'missing the server URL https://HOST:PORT' : `expected one server URL, got ${positionals.length}`);
     const { host, port, origin } = target(positionals[0] as string);
     const at = parseAt(values.at, 'verify');
-    const trust = await trustFromOptions(values, io, 'verify', 'the simulated TEE creates one at first use');
     const nonce = values.nonce === undefined ? undefined : hexNonce(values.nonce);
+    const trust = await trustFromOptions(values, io, 'verify', 'the simulated TEE creates one at first use');
     const verify = createAttestedVerifier({
-      ...trust,
+      ...trust.client,
       ...(nonce === undefined ? {} : { nonce }),
       ...(values.fresh === true ? { freshEvidence: true } : {}),
       ...(at === undefined ? {} : { at }),
@@ -161,7 +169,7 @@ export async function verifyCommand(argv: string[], io: CliIo): Promise<number> 
       }
     }
     if (json) io.stdout(`${JSON.stringify({ url: origin, ...verdict }, null, 2)}\n`);
-    else io.stdout(verdict.accepted ? summary(origin, verdict) : rejection(origin, verdict));
+    else io.stdout(verdict.accepted ? summary(origin, verdict, trust.measurementSource) : rejection(origin, verdict));
     return verdict.accepted ? EXIT.ok : EXIT.rejected;
   } catch (e) {
     if (e instanceof ConnectionFailure) {

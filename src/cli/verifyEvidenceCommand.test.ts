@@ -52,6 +52,13 @@ describe('cloister verify-evidence', () => {
       '--measurement', 'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01');
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /^ACCEPTED: SEV-SNP report v2 from Milan, signed by the VCEK, chain to ARK-Milan/);
+    assert.match(r.stdout, /\n {2}measurement {2}b07af962[0-9a-f]{88}\n/);
+  });
+
+  it('accepts it without a measurement and says the measurement was not checked', async () => {
+    const r = await cli('verify-evidence', S1, '--certs', S1_VCEK, '--certs', S1_CHAIN, '--allow-debug', '--at', '2025-06-01');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /\n {2}measurement {2}b07af962[0-9a-f]{88} \(NOT CHECKED: no --measurement or --measurements\)\n/);
   });
 
   it('rejects a measurement that is not allowed', async () => {
@@ -226,7 +233,10 @@ describe('cloister verify-evidence', () => {
 
     it('maps --measurement to MRTD and checks --report-data; reads a TDX --policy file', async () => {
       const mrtd = '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7';
-      assert.equal((await cli('verify-evidence', T8, ...withCollateral, '--measurement', mrtd)).code, 0);
+      const right = await cli('verify-evidence', T8, ...withCollateral, '--measurement', mrtd);
+      assert.equal(right.code, 0);
+      assert.match(right.stdout, new RegExp(`\\n {2}mrtd {9}${mrtd}\\n`));
+      assert.match((await cli('verify-evidence', T8, ...withCollateral)).stdout, new RegExp(`\\n {2}mrtd {9}${mrtd} \\(NOT CHECKED: no --measurement or --measurements\\)\\n`));
       const wrong = await cli('verify-evidence', T8, ...withCollateral, '--measurement', '00'.repeat(48));
       assert.equal(wrong.code, 1);
       oneLine(wrong.stdout);

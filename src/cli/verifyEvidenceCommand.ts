@@ -104,13 +104,18 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** After the measurement's value when the policy listed none: this command verifies a file, and says so rather than refusing. */
+function unchecked(v: SnpVerdict | TdxVerdict, check: string): string {
+  return v.checks.some((c) => c.id === check && c.status === 'skipped') ? ' (NOT CHECKED: no --measurement or --measurements)' : '';
+}
+
 function summary(v: SnpVerdict): string {
   const passed = v.checks.filter((c) => c.status === 'pass').length;
   const skipped = v.checks.filter((c) => c.status === 'skipped').map((c) => c.id.replace(/^policy\./, ''));
   const c = v.claims as { product: string; signingKey: string; version: number; measurement: string; reportData: string; chain?: { root: string } };
   return [
     `ACCEPTED: SEV-SNP report v${c.version} from ${c.product}, signed by the ${c.signingKey.toUpperCase()}, chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
-    `  measurement  ${c.measurement}`,
+    `  measurement  ${c.measurement}${unchecked(v, 'policy.measurement')}`,
     `  report_data  ${c.reportData}`,
     `  checks       ${passed} passed${skipped.length > 0 ? `; not requested: ${skipped.join(', ')}` : ''}`,
     '',
@@ -127,7 +132,7 @@ function tdxSummary(v: TdxVerdict): string {
   const c = v.claims as { version: number; bodyType: string; mrTd: string; reportData: string; chain?: { root: string }; tcb: { status: string; summary: string; tcbEvaluationDataNumber: number } | null };
   return [
     `ACCEPTED: TDX quote v${c.version} (${c.bodyType} body), chain to ${c.chain?.root ?? '?'}${v.simulated ? ' (evidence marked SIMULATED)' : ''}`,
-    `  mrtd         ${c.mrTd}`,
+    `  mrtd         ${c.mrTd}${unchecked(v, 'policy.mrtd')}`,
     `  report_data  ${c.reportData}`,
     `  tcb status   ${c.tcb === null ? 'not evaluated (--chain-only)' : `${c.tcb.status}: ${c.tcb.summary} (TCB evaluation data ${c.tcb.tcbEvaluationDataNumber})`}`,
     `  checks       ${passed} passed${notRequested.length > 0 ? `; not requested: ${notRequested.join(', ')}` : ''}${notEvaluated.length > 0 ? `; not evaluated: ${notEvaluated.join(', ')}` : ''}`,

@@ -11,4 +11,5 @@ export { availableSimulatedRoots } from './sim/devRoots.js';
 export { SimulatedSnp, SimulatedSnpProvider } from './sim/snpSimulator.js';
 export { SimulatedTdx } from './sim/tdxSimulator.js';
 export { SimulatedCollateralSource } from './sim/simulatedCollateral.js';
+export { simulatedMeasurementPolicy, simulatedMeasurementsHex } from './sim/simulatedMeasurements.js';
 export { startAttestedServer } from './sim/ratlsServer.js';

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { OhttpClient } from '../../attestation/client/ohttpClient.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 
 const IDENTIFYING = { cookie: 'session=client-secret-cookie', 'user-agent': 'loopback-client/1 (identifying)', 'x-client-id': 'client-4242', 'accept-language': 'tlh' };
 
@@ -28,7 +29,7 @@ function fetchFrom127002(url: string, init: { method: string; headers: Record<st
 const relay = process.argv[2];
 if (relay === undefined) throw new Error('usage: loopbackClient.js RELAY_RESOURCE_URL');
 const roots = await availableSimulatedRoots();
-const client = new OhttpClient({ relay, snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), fetch: fetchFrom127002 });
+const client = new OhttpClient({ relay, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: roots.snp }), fetch: fetchFrom127002 });
 const canary = randomBytes(16).toString('hex');
 const response = await client.fetch({ url: 'https://cloister/v1/echo', headers: [['x-inner-secret', `inner-${canary}`]], body: new TextEncoder().encode(canary) });
 process.stdout.write(`${JSON.stringify({ canary, status: response.status, echoed: new TextDecoder().decode(response.content), keyId: response.keyId, accepted: response.verdict.accepted })}\n`);

@@ -13,6 +13,7 @@ import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hyg
 import { ChildCommand, type ChildExit } from '../cli/childCommand.js';
 import { PACKS_DIR } from '../inference/manifest.js';
 import { availableSimulatedRoots } from '../tee/sim/devRoots.js';
+import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { unauthenticatedFetch } from './unauthenticatedFetch.js';
 
 export interface ServerProcessOptions {
@@ -68,7 +69,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     url,
     stdout: () => stdout,
     stderr: () => stderr,
-    client: async () => new OhttpClient({ relay: url, gateway: url, snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke, timeoutMs: CLIENT_TIMEOUT_MS }),
+    client: async () => new OhttpClient({ relay: url, gateway: url, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke, timeoutMs: CLIENT_TIMEOUT_MS }),
     stop: () => child.stop(),
   };
 }

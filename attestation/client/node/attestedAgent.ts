@@ -1,5 +1,6 @@
 // The client side of RA-TLS for Node (docs/ra-tls.md "Client"): a TLS connection whose server certificate
-// is verified as an RA-TLS certificate during the handshake, before the HTTP request writes a byte.
+// is verified as an RA-TLS certificate during the handshake, before the HTTP request writes a byte, and
+// accepted only with a launch measurement the caller named (../measurementSource.ts).
 // The certificate is not checked against any CA or host name (rejectUnauthorized: false): the attested
 // evidence is the server's identity, and TLS itself proves the server holds the certificate's key.
 // Verified certificates are cached by their DER SHA-256 for their lifetime, so later connections to the
@@ -17,6 +18,8 @@ import { CloisterError, ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { NONCE_MAX, NONCE_MIN } from '../../evidence/reportData.js';
 import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
+import type { MeasurementsFile } from '../../measure/measurementsFile.js';
+import { clientPolicy, withMeasurementSource } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
 import { SessionStore } from './sessionStore.js';
@@ -24,7 +27,16 @@ import type { SnpVerifier } from '../../snp/verify.js';
 import type { TdxVerifier } from '../../tdx/verify.js';
 
 export interface AttestedOptions {
+  /** The policy; its platforms' lists of launch measurements (snp.measurements, tdx.mrtds) are what is accepted. */
   readonly policy?: RaTlsPolicy;
+  /** A parsed measurements file (parseMeasurementsFile): its launch measurements are allowed besides the policy's. */
+  readonly measurements?: MeasurementsFile;
+  /**
+   * Accept any launch measurement of a platform for which neither `policy` nor `measurements` lists one, for
+   * debugging; the verdict then has `anyMeasurement: true`. Without it such a server is refused
+   * (MEASUREMENT_SOURCE_MISSING), and a verifier given no measurement at all is not created.
+   */
+  readonly anyMeasurement?: boolean;
   readonly snpVerifier?: SnpVerifier;
   readonly tdxVerifier?: TdxVerifier;
   /** The OHTTP key configs the client expects the certificate to carry (exactly, in order). */
@@ -85,7 +97,9 @@ function nonceSource(options: AttestedOptions): (() => Uint8Array) | undefined {
   return options.freshEvidence === true ? () => new Uint8Array(randomBytes(FRESH_NONCE_BYTES)) : undefined;
 }
 
+/** Throws MEASUREMENT_SOURCE_MISSING without a measurement to accept (see `anyMeasurement`), RangeError for a bad `nonce`. */
 export function createAttestedVerifier(options: AttestedOptions = {}): AttestedVerify {
+  const policy = clientPolicy(options);
   const cache = options.cache ?? new AttestedCertificateCache();
   const verifiers = {
     ...(options.snpVerifier === undefined ? {} : { snpVerifier: options.snpVerifier }),
@@ -95,18 +109,19 @@ export function createAttestedVerifier(options: AttestedOptions = {}): AttestedV
     const at = options.at ?? new Date();
     const hit = cache.get(der, at);
     if (hit !== undefined) return { verdict: hit, cached: true };
-    const verdict = await verifyAttestedCertificate(der, options.policy ?? {}, {
+    const verified = await verifyAttestedCertificate(der, policy, {
       at,
       ...verifiers,
       ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
     });
+    const verdict = withMeasurementSource(verified, policy, options.anyMeasurement === true);
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };
   return Object.assign(verify, {
     sessions: options.resumeSessions === false ? undefined : new SessionStore(),
     nextNonce: nonceSource(options),
-    verifyFresh: (der: Uint8Array, nonce: Uint8Array, bundle: Uint8Array) => verifyFreshEvidence(der, nonce, bundle, options.policy ?? {}, { at: options.at ?? new Date(), ...verifiers }),
+    verifyFresh: (der: Uint8Array, nonce: Uint8Array, bundle: Uint8Array) => verifyFreshEvidence(der, nonce, bundle, policy, { at: options.at ?? new Date(), ...verifiers }),
   });
 }
 
@@ -272,7 +287,7 @@ export class AttestedAgent extends https.Agent {
   }
 }
 
-/** createAttestedAgent({ policy, snpVerifier?, tdxVerifier?, expectedKeyConfigs?, at? }) */
+/** createAttestedAgent({ policy | measurements | anyMeasurement, snpVerifier?, tdxVerifier?, expectedKeyConfigs?, at? }) */
 export const createAttestedAgent = (options: AttestedOptions = {}, agentOptions: https.AgentOptions = {}): AttestedAgent => new AttestedAgent(options, agentOptions);
 
 export interface AttestedResponse {

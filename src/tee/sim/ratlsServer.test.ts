@@ -1,5 +1,6 @@
 // The Node RA-TLS client against loopback HTTPS servers: a server presenting a simulated SEV-SNP RA-TLS
-// certificate, and an ordinary self-signed one. A refused server never receives the request.
+// certificate, and an ordinary self-signed one. A refused server never receives the request; a client given
+// no launch measurement to accept connects nowhere.
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, it } from 'node:test';
@@ -9,22 +10,26 @@ import { CloisterError } from '../../../attestation/errors.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { createDevChain, type DevChain } from './devChain.js';
 import { startAttestedServer, startPlainServer, type LoopbackServer } from './ratlsServer.js';
+import { simulatedMeasurementsHex } from './simulatedMeasurements.js';
 import { AttestationRefusedError, AttestedAgent, AttestedCertificateCache, attestedConnect, attestedFetch, createAttestedAgent, createAttestedVerifier, type AttestedOptions } from '../../../attestation/client/node/index.js';
 
 const keyConfigs = [fromHex('01002031e1f05a740102115220e9af918f738674aec95f54db6e04eb705aae8e79815500080001000100010003')];
-const MEASUREMENT = async (): Promise<string> =>
-  Buffer.from(await globalThis.crypto.subtle.digest('SHA-384', new TextEncoder().encode('cloister simulated launch'))).toString('hex');
 
 let chain: DevChain;
 let attested: LoopbackServer;
 let plain: LoopbackServer;
 let trusting: AttestedOptions;
+/** Trusting the development root, with no launch measurement to accept. */
+let unpinned: AttestedOptions;
+let measurement = '';
 
 before(async () => {
   chain = await createDevChain({ product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
   attested = await startAttestedServer(chain, { keyConfigs });
   plain = await startPlainServer();
-  trusting = { snpVerifier: new SnpVerifier({ trustedRoots: [chain.ark] }) };
+  measurement = (await simulatedMeasurementsHex())['sev-snp'];
+  unpinned = { snpVerifier: new SnpVerifier({ trustedRoots: [chain.ark] }) };
+  trusting = { ...unpinned, policy: { snp: { measurements: [measurement] } } };
 });
 
 after(async () => {
@@ -57,7 +62,7 @@ const refused = (code: string) => (e: unknown): boolean => {
 describe('attestedFetch', () => {
   it('verifies the server before sending the request, and sends it once accepted', async () => {
     const before = attested.requests.length;
-    const r = await attestedFetch(`${attested.url}/hi?x=1`, { method: 'POST', body: 'world' }, { ...trusting, expectedKeyConfigs: keyConfigs, policy: { snp: { measurements: [await MEASUREMENT()] } } });
+    const r = await attestedFetch(`${attested.url}/hi?x=1`, { method: 'POST', body: 'world' }, { ...trusting, expectedKeyConfigs: keyConfigs });
     assert.equal(r.status, 200);
     assert.equal(new TextDecoder().decode(r.body), 'hello world');
     assert.equal(r.verdict.accepted, true);
@@ -67,8 +72,9 @@ describe('attestedFetch', () => {
   });
 
   const cases: [string, () => { server: LoopbackServer; options: AttestedOptions }, string][] = [
-    ['the simulated root without trusting it', () => ({ server: attested, options: { snpVerifier: new SnpVerifier() } }), 'UNTRUSTED_ROOT'],
+    ['the simulated root without trusting it', () => ({ server: attested, options: { ...trusting, snpVerifier: new SnpVerifier() } }), 'UNTRUSTED_ROOT'],
     ['a measurement not in the policy', () => ({ server: attested, options: { ...trusting, policy: { snp: { measurements: ['00'.repeat(48)] } } } }), 'POLICY_MEASUREMENT'],
+    ['a platform the policy lists no measurement for', () => ({ server: attested, options: { ...trusting, policy: { tdx: { mrtds: [measurement] } } } }), 'MEASUREMENT_SOURCE_MISSING'],
     ['other OHTTP key configs than expected', () => ({ server: attested, options: { ...trusting, expectedKeyConfigs: [] } }), 'KEY_CONFIG_MISMATCH'],
     ['a plain self-signed certificate', () => ({ server: plain, options: trusting }), 'NO_ATTESTATION'],
     ['an expired certificate', () => ({ server: attested, options: { ...trusting, at: new Date(Date.now() + 2 * 3600_000) } }), 'CERT_EXPIRED'],
@@ -81,6 +87,26 @@ describe('attestedFetch', () => {
       assert.equal(server.requests.length - count, 0);
     });
   }
+
+  it('without a launch measurement to accept, refuses before connecting (MEASUREMENT_SOURCE_MISSING)', async () => {
+    const missing = (e: unknown): boolean => e instanceof CloisterError && e.name === 'PolicyError' && e.code === 'MEASUREMENT_SOURCE_MISSING' && e.field === 'policy';
+    assert.throws(() => createAttestedVerifier(unpinned), missing);
+    assert.throws(() => new AttestedAgent({ ...unpinned, policy: { snp: { allowDebug: true } } }), missing);
+    const count = attested.requests.length;
+    // Port 1 refuses connections: the error is the measurement's, so none was attempted.
+    await assert.rejects(attestedFetch('https://127.0.0.1:1/secret', { method: 'POST', body: 'secret' }, unpinned), missing);
+    await assert.rejects(attestedFetch(`${attested.url}/secret`, { method: 'POST', body: 'secret' }, unpinned), missing);
+    assert.equal(attested.requests.length, count);
+  });
+
+  it('accepts any launch measurement with anyMeasurement, and the verdict says so', async () => {
+    const r = await attestedFetch(`${attested.url}/hi`, { method: 'POST', body: 'any' }, { ...unpinned, anyMeasurement: true });
+    assert.equal(r.verdict.accepted, true);
+    assert.equal(r.verdict.anyMeasurement, true);
+    assert.deepEqual(r.verdict.checks.at(-1), { id: 'client.measurement-source', status: 'skipped', detail: 'ANY MEASUREMENT accepted (debugging): the policy lists no acceptable SEV-SNP launch measurement (snp.measurements)' });
+    const pinned = await attestedFetch(`${attested.url}/hi`, { method: 'POST', body: 'pinned' }, { ...trusting, anyMeasurement: true });
+    assert.equal(pinned.verdict.anyMeasurement, undefined, 'a listed measurement is checked, anyMeasurement or not');
+  });
 
   it('refuses a non-https URL and reports a refused connection as the connection error', async () => {
     await assert.rejects(attestedFetch('http://127.0.0.1:1/', {}, trusting), TypeError);
@@ -106,7 +132,7 @@ describe('AttestedAgent', () => {
   it('fails the request without writing it when the server is refused', async () => {
     for (const [server, options, code] of [
       [plain, trusting, 'NO_ATTESTATION'],
-      [attested, { snpVerifier: new SnpVerifier() }, 'UNTRUSTED_ROOT'],
+      [attested, { ...trusting, snpVerifier: new SnpVerifier() }, 'UNTRUSTED_ROOT'],
     ] as const) {
       const agent = new AttestedAgent(options);
       const count = server.requests.length;
@@ -137,7 +163,7 @@ describe('certificate cache', () => {
     assert.equal(cache.get(der, new Date(Date.now() + 2 * 3600_000)), undefined, 'expired');
     assert.equal(cache.size, 0, 'an expired entry is dropped');
     // A rejected certificate is never cached.
-    const strict = createAttestedVerifier({ snpVerifier: new SnpVerifier(), cache });
+    const strict = createAttestedVerifier({ ...trusting, snpVerifier: new SnpVerifier(), cache });
     assert.equal((await strict(der)).verdict.accepted, false);
     assert.equal(cache.size, 0);
   });
@@ -164,7 +190,7 @@ describe('attestedConnect to a server that never answers the handshake', () => {
     const { port } = silent.address() as net.AddressInfo;
     try {
       await assert.rejects(
-        attestedConnect({ host: '127.0.0.1', port }, createAttestedVerifier({}), 50),
+        attestedConnect({ host: '127.0.0.1', port }, createAttestedVerifier(trusting), 50),
         (e: unknown) => e instanceof CloisterError && e.code === 'CONNECTION_FAILED' && e.actual === 'ETIMEDOUT' && e.message === `no TLS handshake with 127.0.0.1:${port} within 50 ms`,
       );
     } finally {

@@ -9,6 +9,7 @@ import { encodeTcb, type TcbParts } from '../../../attestation/snp/tcb.js';
 import { toArrayBufferView } from '../../../attestation/bytes.js';
 import { assertReportData, type EvidenceProvider, type EvidenceRequest, type RawEvidence } from '../provider.js';
 import { defaultStateDir, loadOrCreateDevChain, type DevChain } from './devChain.js';
+import { simulatedMeasurement } from './simulatedMeasurements.js';
 
 export interface SimulatedSnpConfig {
   readonly product?: Product;
@@ -53,7 +54,7 @@ export class SimulatedSnp {
     const tcb = config.tcb ?? DEFAULT_TCB[product];
     const hwId = globalThis.crypto.getRandomValues(new Uint8Array(product === 'Turin' ? 8 : 64));
     const chain = where.chain ?? (await loadOrCreateDevChain(where.stateDir ?? defaultStateDir(), { product, tcb, hwId }, where.rsaBits));
-    const measurement = config.measurement ?? new Uint8Array(await globalThis.crypto.subtle.digest('SHA-384', new TextEncoder().encode('cloister simulated launch')));
+    const measurement = config.measurement ?? (await simulatedMeasurement('sev-snp'));
     return new SimulatedSnp(chain, {
       product: chain.product,
       version: config.version ?? 3,

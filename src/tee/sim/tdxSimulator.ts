@@ -25,6 +25,7 @@ import { parseCertificate } from '../../../attestation/x509.js';
 import { assertReportData, type EvidenceProvider, type EvidenceRequest, type RawEvidence } from '../provider.js';
 import { defaultStateDir } from './devChain.js';
 import { loadOrCreateTdxDevChain, TDX_DEV_SIGNING as SIGN, type TdxDevChain } from './tdxDevChain.js';
+import { simulatedMeasurement } from './simulatedMeasurements.js';
 
 const subtle = globalThis.crypto.subtle;
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -82,7 +83,7 @@ export class SimulatedTdx {
     const zeros48 = new Uint8Array(48);
     const resolved: Resolved = {
       version: config.version ?? 4,
-      mrTd: config.mrTd ?? (await sha('SHA-384', 'cloister simulated TD')),
+      mrTd: config.mrTd ?? (await simulatedMeasurement('tdx')),
       rtmrs: config.rtmrs ?? [zeros48, zeros48, zeros48, zeros48],
       tdAttributes: config.tdAttributes ?? 0x10000000n,
       xfam: config.xfam ?? 0x61ae7n,
