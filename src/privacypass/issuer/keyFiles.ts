@@ -2,52 +2,22 @@
 // by the user running the issuer), an environment variable, or a key directory the issuer fills itself
 // (--key-dir: one file per key, named by its token type and not-before time, written 0600). Nothing here logs,
 // and no error carries key bytes: a PEM that does not parse is "not a PEM private key", never quoted.
-import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { KeyObject } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { octal, privateKeyFromPem as pemKey, readPrivateKeyFile, type KeyFileCodes } from '../../base/keyFile.js';
 import { RuntimeError } from '../../base/runtimeErrors.js';
 
-/** Permission bits a private key file must not have: any for group or others. */
-const NOT_OWNER_ONLY = 0o077;
-/** The largest key file read: an RSA-2048 PKCS#8 PEM is about 1.7 KiB. */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
-
-const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+const ISSUER_KEY_CODES: KeyFileCodes = { unsafe: 'ISSUER_KEY_UNSAFE', invalid: 'ISSUER_KEY_INVALID' };
 
 /** `pem` as a private KeyObject; ISSUER_KEY_INVALID otherwise (the PEM is never quoted). */
 export function privateKeyFromPem(pem: string, source: string): KeyObject {
-  try {
-    const key = createPrivateKey(pem);
-    if (key.type === 'private') return key;
-  } catch {
-    // Its message can quote the input; only the fact is reported.
-  }
-  throw new RuntimeError('ISSUER_KEY_INVALID', `${source} is not a PEM private key`, { field: source });
+  return pemKey(pem, source, 'ISSUER_KEY_INVALID');
 }
 
-/**
- * Reads a private key file after checking, on the open descriptor (so the file checked is the file read), that it is
- * a regular file of the current user with no permission bits for group or others.
- */
-export async function readKeyFile(path: string, uid: number | undefined = process.getuid?.()): Promise<KeyObject> {
-  let file;
-  try {
-    // O_NONBLOCK: opening a named pipe would otherwise wait for a writer, forever; a regular file reads the same.
-    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (cause) {
-    throw new RuntimeError('UNREADABLE_INPUT', `cannot read key file "${path}": ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { field: path, cause });
-  }
-  try {
-    const s = await file.stat();
-    if (!s.isFile()) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" is not a regular file`, { field: path });
-    if ((s.mode & NOT_OWNER_ONLY) !== 0) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" has mode ${octal(s.mode)}; a private key must be readable by its owner only (chmod 600)`, { field: path, expected: '0600', actual: octal(s.mode) });
-    if (uid !== undefined && s.uid !== uid) throw new RuntimeError('ISSUER_KEY_UNSAFE', `key file "${path}" is owned by uid ${s.uid}, not by the user running this process (uid ${uid})`, { field: path, expected: String(uid), actual: String(s.uid) });
-    if (s.size > MAX_KEY_FILE_BYTES) throw new RuntimeError('ISSUER_KEY_INVALID', `key file "${path}" is ${s.size} bytes, too large for a private key`, { field: path });
-    return privateKeyFromPem(await file.readFile('utf8'), `key file "${path}"`);
-  } finally {
-    await file.close();
-  }
+/** An issuer key file (src/base/keyFile.ts): ISSUER_KEY_UNSAFE unless it is a regular file of `uid`, mode 0600 or 0400. */
+export function readKeyFile(path: string, uid: number | undefined = process.getuid?.()): Promise<KeyObject> {
+  return readPrivateKeyFile(path, ISSUER_KEY_CODES, uid);
 }
 
 /** A key as --key-dir keeps it: its file and the not-before time (unix seconds) its name carries. */

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { ParseError } from '../../../attestation/errors.js';
 import { mediaType } from '../../../attestation/protocols/httpText.js';
 import { errorFields } from '../../base/log.js';
+import { readRequestBody } from '../../base/requestBody.js';
 import { RuntimeError } from '../../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../../base/problems.js';
 import type { IssuanceAuthorizer } from './authorizer.js';
@@ -47,33 +48,6 @@ function problemAnswer(code: ProblemCode, detail?: string, headers: Record<strin
   return new Answer(PROBLEMS[code].status, { ...headers, 'content-type': 'application/problem+json' }, Buffer.from(JSON.stringify(problem(code, detail))), code);
 }
 
-/** The body, or undefined once it passes `max` bytes (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > max) {
-      resolve(undefined);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) resolve(undefined);
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      resolve(Buffer.concat(chunks, size));
-    });
-    const gone = (): void => {
-      reject(new RuntimeError('CLIENT_GONE', 'the client closed its connection before the end of its token request'));
-    };
-    req.on('error', gone);
-    req.on('close', () => {
-      if (!req.complete) gone();
-    });
-  });
-}
-
 /** The request handler; `startIssuer` listens with it. */
 export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const requestPath = options.requestPath ?? DEFAULT_REQUEST_PATH;
@@ -94,7 +68,7 @@ export function issuerHandler(options: IssuerOptions): (req: IncomingMessage, re
     if (!decision.allowed && decision.reason === 'unauthenticated') return problemAnswer('ISSUANCE_UNAUTHORIZED', undefined, { 'www-authenticate': 'Bearer' });
     entry.account = decision.account;
     if (!decision.allowed) return problemAnswer('RATE_LIMITED', 'this account asked for tokens faster than its rate', { 'retry-after': decision.retryAfterSeconds });
-    const body = await readBody(req, MAX_REQUEST_BYTES);
+    const body = await readRequestBody(req, MAX_REQUEST_BYTES, 'token request');
     if (body === undefined) return problemAnswer('PAYLOAD_TOO_LARGE', `a token request is at most ${MAX_REQUEST_BYTES} bytes`, { connection: 'close' });
     if (body.length < 2) return problemAnswer('BAD_REQUEST', `TokenRequest is ${body.length} bytes, too short for its token_type`);
     const tokenType = body.readUInt16BE(0);
