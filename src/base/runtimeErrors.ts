@@ -42,10 +42,12 @@ export const RUNTIME_ERROR_CODES = {
   TLOG_STATE_INVALID: 'the tile log\'s directory disagrees with its checkpoint (a missing or altered tile, another key or origin), or an append failed half-way',
   TLOG_ENTRY_TOO_LARGE: 'a log entry is longer than the 65535 bytes an entry bundle\'s uint16 length holds',
   NOTE_KEY_INVALID: 'a log or witness key is not an Ed25519 private key, or its name is not a valid note key name',
+  NOTE_KEY_UNSAFE: 'a witness key file is readable or writable by others than its owner, owned by another user, or not a regular file',
   SIGNING_KEY_INVALID: 'a statement signing key is not an EC P-256 or Ed25519 private key',
   WITNESS_UNKNOWN_LOG: 'the witness does not follow the log that the checkpoint\'s origin names',
   WITNESS_SIZE_CONFLICT: 'the old size of an add-checkpoint request is not the size of the witness\'s last cosigned checkpoint',
   WITNESS_REQUEST_INVALID: 'an add-checkpoint request\'s old size is larger than its checkpoint\'s size',
+  WITNESS_COSIGNING_FAILED: 'fewer witnesses than the threshold returned a valid cosignature on the log\'s checkpoint',
   // command line (src/cli)
   USAGE: 'the command line is invalid',
   UNREADABLE_INPUT: 'an input file could not be read',

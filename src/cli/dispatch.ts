@@ -13,6 +13,7 @@ import { serveCommand } from './serveCommand.js';
 import { supervisedHooks } from './supervised.js';
 import { verifyCommand } from './verifyCommand.js';
 import { verifyEvidenceCommand } from './verifyEvidenceCommand.js';
+import { witnessCommand } from './witnessCommand.js';
 
 interface Command {
   readonly summary: string;
@@ -31,6 +32,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
   issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002 or 0x0001) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io, supervisedHooks()) },
+  witness: { summary: 'run a transparency log witness (C2SP tlog-witness): cosign checkpoints of the --log logs that extend the last one cosigned', run: (argv, io) => witnessCommand(argv, io, supervisedHooks()) },
 };
 
 export function mainHelp(): string {

@@ -17,7 +17,7 @@ import type { Hasher } from '../../attestation/hash.js';
 import { serializeCheckpoint, verifyCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import type { InclusionProof } from '../../attestation/transparency/merkle.js';
 import { noteVerifier, type KeyedSigner } from '../../attestation/transparency/noteKeys.js';
-import { serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
+import { parseSignedNote, serializeSignedNote, signNote, verifyNote } from '../../attestation/transparency/signedNote.js';
 import { TileBuilder, type TileWrite } from '../../attestation/transparency/tileBuilder.js';
 import { MAX_ENTRY_SIZE, parseTilePath, TileReader, type TileFetcher } from '../../attestation/transparency/tiles.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
@@ -128,6 +128,26 @@ export class TileLog {
    */
   append(entries: readonly Uint8Array[]): Promise<AppendResult> {
     const run = this.#queue.then(() => this.#append(entries));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Replaces the served checkpoint with `cosigned`: the same note text as the current checkpoint, with the log's
+   * signature and more signature lines (witness cosignatures, witnessClient.ts cosign), which clients fetch as
+   * `checkpoint` (tlog-tiles). False, and nothing written, when the log has moved on to another checkpoint since.
+   * The log's own signature must still verify; the lines it does not know are kept as they are.
+   */
+  addCosignatures(cosigned: string): Promise<boolean> {
+    const run = this.#queue.then(async () => {
+      const note = parseSignedNote(cosigned);
+      if (note.text !== parseSignedNote(this.#checkpoint).text) return false;
+      await verifyNote(note, [await noteVerifier(this.#signer.vkey, { hasher: this.#hasher })]);
+      await writeFileAtomically(join(this.dir, CHECKPOINT_FILE), new TextEncoder().encode(cosigned), this.#fsync);
+      if (this.#fsync) await syncDirectory(this.dir);
+      this.#checkpoint = cosigned;
+      return true;
+    });
     this.#queue = run.catch(() => undefined);
     return run;
   }

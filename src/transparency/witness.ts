@@ -6,9 +6,9 @@
 //   400  malformed request, checkpoint or note; old size above the checkpoint's size
 //   403  no signature by a key the witness trusts for the origin, or a trusted key's signature that fails
 //   404  an origin the witness does not follow
-//   409  old size other than the size last cosigned; the body is that size (text/x.tlog.size)
-//   422  consistency proof that fails; the same size with another root (a fork); size 0 without the empty root;
-//        a proof with old size 0
+//   409  old size other than the size last cosigned, or the same size with another root (a fork); the body is
+//        that size (text/x.tlog.size)
+//   422  consistency proof that fails; size 0 without the empty root; a proof with old size 0
 //
 // For each log the witness keeps the last checkpoint it cosigned (a CheckpointStore, persisted before it answers),
 // with the log's signatures and its own cosignature, as its monitoring endpoint serves it. Checking the old size
@@ -40,14 +40,18 @@ export interface WitnessOptions {
   readonly hasher?: Hasher;
 }
 
-/** 409: the request's old size is not the size the witness last cosigned, `knownSize`. */
+/**
+ * 409: the request's old size is not the size the witness last cosigned, `knownSize`; or, with `fork` (a
+ * CHECKPOINT_FORK, its cause), the checkpoint has that size and another root hash.
+ */
 export class WitnessConflict extends RuntimeError {
   readonly knownSize: number;
-  constructor(origin: string, oldSize: number, knownSize: number) {
-    super('WITNESS_SIZE_CONFLICT', `the request for ${origin} starts from size ${oldSize}, but the witness last cosigned size ${knownSize}`, {
-      field: 'old',
+  constructor(origin: string, oldSize: number, knownSize: number, fork?: CloisterError) {
+    super('WITNESS_SIZE_CONFLICT', fork === undefined ? `the request for ${origin} starts from size ${oldSize}, but the witness last cosigned size ${knownSize}` : `refused a fork: ${fork.message}`, {
+      field: fork === undefined ? 'old' : 'rootHash',
       expected: String(knownSize),
       actual: String(oldSize),
+      ...(fork === undefined ? {} : { cause: fork }),
     });
     this.knownSize = knownSize;
   }
@@ -60,7 +64,7 @@ const STATUS: Partial<Record<AnyErrorCode, number>> = {
   WITNESS_UNKNOWN_LOG: 404,
   WITNESS_SIZE_CONFLICT: 409,
   CONSISTENCY_PROOF_INVALID: 422,
-  CHECKPOINT_FORK: 422,
+  CHECKPOINT_FORK: 409,
 };
 
 /** The tlog-witness status of a refusal: 400 for anything that does not parse, 500 for what is not a refusal. */
@@ -110,7 +114,10 @@ export class Witness {
       if (request.oldSize === 0 && request.proof.length > 0) {
         throw new VerificationError('CONSISTENCY_PROOF_INVALID', `a request from old size 0 carries ${request.proof.length} consistency proof lines; the empty tree needs none`, { field: 'proof' });
       }
-      await checkAgainstSeen(checkpoint.origin, seen, checkpoint, () => Promise.resolve(request.proof), this.#hasher);
+      await checkAgainstSeen(checkpoint.origin, seen, checkpoint, () => Promise.resolve(request.proof), this.#hasher).catch((e: unknown) => {
+        // tlog-witness: the same size with another root hash is a 409 with the size, like a stale old size.
+        throw e instanceof CloisterError && e.code === 'CHECKPOINT_FORK' ? new WitnessConflict(checkpoint.origin, request.oldSize, known, e) : e;
+      });
       const cosignatures = await signNoteText(note.text, [this.#cosigner]);
       const kept = serializeSignedNote({ text: note.text, signatures: [...logSignatures.map((s) => s.signature), ...cosignatures] });
       await this.#store.save({ origin: checkpoint.origin, size: checkpoint.size, rootHash: checkpoint.rootHash, note: kept });
