@@ -119,8 +119,9 @@ export function parseJsonText(input: string | Uint8Array, code: ErrorCode, what:
     throw new ParseError(code, `${what} is not valid UTF-8`, { field: '$', cause });
   }
   try {
-    // A null member is protobuf-JSON's default value: read as absent.
-    return JSON.parse(text, (_key, v: unknown) => (v === null ? undefined : v)) as unknown;
+    // A null member is protobuf-JSON's default value: read as absent. A reviver makes JSON.parse several times
+    // slower, so it runs only where the text can hold a null (it also matches "null" inside a string: still correct).
+    return text.includes('null') ? (JSON.parse(text, (_key, v: unknown) => (v === null ? undefined : v)) as unknown) : (JSON.parse(text) as unknown);
   } catch (cause) {
     throw new ParseError(code, `${what} is not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`, { field: '$', cause });
   }

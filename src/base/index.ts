@@ -10,6 +10,8 @@ export { unrefTimer, MAX_TIMER_MS, type TimerHandle } from './timer.js';
 export { createLogger, sizeClass } from './log.js';
 export { nodeHpke, NodeHkdfSha256, NodeX25519Kem, NodeAead, rawPublicKey, importX25519PublicKey, x25519PrivateKey, keyScheduleContext } from './crypto/nodeHpke.js';
 export { nodeEcdsa } from './crypto/nodeEcdsa.js';
+export { nodeEd25519 } from './crypto/nodeEd25519.js';
+export { cachedNodeEcdsa, cachedNodeEd25519, nodeVerifyBackends } from './crypto/nodeVerifyCrypto.js';
 export { nodeRsaPss, rsaPublicKeyObject } from './crypto/nodeRsaPss.js';
 export { hmacSha256 } from './crypto/hmac.js';
 export { nodeHasher } from './crypto/nodeHasher.js';
