@@ -14,10 +14,18 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` as the whole of `path` (creating its directory), durably when `fsync`; the directory is synced by the caller. */
-export async function writeFileAtomically(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+/**
+ * Writes `data` as the whole of `path` (creating its directory), durably when `fsync`; the directory is synced by the
+ * caller. `madeDirs`: directories known to exist, skipped and added to (a writer of many files in few directories
+ * saves a mkdir per file; a directory removed behind its back makes the write fail, never land elsewhere).
+ */
+export async function writeFileAtomically(path: string, data: Uint8Array, fsync: boolean, madeDirs?: Set<string>): Promise<void> {
+  const dir = dirname(path);
+  if (madeDirs?.has(dir) !== true) {
+    await mkdir(dir, { recursive: true });
+    madeDirs?.add(dir);
+  }
+  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o644);
   try {
     await handle.writeFile(data);

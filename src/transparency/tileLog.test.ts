@@ -127,4 +127,18 @@ describe('TileLog: an append-only tile log on disk', async () => {
     assert.equal(reopened.size, 4);
     assert.equal(parseCheckpoint(parseSignedNote(reopened.checkpoint).text).size, 4);
   });
+
+  it('joins appends made while another is written into one batch: one checkpoint, each caller its own first index, the same tree as one by one', async () => {
+    const log = await open(tempDir());
+    await log.append(entries(1, 9));
+    const writing = log.append(entries(2));
+    const settled = await Promise.allSettled([writing, log.append(entries(3, 1)), log.append([new Uint8Array(0x10000)]), log.append(entries(1, 2)), log.append(entries(4, 3))]);
+    assert.equal(settled.splice(2, 1)[0]?.status, 'rejected', 'an oversized entry fails its own append only');
+    const results = settled.map((r) => (r.status === 'fulfilled' ? r.value : assert.fail('an append failed')));
+    assert.deepEqual(results.map((r) => [r.firstIndex, r.size]), [[1, 11], [3, 11], [6, 11], [7, 11]]);
+    assert.equal(new Set(results.map((r) => r.checkpoint)).size, 1, 'one checkpoint for the batch');
+    const sequential = await open(tempDir());
+    for (const batch of [entries(1, 9), entries(2), entries(3, 1), entries(1, 2), entries(4, 3)]) await sequential.append(batch);
+    assert.equal(parseSignedNote(sequential.checkpoint).text, parseSignedNote(log.checkpoint).text);
+  });
 });

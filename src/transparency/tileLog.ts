@@ -57,6 +57,10 @@ export class TileLog {
   #checkpoint: string;
   #queue: Promise<unknown> = Promise.resolve();
   #broken: CloisterError | undefined;
+  /** Tile directories this log created or found (tile/0/, tile/0/x001/, ...): mkdir once each, not per write. */
+  readonly #madeDirs = new Set<string>();
+  /** The batch queued behind the append being written, which new appends join. */
+  #waiting: { entries: Uint8Array[]; result: Promise<AppendResult> } | undefined;
 
   private constructor(options: TileLogOptions, builder: TileBuilder, checkpoint: string) {
     this.dir = options.dir;
@@ -123,13 +127,31 @@ export class TileLog {
 
   /**
    * Appends `entries` (each at most 65535 bytes) and publishes a checkpoint covering them; appends run one after
-   * the other. A failure after the tree grew in memory (a write, the signer) leaves the log refusing appends until
-   * it is opened again, which takes it back to the checkpoint on disk.
+   * the other. Appends made while another is being written are joined into one batch, written and checkpointed
+   * once (group commit: an append costs its files and a checkpoint, whatever its size); each caller gets its own
+   * `firstIndex` and the shared checkpoint. A failure after the tree grew in memory (a write, the signer) leaves the
+   * log refusing appends until it is opened again, which takes it back to the checkpoint on disk; every append of
+   * the batch fails with it.
    */
   append(entries: readonly Uint8Array[]): Promise<AppendResult> {
-    const run = this.#queue.then(() => this.#append(entries));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    // Checked here, so one caller's oversized entry fails that caller only, not the batch it would join.
+    const large = entries.findIndex((e) => e.length > MAX_ENTRY_SIZE);
+    if (large >= 0) return Promise.reject(new RuntimeError('TLOG_ENTRY_TOO_LARGE', `entry ${large} of the append is ${entries[large]?.length} bytes, more than ${MAX_ENTRY_SIZE}`, { field: `entries[${large}]` }));
+    const waiting = this.#waiting;
+    if (waiting !== undefined) {
+      const offset = waiting.entries.length;
+      waiting.entries.push(...entries);
+      return waiting.result.then((r) => ({ ...r, firstIndex: r.firstIndex + offset }));
+    }
+    const pending = [...entries];
+    const result = this.#queue.then(() => {
+      // From here on the batch is closed: later appends start the next one.
+      if (this.#waiting?.entries === pending) this.#waiting = undefined;
+      return this.#append(pending);
+    });
+    this.#waiting = { entries: pending, result };
+    this.#queue = result.catch(() => undefined);
+    return result;
   }
 
   /**
@@ -169,7 +191,7 @@ export class TileLog {
   }
 
   async #write(writes: readonly TileWrite[]): Promise<void> {
-    await Promise.all(writes.map((w) => writeFileAtomically(join(this.dir, w.path), w.data, this.#fsync)));
+    await Promise.all(writes.map((w) => writeFileAtomically(join(this.dir, w.path), w.data, this.#fsync, this.#madeDirs)));
     if (!this.#fsync) return;
     // every directory on the way, since an append may have created them (tile/1/, tile/0/x001/, ...)
     const dirs = new Set<string>();
