@@ -13,10 +13,11 @@ import { privacyPassIssuanceSuite, privacyPassRedemptionSuite } from './privacyP
 import { ratlsHandshakeSuite } from './ratlsHandshake.js';
 import { snpVerifySuite } from './snpVerify.js';
 import { tdxVerifySuite } from './tdxVerify.js';
+import { tlogAppendSuite } from './tlogAppend.js';
 import { transparencyVerifySuite } from './transparencyVerify.js';
 import { underLoadSuite } from './underLoad.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite, 'privacypass-issuance': privacyPassIssuanceSuite, 'privacypass-redemption': privacyPassRedemptionSuite, 'transparency-verify': transparencyVerifySuite };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite, 'privacypass-issuance': privacyPassIssuanceSuite, 'privacypass-redemption': privacyPassRedemptionSuite, 'transparency-verify': transparencyVerifySuite, 'tlog-append': tlogAppendSuite };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));

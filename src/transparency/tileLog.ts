@@ -59,6 +59,8 @@ export class TileLog {
   #broken: CloisterError | undefined;
   /** Tile directories this log created or found (tile/0/, tile/0/x001/, ...): mkdir once each, not per write. */
   readonly #madeDirs = new Set<string>();
+  /** Tile directories whose whole path this process has flushed to disk. */
+  readonly #syncedDirs = new Set<string>();
   /** The batch queued behind the append being written, which new appends join. */
   #waiting: { entries: Uint8Array[]; result: Promise<AppendResult> } | undefined;
 
@@ -193,10 +195,20 @@ export class TileLog {
   async #write(writes: readonly TileWrite[]): Promise<void> {
     await Promise.all(writes.map((w) => writeFileAtomically(join(this.dir, w.path), w.data, this.#fsync, this.#madeDirs)));
     if (!this.#fsync) return;
-    // every directory on the way, since an append may have created them (tile/1/, tile/0/x001/, ...)
+    // The directory of each file, for its rename; and the first time this process writes in a directory, every
+    // directory on the way, since this or an earlier append (one that failed, or before a crash) may have created
+    // them (tile/1/, tile/0/x001/, ...). After that they are on disk, and syncing them again would cost a flush each.
     const dirs = new Set<string>();
-    for (const w of writes) for (let d = dirname(w.path); d !== '.'; d = dirname(d)) dirs.add(join(this.dir, d));
+    const first = new Set<string>();
+    for (const w of writes) {
+      const dir = dirname(w.path);
+      dirs.add(join(this.dir, dir));
+      if (this.#syncedDirs.has(dir)) continue;
+      first.add(dir);
+      for (let d = dirname(dir); d !== '.'; d = dirname(d)) dirs.add(join(this.dir, d));
+    }
     await Promise.all([...dirs].map(syncDirectory));
+    for (const d of first) this.#syncedDirs.add(d);
   }
 
   /** Signs the checkpoint of the current tree and replaces the checkpoint file with it, last. */
