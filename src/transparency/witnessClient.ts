@@ -88,7 +88,8 @@ async function askWitness(log: CosignableLog, size: number, text: string, witnes
       if (response.status === 409) return fail(`409 again (from size ${known}): the witness moved on, or the log forked`, known);
     }
     const body = await boundedText(response);
-    if (response.status !== 200) return fail(`${response.status}: ${body.split('\n')[0]?.slice(0, 200) ?? ''}`);
+    // The witness's text ends up in an error line on the operator's terminal: printable ASCII only, and short.
+    if (response.status !== 200) return fail(`${response.status}: ${(body.split('\n')[0] ?? '').slice(0, 200).replace(/[^\x20-\x7e]/g, '?')}`);
     // Only lines of the witness's key count; a line of that key that does not verify spoils the answer.
     const verified = await verifyNote({ text, signatures: parseSignatureLines(body) }, [verifier]);
     return { outcome: { url: witness.url, size }, lines: verified.map((v) => v.signature) };
