@@ -1,0 +1,104 @@
+// `cloister publish` as a library (docs/transparency.md "Publishing"): the measurements statement of an image build
+// (attestation/measure/measurementStatement.ts), signed as a DSSE envelope with the operator's key, appended to
+// Cloister's tile log as a `dsse` 0.0.2 entry, and returned as a v0.3 Sigstore bundle carrying the inclusion proof
+// and the signed checkpoint. Files it writes in the log directory, all static:
+//
+//   <dir>/checkpoint, tile/...                    the tile log (tileLog.ts)
+//   <dir>/bundles/<sha256 of bundle>.sigstore.json  every bundle published
+//   <dir>/measurements/<hex>.sigstore.json         per launch measurement, the newest bundle that lists it: where
+//                                                  a client looks a measurement up (loggedMeasurements)
+//   <dir>/publisher.pub, <dir>/log.vkey            what clients pin: the publisher's public key (PEM), the log's
+//                                                  note verifier key
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toHex } from '../../attestation/bytes.js';
+import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
+import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
+import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
+import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
+import { serializeSigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
+import { logNoteSigner } from './nodeNoteKeys.js';
+import { signStatement, statementSigner } from './statementSigner.js';
+import { TileLog } from './tileLog.js';
+import { writeFileAtomically } from './durableFile.js';
+
+export const DEFAULT_LOG_ORIGIN = 'cloister.local/log';
+export const PUBLISHER_KEY_FILE = 'publisher.pub';
+export const LOG_VKEY_FILE = 'log.vkey';
+export const BUNDLES_DIR = 'bundles';
+export const MEASUREMENTS_DIR = 'measurements';
+
+/** Where a client finds the bundle that lists `measurement` (hex), below the log's URL or directory. */
+export const measurementBundlePath = (measurement: string): string => `${MEASUREMENTS_DIR}/${measurement.toLowerCase()}.sigstore.json`;
+
+export interface PublishOptions {
+  readonly dir: string;
+  readonly origin?: string;
+  /** The operator's statement signing key (EC P-256 or Ed25519). */
+  readonly key: KeyObject;
+  /** The log's note signing key (Ed25519). */
+  readonly logKey: KeyObject;
+  /**
+   * Witness cosignatures: given the log-signed checkpoint note the bundle will carry, returns that note with the
+   * witnesses' cosignature lines added (C2SP tlog-witness add-checkpoint, done by the caller). Left out, the bundle's
+   * checkpoint carries the log's signature alone, and clients that require witnesses refuse it.
+   */
+  readonly cosign?: (checkpoint: string, log: TileLog) => Promise<string>;
+  readonly fsync?: boolean;
+}
+
+export interface Published {
+  readonly logIndex: number;
+  readonly treeSize: number;
+  readonly bundle: string;
+  /** The bundle's path in the log directory. */
+  readonly bundlePath: string;
+  readonly publisherKeyPath: string;
+  readonly logVkeyPath: string;
+  readonly logVkey: string;
+}
+
+/** Signs, logs and bundles the measurements statement of `file` built from `commit`. */
+export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions): Promise<Published> {
+  const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
+  const fsync = options.fsync ?? true;
+  const signer = statementSigner(options.key);
+  const noteSigner = await logNoteSigner(origin, options.logKey);
+  await mkdir(options.dir, { recursive: true });
+  const log = await TileLog.open({ dir: options.dir, origin, signer: noteSigner, fsync });
+  const envelope = await signStatement(measurementsStatement(file, commit), [signer]);
+  const body = await dsseEntryBody(envelope, signer.spki, signer.scheme, nodeHasher);
+  const { firstIndex, size, checkpoint } = await log.append([body]);
+  const proof = await log.inclusionProof(firstIndex, size);
+  const note = options.cosign === undefined ? checkpoint : await options.cosign(checkpoint, log);
+  const logSpki = new Uint8Array(createPublicKey(options.logKey).export({ format: 'der', type: 'spki' }));
+  const bundle = dsseBundle(envelope, {
+    logIndex: firstIndex,
+    logId: await tlogLogId(origin, logSpki, nodeHasher),
+    body,
+    proof: proof.hashes,
+    treeSize: size,
+    rootHash: parseCheckpoint(parseSignedNote(checkpoint).text).rootHash,
+    checkpoint: note,
+  });
+  const text = serializeSigstoreBundle(bundle);
+  const bytes = new TextEncoder().encode(text);
+  const name = `${createHash('sha256').update(bytes).digest('hex')}.sigstore.json`;
+  const bundlePath = join(options.dir, BUNDLES_DIR, name);
+  await mkdir(join(options.dir, BUNDLES_DIR), { recursive: true });
+  await writeFileAtomically(bundlePath, bytes, fsync);
+  const listed = listedMeasurements(file);
+  await mkdir(join(options.dir, MEASUREMENTS_DIR), { recursive: true });
+  for (const m of new Set([...listed['sev-snp'], ...listed.tdx])) await writeFileAtomically(join(options.dir, measurementBundlePath(m)), bytes, fsync);
+  const publisherKeyPath = join(options.dir, PUBLISHER_KEY_FILE);
+  const logVkeyPath = join(options.dir, LOG_VKEY_FILE);
+  await writeFile(publisherKeyPath, createPublicKey(options.key).export({ format: 'pem', type: 'spki' }));
+  await writeFile(logVkeyPath, `${noteSigner.vkey}\n`);
+  return { logIndex: firstIndex, treeSize: size, bundle: text, bundlePath, publisherKeyPath, logVkeyPath, logVkey: noteSigner.vkey };
+}
+
+/** The hex of a SPKI's SHA-256, to name a publisher key in messages. */
+export const keyFingerprint = (key: KeyObject): string => toHex(createHash('sha256').update(createPublicKey(key).export({ format: 'der', type: 'spki' })).digest());
