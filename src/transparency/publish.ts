@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
+import { measurementBundlePath } from '../../attestation/client/loggedMeasurements.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
@@ -31,8 +32,6 @@ export const LOG_VKEY_FILE = 'log.vkey';
 export const BUNDLES_DIR = 'bundles';
 export const MEASUREMENTS_DIR = 'measurements';
 
-/** Where a client finds the bundle that lists `measurement` (hex), below the log's URL or directory. */
-export const measurementBundlePath = (measurement: string): string => `${MEASUREMENTS_DIR}/${measurement.toLowerCase()}.sigstore.json`;
 
 export interface PublishOptions {
   readonly dir: string;

@@ -1,0 +1,150 @@
+// `cloister publish` as a library and the client's log check (issue 18), offline: a measurements statement published
+// to a tile log in a temporary directory, looked up and verified by loggedMeasurement through a fetcher over that
+// directory; and each way it must be refused, with its code.
+import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type LogFetcher, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { CloisterError } from '../../attestation/errors.js';
+import { measurementsStatement, parseMeasurementsStatement } from '../../attestation/measure/measurementStatement.js';
+import { parseMeasurementsFile, type MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { parseStatement } from '../../attestation/sigstore/inToto.js';
+import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
+import { MemoryCheckpointStore } from '../../attestation/transparency/checkpointStore.js';
+import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
+import { temporaryDirectories } from '../testing/tempDirs.js';
+import { witnessCosigner } from './nodeNoteKeys.js';
+import { publishMeasurements, type PublishOptions } from './publish.js';
+
+const tempDir = temporaryDirectories('cloister-publish-');
+const COMMIT = 'c0ffee'.repeat(6) + 'c0ff';
+const MEASURED = 'a1'.repeat(48);
+const OTHER = 'b2'.repeat(48);
+const file = (measurement: string, manifest = '11'.repeat(32)): MeasurementsFile =>
+  parseMeasurementsFile(JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest, variant: 'test' }, 'sev-snp': [{ measurement, vcpus: 1, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] }));
+
+const ed25519 = (): KeyObject => generateKeyPairSync('ed25519').privateKey;
+const spki = (k: KeyObject): Uint8Array => new Uint8Array(createPublicKey(k).export({ format: 'der', type: 'spki' }));
+
+function dirFetcher(dir: string): LogFetcher {
+  return async (path) => {
+    try {
+      return new Uint8Array(await readFile(join(dir, path)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  };
+}
+
+async function setup(options: Partial<PublishOptions> = {}): Promise<{ options: PublishOptions; trust: TransparencyTrust; vkey: string; bundle: string }> {
+  const dir = join(tempDir(), 'log');
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const full: PublishOptions = { dir, key, logKey: ed25519(), fsync: false, ...options };
+  const published = await publishMeasurements(file(MEASURED), COMMIT, full);
+  return { options: full, vkey: published.logVkey, bundle: published.bundle, trust: { publisherKeys: [spki(full.key)], logVkey: published.logVkey, store: new MemoryCheckpointStore(), fetch: dirFetcher(dir) } };
+}
+
+async function refused(p: Promise<unknown>, code: string): Promise<CloisterError> {
+  const e = await p.then(() => assert.fail(`expected ${code}`), (x: unknown) => x);
+  assert.ok(e instanceof CloisterError, String(e));
+  assert.equal(e.code, code, e.message);
+  return e;
+}
+
+const edit = (text: string, change: (b: SigstoreBundle) => SigstoreBundle): string => serializeSigstoreBundle(change(parseSigstoreBundle(text)));
+
+describe('measurements statement', () => {
+  it('round-trips through parseMeasurementsStatement; another predicate type or a subject that is not the image is refused', () => {
+    const s = measurementsStatement(file(MEASURED), COMMIT);
+    const parsed = parseMeasurementsStatement({ type: 'https://in-toto.io/Statement/v1', ...s });
+    assert.equal(parsed.source.commit, COMMIT);
+    assert.equal(parsed.measurements['sev-snp']?.[0]?.measurement, MEASURED);
+    assert.throws(() => parseMeasurementsStatement({ type: 'x', ...s, predicateType: 'https://example.com/other' }), { code: 'MALFORMED_STATEMENT' });
+    assert.throws(() => parseMeasurementsStatement({ type: 'x', ...s, subject: [{ name: 'image-manifest.json', digest: { sha256: '22'.repeat(32) } }] }), { code: 'SUBJECT_MISMATCH' });
+    assert.throws(() => parseMeasurementsStatement({ type: 'x', ...s, predicate: { measurements: {}, source: {} } }), (e: CloisterError) => e.code === 'MALFORMED_STATEMENT' && /source\.commit/.test(e.message) && /schema/.test(e.message));
+    assert.throws(() => measurementsStatement(file(MEASURED), 'HEAD'), { code: 'MALFORMED_POLICY' });
+  });
+});
+
+describe('publishMeasurements and loggedMeasurement', () => {
+  it('accepts a published measurement, with its commit, index and tree size; pins publisher.pub and log.vkey', async () => {
+    const { options, trust, vkey } = await setup();
+    const logged = await loggedMeasurement('sev-snp', MEASURED.toUpperCase(), trust);
+    assert.equal(logged.source.commit, COMMIT);
+    assert.equal(logged.logIndex, 0);
+    assert.equal(logged.treeSize, 1);
+    assert.equal(logged.origin, 'cloister.local/log');
+    assert.equal((await readFile(join(options.dir, 'log.vkey'), 'utf8')).trim(), vkey);
+    assert.match(await readFile(join(options.dir, 'publisher.pub'), 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
+    const looked = parseSigstoreBundle(await readFile(join(options.dir, measurementBundlePath(MEASURED)), 'utf8'));
+    assert.equal(looked.content.kind === 'dsseEnvelope' ? parseStatement(looked.content.envelope.payload).predicateType : looked.content.kind, 'https://cloister.dev/attestation/measurements/v1');
+  });
+
+  it('refuses a measurement absent from the log, and one on the other platform, with MEASUREMENT_NOT_LOGGED naming it', async () => {
+    const { trust } = await setup();
+    const e = await refused(loggedMeasurement('sev-snp', OTHER, trust), 'MEASUREMENT_NOT_LOGGED');
+    assert.equal(e.actual, OTHER);
+    assert.match(e.message, new RegExp(OTHER));
+    await refused(loggedMeasurement('tdx', MEASURED, trust), 'MEASUREMENT_NOT_LOGGED');
+  });
+
+  it('refuses a tampered statement, another publisher key, and a statement about another image', async () => {
+    const { trust, bundle, options } = await setup();
+    const tampered = edit(bundle, (b) => {
+      if (b.content.kind !== 'dsseEnvelope') throw new Error('dsse');
+      const text = new TextDecoder().decode(b.content.envelope.payload).replace(MEASURED, OTHER);
+      return { ...b, content: { kind: 'dsseEnvelope', envelope: { ...b.content.envelope, payload: new TextEncoder().encode(text) } } };
+    });
+    await refused(verifyMeasurementsBundle(tampered, trust), 'DSSE_SIGNATURE_INVALID');
+    await refused(verifyMeasurementsBundle(bundle, { ...trust, publisherKeys: [spki(ed25519())] }), 'DSSE_SIGNATURE_INVALID');
+    // the same publisher and log, a statement whose subject is not the image its measurements are of
+    const other = await publishMeasurements(file(OTHER, '33'.repeat(32)), COMMIT, options);
+    const swapped = edit(other.bundle, (b) => b);
+    const statement = parseStatement((parseSigstoreBundle(swapped).content as { envelope: { payload: Uint8Array } }).envelope.payload);
+    assert.throws(() => parseMeasurementsStatement({ ...statement, subject: [{ name: 'image-manifest.json', digest: { sha256: '44'.repeat(32) } }] }), { code: 'SUBJECT_MISMATCH' });
+  });
+
+  it('refuses an inclusion proof for another tree, and a checkpoint that forks from the one seen', async () => {
+    const { trust, bundle, options } = await setup();
+    const second = await publishMeasurements(file(OTHER), COMMIT, options);
+    const otherCheckpoint = parseSigstoreBundle(second.bundle).tlogEntries[0]?.inclusionProof?.checkpoint ?? '';
+    const moved = edit(bundle, (b) => ({ ...b, tlogEntries: b.tlogEntries.map((t) => ({ ...t, inclusionProof: t.inclusionProof === undefined ? undefined : { ...t.inclusionProof, checkpoint: otherCheckpoint } })) }));
+    await refused(verifyMeasurementsBundle(moved, trust), 'INCLUSION_PROOF_INVALID');
+    // a second log with the same origin and key and other entries: its tree of size 2 is not the first log's
+    await verifyMeasurementsBundle(second.bundle, trust);
+    const forkDir = join(tempDir(), 'log');
+    await publishMeasurements(file(OTHER), COMMIT, { ...options, dir: forkDir });
+    const forked = await publishMeasurements(file(MEASURED), COMMIT, { ...options, dir: forkDir });
+    await refused(verifyMeasurementsBundle(forked.bundle, trust), 'CHECKPOINT_FORK');
+  });
+
+  it('checks consistency with the newest checkpoint seen, older bundles included, through the tiles', async () => {
+    const { trust, bundle, options } = await setup();
+    await verifyMeasurementsBundle(bundle, trust);
+    const second = await publishMeasurements(file(OTHER), COMMIT, options);
+    await publishMeasurements(file(OTHER), COMMIT, options);
+    assert.equal((await verifyMeasurementsBundle(second.bundle, trust)).treeSize, 2);
+    assert.equal((await trust.store?.latest('cloister.local/log'))?.size, 2);
+    assert.equal((await verifyMeasurementsBundle(bundle, trust)).treeSize, 1, 'an older bundle, a prefix of the newest seen');
+    assert.equal((await trust.store?.latest('cloister.local/log'))?.size, 2);
+  });
+
+  it('requires the witnesses: refused without their cosignatures, accepted with the cosign hook', async () => {
+    const witnessKey = ed25519();
+    const witness = await witnessCosigner('witness.example', witnessKey, () => 1_700_000_000);
+    const { trust, bundle, options } = await setup();
+    const withWitness = { ...trust, witnesses: { vkeys: [witness.vkey], threshold: 1 } };
+    await refused(verifyMeasurementsBundle(bundle, withWitness), 'WITNESS_COSIGNATURES_MISSING');
+    const cosigned = await publishMeasurements(file(MEASURED), COMMIT, {
+      ...options,
+      cosign: async (checkpoint) => {
+        const note = parseSignedNote(checkpoint);
+        return serializeSignedNote({ text: note.text, signatures: [...note.signatures, ...(await signNote(note.text, [witness])).signatures] });
+      },
+    });
+    assert.equal((await verifyMeasurementsBundle(cosigned.bundle, withWitness)).logIndex, 1);
+  });
+});
