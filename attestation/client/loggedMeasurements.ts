@@ -9,7 +9,11 @@
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
 // attested measurement for its platform.
 import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
-import { PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
+import type { VerdictError } from '../checks.js';
+import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
+import type { RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import type { RaTlsPolicy } from '../ratls/verifyCertificate.js';
+import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
@@ -146,4 +150,44 @@ export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalTh
     if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
     return new Uint8Array(await response.arrayBuffer());
   };
+}
+
+/** The verdict's check that records the log's judgment of the measurement. */
+export const TRANSPARENCY_LOG_CHECK = 'client.transparency-log';
+
+/** The launch measurement an accepted verdict's evidence carries (SEV-SNP MEASUREMENT, TDX MRTD), in hex. */
+export function attestedMeasurement(verdict: RaTlsVerdict): string | undefined {
+  const evidence = (verdict.claims as { evidence?: { measurement?: unknown; mrTd?: unknown } } | undefined)?.evidence;
+  const m = verdict.platform === 'sev-snp' ? evidence?.measurement : verdict.platform === 'tdx' ? evidence?.mrTd : undefined;
+  return typeof m === 'string' ? m : undefined;
+}
+
+/**
+ * `verdict` judged by the log: a verdict accepted without a measurement list (the caller verified the evidence with
+ * anyMeasurement, leaving the measurement to the log) stays accepted only when the log holds its measurement, and
+ * then no longer says anyMeasurement; otherwise it is refused with the log's error. Rejected verdicts pass as they are.
+ */
+export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: TransparencyTrust): Promise<RaTlsVerdict & { readonly logged?: LoggedMeasurements }> {
+  if (!verdict.accepted || verdict.platform === 'unknown') return verdict;
+  const checks = verdict.checks.filter((c) => c.id !== MEASUREMENT_SOURCE_CHECK);
+  const rest: RaTlsVerdict = { ...verdict };
+  delete (rest as { anyMeasurement?: true }).anyMeasurement;
+  try {
+    const measurement = attestedMeasurement(verdict);
+    if (measurement === undefined) throw new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${verdict.platform} evidence names no launch measurement to look up in the log`, { field: 'measurement' });
+    const logged = await loggedMeasurement(verdict.platform, measurement, trust);
+    return { ...rest, logged, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'pass', detail: `measurement ${measurement.toLowerCase()} listed at log index ${logged.logIndex} of ${logged.origin} (tree size ${logged.treeSize}), source commit ${logged.source.commit}` }] };
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    return { ...rest, accepted: false, error: e.toJSON() as unknown as VerdictError, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'fail', detail: e.message }] };
+  }
+}
+
+/**
+ * The client's rule on a verified certificate's launch measurement (measurementSource.ts), with the log: without
+ * `transparency` it is withMeasurementSource; with it, the measurement must also be in the log (withLoggedMeasurement).
+ */
+export async function judgeMeasurement(verified: RaTlsVerdict, policy: RaTlsPolicy, source: MeasurementSource): Promise<RaTlsVerdict> {
+  const verdict = withMeasurementSource(verified, policy, source.anyMeasurement === true || source.transparency !== undefined);
+  return source.transparency === undefined ? verdict : withLoggedMeasurement(verdict, source.transparency);
 }
