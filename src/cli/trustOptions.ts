@@ -9,10 +9,9 @@ import type { PlatformVerifiers, RaTlsPolicy, RaTlsVerdict } from '../../attesta
 import type { SnpVerifier } from '../../attestation/snp/verify.js';
 import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { httpLogFetcher, type LogFetcher, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
-import { CloisterError } from '../../attestation/errors.js';
+import { httpLogFetcher, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { directoryLogFetcher } from '../transparency/publish.js';
 import { publicKeyFromPem } from '../../attestation/sigstore/sigstoreKeys.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { FileCheckpointStore } from '../transparency/fileCheckpointStore.js';
@@ -171,18 +170,6 @@ async function transparencyFromOptions(values: TrustValues, io: CliIo, usage: (m
     store: new FileCheckpointStore(join(defaultStateDir(), 'checkpoints')),
     fetch,
     hasher: nodeHasher,
-  };
-}
-
-/** A log read from a local directory (what `cloister publish --log DIR` writes), for a log not served yet. */
-function directoryLogFetcher(dir: string): LogFetcher {
-  return async (path) => {
-    try {
-      return new Uint8Array(await readFile(join(dir, path)));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new CloisterError('TLOG_UNAVAILABLE', `cannot read ${path} in the log directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { field: path, cause: e });
-    }
   };
 }
 

@@ -6,7 +6,7 @@ import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypt
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type LogFetcher, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { measurementsStatement, parseMeasurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import { parseMeasurementsFile, type MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
@@ -16,7 +16,7 @@ import { MemoryCheckpointStore } from '../../attestation/transparency/checkpoint
 import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
-import { publishMeasurements, type PublishOptions } from './publish.js';
+import { directoryLogFetcher, publishMeasurements, type PublishOptions } from './publish.js';
 
 const tempDir = temporaryDirectories('cloister-publish-');
 const COMMIT = 'c0ffee'.repeat(6) + 'c0ff';
@@ -28,23 +28,12 @@ const file = (measurement: string, manifest = '11'.repeat(32)): MeasurementsFile
 const ed25519 = (): KeyObject => generateKeyPairSync('ed25519').privateKey;
 const spki = (k: KeyObject): Uint8Array => new Uint8Array(createPublicKey(k).export({ format: 'der', type: 'spki' }));
 
-function dirFetcher(dir: string): LogFetcher {
-  return async (path) => {
-    try {
-      return new Uint8Array(await readFile(join(dir, path)));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-  };
-}
-
 async function setup(options: Partial<PublishOptions> = {}): Promise<{ options: PublishOptions; trust: TransparencyTrust; vkey: string; bundle: string }> {
   const dir = join(tempDir(), 'log');
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   const full: PublishOptions = { dir, key, logKey: ed25519(), fsync: false, ...options };
   const published = await publishMeasurements(file(MEASURED), COMMIT, full);
-  return { options: full, vkey: published.logVkey, bundle: published.bundle, trust: { publisherKeys: [spki(full.key)], logVkey: published.logVkey, store: new MemoryCheckpointStore(), fetch: dirFetcher(dir) } };
+  return { options: full, vkey: published.logVkey, bundle: published.bundle, trust: { publisherKeys: [spki(full.key)], logVkey: published.logVkey, store: new MemoryCheckpointStore(), fetch: directoryLogFetcher(dir) } };
 }
 
 async function refused(p: Promise<unknown>, code: string): Promise<CloisterError> {

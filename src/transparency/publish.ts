@@ -10,12 +10,13 @@
 //   <dir>/publisher.pub, <dir>/log.vkey            what clients pin: the publisher's public key (PEM), the log's
 //                                                  note verifier key
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
-import { measurementBundlePath } from '../../attestation/client/loggedMeasurements.js';
+import { measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
+import { CloisterError } from '../../attestation/errors.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
@@ -101,3 +102,16 @@ export async function publishMeasurements(file: MeasurementsFile, commit: string
 
 /** The hex of a SPKI's SHA-256, to name a publisher key in messages. */
 export const keyFingerprint = (key: KeyObject): string => toHex(createHash('sha256').update(createPublicKey(key).export({ format: 'der', type: 'spki' })).digest());
+
+/** A log read from a local directory (what `cloister publish --log DIR` writes), for a log not served yet. */
+export function directoryLogFetcher(dir: string): LogFetcher {
+  return async (path) => {
+    try {
+      return new Uint8Array(await readFile(join(dir, path)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new CloisterError('TLOG_UNAVAILABLE', `cannot read ${path} in the log directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { field: path, cause: e });
+    }
+  };
+}
+
