@@ -15,8 +15,10 @@ import type { RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import type { RaTlsPolicy } from '../ratls/verifyCertificate.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
+import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
+import type { Statement } from '../sigstore/inToto.js';
 import { parseSigstoreBundle, type SigstoreBundle } from '../sigstore/sigstoreBundle.js';
 import type { SigstoreCrypto } from '../sigstore/sigstoreKeys.js';
 import type { TrustedRoot } from '../sigstore/trustedRoot.js';
@@ -45,11 +47,7 @@ export interface TransparencyTrust {
   readonly crypto?: SigstoreCrypto;
 }
 
-export interface LoggedMeasurements extends MeasurementsPredicate {
-  readonly logIndex: number;
-  readonly treeSize: number;
-  readonly origin: string;
-}
+export interface LoggedMeasurements extends MeasurementsPredicate, LogPosition {}
 
 const ED25519_SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
@@ -66,8 +64,18 @@ async function required(fetch: LogFetcher, path: string): Promise<Uint8Array> {
   return bytes;
 }
 
-/** Verifies a measurements bundle against `trust` and returns what it publishes; the first failure is thrown with its code. */
-export async function verifyMeasurementsBundle(input: string | Uint8Array | SigstoreBundle, trust: TransparencyTrust): Promise<LoggedMeasurements> {
+/** Where a statement is in the log. */
+export interface LogPosition {
+  readonly logIndex: number;
+  readonly treeSize: number;
+  readonly origin: string;
+}
+
+/**
+ * Verifies a bundle of an in-toto statement against `trust` (publisher key, log, witnesses, consistency) and returns
+ * the statement, not yet judged by its predicate; the first failure is thrown with its code.
+ */
+export async function verifyLoggedStatement(input: string | Uint8Array | SigstoreBundle, trust: TransparencyTrust): Promise<LogPosition & { readonly statement: Statement }> {
   const hasher = trust.hasher ?? webCryptoHasher;
   const crypto = trust.crypto ?? {};
   const bundle = typeof input === 'string' || input instanceof Uint8Array ? parseSigstoreBundle(input) : input;
@@ -90,7 +98,6 @@ export async function verifyMeasurementsBundle(input: string | Uint8Array | Sigs
   if (verdict === undefined || !verdict.accepted) rethrow(verdict?.error ?? { name: 'VerificationError', code: 'DSSE_SIGNATURE_INVALID', message: 'the bundle did not verify' });
   const statement = verdict.payload?.statement;
   if (statement === undefined) throw new PolicyError('MALFORMED_STATEMENT', `the bundle's payload is ${verdict.payload?.payloadType ?? 'missing'}, not an in-toto statement`, { field: 'dsseEnvelope.payloadType' });
-  const predicate = parseMeasurementsStatement(statement);
 
   // The checkpoint again, now with the witnesses, and against the newest one seen.
   const entry = bundle.tlogEntries[0];
@@ -114,7 +121,30 @@ export async function verifyMeasurementsBundle(input: string | Uint8Array | Sigs
       await advanceCheckpoint(trust.store, logged.checkpoint, consistency, hasher);
     }
   }
-  return Object.freeze({ ...predicate, logIndex: proof.logIndex, treeSize: cp.size, origin });
+  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, origin });
+}
+
+/** Verifies a measurements bundle against `trust` and returns what it publishes; the first failure is thrown with its code. */
+export async function verifyMeasurementsBundle(input: string | Uint8Array | SigstoreBundle, trust: TransparencyTrust): Promise<LoggedMeasurements> {
+  const { statement, ...position } = await verifyLoggedStatement(input, trust);
+  return Object.freeze({ ...parseMeasurementsStatement(statement), ...position });
+}
+
+/** Where the log keeps the newest hardware policy bundle (src/transparency/publish.ts). */
+export const HARDWARE_POLICY_PATH = 'hardware-policy.sigstore.json';
+
+/**
+ * The newest hardware policy published to the log, verified as any logged statement; undefined when none was
+ * published. MALFORMED_STATEMENT, SUBJECT_MISMATCH for a bundle that is not one; HARDWARE_POLICY_VERSION when its
+ * version is below `minVersion` (the newest the caller accepted before: a log host serving an older policy).
+ */
+export async function loggedHardwarePolicy(trust: TransparencyTrust, minVersion = 0): Promise<(LogPosition & { readonly policy: HardwarePolicy }) | undefined> {
+  const bytes = await trust.fetch(HARDWARE_POLICY_PATH);
+  if (bytes === undefined) return undefined;
+  const { statement, ...position } = await verifyLoggedStatement(bytes, trust);
+  const policy = await parseHardwarePolicyStatement(statement, trust.hasher ?? webCryptoHasher);
+  if (policy.version < minVersion) throw new PolicyError('HARDWARE_POLICY_VERSION', `the log's hardware policy is version ${policy.version}, older than version ${minVersion} accepted before`, { field: 'version', expected: `>= ${minVersion}`, actual: String(policy.version) });
+  return Object.freeze({ policy, ...position });
 }
 
 /** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */

@@ -99,9 +99,25 @@ describe('cloister publish, then verify --log', () => {
     assert.match((await cli('verify', published.url, '--publisher-key', join(LOG, 'publisher.pub'), '--measurement', SIMULATED)).stderr, /^error \[USAGE\]: --publisher-key needs --log URL/);
   });
 
+  it('publishes a hardware policy (--hardware-policy), refusing a version that does not go up', async () => {
+    const path = join(work, 'hardware-policy.json');
+    const write = (version: number): void => {
+      writeFileSync(path, JSON.stringify({ schema: 'cloister-hardware-policy/v1', version, 'sev-snp': { minTcb: { Milan: { snp: 24 } } }, tdx: { acceptedTcbStatuses: ['UpToDate'], minTcbEvaluationDataNumber: 17 } }));
+    };
+    write(1);
+    const r = await cli('publish', '--hardware-policy', path, '--key', join(work, 'publisher.pem'), '--log', LOG);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^published: log index 1, tree size 2, /);
+    assert.ok(existsSync(join(LOG, 'hardware-policy.sigstore.json')));
+    const again = await cli('publish', '--hardware-policy', path, '--key', join(work, 'publisher.pem'), '--log', LOG);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /^error \[HARDWARE_POLICY_VERSION\]: the hardware policy's version 1 is not above version 1/m);
+    assert.match((await cli('publish', '--hardware-policy', path, '--measurements', path, '--key', 'k', '--log', LOG)).stderr, /^error \[USAGE\]: give one of --measurements FILE and --hardware-policy FILE/);
+  });
+
   it('prints its help', async () => {
     const r = await cli('publish', '--help');
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^Usage: cloister publish --measurements FILE --key KEY\.pem --log DIR/);
+    assert.ok(r.stdout.startsWith('Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR'));
   });
 });

@@ -8,10 +8,12 @@ import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { readKeyFile } from '../privacypass/issuer/keyFiles.js';
-import { DEFAULT_LOG_ORIGIN, publishMeasurements } from '../transparency/publish.js';
+import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements } from '../transparency/publish.js';
+import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
+import { ParseError } from '../../attestation/errors.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
 
-export const PUBLISH_HELP = `Usage: cloister publish --measurements FILE --key KEY.pem --log DIR [options]
+export const PUBLISH_HELP = `Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR [options]
 
 Sign an image build's measurements file (scripts/measurements/writeMeasurements.js) as an in-toto statement
 (predicate https://cloister.dev/attestation/measurements/v1: the measurements and the source commit; subject:
@@ -21,8 +23,14 @@ tlog-tiles: static files any web server can serve; created on first use) and wri
 DIR/measurements/HEX.sigstore.json, where clients given --log look it up. Also writes what clients pin:
 DIR/publisher.pub (the publisher's public key) and DIR/log.vkey (the log's note verifier key).
 
+With --hardware-policy instead, publish the hardware acceptance policy (schema cloister-hardware-policy/v1:
+minimum SEV-SNP TCB per product, accepted TDX TCB statuses, minimum TCB evaluation data number, optional MRSEAM
+allowlist; its version above the one published before) as its own statement (predicate
+https://cloister.dev/attestation/hardware-policy/v1), also written to DIR/hardware-policy.sigstore.json.
+
 Options:
   --measurements FILE       the measurements file (schema cloister-measurements/v1)
+  --hardware-policy FILE    the hardware acceptance policy (docs/transparency.md "Hardware policy")
   --key KEY.pem             the publisher's private key, EC P-256 or Ed25519 (PKCS#8 PEM), mode 0600 or
                             0400, owned by the user running publish
   --log DIR                 the log directory (served as is at the URL clients give to --log)
@@ -42,6 +50,7 @@ Example:
 
 const OPTIONS = {
   measurements: { type: 'string' },
+  'hardware-policy': { type: 'string' },
   key: { type: 'string' },
   log: { type: 'string' },
   origin: { type: 'string' },
@@ -75,6 +84,14 @@ async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeo
   return privateKey;
 }
 
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ParseError('MALFORMED_POLICY', `${path} is not valid JSON: ${(cause as Error).message}`, { field: '$', cause });
+  }
+}
+
 export async function publishCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     const values = parseOptions(argv, OPTIONS, 'publish');
@@ -82,14 +99,18 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
       io.stdout(PUBLISH_HELP);
       return EXIT.ok;
     }
-    for (const required of ['measurements', 'key', 'log'] as const) if (values[required] === undefined) throw usage(`--${required} is required`);
+    if ((values.measurements === undefined) === (values['hardware-policy'] === undefined)) throw usage('give one of --measurements FILE and --hardware-policy FILE');
+    for (const required of ['key', 'log'] as const) if (values[required] === undefined) throw usage(`--${required} is required`);
     const dir = resolve(values.log as string);
-    const file = parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements')));
-    const commit = await sourceCommit(values.commit);
+    const policyFile = values['hardware-policy'];
+    const statement = policyFile === undefined
+      ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
+      : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
     const key = await readKeyFile(values.key as string);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
-    const published = await publishMeasurements(file, commit, { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }) });
+    const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }) };
+    const published = 'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : await publishMeasurements(statement.measurements, statement.commit, options);
     if (values.out !== undefined) await writeFile(values.out, published.bundle);
     io.stdout(`published: log index ${published.logIndex}, tree size ${published.treeSize}, bundle ${published.bundlePath}${values.out === undefined ? '' : ` (and ${values.out})`}; clients pin ${published.publisherKeyPath} and ${published.logVkeyPath} (${published.logVkey})\n`);
     return EXIT.ok;

@@ -16,7 +16,10 @@ import { MemoryCheckpointStore } from '../../attestation/transparency/checkpoint
 import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
-import { directoryLogFetcher, publishMeasurements, type PublishOptions } from './publish.js';
+import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, type PublishOptions } from './publish.js';
+import { loggedHardwarePolicy } from '../../attestation/client/loggedMeasurements.js';
+import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
 
 const tempDir = temporaryDirectories('cloister-publish-');
 const COMMIT = 'c0ffee'.repeat(6) + 'c0ff';
@@ -135,5 +138,45 @@ describe('publishMeasurements and loggedMeasurement', () => {
       },
     });
     assert.equal((await verifyMeasurementsBundle(cosigned.bundle, withWitness)).logIndex, 1);
+  });
+});
+
+describe('the hardware policy statement', () => {
+  const policy = (version: number): HardwarePolicy =>
+    assertHardwarePolicy({
+      schema: 'cloister-hardware-policy/v1',
+      version,
+      'sev-snp': { minTcb: { Milan: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, Genoa: { bootloader: 9, tee: 0, snp: 23, microcode: 84 } } },
+      tdx: { acceptedTcbStatuses: ['UpToDate'], minTcbEvaluationDataNumber: 17, mrSeams: ['5b'.repeat(48)] },
+    });
+
+  it('lists every bad field of a policy', () => {
+    assert.throws(
+      () => assertHardwarePolicy({ schema: 'x', version: 0, 'sev-snp': { minTcb: { Rome: {}, Milan: { snp: 300 } } }, tdx: { acceptedTcbStatuses: ['Fine'], minTcbEvaluationDataNumber: -1, mrSeams: ['AB'] }, extra: 1 }),
+      (e: CloisterError) => e.code === 'MALFORMED_POLICY' && ['$.schema', '$.version', '$.extra', 'minTcb.Rome', 'Milan.snp', 'acceptedTcbStatuses', 'minTcbEvaluationDataNumber', 'mrSeams'].every((f) => e.message.includes(f)),
+    );
+  });
+
+  it('round-trips its statement; a predicate changed after the subject was computed is SUBJECT_MISMATCH', async () => {
+    const statement = { type: 'https://in-toto.io/Statement/v1', ...(await hardwarePolicyStatement(policy(2), nodeHasher)) };
+    assert.deepEqual(await parseHardwarePolicyStatement(statement, nodeHasher), policy(2));
+    await refused(parseHardwarePolicyStatement({ ...statement, predicate: { ...policy(2), version: 3 } }, nodeHasher), 'SUBJECT_MISMATCH');
+    await refused(parseHardwarePolicyStatement({ ...statement, predicateType: 'https://cloister.dev/attestation/measurements/v1' }, nodeHasher), 'MALFORMED_STATEMENT');
+  });
+
+  it('is published to the same log, versions only going up, and read back verified by the client', async () => {
+    const { trust, options } = await setup();
+    assert.equal(await loggedHardwarePolicy(trust), undefined, 'none published yet');
+    await publishHardwarePolicy(policy(1), options);
+    await refused(publishHardwarePolicy(policy(1), options), 'HARDWARE_POLICY_VERSION');
+    await publishHardwarePolicy(policy(2), options);
+    const logged = await loggedHardwarePolicy(trust);
+    assert.ok(logged !== undefined);
+    assert.equal(logged.policy.version, 2);
+    assert.equal(logged.logIndex, 2);
+    await refused(loggedHardwarePolicy(trust, 3), 'HARDWARE_POLICY_VERSION');
+    await refused(loggedHardwarePolicy({ ...trust, publisherKeys: [spki(ed25519())] }), 'DSSE_SIGNATURE_INVALID');
+    // a measurements bundle is not a hardware policy
+    await refused(verifyMeasurementsBundle(await readFile(join(options.dir, 'hardware-policy.sigstore.json')), trust), 'MALFORMED_STATEMENT');
   });
 });

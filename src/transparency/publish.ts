@@ -11,16 +11,18 @@
 //                                                  note verifier key
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
-import { measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
-import { CloisterError } from '../../attestation/errors.js';
+import { HARDWARE_POLICY_PATH, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
+import { assertHardwarePolicy, hardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
+import { parseStatement, type Statement } from '../../attestation/sigstore/inToto.js';
+import { parseSigstoreBundle, serializeSigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
+import { CloisterError, PolicyError } from '../../attestation/errors.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
-import { serializeSigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { logNoteSigner } from './nodeNoteKeys.js';
 import { signStatement, statementSigner } from './statementSigner.js';
@@ -31,7 +33,6 @@ export const DEFAULT_LOG_ORIGIN = 'cloister.local/log';
 export const PUBLISHER_KEY_FILE = 'publisher.pub';
 export const LOG_VKEY_FILE = 'log.vkey';
 export const BUNDLES_DIR = 'bundles';
-export const MEASUREMENTS_DIR = 'measurements';
 
 
 export interface PublishOptions {
@@ -61,15 +62,15 @@ export interface Published {
   readonly logVkey: string;
 }
 
-/** Signs, logs and bundles the measurements statement of `file` built from `commit`. */
-export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions): Promise<Published> {
+/** Signs `statement`, appends its entry to the log and writes its bundle below `bundles/`; `extra` are more paths (below the log) that get the bundle. */
+async function publishStatement(statement: Omit<Statement, 'type'>, extra: readonly string[], options: PublishOptions): Promise<Published> {
   const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
   const fsync = options.fsync ?? true;
   const signer = statementSigner(options.key);
   const noteSigner = await logNoteSigner(origin, options.logKey);
   await mkdir(options.dir, { recursive: true });
   const log = await TileLog.open({ dir: options.dir, origin, signer: noteSigner, fsync });
-  const envelope = await signStatement(measurementsStatement(file, commit), [signer]);
+  const envelope = await signStatement(statement, [signer]);
   const body = await dsseEntryBody(envelope, signer.spki, signer.scheme, nodeHasher);
   const { firstIndex, size, checkpoint } = await log.append([body]);
   const proof = await log.inclusionProof(firstIndex, size);
@@ -88,16 +89,41 @@ export async function publishMeasurements(file: MeasurementsFile, commit: string
   const bytes = new TextEncoder().encode(text);
   const name = `${createHash('sha256').update(bytes).digest('hex')}.sigstore.json`;
   const bundlePath = join(options.dir, BUNDLES_DIR, name);
-  await mkdir(join(options.dir, BUNDLES_DIR), { recursive: true });
-  await writeFileAtomically(bundlePath, bytes, fsync);
-  const listed = listedMeasurements(file);
-  await mkdir(join(options.dir, MEASUREMENTS_DIR), { recursive: true });
-  for (const m of new Set([...listed['sev-snp'], ...listed.tdx])) await writeFileAtomically(join(options.dir, measurementBundlePath(m)), bytes, fsync);
+  for (const path of [bundlePath, ...extra.map((e) => join(options.dir, e))]) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomically(path, bytes, fsync);
+  }
   const publisherKeyPath = join(options.dir, PUBLISHER_KEY_FILE);
   const logVkeyPath = join(options.dir, LOG_VKEY_FILE);
   await writeFile(publisherKeyPath, createPublicKey(options.key).export({ format: 'pem', type: 'spki' }));
   await writeFile(logVkeyPath, `${noteSigner.vkey}\n`);
   return { logIndex: firstIndex, treeSize: size, bundle: text, bundlePath, publisherKeyPath, logVkeyPath, logVkey: noteSigner.vkey };
+}
+
+/** Signs, logs and bundles the measurements statement of `file` built from `commit`; the bundle is also where each of its measurements is looked up. */
+export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions): Promise<Published> {
+  const listed = listedMeasurements(file);
+  return publishStatement(measurementsStatement(file, commit), [...new Set([...listed['sev-snp'], ...listed.tdx])].map(measurementBundlePath), options);
+}
+
+/**
+ * Signs, logs and bundles the hardware policy statement, also as `hardware-policy.sigstore.json`; HARDWARE_POLICY_VERSION
+ * when its version is not above the one published there before.
+ */
+export async function publishHardwarePolicy(policy: HardwarePolicy, options: PublishOptions): Promise<Published> {
+  assertHardwarePolicy(policy);
+  let previous: string | undefined;
+  try {
+    previous = await readFile(join(options.dir, HARDWARE_POLICY_PATH), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (previous !== undefined) {
+    const content = parseSigstoreBundle(previous).content;
+    const before = content.kind === 'dsseEnvelope' ? assertHardwarePolicy(parseStatement(content.envelope.payload).predicate).version : 0;
+    if (policy.version <= before) throw new PolicyError('HARDWARE_POLICY_VERSION', `the hardware policy's version ${policy.version} is not above version ${before}, published before in ${options.dir}`, { field: 'version', expected: `> ${before}`, actual: String(policy.version) });
+  }
+  return publishStatement(await hardwarePolicyStatement(policy, nodeHasher), [HARDWARE_POLICY_PATH], options);
 }
 
 /** The hex of a SPKI's SHA-256, to name a publisher key in messages. */
