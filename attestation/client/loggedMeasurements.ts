@@ -166,6 +166,9 @@ export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement
   return logged;
 }
 
+/** The largest file read from a log: a bundle is a few KiB, a hash tile 8 KiB. */
+export const MAX_LOG_FILE_BYTES = 1024 * 1024;
+
 /** A LogFetcher over HTTP(S) below `baseUrl`, with an injectable fetch: 404 is undefined, any other failure TLOG_UNAVAILABLE. */
 export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalThis.fetch): LogFetcher {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -178,7 +181,10 @@ export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalTh
     }
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
-    return new Uint8Array(await response.arrayBuffer());
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    const bytes = declared > MAX_LOG_FILE_BYTES ? undefined : new Uint8Array(await response.arrayBuffer());
+    if (bytes === undefined || bytes.length > MAX_LOG_FILE_BYTES) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
+    return bytes;
   };
 }
 

@@ -17,7 +17,7 @@ import { parseSignedNote, serializeSignedNote, signNote } from '../../attestatio
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
 import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, type PublishOptions } from './publish.js';
-import { loggedHardwarePolicy } from '../../attestation/client/loggedMeasurements.js';
+import { httpLogFetcher, loggedHardwarePolicy, MAX_LOG_FILE_BYTES } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 
@@ -178,5 +178,23 @@ describe('the hardware policy statement', () => {
     await refused(loggedHardwarePolicy({ ...trust, publisherKeys: [spki(ed25519())] }), 'DSSE_SIGNATURE_INVALID');
     // a measurements bundle is not a hardware policy
     await refused(verifyMeasurementsBundle(await readFile(join(options.dir, 'hardware-policy.sigstore.json')), trust), 'MALFORMED_STATEMENT');
+  });
+});
+
+describe('httpLogFetcher', () => {
+  const answering = (status: number, body: Uint8Array<ArrayBuffer> = new Uint8Array(0)): typeof fetch => () => Promise.resolve(new Response(status === 404 || status === 500 ? null : body, { status }));
+
+  it('reads below the base URL; 404 is no file; another status, a network failure or a file over the cap is TLOG_UNAVAILABLE', async () => {
+    let asked = '';
+    const ok = httpLogFetcher('https://log.example/log', (url) => {
+      asked = url instanceof URL ? url.href : typeof url === 'string' ? url : url.url;
+      return Promise.resolve(new Response('x'));
+    });
+    assert.deepEqual(await ok('measurements/ab.sigstore.json'), new TextEncoder().encode('x'));
+    assert.equal(asked, 'https://log.example/log/measurements/ab.sigstore.json');
+    assert.equal(await httpLogFetcher('https://log.example/', answering(404))('checkpoint'), undefined);
+    await refused(httpLogFetcher('https://log.example/', answering(500))('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', () => Promise.reject(new TypeError('fetch failed')))('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)))('checkpoint'), 'TLOG_UNAVAILABLE');
   });
 });
