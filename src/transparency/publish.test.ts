@@ -16,7 +16,7 @@ import { MemoryCheckpointStore } from '../../attestation/transparency/checkpoint
 import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
-import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, type PublishOptions } from './publish.js';
+import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, type PublishOptions } from './publish.js';
 import { httpLogFetcher, loggedHardwarePolicy, MAX_LOG_FILE_BYTES } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
@@ -83,7 +83,7 @@ describe('publishMeasurements and loggedMeasurement', () => {
     await refused(loggedMeasurement('tdx', MEASURED, trust), 'MEASUREMENT_NOT_LOGGED');
   });
 
-  it('refuses a tampered statement, another publisher key, and a statement about another image', async () => {
+  it('refuses a tampered statement, another publisher key, and a bundle for another subject', async () => {
     const { trust, bundle, options } = await setup();
     const tampered = edit(bundle, (b) => {
       if (b.content.kind !== 'dsseEnvelope') throw new Error('dsse');
@@ -92,11 +92,10 @@ describe('publishMeasurements and loggedMeasurement', () => {
     });
     await refused(verifyMeasurementsBundle(tampered, trust), 'DSSE_SIGNATURE_INVALID');
     await refused(verifyMeasurementsBundle(bundle, { ...trust, publisherKeys: [spki(ed25519())] }), 'DSSE_SIGNATURE_INVALID');
-    // the same publisher and log, a statement whose subject is not the image its measurements are of
-    const other = await publishMeasurements(file(OTHER, '33'.repeat(32)), COMMIT, options);
-    const swapped = edit(other.bundle, (b) => b);
-    const statement = parseStatement((parseSigstoreBundle(swapped).content as { envelope: { payload: Uint8Array } }).envelope.payload);
-    assert.throws(() => parseMeasurementsStatement({ ...statement, subject: [{ name: 'image-manifest.json', digest: { sha256: '44'.repeat(32) } }] }), { code: 'SUBJECT_MISMATCH' });
+    // the same publisher and log, a signed and logged statement whose subject is not the image its measurements are of
+    const other = await publishStatement({ ...measurementsStatement(file(MEASURED), COMMIT), subject: [{ name: 'image-manifest.json', digest: { sha256: '44'.repeat(32) } }] }, [], options);
+    const e = await refused(verifyMeasurementsBundle(other.bundle, trust), 'SUBJECT_MISMATCH');
+    assert.match(e.message, /no subject of the statement is image-manifest\.json sha256:1{64}/);
   });
 
   it('refuses an inclusion proof for another tree, and a checkpoint that forks from the one seen', async () => {

@@ -63,7 +63,7 @@ export interface Published {
 }
 
 /** Signs `statement`, appends its entry to the log and writes its bundle below `bundles/`; `extra` are more paths (below the log) that get the bundle. */
-async function publishStatement(statement: Omit<Statement, 'type'>, extra: readonly string[], options: PublishOptions): Promise<Published> {
+export async function publishStatement(statement: Omit<Statement, 'type'>, extra: readonly string[], options: PublishOptions): Promise<Published> {
   const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
   const fsync = options.fsync ?? true;
   const signer = statementSigner(options.key);
