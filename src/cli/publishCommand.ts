@@ -2,8 +2,8 @@
 // own transparency log, a directory of static C2SP tlog-tiles files (docs/transparency.md "Publishing").
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
@@ -79,7 +79,12 @@ async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeo
     if (!(e instanceof CloisterError && e.code === 'UNREADABLE_INPUT' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) throw e;
   }
   const { privateKey } = generateKeyPairSync('ed25519');
-  await writeFile(path, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    throw new CloisterError('UNWRITABLE_OUTPUT', `cannot create the log key "${path}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'log-key', cause });
+  }
   io.stderr(`created the log key ${path} (Ed25519; keep it: every later publish to this log needs it)\n`);
   return privateKey;
 }
@@ -111,7 +116,12 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
     io.stderr(`signing and appending to ${dir} ...\n`);
     const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }) };
     const published = 'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : await publishMeasurements(statement.measurements, statement.commit, options);
-    if (values.out !== undefined) await writeFile(values.out, published.bundle);
+    if (values.out !== undefined) {
+      const out = values.out;
+      await writeFile(out, published.bundle).catch((cause: unknown) => {
+        throw new CloisterError('UNWRITABLE_OUTPUT', `published, but cannot write the bundle to "${out}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'out', cause });
+      });
+    }
     io.stdout(`published: log index ${published.logIndex}, tree size ${published.treeSize}, bundle ${published.bundlePath}${values.out === undefined ? '' : ` (and ${values.out})`}; clients pin ${published.publisherKeyPath} and ${published.logVkeyPath} (${published.logVkey})\n`);
     return EXIT.ok;
   } catch (e) {
