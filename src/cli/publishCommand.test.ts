@@ -11,6 +11,7 @@ import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
 import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 import { cli } from '../testing/cliRun.js';
+import { logNoteSigner, witnessCosigner } from '../transparency/nodeNoteKeys.js';
 import { serveDirectory, type StaticServer } from '../testing/staticFiles.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 
@@ -91,6 +92,22 @@ describe('cloister publish, then verify --log', () => {
     const r = await cli('verify', published.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', other);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^REJECTED \[DSSE_SIGNATURE_INVALID\] client\.transparency-log: /);
+  });
+
+  it('verify --log holds the checkpoint to a pinned --log-key and to the --witness keys', async () => {
+    const pub = join(LOG, 'publisher.pub');
+    const vkey = readFileSync(join(LOG, 'log.vkey'), 'utf8').trim();
+    const pinned = await cli('verify', published.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', pub, '--log-key', vkey);
+    assert.equal(pinned.code, 0, pinned.stdout + pinned.stderr);
+    const otherLog = await logNoteSigner('cloister.local/log', generateKeyPairSync('ed25519').privateKey);
+    const wrongLog = await cli('verify', published.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', pub, '--log-key', otherLog.vkey);
+    assert.equal(wrongLog.code, 1);
+    assert.match(wrongLog.stdout, /^REJECTED \[TLOG_UNKNOWN_LOG\] client\.transparency-log: /);
+    const witness = await witnessCosigner('witness.example/w1', generateKeyPairSync('ed25519').privateKey);
+    const unwitnessed = await cli('verify', published.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', pub, '--witness', witness.vkey);
+    assert.equal(unwitnessed.code, 1);
+    assert.match(unwitnessed.stdout, /^REJECTED \[WITNESS_COSIGNATURES_MISSING\] client\.transparency-log: /);
+    assert.match((await cli('verify', published.url, '--log', logServer.url, '--publisher-key', pub, '--witness', witness.vkey, '--witnesses-required', '2')).stderr, /^error \[USAGE\]: --witnesses-required must be 1\.\.1/);
   });
 
   it('verify --log needs --publisher-key, and contradicts --measurement (usage, exit 2)', async () => {

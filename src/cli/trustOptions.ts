@@ -139,7 +139,7 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
 
 /** A note key given as its vkey text or as a file holding it. */
 async function vkeyOption(value: string, io: CliIo, what: string): Promise<string> {
-  return /^[^\s/]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(value) ? value : new TextDecoder().decode(await readInput(io, value, what)).trim();
+  return /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/.test(value) ? value : new TextDecoder().decode(await readInput(io, value, what)).trim();
 }
 
 /** The --log options as the SDK's TransparencyTrust; undefined without --log. */
