@@ -7,12 +7,12 @@
 // inclusion proof leads to the root of the checkpoint it carries (verifySigstoreBundle); the checkpoint is signed by
 // the log and by k of the n witnesses, and is consistent with the stored one (verifyLogEntry, below); the statement
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
-// attested measurement for its platform.
+// attested measurement for its platform. judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
+// loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
 import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
-import type { RaTlsVerdict } from '../ratls/verifyCertificate.js';
-import type { RaTlsPolicy } from '../ratls/verifyCertificate.js';
+import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
