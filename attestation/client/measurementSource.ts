@@ -7,6 +7,7 @@ import { PolicyError } from '../errors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName } from '../evidence/platforms.js';
 import { policyWithMeasurements, type MeasurementsFile } from '../measure/measurementsFile.js';
 import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import type { TransparencyTrust } from './loggedMeasurements.js';
 
 export interface MeasurementSource {
   readonly policy?: RaTlsPolicy;
@@ -14,6 +15,12 @@ export interface MeasurementSource {
   readonly measurements?: MeasurementsFile;
   /** Accept evidence whose platform's policy lists no measurement, for debugging; the verdict then has `anyMeasurement: true`. */
   readonly anyMeasurement?: boolean;
+  /**
+   * A transparency log the launch measurement must be published to (loggedMeasurements.ts): it is a measurement
+   * source of its own, judged after the evidence verified (judgeMeasurement), and any list the policy gives must
+   * hold too.
+   */
+  readonly transparency?: TransparencyTrust;
 }
 
 /** What outputs say of a verdict with `anyMeasurement`. */
@@ -38,7 +45,7 @@ function listed(policy: RaTlsPolicy, platform: PlatformEntry<PlatformName>): boo
  */
 export function clientPolicy(source: MeasurementSource): RaTlsPolicy {
   const policy = source.measurements === undefined ? (source.policy ?? {}) : policyWithMeasurements(source.policy ?? {}, source.measurements);
-  if (source.anyMeasurement !== true && !PLATFORM_LIST.some((p) => listed(policy, p))) {
+  if (source.anyMeasurement !== true && source.transparency === undefined && !PLATFORM_LIST.some((p) => listed(policy, p))) {
     const lists = PLATFORM_LIST.map(listPath).join(' or ');
     throw new PolicyError('MEASUREMENT_SOURCE_MISSING', `no launch measurement to accept: give the policy's ${lists}, or measurements (a measurements file); anyMeasurement: true accepts any (debugging only)`, {
       field: 'policy',

@@ -19,7 +19,9 @@ import { decodeKeyConfig, KEM_X25519_HKDF_SHA256, type KeyConfig } from '../prot
 import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy } from '../protocols/padding.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFetch.js';
-import { clientPolicy, withMeasurementSource } from './measurementSource.js';
+import type { TransparencyTrust } from './loggedMeasurements.js';
+import { judgeMeasurement } from './loggedMeasurements.js';
+import { clientPolicy } from './measurementSource.js';
 
 export interface OhttpClientOptions {
   /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
@@ -39,6 +41,8 @@ export interface OhttpClientOptions {
    * (MEASUREMENT_SOURCE_MISSING), and one given no measurement at all is not constructed.
    */
   readonly anyMeasurement?: boolean;
+  /** A transparency log the launch measurement must be published to (loggedMeasurements.ts, docs/transparency.md "Clients"). */
+  readonly transparency?: TransparencyTrust;
   readonly snpVerifier?: SnpVerifier;
   readonly tdxVerifier?: TdxVerifier;
   /** Evaluation time for the certificate and evidence; default: now. */
@@ -156,7 +160,7 @@ export class OhttpClient {
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
     });
-    const verdict = withMeasurementSource(verified, this.#policy, this.#options.anyMeasurement === true);
+    const verdict = await judgeMeasurement(verified, this.#policy, this.#options);
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];

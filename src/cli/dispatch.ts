@@ -9,6 +9,7 @@ import { imageCommand } from './imageCommand.js';
 import { issuerCommand } from './issuerCommand.js';
 import { localCommand } from './localCommand.js';
 import { measureCommand } from './measureCommand.js';
+import { publishCommand } from './publishCommand.js';
 import { serveCommand } from './serveCommand.js';
 import { supervisedHooks } from './supervised.js';
 import { verifyCommand } from './verifyCommand.js';
@@ -27,6 +28,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
   collateral: { summary: 'fetch Intel PCS collateral (TCB info, QE identity, CRLs) for a TDX quote, or convert saved PCS responses', run: (argv, io) => collateralCommand(argv, io) },
   measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
+  publish: { summary: 'sign an image build\'s measurements and append them to a transparency log of static tiles (clients: --log)', run: publishCommand },
   local: { summary: 'the local stack (npm start): a Privacy Pass issuer, a server on the simulated TEE with the bundled models, and a relay, as three processes', run: (argv, io) => localCommand(argv, io) },
   request: { summary: 'send a file for private processing through a relay (an image: prints its text)', run: requestCommand },
   image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },

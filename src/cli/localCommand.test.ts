@@ -8,7 +8,7 @@
 // `cloister request --issuer` gets through, as does a token obtained with the SDK's client pieces; none gets 401.
 // What happens when a process of the stack fails, or the command is killed, is in localProcesses.test.ts.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,8 @@ import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { runCli } from './dispatch.js';
 import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
+import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { publishMeasurements } from '../transparency/publish.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-local-'));
 const dir = mkdtempSync(join(tmpdir(), 'cloister-local-files-'));
@@ -121,6 +123,29 @@ describe('the local stack', () => {
     const untrusted = await cli('request', receipt, '--relay', relay, '--measurement', (await simulatedMeasurementsHex())['sev-snp']);
     assert.equal(untrusted.code, 1);
     assert.match(untrusted.stderr, /^REFUSED \[UNTRUSTED_ROOT\]/);
+  });
+
+  it('sends with --log when the measurement is published there, and refuses, sending nothing, when it is not', async () => {
+    const hello = join(dir, 'hello-log.txt');
+    writeFileSync(hello, 'hello');
+    const key = generateKeyPairSync('ed25519').privateKey;
+    const publish = async (name: string, measurement: string): Promise<string> => {
+      const log = join(dir, name);
+      const file = parseMeasurementsFile(JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: '00'.repeat(32), variant: 'test' }, 'sev-snp': [{ measurement, vcpus: 1, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] }));
+      await publishMeasurements(file, '0'.repeat(40), { dir: log, key, logKey: generateKeyPairSync('ed25519').privateKey, origin: `${name}.example/log`, fsync: false });
+      return log;
+    };
+    const logged = await publish('published', (await simulatedMeasurementsHex())['sev-snp']);
+    const echo = [hello, '--type', 'text/plain', '--path', '/v1/echo', '--trust-simulated', '--relay', relay];
+    const right = await cli('request', ...echo, '--log', logged, '--publisher-key', join(logged, 'publisher.pub'));
+    assert.equal(right.code, 0, right.stderr);
+    assert.equal(Buffer.concat(right.bytes).toString(), 'hello');
+    assert.match(right.stderr, /^\(attested sev-snp, SIMULATED, a measurement in the transparency log; OHTTP key \d+; through /);
+    const other = await publish('other', 'ab'.repeat(48));
+    const wrong = await cli('request', ...echo, '--log', other, '--publisher-key', join(other, 'publisher.pub'));
+    assert.equal(wrong.code, 1);
+    assert.deepEqual(wrong.bytes, []);
+    assert.match(wrong.stderr, /^REFUSED \[MEASUREMENT_NOT_LOGGED\]: the gateway's key configurations are not attested: the sev-snp launch measurement [0-9a-f]{96} is not in the transparency log other\.example\/log: no statement lists it\n$/);
   });
 
   it('sends with the right --measurement, refuses a wrong one, and says ANY MEASUREMENT with --any-measurement', async () => {

@@ -3,6 +3,7 @@
 // rotation with its overlap window and retirement, and key configurations bound by the certificate; the
 // client failing closed on the launch measurement, sending nothing.
 import assert from 'node:assert/strict';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ import { OHTTP_KEY_PROBLEM_TYPE } from '../base/problems.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
 import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
+import { MemoryCheckpointStore } from '../../attestation/transparency/checkpointStore.js';
+import { directoryLogFetcher, publishMeasurements } from '../transparency/publish.js';
 
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-gateway-'));
 
@@ -251,6 +254,26 @@ describe('the OHTTP client fails closed on the launch measurement', () => {
       return true;
     });
     assert.deepEqual(sent, ['GET /.well-known/cloister/attestation']);
+  });
+
+  it('takes a transparency log as the measurement source: a published measurement is accepted, an unpublished one refused, sending nothing', async () => {
+    const dir = join(process.env.CLOISTER_STATE_DIR as string, 'log');
+    const key = generateKeyPairSync('ed25519').privateKey;
+    const logKey = generateKeyPairSync('ed25519').privateKey;
+    const publish = (m: string): ReturnType<typeof publishMeasurements> =>
+      publishMeasurements(parseMeasurementsFile(JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: '00'.repeat(32), variant: 'test' }, 'sev-snp': [{ measurement: m, vcpus: 1, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] })), '0'.repeat(40), { dir, key, logKey, fsync: false });
+    const { logVkey } = await publish('ab'.repeat(48));
+    const transparency = { publisherKeys: [new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' }))], logVkey, store: new MemoryCheckpointStore(), fetch: directoryLogFetcher(dir) };
+    const refusedBy = counted();
+    await assert.rejects(ohttpFetch({ url: 'https://cloister/v1/echo', body }, { ...refusedBy.options, transparency }), (e: unknown) => e instanceof KeyConfigRejectedError && e.code === 'MEASUREMENT_NOT_LOGGED' && e.message.includes(measurement));
+    assert.deepEqual(refusedBy.sent, ['GET /.well-known/cloister/attestation']);
+    await publish(measurement);
+    const { options: none } = counted();
+    const r = await ohttpFetch({ url: 'https://cloister/v1/echo', body }, { ...none, transparency });
+    assert.equal(r.status, 200);
+    assert.equal(r.verdict.anyMeasurement, undefined);
+    assert.match(r.verdict.checks.at(-1)?.detail ?? '', /listed at log index 1 of cloister\.local\/log \(tree size 2\)/);
+    assert.equal((await transparency.store.latest('cloister.local/log'))?.size, 2);
   });
 
   it('accepts any measurement with anyMeasurement: true, and the verdict says so', async () => {

@@ -75,6 +75,7 @@ const usage = (message: string): UsageError => usageError(message, 'request');
 const MEASUREMENT_PHRASES: Readonly<Record<MeasurementSourceKind, string>> = {
   given: 'an allowed measurement',
   simulated: "the simulated TEE's measurement",
+  logged: 'a measurement in the transparency log',
   any: ANY_MEASUREMENT_NOTE,
 };
 

@@ -9,6 +9,13 @@ import type { PlatformVerifiers, RaTlsPolicy, RaTlsVerdict } from '../../attesta
 import type { SnpVerifier } from '../../attestation/snp/verify.js';
 import type { TdxVerifier } from '../../attestation/tdx/verify.js';
 import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
+import { join } from 'node:path';
+import { httpLogFetcher, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { directoryLogFetcher } from '../transparency/publish.js';
+import { publicKeyFromPem } from '../../attestation/sigstore/sigstoreKeys.js';
+import { defaultStateDir } from '../tee/sim/devChain.js';
+import { FileCheckpointStore } from '../transparency/fileCheckpointStore.js';
+import { LOG_VKEY_FILE } from '../transparency/publish.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
@@ -23,12 +30,22 @@ export interface TrustValues {
   readonly measurements?: string | undefined;
   readonly 'any-measurement'?: boolean | undefined;
   readonly 'trust-simulated'?: boolean | undefined;
+  readonly log?: string | undefined;
+  readonly 'publisher-key'?: string[] | undefined;
+  readonly 'log-key'?: string | undefined;
+  readonly witness?: string[] | undefined;
+  readonly 'witnesses-required'?: string | undefined;
 }
 
 /** The options' parseArgs configuration beside MEASUREMENT_OPTIONS. */
 export const TRUST_OPTIONS = {
   'any-measurement': { type: 'boolean' },
   'trust-simulated': { type: 'boolean' },
+  log: { type: 'string' },
+  'publisher-key': { type: 'string', multiple: true },
+  'log-key': { type: 'string' },
+  witness: { type: 'string', multiple: true },
+  'witnesses-required': { type: 'string' },
 } as const;
 
 /** Their help lines, aligned to column 28 as the commands' other options. */
@@ -37,17 +54,27 @@ export const TRUST_HELP = `  --any-measurement         accept any launch measure
                             --measurements, the command refuses (exit 2)
   --trust-simulated         also trust the simulated TEE's development roots (from the state directory,
                             $CLOISTER_STATE_DIR or ~/.local/state/cloister), and, without --measurement or
-                            --measurements, accept the simulated TEE's launch measurement; never in production`;
+                            --measurements, accept the simulated TEE's launch measurement; never in production
+  --log URL                 accept the launch measurements published to this transparency log (cloister
+                            publish; http(s):// or a directory): the server's measurement must be listed by
+                            a statement signed with a --publisher-key, included in a checkpoint signed by the
+                            log (and the witnesses), consistent with the newest one seen (kept in the state
+                            directory's checkpoints/); else MEASUREMENT_NOT_LOGGED
+  --publisher-key FILE      the publisher's public key (PEM, publisher.pub), repeatable; needed with --log
+  --log-key VKEY|FILE       the log's note verifier key (log.vkey); default: LOG/log.vkey, fetched from the
+                            log itself, which then vouches for its own checkpoints: pin it in production
+  --witness VKEY|FILE       a witness whose cosignature the log's checkpoint must carry, repeatable
+  --witnesses-required K    how many of the --witness keys must have cosigned (default: all)`;
 
 /**
  * Where the accepted launch measurements come from: the options (--measurement, --measurements, a --policy
  * file's list), the simulated TEE's (--trust-simulated without those), or none (--any-measurement).
  */
-export type MeasurementSourceKind = 'given' | 'simulated' | 'any';
+export type MeasurementSourceKind = 'given' | 'simulated' | 'any' | 'logged';
 
 export interface Trust {
   /** OhttpClient's and the attested agent's options. */
-  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true };
+  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true; readonly transparency?: TransparencyTrust };
   readonly measurementSource: MeasurementSourceKind;
 }
 
@@ -70,12 +97,15 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
   const usage = (message: string): UsageError => usageError(message, command);
   const anyMeasurement = values['any-measurement'] === true;
   if (anyMeasurement && (values.measurement !== undefined || values.measurements !== undefined)) throw usage('--any-measurement contradicts --measurement and --measurements: give one or the other');
+  const transparency = await transparencyFromOptions(values, io, usage);
+  if (transparency !== undefined && (anyMeasurement || values.measurement !== undefined || values.measurements !== undefined)) throw usage('--log contradicts --measurement, --measurements and --any-measurement: the log is where the measurements come from');
   const options = readPolicyOptions({ measurement: values.measurement }, usage);
   const file = values.policy === undefined ? undefined : POLICY_FILE_PLATFORM.parsePolicyJson(new TextDecoder().decode(await readInput(io, values.policy, 'policy')));
   const measurements = await readMeasurementsOption(values, io);
   let measurementSource: MeasurementSourceKind = 'given';
   let simulated: { readonly [N in PlatformName]: string } | undefined;
-  if (options.measurements === undefined && measurements === undefined && file?.measurements === undefined) {
+  if (transparency !== undefined) measurementSource = 'logged';
+  else if (options.measurements === undefined && measurements === undefined && file?.measurements === undefined) {
     if (anyMeasurement) measurementSource = 'any';
     else if (values['trust-simulated'] !== true) throw usage(NO_MEASUREMENT);
     else {
@@ -97,8 +127,49 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
   const verifiers = Object.fromEntries(trust.map((t) => t.verifier)) as Required<PlatformVerifiers>;
   const policy: RaTlsPolicy = Object.fromEntries(trust.map((t) => t.policy));
   return {
-    client: { policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements), ...verifiers, ...(anyMeasurement ? { anyMeasurement: true } : {}) },
+    client: {
+      policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements),
+      ...verifiers,
+      ...(anyMeasurement ? { anyMeasurement: true } : {}),
+      ...(transparency === undefined ? {} : { transparency }),
+    },
     measurementSource,
+  };
+}
+
+/** A note key given as its vkey text or as a file holding it. */
+async function vkeyOption(value: string, io: CliIo, what: string): Promise<string> {
+  return /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/.test(value) ? value : new TextDecoder().decode(await readInput(io, value, what)).trim();
+}
+
+/** The --log options as the SDK's TransparencyTrust; undefined without --log. */
+async function transparencyFromOptions(values: TrustValues, io: CliIo, usage: (message: string) => UsageError): Promise<TransparencyTrust | undefined> {
+  const keys = values['publisher-key'] ?? [];
+  if (values.log === undefined) {
+    for (const o of ['publisher-key', 'log-key', 'witness', 'witnesses-required'] as const) if (values[o] !== undefined) throw usage(`--${o} needs --log URL`);
+    return undefined;
+  }
+  if (keys.length === 0) throw usage('--log needs --publisher-key FILE (the publisher.pub of the log)');
+  const log = values.log;
+  const fetch = /^https?:\/\//.test(log) ? httpLogFetcher(log) : directoryLogFetcher(log);
+  const publisherKeys = await Promise.all(keys.map(async (k) => publicKeyFromPem(new TextDecoder().decode(await readInput(io, k, 'publisher key')))));
+  let logVkey: string;
+  if (values['log-key'] !== undefined) logVkey = await vkeyOption(values['log-key'], io, 'log key');
+  else {
+    const fetched = await fetch(LOG_VKEY_FILE);
+    if (fetched === undefined) throw usage(`--log ${log} has no ${LOG_VKEY_FILE}: give --log-key`);
+    logVkey = new TextDecoder().decode(fetched).trim();
+  }
+  const witnesses = await Promise.all((values.witness ?? []).map((w) => vkeyOption(w, io, 'witness key')));
+  const required = values['witnesses-required'];
+  if (required !== undefined && (!/^[0-9]+$/.test(required) || Number(required) < 1 || Number(required) > witnesses.length)) throw usage(`--witnesses-required must be 1..${witnesses.length} (the number of --witness keys), got "${required}"`);
+  return {
+    publisherKeys,
+    logVkey,
+    ...(witnesses.length === 0 ? {} : { witnesses: { vkeys: witnesses, ...(required === undefined ? {} : { threshold: Number(required) }) } }),
+    store: new FileCheckpointStore(join(defaultStateDir(), 'checkpoints')),
+    fetch,
+    hasher: nodeHasher,
   };
 }
 

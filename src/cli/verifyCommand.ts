@@ -5,6 +5,7 @@ import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
+import { TRANSPARENCY_LOG_CHECK } from '../../attestation/client/loggedMeasurements.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
 import { MEASUREMENT_HELP, MEASUREMENT_OPTIONS } from './policyOptions.js';
@@ -94,6 +95,7 @@ const MEASUREMENT_NOTES: Readonly<Record<MeasurementSourceKind, string>> = {
   given: 'allowed',
   simulated: "the simulated TEE's (--trust-simulated)",
   any: `${ANY_MEASUREMENT_NOTE}: not checked`,
+  logged: 'in the transparency log',
 };
 
 /** The evidence lines of an accepted verdict, per platform; "unknown" never reaches a summary (no evidence, no acceptance). */
@@ -119,6 +121,7 @@ function summary(origin: string, v: RaTlsVerdict, source: MeasurementSourceKind)
   const lines = EVIDENCE_LINES[v.platform](origin, c.evidence ?? {}, v.simulated ? ' (evidence marked SIMULATED)' : '', MEASUREMENT_NOTES[measurementOutcome(v, source)]);
   return [
     ...lines,
+    ...v.checks.filter((k) => k.id === TRANSPARENCY_LOG_CHECK && k.status === 'pass').map((k) => `  log          ${k.detail ?? ''}`),
     `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,
     `  key configs  ${c.keyConfigs?.length ?? 0} OHTTP key configuration(s), bound with the certificate key into REPORT_DATA`,
     ...(c.fresh?.nonce === undefined ? [] : [`  freshness    evidence acquired now for nonce ${c.fresh.nonce}, same launch, bound to the same keys`]),

@@ -19,7 +19,9 @@ import { NONCE_MAX, NONCE_MIN } from '../../evidence/reportData.js';
 import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
 import type { MeasurementsFile } from '../../measure/measurementsFile.js';
-import { clientPolicy, withMeasurementSource } from '../measurementSource.js';
+import type { TransparencyTrust } from '../loggedMeasurements.js';
+import { judgeMeasurement } from '../loggedMeasurements.js';
+import { clientPolicy } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
 import { SessionStore } from './sessionStore.js';
@@ -37,6 +39,8 @@ export interface AttestedOptions {
    * (MEASUREMENT_SOURCE_MISSING), and a verifier given no measurement at all is not created.
    */
   readonly anyMeasurement?: boolean;
+  /** A transparency log the launch measurement must be published to (loggedMeasurements.ts, docs/transparency.md "Clients"). */
+  readonly transparency?: TransparencyTrust;
   readonly snpVerifier?: SnpVerifier;
   readonly tdxVerifier?: TdxVerifier;
   /** The OHTTP key configs the client expects the certificate to carry (exactly, in order). */
@@ -114,7 +118,7 @@ export function createAttestedVerifier(options: AttestedOptions = {}): AttestedV
       ...verifiers,
       ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
     });
-    const verdict = withMeasurementSource(verified, policy, options.anyMeasurement === true);
+    const verdict = await judgeMeasurement(verified, policy, options);
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };

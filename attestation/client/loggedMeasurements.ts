@@ -1,0 +1,229 @@
+// The transparency log as a client's measurement source (issue 18, docs/transparency.md "Clients"): a launch
+// measurement is accepted when the log holds a measurements statement that lists it, signed by a pinned publisher
+// key, included in a checkpoint signed by the log and cosigned by enough witnesses, and consistent with the newest
+// checkpoint the client has seen for that log. Browser-safe: the log is read through an injected fetch.
+//
+// The checks, in order: the bundle's DSSE signature with a pinned key, its `dsse` entry records this envelope, the
+// inclusion proof leads to the root of the checkpoint it carries (verifySigstoreBundle); the checkpoint is signed by
+// the log and by k of the n witnesses, and is consistent with the stored one (verifyLogEntry, below); the statement
+// is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
+// attested measurement for its platform. judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
+// loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
+import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
+import type { VerdictError } from '../checks.js';
+import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
+import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
+import { webCryptoHasher, type Hasher } from '../hash.js';
+import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
+import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
+import { tlogLogId } from '../sigstore/buildBundle.js';
+import type { Statement } from '../sigstore/inToto.js';
+import { parseSigstoreBundle, type SigstoreBundle } from '../sigstore/sigstoreBundle.js';
+import type { SigstoreCrypto } from '../sigstore/sigstoreKeys.js';
+import type { TrustedRoot } from '../sigstore/trustedRoot.js';
+import { verifySigstoreBundle } from '../sigstore/verifyBundle.js';
+import type { CheckpointTrust } from '../transparency/checkpoint.js';
+import { advanceCheckpoint, type CheckpointStore, type ConsistencyProofSource } from '../transparency/checkpointStore.js';
+import { verifyConsistency } from '../transparency/merkle.js';
+import { noteVerifier, parseVkey, SIGNATURE_TYPE } from '../transparency/noteKeys.js';
+import { TileReader } from '../transparency/tiles.js';
+import { verifyLogEntry } from '../transparency/verifyEntry.js';
+
+/** Reads a file below the log's URL (`checkpoint`, `tile/...`, `measurements/HEX.sigstore.json`): undefined when it is not there (404). */
+export type LogFetcher = (path: string) => Promise<Uint8Array | undefined>;
+
+export interface TransparencyTrust {
+  /** The publishers' keys (SubjectPublicKeyInfo, EC P-256 or Ed25519): a statement signed by any of them is accepted. */
+  readonly publisherKeys: readonly Uint8Array[];
+  /** The log's note verifier key (`log.vkey`, C2SP signed-note): its name is the log's origin. */
+  readonly logVkey: string;
+  /** Witness note verifier keys, and how many of them must have cosigned the checkpoint (default: all of them). */
+  readonly witnesses?: { readonly vkeys: readonly string[]; readonly threshold?: number };
+  /** The newest checkpoint seen per log, persisted by the client (FileCheckpointStore in Node). Without it consistency is not checked. */
+  readonly store?: CheckpointStore;
+  readonly fetch: LogFetcher;
+  readonly hasher?: Hasher;
+  readonly crypto?: SigstoreCrypto;
+}
+
+export interface LoggedMeasurements extends MeasurementsPredicate, LogPosition {}
+
+const ED25519_SPKI_PREFIX = fromHex('302a300506032b6570032100');
+
+/** A bundle's verdict error as the error it was. */
+function rethrow(e: { code: string; message: string; name: string; field?: string; expected?: string; actual?: string }): never {
+  const details = { ...(e.field === undefined ? {} : { field: e.field }), ...(e.expected === undefined ? {} : { expected: e.expected }), ...(e.actual === undefined ? {} : { actual: e.actual }) };
+  const Kind = e.name === 'PolicyError' ? PolicyError : VerificationError;
+  throw new Kind(e.code as AnyErrorCode, e.message, details);
+}
+
+async function required(fetch: LogFetcher, path: string): Promise<Uint8Array> {
+  const bytes = await fetch(path);
+  if (bytes === undefined) throw new VerificationError('TLOG_UNAVAILABLE', `the log has no ${path}`, { field: path });
+  return bytes;
+}
+
+/** Where a statement is in the log. */
+export interface LogPosition {
+  readonly logIndex: number;
+  readonly treeSize: number;
+  readonly origin: string;
+}
+
+/**
+ * Verifies a bundle of an in-toto statement against `trust` (publisher key, log, witnesses, consistency) and returns
+ * the statement, not yet judged by its predicate; the first failure is thrown with its code.
+ */
+export async function verifyLoggedStatement(input: string | Uint8Array | SigstoreBundle, trust: TransparencyTrust): Promise<LogPosition & { readonly statement: Statement }> {
+  const hasher = trust.hasher ?? webCryptoHasher;
+  const crypto = trust.crypto ?? {};
+  const bundle = typeof input === 'string' || input instanceof Uint8Array ? parseSigstoreBundle(input) : input;
+  const vkey = parseVkey(trust.logVkey);
+  if (vkey.type !== SIGNATURE_TYPE.ed25519) throw new PolicyError('MALFORMED_POLICY', `the log key ${vkey.name} is not an Ed25519 note key`, { field: 'logVkey' });
+  const origin = vkey.name;
+  const logSpki = concatBytes(ED25519_SPKI_PREFIX, vkey.key);
+  const root: TrustedRoot = {
+    tlogs: [{ baseUrl: origin, spki: logSpki, keyDetails: 'PKIX_ED25519', validFor: { start: new Date(0), end: undefined }, logId: await tlogLogId(origin, logSpki, hasher) }],
+    ctlogs: [],
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+  };
+  if (trust.publisherKeys.length === 0) throw new PolicyError('MALFORMED_POLICY', 'no publisher key to verify the statement with', { field: 'publisherKeys' });
+  let verdict;
+  for (const key of trust.publisherKeys) {
+    verdict = await verifySigstoreBundle(bundle, { trustedRoot: root, key, hasher, crypto });
+    if (verdict.accepted || verdict.error?.code !== 'DSSE_SIGNATURE_INVALID') break;
+  }
+  if (verdict === undefined || !verdict.accepted) rethrow(verdict?.error ?? { name: 'VerificationError', code: 'DSSE_SIGNATURE_INVALID', message: 'the bundle did not verify' });
+  const statement = verdict.payload?.statement;
+  if (statement === undefined) throw new PolicyError('MALFORMED_STATEMENT', `the bundle's payload is ${verdict.payload?.payloadType ?? 'missing'}, not an in-toto statement`, { field: 'dsseEnvelope.payloadType' });
+
+  // The checkpoint again, now with the witnesses, and against the newest one seen.
+  const entry = bundle.tlogEntries[0];
+  const proof = entry?.inclusionProof;
+  if (entry === undefined || proof?.checkpoint === undefined) throw new VerificationError('TLOG_INCLUSION_MISSING', 'the bundle carries no inclusion proof with a checkpoint', { field: 'verificationMaterial.tlogEntries' });
+  const checkpointTrust: CheckpointTrust = {
+    log: { origin, keys: [await noteVerifier(vkey, { hasher, ...crypto })] },
+    ...(trust.witnesses === undefined || trust.witnesses.vkeys.length === 0
+      ? {}
+      : { witnesses: { witnesses: await Promise.all(trust.witnesses.vkeys.map((w) => noteVerifier(w, { hasher, ...crypto }))), threshold: trust.witnesses.threshold ?? trust.witnesses.vkeys.length } }),
+  };
+  const logged = await verifyLogEntry({ checkpoint: proof.checkpoint, entry: { bytes: entry.canonicalizedBody }, index: proof.logIndex, proof: proof.hashes }, { trust: checkpointTrust, hasher });
+  const cp = logged.checkpoint.checkpoint;
+  if (trust.store !== undefined) {
+    const consistency: ConsistencyProofSource = (older, newer) => new TileReader((path) => required(trust.fetch, path), newer, hasher).consistencyProof(older);
+    const seen = await trust.store.latest(origin);
+    if (seen !== undefined && cp.size < seen.size) {
+      // A bundle's checkpoint is older than the newest seen: it must be a prefix of it; the store keeps the newer.
+      await verifyConsistency(hasher, { size: cp.size, rootHash: cp.rootHash }, seen, await consistency(cp.size, seen.size));
+    } else {
+      await advanceCheckpoint(trust.store, logged.checkpoint, consistency, hasher);
+    }
+  }
+  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, origin });
+}
+
+/** Verifies a measurements bundle against `trust` and returns what it publishes; the first failure is thrown with its code. */
+export async function verifyMeasurementsBundle(input: string | Uint8Array | SigstoreBundle, trust: TransparencyTrust): Promise<LoggedMeasurements> {
+  const { statement, ...position } = await verifyLoggedStatement(input, trust);
+  return Object.freeze({ ...parseMeasurementsStatement(statement), ...position });
+}
+
+/** Where the log keeps the newest hardware policy bundle (src/transparency/publish.ts). */
+export const HARDWARE_POLICY_PATH = 'hardware-policy.sigstore.json';
+
+/**
+ * The newest hardware policy published to the log, verified as any logged statement; undefined when none was
+ * published. MALFORMED_STATEMENT, SUBJECT_MISMATCH for a bundle that is not one; HARDWARE_POLICY_VERSION when its
+ * version is below `minVersion` (the newest the caller accepted before: a log host serving an older policy).
+ */
+export async function loggedHardwarePolicy(trust: TransparencyTrust, minVersion = 0): Promise<(LogPosition & { readonly policy: HardwarePolicy }) | undefined> {
+  const bytes = await trust.fetch(HARDWARE_POLICY_PATH);
+  if (bytes === undefined) return undefined;
+  const { statement, ...position } = await verifyLoggedStatement(bytes, trust);
+  const policy = await parseHardwarePolicyStatement(statement, trust.hasher ?? webCryptoHasher);
+  if (policy.version < minVersion) throw new PolicyError('HARDWARE_POLICY_VERSION', `the log's hardware policy is version ${policy.version}, older than version ${minVersion} accepted before`, { field: 'version', expected: `>= ${minVersion}`, actual: String(policy.version) });
+  return Object.freeze({ policy, ...position });
+}
+
+/** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */
+export const measurementBundlePath = (measurement: string): string => `measurements/${measurement.toLowerCase()}.sigstore.json`;
+
+/**
+ * The logged statement that lists `measurement` (hex: SEV-SNP MEASUREMENT or TDX MRTD) for `platform`, verified;
+ * MEASUREMENT_NOT_LOGGED when the log has none.
+ */
+export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement: string, trust: TransparencyTrust): Promise<LoggedMeasurements> {
+  const hex = measurement.toLowerCase();
+  const notLogged = (why: string): PolicyError =>
+    new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${platform} launch measurement ${hex} is not in the transparency log ${parseVkey(trust.logVkey).name}: ${why}`, { field: 'measurement', expected: 'a logged measurement', actual: hex });
+  if (!/^[0-9a-f]{96}$/.test(hex)) throw notLogged('it is not 48 bytes of hex');
+  const bytes = await trust.fetch(measurementBundlePath(hex));
+  if (bytes === undefined) throw notLogged('no statement lists it');
+  const logged = await verifyMeasurementsBundle(bytes, trust);
+  if (!listedMeasurements(logged.measurements)[platform].some((m) => bytesEqual(fromHex(m), fromHex(hex)))) throw notLogged(`the statement at log index ${logged.logIndex} does not list it`);
+  return logged;
+}
+
+/** The largest file read from a log: a bundle is a few KiB, a hash tile 8 KiB. */
+export const MAX_LOG_FILE_BYTES = 1024 * 1024;
+
+/** A LogFetcher over HTTP(S) below `baseUrl`, with an injectable fetch: 404 is undefined, any other failure TLOG_UNAVAILABLE. */
+export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalThis.fetch): LogFetcher {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return async (path) => {
+    let response: Response;
+    try {
+      response = await fetchFn(new URL(path, base), { redirect: 'error' });
+    } catch (cause) {
+      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
+    }
+    if (response.status === 404) return undefined;
+    if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    const bytes = declared > MAX_LOG_FILE_BYTES ? undefined : new Uint8Array(await response.arrayBuffer());
+    if (bytes === undefined || bytes.length > MAX_LOG_FILE_BYTES) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
+    return bytes;
+  };
+}
+
+/** The verdict's check that records the log's judgment of the measurement. */
+export const TRANSPARENCY_LOG_CHECK = 'client.transparency-log';
+
+/** The launch measurement an accepted verdict's evidence carries (SEV-SNP MEASUREMENT, TDX MRTD), in hex. */
+export function attestedMeasurement(verdict: RaTlsVerdict): string | undefined {
+  const evidence = (verdict.claims as { evidence?: { measurement?: unknown; mrTd?: unknown } } | undefined)?.evidence;
+  const m = verdict.platform === 'sev-snp' ? evidence?.measurement : verdict.platform === 'tdx' ? evidence?.mrTd : undefined;
+  return typeof m === 'string' ? m : undefined;
+}
+
+/**
+ * `verdict` judged by the log: a verdict accepted without a measurement list (the caller verified the evidence with
+ * anyMeasurement, leaving the measurement to the log) stays accepted only when the log holds its measurement, and
+ * then no longer says anyMeasurement; otherwise it is refused with the log's error. Rejected verdicts pass as they are.
+ */
+export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: TransparencyTrust): Promise<RaTlsVerdict & { readonly logged?: LoggedMeasurements }> {
+  if (!verdict.accepted || verdict.platform === 'unknown') return verdict;
+  const checks = verdict.checks.filter((c) => c.id !== MEASUREMENT_SOURCE_CHECK);
+  const rest: RaTlsVerdict = { ...verdict };
+  delete (rest as { anyMeasurement?: true }).anyMeasurement;
+  try {
+    const measurement = attestedMeasurement(verdict);
+    if (measurement === undefined) throw new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${verdict.platform} evidence names no launch measurement to look up in the log`, { field: 'measurement' });
+    const logged = await loggedMeasurement(verdict.platform, measurement, trust);
+    return { ...rest, logged, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'pass', detail: `measurement ${measurement.toLowerCase()} listed at log index ${logged.logIndex} of ${logged.origin} (tree size ${logged.treeSize}), source commit ${logged.source.commit}` }] };
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    return { ...rest, accepted: false, error: e.toJSON() as unknown as VerdictError, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'fail', detail: e.message }] };
+  }
+}
+
+/**
+ * The client's rule on a verified certificate's launch measurement (measurementSource.ts), with the log: without
+ * `transparency` it is withMeasurementSource; with it, the measurement must also be in the log (withLoggedMeasurement).
+ */
+export async function judgeMeasurement(verified: RaTlsVerdict, policy: RaTlsPolicy, source: MeasurementSource): Promise<RaTlsVerdict> {
+  const verdict = withMeasurementSource(verified, policy, source.anyMeasurement === true || source.transparency !== undefined);
+  return source.transparency === undefined ? verdict : withLoggedMeasurement(verdict, source.transparency);
+}

@@ -1,0 +1,132 @@
+// `cloister publish`: sign an image build's measurements.json as an in-toto statement and append it to Cloister's
+// own transparency log, a directory of static C2SP tlog-tiles files (docs/transparency.md "Publishing").
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { CloisterError } from '../../attestation/errors.js';
+import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { readKeyFile } from '../privacypass/issuer/keyFiles.js';
+import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements } from '../transparency/publish.js';
+import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
+import { ParseError } from '../../attestation/errors.js';
+import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
+
+export const PUBLISH_HELP = `Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR [options]
+
+Sign an image build's measurements file (scripts/measurements/writeMeasurements.js) as an in-toto statement
+(predicate https://cloister.dev/attestation/measurements/v1: the measurements and the source commit; subject:
+the image manifest by SHA-256), in a DSSE envelope, append it to the transparency log in DIR (C2SP
+tlog-tiles: static files any web server can serve; created on first use) and write the Sigstore bundle
+(v0.3, with the inclusion proof and the signed checkpoint) to DIR/bundles/ and, per launch measurement, to
+DIR/measurements/HEX.sigstore.json, where clients given --log look it up. Also writes what clients pin:
+DIR/publisher.pub (the publisher's public key) and DIR/log.vkey (the log's note verifier key).
+
+With --hardware-policy instead, publish the hardware acceptance policy (schema cloister-hardware-policy/v1:
+minimum SEV-SNP TCB per product, accepted TDX TCB statuses, minimum TCB evaluation data number, optional MRSEAM
+allowlist; its version above the one published before) as its own statement (predicate
+https://cloister.dev/attestation/hardware-policy/v1), also written to DIR/hardware-policy.sigstore.json.
+
+Options:
+  --measurements FILE       the measurements file (schema cloister-measurements/v1)
+  --hardware-policy FILE    the hardware acceptance policy (docs/transparency.md "Hardware policy")
+  --key KEY.pem             the publisher's private key, EC P-256 or Ed25519 (PKCS#8 PEM), mode 0600 or
+                            0400, owned by the user running publish
+  --log DIR                 the log directory (served as is at the URL clients give to --log)
+  --origin NAME             the log's origin, its checkpoint's first line (default ${DEFAULT_LOG_ORIGIN}); the
+                            same for every publish to DIR
+  --log-key FILE.pem        the log's Ed25519 note key (default DIR.log-key.pem, beside DIR, never in it);
+                            created, mode 0600, when the file does not exist
+  --commit HEX              the source commit the image was built from (default: git rev-parse HEAD)
+  --out FILE                also write the bundle here
+  -h, --help                show this help
+
+Example:
+  openssl genpkey -algorithm ed25519 -out publisher.pem && chmod 600 publisher.pem
+  cloister publish --measurements image/out/measurements.json --key publisher.pem --log /srv/log
+  cloister verify https://HOST:8443 --log https://HOST/log --publisher-key /srv/log/publisher.pub
+`;
+
+const OPTIONS = {
+  measurements: { type: 'string' },
+  'hardware-policy': { type: 'string' },
+  key: { type: 'string' },
+  log: { type: 'string' },
+  origin: { type: 'string' },
+  'log-key': { type: 'string' },
+  commit: { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const usage = (message: string): CloisterError => usageError(message, 'publish');
+
+async function sourceCommit(given: string | undefined): Promise<string> {
+  if (given !== undefined) return given.toLowerCase();
+  try {
+    return (await promisify(execFile)('git', ['rev-parse', 'HEAD'])).stdout.trim();
+  } catch {
+    throw usage('no --commit given and "git rev-parse HEAD" failed here: give the source commit of the image');
+  }
+}
+
+/** The log's key: read with the mode checks, or created (0600, exclusively) when the file does not exist. */
+async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeof readKeyFile>>> {
+  try {
+    return await readKeyFile(path);
+  } catch (e) {
+    if (!(e instanceof CloisterError && e.code === 'UNREADABLE_INPUT' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) throw e;
+  }
+  const { privateKey } = generateKeyPairSync('ed25519');
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    throw new CloisterError('UNWRITABLE_OUTPUT', `cannot create the log key "${path}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'log-key', cause });
+  }
+  io.stderr(`created the log key ${path} (Ed25519; keep it: every later publish to this log needs it)\n`);
+  return privateKey;
+}
+
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ParseError('MALFORMED_POLICY', `${path} is not valid JSON: ${(cause as Error).message}`, { field: '$', cause });
+  }
+}
+
+export async function publishCommand(argv: string[], io: CliIo): Promise<number> {
+  try {
+    const values = parseOptions(argv, OPTIONS, 'publish');
+    if (values.help === true) {
+      io.stdout(PUBLISH_HELP);
+      return EXIT.ok;
+    }
+    if ((values.measurements === undefined) === (values['hardware-policy'] === undefined)) throw usage('give one of --measurements FILE and --hardware-policy FILE');
+    for (const required of ['key', 'log'] as const) if (values[required] === undefined) throw usage(`--${required} is required`);
+    const dir = resolve(values.log as string);
+    const policyFile = values['hardware-policy'];
+    const statement = policyFile === undefined
+      ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
+      : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
+    const key = await readKeyFile(values.key as string);
+    const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
+    io.stderr(`signing and appending to ${dir} ...\n`);
+    const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }) };
+    const published = 'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : await publishMeasurements(statement.measurements, statement.commit, options);
+    if (values.out !== undefined) {
+      const out = values.out;
+      await writeFile(out, published.bundle).catch((cause: unknown) => {
+        throw new CloisterError('UNWRITABLE_OUTPUT', `published, but cannot write the bundle to "${out}": ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { field: 'out', cause });
+      });
+    }
+    io.stdout(`published: log index ${published.logIndex}, tree size ${published.treeSize}, bundle ${published.bundlePath}${values.out === undefined ? '' : ` (and ${values.out})`}; clients pin ${published.publisherKeyPath} and ${published.logVkeyPath} (${published.logVkey})\n`);
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof CloisterError)) throw e;
+    io.stderr(errorLine(e));
+    return EXIT.usage;
+  }
+}
