@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { readKeyFile } from '../privacypass/issuer/keyFiles.js';
-import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements } from '../transparency/publish.js';
+import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, type PublishOptions } from '../transparency/publish.js';
+import { cosign, type WitnessEndpoint } from '../transparency/witnessClient.js';
 import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { ParseError } from '../../attestation/errors.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
@@ -40,6 +41,11 @@ Options:
                             created, mode 0600, when the file does not exist
   --commit HEX              the source commit the image was built from (default: git rev-parse HEAD)
   --out FILE                also write the bundle here
+  --witness URL=VKEY        a witness to cosign the new checkpoint (C2SP tlog-witness: add-checkpoint is POSTed
+                            to URL/add-checkpoint; VKEY as "cloister witness" prints it); repeatable. The
+                            bundle carries the checkpoint with their cosignatures, and the log serves it
+  --witnesses-required K    how many of the --witness must cosign (default: all); fewer is an error, and the
+                            entry stays in the log, signed by the log alone
   -h, --help                show this help
 
 Example:
@@ -57,6 +63,8 @@ const OPTIONS = {
   'log-key': { type: 'string' },
   commit: { type: 'string' },
   out: { type: 'string' },
+  witness: { type: 'string', multiple: true },
+  'witnesses-required': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +97,28 @@ async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeo
   return privateKey;
 }
 
+/** --witness URL=VKEY... and --witnesses-required K as publish's cosign hook; undefined without witnesses. */
+function witnessHook(values: readonly string[], required: string | undefined, io: CliIo): PublishOptions['cosign'] {
+  if (values.length === 0) {
+    if (required !== undefined) throw usage('--witnesses-required goes with --witness');
+    return undefined;
+  }
+  const witnesses: WitnessEndpoint[] = values.map((value) => {
+    const at = value.indexOf('=');
+    const url = value.slice(0, at);
+    if (at < 0 || !/^https?:\/\/[^\s@]+$/.test(url)) throw usage(`--witness must be URL=VKEY with an http(s) URL, got "${value.slice(0, 80)}"`);
+    return { url, vkey: value.slice(at + 1) };
+  });
+  const threshold = required === undefined ? witnesses.length : Number(required);
+  if (required !== undefined && (!/^\d{1,3}$/.test(required) || threshold < 1 || threshold > witnesses.length)) throw usage(`--witnesses-required must be 1..${witnesses.length} (the witnesses given), got "${required}"`);
+  return async (checkpoint, log) => {
+    io.stderr(`asking ${witnesses.length} witness(es) to cosign (${threshold} required) ...\n`);
+    const result = await cosign({ checkpoint, consistencyProof: (older, size) => log.consistencyProof(older, size) }, witnesses, { threshold });
+    await log.addCosignatures(result.checkpoint);
+    return result.checkpoint;
+  };
+}
+
 function parseJson(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
@@ -111,10 +141,11 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
     const statement = policyFile === undefined
       ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
       : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
+    const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
     const key = await readKeyFile(values.key as string);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
-    const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }) };
+    const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) };
     const published = 'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : await publishMeasurements(statement.measurements, statement.commit, options);
     if (values.out !== undefined) {
       const out = values.out;
