@@ -1,7 +1,7 @@
 // Test support: loads a page in headless Chromium and returns the JSON the page writes into its body
-// as "RESULT {...}". Tests skip themselves when CHROMIUM does not exist (.ci/run installs it).
+// as "RESULT {...}" (pageResult), or POSTs to the test's server (pagePosted, for pages that wait on the network). Tests skip themselves when CHROMIUM does not exist (.ci/run installs it).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,29 @@ export async function pageResult(url: string): Promise<Record<string, unknown>> 
   const m = /RESULT (\{.*\})/.exec(stdout);
   assert.ok(m, `no result in the page: ${stdout.slice(0, 500)}`);
   return JSON.parse((m[1] as string).replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as Record<string, unknown>;
+}
+
+/**
+ * Opens `url` in headless Chromium on the real clock and resolves with the JSON the page POSTs, which the caller's
+ * server hands to `posted`; Chromium is stopped then, or after `timeoutMs`. For pages that wait on the network:
+ * pageResult's --virtual-time-budget jumps a waiting page's clock to its next timer, so time limits inside the page
+ * fire while its fetches are still on their way.
+ */
+export async function pagePosted(url: string, posted: Promise<string>, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+  const chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'cloister-chromium-'))}`, url], { stdio: 'ignore' });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const text = await Promise.race([
+      posted,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => { reject(new Error(`the page ${url} posted no result within ${timeoutMs} ms`)); }, timeoutMs);
+      }),
+    ]);
+    return JSON.parse(text) as Record<string, unknown>;
+  } finally {
+    clearTimeout(timer);
+    chromium.kill('SIGKILL');
+  }
 }
 
 /** The import map a page needs for attestation/ modules that use @hpke (served from /node_modules/@hpke/). */
