@@ -89,6 +89,22 @@ describe('serve --transparency-bundle, then verify --log', () => {
     assert.deepEqual(bundlePaths(logServer), [`/measurements/${SIMULATED}.sigstore.json`]);
   });
 
+  it('accepts a shipped bundle older than the newest checkpoint seen, as a prefix of it (proof from the tiles)', async () => {
+    const older = join(work, 'older.sigstore.json');
+    copyFileSync(bundlePath(SIMULATED), older);
+    await publish(SIMULATED);
+    const newer = await serving(bundlePath(SIMULATED), verify);
+    assert.equal(newer.code, 0, newer.stdout + newer.stderr);
+    assert.match(newer.stdout, /listed at log index 2 of cloister\.local\/log \(tree size 3\)/);
+    const before = logServer.requests.length;
+    const r = await serving(older, verify);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /listed at log index 1 of cloister\.local\/log \(tree size 2\)/);
+    // The log's key (no --log-key pinned) and the tiles for the consistency proof: no bundle.
+    const asked = logServer.requests.slice(before);
+    assert.ok(asked.some((p) => p.startsWith('/tile/')) && asked.every((p) => p === '/log.vkey' || p.startsWith('/tile/')), asked.join(' '));
+  });
+
   it('refuses to start with a malformed bundle, in one line (exit 2)', async () => {
     const bad = join(work, 'bad.sigstore.json');
     copyFileSync(join(LOG, 'checkpoint'), bad);
