@@ -12,7 +12,9 @@
 import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
 import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import { parseCertificate } from '../x509.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
@@ -152,17 +154,24 @@ export const measurementBundlePath = (measurement: string): string => `measureme
 
 /**
  * The logged statement that lists `measurement` (hex: SEV-SNP MEASUREMENT or TDX MRTD) for `platform`, verified;
- * MEASUREMENT_NOT_LOGGED when the log has none.
+ * MEASUREMENT_NOT_LOGGED when the log has none. A `shipped` bundle (the server's, from its certificate) is verified
+ * exactly as a fetched one and a failure is thrown with its code; when it verifies but does not list the measurement,
+ * it is set aside and the log is asked.
  */
-export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement: string, trust: TransparencyTrust): Promise<LoggedMeasurements> {
+export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement: string, trust: TransparencyTrust, shipped?: Uint8Array): Promise<LoggedMeasurements> {
   const hex = measurement.toLowerCase();
   const notLogged = (why: string): PolicyError =>
     new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${platform} launch measurement ${hex} is not in the transparency log ${parseVkey(trust.logVkey).name}: ${why}`, { field: 'measurement', expected: 'a logged measurement', actual: hex });
   if (!/^[0-9a-f]{96}$/.test(hex)) throw notLogged('it is not 48 bytes of hex');
+  const lists = (logged: LoggedMeasurements): boolean => listedMeasurements(logged.measurements)[platform].some((m) => bytesEqual(fromHex(m), fromHex(hex)));
+  if (shipped !== undefined) {
+    const logged = await verifyMeasurementsBundle(shipped, trust);
+    if (lists(logged)) return logged;
+  }
   const bytes = await trust.fetch(measurementBundlePath(hex));
   if (bytes === undefined) throw notLogged('no statement lists it');
   const logged = await verifyMeasurementsBundle(bytes, trust);
-  if (!listedMeasurements(logged.measurements)[platform].some((m) => bytesEqual(fromHex(m), fromHex(hex)))) throw notLogged(`the statement at log index ${logged.logIndex} does not list it`);
+  if (!lists(logged)) throw notLogged(`the statement at log index ${logged.logIndex} does not list it`);
   return logged;
 }
 
@@ -203,7 +212,7 @@ export function attestedMeasurement(verdict: RaTlsVerdict): string | undefined {
  * anyMeasurement, leaving the measurement to the log) stays accepted only when the log holds its measurement, and
  * then no longer says anyMeasurement; otherwise it is refused with the log's error. Rejected verdicts pass as they are.
  */
-export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: TransparencyTrust): Promise<RaTlsVerdict & { readonly logged?: LoggedMeasurements }> {
+export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: TransparencyTrust, shipped?: Uint8Array): Promise<RaTlsVerdict & { readonly logged?: LoggedMeasurements }> {
   if (!verdict.accepted || verdict.platform === 'unknown') return verdict;
   const checks = verdict.checks.filter((c) => c.id !== MEASUREMENT_SOURCE_CHECK);
   const rest: RaTlsVerdict = { ...verdict };
@@ -211,7 +220,7 @@ export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: Transp
   try {
     const measurement = attestedMeasurement(verdict);
     if (measurement === undefined) throw new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${verdict.platform} evidence names no launch measurement to look up in the log`, { field: 'measurement' });
-    const logged = await loggedMeasurement(verdict.platform, measurement, trust);
+    const logged = await loggedMeasurement(verdict.platform, measurement, trust, shipped);
     return { ...rest, logged, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'pass', detail: `measurement ${measurement.toLowerCase()} listed at log index ${logged.logIndex} of ${logged.origin} (tree size ${logged.treeSize}), source commit ${logged.source.commit}` }] };
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
@@ -221,9 +230,16 @@ export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: Transp
 
 /**
  * The client's rule on a verified certificate's launch measurement (measurementSource.ts), with the log: without
- * `transparency` it is withMeasurementSource; with it, the measurement must also be in the log (withLoggedMeasurement).
+ * `transparency` it is withMeasurementSource; with it, the measurement must also be in the log (withLoggedMeasurement),
+ * read from the bundle the certificate ships (`shipped`, its CMW `transparency` record) before the log is asked.
  */
-export async function judgeMeasurement(verified: RaTlsVerdict, policy: RaTlsPolicy, source: MeasurementSource): Promise<RaTlsVerdict> {
+export async function judgeMeasurement(verified: RaTlsVerdict, policy: RaTlsPolicy, source: MeasurementSource, shipped?: Uint8Array): Promise<RaTlsVerdict> {
   const verdict = withMeasurementSource(verified, policy, source.anyMeasurement === true || source.transparency !== undefined);
-  return source.transparency === undefined ? verdict : withLoggedMeasurement(verdict, source.transparency);
+  return source.transparency === undefined ? verdict : withLoggedMeasurement(verdict, source.transparency, shipped);
+}
+
+/** The transparency bundle an RA-TLS certificate ships in its CMW (`transparency` record), or undefined when it ships none. */
+export function shippedTransparencyBundle(certificateDer: Uint8Array): Uint8Array | undefined {
+  const cmw = parseCertificate(certificateDer).extensions.get(ID_PE_CMW);
+  return cmw === undefined ? undefined : decodeRaTlsExtension(cmw.value).transparencyBundle;
 }

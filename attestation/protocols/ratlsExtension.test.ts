@@ -26,6 +26,13 @@ describe('RA-TLS extension (id-pe-cmw, cbor form)', () => {
     }
   });
 
+  it('round-trips the optional transparency record, and reads certificates without it as before', () => {
+    const bundle = new TextEncoder().encode('{}');
+    const transparencyBundle = new TextEncoder().encode('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}');
+    assert.deepEqual(decodeRaTlsExtension(encodeRaTlsExtension({ bundle, keyConfigs: [], transparencyBundle })), { bundle, keyConfigs: [], transparencyBundle });
+    assert.equal('transparencyBundle' in decodeRaTlsExtension(encodeRaTlsExtension({ bundle, keyConfigs: [] })), false);
+  });
+
   it('ignores collection members it does not know', () => {
     const cbor = encodeCbor(new Map<string, CborValue>([['evidence', evidence()], ['ohttp-keys', keys()], ['zzz', ['text/plain', new Uint8Array(1)]]]));
     assert.deepEqual(decodeRaTlsExtension(octets(cbor)).keyConfigs, []);
@@ -44,6 +51,8 @@ describe('RA-TLS extension (id-pe-cmw, cbor form)', () => {
     ['a zero-length key config', octets(encodeCbor(new Map([['evidence', evidence()], ['ohttp-keys', keys(new Uint8Array([0, 0]))]]))), 'length 0'],
     ['a truncated key config', octets(encodeCbor(new Map([['evidence', evidence()], ['ohttp-keys', keys(new Uint8Array([0, 5, 1]))]]))), 'runs past the end'],
     ['a truncated length prefix', octets(encodeCbor(new Map([['evidence', evidence()], ['ohttp-keys', keys(new Uint8Array([0]))]]))), 'length prefix truncated'],
+    ['a transparency record of another type', octets(encodeCbor(new Map([['evidence', evidence()], ['ohttp-keys', keys()], ['transparency', ['application/json', new Uint8Array(1), 1]]]))), 'cmw.transparency type'],
+    ['an oversized transparency record', encodeRaTlsExtension({ bundle: new Uint8Array(1), keyConfigs: [], transparencyBundle: new Uint8Array(64 * 1024 + 1) }), 'more than 65536'],
     ['trailing DER bytes', concatBytes(octets(encodeCbor(0)), new Uint8Array(1)), 'trailing'],
   ];
   for (const [what, bytes, text] of bad) {

@@ -6,7 +6,9 @@ import { BUNDLE_PLATFORMS, type PlatformName } from '../../attestation/evidence/
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.js';
 import { parseTdxCollateralFile } from '../../attestation/tdx/collateralFile.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { MAX_TRANSPARENCY_BUNDLE_BYTES } from '../../attestation/protocols/ratlsExtension.js';
+import { parseSigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
 import type { OhttpKeyStore } from '../ohttp/keyStore.js';
 import { createServer, type ServerConfig, type TeeConfig } from '../server/createServer.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
@@ -39,6 +41,10 @@ Options:
                       fetches it again at 80% of its validity
   --pcs-url URL       TDX hardware: the Intel PCS API, or a PCCS / caching service speaking it, the
                       collateral comes from (default https://api.trustedservices.intel.com)
+  --transparency-bundle FILE
+                      the Sigstore bundle that logs this image's measurements (cloister publish's
+                      DIR/measurements/HEX.sigstore.json), shipped in the RA-TLS certificate so that
+                      clients with --log verify it without fetching it (docs/transparency.md)
   --host ADDRESS      address to listen on (default 127.0.0.1)
   --port N            port (default 8080; 0 picks a free one)
   --cert-validity S   RA-TLS certificate validity in seconds (default 3600, at least 60)
@@ -101,6 +107,7 @@ const OPTIONS = {
   product: { type: 'string' },
   platform: { type: 'string' },
   collateral: { type: 'string' },
+  'transparency-bundle': { type: 'string' },
   'pcs-url': { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -192,6 +199,8 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     tee = hooks.hardware === undefined ? { kind: 'hardware', ...(source === undefined ? {} : { source }), ...pcsUrl } : { kind: 'provider', open: hooks.hardware };
   }
   const collateral = values.collateral === undefined ? undefined : await readCollateral(values.collateral);
+  if (values['transparency-bundle'] !== undefined && values.http === true) throw usage('--transparency-bundle travels in the RA-TLS certificate, which --http does not issue');
+  const transparencyBundle = values['transparency-bundle'] === undefined ? undefined : await readTransparencyBundle(values['transparency-bundle']);
   const privacyPass = await privacyPassConfig(values, hooks.env ?? process.env);
   const config: ServerConfig = {
     tee,
@@ -202,6 +211,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     inference,
     ...(timeoutText === undefined ? {} : { targetTimeoutMs: Number(timeoutText) * 1000 }),
     ...(collateral === undefined ? {} : { collateral }),
+    ...(transparencyBundle === undefined ? {} : { transparencyBundle }),
     ...(values['no-kds'] === true ? { kds: false } : {}),
     ...(values['kds-url'] === undefined ? {} : { kds: { baseUrl: kdsUrl(values['kds-url'], values['no-kds'] === true) } }),
     ...(hooks.logDestination === undefined ? {} : { logDestination: hooks.logDestination }),
@@ -285,6 +295,20 @@ async function readCollateral(path: string): Promise<TdxCollateral> {
     throw new CloisterError('UNREADABLE_INPUT', `cannot read collateral "${path}": ${(cause as Error).message}`, { field: '--collateral', cause });
   }
   return parseTdxCollateralFile(bytes);
+}
+
+/** The bundle as published, after a size cap and a parse (not a verification: that is the client's). */
+async function readTransparencyBundle(path: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    const { size } = await stat(path);
+    if (size > MAX_TRANSPARENCY_BUNDLE_BYTES) throw new Error(`it is ${size} bytes, more than ${MAX_TRANSPARENCY_BUNDLE_BYTES}`);
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new CloisterError('UNREADABLE_INPUT', `cannot read transparency bundle "${path}": ${(cause as Error).message}`, { field: '--transparency-bundle', cause });
+  }
+  parseSigstoreBundle(bytes);
+  return bytes;
 }
 
 export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {

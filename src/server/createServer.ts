@@ -56,6 +56,11 @@ export interface ServerConfig {
   /** TDX collateral to put into every TDX evidence bundle, as given: never refreshed. */
   readonly collateral?: TdxCollateral;
   /**
+   * The Sigstore bundle of the measurements statement that lists this image (`cloister publish`), shipped in the
+   * RA-TLS certificate's CMW so that clients with `--log` need not fetch it (docs/transparency.md "Clients").
+   */
+  readonly transparencyBundle?: Uint8Array;
+  /**
    * Where TDX collateral comes from when `collateral` is not given: fetched at boot for the platform's quote
    * and again before it expires (an Intel PCS fetcher on hardware). The simulated TDX TEE brings its own,
    * signed by its development keys.
@@ -216,6 +221,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
           keyConfigs: () => keyStore.configs,
           validitySeconds: config.certValiditySeconds ?? 3600,
           bundleInputs: endorsements,
+          ...(config.transparencyBundle === undefined ? {} : { transparencyBundle: config.transparencyBundle }),
           // Boot evidence binds the keys: re-acquire it for the new certificate.
           onRotate: async (rotated) => {
             await services.evidence?.refreshBoot();

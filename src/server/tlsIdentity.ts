@@ -32,6 +32,8 @@ export interface TlsIdentityOptions {
   readonly dnsNames?: readonly string[];
   /** CRLs, certificates, TDX collateral for the certificate's bundle; a function is read at each issuance. */
   readonly bundleInputs?: BundleInputs | (() => BundleInputs);
+  /** The Sigstore bundle of this image's logged measurements statement, shipped in every certificate it issues. */
+  readonly transparencyBundle?: Uint8Array;
   /** Clock (default Date.now). */
   readonly now?: () => number;
   /** Timer (default an unref'd setTimeout). */
@@ -99,6 +101,7 @@ export class TlsIdentity {
       now: new Date((options.now ?? Date.now)()),
       ...(options.dnsNames === undefined ? {} : { dnsNames: options.dnsNames }),
       ...(options.bundleInputs === undefined ? {} : { bundleInputs: typeof options.bundleInputs === 'function' ? options.bundleInputs() : options.bundleInputs }),
+      ...(options.transparencyBundle === undefined ? {} : { transparencyBundle: options.transparencyBundle }),
     });
     const spki = spkiOf(createPublicKey(certificate.privateKey));
     return {

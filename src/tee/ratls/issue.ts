@@ -27,6 +27,8 @@ export interface IssueOptions {
   readonly dnsNames?: readonly string[];
   /** CRLs, extra certificates or TDX collateral for the bundle. */
   readonly bundleInputs?: BundleInputs;
+  /** The Sigstore bundle of this image's logged measurements statement, shipped in the certificate's CMW. */
+  readonly transparencyBundle?: Uint8Array;
 }
 
 export interface AttestedCertificate {
@@ -94,7 +96,7 @@ export async function issueAttestedCertificate(options: IssueOptions): Promise<A
   const certificateDer = await createRaTlsCertificate({
     publicKey,
     signingKey: privateKey,
-    cmw: encodeRaTlsExtension({ bundle: bundle.bytes, keyConfigs: options.keyConfigs }),
+    cmw: encodeRaTlsExtension({ bundle: bundle.bytes, keyConfigs: options.keyConfigs, ...(options.transparencyBundle === undefined ? {} : { transparencyBundle: options.transparencyBundle }) }),
     notBefore,
     notAfter,
     ...(options.dnsNames === undefined ? {} : { dnsNames: options.dnsNames }),
