@@ -20,7 +20,7 @@ import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
 import type { MeasurementsFile } from '../../measure/measurementsFile.js';
 import type { TransparencyTrust } from '../loggedMeasurements.js';
-import { judgeMeasurement } from '../loggedMeasurements.js';
+import { judgeVerified } from '../hardwarePolicy.js';
 import { clientPolicy } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
@@ -118,7 +118,7 @@ export function createAttestedVerifier(options: AttestedOptions = {}): AttestedV
       ...verifiers,
       ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
     });
-    const verdict = await judgeMeasurement(verified, policy, options);
+    const verdict = await judgeVerified(verified, policy, options);
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };
