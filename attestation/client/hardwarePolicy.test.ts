@@ -36,6 +36,8 @@ describe('the logged hardware policy', () => {
     { name: 'TDX evidence, policy for SEV-SNP only', verdict: tdxVerdict({ tcbStatus: 'OutOfDate' }), policy: policy({ 'sev-snp': { minTcb: { Milan: { snp: 99 } } } }) },
     { name: 'SEV-SNP at the minimum', verdict: snpVerdict({}), policy: policy({ 'sev-snp': { minTcb: { Milan: { snp: 24, microcode: 219 } } } }) },
     { name: 'SEV-SNP committed TCB below', verdict: snpVerdict({ committedTcb: { bootloader: 4, tee: 0, snp: 23, microcode: 219 } }), policy: policy({ 'sev-snp': { minTcb: { Milan: { snp: 24 } } } }), code: 'POLICY_TCB_TOO_LOW', field: 'COMMITTED_TCB.snp' },
+    { name: 'SEV-SNP Milan has no FMC: an FMC minimum is not compared', verdict: snpVerdict({}), policy: policy({ 'sev-snp': { minTcb: { Milan: { fmc: 3, snp: 24 } } } }) },
+    { name: 'SEV-SNP without its TCB claims fails closed', verdict: snpVerdict({ reportedTcb: undefined }), policy: policy({ 'sev-snp': { minTcb: { Milan: { snp: 1 } } } }), code: 'POLICY_TCB_TOO_LOW', field: 'REPORTED_TCB.snp' },
     { name: 'SEV-SNP, minimum for another product only', verdict: snpVerdict({}), policy: policy({ 'sev-snp': { minTcb: { Genoa: { snp: 99 } } } }) },
     { name: 'SEV-SNP of an unknown product fails closed', verdict: snpVerdict({ product: null }), policy: policy({ 'sev-snp': { minTcb: { Genoa: { snp: 1 } } } }), code: 'POLICY_TCB_TOO_LOW', field: 'product' },
   ];

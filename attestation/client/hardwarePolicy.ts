@@ -71,6 +71,8 @@ export function hardwarePolicyViolation(verdict: RaTlsVerdict, policy: HardwareP
         const want = min[k];
         if (want === undefined) continue;
         const got = tcb?.[k];
+        // FMC exists on Turin only (decodeTcb gives it for no other product), as validateSnpReport compares it.
+        if (k === 'fmc' && tcb !== undefined && got === undefined) continue;
         if (got === undefined || got < want) return new PolicyError('POLICY_TCB_TOO_LOW', `${field.toLowerCase()} ${k}=${got ?? '?'} is lower than ${named}'s minimum for ${product}, ${k}=${want}`, { field: `${field}.${k}`, expected: `>= ${want}`, actual: String(got ?? 'absent') });
       }
     }
