@@ -129,6 +129,7 @@ export const ERROR_CODES = {
   POLICY_CHIP_ID: 'CHIP_ID is not in the allowed list',
   POLICY_CSP_ID: 'the VLEK\'s CSP identity is not in the allowed list',
   TCB_STATUS: 'the TCB status Intel\'s collateral gives is not among the accepted ones (default UpToDate)',
+  POLICY_TCB_EVALUATION_DATA_NUMBER: 'the TDX TCB was evaluated with collateral older than the logged hardware policy\'s minimum TCB evaluation data number',
   POLICY_TD_ATTRIBUTES: 'TDATTRIBUTES has SEPT_VE_DISABLE clear or reserved bits set, or MR_SERVICETD is not allowed',
   POLICY_TD_CONFIG: 'MRCONFIGID, MROWNER, MROWNERCONFIG or XFAM differs from the policy',
   POLICY_MRSEAM: 'MRSEAM (the TDX module measurement) is not in the allowed list',

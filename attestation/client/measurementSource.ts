@@ -7,6 +7,7 @@ import { PolicyError } from '../errors.js';
 import { PLATFORM_LIST, PLATFORMS, type PlatformEntry, type PlatformName } from '../evidence/platforms.js';
 import { policyWithMeasurements, type MeasurementsFile } from '../measure/measurementsFile.js';
 import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import type { HardwarePolicyVersions } from './hardwarePolicy.js';
 import type { TransparencyTrust } from './loggedMeasurements.js';
 
 export interface MeasurementSource {
@@ -21,6 +22,8 @@ export interface MeasurementSource {
    * hold too.
    */
   readonly transparency?: TransparencyTrust;
+  /** With `transparency`: where the newest logged hardware policy version accepted is kept (rollback protection). */
+  readonly hardwarePolicyVersions?: HardwarePolicyVersions;
 }
 
 /** What outputs say of a verdict with `anyMeasurement`. */

@@ -20,7 +20,8 @@ import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy 
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFetch.js';
 import type { TransparencyTrust } from './loggedMeasurements.js';
-import { judgeMeasurement, shippedTransparencyBundle } from './loggedMeasurements.js';
+import { judgeVerified } from './hardwarePolicy.js';
+import { shippedTransparencyBundle } from './loggedMeasurements.js';
 import { clientPolicy } from './measurementSource.js';
 
 export interface OhttpClientOptions {
@@ -160,7 +161,7 @@ export class OhttpClient {
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
       ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
     });
-    const verdict = await judgeMeasurement(verified, this.#policy, this.#options, verified.accepted && this.#options.transparency !== undefined ? shippedTransparencyBundle(certificate) : undefined);
+    const verdict = await judgeVerified(verified, this.#policy, this.#options, verified.accepted && this.#options.transparency !== undefined ? shippedTransparencyBundle(certificate) : undefined);
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];

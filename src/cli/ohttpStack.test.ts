@@ -272,7 +272,8 @@ describe('the OHTTP client fails closed on the launch measurement', () => {
     const r = await ohttpFetch({ url: 'https://cloister/v1/echo', body }, { ...none, transparency });
     assert.equal(r.status, 200);
     assert.equal(r.verdict.anyMeasurement, undefined);
-    assert.match(r.verdict.checks.at(-1)?.detail ?? '', /listed at log index 1 of cloister\.local\/log \(tree size 2\)/);
+    assert.match(r.verdict.checks.find((c) => c.id === 'client.transparency-log')?.detail ?? '', /listed at log index 1 of cloister\.local\/log \(tree size 2\)/);
+    assert.equal(r.verdict.checks.at(-1)?.id, 'client.hardware-policy', 'the logged hardware policy is judged after the measurement');
     assert.equal((await transparency.store.latest('cloister.local/log'))?.size, 2);
   });
 

@@ -152,6 +152,11 @@ describe('cloister publish, then verify --log', () => {
       const r = await cli('publish', '--measurements', measurementsFile('m3.json', SIMULATED), '--key', key, '--log', LOG, '--commit', COMMIT, '--witness', `${url}=${witnessVkey}`, '--witness', `http://127.0.0.1:1=${witnessVkey}`, '--witnesses-required', '1');
       assert.equal(r.code, 0, r.stderr);
       assert.match(readFileSync(join(LOG, 'checkpoint'), 'utf8'), /\n— witness\.test\/w1 /, 'the log serves the cosigned checkpoint');
+      // The hardware policy logged above carries a checkpoint no witness cosigned: verify --witness judges the server
+      // by the logged hardware policy too, so publish it again under the witness.
+      const policy = join(work, 'hardware-policy.json');
+      writeFileSync(policy, JSON.stringify({ schema: 'cloister-hardware-policy/v1', version: 2, 'sev-snp': { minTcb: { Milan: { snp: 24 } } } }));
+      assert.equal((await cli('publish', '--hardware-policy', policy, '--key', key, '--log', LOG, '--witness', `${url}=${witnessVkey}`)).code, 0);
       const accepted = await cli('verify', published.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', join(LOG, 'publisher.pub'), '--witness', witnessVkey);
       assert.equal(accepted.code, 0, accepted.stdout + accepted.stderr);
       assert.match((await cli('publish', '--measurements', measurementsFile('m3.json', SIMULATED), '--key', key, '--log', LOG, '--witness', 'not-a-witness')).stderr, /^error \[USAGE\]: --witness must be URL=VKEY/);

@@ -100,9 +100,9 @@ describe('serve --transparency-bundle, then verify --log', () => {
     const r = await serving(older, verify);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /listed at log index 1 of cloister\.local\/log \(tree size 2\)/);
-    // The log's key (no --log-key pinned) and the tiles for the consistency proof: no bundle.
+    // The log's key (no --log-key pinned), the tiles for the consistency proof and the hardware policy: no measurement bundle.
     const asked = logServer.requests.slice(before);
-    assert.ok(asked.some((p) => p.startsWith('/tile/')) && asked.every((p) => p === '/log.vkey' || p.startsWith('/tile/')), asked.join(' '));
+    assert.ok(asked.some((p) => p.startsWith('/tile/')) && asked.every((p) => p === '/log.vkey' || p === '/hardware-policy.sigstore.json' || p.startsWith('/tile/')), asked.join(' '));
   });
 
   it('refuses to start with a malformed bundle, in one line (exit 2)', async () => {

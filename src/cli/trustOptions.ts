@@ -15,6 +15,8 @@ import { directoryLogFetcher } from '../transparency/publish.js';
 import { publicKeyFromPem } from '../../attestation/sigstore/sigstoreKeys.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { FileCheckpointStore } from '../transparency/fileCheckpointStore.js';
+import { FileHardwarePolicyVersions } from '../transparency/fileHardwarePolicyVersions.js';
+import type { HardwarePolicyVersions } from '../../attestation/client/hardwarePolicy.js';
 import { LOG_VKEY_FILE } from '../transparency/publish.js';
 import { nodeEcdsa } from '../base/crypto/nodeEcdsa.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
@@ -74,7 +76,7 @@ export type MeasurementSourceKind = 'given' | 'simulated' | 'any' | 'logged';
 
 export interface Trust {
   /** OhttpClient's and the attested agent's options. */
-  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true; readonly transparency?: TransparencyTrust };
+  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true; readonly transparency?: TransparencyTrust; readonly hardwarePolicyVersions?: HardwarePolicyVersions };
   readonly measurementSource: MeasurementSourceKind;
 }
 
@@ -131,7 +133,7 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
       policy: measurements === undefined ? policy : policyWithMeasurements(policy, measurements),
       ...verifiers,
       ...(anyMeasurement ? { anyMeasurement: true } : {}),
-      ...(transparency === undefined ? {} : { transparency }),
+      ...(transparency === undefined ? {} : { transparency, hardwarePolicyVersions: new FileHardwarePolicyVersions(join(defaultStateDir(), 'hardware-policy')) }),
     },
     measurementSource,
   };

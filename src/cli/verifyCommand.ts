@@ -5,6 +5,7 @@ import type { PlatformName } from '../../attestation/evidence/platforms.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
+import { HARDWARE_POLICY_CHECK } from '../../attestation/client/hardwarePolicy.js';
 import { TRANSPARENCY_LOG_CHECK } from '../../attestation/client/loggedMeasurements.js';
 import type { UsageError } from '../base/runtimeErrors.js';
 import { errorLine, EXIT, parseCommandLine, usageError, type CliIo, parseAt } from './io.js';
@@ -122,6 +123,7 @@ function summary(origin: string, v: RaTlsVerdict, source: MeasurementSourceKind)
   return [
     ...lines,
     ...v.checks.filter((k) => k.id === TRANSPARENCY_LOG_CHECK && k.status === 'pass').map((k) => `  log          ${k.detail ?? ''}`),
+    ...v.checks.filter((k) => k.id === HARDWARE_POLICY_CHECK).map((k) => `  hardware     ${k.detail ?? ''}`),
     `  certificate  SPKI SHA-256 ${c.certificate?.spkiSha256 ?? '?'}, valid until ${c.certificate?.notAfter ?? '?'}`,
     `  key configs  ${c.keyConfigs?.length ?? 0} OHTTP key configuration(s), bound with the certificate key into REPORT_DATA`,
     ...(c.fresh?.nonce === undefined ? [] : [`  freshness    evidence acquired now for nonce ${c.fresh.nonce}, same launch, bound to the same keys`]),

@@ -20,7 +20,8 @@ import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
 import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
 import type { MeasurementsFile } from '../../measure/measurementsFile.js';
 import type { TransparencyTrust } from '../loggedMeasurements.js';
-import { judgeMeasurement, shippedTransparencyBundle } from '../loggedMeasurements.js';
+import { judgeVerified } from '../hardwarePolicy.js';
+import { shippedTransparencyBundle } from '../loggedMeasurements.js';
 import { clientPolicy } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
@@ -118,7 +119,7 @@ export function createAttestedVerifier(options: AttestedOptions = {}): AttestedV
       ...verifiers,
       ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
     });
-    const verdict = await judgeMeasurement(verified, policy, options, verified.accepted && options.transparency !== undefined ? shippedTransparencyBundle(der) : undefined);
+    const verdict = await judgeVerified(verified, policy, options, verified.accepted && options.transparency !== undefined ? shippedTransparencyBundle(der) : undefined);
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };
