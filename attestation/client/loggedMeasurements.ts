@@ -17,6 +17,7 @@ import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import { parseCertificate } from '../x509.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
+import { readCapped, ResponseTooLarge } from './httpFetch.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
@@ -190,10 +191,13 @@ export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalTh
     }
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
-    const declared = Number(response.headers.get('content-length') ?? 0);
-    const bytes = declared > MAX_LOG_FILE_BYTES ? undefined : new Uint8Array(await response.arrayBuffer());
-    if (bytes === undefined || bytes.length > MAX_LOG_FILE_BYTES) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
-    return bytes;
+    // Read chunk by chunk and abandoned past the limit: a body without content-length is never taken whole.
+    try {
+      return await readCapped(response, MAX_LOG_FILE_BYTES);
+    } catch (cause) {
+      if (cause instanceof ResponseTooLarge) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
+      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
+    }
   };
 }
 

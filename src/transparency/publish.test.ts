@@ -196,4 +196,16 @@ describe('httpLogFetcher', () => {
     await refused(httpLogFetcher('https://log.example/', () => Promise.reject(new TypeError('fetch failed')))('checkpoint'), 'TLOG_UNAVAILABLE');
     await refused(httpLogFetcher('https://log.example/', answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)))('checkpoint'), 'TLOG_UNAVAILABLE');
   });
+
+  it('stops reading an endless answer without content-length at the cap', async () => {
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 65536;
+        controller.enqueue(new Uint8Array(65536));
+      },
+    });
+    await refused(httpLogFetcher('https://log.example/', () => Promise.resolve(new Response(endless)))('checkpoint'), 'TLOG_UNAVAILABLE');
+    assert.ok(pulled <= MAX_LOG_FILE_BYTES + 2 * 65536, `read ${pulled} bytes`);
+  });
 });
