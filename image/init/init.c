@@ -358,10 +358,18 @@ int main(void) {
   if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0) say("mlockall: %s", strerror(errno));
 
   int simulated = cmdline_has("cloister.simulated=1");
-  char *argv[] = {NODE_PATH, "--expose-gc", "--clear-free-memory", MAIN_JS, "serve", "--host", "0.0.0.0", "--port", "8080", simulated ? "--simulated" : NULL, NULL};
+  char *argv[16] = {NODE_PATH, "--expose-gc", "--clear-free-memory", MAIN_JS, "serve", "--host", "0.0.0.0", "--port", "8080"};
+  int argc = 9;
+  if (simulated) {
+    argv[argc++] = "--simulated";
+    /* The simulated variant runs under QEMU's TCG in tests, where recognition is many times slower. */
+    argv[argc++] = "--target-timeout";
+    argv[argc++] = "120";
+  }
+  argv[argc] = NULL;
   char *envp[] = {"HOME=/tmp", GLIBC_TUNABLES_ENV, "NODE_ENV=production", NULL};
 
-  say("starting cloister serve%s", simulated ? " --simulated" : "");
+  say("starting cloister serve%s", simulated ? " --simulated --target-timeout 120" : "");
   pid_t child = fork();
   if (child < 0) fatal("fork");
   if (child == 0) {

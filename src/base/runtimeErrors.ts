@@ -8,6 +8,7 @@ export const RUNTIME_ERROR_CODES = {
   // evidence acquisition inside the VM (src/tee)
   NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
   TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
+  SIMULATED_LAUNCH_INVALID: 'the launch measurement stated for the simulated TEE (--simulated-measurement, or the host\'s SMBIOS OEM strings) is malformed',
   // request memory (src/base/memory)
   REQUEST_SCOPE_CLOSED: 'plaintext was handed to a request scope that had already been closed (and was wiped at once)',
   // the server (src/server)

@@ -20,11 +20,13 @@ process.env.CLOISTER_STATE_DIR = dir;
 const png = join(dir, 'tiny.png');
 writeFileSync(png, Buffer.from('89504e470d0a1a0a', 'hex'));
 
-async function request(relay: string): Promise<{ code: number; stderr: string }> {
+async function requestWith(relay: string, extra: readonly string[]): Promise<{ code: number; stderr: string }> {
   let stderr = '';
-  const code = await runCli(['request', png, '--trust-simulated', '--relay', relay], { ...processIo, stdout: () => undefined, stderr: (t) => (stderr += t) });
+  const code = await runCli(['request', png, '--trust-simulated', '--relay', relay, ...extra], { ...processIo, stdout: () => undefined, stderr: (t) => (stderr += t) });
   return { code, stderr };
 }
+
+const request = (relay: string): Promise<{ code: number; stderr: string }> => requestWith(relay, []);
 
 /** An OhttpClient failure whose fetch threw, as undici throws: TypeError "fetch failed" caused by a coded error. */
 function unanswered(code: string, message: string): VerificationError {
@@ -67,6 +69,26 @@ describe('cloister request when the relay does not answer', () => {
     const r = await request(`http://127.0.0.1:${port}/default`);
     assert.equal(r.code, 2);
     assert.equal(r.stderr, `error: the relay http://127.0.0.1:${port}/default did not answer: nothing listens there (ECONNREFUSED): is the relay running? npm start runs the local stack\n`);
+  });
+
+  it('gives up on a relay that never answers after --timeout seconds, and refuses a bad --timeout', async () => {
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((ok) => silent.once('listening', ok));
+    try {
+      const { port } = silent.address() as { port: number };
+      const started = performance.now();
+      const r = await requestWith(`http://127.0.0.1:${port}/default`, ['--timeout', '1']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /did not answer: no answer within the time limit/);
+      assert.ok(performance.now() - started < 20_000);
+    } finally {
+      silent.close();
+    }
+    for (const bad of ['0', '1.5', 'soon', '3601']) {
+      const r = await requestWith(server, ['--timeout', bad]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--timeout must be a whole number of seconds from 1 to 3600/);
+    }
   });
 
   it("points a 404 from the relay at the gateway's name in --relay", async () => {

@@ -39,6 +39,9 @@ Options:
                         answer is printed and a binary one (e.g. tensors) goes to standard output only
                         when that is not a terminal
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
+  --timeout SECONDS     how long each HTTP exchange may take, the request included (default 35, a little more
+                        than the server's default 25 s deadline; raise it for a server started with a longer
+                        --target-timeout)
 ${MEASUREMENT_HELP}
 ${TRUST_HELP}
   --issuer URL          a Privacy Pass issuer (its origin, or its directory's URL) for a server that requires
@@ -61,6 +64,7 @@ const OPTIONS = {
   type: { type: 'string' },
   output: { type: 'string' },
   policy: { type: 'string' },
+  timeout: { type: 'string' },
   ...MEASUREMENT_OPTIONS,
   ...TRUST_OPTIONS,
   issuer: { type: 'string' },
@@ -70,6 +74,8 @@ const OPTIONS = {
 } as const;
 
 const usage = (message: string): UsageError => usageError(message, 'request');
+
+const DEFAULT_TIMEOUT_S = 35;
 
 /** How the line after the answer names the launch measurement the server was held to. */
 const MEASUREMENT_PHRASES: Readonly<Record<MeasurementSourceKind, string>> = {
@@ -118,12 +124,15 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
     if (type === undefined) throw usage(`cannot tell the media type of "${file}" (not PNG or JPEG); give --type and --path`);
     const path = values.path ?? (type.startsWith('image/') ? '/v1/ocr' : undefined);
     if (path === undefined || !path.startsWith('/')) throw usage('give --path, the target path such as /v1/models/vad/vad');
+    const timeout = values.timeout ?? String(DEFAULT_TIMEOUT_S);
+    if (!/^\d{1,4}$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3600) throw usage(`--timeout must be a whole number of seconds from 1 to 3600, got "${timeout}"`);
     const privacyPass = privacyPassFromOptions(values, env);
     const trust = await trustFromOptions(values, io, 'request', 'start the local stack first: npm start');
     const client = new OhttpClient({
       relay,
       ...trust.client,
       primitives: nodeHpke,
+      timeoutMs: Number(timeout) * 1000,
       ...(privacyPass === undefined ? {} : { privacyPass }),
     });
     const output = values.output === undefined ? undefined : await OutputFile.create(values.output);

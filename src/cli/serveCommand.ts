@@ -1,6 +1,7 @@
 // `cloister serve`: the Cloister server. Refuses to start without attestation evidence unless
 // --simulated is given, in which case every log line and the status page say SIMULATED.
 import { CloisterError } from '../../attestation/errors.js';
+import { fromHex } from '../../attestation/bytes.js';
 import { UsageError } from '../base/runtimeErrors.js';
 import { BUNDLE_PLATFORMS, type PlatformName } from '../../attestation/evidence/platforms.js';
 import { PRODUCTS, type Product } from '../../attestation/snp/product.js';
@@ -16,6 +17,7 @@ import type { PrivacyPassConfig } from '../server/privacyPass.js';
 import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/issuerDirectory.js';
 import { privateKeyFromPem, readKeyFile } from '../privacypass/issuer/keyFiles.js';
 import { voprfIssuerKey, type VoprfIssuerKey } from '../privacypass/voprfKey.js';
+import type { HostLaunch } from '../tee/sim/hostLaunch.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidenceCommand.js';
 
@@ -34,6 +36,11 @@ Options:
                       then does the gateway also serve POST /v1/echo, which answers with what it gets
   --platform NAME     simulated platform: sev-snp or tdx (default sev-snp)
   --product NAME      simulated SEV-SNP product: ${PRODUCTS.join(', ')} (default Milan)
+  --simulated-measurement HEX
+                      the launch measurement the simulated TEE reports (SEV-SNP MEASUREMENT or TDX
+                      MRTD, 48 bytes in hex), e.g. an entry of an image's measurements.json; default:
+                      what the host states in SMBIOS OEM strings (cloister.simulated.*, as the image
+                      boot test does; docs/transparency.md), else the simulator's fixed one
   --collateral FILE   TDX collateral (TCB info, QE identity, CRLs; dcap-qvl's collateral JSON or saved
                       Intel PCS responses, docs/evidence-bundle.md) to put into every TDX evidence bundle,
                       as it is, never refreshed; without it the server fetches its platform's collateral
@@ -102,10 +109,18 @@ Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev
 exits with the list of what it looked for when there is none.
 `;
 
+function simulatedLaunch(platform: PlatformName, hex: string | undefined): HostLaunch | 'host' {
+  if (hex === undefined) return 'host';
+  if (!/^[0-9a-fA-F]{96}$/.test(hex)) throw usage(`--simulated-measurement must be 48 bytes in hex (96 digits), got "${hex.slice(0, 100)}"`);
+  const value = fromHex(hex.toLowerCase());
+  return platform === 'sev-snp' ? { snpMeasurement: value } : { tdxMrtd: value };
+}
+
 const OPTIONS = {
   simulated: { type: 'boolean' },
   product: { type: 'string' },
   platform: { type: 'string' },
+  'simulated-measurement': { type: 'string' },
   collateral: { type: 'string' },
   'transparency-bundle': { type: 'string' },
   'pcs-url': { type: 'string' },
@@ -190,9 +205,9 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     const product = values.product ?? 'Milan';
     if (!(PRODUCTS as readonly string[]).includes(product)) throw usage(`--product must be one of ${PRODUCTS.join(', ')}, got "${product}"`);
     if (platform === 'tdx' && values.product !== undefined) throw usage('--product applies only to --platform sev-snp');
-    tee = { kind: 'simulated', platform, product: product as Product };
+    tee = { kind: 'simulated', platform, product: product as Product, launch: simulatedLaunch(platform, values['simulated-measurement']) };
   } else {
-    if (values.product !== undefined || values.platform !== undefined) throw usage('--product and --platform apply only with --simulated');
+    if (values.product !== undefined || values.platform !== undefined || values['simulated-measurement'] !== undefined) throw usage('--product, --platform and --simulated-measurement apply only with --simulated');
     if (values['pcs-url'] !== undefined && values.collateral !== undefined) throw usage('--pcs-url and --collateral contradict each other');
     const source = hardwareSource(values.source, 'serve');
     const pcsUrl = values['pcs-url'] === undefined ? {} : { pcsUrl: httpUrl(values['pcs-url'], '--pcs-url') };

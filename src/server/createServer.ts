@@ -5,7 +5,7 @@
 // a ServerConfig.
 import { Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { bytesListsEqual } from '../../attestation/bytes.js';
+import { bytesListsEqual, toHex } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { KdsError } from '../../attestation/snp/kds.js';
 import type { Product } from '../../attestation/snp/product.js';
@@ -34,6 +34,7 @@ import type { EvidenceProvider, TeePlatform } from '../tee/provider.js';
 import { defaultStateDir } from '../tee/sim/devChain.js';
 import { SimulatedCollateralSource } from '../tee/sim/simulatedCollateral.js';
 import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider } from '../tee/sim/simulatedTsm.js';
+import { readHostLaunch, type HostLaunch } from '../tee/sim/hostLaunch.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { buildApp } from './app.js';
@@ -47,7 +48,13 @@ export type TeeConfig =
   /** The machine's TEE; on TDX its collateral comes from Intel PCS, or the PCCS at `pcsUrl`. */
   | { readonly kind: 'hardware'; readonly source?: Exclude<EvidenceSource, 'simulated'>; readonly pcsUrl?: string }
   /** The simulated TEE, signed by a development root kept in the state directory: nothing is confidential. */
-  | { readonly kind: 'simulated'; readonly platform: TeePlatform; readonly product?: Product }
+  | {
+      readonly kind: 'simulated';
+      readonly platform: TeePlatform;
+      readonly product?: Product;
+      /** The launch measurement to report: as given, read from the host's SMBIOS OEM strings ('host'), or the simulator's default. */
+      readonly launch?: HostLaunch | 'host';
+    }
   /** An evidence provider made elsewhere (tests, embedders). */
   | { readonly kind: 'provider'; readonly open: () => Promise<EvidenceProvider> };
 
@@ -122,6 +129,8 @@ export interface CloisterServer {
 
 interface OpenedTee {
   readonly provider: EvidenceProvider;
+  /** The simulated TEE's launch measurement when one was stated (not its default), for the log. */
+  readonly launch?: HostLaunch;
   /** The TDX collateral of this TEE: Intel PCS on hardware, the development keys on the simulated TEE. */
   readonly collateralSource?: CollateralSource;
 }
@@ -133,18 +142,33 @@ async function openTee(tee: TeeConfig): Promise<OpenedTee> {
     case 'provider':
       return { provider: await tee.open() };
     case 'simulated':
-      return SIMULATED[tee.platform](tee);
+      return openSimulated(tee);
   }
 }
 
 /** The simulated TEE of each platform, behind the real configfs-tsm code path. */
-const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Product }) => Promise<OpenedTee> } = {
-  'sev-snp': async (tee) => ({ provider: await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan' }, { stateDir: defaultStateDir() })) }),
-  tdx: async () => {
-    const sim = await SimulatedTdx.create({}, { stateDir: defaultStateDir() });
+const SIMULATED: { readonly [N in TeePlatform]: (tee: { readonly product?: Product }, launch: HostLaunch) => Promise<OpenedTee> } = {
+  'sev-snp': async (tee, launch) => {
+    const measurement = launch.snpMeasurement === undefined ? {} : { measurement: launch.snpMeasurement };
+    return { provider: await openSimulatedConfigfsProvider(await SimulatedSnp.create({ product: tee.product ?? 'Milan', ...measurement }, { stateDir: defaultStateDir() })) };
+  },
+  tdx: async (_tee, launch) => {
+    const zeros = new Uint8Array(48);
+    const rtmrs = launch.tdxRtmr1 === undefined && launch.tdxRtmr2 === undefined ? {} : { rtmrs: [zeros, launch.tdxRtmr1 ?? zeros, launch.tdxRtmr2 ?? zeros, zeros] as const };
+    const sim = await SimulatedTdx.create({ ...(launch.tdxMrtd === undefined ? {} : { mrTd: launch.tdxMrtd }), ...rtmrs }, { stateDir: defaultStateDir() });
     return { provider: await openSimulatedTdxConfigfsProvider(sim), collateralSource: new SimulatedCollateralSource(sim.chain) };
   },
 };
+
+async function openSimulated(tee: Extract<TeeConfig, { kind: 'simulated' }>): Promise<OpenedTee> {
+  const launch = tee.launch === 'host' ? await readHostLaunch() : (tee.launch ?? {});
+  const opened = await SIMULATED[tee.platform](tee, launch);
+  const stated = tee.platform === 'sev-snp' ? launch.snpMeasurement !== undefined : launch.tdxMrtd !== undefined || launch.tdxRtmr1 !== undefined || launch.tdxRtmr2 !== undefined;
+  return stated ? { ...opened, launch } : opened;
+}
+
+const launchFields = (launch: HostLaunch): Record<string, string> =>
+  Object.fromEntries(Object.entries(launch).map(([k, v]) => [k, toHex(v as Uint8Array)]));
 
 /** The KDS options in effect: config.kds, else on for the machine's TEE only. */
 export function kdsOptions(config: Pick<ServerConfig, 'tee' | 'kds'>): Omit<KdsCertificateOptions, 'onError'> | false {
@@ -168,6 +192,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
           },
         });
   for (const warning of fragile) logger.warn(schedule, warning);
+  if (tee.launch !== undefined) logger.info(launchFields(tee.launch), 'the SIMULATED TEE reports the launch measurement it was given, not one it measured');
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};
   const collateralSource = config.collateral === undefined ? (config.collateralSource ?? tee.collateralSource) : undefined;
