@@ -13,6 +13,7 @@ import { verifyAttestedCertificate } from '../../attestation/ratls/verifyCertifi
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { ATTESTATION_VECTORS } from '../../attestation/testing/vectors.js';
 import { parseCertificate } from '../../attestation/x509.js';
+import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import type { TlsIdentity } from '../server/tlsIdentity.js';
 import { newIssuerKey } from '../testing/privacyPassGateway.js';
 import { generateVoprfKey, voprfIssuerKey } from '../privacypass/voprfKey.js';
@@ -86,6 +87,30 @@ describe('cloister serve', () => {
     assert.match(String(status.tls), /^none: plain HTTP/);
     assert.ok(close);
     await close();
+  });
+
+  it('draws its OHTTP key IDs from --ohttp-key-ids (a fleet node\'s range), and refuses a bad range or one the schedule outgrows', async () => {
+    const c = io();
+    let close: (() => Promise<void>) | undefined;
+    let url = '';
+    const code = await serveCommand(['--simulated', '--http', '--port', '0', '--models', 'none', '--ohttp-key-ids', '40-43'], c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u) });
+    assert.equal(code, 0, c.out());
+    try {
+      const keys = decodeOhttpKeys(new Uint8Array(await (await fetch(`${url}/.well-known/ohttp-gateway`)).arrayBuffer()));
+      assert.ok(keys.length > 0 && keys.every((k) => { const id = decodeKeyConfig(k).keyId; return id >= 40 && id <= 43; }));
+    } finally {
+      await close?.();
+    }
+    for (const [args, message] of [
+      [['--ohttp-key-ids', '7-3'], /--ohttp-key-ids must be FIRST-LAST with 0 <= FIRST <= LAST <= 255/],
+      [['--ohttp-key-ids', '0-256'], /--ohttp-key-ids must be FIRST-LAST/],
+      [['--ohttp-key-ids', '4-5', '--ohttp-rotate', '60', '--ohttp-overlap', '120'], /OHTTP_SCHEDULE_UNWORKABLE.*more than the 2 key IDs of 4-5/],
+    ] as const) {
+      const bad = io();
+      assert.equal(await serveCommand(['--simulated', '--http', '--port', '0', '--models', 'none', ...args], bad.io), 2, bad.out());
+      assert.match(bad.out(), message);
+      assert.equal(bad.out().trim().split('\n').length, 1, bad.out());
+    }
   });
 
   it('serves HTTPS with an RA-TLS certificate and rotates it without dropping connections', async () => {

@@ -18,6 +18,7 @@ import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/is
 import { privateKeyFromPem, readKeyFile } from '../privacypass/issuer/keyFiles.js';
 import { voprfIssuerKey, type VoprfIssuerKey } from '../privacypass/voprfKey.js';
 import type { HostLaunch } from '../tee/sim/hostLaunch.js';
+import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidenceCommand.js';
 
@@ -61,6 +62,10 @@ Options:
   --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600); at least 1
                       with rotation on, and under 255 rotations; under 60 the server warns (caches
                       that keep key configurations the usual 60 s would serve retired keys)
+  --ohttp-key-ids FIRST-LAST
+                      draw OHTTP key IDs from this range only (default 0-255): a fleet node's own
+                      range, so that the load balancer can route by key ID (docs/fleet.md); it must
+                      hold every key live at once under the rotation schedule
   --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
                       SHA-256 is checked), or "none"
   --inference-workers N|auto
@@ -109,6 +114,15 @@ Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev
 exits with the list of what it looked for when there is none.
 `;
 
+function keyIdRange(text: string | undefined): KeyIdRange | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,3})-(\d{1,3})$/.exec(text);
+  const first = Number(m?.[1]);
+  const last = Number(m?.[2]);
+  if (m === null || first > last || last > 255) throw usage(`--ohttp-key-ids must be FIRST-LAST with 0 <= FIRST <= LAST <= 255, such as 0-3, got "${text}"`);
+  return { first, last };
+}
+
 function simulatedLaunch(platform: PlatformName, hex: string | undefined): HostLaunch | 'host' {
   if (hex === undefined) return 'host';
   if (!/^[0-9a-fA-F]{96}$/.test(hex)) throw usage(`--simulated-measurement must be 48 bytes in hex (96 digits), got "${hex.slice(0, 100)}"`);
@@ -129,6 +143,7 @@ const OPTIONS = {
   'cert-validity': { type: 'string' },
   'ohttp-rotate': { type: 'string' },
   'ohttp-overlap': { type: 'string' },
+  'ohttp-key-ids': { type: 'string' },
   models: { type: 'string' },
   concurrency: { type: 'string' },
   'inference-workers': { type: 'string' },
@@ -184,6 +199,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   };
   const ohttpRotate = seconds('ohttp-rotate');
   const ohttpOverlap = seconds('ohttp-overlap');
+  const keyIds = keyIdRange(values['ohttp-key-ids']);
   const count = (name: 'concurrency' | 'queue' | 'inference-workers', fallback: number | undefined, min: number): number | undefined => {
     const text = values[name];
     if (text === undefined) return fallback;
@@ -221,7 +237,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     tee,
     tls: values.http !== true,
     certValiditySeconds: certValidity,
-    ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }) },
+    ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }), ...(keyIds === undefined ? {} : { keyIds }) },
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
     inference,
     ...(timeoutText === undefined ? {} : { targetTimeoutMs: Number(timeoutText) * 1000 }),

@@ -1,6 +1,7 @@
 // The gateway's OHTTP key store with a fake clock and timers: distinct key IDs, rotation on schedule,
 // the overlap window, retirement, change notifications, and how long caches may keep the configurations.
 import assert from 'node:assert/strict';
+import { CloisterError } from '../../attestation/errors.js';
 import { describe, it } from 'node:test';
 import { decodeKeyConfig } from '../../attestation/protocols/ohttp/keyConfig.js';
 import type { TimerHandle } from '../base/timer.js';
@@ -61,6 +62,22 @@ describe('OhttpKeyStore', () => {
     await store.rotate();
     assert.equal(store.keys.length, 5, 'a closed store does not rotate');
     await assert.rejects(OhttpKeyStore.create({ rotateSeconds: -1 }), RangeError);
+  });
+
+  it('draws key IDs from its range only (a fleet node), reuses a retired one, and says when the range is full', async () => {
+    const store = await OhttpKeyStore.create({ rotateSeconds: 0, overlapSeconds: 3600, keyIds: { first: 8, last: 10 } });
+    await store.rotate();
+    await store.rotate();
+    const ids = store.keys.map((k) => k.config.keyId);
+    assert.deepEqual([...ids].sort((a, b) => a - b), [8, 9, 10]);
+    await assert.rejects(store.rotate(), (e: unknown) => e instanceof CloisterError && e.code === 'OHTTP_KEY_IDS_EXHAUSTED' && /all 3 key IDs of 8-10 are in use/.test(e.message));
+    assert.equal(await store.retire(ids[2] as number), true);
+    await store.rotate();
+    assert.equal(store.keys[0]?.config.keyId, ids[2]);
+    store.close();
+    for (const keyIds of [{ first: 5, last: 4 }, { first: -1, last: 3 }, { first: 0, last: 256 }, { first: 0.5, last: 3 }]) {
+      await assert.rejects(OhttpKeyStore.create({ keyIds }), RangeError);
+    }
   });
 
   it('lets caches keep the configurations no longer than the overlap, nor past the moment one of them stops decrypting', async () => {

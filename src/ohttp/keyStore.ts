@@ -10,6 +10,7 @@ import { cipherSuite, type HpkePrimitives } from '../../attestation/protocols/oh
 import { AEAD_AES_128_GCM, AEAD_CHACHA20_POLY1305, encodeKeyConfig, KDF_HKDF_SHA256, KEM_X25519_HKDF_SHA256, type KeyConfig, type SymmetricSuite } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { nodeHpke } from '../base/crypto/nodeHpke.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
+import { ALL_KEY_IDS, type KeyIdRange } from './rotationSchedule.js';
 import { bytesEqual } from '../../attestation/bytes.js';
 import { CloisterError, VerificationError } from '../../attestation/errors.js';
 
@@ -27,6 +28,8 @@ export interface OhttpKeyStoreOptions {
   readonly rotateSeconds?: number;
   /** How long a rotated-out key still decapsulates (default 3600 s). */
   readonly overlapSeconds?: number;
+  /** The key IDs to draw from (default all 256): a fleet node's own range, so that IDs are unique across the fleet. */
+  readonly keyIds?: KeyIdRange;
   readonly now?: () => number;
   readonly setTimer?: (fn: () => void, ms: number) => TimerHandle;
   /** Called after the set of keys changed (rotation, retirement): re-issue what binds the configs. */
@@ -53,6 +56,7 @@ export class OhttpKeyStore {
   /** Newest first. */
   #entries: Entry[] = [];
   #rotation: TimerHandle | undefined;
+  readonly #keyIds: KeyIdRange;
   #nextId: number;
   #closed = false;
 
@@ -67,7 +71,10 @@ export class OhttpKeyStore {
     this.#overlapMs = overlap * 1000;
     this.#now = options.now ?? Date.now;
     this.#setTimer = options.setTimer ?? unrefTimer;
-    this.#nextId = randomBytes(1)[0] as number;
+    this.#keyIds = options.keyIds ?? ALL_KEY_IDS;
+    const { first, last } = this.#keyIds;
+    if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last > 255 || first > last) throw new RangeError(`keyIds must be a range within 0-255, got ${first}-${last}`);
+    this.#nextId = first + ((randomBytes(1)[0] as number) % (last - first + 1));
   }
 
   static async create(options: OhttpKeyStoreOptions = {}): Promise<OhttpKeyStore> {
@@ -89,14 +96,16 @@ export class OhttpKeyStore {
   }
 
   #freeId(): number {
-    for (let i = 0; i < 256; i++) {
-      const id = (this.#nextId + i) & 0xff;
+    const { first, last } = this.#keyIds;
+    const size = last - first + 1;
+    for (let i = 0; i < size; i++) {
+      const id = first + ((this.#nextId - first + i) % size);
       if (!this.#entries.some((e) => e.key.config.keyId === id)) {
-        this.#nextId = (id + 1) & 0xff;
+        this.#nextId = first + ((id - first + 1) % size);
         return id;
       }
     }
-    throw new CloisterError('OHTTP_KEY_IDS_EXHAUSTED', `all 256 key IDs are in use by the ${this.#entries.length} live keys`);
+    throw new CloisterError('OHTTP_KEY_IDS_EXHAUSTED', `all ${size} key IDs of ${first}-${last} are in use by the ${this.#entries.length} live keys`);
   }
 
   /** The live keys, newest first: the current one, then those in their overlap window. */

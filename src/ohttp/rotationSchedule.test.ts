@@ -36,4 +36,12 @@ describe('OHTTP key rotation schedule', () => {
       );
     });
   }
+
+  it('counts the live keys against a fleet node\'s key ID range', () => {
+    assert.deepEqual(checkRotationSchedule({ rotateSeconds: 86_400, overlapSeconds: 3600, keyIds: { first: 4, last: 5 } }), []);
+    assert.throws(
+      () => checkRotationSchedule({ rotateSeconds: 60, overlapSeconds: 120, keyIds: { first: 4, last: 6 } }),
+      (e: unknown) => e instanceof CloisterError && e.code === 'OHTTP_SCHEDULE_UNWORKABLE' && /would need up to 4 live keys, more than the 3 key IDs of 4-6/.test(e.message),
+    );
+  });
 });

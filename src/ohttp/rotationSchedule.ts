@@ -11,16 +11,27 @@ import { RuntimeError } from '../base/runtimeErrors.js';
  */
 export const FRAGILE_OVERLAP_SECONDS = 60;
 /** Key IDs are one byte. */
-const KEY_IDS = 256;
+export const ALL_KEY_IDS: KeyIdRange = Object.freeze({ first: 0, last: 255 });
+
+/** The key IDs a gateway draws from, inclusive: all 256, or a fleet node's own range (docs/fleet.md). */
+export interface KeyIdRange {
+  readonly first: number;
+  readonly last: number;
+}
 
 export interface RotationSchedule {
   /** 0: never. */
   readonly rotateSeconds: number;
   readonly overlapSeconds: number;
+  /** Default ALL_KEY_IDS. */
+  readonly keyIds?: KeyIdRange;
 }
 
+const describeRange = (r: KeyIdRange): string => (r.first === 0 && r.last === 255 ? 'the 256 key IDs' : `the ${r.last - r.first + 1} key IDs of ${r.first}-${r.last}`);
+
 /** Throws OHTTP_SCHEDULE_UNWORKABLE for a schedule that cannot work; returns a warning for each way it is fragile. */
-export function checkRotationSchedule({ rotateSeconds, overlapSeconds }: RotationSchedule): string[] {
+export function checkRotationSchedule({ rotateSeconds, overlapSeconds, keyIds = ALL_KEY_IDS }: RotationSchedule): string[] {
+  const ids = keyIds.last - keyIds.first + 1;
   if (rotateSeconds === 0) return [];
   if (overlapSeconds === 0) {
     throw new RuntimeError('OHTTP_SCHEDULE_UNWORKABLE', `OHTTP keys rotated every ${rotateSeconds} s with no overlap: a rotated-out key would stop decrypting at once, failing the requests in flight and every cached copy of the key configurations`, {
@@ -31,10 +42,10 @@ export function checkRotationSchedule({ rotateSeconds, overlapSeconds }: Rotatio
   }
   // Keys rotated out within the last overlap, the current one, and one more where a retirement and a rotation fall due together.
   const liveKeys = Math.floor(overlapSeconds / rotateSeconds) + 2;
-  if (liveKeys > KEY_IDS) {
-    throw new RuntimeError('OHTTP_SCHEDULE_UNWORKABLE', `OHTTP keys rotated every ${rotateSeconds} s and kept ${overlapSeconds} s would need up to ${liveKeys} live keys, more than the ${KEY_IDS} key IDs`, {
+  if (liveKeys > ids) {
+    throw new RuntimeError('OHTTP_SCHEDULE_UNWORKABLE', `OHTTP keys rotated every ${rotateSeconds} s and kept ${overlapSeconds} s would need up to ${liveKeys} live keys, more than ${describeRange(keyIds)}`, {
       field: 'ohttp.overlapSeconds',
-      expected: `less than ${(KEY_IDS - 1) * rotateSeconds} s with rotation every ${rotateSeconds} s`,
+      expected: `less than ${(ids - 1) * rotateSeconds} s with rotation every ${rotateSeconds} s`,
       actual: String(overlapSeconds),
     });
   }

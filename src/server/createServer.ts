@@ -23,7 +23,7 @@ import { localExecutor, localWork, type InferenceExecutor } from '../inference/w
 import { WorkerPool, workersFor } from '../inference/workerPool.js';
 import { OhttpGateway } from '../ohttp/gateway.js';
 import { DEFAULT_OVERLAP_SECONDS, DEFAULT_ROTATE_SECONDS, OhttpKeyStore } from '../ohttp/keyStore.js';
-import { checkRotationSchedule } from '../ohttp/rotationSchedule.js';
+import { checkRotationSchedule, type KeyIdRange } from '../ohttp/rotationSchedule.js';
 import { echoRoute, targetRouter } from '../ohttp/target.js';
 import type { BundleInputs } from '../tee/assembleBundle.js';
 import { CollateralCache, type CollateralFetch, type CollateralSource } from '../tee/collateralSource.js';
@@ -84,7 +84,7 @@ export interface ServerConfig {
   /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
   readonly tls?: boolean;
   /** The OHTTP key schedule; `now` and `setTimer` drive it (tests), default the wall clock. */
-  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
+  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly keyIds?: KeyIdRange; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
   /** How long a request behind the OHTTP gateway may take, queueing included, before its 504 (default DEFAULT_TARGET_TIMEOUT_MS). */
@@ -176,7 +176,7 @@ export function kdsOptions(config: Pick<ServerConfig, 'tee' | 'kds'>): Omit<KdsC
 }
 
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
-  const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS };
+  const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS, ...(config.ohttp?.keyIds === undefined ? {} : { keyIds: config.ohttp.keyIds }) };
   const fragile = checkRotationSchedule(schedule);
   const tee = await openTee(config.tee);
   const opened = tee.provider;
