@@ -106,6 +106,10 @@ export const ERROR_CODES = {
   HARDWARE_POLICY_VERSION: 'a hardware policy statement\'s version is not above the one published before (cloister publish), or is below the newest one the client accepted',
   TLOG_UNAVAILABLE: 'the transparency log (--log URL) did not answer with a file the client needs: a network failure or an HTTP status other than 200 or 404',
   MEASUREMENT_SOURCE_MISSING: 'a client that sends data (OhttpClient, the attested agent) was given no launch measurement to accept for the platform, in its policy or a measurements file, nor anyMeasurement',
+  // the fleet directory and its client (attestation/fleet, attestation/client/fleetClient.ts)
+  MALFORMED_FLEET_DIRECTORY: 'a fleet directory is not cloister-fleet/v1 JSON: a member is missing or malformed, names repeat, key ID ranges overlap, or a key configuration lies outside its node\'s range',
+  FLEET_DIRECTORY_INCONSISTENT: 'the fleet directory fetched directly differs from the one the relay serves, even past every cache: the operator may be showing this client a directory of its own',
+  FLEET_NO_NODE: 'no node of the fleet directory passed verification (or none was left to retry on)',
   // launch-measurement calculators (attestation/measure)
   MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
   // fetching Intel PCS collateral (attestation/tdx/pcsClient.ts)

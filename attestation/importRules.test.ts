@@ -1,7 +1,7 @@
 // The architecture's import rules, read from the sources (docs/architecture.md "Layers"):
 //   - attestation/ (the SDK) never imports src/ or bench/, tests included;
 //   - src/ is layered, and a module imports only from its own folder and the layers below it:
-//       base  <  tee, ohttp, relay, privacypass, transparency  <  inference  <  server  <  cli
+//       base  <  tee, ohttp, relay, privacypass, transparency  <  inference, fleet  <  server  <  cli
 //     src/testing/ is test support: it may import anything, and only tests (and benchmarks) import it;
 //   - bench/ reaches attestation/ and src/ only through their public entry points (index.ts files) and
 //     test support;
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The rank of each src/ folder; a module may import from its own folder or a lower rank. */
-export const SRC_LAYERS: Readonly<Record<string, number>> = { base: 0, tee: 1, ohttp: 1, relay: 1, privacypass: 1, transparency: 1, inference: 2, server: 3, cli: 4 };
+export const SRC_LAYERS: Readonly<Record<string, number>> = { base: 0, tee: 1, ohttp: 1, relay: 1, privacypass: 1, transparency: 1, inference: 2, fleet: 2, server: 3, cli: 4 };
 
 export interface Import {
   /** Repository-relative path of the importing file. */

@@ -29,6 +29,11 @@ export interface OhttpClientOptions {
   readonly relay: string | URL;
   /** Fetch the key configurations and the certificate from this gateway origin directly instead of through the relay. */
   readonly gateway?: string | URL;
+  /**
+   * Where the gateway's RA-TLS certificate comes from instead of a GET (a fleet directory's entry: FleetClient);
+   * `reload` asks for a copy past every cache, after a 422 or once the certificate expired.
+   */
+  readonly certificate?: (reload: boolean) => Promise<Uint8Array>;
   /** The policy; its platforms' lists of launch measurements (snp.measurements, tdx.mrtds) are what is accepted. */
   readonly policy?: RaTlsPolicy;
   /**
@@ -155,7 +160,7 @@ export class OhttpClient {
   // The configurations come from the certificate that binds them, not from a second fetch of
   // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
   async #fetchKeys(reload: boolean): Promise<VerifiedKeys> {
-    const certificate = await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload);
+    const certificate = this.#options.certificate === undefined ? await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload) : await this.#options.certificate(reload);
     const verified = await verifyAttestedCertificate(certificate, this.#policy, {
       ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
       ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),

@@ -28,6 +28,7 @@ export const PROBLEMS = {
   INTERNAL: { status: 500, title: 'internal error' },
   ISSUANCE_UNAUTHORIZED: { status: 401, title: 'no valid account credential for token issuance' },
   TOKEN_KEY_UNKNOWN: { status: 400, title: 'the token request names no current issuer key' },
+  FLEET_DIRECTORY_UNAVAILABLE: { status: 503, title: 'the fleet directory is not assembled yet' },
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEMS;

@@ -33,6 +33,7 @@ export const RUNTIME_ERROR_CODES = {
   ISSUER_DIRECTORY_UNAVAILABLE: 'the Privacy Pass issuer directory could not be fetched',
   // the relay (src/relay)
   GATEWAY_FAILED: 'the relay could not exchange a request with the gateway',
+  FLEET_NODE_UNAVAILABLE: 'cloister fleet left a node out of the directory: it did not answer, served key configurations its certificate does not bind, or used key IDs outside its range',
   CLIENT_GONE: 'the client closed its connection before its answer was sent',
   REQUEST_TOO_LARGE: 'a request body exceeds the route\'s limit',
   // the Privacy Pass issuer (src/privacypass/issuer, cloister issuer)

@@ -19,6 +19,8 @@ body: the gateway learns what is asked but not by whom. For each gateway NAME it
   POST /NAME${OHTTP_GATEWAY_PATH}         an encapsulated request (message/ohttp-req)
   GET  /NAME${OHTTP_GATEWAY_PATH}         the gateway's key configurations, cached for all clients
   GET  /NAME/.well-known/cloister/attestation  the gateway's RA-TLS certificate, cached for all clients
+  GET  /NAME/.well-known/cloister/fleet   a fleet gateway's directory, cached for all clients, which
+                                         compare it with the one they fetch directly (docs/fleet.md)
 
 Cached answers keep the gateway's max-age (at most 300 s), and pass it on less the age of the relay's
 copy; a client's Cache-Control: no-cache (or no-store, max-age=0) fetches from the gateway instead.

@@ -5,6 +5,8 @@
 // --output FILE or to a piped standard output, never a terminal.
 // With --issuer, a server that requires Privacy Pass gets a token obtained from that issuer, inside the
 // encapsulation (docs/privacy-pass.md "Client").
+import { FleetClient } from '../../attestation/client/fleetClient.js';
+import { FLEET_DIRECTORY_PATH } from '../../attestation/fleet/fleetDirectory.js';
 import { mediaType, problemCode } from '../../attestation/protocols/httpText.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { UsageError } from '../base/runtimeErrors.js';
@@ -39,6 +41,10 @@ Options:
                         answer is printed and a binary one (e.g. tensors) goes to standard output only
                         when that is not a terminal
   --policy FILE.json    SEV-SNP policy file (docs/policy.md)
+  --fleet URL           send to a fleet (docs/fleet.md): fetch its directory from URL and again through the
+                        relay (the two must match), verify every node as a single server is verified, and
+                        send to one picked at random among those that pass (once more to another if it is
+                        busy or gone); --relay is then the relay's resource for the fleet's gateway
   --timeout SECONDS     how long each HTTP exchange may take, the request included (default 35, a little more
                         than the server's default 25 s deadline; raise it for a server started with a longer
                         --target-timeout)
@@ -65,6 +71,7 @@ const OPTIONS = {
   output: { type: 'string' },
   policy: { type: 'string' },
   timeout: { type: 'string' },
+  fleet: { type: 'string' },
   ...MEASUREMENT_OPTIONS,
   ...TRUST_OPTIONS,
   issuer: { type: 'string' },
@@ -76,6 +83,9 @@ const OPTIONS = {
 const usage = (message: string): UsageError => usageError(message, 'request');
 
 const DEFAULT_TIMEOUT_S = 35;
+
+/** A fleet that gives the client nothing it may send to: refused (exit 1), like a gateway whose attestation fails. */
+const FLEET_REFUSALS: ReadonlySet<string> = new Set(['FLEET_NO_NODE', 'FLEET_DIRECTORY_INCONSISTENT', 'MALFORMED_FLEET_DIRECTORY']);
 
 /** How the line after the answer names the launch measurement the server was held to. */
 const MEASUREMENT_PHRASES: Readonly<Record<MeasurementSourceKind, string>> = {
@@ -128,13 +138,10 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
     if (!/^\d{1,4}$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3600) throw usage(`--timeout must be a whole number of seconds from 1 to 3600, got "${timeout}"`);
     const privacyPass = privacyPassFromOptions(values, env);
     const trust = await trustFromOptions(values, io, 'request', 'start the local stack first: npm start');
-    const client = new OhttpClient({
-      relay,
-      ...trust.client,
-      primitives: nodeHpke,
-      timeoutMs: Number(timeout) * 1000,
-      ...(privacyPass === undefined ? {} : { privacyPass }),
-    });
+    const options = { relay, ...trust.client, primitives: nodeHpke, timeoutMs: Number(timeout) * 1000, ...(privacyPass === undefined ? {} : { privacyPass }) };
+    const fleet = values.fleet;
+    if (fleet !== undefined && !/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(fleet)) throw usage(`--fleet must be the fleet directory's http(s) URL, such as https://fleet.example${FLEET_DIRECTORY_PATH}, got "${fleet}"`);
+    const client = fleet === undefined ? new OhttpClient(options) : new FleetClient({ ...options, directory: fleet });
     const output = values.output === undefined ? undefined : await OutputFile.create(values.output);
     try {
       return await sendAndShow(client, { path, type, body, relay, privacyPass: privacyPass !== undefined, measurementSource: trust.measurementSource }, output, io);
@@ -150,7 +157,7 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
 
 /** Sends the request through the relay; prints, pipes or files the answer, then wipes it. */
 async function sendAndShow(
-  client: OhttpClient,
+  client: Pick<OhttpClient, 'fetch'> | FleetClient,
   request: { path: string; type: string; body: Uint8Array; relay: string; privacyPass: boolean; measurementSource: MeasurementSourceKind },
   output: OutputFile | undefined,
   io: CliIo,
@@ -160,7 +167,7 @@ async function sendAndShow(
   try {
     response = await client.fetch({ url: `https://cloister${path}`, headers: [['content-type', type]], body });
   } catch (e) {
-    if (e instanceof KeyConfigRejectedError) {
+    if (e instanceof KeyConfigRejectedError || (e instanceof CloisterError && FLEET_REFUSALS.has(e.code))) {
       io.stderr(`REFUSED [${e.code}]: ${e.message}\n`);
       return EXIT.rejected;
     }
@@ -181,7 +188,8 @@ async function sendAndShow(
     body.fill(0);
   }
   const measurement = MEASUREMENT_PHRASES[measurementOutcome(response.verdict, request.measurementSource)];
-  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}, ${measurement}; OHTTP key ${response.keyId}; through ${relay}`;
+  const node = 'node' in response && typeof response.node === 'string' ? `; fleet node ${response.node}` : '';
+  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}, ${measurement}; OHTTP key ${response.keyId}${node}; through ${relay}`;
   const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
   try {
     if (response.status < 200 || response.status >= 300) {

@@ -5,6 +5,8 @@
 //   POST /NAME/.well-known/ohttp-gateway       message/ohttp-req -> the gateway, answer back
 //   GET  /NAME/.well-known/ohttp-gateway       key configurations (application/ohttp-keys), cached
 //   GET  /NAME/.well-known/cloister/attestation RA-TLS certificate (application/pkix-cert), cached
+//   GET  /NAME/.well-known/cloister/fleet       a fleet's directory (application/json), cached: clients compare it
+//                                               with the one they fetch directly (docs/fleet.md)
 //
 // Nothing from the client crosses to the gateway but the body and its media type, and nothing from the
 // gateway comes back but status, body, content-type (and, for the cached resources, cache-control with
@@ -16,6 +18,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { mediaType } from '../../attestation/protocols/httpText.js';
+import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH } from '../../attestation/fleet/fleetDirectory.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
@@ -63,9 +66,16 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-type Resource = 'gateway' | 'attestation';
+type Resource = 'gateway' | 'attestation' | 'fleet';
 
-const ALLOWED_METHODS: Readonly<Record<Resource, string>> = { gateway: 'GET, POST', attestation: 'GET' };
+const ALLOWED_METHODS: Readonly<Record<Resource, string>> = { gateway: 'GET, POST', attestation: 'GET', fleet: 'GET' };
+
+/** What the relay fetches for each cached resource. */
+const PUBLIC_RESOURCES: Readonly<Record<Exclude<RelayKind, 'request'>, { readonly path: string; readonly headers: Readonly<Record<string, string>> }>> = {
+  keys: { path: OHTTP_GATEWAY_PATH, headers: { accept: OHTTP_KEYS_MEDIA_TYPE } },
+  attestation: { path: ATTESTATION_CERTIFICATE_PATH, headers: {} },
+  fleet: { path: FLEET_DIRECTORY_PATH, headers: { accept: FLEET_DIRECTORY_MEDIA_TYPE } },
+};
 
 // Control flow inside this module: the client went away (nothing more to answer), or its body is over the limit.
 class ClientGone extends RuntimeError {
@@ -94,14 +104,14 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const pool = createGatewayPool();
   const cache = new PublicCache<GatewayResponse>(options.now ?? Date.now, (r) => (r.status === 200 ? cacheLifetimeSeconds(r.cacheControl) * 1000 : 0));
 
-  const fetchPublic = (name: string, origin: URL, kind: 'keys' | 'attestation', request: CacheRequest): Promise<Cached<GatewayResponse>> =>
+  const fetchPublic = (name: string, origin: URL, kind: Exclude<RelayKind, 'request'>, request: CacheRequest): Promise<Cached<GatewayResponse>> =>
     cache.get(
       `${name} ${kind}`,
       () =>
         forward(pool, {
           method: 'GET',
-          url: new URL(kind === 'keys' ? OHTTP_GATEWAY_PATH : ATTESTATION_CERTIFICATE_PATH, origin),
-          headers: kind === 'keys' ? { accept: OHTTP_KEYS_MEDIA_TYPE } : {},
+          url: new URL(PUBLIC_RESOURCES[kind].path, origin),
+          headers: PUBLIC_RESOURCES[kind].headers,
           timeoutMs,
           maxResponseBytes,
         }),
@@ -119,7 +129,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const route = routeOf(req.url ?? '');
     const origin = route === undefined ? undefined : gateways.get(route.name);
     if (route === undefined || origin === undefined) {
-      answerProblem(res, 'NOT_FOUND', 'the relay serves /NAME/.well-known/ohttp-gateway and /NAME/.well-known/cloister/attestation for the gateways it allows');
+      answerProblem(res, 'NOT_FOUND', 'the relay serves /NAME/.well-known/ohttp-gateway, /NAME/.well-known/cloister/attestation and /NAME/.well-known/cloister/fleet for the gateways it allows');
       log({ status: 404 });
       return;
     }
@@ -132,7 +142,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
     const kind = kindOf(resource, req.method);
     if (kind === undefined) {
-      answerProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });
+      answerProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : resource === 'fleet' ? 'GET the fleet directory' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });
       log({ gateway: name, status: 405 });
       return;
     }
@@ -233,7 +243,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
 }
 
 function kindOf(resource: Resource, method: string | undefined): RelayKind | undefined {
-  if (resource === 'attestation') return method === 'GET' ? 'attestation' : undefined;
+  if (resource === 'attestation' || resource === 'fleet') return method === 'GET' ? resource : undefined;
   return method === 'POST' ? 'request' : method === 'GET' ? 'keys' : undefined;
 }
 
@@ -242,7 +252,7 @@ function routeOf(url: string): { name: string; resource: Resource } | undefined 
   const slash = url.indexOf('/', 1);
   if (!url.startsWith('/') || slash < 0) return undefined;
   const path = url.slice(slash);
-  const resource = path === OHTTP_GATEWAY_PATH ? 'gateway' : path === ATTESTATION_CERTIFICATE_PATH ? 'attestation' : undefined;
+  const resource = path === OHTTP_GATEWAY_PATH ? 'gateway' : path === ATTESTATION_CERTIFICATE_PATH ? 'attestation' : path === FLEET_DIRECTORY_PATH ? 'fleet' : undefined;
   return resource === undefined ? undefined : { name: url.slice(1, slash), resource };
 }
 

@@ -4,7 +4,7 @@
 // base (platform, tee) does not apply.
 import { pino, type Logger } from 'pino';
 
-export type RelayKind = 'request' | 'keys' | 'attestation';
+export type RelayKind = 'request' | 'keys' | 'attestation' | 'fleet';
 
 export interface RelayLogEntry {
   /** Absent when the path names no configured gateway (the client's text is never logged). */

@@ -1,0 +1,181 @@
+// The fleet client (docs/fleet.md "The model"): fetch the fleet directory twice, directly and through the relay,
+// and refuse when the two differ past every cache; verify every node's RA-TLS certificate as OhttpClient verifies a
+// single gateway's, and use only the nodes that pass; send each request to a node picked uniformly at random, and
+// once more to another node, freshly encapsulated, when the first is busy (503) or does not answer (the relay's
+// 502, 503 or 504, or no answer at all). Browser-safe, like OhttpClient.
+import { toHex } from '../bytes.js';
+import { CloisterError, VerificationError } from '../errors.js';
+import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, MAX_FLEET_DIRECTORY_BYTES, parseFleetDirectory, type FleetDirectory, type FleetNode } from '../fleet/fleetDirectory.js';
+import { webCryptoHasher } from '../hash.js';
+import { mediaType } from '../protocols/httpText.js';
+import { exchange, globalFetch, type FetchLike } from './httpFetch.js';
+import { OhttpClient, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './ohttpClient.js';
+
+export interface FleetClientOptions extends Omit<OhttpClientOptions, 'relay' | 'gateway' | 'certificate'> {
+  /** The fleet directory's URL, fetched directly (the fleet's gateway, or a CDN in front of it). */
+  readonly directory: string | URL;
+  /** The relay's resource for the fleet's gateway; `relays` names another for a node whose gateway is another shard. */
+  readonly relay: string | URL;
+  /** The relay's resource per gateway origin (sharded fleets); a gateway not listed uses `relay`. */
+  readonly relays?: Readonly<Record<string, string>>;
+  /** A uniform integer in [0, n): default crypto.getRandomValues. */
+  readonly randomIndex?: (n: number) => number;
+}
+
+export interface FleetNodeVerdict {
+  readonly name: string;
+  readonly gateway: string;
+  /** Absent for a node that passed. */
+  readonly error?: CloisterError;
+}
+
+interface VerifiedNode {
+  readonly node: FleetNode;
+  readonly client: OhttpClient;
+}
+
+interface LoadedFleet {
+  readonly directory: FleetDirectory;
+  /** SHA-256 of the directory's bytes, in hex. */
+  readonly digest: string;
+  readonly nodes: readonly VerifiedNode[];
+  readonly verdicts: readonly FleetNodeVerdict[];
+}
+
+/** Outer statuses and failures after which the same request goes to another node: the node is busy or gone. */
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+function uniformIndex(n: number): number {
+  // Rejection sampling: the largest multiple of n below 2^32 keeps every index equally likely.
+  const limit = Math.floor(0x1_0000_0000 / n) * n;
+  const word = new Uint32Array(1);
+  for (;;) {
+    globalThis.crypto.getRandomValues(word);
+    if ((word[0] as number) < limit) return (word[0] as number) % n;
+  }
+}
+
+const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
+
+/** Whether a failed send may go to another node: the relay's 502/503/504, or no answer. */
+function nodeUnavailable(e: unknown): boolean {
+  if (!(e instanceof VerificationError) || e.code !== 'OHTTP_REQUEST_FAILED') return false;
+  const status = Number(/^(\d{3})\b/.exec(e.actual ?? '')?.[1]);
+  return Number.isNaN(status) ? !/^\d/.test(e.actual ?? '') : RETRY_STATUSES.has(status);
+}
+
+export class FleetClient {
+  readonly #options: FleetClientOptions;
+  readonly #fetch: FetchLike;
+  readonly #randomIndex: (n: number) => number;
+  #fleet: Promise<LoadedFleet> | undefined;
+
+  constructor(options: FleetClientOptions) {
+    this.#options = options;
+    this.#fetch = options.fetch ?? globalFetch;
+    this.#randomIndex = options.randomIndex ?? uniformIndex;
+    // Fails as OhttpClient does (MEASUREMENT_SOURCE_MISSING) before anything is fetched.
+    new OhttpClient({ ...options, relay: String(options.relay) });
+  }
+
+  #relayFor(gateway: string): string {
+    return this.#options.relays?.[gateway] ?? String(this.#options.relay);
+  }
+
+  async #getDirectory(url: string, reload: boolean): Promise<Uint8Array> {
+    const init = reload ? { method: 'GET', headers: { accept: FLEET_DIRECTORY_MEDIA_TYPE, 'cache-control': 'no-cache' }, cache: 'no-store' as const } : { method: 'GET', headers: { accept: FLEET_DIRECTORY_MEDIA_TYPE } };
+    let r;
+    try {
+      r = await exchange(this.#fetch, url, init, this.#options.timeoutMs ?? 35_000, MAX_FLEET_DIRECTORY_BYTES + 1);
+    } catch (cause) {
+      throw new VerificationError('OHTTP_REQUEST_FAILED', `GET ${url} failed: ${(cause as Error).message}`, { field: 'fleet', actual: (cause as Error).name, cause });
+    }
+    const type = mediaType(r.headers.get('content-type'));
+    if (r.status !== 200 || type !== FLEET_DIRECTORY_MEDIA_TYPE) throw new VerificationError('OHTTP_REQUEST_FAILED', `GET ${url} answered ${r.status} ${type || '(no content type)'}, expected 200 ${FLEET_DIRECTORY_MEDIA_TYPE}`, { field: 'fleet', actual: String(r.status) });
+    return r.body;
+  }
+
+  /** The directory's bytes, the same directly and through the relay (refetched once past caches when they differ). */
+  async #consistentDirectory(reload: boolean): Promise<{ bytes: Uint8Array; digest: string }> {
+    const direct = String(this.#options.directory);
+    const relayed = `${String(this.#options.relay).replace(/\/+$/, '')}${FLEET_DIRECTORY_PATH}`;
+    for (const pastCaches of reload ? [true] : [false, true]) {
+      const [a, b] = await Promise.all([this.#getDirectory(direct, pastCaches), this.#getDirectory(relayed, pastCaches)]);
+      const [da, db] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
+      if (da === db) return { bytes: a, digest: da };
+      if (pastCaches) {
+        throw new VerificationError('FLEET_DIRECTORY_INCONSISTENT', `the fleet directory at ${direct} (sha256 ${da}) differs from the one the relay serves (sha256 ${db}), also past every cache: this client may be shown a directory of its own`, { field: 'fleet', expected: db, actual: da });
+      }
+    }
+    throw new Error('unreachable');
+  }
+
+  async #load(reload: boolean): Promise<LoadedFleet> {
+    const { bytes, digest } = await this.#consistentDirectory(reload);
+    const directory = parseFleetDirectory(bytes);
+    const verdicts: FleetNodeVerdict[] = [];
+    const nodes: VerifiedNode[] = [];
+    await Promise.all(
+      directory.nodes.map(async (node) => {
+        const client = new OhttpClient({
+          ...this.#options,
+          relay: this.#relayFor(node.gateway),
+          // After a 422 or past the certificate's expiry: the node's entry in a directory fetched again.
+          certificate: async (again) => (again ? await this.#nodeCertificate(node.name) : node.attestation),
+        });
+        try {
+          await client.keys();
+          nodes.push({ node, client });
+          verdicts.push({ name: node.name, gateway: node.gateway });
+        } catch (e) {
+          if (!(e instanceof CloisterError)) throw e;
+          verdicts.push({ name: node.name, gateway: node.gateway, error: e });
+        }
+      }),
+    );
+    const order = new Map(directory.nodes.map((n, i) => [n.name, i]));
+    const byOrder = <T extends { name: string } | { node: FleetNode }>(list: T[]): T[] => list.sort((x, y) => (order.get('name' in x ? x.name : x.node.name) ?? 0) - (order.get('name' in y ? y.name : y.node.name) ?? 0));
+    return { directory, digest, nodes: byOrder(nodes), verdicts: byOrder(verdicts) };
+  }
+
+  async #nodeCertificate(name: string): Promise<Uint8Array> {
+    const fleet = await this.fleet(true);
+    const entry = fleet.directory.nodes.find((n) => n.name === name);
+    if (entry === undefined) throw new VerificationError('FLEET_NO_NODE', `node "${name}" is no longer in the fleet directory`, { field: 'fleet', actual: name });
+    return entry.attestation;
+  }
+
+  /** The directory and its verified nodes (fetched and verified at first use, and again, past caches, on `reload`). */
+  fleet(reload = false): Promise<LoadedFleet> {
+    if (reload || this.#fleet === undefined) {
+      this.#fleet = this.#load(reload);
+      this.#fleet.catch(() => (this.#fleet = undefined));
+    }
+    return this.#fleet;
+  }
+
+  /** Each node's verdict, in directory order. */
+  async verdicts(): Promise<readonly FleetNodeVerdict[]> {
+    return (await this.fleet()).verdicts;
+  }
+
+  /** Sends one request to a node picked uniformly at random; a busy or unreachable node's request goes once more to another. */
+  async fetch(request: OhttpRequest): Promise<OhttpResponse & { readonly node: string }> {
+    const fleet = await this.fleet();
+    if (fleet.nodes.length === 0) {
+      const why = fleet.verdicts.map((v) => `${v.name}: ${v.error?.code ?? 'ok'}`).join(', ');
+      throw new VerificationError('FLEET_NO_NODE', `no node of the fleet directory passed verification (${why || 'the directory lists none'})`, { field: 'fleet' });
+    }
+    const first = fleet.nodes[this.#randomIndex(fleet.nodes.length)] as VerifiedNode;
+    try {
+      const response = await first.client.fetch(request);
+      if (response.status !== 503 || fleet.nodes.length < 2) return { ...response, node: first.node.name };
+      response.content.fill(0);
+    } catch (e) {
+      if (!nodeUnavailable(e) || fleet.nodes.length < 2) throw e;
+    }
+    const others = fleet.nodes.filter((n) => n !== first);
+    const second = others[this.#randomIndex(others.length)] as VerifiedNode;
+    return { ...(await second.client.fetch(request)), node: second.node.name };
+  }
+}

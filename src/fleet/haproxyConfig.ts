@@ -1,0 +1,122 @@
+// The fleet's gateway as an HAProxy configuration (docs/fleet.md "Routing: HAProxy"), for HAProxy 2.6 and later
+// (Debian bookworm's): an encapsulated request goes to the node whose key ID range holds its first body byte
+// (RFC 9458 section 4.3), read after waiting for one body byte and looked up in a map file of key ID to node;
+// an unknown key ID is answered 422 exactly as a node answers it, so the client refetches its keys; a key whose
+// node is down is 503, never another node (it could not decrypt). GETs of key configurations and attestation go to
+// any healthy node (standard OHTTP clients then encapsulate to that node's keys), GET of the directory to
+// `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket.
+import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
+
+export interface HaproxyNode {
+  readonly name: string;
+  /** The node's own origin, http:// or https:// (HAProxy then speaks TLS to it without verifying: RA-TLS certificates are self-signed, and OHTTP is end to end). */
+  readonly origin: string;
+  readonly keyIds: KeyIdRange;
+}
+
+export interface HaproxyOptions {
+  readonly nodes: readonly HaproxyNode[];
+  /** ADDRESS:PORT the gateway listens on (plain HTTP: the relay's hop; put TLS in front, or add `ssl crt` to the bind). */
+  readonly listen: string;
+  /** The origin of `cloister fleet` (plain HTTP). */
+  readonly directory: string;
+  /** The map file's path as HAProxy will read it. */
+  readonly mapFile: string;
+  /** The runtime API socket's path. */
+  readonly socket: string;
+  /** The node's largest encapsulated request, in bytes (default 1 MiB + 4 KiB, the gateway's limit). */
+  readonly maxBodyBytes?: number;
+  /** Per-exchange server timeout in seconds (default 30, above the gateway's 25 s target deadline). */
+  readonly timeoutSeconds?: number;
+}
+
+const problemJson = (status: number, code: string, title: string, detail?: string): string => {
+  const type = code === 'OHTTP_KEY' ? 'https://iana.org/assignments/http-problem-types#ohttp-key' : `urn:cloister:problem:${code.toLowerCase().replace(/_/g, '-')}`;
+  return JSON.stringify({ type, title, status, code, ...(detail === undefined ? {} : { detail }) });
+};
+
+// HAProxy's `string` argument is in single quotes: the JSON must hold none, and `%[...]` only where lf-string is used.
+const quoted = (text: string): string => {
+  if (text.includes("'")) throw new Error(`a problem text holds a single quote: ${text}`);
+  return `'${text}'`;
+};
+
+const hostPort = (origin: string): string => {
+  const u = new URL(origin);
+  return `${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port === '' ? (u.protocol === 'https:' ? '443' : '80') : u.port}`;
+};
+
+/** The map file: one line per key ID, two upper-case hex digits (what HAProxy's `hex` converter prints) and the node. */
+export function haproxyKeyMap(nodes: readonly HaproxyNode[]): string {
+  const lines: string[] = ['# OHTTP key ID (hex) -> node (server of backend nodes_by_key); written by cloister fleet haproxy'];
+  for (const n of nodes) {
+    for (let id = n.keyIds.first; id <= n.keyIds.last; id++) lines.push(`${id.toString(16).toUpperCase().padStart(2, '0')} ${n.name}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function haproxyConfig(options: HaproxyOptions): string {
+  const maxBody = options.maxBodyBytes ?? 1_052_672;
+  const timeout = options.timeoutSeconds ?? 30;
+  const server = (n: HaproxyNode, extra: string): string => `    server ${n.name} ${hostPort(n.origin)}${n.origin.startsWith('https:') ? ' ssl verify none' : ''}${extra}`;
+  return `# The fleet's OHTTP gateway (docs/fleet.md); written by cloister fleet haproxy. Check: haproxy -c -f THIS_FILE
+global
+    log stdout format raw local0 info
+    stats socket "${options.socket}" mode 600 level admin
+    stats timeout 30s
+    maxconn 4096
+
+defaults
+    mode http
+    log global
+    option httplog
+    option dontlognull
+    timeout connect 2s
+    timeout client ${timeout + 5}s
+    timeout server ${timeout}s
+    timeout http-request 10s
+    timeout http-keep-alive 30s
+    timeout queue 2s
+    timeout check 2s
+    retries 1
+
+frontend gateway
+    bind "${options.listen}"
+    acl get method GET HEAD
+    acl post method POST
+    acl ohttp path /.well-known/ohttp-gateway
+    acl public path /.well-known/ohttp-gateway /.well-known/cloister/attestation /status
+    acl fleet path /.well-known/cloister/fleet
+    http-request return status 404 content-type application/problem+json string ${quoted(problemJson(404, 'NOT_FOUND', 'not found', 'the fleet gateway serves the OHTTP gateway, its key configurations, attestation and the fleet directory'))} unless public or fleet
+    http-request return status 405 content-type application/problem+json hdr allow "GET, POST" string ${quoted(problemJson(405, 'METHOD_NOT_ALLOWED', 'method not allowed', 'POST an encapsulated request, or GET the key configurations'))} unless get or ohttp post
+    http-request return status 415 content-type application/problem+json string ${quoted(problemJson(415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported media type', 'send message/ohttp-req'))} if post !{ req.hdr(content-type) -m beg message/ohttp-req }
+    http-request return status 413 content-type application/problem+json string ${quoted(problemJson(413, 'PAYLOAD_TOO_LARGE', 'request body too large'))} if post { req.hdr_val(content-length) gt ${maxBody} }
+    # The key ID is the first byte of the body: wait for it, not for the whole body.
+    http-request wait-for-body time 5s at-least 1 if post
+    http-request set-var(txn.keyid) req.body,bytes(0,1),hex if post
+    http-request set-var(txn.node) var(txn.keyid),map("${options.mapFile}") if post
+    http-request return status 400 content-type application/problem+json string ${quoted(problemJson(400, 'OHTTP_MALFORMED', 'malformed encapsulated request', 'empty body'))} if post !{ var(txn.keyid) -m found }
+    http-request return status 422 content-type application/problem+json hdr cache-control no-store string ${quoted(problemJson(422, 'OHTTP_KEY', 'key configuration unknown or outdated'))} if post !{ var(txn.node) -m found }
+    use_backend directory if fleet
+    use_backend any_node if get
+    default_backend nodes_by_key
+
+backend nodes_by_key
+    # Weight 0: the balancer never picks a server; only use-server does, so a key whose node is down is a 503.
+    balance roundrobin
+    use-server %[var(txn.node)] if { var(txn.node) -m found }
+    option httpchk
+    http-check send meth GET uri /status
+    http-check expect status 200
+    default-server weight 0 check inter 1s fastinter 500ms downinter 1s fall 2 rise 2
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'BAD_GATEWAY', 'the node holding this key is unavailable'))}
+${options.nodes.map((n) => server(n, '')).join('\n')}
+
+backend any_node
+    balance roundrobin
+${options.nodes.map((n) => server(n, ` track nodes_by_key/${n.name}`)).join('\n')}
+
+backend directory
+    server fleet ${hostPort(options.directory)}
+`;
+}
