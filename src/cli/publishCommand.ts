@@ -1,13 +1,13 @@
 // `cloister publish`: sign an image build's measurements.json as an in-toto statement and append it to Cloister's
 // own transparency log, a directory of static C2SP tlog-tiles files (docs/transparency.md "Publishing").
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
-import { readKeyFile } from '../privacypass/issuer/keyFiles.js';
+import { NOTE_KEY_CODES, readPrivateKeyFile, SIGNING_KEY_CODES } from '../base/keyFile.js';
 import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, type PublishOptions } from '../transparency/publish.js';
 import { cosign, type WitnessEndpoint } from '../transparency/witnessClient.js';
 import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
@@ -80,9 +80,9 @@ async function sourceCommit(given: string | undefined): Promise<string> {
 }
 
 /** The log's key: read with the mode checks, or created (0600, exclusively) when the file does not exist. */
-async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeof readKeyFile>>> {
+async function logKey(path: string, io: CliIo): Promise<KeyObject> {
   try {
-    return await readKeyFile(path);
+    return await readPrivateKeyFile(path, NOTE_KEY_CODES);
   } catch (e) {
     if (!(e instanceof CloisterError && e.code === 'UNREADABLE_INPUT' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) throw e;
   }
@@ -142,7 +142,7 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
       ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
       : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
     const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
-    const key = await readKeyFile(values.key as string);
+    const key = await readPrivateKeyFile(values.key as string, SIGNING_KEY_CODES);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
     const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) };
