@@ -17,7 +17,7 @@ import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import { parseCertificate } from '../x509.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
-import { readCapped, ResponseTooLarge } from './httpFetch.js';
+import { DEFAULT_EXCHANGE_TIMEOUT_MS, exchange, globalFetch, ResponseTooLarge, type FetchLike } from './httpFetch.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
@@ -179,25 +179,37 @@ export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement
 /** The largest file read from a log: a bundle is a few KiB, a hash tile 8 KiB. */
 export const MAX_LOG_FILE_BYTES = 1024 * 1024;
 
-/** A LogFetcher over HTTP(S) below `baseUrl`, with an injectable fetch: 404 is undefined, any other failure TLOG_UNAVAILABLE. */
-export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalThis.fetch): LogFetcher {
+export interface HttpLogFetcherOptions {
+  readonly fetch?: FetchLike;
+  /** Per file, for the request and its whole answer, in ms (default DEFAULT_EXCHANGE_TIMEOUT_MS, 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A LogFetcher over HTTP(S) below `baseUrl`: 404 is undefined; any other status, a network failure, no whole answer
+ * within `timeoutMs` or a file over MAX_LOG_FILE_BYTES is TLOG_UNAVAILABLE, naming the URL.
+ */
+export function httpLogFetcher(baseUrl: string, options: HttpLogFetcherOptions = {}): LogFetcher {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS;
   return async (path) => {
-    let response: Response;
+    const url = new URL(path, base).href;
+    let status: number;
+    let body: Uint8Array | undefined;
     try {
-      response = await fetchFn(new URL(path, base), { redirect: 'error' });
+      // Read chunk by chunk and abandoned past the limit: a body without content-length is never taken whole.
+      ({ status, body } = await exchange(options.fetch ?? globalFetch, url, { method: 'GET', headers: {}, redirect: 'error' }, timeoutMs, MAX_LOG_FILE_BYTES));
     } catch (cause) {
-      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
+      if (!(cause instanceof ResponseTooLarge)) {
+        const e = cause as Error;
+        throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${url} from the log: ${e.name === 'TimeoutError' ? `no whole answer within ${timeoutMs} ms` : e.message}`, { field: path, cause });
+      }
+      status = cause.status;
     }
-    if (response.status === 404) return undefined;
-    if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
-    // Read chunk by chunk and abandoned past the limit: a body without content-length is never taken whole.
-    try {
-      return await readCapped(response, MAX_LOG_FILE_BYTES);
-    } catch (cause) {
-      if (cause instanceof ResponseTooLarge) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
-      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
-    }
+    if (status === 404) return undefined;
+    if (status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log answered ${status} for ${url}`, { field: path, actual: String(status) });
+    if (body === undefined) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${url} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
+    return body;
   };
 }
 

@@ -61,7 +61,8 @@ export const TRUST_HELP = `  --any-measurement         accept any launch measure
                             publish; http(s):// or a directory): the server's measurement must be listed by
                             a statement signed with a --publisher-key, included in a checkpoint signed by the
                             log (and the witnesses), consistent with the newest one seen (kept in the state
-                            directory's checkpoints/); else MEASUREMENT_NOT_LOGGED
+                            directory's checkpoints/); else MEASUREMENT_NOT_LOGGED. Each file of an
+                            http(s) log must come whole within 10 s, else TLOG_UNAVAILABLE
   --publisher-key FILE      the publisher's public key (PEM, publisher.pub), repeatable; needed with --log
   --log-key VKEY|FILE       the log's note verifier key (log.vkey); default: LOG/log.vkey, fetched from the
                             log itself, which then vouches for its own checkpoints: pin it in production

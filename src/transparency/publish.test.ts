@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
@@ -18,6 +20,7 @@ import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
 import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, type PublishOptions } from './publish.js';
 import { httpLogFetcher, loggedHardwarePolicy, MAX_LOG_FILE_BYTES } from '../../attestation/client/loggedMeasurements.js';
+import { DEFAULT_EXCHANGE_TIMEOUT_MS, type FetchLike } from '../../attestation/client/httpFetch.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 
@@ -181,20 +184,47 @@ describe('the hardware policy statement', () => {
 });
 
 describe('httpLogFetcher', () => {
-  const answering = (status: number, body: Uint8Array<ArrayBuffer> = new Uint8Array(0)): typeof fetch => () => Promise.resolve(new Response(status === 404 || status === 500 ? null : body, { status }));
+  const answering = (status: number, body: Uint8Array<ArrayBuffer> = new Uint8Array(0)): FetchLike => () => Promise.resolve(new Response(status === 404 || status === 500 ? null : body, { status }));
 
   it('reads below the base URL; 404 is no file; another status, a network failure or a file over the cap is TLOG_UNAVAILABLE', async () => {
     let asked = '';
-    const ok = httpLogFetcher('https://log.example/log', (url) => {
-      asked = url instanceof URL ? url.href : typeof url === 'string' ? url : url.url;
-      return Promise.resolve(new Response('x'));
+    const ok = httpLogFetcher('https://log.example/log', {
+      fetch: (url) => {
+        asked = url;
+        return Promise.resolve(new Response('x'));
+      },
     });
     assert.deepEqual(await ok('measurements/ab.sigstore.json'), new TextEncoder().encode('x'));
     assert.equal(asked, 'https://log.example/log/measurements/ab.sigstore.json');
-    assert.equal(await httpLogFetcher('https://log.example/', answering(404))('checkpoint'), undefined);
-    await refused(httpLogFetcher('https://log.example/', answering(500))('checkpoint'), 'TLOG_UNAVAILABLE');
-    await refused(httpLogFetcher('https://log.example/', () => Promise.reject(new TypeError('fetch failed')))('checkpoint'), 'TLOG_UNAVAILABLE');
-    await refused(httpLogFetcher('https://log.example/', answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)))('checkpoint'), 'TLOG_UNAVAILABLE');
+    assert.equal(await httpLogFetcher('https://log.example/', { fetch: answering(404) })('checkpoint'), undefined);
+    await refused(httpLogFetcher('https://log.example/', { fetch: answering(500) })('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: () => Promise.reject(new TypeError('fetch failed')) })('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)) })('checkpoint'), 'TLOG_UNAVAILABLE');
+  });
+
+  it('gives up on a log that never answers, or stops half-way through a file, after its time limit (TLOG_UNAVAILABLE naming the URL)', async () => {
+    assert.equal(DEFAULT_EXCHANGE_TIMEOUT_MS, 10_000);
+    const server = createServer((request, response) => {
+      if (request.url === '/log/tile/0/000.p/1') {
+        response.writeHead(200, { 'content-length': '32' });
+        response.write(new Uint8Array(8));
+      }
+      // Otherwise: no answer at all.
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/log/`;
+      const log = httpLogFetcher(base, { timeoutMs: 200 });
+      for (const path of ['checkpoint', 'tile/0/000.p/1']) {
+        const started = performance.now();
+        const e = await refused(log(path), 'TLOG_UNAVAILABLE');
+        assert.equal(e.message, `cannot fetch ${base}${path} from the log: no whole answer within 200 ms`);
+        assert.ok(performance.now() - started < 5_000);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
   });
 
   it('stops reading an endless answer without content-length at the cap', async () => {
@@ -205,7 +235,7 @@ describe('httpLogFetcher', () => {
         controller.enqueue(new Uint8Array(65536));
       },
     });
-    await refused(httpLogFetcher('https://log.example/', () => Promise.resolve(new Response(endless)))('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: () => Promise.resolve(new Response(endless)) })('checkpoint'), 'TLOG_UNAVAILABLE');
     assert.ok(pulled <= MAX_LOG_FILE_BYTES + 2 * 65536, `read ${pulled} bytes`);
   });
 });
