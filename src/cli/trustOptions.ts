@@ -60,8 +60,9 @@ export const TRUST_HELP = `  --any-measurement         accept any launch measure
                             $CLOISTER_STATE_DIR or ~/.local/state/cloister), and, without --measurement or
                             --measurements, accept the simulated TEE's launch measurement; never in production
   --log URL                 accept the launch measurements published to this transparency log (cloister
-                            publish; http(s):// or a directory): the server's measurement must be listed by
-                            a statement signed with a --publisher-key, included in a checkpoint signed by the
+                            publish; http(s):// or a directory): the server's measurement (TDX: MRTD, and
+                            RTMR1/RTMR2 where the logged entry gives them) must be listed by a statement
+                            signed with a --publisher-key, included in a checkpoint signed by the
                             log (and the witnesses), consistent with the newest one seen (kept in the state
                             directory's checkpoints/); else MEASUREMENT_NOT_LOGGED. Each file of an
                             http(s) log must come whole within 10 s, else TLOG_UNAVAILABLE

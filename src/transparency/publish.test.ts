@@ -8,7 +8,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, withLoggedMeasurement, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { measurementsStatement, parseMeasurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import { parseMeasurementsFile, type MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
@@ -84,6 +85,34 @@ describe('publishMeasurements and loggedMeasurement', () => {
     assert.equal(e.actual, OTHER);
     assert.match(e.message, new RegExp(OTHER));
     await refused(loggedMeasurement('tdx', MEASURED, trust), 'MEASUREMENT_NOT_LOGGED');
+  });
+
+  it('TDX: an entry matches when its MRTD and the RTMR1 / RTMR2 it gives equal the quote\'s (loggedMeasurement, withLoggedMeasurement)', async () => {
+    const [R0, R1, R2, R3, X] = ['00', '11', '22', '33', 'ee'].map((b) => b.repeat(48)) as [string, string, string, string, string];
+    const ONLY_RTMR1 = 'c3'.repeat(48);
+    const tdx = parseMeasurementsFile(JSON.stringify({
+      schema: 'cloister-measurements/v1',
+      image: { manifest: '11'.repeat(32), variant: 'test' },
+      tdx: [{ mrTd: MEASURED, rtmr1: R1, rtmr2: R2 }, { mrTd: OTHER }, { mrTd: ONLY_RTMR1, rtmr1: R1 }],
+    }));
+    const { options, trust: tdxTrust } = await setup();
+    await publishMeasurements(tdx, COMMIT, options);
+    const logged = await loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, R1, R2, R3]);
+    assert.deepEqual(logged.rtmrsChecked, ['RTMR1', 'RTMR2']);
+    assert.deepEqual((await loggedMeasurement('tdx', ONLY_RTMR1, tdxTrust, undefined, [R0, R1, X, R3])).rtmrsChecked, ['RTMR1']);
+    assert.equal((await loggedMeasurement('tdx', OTHER, tdxTrust, undefined, [X, X, X, X])).rtmrsChecked, undefined, 'an entry without RTMRs checks MRTD alone');
+    const e = await refused(loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, R1, X, R3]), 'MEASUREMENT_NOT_LOGGED');
+    assert.equal(e.message, `the tdx launch measurement ${MEASURED} is not in the transparency log cloister.local/log: the statement at log index 1 lists this MRTD with RTMR2 ${R2}, but the quote's RTMR2 is ${X}`);
+    await refused(loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, X, R2, R3]), 'MEASUREMENT_NOT_LOGGED');
+    await refused(loggedMeasurement('tdx', MEASURED, tdxTrust), 'MEASUREMENT_NOT_LOGGED');
+
+    const verdict = (rtmrs: string[]): RaTlsVerdict => ({ accepted: true, platform: 'tdx', simulated: true, checks: [], claims: { evidence: { mrTd: MEASURED, rtmrs } } });
+    const accepted = await withLoggedMeasurement(verdict([R0, R1, R2, R3]), tdxTrust);
+    assert.equal(accepted.accepted, true);
+    assert.equal(accepted.checks.at(-1)?.detail, `measurement ${MEASURED}, RTMR1 and RTMR2 listed at log index 1 of cloister.local/log (tree size 2), source commit ${COMMIT}`);
+    const rejected = await withLoggedMeasurement(verdict([R0, R1, X, R3]), tdxTrust);
+    assert.equal(rejected.accepted, false);
+    assert.equal(rejected.error?.code, 'MEASUREMENT_NOT_LOGGED');
   });
 
   it('refuses a tampered statement, another publisher key, and a bundle for another subject', async () => {
