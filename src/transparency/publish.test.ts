@@ -3,7 +3,7 @@
 // directory; and each way it must be refused, with its code.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { MemoryCheckpointStore } from '../../attestation/transparency/checkpoint
 import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
-import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, type PublishOptions } from './publish.js';
+import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, refreshBundles, type PublishOptions } from './publish.js';
 import { httpLogFetcher, loggedHardwarePolicy, MAX_LOG_FILE_BYTES } from '../../attestation/client/loggedMeasurements.js';
 import { DEFAULT_EXCHANGE_TIMEOUT_MS, type FetchLike } from '../../attestation/client/httpFetch.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
@@ -209,6 +209,25 @@ describe('the hardware policy statement', () => {
     await refused(loggedHardwarePolicy({ ...trust, publisherKeys: [spki(ed25519())] }), 'DSSE_SIGNATURE_INVALID');
     // a measurements bundle is not a hardware policy
     await refused(verifyMeasurementsBundle(await readFile(join(options.dir, 'hardware-policy.sigstore.json')), trust), 'MALFORMED_STATEMENT');
+  });
+});
+
+describe('refreshBundles', () => {
+  it('re-proves every bundle at the newest checkpoint, appending nothing; a bundle of another log is TLOG_STATE_INVALID', async () => {
+    const { options, trust } = await setup();
+    await publishMeasurements(file(OTHER), COMMIT, options);
+    const first = parseSigstoreBundle(await readFile(join(options.dir, measurementBundlePath(MEASURED))));
+    assert.equal(first.tlogEntries[0]?.inclusionProof?.treeSize, 1);
+    const refreshed = await refreshBundles(options);
+    assert.deepEqual([refreshed.treeSize, refreshed.bundles], [2, 4]);
+    const again = parseSigstoreBundle(await readFile(join(options.dir, measurementBundlePath(MEASURED))));
+    assert.deepEqual([again.tlogEntries[0]?.inclusionProof?.treeSize, again.tlogEntries[0]?.inclusionProof?.checkpoint], [2, refreshed.checkpoint]);
+    assert.equal((await loggedMeasurement('sev-snp', MEASURED, trust)).treeSize, 2);
+
+    const other = await setup();
+    await writeFile(join(options.dir, 'measurements', 'foreign.sigstore.json'), other.bundle);
+    const e = await refused(refreshBundles(options), 'TLOG_STATE_INVALID');
+    assert.match(e.message, /the bundle measurements\/foreign\.sigstore\.json in .* is not of the log cloister\.local\/log: not refreshed/);
   });
 });
 
