@@ -158,7 +158,6 @@ export function directoryLogFetcher(dir: string): LogFetcher {
   };
 }
 
-
 export interface Refreshed {
   /** The size of the checkpoint every bundle now carries. */
   readonly treeSize: number;
