@@ -104,7 +104,8 @@ export const ERROR_CODES = {
   ATTESTATION_REFUSED: 'the attested agent refused a server whose verdict names no registered error code (a custom verifier)',
   MEASUREMENT_NOT_LOGGED: 'the attested launch measurement is in no measurements statement of the transparency log that a pinned publisher key signed (--log)',
   HARDWARE_POLICY_VERSION: 'a hardware policy statement\'s version is not above the one published before (cloister publish), or is below the newest one the client accepted',
-  TLOG_UNAVAILABLE: 'the transparency log (--log URL) did not answer with a file the client needs: a network failure or an HTTP status other than 200 or 404',
+  HARDWARE_POLICY_NOT_LOGGED: 'a client that requires a logged hardware policy (--require-hardware-policy) was given a transparency log that publishes none',
+  TLOG_UNAVAILABLE: 'the transparency log (--log URL) did not answer with a file the client needs in time: a network failure, the time limit, or an HTTP status other than 200 or 404',
   MEASUREMENT_SOURCE_MISSING: 'a client that sends data (OhttpClient, the attested agent) was given no launch measurement to accept for the platform, in its policy or a measurements file, nor anyMeasurement',
   // the fleet directory and its client (attestation/fleet, attestation/client/fleetClient.ts)
   MALFORMED_FLEET_DIRECTORY: 'a fleet directory is not cloister-fleet/v1 JSON: a member is missing or malformed, names repeat, key ID ranges overlap, or a key configuration lies outside its node\'s range',

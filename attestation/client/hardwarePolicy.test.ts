@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import type { RaTlsVerdict } from '../ratls/verifyCertificate.js';
-import { hardwarePolicyViolation, intersectTcbStatuses } from './hardwarePolicy.js';
+import { formatVkey, SIGNATURE_TYPE } from '../transparency/noteKeys.js';
+import { HARDWARE_POLICY_CHECK, hardwarePolicyViolation, intersectTcbStatuses, withLoggedHardwarePolicy } from './hardwarePolicy.js';
+import type { TransparencyTrust } from './loggedMeasurements.js';
 
 const SEAM = 'a1'.repeat(48);
 const tdxVerdict = (evidence: Record<string, unknown>): RaTlsVerdict => ({ accepted: true, platform: 'tdx', simulated: false, checks: [], claims: { evidence: { tcbStatus: 'UpToDate', tcb: { tcbEvaluationDataNumber: 17 }, mrSeam: SEAM, ...evidence } } });
@@ -49,4 +51,36 @@ describe('the logged hardware policy', () => {
       if (e !== undefined) assert.match(e.message, /logged hardware policy version 7/);
     });
   }
+});
+
+describe('a log without a hardware policy', () => {
+  // The log has nothing at all: the hardware policy's absence is decided before any bundle is verified.
+  const asked: string[] = [];
+  const trust: TransparencyTrust = {
+    publisherKeys: [],
+    logVkey: formatVkey({ name: 'log.example/log', keyId: 0x01020304, type: SIGNATURE_TYPE.ed25519, key: new Uint8Array(32) }),
+    fetch: (path) => {
+      asked.push(path);
+      return Promise.resolve(undefined);
+    },
+  };
+
+  it('the caller\'s policy alone, and the check says so', async () => {
+    const verdict = await withLoggedHardwarePolicy(tdxVerdict({}), trust);
+    assert.equal(verdict.accepted, true);
+    assert.deepEqual(verdict.checks.at(-1), { id: HARDWARE_POLICY_CHECK, status: 'skipped', detail: 'no hardware policy in the log log.example/log: the caller\'s policy alone' });
+  });
+
+  it('required: refused with HARDWARE_POLICY_NOT_LOGGED naming the log', async () => {
+    for (const verdict of [tdxVerdict({}), snpVerdict({})]) {
+      const refused = await withLoggedHardwarePolicy(verdict, trust, { required: true });
+      assert.equal(refused.accepted, false);
+      assert.equal(refused.error?.code, 'HARDWARE_POLICY_NOT_LOGGED');
+      assert.equal(refused.error.message, 'the log log.example/log publishes no hardware policy (hardware-policy.sigstore.json), and one is required');
+      assert.equal(refused.checks.at(-1)?.status, 'fail');
+    }
+    assert.deepEqual(asked.at(-1), 'hardware-policy.sigstore.json');
+    const rejected: RaTlsVerdict = { ...tdxVerdict({}), accepted: false };
+    assert.equal(await withLoggedHardwarePolicy(rejected, trust, { required: true }), rejected, 'a rejected verdict passes as it is');
+  });
 });

@@ -6,7 +6,8 @@
 //            at least the minimum (POLICY_TCB_TOO_LOW); an unknown product fails closed.
 //   TDX:     the evaluated TCB status among acceptedTcbStatuses and the caller's own (default UpToDate) (TCB_STATUS), the TCB evaluation data number at
 //            least minTcbEvaluationDataNumber (POLICY_TCB_EVALUATION_DATA_NUMBER), MRSEAM in mrSeams (POLICY_MRSEAM).
-// No policy logged: the caller's policy alone, and the verdict's check says so. The newest version accepted per
+// No policy logged: the caller's policy alone, and the verdict's check says so; with requireHardwarePolicy, refused
+// (HARDWARE_POLICY_NOT_LOGGED). The newest version accepted per
 // log origin is kept (HardwarePolicyVersions); an older one later is HARDWARE_POLICY_VERSION.
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError } from '../errors.js';
@@ -16,7 +17,7 @@ import { TCB_COMPONENTS, type TcbComponent } from '../snp/tcb.js';
 import type { TdxTcbStatus } from '../tdx/tcbEvaluation.js';
 import { DEFAULT_ACCEPTED_TCB_STATUSES } from '../tdx/validate.js';
 import { parseVkey } from '../transparency/noteKeys.js';
-import { judgeMeasurement, loggedHardwarePolicy, type TransparencyTrust } from './loggedMeasurements.js';
+import { HARDWARE_POLICY_PATH, judgeMeasurement, loggedHardwarePolicy, type TransparencyTrust } from './loggedMeasurements.js';
 import type { MeasurementSource } from './measurementSource.js';
 
 /** The verdict's check that records the logged hardware policy's judgment. */
@@ -90,18 +91,31 @@ export function hardwarePolicyViolation(verdict: RaTlsVerdict, policy: HardwareP
   return undefined;
 }
 
+export interface LoggedHardwarePolicyOptions {
+  /** Where the newest version accepted is kept; a log serving an older one later is refused. */
+  readonly versions?: HardwarePolicyVersions | undefined;
+  /** The caller's own TDX acceptedTcbStatuses (hardwarePolicyViolation). */
+  readonly callerStatuses?: readonly TdxTcbStatus[] | undefined;
+  /** Refuse when the log has no policy (HARDWARE_POLICY_NOT_LOGGED). */
+  readonly required?: boolean | undefined;
+}
+
 /**
- * `verdict` judged by the log's hardware policy: an accepted verdict stays accepted when the log has no policy or
- * the evidence meets it; the check names the version applied. Rejected verdicts pass as they are. The version
- * accepted is kept in `versions` (when given) and a log serving an older one later is refused.
+ * `verdict` judged by the log's hardware policy: an accepted verdict stays accepted when the evidence meets it, or
+ * when the log has none and it is not `required`; the check names the version applied. Rejected verdicts pass as
+ * they are.
  */
-export async function withLoggedHardwarePolicy(verdict: RaTlsVerdict, trust: TransparencyTrust, versions?: HardwarePolicyVersions, callerStatuses?: readonly TdxTcbStatus[]): Promise<RaTlsVerdict & { readonly hardwarePolicy?: AppliedHardwarePolicy }> {
+export async function withLoggedHardwarePolicy(verdict: RaTlsVerdict, trust: TransparencyTrust, options: LoggedHardwarePolicyOptions = {}): Promise<RaTlsVerdict & { readonly hardwarePolicy?: AppliedHardwarePolicy }> {
   if (!verdict.accepted || verdict.platform === 'unknown') return verdict;
+  const { versions, callerStatuses } = options;
   const refuse = (e: CloisterError): RaTlsVerdict => ({ ...verdict, accepted: false, error: e.toJSON() as unknown as VerdictError, checks: [...verdict.checks, { id: HARDWARE_POLICY_CHECK, status: 'fail', detail: e.message }] });
   try {
     const origin = parseVkey(trust.logVkey).name;
     const before = await versions?.accepted(origin);
     const logged = await loggedHardwarePolicy(trust, before ?? 0);
+    if (logged === undefined && options.required === true) {
+      return refuse(new PolicyError('HARDWARE_POLICY_NOT_LOGGED', `the log ${origin} publishes no hardware policy (${HARDWARE_POLICY_PATH}), and one is required`, { field: HARDWARE_POLICY_PATH, expected: 'a logged hardware policy', actual: 'none' }));
+    }
     if (logged === undefined) return { ...verdict, checks: [...verdict.checks, { id: HARDWARE_POLICY_CHECK, status: 'skipped', detail: `no hardware policy in the log ${origin}: the caller's policy alone` }] };
     if (versions !== undefined && logged.policy.version !== before) await versions.accept(origin, logged.policy.version);
     const violation = hardwarePolicyViolation(verdict, logged.policy, callerStatuses);
@@ -120,5 +134,5 @@ export async function withLoggedHardwarePolicy(verdict: RaTlsVerdict, trust: Tra
  */
 export async function judgeVerified(verified: RaTlsVerdict, policy: RaTlsPolicy, source: MeasurementSource, shipped?: Uint8Array): Promise<RaTlsVerdict> {
   const verdict = await judgeMeasurement(verified, policy, source, shipped);
-  return source.transparency === undefined ? verdict : withLoggedHardwarePolicy(verdict, source.transparency, source.hardwarePolicyVersions, policy.tdx?.acceptedTcbStatuses);
+  return source.transparency === undefined ? verdict : withLoggedHardwarePolicy(verdict, source.transparency, { versions: source.hardwarePolicyVersions, callerStatuses: policy.tdx?.acceptedTcbStatuses, required: source.requireHardwarePolicy });
 }

@@ -6,6 +6,7 @@ export interface FetchInit {
   readonly body?: Uint8Array;
   readonly signal?: AbortSignal;
   readonly cache?: 'no-store';
+  readonly redirect?: 'error';
 }
 
 export interface FetchResponse {
@@ -17,6 +18,9 @@ export interface FetchResponse {
 }
 
 export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponse>;
+
+/** The time limit of one exchange (request and whole answer) unless a caller sets its own. */
+export const DEFAULT_EXCHANGE_TIMEOUT_MS = 10_000;
 
 /** The global fetch. Called unbound, a browser's fetch throws "Illegal invocation". */
 export const globalFetch: FetchLike = (url, init) => globalThis.fetch(url, init as RequestInit);

@@ -7,7 +7,7 @@
 // inclusion proof leads to the root of the checkpoint it carries (verifySigstoreBundle); the checkpoint is signed by
 // the log and by k of the n witnesses, and is consistent with the stored one (verifyLogEntry, below); the statement
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
-// attested measurement for its platform. judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
+// attested measurement for its platform (TDX: MRTD, and RTMR1 / RTMR2 where the entry gives them). judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
 // loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
 import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
@@ -17,7 +17,7 @@ import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import { parseCertificate } from '../x509.js';
 import { MEASUREMENT_SOURCE_CHECK, withMeasurementSource, type MeasurementSource } from './measurementSource.js';
 import { webCryptoHasher, type Hasher } from '../hash.js';
-import { readCapped, ResponseTooLarge } from './httpFetch.js';
+import { DEFAULT_EXCHANGE_TIMEOUT_MS, exchange, globalFetch, ResponseTooLarge, type FetchLike } from './httpFetch.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
@@ -50,7 +50,10 @@ export interface TransparencyTrust {
   readonly crypto?: SigstoreCrypto;
 }
 
-export interface LoggedMeasurements extends MeasurementsPredicate, LogPosition {}
+export interface LoggedMeasurements extends MeasurementsPredicate, LogPosition {
+  /** TDX: the RTMRs the matching entry predicts, which the attested ones matched besides MRTD. */
+  readonly rtmrsChecked?: readonly ('RTMR1' | 'RTMR2')[];
+}
 
 const ED25519_SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
@@ -153,52 +156,102 @@ export async function loggedHardwarePolicy(trust: TransparencyTrust, minVersion 
 /** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */
 export const measurementBundlePath = (measurement: string): string => `measurements/${measurement.toLowerCase()}.sigstore.json`;
 
+/** The RTMRs a TDX entry of a measurements file may predict, by index in the quote's RTMR0..RTMR3. */
+const LOGGED_RTMRS = [
+  [1, 'rtmr1', 'RTMR1'],
+  [2, 'rtmr2', 'RTMR2'],
+] as const;
+
+const sameHex = (a: string, b: string): boolean => bytesEqual(fromHex(a), fromHex(b));
+
+/**
+ * How `logged` lists the attested measurement: the matching entry's RTMRs checked (none for SEV-SNP), or why none
+ * matches. A TDX entry matches when its MRTD and each of RTMR1 and RTMR2 it gives equal the attested ones.
+ */
+function listing(logged: LoggedMeasurements, platform: 'sev-snp' | 'tdx', hex: string, rtmrs: readonly string[] | undefined): { readonly checked: readonly ('RTMR1' | 'RTMR2')[] } | { readonly missing: string } {
+  if (platform === 'sev-snp') return listedMeasurements(logged.measurements)['sev-snp'].some((m) => sameHex(m, hex)) ? { checked: [] } : { missing: `the statement at log index ${logged.logIndex} does not list it` };
+  const entries = (logged.measurements.tdx ?? []).filter((e) => sameHex(e.mrTd, hex));
+  if (entries.length === 0) return { missing: `the statement at log index ${logged.logIndex} does not list it` };
+  const quoted = (i: number): string | undefined => rtmrs?.[i]?.toLowerCase();
+  let differs = '';
+  for (const e of entries) {
+    const given = LOGGED_RTMRS.flatMap(([i, key, name]) => (e[key] === undefined ? [] : [{ name, logged: e[key].toLowerCase(), quote: quoted(i) }]));
+    const wrong = given.find((r) => r.quote === undefined || !sameHex(r.quote, r.logged));
+    if (wrong === undefined) return { checked: given.map((r) => r.name) };
+    differs ||= `the statement at log index ${logged.logIndex} lists this MRTD with ${wrong.name} ${wrong.logged}, but the quote's ${wrong.name} is ${wrong.quote ?? 'absent'}`;
+  }
+  return { missing: differs };
+}
+
 /**
  * The logged statement that lists `measurement` (hex: SEV-SNP MEASUREMENT or TDX MRTD) for `platform`, verified;
- * MEASUREMENT_NOT_LOGGED when the log has none. A `shipped` bundle (the server's, from its certificate) is verified
- * exactly as a fetched one and a failure is thrown with its code; when it verifies but does not list the measurement,
- * it is set aside and the log is asked.
+ * MEASUREMENT_NOT_LOGGED when the log has none. TDX: `rtmrs` are the quote's RTMR0..RTMR3 (hex), and an entry that
+ * predicts RTMR1 or RTMR2 lists the measurement only when they match too. A `shipped` bundle (the server's, from its
+ * certificate) is verified exactly as a fetched one and a failure is thrown with its code; when it verifies but does
+ * not list the measurement, it is set aside and the log is asked.
  */
-export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement: string, trust: TransparencyTrust, shipped?: Uint8Array): Promise<LoggedMeasurements> {
+export async function loggedMeasurement(platform: 'sev-snp' | 'tdx', measurement: string, trust: TransparencyTrust, shipped?: Uint8Array, rtmrs?: readonly string[]): Promise<LoggedMeasurements> {
   const hex = measurement.toLowerCase();
   const notLogged = (why: string): PolicyError =>
     new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${platform} launch measurement ${hex} is not in the transparency log ${parseVkey(trust.logVkey).name}: ${why}`, { field: 'measurement', expected: 'a logged measurement', actual: hex });
   if (!/^[0-9a-f]{96}$/.test(hex)) throw notLogged('it is not 48 bytes of hex');
-  const lists = (logged: LoggedMeasurements): boolean => listedMeasurements(logged.measurements)[platform].some((m) => bytesEqual(fromHex(m), fromHex(hex)));
+  if (rtmrs !== undefined && !rtmrs.every((r) => /^[0-9a-fA-F]{96}$/.test(r))) throw notLogged('the quote\'s RTMRs are not 48 bytes of hex each');
   if (shipped !== undefined) {
     const logged = await verifyMeasurementsBundle(shipped, trust);
-    if (lists(logged)) return logged;
+    const found = listing(logged, platform, hex, rtmrs);
+    if ('checked' in found) return withRtmrs(logged, found.checked);
   }
   const bytes = await trust.fetch(measurementBundlePath(hex));
   if (bytes === undefined) throw notLogged('no statement lists it');
   const logged = await verifyMeasurementsBundle(bytes, trust);
-  if (!lists(logged)) throw notLogged(`the statement at log index ${logged.logIndex} does not list it`);
-  return logged;
+  const found = listing(logged, platform, hex, rtmrs);
+  if ('missing' in found) throw notLogged(found.missing);
+  return withRtmrs(logged, found.checked);
 }
+
+const withRtmrs = (logged: LoggedMeasurements, checked: readonly ('RTMR1' | 'RTMR2')[]): LoggedMeasurements => (checked.length === 0 ? logged : Object.freeze({ ...logged, rtmrsChecked: Object.freeze([...checked]) }));
 
 /** The largest file read from a log: a bundle is a few KiB, a hash tile 8 KiB. */
 export const MAX_LOG_FILE_BYTES = 1024 * 1024;
 
-/** A LogFetcher over HTTP(S) below `baseUrl`, with an injectable fetch: 404 is undefined, any other failure TLOG_UNAVAILABLE. */
-export function httpLogFetcher(baseUrl: string, fetchFn: typeof fetch = globalThis.fetch): LogFetcher {
+export interface HttpLogFetcherOptions {
+  readonly fetch?: FetchLike;
+  /** Per file, for the request and its whole answer, in ms (default DEFAULT_EXCHANGE_TIMEOUT_MS, 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A LogFetcher over HTTP(S) below `baseUrl`: 404 is undefined; any other status, a network failure, no whole answer
+ * within `timeoutMs` or a file over MAX_LOG_FILE_BYTES is TLOG_UNAVAILABLE, naming the URL.
+ */
+export function httpLogFetcher(baseUrl: string, options: HttpLogFetcherOptions = {}): LogFetcher {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS;
   return async (path) => {
-    let response: Response;
+    const url = new URL(path, base).href;
+    let status: number;
+    let body: Uint8Array | undefined;
     try {
-      response = await fetchFn(new URL(path, base), { redirect: 'error' });
+      // Read chunk by chunk and abandoned past the limit: a body without content-length is never taken whole.
+      ({ status, body } = await exchange(options.fetch ?? globalFetch, url, { method: 'GET', headers: {}, redirect: 'error' }, timeoutMs, MAX_LOG_FILE_BYTES));
     } catch (cause) {
-      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
+      if (!(cause instanceof ResponseTooLarge)) {
+        const e = cause as Error;
+        throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${url} from the log: ${e.name === 'TimeoutError' ? `no whole answer within ${timeoutMs} ms` : e.message}`, { field: path, cause });
+      }
+      status = cause.status;
     }
-    if (response.status === 404) return undefined;
-    if (response.status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log ${base} answered ${response.status} for ${path}`, { field: path, actual: String(response.status) });
-    // Read chunk by chunk and abandoned past the limit: a body without content-length is never taken whole.
-    try {
-      return await readCapped(response, MAX_LOG_FILE_BYTES);
-    } catch (cause) {
-      if (cause instanceof ResponseTooLarge) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${path} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
-      throw new VerificationError('TLOG_UNAVAILABLE', `cannot fetch ${path} from the log ${base}: ${(cause as Error).message}`, { field: path, cause });
-    }
+    if (status === 404) return undefined;
+    if (status !== 200) throw new VerificationError('TLOG_UNAVAILABLE', `the log answered ${status} for ${url}`, { field: path, actual: String(status) });
+    if (body === undefined) throw new VerificationError('TLOG_UNAVAILABLE', `the log's ${url} is larger than ${MAX_LOG_FILE_BYTES} bytes`, { field: path });
+    return body;
   };
+}
+
+/** The RTMR0..RTMR3 (hex) an accepted TDX verdict's quote carries; undefined for other platforms. */
+function attestedRtmrs(verdict: RaTlsVerdict): readonly string[] | undefined {
+  const rtmrs = (verdict.claims as { evidence?: { rtmrs?: unknown } } | undefined)?.evidence?.rtmrs;
+  return verdict.platform === 'tdx' && Array.isArray(rtmrs) && rtmrs.every((r) => typeof r === 'string') ? rtmrs : undefined;
 }
 
 /** The verdict's check that records the log's judgment of the measurement. */
@@ -224,8 +277,9 @@ export async function withLoggedMeasurement(verdict: RaTlsVerdict, trust: Transp
   try {
     const measurement = attestedMeasurement(verdict);
     if (measurement === undefined) throw new PolicyError('MEASUREMENT_NOT_LOGGED', `the ${verdict.platform} evidence names no launch measurement to look up in the log`, { field: 'measurement' });
-    const logged = await loggedMeasurement(verdict.platform, measurement, trust, shipped);
-    return { ...rest, logged, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'pass', detail: `measurement ${measurement.toLowerCase()} listed at log index ${logged.logIndex} of ${logged.origin} (tree size ${logged.treeSize}), source commit ${logged.source.commit}` }] };
+    const logged = await loggedMeasurement(verdict.platform, measurement, trust, shipped, attestedRtmrs(verdict));
+    const rtmrs = logged.rtmrsChecked === undefined ? '' : `, ${logged.rtmrsChecked.join(' and ')}`;
+    return { ...rest, logged, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'pass', detail: `measurement ${measurement.toLowerCase()}${rtmrs} listed at log index ${logged.logIndex} of ${logged.origin} (tree size ${logged.treeSize}), source commit ${logged.source.commit}` }] };
   } catch (e) {
     if (!(e instanceof CloisterError)) throw e;
     return { ...rest, accepted: false, error: e.toJSON() as unknown as VerdictError, checks: [...checks, { id: TRANSPARENCY_LOG_CHECK, status: 'fail', detail: e.message }] };

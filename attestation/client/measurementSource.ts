@@ -24,6 +24,8 @@ export interface MeasurementSource {
   readonly transparency?: TransparencyTrust;
   /** With `transparency`: where the newest logged hardware policy version accepted is kept (rollback protection). */
   readonly hardwarePolicyVersions?: HardwarePolicyVersions;
+  /** With `transparency`: refuse when the log publishes no hardware policy (HARDWARE_POLICY_NOT_LOGGED) instead of going on with the caller's policy alone. */
+  readonly requireHardwarePolicy?: boolean;
 }
 
 /** What outputs say of a verdict with `anyMeasurement`. */

@@ -22,9 +22,9 @@ import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFet
 import type { TransparencyTrust } from './loggedMeasurements.js';
 import { judgeVerified } from './hardwarePolicy.js';
 import { shippedTransparencyBundle } from './loggedMeasurements.js';
-import { clientPolicy } from './measurementSource.js';
+import { clientPolicy, type MeasurementSource } from './measurementSource.js';
 
-export interface OhttpClientOptions {
+export interface OhttpClientOptions extends Pick<MeasurementSource, 'hardwarePolicyVersions' | 'requireHardwarePolicy'> {
   /** The relay's resource for the gateway (e.g. http://127.0.0.1:8081/default); requests go to {relay}/.well-known/ohttp-gateway. */
   readonly relay: string | URL;
   /** Fetch the key configurations and the certificate from this gateway origin directly instead of through the relay. */

@@ -1,7 +1,8 @@
 // Private key files a process reads at start: a PEM file that only its owner may read (mode 0600 or 0400, owned by
 // the user running the process), checked on the open descriptor. Shared by the Privacy Pass issuer and gateway
-// (ISSUER_KEY_* codes) and the witness (NOTE_KEY_* codes). Nothing here logs, and no error carries key bytes: a PEM
-// that does not parse is "not a PEM private key", never quoted.
+// (ISSUER_KEY_* codes), the witness and the log (NOTE_KEY_* codes) and the publisher of statements (SIGNING_KEY_*
+// codes). Nothing here logs, and no error carries key bytes: a PEM that does not parse is "not a PEM private key",
+// never quoted.
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -19,6 +20,11 @@ export interface KeyFileCodes {
   readonly unsafe: RuntimeErrorCode;
   readonly invalid: RuntimeErrorCode;
 }
+
+/** Key files of the transparency log and its witnesses (Ed25519 note keys). */
+export const NOTE_KEY_CODES: KeyFileCodes = { unsafe: 'NOTE_KEY_UNSAFE', invalid: 'NOTE_KEY_INVALID' };
+/** Key files that sign in-toto statements (`cloister publish --key`). */
+export const SIGNING_KEY_CODES: KeyFileCodes = { unsafe: 'SIGNING_KEY_UNSAFE', invalid: 'SIGNING_KEY_INVALID' };
 
 /** `pem` as a private KeyObject; `invalid` otherwise (the PEM is never quoted). */
 export function privateKeyFromPem(pem: string, source: string, invalid: RuntimeErrorCode): KeyObject {

@@ -29,7 +29,7 @@ function policyFile(version: number, milan: Record<string, number>): string {
 
 let server: LoopbackServer;
 let logServer: StaticServer;
-const verify = (): ReturnType<typeof cli> => cli('verify', server.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', join(LOG, 'publisher.pub'));
+const verify = (...more: string[]): ReturnType<typeof cli> => cli('verify', server.url, '--trust-simulated', '--log', logServer.url, '--publisher-key', join(LOG, 'publisher.pub'), ...more);
 
 before(async () => {
   const chain = await loadOrCreateDevChain(process.env.CLOISTER_STATE_DIR as string, { product: 'Milan', tcb: { bootloader: 4, tee: 0, snp: 24, microcode: 219 }, hwId: new Uint8Array(64).fill(3) }, 2048);
@@ -54,6 +54,15 @@ describe('cloister verify --log applies the logged hardware policy', () => {
     assert.match(r.stdout, /\n {2}hardware {5}no hardware policy in the log cloister\.local\/log: the caller's policy alone\n/);
   });
 
+  it('--require-hardware-policy refuses when the log publishes none, in one line (exit 1); it needs --log', async () => {
+    const r = await verify('--require-hardware-policy');
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, 'REJECTED [HARDWARE_POLICY_NOT_LOGGED] client.hardware-policy: the log cloister.local/log publishes no hardware policy (hardware-policy.sigstore.json), and one is required (field hardware-policy.sigstore.json: expected a logged hardware policy, actual none)\n');
+    const usage = await cli('verify', server.url, '--trust-simulated', '--require-hardware-policy');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^error \[USAGE\]: --require-hardware-policy needs --log URL/);
+  });
+
   it('refuses a server below the logged minimum SEV-SNP TCB, naming the policy version (exit 1)', async () => {
     assert.equal((await cli('publish', '--hardware-policy', policyFile(1, { snp: 25 }), '--key', KEY, '--log', LOG)).code, 0);
     copyFileSync(join(LOG, 'hardware-policy.sigstore.json'), join(work, 'hardware-policy-1.sigstore.json'));
@@ -67,6 +76,9 @@ describe('cloister verify --log applies the logged hardware policy', () => {
     const r = await verify();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /\n {2}hardware {5}hardware policy version 2 at log index 2 of cloister\.local\/log\n/);
+    const required = await verify('--require-hardware-policy');
+    assert.equal(required.code, 0, required.stdout + required.stderr);
+    assert.match(required.stdout, /\n {2}hardware {5}hardware policy version 2 at log index 2 of cloister\.local\/log\n/);
     assert.ok(existsSync(join(process.env.CLOISTER_STATE_DIR as string, 'hardware-policy')), 'the version accepted is kept');
   });
 

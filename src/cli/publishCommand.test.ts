@@ -56,10 +56,12 @@ after(async () => {
 });
 
 describe('cloister publish, then verify --log', () => {
-  it('refuses a key file others can read, before writing anything', async () => {
+  it('refuses a publisher or log key file others can read (SIGNING_KEY_UNSAFE, NOTE_KEY_UNSAFE), before writing anything', async () => {
     const r = await cli('publish', '--measurements', measurementsFile('m.json', SIMULATED), '--key', keyFile('open.pem', 0o644), '--log', LOG, '--commit', COMMIT);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^error \[ISSUER_KEY_UNSAFE\]: key file ".*open\.pem" has mode 0644/);
+    assert.match(r.stderr, /^error \[SIGNING_KEY_UNSAFE\]: key file ".*open\.pem" has mode 0644/);
+    const openLogKey = await cli('publish', '--measurements', measurementsFile('m.json', SIMULATED), '--key', keyFile('closed.pem', 0o600), '--log', LOG, '--log-key', keyFile('open-log.pem', 0o644), '--commit', COMMIT);
+    assert.match(openLogKey.stderr, /^error \[NOTE_KEY_UNSAFE\]: key file ".*open-log\.pem" has mode 0644/);
     assert.equal(existsSync(LOG), false);
   });
 

@@ -1,20 +1,23 @@
 // `cloister publish`: sign an image build's measurements.json as an in-toto statement and append it to Cloister's
 // own transparency log, a directory of static C2SP tlog-tiles files (docs/transparency.md "Publishing").
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
-import { readKeyFile } from '../privacypass/issuer/keyFiles.js';
-import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, type PublishOptions } from '../transparency/publish.js';
+import { NOTE_KEY_CODES, readPrivateKeyFile, SIGNING_KEY_CODES } from '../base/keyFile.js';
+import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, refreshBundles, type PublishOptions } from '../transparency/publish.js';
+import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
 import { cosign, type WitnessEndpoint } from '../transparency/witnessClient.js';
 import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { ParseError } from '../../attestation/errors.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
 
 export const PUBLISH_HELP = `Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR [options]
+       cloister publish --refresh --log DIR [--origin NAME] [--log-key FILE.pem] [--witness URL=VKEY]...
+                        [--witnesses-required K]
 
 Sign an image build's measurements file (scripts/measurements/writeMeasurements.js) as an in-toto statement
 (predicate https://cloister.dev/attestation/measurements/v1: the measurements and the source commit; subject:
@@ -28,6 +31,11 @@ With --hardware-policy instead, publish the hardware acceptance policy (schema c
 minimum SEV-SNP TCB per product, accepted TDX TCB statuses, minimum TCB evaluation data number, optional MRSEAM
 allowlist; its version above the one published before) as its own statement (predicate
 https://cloister.dev/attestation/hardware-policy/v1), also written to DIR/hardware-policy.sigstore.json.
+
+With --refresh, sign nothing and append nothing: have the --witness witnesses cosign the log's newest checkpoint,
+then rewrite every bundle in DIR (bundles/, measurements/, hardware-policy.sigstore.json) with an inclusion proof
+at that checkpoint. Statements published before the witnesses were configured then verify for clients given
+--witness, without being published again. The log key must exist already.
 
 Options:
   --measurements FILE       the measurements file (schema cloister-measurements/v1)
@@ -45,13 +53,18 @@ Options:
                             to URL/add-checkpoint; VKEY as "cloister witness" prints it); repeatable. The
                             bundle carries the checkpoint with their cosignatures, and the log serves it
   --witnesses-required K    how many of the --witness must cosign (default: all); fewer is an error, and the
-                            entry stays in the log, signed by the log alone
+                            entry stays in the log, signed by the log alone (with --refresh: no bundle is
+                            rewritten)
+  --refresh                 re-prove every bundle in DIR at the newest checkpoint, cosigned by the
+                            --witness witnesses; takes none of --measurements, --hardware-policy, --key,
+                            --commit and --out
   -h, --help                show this help
 
 Example:
   openssl genpkey -algorithm ed25519 -out publisher.pem && chmod 600 publisher.pem
   cloister publish --measurements image/out/measurements.json --key publisher.pem --log /srv/log
   cloister verify https://HOST:8443 --log https://HOST/log --publisher-key /srv/log/publisher.pub
+  cloister publish --refresh --log /srv/log --witness https://witness.example/w1=witness.example/w1+1a2b3c4d+BA...
 `;
 
 const OPTIONS = {
@@ -65,6 +78,7 @@ const OPTIONS = {
   out: { type: 'string' },
   witness: { type: 'string', multiple: true },
   'witnesses-required': { type: 'string' },
+  refresh: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -80,9 +94,9 @@ async function sourceCommit(given: string | undefined): Promise<string> {
 }
 
 /** The log's key: read with the mode checks, or created (0600, exclusively) when the file does not exist. */
-async function logKey(path: string, io: CliIo): Promise<Awaited<ReturnType<typeof readKeyFile>>> {
+async function logKey(path: string, io: CliIo): Promise<KeyObject> {
   try {
-    return await readKeyFile(path);
+    return await readPrivateKeyFile(path, NOTE_KEY_CODES);
   } catch (e) {
     if (!(e instanceof CloisterError && e.code === 'UNREADABLE_INPUT' && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) throw e;
   }
@@ -127,6 +141,24 @@ function parseJson(text: string, path: string): unknown {
   }
 }
 
+type PublishValues = ReturnType<typeof parseOptions<typeof OPTIONS>>;
+
+/** --refresh: every bundle re-proved at the newest checkpoint, cosigned by the --witness witnesses; nothing appended. */
+async function refresh(values: PublishValues, io: CliIo): Promise<number> {
+  for (const other of ['measurements', 'hardware-policy', 'key', 'commit', 'out'] as const) {
+    if (values[other] !== undefined) throw usage(`--refresh signs and appends nothing: it takes no --${other}`);
+  }
+  if (values.log === undefined) throw usage('--log is required');
+  const dir = resolve(values.log);
+  const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
+  const logKey = await readPrivateKeyFile(values['log-key'] ?? `${dir}.log-key.pem`, NOTE_KEY_CODES);
+  io.stderr(`refreshing the bundles in ${dir} ...\n`);
+  const refreshed = await refreshBundles({ dir, logKey, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) });
+  const cosignatures = parseSignedNote(refreshed.checkpoint).signatures.length - 1;
+  io.stdout(`refreshed: ${refreshed.bundles} bundle(s) in ${dir} now prove inclusion at tree size ${refreshed.treeSize}, in a checkpoint with ${cosignatures} witness cosignature(s)\n`);
+  return EXIT.ok;
+}
+
 export async function publishCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     const values = parseOptions(argv, OPTIONS, 'publish');
@@ -134,6 +166,7 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
       io.stdout(PUBLISH_HELP);
       return EXIT.ok;
     }
+    if (values.refresh === true) return await refresh(values, io);
     if ((values.measurements === undefined) === (values['hardware-policy'] === undefined)) throw usage('give one of --measurements FILE and --hardware-policy FILE');
     for (const required of ['key', 'log'] as const) if (values[required] === undefined) throw usage(`--${required} is required`);
     const dir = resolve(values.log as string);
@@ -142,7 +175,7 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
       ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
       : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
     const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
-    const key = await readKeyFile(values.key as string);
+    const key = await readPrivateKeyFile(values.key as string, SIGNING_KEY_CODES);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
     const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) };

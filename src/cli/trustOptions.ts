@@ -37,6 +37,7 @@ export interface TrustValues {
   readonly 'log-key'?: string | undefined;
   readonly witness?: string[] | undefined;
   readonly 'witnesses-required'?: string | undefined;
+  readonly 'require-hardware-policy'?: boolean | undefined;
 }
 
 /** The options' parseArgs configuration beside MEASUREMENT_OPTIONS. */
@@ -48,6 +49,7 @@ export const TRUST_OPTIONS = {
   'log-key': { type: 'string' },
   witness: { type: 'string', multiple: true },
   'witnesses-required': { type: 'string' },
+  'require-hardware-policy': { type: 'boolean' },
 } as const;
 
 /** Their help lines, aligned to column 28 as the commands' other options. */
@@ -58,15 +60,19 @@ export const TRUST_HELP = `  --any-measurement         accept any launch measure
                             $CLOISTER_STATE_DIR or ~/.local/state/cloister), and, without --measurement or
                             --measurements, accept the simulated TEE's launch measurement; never in production
   --log URL                 accept the launch measurements published to this transparency log (cloister
-                            publish; http(s):// or a directory): the server's measurement must be listed by
-                            a statement signed with a --publisher-key, included in a checkpoint signed by the
+                            publish; http(s):// or a directory): the server's measurement (TDX: MRTD, and
+                            RTMR1/RTMR2 where the logged entry gives them) must be listed by a statement
+                            signed with a --publisher-key, included in a checkpoint signed by the
                             log (and the witnesses), consistent with the newest one seen (kept in the state
-                            directory's checkpoints/); else MEASUREMENT_NOT_LOGGED
+                            directory's checkpoints/); else MEASUREMENT_NOT_LOGGED. Each file of an
+                            http(s) log must come whole within 10 s, else TLOG_UNAVAILABLE
   --publisher-key FILE      the publisher's public key (PEM, publisher.pub), repeatable; needed with --log
   --log-key VKEY|FILE       the log's note verifier key (log.vkey); default: LOG/log.vkey, fetched from the
                             log itself, which then vouches for its own checkpoints: pin it in production
   --witness VKEY|FILE       a witness whose cosignature the log's checkpoint must carry, repeatable
-  --witnesses-required K    how many of the --witness keys must have cosigned (default: all)`;
+  --witnesses-required K    how many of the --witness keys must have cosigned (default: all)
+  --require-hardware-policy refuse a server when the --log publishes no hardware policy
+                            (HARDWARE_POLICY_NOT_LOGGED); without it, the caller's policy alone then decides`;
 
 /**
  * Where the accepted launch measurements come from: the options (--measurement, --measurements, a --policy
@@ -76,7 +82,7 @@ export type MeasurementSourceKind = 'given' | 'simulated' | 'any' | 'logged';
 
 export interface Trust {
   /** OhttpClient's and the attested agent's options. */
-  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true; readonly transparency?: TransparencyTrust; readonly hardwarePolicyVersions?: HardwarePolicyVersions };
+  readonly client: { readonly policy: RaTlsPolicy; readonly snpVerifier: SnpVerifier; readonly tdxVerifier: TdxVerifier; readonly anyMeasurement?: true; readonly transparency?: TransparencyTrust; readonly hardwarePolicyVersions?: HardwarePolicyVersions; readonly requireHardwarePolicy?: true };
   readonly measurementSource: MeasurementSourceKind;
 }
 
@@ -134,6 +140,7 @@ export async function trustFromOptions(values: TrustValues, io: CliIo, command: 
       ...verifiers,
       ...(anyMeasurement ? { anyMeasurement: true } : {}),
       ...(transparency === undefined ? {} : { transparency, hardwarePolicyVersions: new FileHardwarePolicyVersions(join(defaultStateDir(), 'hardware-policy')) }),
+      ...(values['require-hardware-policy'] === true ? { requireHardwarePolicy: true } : {}),
     },
     measurementSource,
   };
@@ -148,7 +155,7 @@ async function vkeyOption(value: string, io: CliIo, what: string): Promise<strin
 async function transparencyFromOptions(values: TrustValues, io: CliIo, usage: (message: string) => UsageError): Promise<TransparencyTrust | undefined> {
   const keys = values['publisher-key'] ?? [];
   if (values.log === undefined) {
-    for (const o of ['publisher-key', 'log-key', 'witness', 'witnesses-required'] as const) if (values[o] !== undefined) throw usage(`--${o} needs --log URL`);
+    for (const o of ['publisher-key', 'log-key', 'witness', 'witnesses-required', 'require-hardware-policy'] as const) if (values[o] !== undefined) throw usage(`--${o} needs --log URL`);
     return undefined;
   }
   if (keys.length === 0) throw usage('--log needs --publisher-key FILE (the publisher.pub of the log)');

@@ -3,7 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { CloisterError } from '../../attestation/errors.js';
 import { noteVerifier, type KeyedVerifier } from '../../attestation/transparency/noteKeys.js';
-import { readPrivateKeyFile } from '../base/keyFile.js';
+import { NOTE_KEY_CODES, readPrivateKeyFile } from '../base/keyFile.js';
 import { RuntimeError, type UsageError } from '../base/runtimeErrors.js';
 import { FileCheckpointStore } from '../transparency/fileCheckpointStore.js';
 import { witnessCosigner } from '../transparency/nodeNoteKeys.js';
@@ -90,7 +90,7 @@ export async function witnessCommand(argv: string[], io: CliIo, hooks: WitnessHo
     const port = values.port === undefined ? DEFAULT_WITNESS_PORT : Number(values.port);
     if (values.port !== undefined && (!/^\d{1,5}$/.test(values.port) || port > 65535)) throw usage(`--port must be a whole number 0..65535, got "${values.port}"`);
     const logs = await logsOf(values.log ?? []);
-    const key = await readPrivateKeyFile(values.key, { unsafe: 'NOTE_KEY_UNSAFE', invalid: 'NOTE_KEY_INVALID' });
+    const key = await readPrivateKeyFile(values.key, NOTE_KEY_CODES);
     const cosigner = await witnessCosigner(values.name, key, hooks.now);
     const state = values.state;
     await mkdir(state, { recursive: true, mode: 0o700 }).catch((cause: unknown) => {

@@ -3,10 +3,13 @@
 // directory; and each way it must be refused, with its code.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import { loggedMeasurement, measurementBundlePath, verifyMeasurementsBundle, withLoggedMeasurement, type TransparencyTrust } from '../../attestation/client/loggedMeasurements.js';
+import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { measurementsStatement, parseMeasurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import { parseMeasurementsFile, type MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
@@ -16,8 +19,9 @@ import { MemoryCheckpointStore } from '../../attestation/transparency/checkpoint
 import { parseSignedNote, serializeSignedNote, signNote } from '../../attestation/transparency/signedNote.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { witnessCosigner } from './nodeNoteKeys.js';
-import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, type PublishOptions } from './publish.js';
+import { directoryLogFetcher, publishHardwarePolicy, publishMeasurements, publishStatement, refreshBundles, type PublishOptions } from './publish.js';
 import { httpLogFetcher, loggedHardwarePolicy, MAX_LOG_FILE_BYTES } from '../../attestation/client/loggedMeasurements.js';
+import { DEFAULT_EXCHANGE_TIMEOUT_MS, type FetchLike } from '../../attestation/client/httpFetch.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, parseHardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 
@@ -81,6 +85,34 @@ describe('publishMeasurements and loggedMeasurement', () => {
     assert.equal(e.actual, OTHER);
     assert.match(e.message, new RegExp(OTHER));
     await refused(loggedMeasurement('tdx', MEASURED, trust), 'MEASUREMENT_NOT_LOGGED');
+  });
+
+  it('TDX: an entry matches when its MRTD and the RTMR1 / RTMR2 it gives equal the quote\'s (loggedMeasurement, withLoggedMeasurement)', async () => {
+    const [R0, R1, R2, R3, X] = ['00', '11', '22', '33', 'ee'].map((b) => b.repeat(48)) as [string, string, string, string, string];
+    const ONLY_RTMR1 = 'c3'.repeat(48);
+    const tdx = parseMeasurementsFile(JSON.stringify({
+      schema: 'cloister-measurements/v1',
+      image: { manifest: '11'.repeat(32), variant: 'test' },
+      tdx: [{ mrTd: MEASURED, rtmr1: R1, rtmr2: R2 }, { mrTd: OTHER }, { mrTd: ONLY_RTMR1, rtmr1: R1 }],
+    }));
+    const { options, trust: tdxTrust } = await setup();
+    await publishMeasurements(tdx, COMMIT, options);
+    const logged = await loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, R1, R2, R3]);
+    assert.deepEqual(logged.rtmrsChecked, ['RTMR1', 'RTMR2']);
+    assert.deepEqual((await loggedMeasurement('tdx', ONLY_RTMR1, tdxTrust, undefined, [R0, R1, X, R3])).rtmrsChecked, ['RTMR1']);
+    assert.equal((await loggedMeasurement('tdx', OTHER, tdxTrust, undefined, [X, X, X, X])).rtmrsChecked, undefined, 'an entry without RTMRs checks MRTD alone');
+    const e = await refused(loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, R1, X, R3]), 'MEASUREMENT_NOT_LOGGED');
+    assert.equal(e.message, `the tdx launch measurement ${MEASURED} is not in the transparency log cloister.local/log: the statement at log index 1 lists this MRTD with RTMR2 ${R2}, but the quote's RTMR2 is ${X}`);
+    await refused(loggedMeasurement('tdx', MEASURED, tdxTrust, undefined, [R0, X, R2, R3]), 'MEASUREMENT_NOT_LOGGED');
+    await refused(loggedMeasurement('tdx', MEASURED, tdxTrust), 'MEASUREMENT_NOT_LOGGED');
+
+    const verdict = (rtmrs: string[]): RaTlsVerdict => ({ accepted: true, platform: 'tdx', simulated: true, checks: [], claims: { evidence: { mrTd: MEASURED, rtmrs } } });
+    const accepted = await withLoggedMeasurement(verdict([R0, R1, R2, R3]), tdxTrust);
+    assert.equal(accepted.accepted, true);
+    assert.equal(accepted.checks.at(-1)?.detail, `measurement ${MEASURED}, RTMR1 and RTMR2 listed at log index 1 of cloister.local/log (tree size 2), source commit ${COMMIT}`);
+    const rejected = await withLoggedMeasurement(verdict([R0, R1, X, R3]), tdxTrust);
+    assert.equal(rejected.accepted, false);
+    assert.equal(rejected.error?.code, 'MEASUREMENT_NOT_LOGGED');
   });
 
   it('refuses a tampered statement, another publisher key, and a bundle for another subject', async () => {
@@ -180,21 +212,67 @@ describe('the hardware policy statement', () => {
   });
 });
 
+describe('refreshBundles', () => {
+  it('re-proves every bundle at the newest checkpoint, appending nothing; a bundle of another log is TLOG_STATE_INVALID', async () => {
+    const { options, trust } = await setup();
+    await publishMeasurements(file(OTHER), COMMIT, options);
+    const first = parseSigstoreBundle(await readFile(join(options.dir, measurementBundlePath(MEASURED))));
+    assert.equal(first.tlogEntries[0]?.inclusionProof?.treeSize, 1);
+    const refreshed = await refreshBundles(options);
+    assert.deepEqual([refreshed.treeSize, refreshed.bundles], [2, 4]);
+    const again = parseSigstoreBundle(await readFile(join(options.dir, measurementBundlePath(MEASURED))));
+    assert.deepEqual([again.tlogEntries[0]?.inclusionProof?.treeSize, again.tlogEntries[0]?.inclusionProof?.checkpoint], [2, refreshed.checkpoint]);
+    assert.equal((await loggedMeasurement('sev-snp', MEASURED, trust)).treeSize, 2);
+
+    const other = await setup();
+    await writeFile(join(options.dir, 'measurements', 'foreign.sigstore.json'), other.bundle);
+    const e = await refused(refreshBundles(options), 'TLOG_STATE_INVALID');
+    assert.match(e.message, /the bundle measurements\/foreign\.sigstore\.json in .* is not of the log cloister\.local\/log: not refreshed/);
+  });
+});
+
 describe('httpLogFetcher', () => {
-  const answering = (status: number, body: Uint8Array<ArrayBuffer> = new Uint8Array(0)): typeof fetch => () => Promise.resolve(new Response(status === 404 || status === 500 ? null : body, { status }));
+  const answering = (status: number, body: Uint8Array<ArrayBuffer> = new Uint8Array(0)): FetchLike => () => Promise.resolve(new Response(status === 404 || status === 500 ? null : body, { status }));
 
   it('reads below the base URL; 404 is no file; another status, a network failure or a file over the cap is TLOG_UNAVAILABLE', async () => {
     let asked = '';
-    const ok = httpLogFetcher('https://log.example/log', (url) => {
-      asked = url instanceof URL ? url.href : typeof url === 'string' ? url : url.url;
-      return Promise.resolve(new Response('x'));
+    const ok = httpLogFetcher('https://log.example/log', {
+      fetch: (url) => {
+        asked = url;
+        return Promise.resolve(new Response('x'));
+      },
     });
     assert.deepEqual(await ok('measurements/ab.sigstore.json'), new TextEncoder().encode('x'));
     assert.equal(asked, 'https://log.example/log/measurements/ab.sigstore.json');
-    assert.equal(await httpLogFetcher('https://log.example/', answering(404))('checkpoint'), undefined);
-    await refused(httpLogFetcher('https://log.example/', answering(500))('checkpoint'), 'TLOG_UNAVAILABLE');
-    await refused(httpLogFetcher('https://log.example/', () => Promise.reject(new TypeError('fetch failed')))('checkpoint'), 'TLOG_UNAVAILABLE');
-    await refused(httpLogFetcher('https://log.example/', answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)))('checkpoint'), 'TLOG_UNAVAILABLE');
+    assert.equal(await httpLogFetcher('https://log.example/', { fetch: answering(404) })('checkpoint'), undefined);
+    await refused(httpLogFetcher('https://log.example/', { fetch: answering(500) })('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: () => Promise.reject(new TypeError('fetch failed')) })('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: answering(200, new Uint8Array(MAX_LOG_FILE_BYTES + 1)) })('checkpoint'), 'TLOG_UNAVAILABLE');
+  });
+
+  it('gives up on a log that never answers, or stops half-way through a file, after its time limit (TLOG_UNAVAILABLE naming the URL)', async () => {
+    assert.equal(DEFAULT_EXCHANGE_TIMEOUT_MS, 10_000);
+    const server = createServer((request, response) => {
+      if (request.url === '/log/tile/0/000.p/1') {
+        response.writeHead(200, { 'content-length': '32' });
+        response.write(new Uint8Array(8));
+      }
+      // Otherwise: no answer at all.
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/log/`;
+      const log = httpLogFetcher(base, { timeoutMs: 200 });
+      for (const path of ['checkpoint', 'tile/0/000.p/1']) {
+        const started = performance.now();
+        const e = await refused(log(path), 'TLOG_UNAVAILABLE');
+        assert.equal(e.message, `cannot fetch ${base}${path} from the log: no whole answer within 200 ms`);
+        assert.ok(performance.now() - started < 5_000);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
   });
 
   it('stops reading an endless answer without content-length at the cap', async () => {
@@ -205,7 +283,7 @@ describe('httpLogFetcher', () => {
         controller.enqueue(new Uint8Array(65536));
       },
     });
-    await refused(httpLogFetcher('https://log.example/', () => Promise.resolve(new Response(endless)))('checkpoint'), 'TLOG_UNAVAILABLE');
+    await refused(httpLogFetcher('https://log.example/', { fetch: () => Promise.resolve(new Response(endless)) })('checkpoint'), 'TLOG_UNAVAILABLE');
     assert.ok(pulled <= MAX_LOG_FILE_BYTES + 2 * 65536, `read ${pulled} bytes`);
   });
 });

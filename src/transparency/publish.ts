@@ -9,16 +9,20 @@
 //                                                  a client looks a measurement up (loggedMeasurements)
 //   <dir>/publisher.pub, <dir>/log.vkey            what clients pin: the publisher's public key (PEM), the log's
 //                                                  note verifier key
+//
+// refreshBundles rewrites every bundle there with an inclusion proof at the log's newest checkpoint (cosigned by
+// witnesses configured since), appending nothing.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { toHex } from '../../attestation/bytes.js';
+import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
-import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
+import { leafHash, verifyInclusion } from '../../attestation/transparency/merkle.js';
+import { parseSignedNote, serializeSignedNote, type NoteSignature } from '../../attestation/transparency/signedNote.js';
 import { HARDWARE_POLICY_PATH, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { parseStatement, type Statement } from '../../attestation/sigstore/inToto.js';
-import { parseSigstoreBundle, serializeSigstoreBundle } from '../../attestation/sigstore/sigstoreBundle.js';
+import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle, type TlogEntry } from '../../attestation/sigstore/sigstoreBundle.js';
 import { CloisterError, PolicyError } from '../../attestation/errors.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
@@ -26,7 +30,8 @@ import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { logNoteSigner } from './nodeNoteKeys.js';
 import { signStatement, statementSigner } from './statementSigner.js';
-import { TileLog } from './tileLog.js';
+import { CHECKPOINT_FILE, TileLog } from './tileLog.js';
+import { RuntimeError } from '../base/runtimeErrors.js';
 import { writeFileAtomically } from './durableFile.js';
 
 export const DEFAULT_LOG_ORIGIN = 'cloister.local/log';
@@ -35,11 +40,10 @@ export const LOG_VKEY_FILE = 'log.vkey';
 export const BUNDLES_DIR = 'bundles';
 
 
-export interface PublishOptions {
+/** What opens the log and has its checkpoint cosigned: publishing and refreshing share it. */
+export interface LogOptions {
   readonly dir: string;
   readonly origin?: string;
-  /** The operator's statement signing key (EC P-256 or Ed25519). */
-  readonly key: KeyObject;
   /** The log's note signing key (Ed25519). */
   readonly logKey: KeyObject;
   /**
@@ -51,6 +55,11 @@ export interface PublishOptions {
   readonly fsync?: boolean;
 }
 
+export interface PublishOptions extends LogOptions {
+  /** The operator's statement signing key (EC P-256 or Ed25519). */
+  readonly key: KeyObject;
+}
+
 export interface Published {
   readonly logIndex: number;
   readonly treeSize: number;
@@ -60,6 +69,20 @@ export interface Published {
   readonly publisherKeyPath: string;
   readonly logVkeyPath: string;
   readonly logVkey: string;
+}
+
+/** The name a bundle has below `bundles/`: the SHA-256 of its text. */
+const bundleFileName = (text: string): string => `${createHash('sha256').update(text).digest('hex')}.sigstore.json`;
+
+/** Writes `text` atomically to each of `paths` (below `dir`); returns the first path, in full. */
+async function writeBundle(dir: string, text: string, paths: readonly string[], fsync: boolean): Promise<string> {
+  const bytes = new TextEncoder().encode(text);
+  const full = paths.map((p) => join(dir, p));
+  for (const path of full) {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomically(path, bytes, fsync);
+  }
+  return full[0] ?? dir;
 }
 
 /** Signs `statement`, appends its entry to the log and writes its bundle below `bundles/`; `extra` are more paths (below the log) that get the bundle. */
@@ -86,13 +109,7 @@ export async function publishStatement(statement: Omit<Statement, 'type'>, extra
     checkpoint: note,
   });
   const text = serializeSigstoreBundle(bundle);
-  const bytes = new TextEncoder().encode(text);
-  const name = `${createHash('sha256').update(bytes).digest('hex')}.sigstore.json`;
-  const bundlePath = join(options.dir, BUNDLES_DIR, name);
-  for (const path of [bundlePath, ...extra.map((e) => join(options.dir, e))]) {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomically(path, bytes, fsync);
-  }
+  const bundlePath = await writeBundle(options.dir, text, [join(BUNDLES_DIR, bundleFileName(text)), ...extra], fsync);
   const publisherKeyPath = join(options.dir, PUBLISHER_KEY_FILE);
   const logVkeyPath = join(options.dir, LOG_VKEY_FILE);
   await writeFile(publisherKeyPath, createPublicKey(options.key).export({ format: 'pem', type: 'spki' }));
@@ -141,3 +158,81 @@ export function directoryLogFetcher(dir: string): LogFetcher {
   };
 }
 
+export interface Refreshed {
+  /** The size of the checkpoint every bundle now carries. */
+  readonly treeSize: number;
+  /** How many bundle files were rewritten (bundles/, measurements/, hardware-policy.sigstore.json). */
+  readonly bundles: number;
+  /** The checkpoint note the bundles carry, with the cosignatures `cosign` collected. */
+  readonly checkpoint: string;
+}
+
+/** A note's signatures with only the last line of each key (name and key ID): a refresh's new cosignature replaces the old. */
+function lastLinePerKey(note: string): string {
+  const parsed = parseSignedNote(note);
+  const last = new Map<string, NoteSignature>();
+  for (const s of parsed.signatures) {
+    const key = `${s.name}\n${s.keyId}`;
+    last.delete(key);
+    last.set(key, s);
+  }
+  return serializeSignedNote({ text: parsed.text, signatures: [...last.values()] });
+}
+
+/** The bundle files below `dir`, as paths below it: bundles/*, measurements/*, hardware-policy.sigstore.json. */
+async function bundleFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const sub of [BUNDLES_DIR, 'measurements']) {
+    let names: string[] = [];
+    try {
+      names = await readdir(join(dir, sub));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    found.push(...names.filter((n) => n.endsWith('.sigstore.json')).sort().map((n) => join(sub, n)));
+  }
+  return [...found, ...((await directoryLogFetcher(dir)(HARDWARE_POLICY_PATH)) === undefined ? [] : [HARDWARE_POLICY_PATH])];
+}
+
+/**
+ * Rewrites every bundle in the log directory with an inclusion proof at the log's newest checkpoint, after `cosign`
+ * (when given) added the witnesses' cosignatures to it; appends nothing and signs no statement. A bundle of another
+ * log, or whose entry is not the log's entry at its index, is TLOG_STATE_INVALID, before anything is rewritten.
+ */
+export async function refreshBundles(options: LogOptions): Promise<Refreshed> {
+  const origin = options.origin ?? DEFAULT_LOG_ORIGIN;
+  const fsync = options.fsync ?? true;
+  if ((await directoryLogFetcher(options.dir)(CHECKPOINT_FILE)) === undefined) throw new RuntimeError('TLOG_STATE_INVALID', `${options.dir} holds no log (no ${CHECKPOINT_FILE}): nothing to refresh`, { field: options.dir });
+  const log = await TileLog.open({ dir: options.dir, origin, signer: await logNoteSigner(origin, options.logKey), fsync });
+  const size = log.size;
+  const { rootHash } = parseCheckpoint(parseSignedNote(log.checkpoint).text);
+  const logId = await tlogLogId(origin, new Uint8Array(createPublicKey(options.logKey).export({ format: 'der', type: 'spki' })), nodeHasher);
+  const rewrites: { readonly path: string; readonly bundle: SigstoreBundle; readonly entry: TlogEntry; readonly hashes: readonly Uint8Array[] }[] = [];
+  for (const path of await bundleFiles(options.dir)) {
+    const bundle = parseSigstoreBundle(await readFile(join(options.dir, path)));
+    const entry = bundle.tlogEntries[0];
+    const refuse = (why: string, cause?: unknown): RuntimeError => new RuntimeError('TLOG_STATE_INVALID', `the bundle ${path} in ${options.dir} ${why}: not refreshed`, { field: path, ...(cause === undefined ? {} : { cause }) });
+    if (entry === undefined || bundle.tlogEntries.length !== 1 || !bytesEqual(entry.logId, logId)) throw refuse(`is not of the log ${origin}`);
+    if (entry.logIndex >= size) throw refuse(`names log index ${entry.logIndex}, beyond the log's ${size} entries`);
+    const proof = await log.inclusionProof(entry.logIndex, size);
+    await verifyInclusion(nodeHasher, await leafHash(nodeHasher, entry.canonicalizedBody), proof, rootHash).catch((cause: unknown) => {
+      throw refuse(`has an entry that is not the log's entry ${entry.logIndex}`, cause);
+    });
+    rewrites.push({ path, bundle, entry, hashes: proof.hashes });
+  }
+  let checkpoint = log.checkpoint;
+  if (options.cosign !== undefined) {
+    checkpoint = lastLinePerKey(await options.cosign(checkpoint, log));
+    await log.addCosignatures(checkpoint);
+  }
+  for (const { path, bundle, entry, hashes } of rewrites) {
+    const text = serializeSigstoreBundle({ ...bundle, tlogEntries: [{ ...entry, inclusionProof: { logIndex: entry.logIndex, treeSize: size, rootHash, hashes, checkpoint } }] });
+    if (!path.startsWith(`${BUNDLES_DIR}/`)) await writeBundle(options.dir, text, [path], fsync);
+    else if (join(BUNDLES_DIR, bundleFileName(text)) !== path) {
+      // bundles/ names each bundle by its hash: the refreshed one is a new file, the old one goes once it is written.
+      await writeBundle(options.dir, text, [join(BUNDLES_DIR, bundleFileName(text))], fsync);
+      await rm(join(options.dir, path));
+    }
+  }
+  return { treeSize: size, bundles: rewrites.length, checkpoint };
+}

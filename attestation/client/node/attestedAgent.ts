@@ -22,14 +22,14 @@ import type { MeasurementsFile } from '../../measure/measurementsFile.js';
 import type { TransparencyTrust } from '../loggedMeasurements.js';
 import { judgeVerified } from '../hardwarePolicy.js';
 import { shippedTransparencyBundle } from '../loggedMeasurements.js';
-import { clientPolicy } from '../measurementSource.js';
+import { clientPolicy, type MeasurementSource } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
 import { SessionStore } from './sessionStore.js';
 import type { SnpVerifier } from '../../snp/verify.js';
 import type { TdxVerifier } from '../../tdx/verify.js';
 
-export interface AttestedOptions {
+export interface AttestedOptions extends Pick<MeasurementSource, 'hardwarePolicyVersions' | 'requireHardwarePolicy'> {
   /** The policy; its platforms' lists of launch measurements (snp.measurements, tdx.mrtds) are what is accepted. */
   readonly policy?: RaTlsPolicy;
   /** A parsed measurements file (parseMeasurementsFile): its launch measurements are allowed besides the policy's. */

@@ -13,7 +13,7 @@ import {
   TOKEN_RESPONSE_MEDIA_TYPE,
   type IssuerDirectory,
 } from '../../protocols/privacypass/issuerDirectory.js';
-import { exchange, globalFetch, ResponseTooLarge, type Exchanged, type FetchInit, type FetchLike } from '../httpFetch.js';
+import { DEFAULT_EXCHANGE_TIMEOUT_MS as DEFAULT_TIMEOUT_MS, exchange, globalFetch, ResponseTooLarge, type Exchanged, type FetchInit, type FetchLike } from '../httpFetch.js';
 
 export type IssuerErrorCode = 'PRIVACY_PASS_ISSUER_FAILED' | 'PRIVACY_PASS_ISSUER_UNAUTHORIZED' | 'PRIVACY_PASS_ISSUER_RATE_LIMITED';
 
@@ -37,7 +37,6 @@ export class IssuerError extends CloisterError {
   }
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
 /** A directory lists a few keys (an RSA-2048 one is about 460 bytes of JSON); beyond this it is not read into memory. */
 const MAX_DIRECTORY_BYTES = 1 << 20;
 /** A TokenResponse is 256 bytes (type 0x0002) or 145 (type 0x0001). */
