@@ -1,7 +1,7 @@
 // Signature checks on WebCrypto, so the verifier runs unchanged in Node and in browsers.
 // RSA keys are imported as JWK: browsers refuse SPKIs whose algorithm is id-RSASSA-PSS, as AMD's are.
-import { toArrayBufferView, toBase64Url } from './bytes.js';
-import { TAG, children, decodeBitString, decodeOid, decodeOne, decodeSmallInteger, expectTag, unsignedIntegerBytes } from './der.js';
+import { concatBytes, toArrayBufferView, toBase64Url } from './bytes.js';
+import { TAG, children, decodeBitString, decodeOid, decodeOne, decodeSmallInteger, encodeSequence, encodeTlv, expectTag, unsignedIntegerBytes } from './der.js';
 import { ParseError } from './errors.js';
 import { OID, type AlgorithmIdentifier, type Certificate, type Signed } from './x509.js';
 
@@ -94,6 +94,20 @@ export function ecdsaDerToP1363(der: Uint8Array, size: number): Uint8Array {
   out.set(r, size - r.length);
   out.set(s, 2 * size - s.length);
   return out;
+}
+
+/** A DER INTEGER of an unsigned big-endian value: leading zeroes dropped, one 0x00 put back when the top bit is set. */
+function encodeUnsignedInteger(value: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const minimal = value.subarray(start);
+  return encodeTlv(TAG.INTEGER, ((minimal[0] ?? 0) & 0x80) === 0 ? minimal : concatBytes(Uint8Array.of(0), minimal));
+}
+
+/** Fixed-width r||s (IEEE P1363) to the DER ECDSA-Sig-Value, the inverse of ecdsaDerToP1363. */
+export function ecdsaP1363ToDer(p1363: Uint8Array): Uint8Array {
+  const half = p1363.length / 2;
+  return encodeSequence(encodeUnsignedInteger(p1363.subarray(0, half)), encodeUnsignedInteger(p1363.subarray(half)));
 }
 
 /** Verifies that `issuer`'s key signed `signed` (a certificate or CRL). */
