@@ -114,11 +114,13 @@ export class JsonFields {
   }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** JSON text (a string or UTF-8 bytes) to a value; `code` when it is not UTF-8 JSON. */
 export function parseJsonText(input: string | Uint8Array, code: ErrorCode, what: string): unknown {
   let text: string;
   try {
-    text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
+    text = typeof input === 'string' ? input : UTF8.decode(input);
   } catch (cause) {
     throw new ParseError(code, `${what} is not valid UTF-8`, { field: '$', cause });
   }

@@ -115,9 +115,17 @@ export function parseSignatureLines(block: string, limits: NoteLimits = DEFAULT_
   return lines.map((line, i) => parseSignatureLine(line, i + 1));
 }
 
+const UTF8 = new TextEncoder();
+
+/** The note's UTF-8 size when it is above `max`; a UTF-16 code unit takes at most three bytes, so a short text is not encoded to be measured. */
+function sizeAbove(input: string | Uint8Array, max: number): number | undefined {
+  const size = typeof input !== 'string' ? input.length : input.length * 3 <= max ? 0 : UTF8.encode(input).length;
+  return size > max ? size : undefined;
+}
+
 export function parseSignedNote(input: string | Uint8Array, limits: NoteLimits = DEFAULT_NOTE_LIMITS): SignedNote {
-  const size = typeof input === 'string' ? new TextEncoder().encode(input).length : input.length;
-  if (size > limits.maxBytes) malformed(`note is ${size} bytes, more than ${limits.maxBytes}`);
+  const size = sizeAbove(input, limits.maxBytes);
+  if (size !== undefined) malformed(`note is ${size} bytes, more than ${limits.maxBytes}`);
   let note: string;
   try {
     note = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(input);
@@ -171,7 +179,7 @@ const keyLabel = (name: string, keyId: number): string => `${name}+${keyIdHex(ke
  * verify, NOTE_UNVERIFIED when no line is from a trusted key.
  */
 export async function verifyNote(note: SignedNote, verifiers: readonly NoteVerifier[]): Promise<VerifiedSignature[]> {
-  const text = new TextEncoder().encode(note.text);
+  const text = UTF8.encode(note.text);
   const out: VerifiedSignature[] = [];
   const done = new Set<NoteVerifier>();
   for (const signature of note.signatures) {
