@@ -85,8 +85,13 @@ function logNoteKey(name: string, spki: Uint8Array, crypto: SigstoreCrypto, hash
   return logNoteKeys.for(crypto).get(`${name} ${toHex(spki)}`, () => noteVerifierFromSpki(name, spki.slice(), { hasher, ...crypto }));
 }
 
+const logNames = new WeakMap<TrustedLog, string>();
+
+/** The log's name, from its URL: kept per trusted log, which is frozen. */
 function logName(log: TrustedLog): string {
-  return log.baseUrl.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  let name = logNames.get(log);
+  if (name === undefined) logNames.set(log, (name = log.baseUrl.replace(/^https?:\/\//, '').replace(/\/+$/, '')));
+  return name;
 }
 
 /** The log of the trusted root that wrote the entry, valid at its integrated time (or at a verified time, Rekor v2). */

@@ -108,6 +108,11 @@ function parseSignatureLine(line: string, n: number): NoteSignature {
 /** Signature lines, each ending in a newline: a note's signature block, or a witness's add-checkpoint answer. */
 export function parseSignatureLines(block: string, limits: NoteLimits = DEFAULT_NOTE_LIMITS): NoteSignature[] {
   checkCharacters(block, 'signature block');
+  return signatureLines(block, limits);
+}
+
+/** parseSignatureLines for a block whose characters were checked (with the rest of its note). */
+function signatureLines(block: string, limits: NoteLimits): NoteSignature[] {
   if (block === '') malformed('the note has no signature line', 'signatures');
   if (!block.endsWith('\n')) malformed('the last signature line does not end in a newline', 'signatures');
   const lines = block.slice(0, -1).split('\n');
@@ -136,7 +141,7 @@ export function parseSignedNote(input: string | Uint8Array, limits: NoteLimits =
   const blank = note.lastIndexOf('\n\n');
   if (blank < 0) malformed('note has no empty line between text and signatures');
   const text = note.slice(0, blank + 1);
-  return { text, signatures: parseSignatureLines(note.slice(blank + 2), limits) };
+  return { text, signatures: signatureLines(note.slice(blank + 2), limits) };
 }
 
 export function formatSignatureLine(s: NoteSignature): string {
