@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bytesEqual, parseBase64, parseBase64Url, toBase64, toBase64Url } from './bytes.js';
+import { bytesEqual, decodePaddedBase64, parseBase64, parseBase64Url, toBase64, toBase64Url } from './bytes.js';
 
 describe('bytesEqual', () => {
   it('agrees with a byte-by-byte comparison at every length and alignment (property)', () => {
@@ -50,5 +50,19 @@ describe('base64 (canonical, padded)', () => {
       assert.deepEqual(parseBase64(toBase64(bytes)), bytes);
     }));
     for (const bad of ['AB', 'AB=', '-_8=', 'AF==', 'AA A', 'AAA=\n', 'A===', '=AAA']) assert.equal(parseBase64(bad), undefined, bad);
+  });
+});
+
+describe('decodePaddedBase64', () => {
+  const alphabet = fc.constantFrom(...Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ é'));
+  const PADDED = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+  const viaAtob = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+  it('takes exactly the padded standard form and decodes it as atob does; canonical also refuses stray bits (property)', () => {
+    fc.assert(fc.property(fc.string({ unit: alphabet, maxLength: 16 }), (text) => {
+      const expected = PADDED.test(text) ? viaAtob(text) : undefined;
+      assert.deepEqual(decodePaddedBase64(text, false), expected);
+      assert.deepEqual(decodePaddedBase64(text, true), expected !== undefined && toBase64(expected) === text ? expected : undefined);
+    }), { numRuns: 5000 });
   });
 });

@@ -8,6 +8,8 @@ export type HashName = 'SHA-256' | 'SHA-384';
 export interface Hasher {
   /** The digest of `parts` joined, without joining them where the backend can avoid it. */
   digest(name: HashName, parts: readonly Uint8Array[]): Promise<Uint8Array>;
+  /** The same digest without a promise, where the backend hashes on the calling thread: a Merkle proof's many small hashes then cost no microtask each. */
+  readonly digestSync?: (name: HashName, parts: readonly Uint8Array[]) => Uint8Array;
 }
 
 // WebCrypto hashes one buffer: a single ArrayBuffer-backed part as it is, anything else joined.

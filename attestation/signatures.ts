@@ -96,6 +96,28 @@ export function ecdsaDerToP1363(der: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
+/** Writes the DER INTEGER of an unsigned big-endian value at `at` (leading zeroes dropped, a 0x00 where the top bit is set); returns its end. */
+function writeUnsignedInteger(out: Uint8Array, at: number, value: Uint8Array): number {
+  let start = 0;
+  while (start < value.length - 1 && value[start] === 0) start++;
+  const pad = (value[start] as number) >= 0x80 ? 1 : 0;
+  const length = pad + value.length - start;
+  out[at] = TAG.INTEGER;
+  out[at + 1] = length;
+  out.set(value.subarray(start), at + 2 + pad);
+  return at + 2 + length;
+}
+
+/** Fixed-width r||s (IEEE P1363) to the DER ECDSA-Sig-Value, the inverse of ecdsaDerToP1363; every length of P-256 and P-384 fits one byte. */
+export function ecdsaP1363ToDer(p1363: Uint8Array): Uint8Array {
+  const half = p1363.length / 2;
+  const out = new Uint8Array(2 + 2 * (2 + half + 1));
+  out[0] = TAG.SEQUENCE;
+  const end = writeUnsignedInteger(out, writeUnsignedInteger(out, 2, p1363.subarray(0, half)), p1363.subarray(half));
+  out[1] = end - 2;
+  return out.subarray(0, end);
+}
+
 /** Verifies that `issuer`'s key signed `signed` (a certificate or CRL). */
 export async function verifySignedBy(signed: Signed, issuer: Certificate): Promise<boolean> {
   const scheme = signatureScheme(signed.signatureAlgorithm);

@@ -69,10 +69,12 @@ export function serializeDsseEnvelope(e: DsseEnvelope): string {
   return JSON.stringify(dsseEnvelopeJson(e));
 }
 
+const UTF8 = new TextEncoder();
+
 /** PAE(type, body): the bytes a DSSE signature covers. */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = new TextEncoder().encode(payloadType);
-  return concatBytes(new TextEncoder().encode(`DSSEv1 ${type.length} `), type, new TextEncoder().encode(` ${payload.length} `), payload);
+  const type = UTF8.encode(payloadType);
+  return concatBytes(UTF8.encode(`DSSEv1 ${type.length} `), type, UTF8.encode(` ${payload.length} `), payload);
 }
 
 /** A key trusted to sign envelopes, with the keyid it signs under (if any). */

@@ -32,6 +32,7 @@ export interface Statement {
 }
 
 const HEX_DIGESTS: Readonly<Record<string, number>> = { sha256: 64, sha224: 56, sha384: 96, sha512: 128, sha512_224: 56, sha512_256: 64, sha3_256: 64, sha3_384: 96, sha3_512: 128, sha1: 40, md5: 32 };
+const HEX_DIGEST_FORMS: Readonly<Record<string, RegExp>> = Object.fromEntries(Object.entries(HEX_DIGESTS).map(([alg, n]) => [alg, new RegExp(`^[0-9a-f]{${n}}$`)]));
 
 /** Parses a statement from the DSSE payload (UTF-8 JSON); MALFORMED_STATEMENT listing every bad field. */
 export function parseStatement(payload: Uint8Array | string): Statement {
@@ -53,7 +54,7 @@ export function parseStatement(payload: Uint8Array | string): Statement {
     const before = f.problems.length;
     for (const [alg, v] of entries) {
       if (typeof v !== 'string') f.problem(`${at}.digest.${alg}`, 'must be a string');
-      else if (HEX_DIGESTS[alg] !== undefined && !new RegExp(`^[0-9a-f]{${HEX_DIGESTS[alg]}}$`).test(v)) f.problem(`${at}.digest.${alg}`, `must be ${HEX_DIGESTS[alg]} lowercase hex digits`);
+      else if (HEX_DIGEST_FORMS[alg]?.test(v) === false) f.problem(`${at}.digest.${alg}`, `must be ${HEX_DIGESTS[alg]} lowercase hex digits`);
     }
     if (f.problems.length === before) subjects.push(Object.freeze({ name, digest: Object.freeze({ ...(digest as Record<string, string>) }) }));
     return undefined;

@@ -5,6 +5,7 @@
 // Protobuf-JSON conventions these documents follow: int64 values are decimal strings (a number is accepted too),
 // bytes are standard base64 (padded; the URL-safe alphabet and line breaks are accepted, as protobuf-JSON parsers
 // do), a null member is the default value (absent).
+import { decodePaddedBase64 } from '../bytes.js';
 import { ParseError, type ErrorCode } from '../errors.js';
 
 export type JsonObject = { readonly [key: string]: unknown };
@@ -18,6 +19,9 @@ export function isObject(v: unknown): v is JsonObject {
 
 /** Base64 (standard alphabet and padded, or URL-safe with or without padding) to bytes; undefined when it is neither. */
 export function decodeBase64Field(input: string): Uint8Array | undefined {
+  // Most fields are plain padded base64: decoded in one pass, without the regular expressions below.
+  const plain = decodePaddedBase64(input, false);
+  if (plain !== undefined) return plain;
   // Line breaks are skipped, as Go's decoder (protojson, Sigstore's own tools) skips them: `base64` wraps its output.
   const text = input.replace(/\r?\n/g, '');
   let standard = text;
@@ -110,11 +114,13 @@ export class JsonFields {
   }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** JSON text (a string or UTF-8 bytes) to a value; `code` when it is not UTF-8 JSON. */
 export function parseJsonText(input: string | Uint8Array, code: ErrorCode, what: string): unknown {
   let text: string;
   try {
-    text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
+    text = typeof input === 'string' ? input : UTF8.decode(input);
   } catch (cause) {
     throw new ParseError(code, `${what} is not valid UTF-8`, { field: '$', cause });
   }

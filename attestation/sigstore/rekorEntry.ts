@@ -38,10 +38,15 @@ function mismatch(message: string, field: string, expected?: string, actual?: st
   throw new VerificationError('TLOG_ENTRY_MISMATCH', message, { field, ...(expected === undefined ? {} : { expected }), ...(actual === undefined ? {} : { actual }) });
 }
 
+// The paths below are a fixed set of literals: each is split once.
+const PATH_KEYS = new Map<string, readonly string[]>();
+
 /** Walks `path` (dot-separated members) in the body; MALFORMED_TLOG_ENTRY naming it when a member is absent or of another type. */
 function at(o: JsonObject, path: string): unknown {
+  let keys = PATH_KEYS.get(path);
+  if (keys === undefined) PATH_KEYS.set(path, (keys = path.split('.')));
   let v: unknown = o;
-  for (const key of path.split('.')) {
+  for (const key of keys) {
     if (!isObject(v)) malformed(`entry body has no ${path}`, `canonicalizedBody.${path}`);
     v = v[key];
   }

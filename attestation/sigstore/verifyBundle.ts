@@ -12,9 +12,10 @@ import { bytesEqual, toHex } from '../bytes.js';
 import { CheckLog, type Check, type VerdictError } from '../checks.js';
 import { CloisterError, ParseError, PolicyError, VerificationError } from '../errors.js';
 import { webCryptoHasher, type Hasher, type HashName } from '../hash.js';
+import { KeyCaches } from '../keyCache.js';
 import { leafHash, verifyInclusion as verifyMerkleInclusion } from '../transparency/merkle.js';
 import { verifyLogEntry } from '../transparency/verifyEntry.js';
-import { noteVerifierFromSpki } from '../transparency/noteKeys.js';
+import { noteVerifierFromSpki, type KeyedVerifier } from '../transparency/noteKeys.js';
 import type { CheckpointStore } from '../transparency/checkpointStore.js';
 import type { Certificate } from '../x509.js';
 import { IN_TOTO_PAYLOAD_TYPE, verifyDsseEnvelope } from './dsse.js';
@@ -67,8 +68,30 @@ export interface BundleVerdict {
 
 const DIGESTS: Readonly<Record<string, HashName>> = { SHA2_256: 'SHA-256', SHA2_384: 'SHA-384' };
 
+/** The backends when the caller gives none (WebCrypto): one object, so that the keys it imports are kept as well. */
+const WEBCRYPTO: SigstoreCrypto = Object.freeze({});
+
+// Keys the caller pins (the managed key, the trusted root's log keys), imported once per backend; a copy of the
+// bytes is imported, so a caller that reuses its array for another key cannot change a kept verifier.
+const pinnedKeys = new KeyCaches<SignatureVerifier>();
+const logNoteKeys = new KeyCaches<KeyedVerifier>();
+
+function pinnedKey(spki: Uint8Array, crypto: SigstoreCrypto): Promise<SignatureVerifier> {
+  return pinnedKeys.for(crypto).get(toHex(spki), () => importSigstoreKey(spki.slice(), crypto));
+}
+
+/** The log's key as a note verifier; the hasher only derives the key ID, the same with any backend. */
+function logNoteKey(name: string, spki: Uint8Array, crypto: SigstoreCrypto, hasher: Hasher): Promise<KeyedVerifier> {
+  return logNoteKeys.for(crypto).get(`${name} ${toHex(spki)}`, () => noteVerifierFromSpki(name, spki.slice(), { hasher, ...crypto }));
+}
+
+const logNames = new WeakMap<TrustedLog, string>();
+
+/** The log's name, from its URL: kept per trusted log, which is frozen. */
 function logName(log: TrustedLog): string {
-  return log.baseUrl.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  let name = logNames.get(log);
+  if (name === undefined) logNames.set(log, (name = log.baseUrl.replace(/^https?:\/\//, '').replace(/\/+$/, '')));
+  return name;
 }
 
 /** The log of the trusted root that wrote the entry, valid at its integrated time (or at a verified time, Rekor v2). */
@@ -90,7 +113,7 @@ function timestampedSignature(bundle: SigstoreBundle): Uint8Array {
   return bundle.content.kind === 'messageSignature' ? bundle.content.signature : (bundle.content.envelope.signatures[0]?.sig ?? new Uint8Array());
 }
 
-async function verifyInclusion(entry: TlogEntry, log: TrustedLog, options: VerifyBundleOptions, hasher: Hasher): Promise<void> {
+async function verifyInclusion(entry: TlogEntry, log: TrustedLog, options: VerifyBundleOptions, crypto: SigstoreCrypto, hasher: Hasher): Promise<void> {
   const proof = entry.inclusionProof;
   if (proof === undefined) return;
   if (proof.checkpoint === undefined) {
@@ -99,7 +122,7 @@ async function verifyInclusion(entry: TlogEntry, log: TrustedLog, options: Verif
     return;
   }
   const name = logName(log);
-  const key = await noteVerifierFromSpki(name, log.spki as Uint8Array, { hasher, ...options.crypto });
+  const key = await logNoteKey(name, log.spki as Uint8Array, crypto, hasher);
   const verdict = await verifyLogEntry(
     { checkpoint: proof.checkpoint, entry: { bytes: entry.canonicalizedBody }, index: proof.logIndex, proof: proof.hashes },
     { trust: { log: { keys: [key] } }, hasher, ...(options.store === undefined ? {} : { store: options.store }) },
@@ -118,7 +141,7 @@ async function verifyInclusion(entry: TlogEntry, log: TrustedLog, options: Verif
 export async function verifySigstoreBundle(input: string | Uint8Array | SigstoreBundle, options: VerifyBundleOptions): Promise<BundleVerdict> {
   const log = new CheckLog();
   const hasher = options.hasher ?? webCryptoHasher;
-  const crypto = options.crypto ?? {};
+  const crypto = options.crypto ?? WEBCRYPTO;
   const result: { -readonly [K in keyof BundleVerdict]?: BundleVerdict[K] } = {};
   try {
     const bundle = await log.run('bundle.parse', () => (typeof input === 'string' || input instanceof Uint8Array ? parseSigstoreBundle(input) : input), (b) => `version ${b.version}, ${b.content.kind}, ${b.tlogEntries.length} log entries`);
@@ -129,7 +152,7 @@ export async function verifySigstoreBundle(input: string | Uint8Array | Sigstore
       const km = bundle.keyMaterial;
       if (km.kind === 'publicKey') {
         if (options.key === undefined) throw new VerificationError('VERIFICATION_KEY_MISSING', `the bundle is signed with a managed key (hint "${km.hint}") and no key was given`, { field: 'key' });
-        const verifier = options.key instanceof Uint8Array ? await importSigstoreKey(options.key, crypto) : options.key;
+        const verifier = options.key instanceof Uint8Array ? await pinnedKey(options.key, crypto) : options.key;
         return { verifier, certificate: undefined };
       }
       const leaf = leafCertificate(km.kind === 'certificate' ? [km.certificate] : km.certificates);
@@ -174,7 +197,7 @@ export async function verifySigstoreBundle(input: string | Uint8Array | Sigstore
       const trusted = log.runSync(`tlog[${i}].log`, () => findLog(options.trustedRoot, entry, times), (l) => l.baseUrl);
       if (entry.signedEntryTimestamp !== undefined) {
         await log.run(`tlog[${i}].promise`, async () => {
-          await verifySignedEntryTimestamp(entry, await importSigstoreKey(trusted.spki as Uint8Array, crypto));
+          await verifySignedEntryTimestamp(entry, await pinnedKey(trusted.spki as Uint8Array, crypto));
           const t = new Date(entry.integratedTime * 1000);
           if (t > now) throw new VerificationError('TLOG_TIME_INVALID', `the entry's integrated time ${t.toISOString()} is after now (${now.toISOString()})`, { field: 'tlogEntries.integratedTime', expected: `<= ${now.toISOString()}`, actual: t.toISOString() });
           if (entry.integratedTime > 0) times.push(t);
@@ -183,7 +206,7 @@ export async function verifySigstoreBundle(input: string | Uint8Array | Sigstore
         log.skip(`tlog[${i}].promise`, 'the entry carries no signed entry timestamp');
       }
       if (entry.inclusionProof === undefined) log.skip(`tlog[${i}].inclusion`, 'the entry carries no inclusion proof (version 0.1 bundle: the promise stands for it)');
-      else await log.run(`tlog[${i}].inclusion`, () => verifyInclusion(entry, trusted, options, hasher), () => `index ${entry.inclusionProof?.logIndex ?? 0} in tree of size ${entry.inclusionProof?.treeSize ?? 0}${entry.inclusionProof?.checkpoint === undefined ? ' (no checkpoint: the root hash is not signed)' : ''}`);
+      else await log.run(`tlog[${i}].inclusion`, () => verifyInclusion(entry, trusted, options, crypto, hasher), () => `index ${entry.inclusionProof?.logIndex ?? 0} in tree of size ${entry.inclusionProof?.treeSize ?? 0}${entry.inclusionProof?.checkpoint === undefined ? ' (no checkpoint: the root hash is not signed)' : ''}`);
     }
     result.verifiedTimes = times;
 

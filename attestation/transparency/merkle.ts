@@ -81,11 +81,12 @@ function checkHashes(hashes: readonly Uint8Array[], code: 'INCLUSION_PROOF_INVAL
  * shift once more. `hash` combines the sibling on its side. Returns the final sn, or undefined when the path holds
  * more hashes than the tree has levels.
  */
-async function climb(hashes: readonly Uint8Array[], fn: number, sn: number, hash: (sibling: Uint8Array, onLeft: boolean) => Promise<void>): Promise<number | undefined> {
+async function climb(hashes: readonly Uint8Array[], fn: number, sn: number, hash: (sibling: Uint8Array, onLeft: boolean) => Promise<void> | void): Promise<number | undefined> {
   for (const p of hashes) {
     if (sn === 0) return undefined;
     const onLeft = isOdd(fn) || fn === sn;
-    await hash(p, onLeft);
+    const pending = hash(p, onLeft);
+    if (pending !== undefined) await pending;
     while (onLeft && !isOdd(fn) && fn !== 0) {
       fn = half(fn);
       sn = half(sn);
@@ -114,9 +115,10 @@ export async function rootFromInclusionProof(hasher: Hasher, leaf: Uint8Array, p
   if (leaf.length !== HASH_SIZE) fail('INCLUSION_PROOF_INVALID', `leaf hash is ${leaf.length} bytes, not ${HASH_SIZE}`);
   checkHashes(hashes, 'INCLUSION_PROOF_INVALID');
   let r = leaf;
-  const sn = await climb(hashes, index, size - 1, async (p, onLeft) => {
-    r = onLeft ? await nodeHash(hasher, p, r) : await nodeHash(hasher, r, p);
-  });
+  const sync = hasher.digestSync;
+  const sn = await climb(hashes, index, size - 1, sync === undefined
+    ? async (p, onLeft) => { r = onLeft ? await nodeHash(hasher, p, r) : await nodeHash(hasher, r, p); }
+    : (p, onLeft) => { r = sync('SHA-256', onLeft ? [NODE_PREFIX, p, r] : [NODE_PREFIX, r, p]); });
   if (sn === undefined) fail('INCLUSION_PROOF_INVALID', `inclusion proof for leaf ${index} in tree size ${size} has ${hashes.length} hashes, more than the path has levels`);
   if (sn !== 0) fail('INCLUSION_PROOF_INVALID', `inclusion proof for leaf ${index} in tree size ${size} has ${hashes.length} hashes, fewer than the path has levels`);
   return r;

@@ -108,6 +108,11 @@ function parseSignatureLine(line: string, n: number): NoteSignature {
 /** Signature lines, each ending in a newline: a note's signature block, or a witness's add-checkpoint answer. */
 export function parseSignatureLines(block: string, limits: NoteLimits = DEFAULT_NOTE_LIMITS): NoteSignature[] {
   checkCharacters(block, 'signature block');
+  return signatureLines(block, limits);
+}
+
+/** parseSignatureLines for a block whose characters were checked (with the rest of its note). */
+function signatureLines(block: string, limits: NoteLimits): NoteSignature[] {
   if (block === '') malformed('the note has no signature line', 'signatures');
   if (!block.endsWith('\n')) malformed('the last signature line does not end in a newline', 'signatures');
   const lines = block.slice(0, -1).split('\n');
@@ -115,9 +120,17 @@ export function parseSignatureLines(block: string, limits: NoteLimits = DEFAULT_
   return lines.map((line, i) => parseSignatureLine(line, i + 1));
 }
 
+const UTF8 = new TextEncoder();
+
+/** The note's UTF-8 size when it is above `max`; a UTF-16 code unit takes at most three bytes, so a short text is not encoded to be measured. */
+function sizeAbove(input: string | Uint8Array, max: number): number | undefined {
+  const size = typeof input !== 'string' ? input.length : input.length * 3 <= max ? 0 : UTF8.encode(input).length;
+  return size > max ? size : undefined;
+}
+
 export function parseSignedNote(input: string | Uint8Array, limits: NoteLimits = DEFAULT_NOTE_LIMITS): SignedNote {
-  const size = typeof input === 'string' ? new TextEncoder().encode(input).length : input.length;
-  if (size > limits.maxBytes) malformed(`note is ${size} bytes, more than ${limits.maxBytes}`);
+  const size = sizeAbove(input, limits.maxBytes);
+  if (size !== undefined) malformed(`note is ${size} bytes, more than ${limits.maxBytes}`);
   let note: string;
   try {
     note = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(input);
@@ -128,7 +141,7 @@ export function parseSignedNote(input: string | Uint8Array, limits: NoteLimits =
   const blank = note.lastIndexOf('\n\n');
   if (blank < 0) malformed('note has no empty line between text and signatures');
   const text = note.slice(0, blank + 1);
-  return { text, signatures: parseSignatureLines(note.slice(blank + 2), limits) };
+  return { text, signatures: signatureLines(note.slice(blank + 2), limits) };
 }
 
 export function formatSignatureLine(s: NoteSignature): string {
@@ -171,7 +184,7 @@ const keyLabel = (name: string, keyId: number): string => `${name}+${keyIdHex(ke
  * verify, NOTE_UNVERIFIED when no line is from a trusted key.
  */
 export async function verifyNote(note: SignedNote, verifiers: readonly NoteVerifier[]): Promise<VerifiedSignature[]> {
-  const text = new TextEncoder().encode(note.text);
+  const text = UTF8.encode(note.text);
   const out: VerifiedSignature[] = [];
   const done = new Set<NoteVerifier>();
   for (const signature of note.signatures) {

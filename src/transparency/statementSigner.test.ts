@@ -15,6 +15,7 @@ import { MemoryLog, entries } from '../../attestation/testing/memoryLog.js';
 import { testNoteSigner } from '../../attestation/testing/noteSigners.js';
 import { parseVkey } from '../../attestation/transparency/noteKeys.js';
 import { CloisterError } from '../../attestation/errors.js';
+import { nodeVerifyBackends } from '../base/index.js';
 import { signStatement, statementSigner, type StatementSigner } from './statementSigner.js';
 
 const ORIGIN = 'log.cloister.example';
@@ -117,6 +118,17 @@ describe('publishing a signed statement in a v0.3 bundle, verified offline', () 
     rejectedWith(await verify({ ...a, tlogEntries: [{ ...entry, logId: new Uint8Array(32) }] }, ecdsa), 'TLOG_UNKNOWN_LOG', 'tlog[0].log');
     const v = await verifySigstoreBundle(a, { trustedRoot });
     rejectedWith(v, 'VERIFICATION_KEY_MISSING', 'signer.key');
+  });
+
+  it('keeps pinned keys by their bytes: an array overwritten with the signer\'s key verifies with it, on either backend', async () => {
+    const text = serializeSigstoreBundle(await publish(ed25519));
+    for (const backends of [{}, nodeVerifyBackends]) {
+      const key = Uint8Array.from(statementSigner(generateKeyPairSync('ed25519').privateKey).spki);
+      const options = { trustedRoot, key, artifactDigest: fromHex(IMAGE_SHA256), now: new Date('2026-01-01T00:00:00Z'), ...backends };
+      rejectedWith(await verifySigstoreBundle(text, options), 'DSSE_SIGNATURE_INVALID', 'signature');
+      key.set(ed25519.spki);
+      assert.equal((await verifySigstoreBundle(text, options)).accepted, true);
+    }
   });
 
   it('without an artifact digest, verifies the signature and the log and skips the subject', async () => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { webCryptoEcdsa } from '../../../attestation/ecdsa.js';
 import { ParseError } from '../../../attestation/errors.js';
+import { ecdsaDerToP1363, ecdsaP1363ToDer } from '../../../attestation/signatures.js';
 import { verifySnpEvidence } from '../../../attestation/snp/evidence.js';
 import { SnpVerifier } from '../../../attestation/snp/verify.js';
 import { snpVectorRows } from '../../../attestation/testing/vectors.js';
@@ -24,6 +26,29 @@ describe('node:crypto ECDSA backend', () => {
       }
     });
   }
+
+  it('agrees with WebCrypto on r||s signatures: good, a flipped bit, another length, and r or s with leading zero bytes', async () => {
+    for (const curve of ['P-256', 'P-384'] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+      const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
+      const hash = curve === 'P-256' ? 'SHA-256' : 'SHA-384';
+      const [ours, theirs] = [await nodeEcdsa(spki, curve, hash), await webCryptoEcdsa(spki, curve, hash)];
+      const data = new TextEncoder().encode('statement');
+      const good = new Uint8Array(sign(hash === 'SHA-256' ? 'sha256' : 'sha384', data, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+      const flipped = good.map((b, i) => (i === 5 ? b ^ 1 : b));
+      const zeroR = good.map((b, i) => (i < 2 ? 0 : b));
+      for (const s of [good, flipped, zeroR, good.subarray(1), new Uint8Array(good.length)]) assert.equal(await ours.verify(s, data), await theirs.verify(s, data));
+      assert.equal(await ours.verify(good, data), true);
+    }
+  });
+
+  it('turns r||s into DER and back unchanged (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.nat(32), fc.nat(32), (p1363, zr, zs) => {
+      p1363.fill(0, 0, zr);
+      p1363.fill(0, 32, 32 + zs);
+      assert.deepEqual(ecdsaDerToP1363(ecdsaP1363ToDer(p1363), 32), p1363);
+    }), { numRuns: 500 });
+  });
 
   it('refuses a key on another curve or of another type', async () => {
     const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' });
