@@ -11,7 +11,7 @@ import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hyg
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 import { ChildStack } from './childStack.js';
 import { DEFAULT_FLEET_PORT, DEFAULT_GATEWAY_LISTEN } from './fleetCommand.js';
-import { findHaproxy, freePort, HaproxyChild } from './haproxyChild.js';
+import { findHaproxy, freePort, HAPROXY_MISSING_MESSAGE, HaproxyChild } from './haproxyChild.js';
 import { errorLine, EXIT, parseOptions, usageError, type CliIo } from './io.js';
 import { stopStackOnSignals } from './localCommand.js';
 
@@ -25,7 +25,7 @@ Start a fleet on loopback (docs/fleet.md "The local fleet"), as processes of the
     settings (node ${HARDENED_NODE_FLAGS.join(' ')}, GLIBC_TUNABLES=${HARDENED_GLIBC_TUNABLES}); node-0
     starts first (it creates the simulated TEE's development roots when there are none), then the others;
   "cloister fleet --trust-simulated", the directory service, on --fleet-port;
-  HAProxy (Debian's package "haproxy", 2.6 or later, found on PATH), the fleet's gateway, on --gateway-port,
+  HAProxy (Debian's package "haproxy", 2.6 or later, found on PATH or in /usr/sbin), the fleet's gateway, on --gateway-port,
     routing each encapsulated request by its key ID to its node; its configuration ("cloister fleet
     haproxy") is written to a new private temporary directory, removed when the fleet stops;
   "cloister relay" for the gateway, on --relay-port.
@@ -95,6 +95,8 @@ export interface FleetLocalHooks {
   /** Receives the function that stops the fleet (resolving once all have exited); default: SIGINT or SIGTERM. */
   readonly stopSignal?: (stop: () => Promise<void>) => void;
   readonly onReady?: (fleet: LocalFleet) => void;
+  /** Default findHaproxy. */
+  readonly findHaproxy?: () => string | undefined;
 }
 
 const usage = (message: string): Error => usageError(message, 'fleet local');
@@ -146,6 +148,7 @@ function plan(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): Plan {
 /** Starts the fleet; resolves when it has stopped, with the command's exit status. */
 export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetLocalHooks = {}): Promise<number> {
   let p: Plan;
+  let executable: string | undefined;
   try {
     const values = parseOptions(argv, OPTIONS, 'fleet local');
     if (values.help === true) {
@@ -154,7 +157,8 @@ export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetL
     }
     p = plan(values);
     // Before any process starts: without HAProxy there is no fleet.
-    if (findHaproxy() === undefined) throw new RuntimeError('HAPROXY_MISSING', 'haproxy is not on PATH: install HAProxy 2.6 or later (Debian\'s package "haproxy": apt-get install haproxy)');
+    executable = (hooks.findHaproxy ?? findHaproxy)();
+    if (executable === undefined) throw new RuntimeError('HAPROXY_MISSING', HAPROXY_MISSING_MESSAGE);
   } catch (e) {
     io.stderr(errorLine(e));
     return EXIT.usage;
@@ -181,7 +185,7 @@ export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetL
     const nodeArgs = nodes.flatMap((n) => ['--node', `${n.name}=${n.url}=${n.keyIds.first}-${n.keyIds.last}`]);
     const fleet = await stack.start({ name: 'fleet', argv: ['fleet', ...nodeArgs, '--gateway', gatewayUrl, ...p.fleetArgv] });
     if (fleet === undefined) return false;
-    const haproxy = await HaproxyChild.start({ nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: fleet.url, port: gatewayPort, output: stack.output.stderr, nameWidth: stack.output.nameWidth ?? 0 });
+    const haproxy = await HaproxyChild.start({ executable, nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: fleet.url, port: gatewayPort, output: stack.output.stderr, nameWidth: stack.output.nameWidth ?? 0 });
     if ((await stack.adopt(haproxy, haproxy.ready)) === undefined) return false;
     const relay = await stack.start({ name: 'relay', argv: ['relay', '--gateway', `default=${gatewayUrl}`, '--port', String(p.relayPort)] });
     if (relay === undefined) return false;

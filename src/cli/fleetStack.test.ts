@@ -5,7 +5,7 @@
 // lost; a directory that differs from the relay's is refused; a standard OHTTP client that takes one key
 // configuration keeps working. Then a fleet assembled here from the same pieces, whose directory (the library's
 // createDirectoryServer, without `judge`) also lists a node of another launch measurement: the client never
-// chooses it, and stopping one of the two good nodes mid-run loses no request. Skipped when haproxy is not on PATH,
+// chooses it, and stopping one of the two good nodes mid-run loses no request. Skipped when there is no haproxy,
 // unless CLOISTER_REQUIRE_HAPROXY=1 (CI), which makes a missing haproxy a failure.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { createDirectoryServer, type DirectoryServer } from '../fleet/directoryServer.js';
 import { simulatedMeasurementPolicy } from '../tee/sim/simulatedMeasurements.js';
 import { ChildCommand } from './childCommand.js';
-import { fleetLocalCommand, type LocalFleet } from './fleetLocalCommand.js';
+import { fleetLocalCommand, type FleetLocalHooks, type LocalFleet } from './fleetLocalCommand.js';
 import { findHaproxy, freePort, HaproxyChild } from './haproxyChild.js';
 import { processIo } from './io.js';
 import { availableSimulatedRoots } from './trustSimulated.js';
@@ -32,7 +32,7 @@ import { availableSimulatedRoots } from './trustSimulated.js';
 process.env.CLOISTER_STATE_DIR = mkdtempSync(join(tmpdir(), 'cloister-fleet-'));
 
 const REQUIRED = process.env.CLOISTER_REQUIRE_HAPROXY === '1';
-const SKIP = findHaproxy() === undefined && !REQUIRED ? 'haproxy is not on PATH (Debian\'s package "haproxy"); CLOISTER_REQUIRE_HAPROXY=1 makes that a failure' : false;
+const SKIP = findHaproxy() === undefined && !REQUIRED ? 'no haproxy on PATH or in /usr/sbin (Debian\'s package "haproxy"); CLOISTER_REQUIRE_HAPROXY=1 makes that a failure' : false;
 
 const REQUESTS = 300;
 /** The chi-square distribution's upper 0.001 quantile for 2 degrees of freedom (3 nodes): -2 ln 0.001. */
@@ -94,7 +94,7 @@ describe('the local fleet (cloister fleet local, HAProxy)', { skip: SKIP }, () =
   let banner = '';
 
   before(async () => {
-    assert.ok(findHaproxy() !== undefined, 'CLOISTER_REQUIRE_HAPROXY=1 but haproxy is not on PATH: install Debian\'s package "haproxy"');
+    assert.ok(findHaproxy() !== undefined, 'CLOISTER_REQUIRE_HAPROXY=1 but there is no haproxy: install Debian\'s package "haproxy"');
     fleet = await new Promise<LocalFleet>((resolve, reject) => {
       const argv = ['--models', 'none', '--gateway-port', '0', '--fleet-port', '0', '--relay-port', '0', '--ohttp-rotate', '4', '--ohttp-overlap', '3', '--refresh', '1', '--max-age', '1'];
       const exited = fleetLocalCommand(argv, { ...processIo, stdout: () => undefined, stderr: (t) => (banner += t) }, { stopSignal: (fn) => (stop = fn), onReady: resolve });
@@ -192,7 +192,7 @@ describe('a fleet with a node that does not verify, and a node stopped mid-run',
       done();
     } })) });
     const directoryOrigin = await directory.listen('127.0.0.1', 0);
-    haproxy = await HaproxyChild.start({ nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: directoryOrigin, port, output: () => undefined });
+    haproxy = await HaproxyChild.start({ executable: findHaproxy() ?? 'haproxy', nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: directoryOrigin, port, output: () => undefined });
     await haproxy.ready;
     relay = `${(await start('relay', ['relay', '--gateway', `default=${gateway}`, '--port', '0'])).url}/default`;
     directoryUrl = `${gateway}/.well-known/cloister/fleet`;
@@ -240,9 +240,9 @@ describe('a fleet with a node that does not verify, and a node stopped mid-run',
 });
 
 describe('cloister fleet local, before anything starts', () => {
-  const run = (argv: string[]): { code: Promise<number>; out: () => string } => {
+  const run = (argv: string[], hooks: FleetLocalHooks = {}): { code: Promise<number>; out: () => string } => {
     let out = '';
-    const code = fleetLocalCommand(argv, { ...processIo, stdout: (t) => (out += t), stderr: (t) => (out += t) });
+    const code = fleetLocalCommand(argv, { ...processIo, stdout: (t) => (out += t), stderr: (t) => (out += t) }, hooks);
     return { code, out: () => out };
   };
 
@@ -268,16 +268,14 @@ describe('cloister fleet local, before anything starts', () => {
     }
   });
 
-  it('names Debian\'s package when haproxy is not on PATH, and starts nothing (HAPROXY_MISSING)', async () => {
-    const path = process.env.PATH;
-    process.env.PATH = '/nonexistent';
-    let r;
-    try {
-      r = run(['--models', 'none']);
-    } finally {
-      process.env.PATH = path;
-    }
+  it('names Debian\'s package when there is no haproxy, and starts nothing (HAPROXY_MISSING)', async () => {
+    const r = run(['--models', 'none'], { findHaproxy: () => undefined });
     assert.equal(await r.code, 2);
-    assert.match(r.out(), /^error \[HAPROXY_MISSING\]: haproxy is not on PATH: .*Debian's package "haproxy": apt-get install haproxy\)\n$/);
+    assert.match(r.out(), /^error \[HAPROXY_MISSING\]: haproxy is neither on PATH nor in \/usr\/sbin or \/usr\/local\/sbin: .*Debian's package "haproxy": apt-get install haproxy\)\n$/);
+  });
+
+  it('finds haproxy on PATH, or where Debian puts it', () => {
+    const found = findHaproxy('/nonexistent');
+    assert.ok(found === undefined || /^\/usr\/(local\/)?sbin\/haproxy$/.test(found), found);
   });
 });

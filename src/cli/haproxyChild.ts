@@ -9,16 +9,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { RuntimeError } from '../base/runtimeErrors.js';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from '../fleet/haproxyConfig.js';
 import { ChildExitedError, describeExit, exitOf, holdLines, STOP_GRACE_MS, stopChild, type ChildExit } from './childCommand.js';
 
 /** How long HAProxy has to answer GET /status once started. */
 const READY_TIMEOUT_MS = 15_000;
 
-/** The haproxy executable on PATH, or undefined. */
+/** Where Debian installs it: outside a non-root user's default PATH. */
+const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin'];
+
+/** The message for a missing haproxy (HAPROXY_MISSING). */
+export const HAPROXY_MISSING_MESSAGE = `haproxy is neither on PATH nor in ${SBIN_DIRS.join(' or ')}: install HAProxy 2.6 or later (Debian's package "haproxy": apt-get install haproxy)`;
+
+/** The haproxy executable on PATH or in the sbin directories, or undefined. */
 export function findHaproxy(path: string = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
+  for (const dir of [...path.split(delimiter), ...SBIN_DIRS]) {
     if (dir === '') continue;
     const candidate = join(dir, 'haproxy');
     try {
@@ -46,6 +51,8 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 export interface HaproxyChildOptions {
+  /** The haproxy executable (findHaproxy()). */
+  readonly executable: string;
   readonly nodes: readonly HaproxyNode[];
   /** cloister fleet's http:// origin. */
   readonly directory: string;
@@ -80,10 +87,8 @@ export class HaproxyChild {
     this.showOutput = showOutput;
   }
 
-  /** Writes the configuration and starts `haproxy -db`; HAPROXY_MISSING when there is no haproxy on PATH. */
+  /** Writes the configuration and starts `haproxy -db`. */
   static async start(options: HaproxyChildOptions): Promise<HaproxyChild> {
-    const executable = findHaproxy();
-    if (executable === undefined) throw new RuntimeError('HAPROXY_MISSING', 'haproxy is not on PATH: install HAProxy 2.6 or later (Debian\'s package "haproxy": apt-get install haproxy)');
     const dir = await mkdtemp(join(tmpdir(), 'cloister-haproxy-'));
     const mapFile = join(dir, 'keyids.map');
     const config = join(dir, 'haproxy.cfg');
@@ -91,7 +96,7 @@ export class HaproxyChild {
     await writeFile(mapFile, haproxyKeyMap(options.nodes), { mode: 0o600 });
     await writeFile(config, haproxyConfig({ nodes: options.nodes, listen: `127.0.0.1:${options.port}`, directory: options.directory, mapFile, socket: join(dir, 'admin.sock') }), { mode: 0o600 });
     // A session of its own, as for the cloister children: Ctrl-C reaches only the supervisor.
-    const child = spawn(executable, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(options.executable, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const { held, showOutput, showing } = holdLines([child.stdout, child.stderr], `${'haproxy'.padEnd(options.nameWidth ?? 0)} | `, options.output);
     const exited = exitOf(child).then(async (exit) => {
       await rm(dir, { recursive: true, force: true });
