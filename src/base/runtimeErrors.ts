@@ -56,7 +56,8 @@ export const RUNTIME_ERROR_CODES = {
   UNREADABLE_INPUT: 'an input file could not be read',
   UNWRITABLE_OUTPUT: 'an output file could not be written',
   INFERENCE_WORKER_FAILED: 'an inference worker thread failed a job (its error class and code are logged, never a message) or exited while running one',
-  CHILD_EXITED: 'a process of the local stack (cloister local) exited before it listened, or while it served',
+  CHILD_EXITED: 'a process of the local stack (cloister local) or the local fleet (cloister fleet local) exited before it listened, or while it served',
+  HAPROXY_MISSING: 'cloister fleet local found no haproxy on PATH or in /usr/sbin (Debian\'s package haproxy)',
   // the image build (scripts/image, cloister image)
   IMAGE_INPUT: 'the VM image\'s pins (image/inputs.json, a model pack) are missing, invalid, or differ from the files',
   IMAGE_BUILD: 'a step of the VM image build failed (a tool it runs, a file it extracts, the init it needs)',

@@ -85,27 +85,9 @@ export class ChildCommand {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
     });
-    const prefix = `${options.name.padEnd(options.nameWidth ?? 0)} | `;
-    let showing = false;
-    const held: string[] = [];
     eachLine(child.stdout, options.stdout);
-    eachLine(child.stderr, (line) => {
-      if (showing) options.stderr(`${prefix}${line}`);
-      else held.push(line);
-    });
-    const showOutput = (): void => {
-      showing = true;
-      for (const line of held.splice(0)) options.stderr(`${prefix}${line}`);
-    };
-    const exited = new Promise<ChildExit>((resolve) => {
-      child.once('error', () => {
-        resolve({ code: child.exitCode, signal: child.signalCode });
-      });
-      // 'close', not 'exit': by then its output has been read to the end.
-      child.once('close', (code, signal) => {
-        resolve({ code, signal });
-      });
-    });
+    const { held, showOutput, showing } = holdLines([child.stderr], `${options.name.padEnd(options.nameWidth ?? 0)} | `, options.stderr);
+    const exited = exitOf(child);
     const ready = new Promise<string>((resolve, reject) => {
       child.on('message', (message) => {
         if (!isReadyMessage(message)) return;
@@ -116,7 +98,7 @@ export class ChildCommand {
         });
       });
       void exited.then((exit) => {
-        const error = printedError(showing ? [] : held);
+        const error = printedError(showing() ? [] : held);
         reject(new ChildExitedError(`the ${options.name}${child.pid === undefined ? '' : ` (pid ${child.pid})`} exited with ${describeExit(exit)} before it listened${error === undefined ? '' : `: ${error}`}`));
       });
     });
@@ -127,13 +109,47 @@ export class ChildCommand {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
   stop(graceMs = STOP_GRACE_MS): Promise<ChildExit> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) {
-      this.#child.kill('SIGTERM');
-      const kill = setTimeout(() => this.#child.kill('SIGKILL'), graceMs);
-      void this.exited.finally(() => {
-        clearTimeout(kill);
-      });
-    }
-    return this.exited;
+    return stopChild(this.#child, this.exited, graceMs);
   }
+}
+
+/** Lines of `streams` held until showOutput(), then passed on (and those to come) with `prefix` in front. */
+export function holdLines(streams: readonly (Readable | null)[], prefix: string, output: (line: string) => void): { readonly held: readonly string[]; readonly showOutput: () => void; readonly showing: () => boolean } {
+  let showing = false;
+  const held: string[] = [];
+  for (const stream of streams) {
+    eachLine(stream, (line) => {
+      if (showing) output(`${prefix}${line}`);
+      else held.push(line);
+    });
+  }
+  const showOutput = (): void => {
+    showing = true;
+    for (const line of held.splice(0)) output(`${prefix}${line}`);
+  };
+  return { held, showOutput, showing: () => showing };
+}
+
+/** How `child` exited, once its output has been read to the end ('close', not 'exit'). */
+export function exitOf(child: ChildProcess): Promise<ChildExit> {
+  return new Promise<ChildExit>((resolve) => {
+    child.once('error', () => {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    });
+    child.once('close', (code, signal) => {
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves with `exited`. */
+export function stopChild(child: ChildProcess, exited: Promise<ChildExit>, graceMs: number): Promise<ChildExit> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    void exited.finally(() => {
+      clearTimeout(kill);
+    });
+  }
+  return exited;
 }

@@ -4,6 +4,7 @@ import { UsageError } from '../base/runtimeErrors.js';
 import { collateralCommand } from './collateralCommand.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { fleetCommand } from './fleetCommand.js';
+import { fleetLocalCommand } from './fleetLocalCommand.js';
 import { relayCommand } from './relayCommand.js';
 import { requestCommand } from './requestCommand.js';
 import { imageCommand } from './imageCommand.js';
@@ -35,7 +36,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   image: { summary: 'build the reproducible VM image (kernel, initramfs, command line, manifest) from image/inputs.json, or pin its inputs', run: imageCommand },
   relay: { summary: 'run an Oblivious HTTP relay for Cloister gateways: --gateway [NAME=]URL', run: (argv, io) => relayCommand(argv, io, supervisedHooks()) },
   issuer: { summary: 'run a Privacy Pass issuer (token type 0x0002 or 0x0001) for the accounts in --accounts, outside the VM', run: (argv, io) => issuerCommand(argv, io, supervisedHooks()) },
-  fleet: { summary: 'serve a fleet\'s directory: every node (--node NAME=URL=FIRST-LAST) verified as a client would, listed with its keys and attestation', run: (argv, io) => fleetCommand(argv, io, supervisedHooks()) },
+  fleet: {
+    summary: 'serve a fleet\'s directory: every node (--node NAME=URL=FIRST-LAST) verified as a client would, listed with its keys and attestation; "fleet local" (npm run fleet) starts a whole fleet on loopback',
+    // `fleet local` supervises; the directory service (and `fleet haproxy`) may be supervised.
+    run: (argv, io) => (argv[0] === 'local' ? fleetLocalCommand(argv.slice(1), io) : fleetCommand(argv, io, supervisedHooks())),
+  },
   witness: { summary: 'run a transparency log witness (C2SP tlog-witness): cosign checkpoints of the --log logs that extend the last one cosigned', run: (argv, io) => witnessCommand(argv, io, supervisedHooks()) },
 };
 

@@ -40,6 +40,7 @@ Options:
 
 export const FLEET_HELP = `Usage: cloister fleet --node NAME=URL=FIRST-LAST ... --gateway URL (--measurement HEX... | --measurements FILE | --log URL ... | --trust-simulated | --any-measurement) [options]
        cloister fleet haproxy --node NAME=URL=FIRST-LAST ... --directory URL --out DIR   (see its --help)
+       cloister fleet local [options]   a whole fleet on loopback, what npm run fleet runs (see its --help)
 
 Serve a fleet's directory (docs/fleet.md): every --refresh seconds, ask each node (cloister serve, started with
 --ohttp-key-ids FIRST-LAST) at its own URL for its RA-TLS certificate and OHTTP key configurations, verify the

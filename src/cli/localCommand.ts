@@ -7,7 +7,7 @@
 import { BUNDLE_PLATFORMS } from '../../attestation/evidence/platforms.js';
 import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
 import { DEFAULT_ISSUER_PORT } from '../privacypass/issuer/server.js';
-import { ChildCommand, ChildExitedError, describeExit, type ChildExit } from './childCommand.js';
+import { ChildStack } from './childStack.js';
 import { errorLine, EXIT, parseOptions, usageError, type CliIo } from './io.js';
 import { LOCAL_ACCOUNT, LocalIssuerFiles } from './localIssuer.js';
 import { DEFAULT_RELAY } from './requestCommand.js';
@@ -95,7 +95,7 @@ function port(option: string, value: string | undefined, fallback: string): stri
 }
 
 /** The default stop: SIGINT (Ctrl-C) or SIGTERM; the command then resolves, and the process exits. */
-function stopStackOnSignals(stop: () => Promise<void>): void {
+export function stopStackOnSignals(stop: () => Promise<void>): void {
   const once = (): void => {
     void stop();
   };
@@ -130,78 +130,31 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
     return EXIT.usage;
   }
 
-  let requestStop: () => void = () => undefined;
-  // Resolves (with undefined) when the stack is asked to stop.
-  const stopRequested = new Promise<undefined>((resolve) => {
-    requestStop = () => {
-      resolve(undefined);
-    };
-  });
-  const children: ChildCommand[] = [];
-  // In the reverse order of their start: the relay stops taking requests before the server stops answering them,
-  // and the server stops redeeming before the issuer goes.
-  const stopAll = async (): Promise<void> => {
-    for (const child of [...children].reverse()) await child.stop();
-  };
-  const output = {
-    stdout: (line: string) => {
-      io.stdout(`${line}\n`);
-    },
-    stderr: (line: string) => {
-      io.stderr(`${line}\n`);
-    },
-    nameWidth: 6,
-  };
-  /** Starts a child; its URL once it listens, or undefined when the stack was asked to stop first. */
-  const start = async (options: { name: string; argv: string[]; nodeFlags?: readonly string[]; env?: Record<string, string> }): Promise<{ url: string; pid: number } | undefined> => {
-    const child = ChildCommand.start({ ...options, ...output });
-    children.push(child);
-    const url = await Promise.race([child.ready, stopRequested]);
-    return url === undefined ? undefined : { url, pid: child.pid };
-  };
-  const run = (async (): Promise<number> => {
-    let files: LocalIssuerFiles | undefined;
-    try {
-      let issuer: LocalIssuer | undefined;
-      if (issuerPort !== undefined) {
-        files = await LocalIssuerFiles.create();
-        const started = await start({ name: 'issuer', argv: files.issuerArgv(issuerPort) });
-        if (started === undefined) return EXIT.ok;
-        issuer = { ...started, bearer: files.bearer, dir: files.dir };
-      }
-      const server = await start({ name: 'server', argv: [...serve, ...(issuer === undefined ? [] : ['--issuer', issuer.url])], nodeFlags: HARDENED_NODE_FLAGS, env: { GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES } });
-      if (server === undefined) return EXIT.ok;
-      const relay = await start({ name: 'relay', argv: ['relay', '--gateway', `default=${server.url}`, '--port', relayPort] });
-      if (relay === undefined) return EXIT.ok;
-      const stack: LocalStack = { server: server.url, relay: `${relay.url}/default`, serverPid: server.pid, relayPid: relay.pid, ...(issuer === undefined ? {} : { issuer }) };
-      for (const child of children) child.showOutput();
-      io.stderr(banner(stack));
-      hooks.onReady?.(stack);
-      const first = await Promise.race([stopRequested, ...children.map(async (child) => ({ child, exit: await child.exited }))]);
-      if (first === undefined) return EXIT.ok;
-      await stopAll();
-      io.stderr(errorLine(diedWhileServing(first.child, first.exit, children)));
-      return EXIT.rejected;
-    } catch (e) {
-      if (!(e instanceof ChildExitedError)) throw e;
-      await stopAll();
-      io.stderr(errorLine(e));
-      return EXIT.usage;
-    } finally {
-      await stopAll();
-      await files?.remove();
+  const stack = new ChildStack(io, 6);
+  let files: LocalIssuerFiles | undefined;
+  // The issuer, the server, the relay; stopped in the reverse order: the relay stops taking requests before the
+  // server stops answering them, and the server stops redeeming before the issuer goes.
+  const start = async (): Promise<boolean> => {
+    let issuer: LocalIssuer | undefined;
+    if (issuerPort !== undefined) {
+      files = await LocalIssuerFiles.create();
+      const started = await stack.start({ name: 'issuer', argv: files.issuerArgv(issuerPort) });
+      if (started === undefined) return false;
+      issuer = { ...started, bearer: files.bearer, dir: files.dir };
     }
-  })();
-  (hooks.stopSignal ?? stopStackOnSignals)(async () => {
-    requestStop();
-    await run;
+    const server = await stack.start({ name: 'server', argv: [...serve, ...(issuer === undefined ? [] : ['--issuer', issuer.url])], nodeFlags: HARDENED_NODE_FLAGS, env: { GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES } });
+    if (server === undefined) return false;
+    const relay = await stack.start({ name: 'relay', argv: ['relay', '--gateway', `default=${server.url}`, '--port', relayPort] });
+    if (relay === undefined) return false;
+    const ready: LocalStack = { server: server.url, relay: `${relay.url}/default`, serverPid: server.pid, relayPid: relay.pid, ...(issuer === undefined ? {} : { issuer }) };
+    stack.showOutput();
+    io.stderr(banner(ready));
+    hooks.onReady?.(ready);
+    return true;
+  };
+  return stack.supervise(start, hooks.stopSignal ?? stopStackOnSignals, async () => {
+    await files?.remove();
   });
-  return run;
-}
-
-function diedWhileServing(child: ChildCommand, exit: ChildExit, children: readonly ChildCommand[]): ChildExitedError {
-  const others = children.filter((c) => c !== child).map((c) => `the ${c.name}`);
-  return new ChildExitedError(`the ${child.name} (pid ${child.pid}) exited with ${describeExit(exit)} while serving; stopped ${others.join(' and ')}`);
 }
 
 function banner(stack: LocalStack): string {
