@@ -14,7 +14,7 @@ const tempDir = temporaryDirectories('cloister-haproxy-config-');
 const NODES: readonly HaproxyNode[] = [
   { name: 'node-0', origin: 'https://10.0.0.5:8443', keyIds: { first: 0, last: 3 } },
   { name: 'node-1', origin: 'http://[::1]:9000', keyIds: { first: 10, last: 15 } },
-  { name: 'node-2', origin: 'https://node-2.internal', keyIds: { first: 250, last: 255 } },
+  { name: 'node-2', origin: 'https://localhost', keyIds: { first: 250, last: 255 } },
 ];
 
 /** The map's entries, comments left out. */
@@ -54,7 +54,7 @@ describe('haproxyConfig', () => {
     const cfg = haproxyConfig(options);
     assert.match(cfg, /^ {4}server node-0 10\.0\.0\.5:8443 ssl verify none$/m);
     assert.match(cfg, /^ {4}server node-1 \[::1\]:9000$/m);
-    assert.match(cfg, /^ {4}server node-2 node-2\.internal:443 ssl verify none$/m);
+    assert.match(cfg, /^ {4}server node-2 localhost:443 ssl verify none$/m);
     assert.match(cfg, /^ {4}server node-1 \[::1\]:9000 track nodes_by_key\/node-1$/m);
     assert.match(cfg, /^ {4}server fleet 127\.0\.0\.1:8090$/m);
     assert.match(cfg, /map\("\/etc\/haproxy\/keyids\.map"\)/);
