@@ -60,8 +60,12 @@ function uniformIndex(n: number): number {
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
 
-/** Whether a failed send may go to another node: the relay's 422/502/503/504, or no answer. */
+/**
+ * Whether a failed send may go to another node: the relay's 422/502/503/504, no answer, or a node that the
+ * directory reloaded after its 422 no longer lists (FLEET_NO_NODE from #nodeCertificate).
+ */
 function nodeUnavailable(e: unknown): boolean {
+  if (e instanceof VerificationError && e.code === 'FLEET_NO_NODE') return true;
   if (!(e instanceof VerificationError) || e.code !== 'OHTTP_REQUEST_FAILED') return false;
   const status = Number(/^(\d{3})\b/.exec(e.actual ?? '')?.[1]);
   return Number.isNaN(status) ? !/^\d/.test(e.actual ?? '') : RETRY_STATUSES.has(status);

@@ -365,4 +365,18 @@ describe('FleetClient', () => {
     assert.equal(r.node, 'node-0');
     assert.deepEqual(posts.map((p) => p.node), ['node-2', 'node-2', 'node-0']);
   });
+
+  it('a 422 from a node the reloaded directory no longer lists goes once to another node', async () => {
+    serve(only(GOOD));
+    const picks = [2, 0];
+    const { client } = await clientFor({ randomIndex: () => picks.shift() ?? assert.fail('a third pick') });
+    await client.verdicts();
+    serve(only(['node-0', 'node-1']));
+    behaviours.set('node-2', [{ kind: 'status', status: 422 }]);
+    const r = await echo(client, 5);
+    assert.equal(r.status, 200);
+    assert.equal(r.node, 'node-0');
+    assert.deepEqual(posts.map((p) => p.node), ['node-2', 'node-0']);
+    assert.deepEqual((await client.verdicts()).map((v) => v.name), ['node-0', 'node-1'], 'the reloaded directory is the one in use');
+  });
 });
