@@ -2,6 +2,7 @@
 // misbehave: the node is listed with what it serves; a node that does not answer, one that serves key
 // configurations its certificate does not bind, one declared with a range that does not hold its key IDs, and
 // one the judge refuses are each left out with FLEET_NODE_UNAVAILABLE (or the judge's own code), in order.
+// Here in src/cli/ rather than beside src/fleet/assembleDirectory.ts: it starts a server, which src/fleet/ may not import.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -18,7 +19,7 @@ import { parseCertificate } from '../../attestation/x509.js';
 import { createServer, type CloisterServer } from '../server/createServer.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
 import { unauthenticatedFetch } from '../testing/unauthenticatedFetch.js';
-import { assembleDirectory, type FleetNodeSource } from './assembleDirectory.js';
+import { assembleDirectory, type FleetNodeSource } from '../fleet/assembleDirectory.js';
 
 process.env.CLOISTER_STATE_DIR = temporaryDirectories('cloister-assemble-directory-')();
 
