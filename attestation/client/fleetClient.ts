@@ -1,8 +1,8 @@
 // The fleet client (docs/fleet.md "The model"): fetch the fleet directory twice, directly and through the relay,
 // and refuse when the two differ past every cache; verify every node's RA-TLS certificate as OhttpClient verifies a
 // single gateway's, and use only the nodes that pass; send each request to a node picked uniformly at random, and
-// once more to another node, freshly encapsulated, when the first is busy (503) or does not answer (the relay's
-// 502, 503 or 504, or no answer at all). Browser-safe, like OhttpClient.
+// once more to another node, freshly encapsulated, when the first is busy (503), does not answer (the relay's
+// 502, 503 or 504, or no answer at all), or refuses its key even after a reload (422). Browser-safe, like OhttpClient.
 import { toHex } from '../bytes.js';
 import { CloisterError, VerificationError } from '../errors.js';
 import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, MAX_FLEET_DIRECTORY_BYTES, parseFleetDirectory, type FleetDirectory, type FleetNode } from '../fleet/fleetDirectory.js';
@@ -42,8 +42,11 @@ interface LoadedFleet {
   readonly verdicts: readonly FleetNodeVerdict[];
 }
 
-/** Outer statuses and failures after which the same request goes to another node: the node is busy or gone. */
-const RETRY_STATUSES = new Set([502, 503, 504]);
+/**
+ * Outer statuses after which the same request goes to another node: the node is busy or gone (502, 503, 504), or
+ * it still refuses the key after OhttpClient reloaded the directory past every cache (422: docs/fleet.md).
+ */
+const RETRY_STATUSES = new Set([422, 502, 503, 504]);
 
 function uniformIndex(n: number): number {
   // Rejection sampling: the largest multiple of n below 2^32 keeps every index equally likely.
@@ -57,8 +60,12 @@ function uniformIndex(n: number): number {
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
 
-/** Whether a failed send may go to another node: the relay's 502/503/504, or no answer. */
+/**
+ * Whether a failed send may go to another node: the relay's 422/502/503/504, no answer, or a node that the
+ * directory reloaded after its 422 no longer lists (FLEET_NO_NODE from #nodeCertificate).
+ */
 function nodeUnavailable(e: unknown): boolean {
+  if (e instanceof VerificationError && e.code === 'FLEET_NO_NODE') return true;
   if (!(e instanceof VerificationError) || e.code !== 'OHTTP_REQUEST_FAILED') return false;
   const status = Number(/^(\d{3})\b/.exec(e.actual ?? '')?.[1]);
   return Number.isNaN(status) ? !/^\d/.test(e.actual ?? '') : RETRY_STATUSES.has(status);
@@ -148,8 +155,12 @@ export class FleetClient {
   /** The directory and its verified nodes (fetched and verified at first use, and again, past caches, on `reload`). */
   fleet(reload = false): Promise<LoadedFleet> {
     if (reload || this.#fleet === undefined) {
-      this.#fleet = this.#load(reload);
-      this.#fleet.catch(() => (this.#fleet = undefined));
+      const loading = this.#load(reload);
+      this.#fleet = loading;
+      // Forget a failed load, but not a newer one that replaced it meanwhile.
+      loading.catch(() => {
+        if (this.#fleet === loading) this.#fleet = undefined;
+      });
     }
     return this.#fleet;
   }

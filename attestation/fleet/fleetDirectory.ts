@@ -38,6 +38,8 @@ const NAME = /^[a-z0-9-]{1,63}$/;
 const ORIGIN = /^https?:\/\/[^/?#@\s]+$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// RFC 3339 (the ISO 8601 profile toISOString writes): Date.parse alone takes "1" or "May 5".
+const ISSUED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isKeyId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
@@ -84,7 +86,7 @@ export function assertFleetDirectory(value: unknown): FleetDirectory {
   if (!isObject(value)) throw new ParseError('MALFORMED_FLEET_DIRECTORY', 'the fleet directory must be a JSON object', { field: '$' });
   const problems: string[] = [];
   if (value.schema !== FLEET_SCHEMA) problems.push(`$.schema: must be "${FLEET_SCHEMA}"`);
-  if (typeof value.issued !== 'string' || Number.isNaN(Date.parse(value.issued))) problems.push('$.issued: must be an ISO 8601 time');
+  if (typeof value.issued !== 'string' || !ISSUED.test(value.issued) || Number.isNaN(Date.parse(value.issued))) problems.push('$.issued: must be an ISO 8601 time');
   const nodes: FleetNode[] = [];
   if (!Array.isArray(value.nodes)) problems.push('$.nodes: must be an array');
   else {

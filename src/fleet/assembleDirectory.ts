@@ -13,7 +13,7 @@ import { parseCertificate } from '../../attestation/x509.js';
 import { createHash } from 'node:crypto';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
-import { createGatewayPool, forward, type GatewayPool } from '../relay/forward.js';
+import { createGatewayPool, forward, GatewayError, type GatewayPool } from '../relay/forward.js';
 
 export interface FleetNodeSource {
   readonly name: string;
@@ -42,7 +42,13 @@ export interface AssembledDirectory {
 const MAX_BYTES = 256 * 1024;
 
 async function get(pool: GatewayPool, origin: string, path: string, accept: string, timeoutMs: number): Promise<Uint8Array> {
-  const r = await forward(pool, { method: 'GET', url: new URL(path, origin), headers: { accept, 'cache-control': 'no-cache' }, timeoutMs, maxResponseBytes: MAX_BYTES });
+  let r;
+  try {
+    r = await forward(pool, { method: 'GET', url: new URL(path, origin), headers: { accept, 'cache-control': 'no-cache' }, timeoutMs, maxResponseBytes: MAX_BYTES });
+  } catch (cause) {
+    // forward's GatewayError (GATEWAY_FAILED) is the relay's code: here the node did not answer.
+    throw new RuntimeError('FLEET_NODE_UNAVAILABLE', `GET ${origin}${path} failed: ${(cause as Error).message}`, { field: path, ...(cause instanceof GatewayError ? { actual: cause.reason } : {}), cause });
+  }
   if (r.status !== 200 || r.contentType?.split(';')[0]?.trim() !== accept) throw new RuntimeError('FLEET_NODE_UNAVAILABLE', `GET ${origin}${path} answered ${r.status} ${r.contentType ?? '(no content type)'}`, { field: path, actual: String(r.status) });
   return new Uint8Array(r.body);
 }

@@ -43,7 +43,8 @@ const quoted = (text: string): string => {
 
 const hostPort = (origin: string): string => {
   const u = new URL(origin);
-  return `${u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname}:${u.port === '' ? (u.protocol === 'https:' ? '443' : '80') : u.port}`;
+  // URL.hostname keeps an IPv6 address's brackets, as HAProxy wants them.
+  return `${u.hostname}:${u.port === '' ? (u.protocol === 'https:' ? '443' : '80') : u.port}`;
 };
 
 /** The map file: one line per key ID, two upper-case hex digits (what HAProxy's `hex` converter prints) and the node. */

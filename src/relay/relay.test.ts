@@ -8,6 +8,7 @@ import https from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { FLEET_DIRECTORY_PATH } from '../../attestation/fleet/fleetDirectory.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { selfSignedCertificate } from '../testing/selfSignedCertificate.js';
 import { cacheLifetimeSeconds, cacheRequestOf, forwardedCacheControl, PublicCache } from './cache.js';
@@ -41,6 +42,7 @@ interface FakeGateway {
 
 const KEYS = Buffer.from([0x00, 0x29, 0x01, 0x00, 0x20, ...randomBytes(32), 0x00, 0x04, 0x00, 0x01, 0x00, 0x01]);
 const CERT_DER = randomBytes(300);
+const FLEET_DIRECTORY = Buffer.from(`{"schema":"cloister-fleet/v1","issued":"2026-12-07T22:00:00.000Z","nodes":[],"marker":"${randomBytes(8).toString('hex')}"}`);
 const RESPONSE_BODY = Buffer.concat([Buffer.from('RESPONSE-MARKER-'), randomBytes(700)]);
 
 async function startFakeGateway(): Promise<FakeGateway> {
@@ -105,6 +107,9 @@ async function startFakeGateway(): Promise<FakeGateway> {
       } else if (req.method === 'GET' && req.url === ATTESTATION_CERTIFICATE_PATH) {
         res.writeHead(200, { 'content-type': 'application/pkix-cert', ...(gateway.attestationCacheControl === undefined ? {} : { 'cache-control': gateway.attestationCacheControl }), ...noise });
         res.end(CERT_DER);
+      } else if (req.method === 'GET' && req.url === FLEET_DIRECTORY_PATH) {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=10', ...noise });
+        res.end(FLEET_DIRECTORY);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end('no');
@@ -383,6 +388,34 @@ describe('relay: key configurations and attestation, the same for everyone', () 
     gateway.attestationCacheControl = 'max-age=30';
   });
 
+  it('mirrors a fleet gateway\'s directory the same way: asked for with only accept: application/json, cached for its max-age, past the cache on no-cache', async () => {
+    const r = await relayFor();
+    gateway.seen.length = 0;
+    const url = `${r.url}/default${FLEET_DIRECTORY_PATH}`;
+    const a = await send(url, { headers: IDENTIFYING });
+    assert.equal(a.status, 200);
+    assert.ok(a.body.equals(FLEET_DIRECTORY));
+    assert.equal(a.headers['content-type'], 'application/json');
+    assert.equal(a.headers['cache-control'], 'public, max-age=10');
+    assert.equal(a.headers['set-cookie'], undefined);
+    assert.deepEqual(gateway.seen.map((s) => [s.method, s.url]), [['GET', FLEET_DIRECTORY_PATH]]);
+    assert.deepEqual(Object.keys(gateway.seen[0]?.headers ?? {}).sort(), ['accept', 'connection', 'host']);
+    assert.equal(gateway.seen[0]?.headers.accept, 'application/json');
+    clock += 4_000;
+    const b = await send(url, { headers: IDENTIFYING });
+    assert.ok(b.body.equals(FLEET_DIRECTORY));
+    assert.equal(b.headers['cache-control'], 'public, max-age=6', 'the max-age its copy has left');
+    assert.equal(gateway.seen.length, 1, 'one fetch for both clients');
+    await send(url, { headers: { 'cache-control': 'no-cache' } });
+    assert.equal(gateway.seen.length, 2, 'no-cache goes to the gateway (the client\'s refetch of an inconsistent directory)');
+    clock += 11_000;
+    await send(url);
+    assert.equal(gateway.seen.length, 3, 'refetched once max-age passed');
+    // The key configurations are cached apart: the directory's copy is not served for them.
+    const keys = await send(`${r.url}/default${OHTTP_GATEWAY_PATH}`);
+    assert.ok(keys.body.equals(KEYS));
+  });
+
   it('passes a gateway error on without keeping it', async () => {
     const r = await relayFor();
     gateway.mode = 'keys-unavailable';
@@ -409,6 +442,7 @@ describe('relay: error answers, all application/problem+json', () => {
     ['a name alone', () => send(`${relay.url}/default`), 404, 'NOT_FOUND'],
     ['an inherited property name', () => send(`${relay.url}/__proto__${OHTTP_GATEWAY_PATH}`), 404, 'NOT_FOUND'],
     ['PUT on the gateway resource', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'PUT', body: requestBody() }), 405, 'METHOD_NOT_ALLOWED'],
+    ['POST on the fleet directory', () => send(`${relay.url}/default${FLEET_DIRECTORY_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }), 405, 'METHOD_NOT_ALLOWED'],
     ['POST on the attestation resource', () => send(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`, { method: 'POST', headers: { 'content-type': 'message/ohttp-req' }, body: requestBody() }), 405, 'METHOD_NOT_ALLOWED'],
     ['POST without message/ohttp-req', () => post(relay, requestBody(), { 'content-type': 'application/json' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['POST without content-type', () => send(`${relay.url}/default${OHTTP_GATEWAY_PATH}`, { method: 'POST', body: requestBody() }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
@@ -443,6 +477,10 @@ describe('relay: error answers, all application/problem+json', () => {
     assert.equal(a.headers.allow, 'GET, POST');
     const b = await send(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`, { method: 'PUT' });
     assert.equal(b.headers.allow, 'GET');
+    const c = await send(`${relay.url}/default${FLEET_DIRECTORY_PATH}`, { method: 'POST' });
+    assert.equal(c.status, 405);
+    assert.equal(c.headers.allow, 'GET');
+    assert.equal(problemOf(c).code, 'METHOD_NOT_ALLOWED');
   });
 
   it('answers 413 to a declared length over --max-body without waiting for it, and closes when the client stays silent', async () => {
