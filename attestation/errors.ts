@@ -111,6 +111,7 @@ export const ERROR_CODES = {
   MALFORMED_FLEET_DIRECTORY: 'a fleet directory is not cloister-fleet/v1 JSON: a member is missing or malformed, names repeat, key ID ranges overlap, or a key configuration lies outside its node\'s range',
   FLEET_DIRECTORY_INCONSISTENT: 'the fleet directory fetched directly differs from the one the relay serves, even past every cache: the operator may be showing this client a directory of its own',
   FLEET_NO_NODE: 'no node of the fleet directory passed verification (or none was left to retry on)',
+  FLEET_ENTRY_MISMATCH: 'a fleet directory entry lists key configurations, a key ID range or an evidence digest other than what its verified certificate binds',
   // launch-measurement calculators (attestation/measure)
   MEASUREMENT_INPUT: 'the inputs of a launch-measurement calculation are out of range or contradict the firmware (a kernel for a firmware without a kernel-hashes section, an unknown vCPU type)',
   // fetching Intel PCS collateral (attestation/tdx/pcsClient.ts)

@@ -3,11 +3,14 @@
 // single gateway's, and use only the nodes that pass; send each request to a node picked uniformly at random, and
 // once more to another node, freshly encapsulated, when the first is busy (503), does not answer (the relay's
 // 502, 503 or 504, or no answer at all), or refuses its key even after a reload (422). Browser-safe, like OhttpClient.
-import { toHex } from '../bytes.js';
+import { bytesListsEqual, toHex } from '../bytes.js';
 import { CloisterError, VerificationError } from '../errors.js';
 import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, MAX_FLEET_DIRECTORY_BYTES, parseFleetDirectory, type FleetDirectory, type FleetNode } from '../fleet/fleetDirectory.js';
 import { webCryptoHasher } from '../hash.js';
 import { mediaType } from '../protocols/httpText.js';
+import { decodeKeyConfig, decodeOhttpKeys } from '../protocols/ohttp/keyConfig.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
+import { parseCertificate } from '../x509.js';
 import { exchange, globalFetch, type FetchLike } from './httpFetch.js';
 import { OhttpClient, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './ohttpClient.js';
 
@@ -60,6 +63,30 @@ function uniformIndex(n: number): number {
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
 
+/** The longest a client waits for the relay's copy of the directory to be renewed before it compares again. */
+const MAX_CONSISTENCY_WAIT_S = 15;
+
+
+/**
+ * What the directory says of a node beyond its certificate must be what the certificate binds: its key
+ * configurations, their IDs inside its range, the digest of its evidence. Otherwise one verified node could be
+ * listed under many names (each with a range of its own) and draw many shares of the uniform choice.
+ */
+async function checkEntry(node: FleetNode): Promise<void> {
+  const cmw = parseCertificate(node.attestation).extensions.get(ID_PE_CMW);
+  const bound = cmw === undefined ? undefined : decodeRaTlsExtension(cmw.value);
+  const mismatch = (what: string, expected: string, actual: string): VerificationError =>
+    new VerificationError('FLEET_ENTRY_MISMATCH', `fleet node "${node.name}": ${what}`, { field: `fleet.${node.name}`, expected, actual });
+  if (bound === undefined) throw mismatch('its certificate carries no attestation', 'a CMW extension', 'none');
+  if (!bytesListsEqual(decodeOhttpKeys(node.keyConfigs), bound.keyConfigs)) throw mismatch('the directory lists key configurations its certificate does not bind', `${bound.keyConfigs.length} bound`, 'others');
+  for (const config of bound.keyConfigs) {
+    const { keyId } = decodeKeyConfig(config);
+    if (keyId < node.keyIds[0] || keyId > node.keyIds[1]) throw mismatch(`its certificate binds key ID ${keyId}, outside the range ${node.keyIds[0]}-${node.keyIds[1]} the directory gives it`, `${node.keyIds[0]}-${node.keyIds[1]}`, String(keyId));
+  }
+  const evidence = `sha256:${await sha256Hex(bound.bundle)}`;
+  if (evidence !== node.evidence) throw mismatch('the evidence digest differs from the evidence its certificate carries', evidence, node.evidence);
+}
+
 /**
  * Whether a failed send may go to another node: the relay's 422/502/503/504, no answer, or a node that the
  * directory reloaded after its 422 no longer lists (FLEET_NO_NODE from #nodeCertificate).
@@ -76,6 +103,8 @@ export class FleetClient {
   readonly #fetch: FetchLike;
   readonly #randomIndex: (n: number) => number;
   #fleet: Promise<LoadedFleet> | undefined;
+  /** Whether the load under way goes past caches: reloads asked for meanwhile (the 422s of concurrent requests after one rotation) join it. */
+  #reloading = false;
 
   constructor(options: FleetClientOptions) {
     this.#options = options;
@@ -89,7 +118,7 @@ export class FleetClient {
     return this.#options.relays?.[gateway] ?? String(this.#options.relay);
   }
 
-  async #getDirectory(url: string, reload: boolean): Promise<Uint8Array> {
+  async #getDirectory(url: string, reload: boolean): Promise<{ body: Uint8Array; freshSeconds: number }> {
     const init = reload ? { method: 'GET', headers: { accept: FLEET_DIRECTORY_MEDIA_TYPE, 'cache-control': 'no-cache' }, cache: 'no-store' as const } : { method: 'GET', headers: { accept: FLEET_DIRECTORY_MEDIA_TYPE } };
     let r;
     try {
@@ -99,22 +128,32 @@ export class FleetClient {
     }
     const type = mediaType(r.headers.get('content-type'));
     if (r.status !== 200 || type !== FLEET_DIRECTORY_MEDIA_TYPE) throw new VerificationError('OHTTP_REQUEST_FAILED', `GET ${url} answered ${r.status} ${type || '(no content type)'}, expected 200 ${FLEET_DIRECTORY_MEDIA_TYPE}`, { field: 'fleet', actual: String(r.status) });
-    return r.body;
+    const maxAge = /(?:^|,)\s*max-age=(\d{1,9})\s*(?:,|$)/i.exec(r.headers.get('cache-control') ?? '')?.[1];
+    return { body: r.body, freshSeconds: maxAge === undefined ? 0 : Number(maxAge) };
   }
 
-  /** The directory's bytes, the same directly and through the relay (refetched once past caches when they differ). */
+  /**
+   * The directory's bytes, the same directly and through the relay. The relay serves every client one copy per
+   * lifetime, whatever a client's cache-control says (src/relay/relay.ts); so when the two differ (a directory that
+   * changed since the relay's copy, or one shown to this client alone) both are fetched again once that copy has
+   * expired (at most MAX_CONSISTENCY_WAIT_S later), and a difference then is FLEET_DIRECTORY_INCONSISTENT.
+   */
   async #consistentDirectory(reload: boolean): Promise<{ bytes: Uint8Array; digest: string }> {
     const direct = String(this.#options.directory);
     const relayed = `${String(this.#options.relay).replace(/\/+$/, '')}${FLEET_DIRECTORY_PATH}`;
-    for (const pastCaches of reload ? [true] : [false, true]) {
-      const [a, b] = await Promise.all([this.#getDirectory(direct, pastCaches), this.#getDirectory(relayed, pastCaches)]);
-      const [da, db] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
-      if (da === db) return { bytes: a, digest: da };
-      if (pastCaches) {
-        throw new VerificationError('FLEET_DIRECTORY_INCONSISTENT', `the fleet directory at ${direct} (sha256 ${da}) differs from the one the relay serves (sha256 ${db}), also past every cache: this client may be shown a directory of its own`, { field: 'fleet', expected: db, actual: da });
-      }
-    }
-    throw new Error('unreachable');
+    const compare = async (pastCaches: boolean): Promise<{ bytes: Uint8Array; direct: string; relayed: string; relayFreshSeconds: number }> => {
+      // The relay's copy first: the directory cannot then answer this client with what it has just given the relay.
+      const b = await this.#getDirectory(relayed, pastCaches);
+      const a = await this.#getDirectory(direct, pastCaches);
+      const [da, db] = await Promise.all([sha256Hex(a.body), sha256Hex(b.body)]);
+      return { bytes: a.body, direct: da, relayed: db, relayFreshSeconds: b.freshSeconds };
+    };
+    const first = await compare(reload);
+    if (first.direct === first.relayed) return { bytes: first.bytes, digest: first.direct };
+    await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_CONSISTENCY_WAIT_S, first.relayFreshSeconds + 0.5) * 1000));
+    const second = await compare(true);
+    if (second.direct === second.relayed) return { bytes: second.bytes, digest: second.direct };
+    throw new VerificationError('FLEET_DIRECTORY_INCONSISTENT', `the fleet directory at ${direct} (sha256 ${second.direct}) differs from the one the relay serves (sha256 ${second.relayed}), also once the relay's copy was renewed: this client may be shown a directory of its own`, { field: 'fleet', expected: second.relayed, actual: second.direct });
   }
 
   async #load(reload: boolean): Promise<LoadedFleet> {
@@ -132,6 +171,7 @@ export class FleetClient {
         });
         try {
           await client.keys();
+          await checkEntry(node);
           nodes.push({ node, client });
           verdicts.push({ name: node.name, gateway: node.gateway });
         } catch (e) {
@@ -154,9 +194,15 @@ export class FleetClient {
 
   /** The directory and its verified nodes (fetched and verified at first use, and again, past caches, on `reload`). */
   fleet(reload = false): Promise<LoadedFleet> {
+    if (reload && this.#fleet !== undefined && this.#reloading) return this.#fleet;
     if (reload || this.#fleet === undefined) {
       const loading = this.#load(reload);
       this.#fleet = loading;
+      this.#reloading = reload;
+      const settled = (): void => {
+        if (this.#fleet === loading) this.#reloading = false;
+      };
+      loading.then(settled, settled);
       // Forget a failed load, but not a newer one that replaced it meanwhile.
       loading.catch(() => {
         if (this.#fleet === loading) this.#fleet = undefined;

@@ -35,6 +35,8 @@ export interface FleetDirectory {
 }
 
 const NAME = /^[a-z0-9-]{1,63}$/;
+/** An error names at most this many problems: a 1 MiB directory can hold thousands. */
+const MAX_PROBLEMS = 20;
 const ORIGIN = /^https?:\/\/[^/?#@\s]+$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -96,15 +98,26 @@ export function assertFleetDirectory(value: unknown): FleetDirectory {
     });
   }
   const names = new Set<string>();
+  const evidence = new Map<string, string>();
   for (const n of nodes) {
     if (names.has(n.name)) problems.push(`$.nodes: the name "${n.name}" appears twice`);
     names.add(n.name);
+    const other = evidence.get(n.evidence);
+    if (other !== undefined) problems.push(`$.nodes: "${other}" and "${n.name}" list the same evidence: one node under two names`);
+    else evidence.set(n.evidence, n.name);
   }
-  for (const [i, a] of nodes.entries()) {
-    for (const b of nodes.slice(i + 1)) {
-      if (a.gateway === b.gateway && a.keyIds[0] <= b.keyIds[1] && b.keyIds[0] <= a.keyIds[1]) problems.push(`$.nodes: the key ID ranges of "${a.name}" and "${b.name}" overlap at gateway ${a.gateway}`);
+  // Per gateway, ranges sorted by their first ID overlap only with a neighbour: n log n, not n².
+  const byGateway = new Map<string, FleetNode[]>();
+  for (const n of nodes) byGateway.set(n.gateway, [...(byGateway.get(n.gateway) ?? []), n]);
+  for (const [gateway, list] of byGateway) {
+    const sorted = [...list].sort((a, b) => a.keyIds[0] - b.keyIds[0]);
+    for (let i = 1; i < sorted.length; i++) {
+      const a = sorted[i - 1] as FleetNode;
+      const b = sorted[i] as FleetNode;
+      if (b.keyIds[0] <= a.keyIds[1]) problems.push(`$.nodes: the key ID ranges of "${a.name}" and "${b.name}" overlap at gateway ${gateway}`);
     }
   }
+  if (problems.length > MAX_PROBLEMS) problems.splice(MAX_PROBLEMS, problems.length - MAX_PROBLEMS, `and ${problems.length - MAX_PROBLEMS} more`);
   if (problems.length > 0) throw new ParseError('MALFORMED_FLEET_DIRECTORY', `invalid fleet directory: ${problems.join('; ')}`, { field: problems[0]?.split(':')[0] ?? '$' });
   return Object.freeze({ schema: FLEET_SCHEMA, issued: value.issued as string, nodes: Object.freeze(nodes) });
 }

@@ -29,6 +29,8 @@ export const PROBLEMS = {
   ISSUANCE_UNAUTHORIZED: { status: 401, title: 'no valid account credential for token issuance' },
   TOKEN_KEY_UNKNOWN: { status: 400, title: 'the token request names no current issuer key' },
   FLEET_DIRECTORY_UNAVAILABLE: { status: 503, title: 'the fleet directory is not assembled yet' },
+  NODE_UNAVAILABLE: { status: 503, title: 'the fleet node holding this key is unavailable' },
+  REQUEST_TIMEOUT: { status: 408, title: 'the request did not arrive in time' },
 } as const;
 
 export type ProblemCode = keyof typeof PROBLEMS;

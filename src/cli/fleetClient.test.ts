@@ -14,7 +14,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { FleetClient, type FleetClientOptions } from '../../attestation/client/fleetClient.js';
 import type { FetchLike } from '../../attestation/client/httpFetch.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { FLEET_DIRECTORY_PATH, serializeFleetDirectory, type FleetDirectory } from '../../attestation/fleet/fleetDirectory.js';
+import { FLEET_DIRECTORY_PATH, serializeFleetDirectory, type FleetDirectory, type FleetNode } from '../../attestation/fleet/fleetDirectory.js';
+import { decodeKeyConfig, decodeOhttpKeys, encodeKeyConfig, encodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
 import { assembleDirectory, type FleetNodeSource } from '../fleet/assembleDirectory.js';
@@ -81,7 +82,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse): Promi
   const body = await readBody(req);
   if (req.method === 'GET' && (req.url === FLEET_DIRECTORY_PATH || req.url === '/direct/fleet')) {
     const bytes = req.url === FLEET_DIRECTORY_PATH ? gatewayDirectory : directDirectory(req.headers['cache-control'] === 'no-cache');
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' });
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=1' });
     res.end(bytes);
     return;
   }
@@ -200,7 +201,7 @@ describe('FleetClient', () => {
     const codes = Object.fromEntries(verdicts.filter((v) => v.error !== undefined).map((v) => [v.name, v.error?.code]));
     assert.deepEqual(codes, { untrusted: 'UNTRUSTED_ROOT', 'other-image': 'POLICY_MEASUREMENT' });
     // The directory was fetched once each way, through the cache.
-    assert.deepEqual(exchanges.filter((e) => e.method === 'GET').map((e) => [e.url, e.cacheControl]), [[`${routerOrigin}/direct/fleet`, undefined], [`${relay.url}/fleet${FLEET_DIRECTORY_PATH}`, undefined]]);
+    assert.deepEqual(exchanges.filter((e) => e.method === 'GET').map((e) => [e.url, e.cacheControl]), [[`${relay.url}/fleet${FLEET_DIRECTORY_PATH}`, undefined], [`${routerOrigin}/direct/fleet`, undefined]]);
     for (let i = 0; i < 9; i++) {
       const r = await echo(client, i);
       assert.equal(r.status, 200);
@@ -228,18 +229,37 @@ describe('FleetClient', () => {
     assert.deepEqual([...seen].sort(), GOOD);
   });
 
-  it('a mismatch that a refetch past every cache resolves is accepted (a CDN held an older copy)', async () => {
+  it('a mismatch that a refetch past every cache, once the relay\'s copy was renewed, resolves is accepted (a CDN held an older copy)', async () => {
     const current = serve(only(GOOD));
     const older = serializeFleetDirectory({ ...only(GOOD), issued: '2026-12-07T21:00:00.000Z' });
     directDirectory = (noCache) => (noCache ? current : older);
     const { client, exchanges } = await clientFor({ randomIndex: () => 0 });
     assert.equal((await echo(client)).status, 200);
     assert.deepEqual(exchanges.filter((e) => e.method === 'GET').map((e) => [e.url.endsWith('/direct/fleet') ? 'direct' : 'relay', e.cacheControl]), [
-      ['direct', undefined],
       ['relay', undefined],
-      ['direct', 'no-cache'],
+      ['direct', undefined],
       ['relay', 'no-cache'],
+      ['direct', 'no-cache'],
     ]);
+  });
+
+  it('one node listed again under another name cannot draw more of the choice: the same evidence twice is a malformed directory, and an entry unlike its certificate is FLEET_ENTRY_MISMATCH', async () => {
+    const node0 = full.nodes.find((n) => n.name === 'node-0') as FleetNode;
+    // Its certificate under a second name, with a range of its own and the key configurations rewritten into it.
+    const rewritten = encodeOhttpKeys(decodeOhttpKeys(node0.keyConfigs).map((c) => encodeKeyConfig({ ...decodeKeyConfig(c), keyId: 104 })));
+    const clone: FleetNode = { ...node0, name: 'clone', keyIds: [104, 107], keyConfigs: rewritten };
+    serve({ ...only(GOOD), nodes: [...only(GOOD).nodes, clone] });
+    await assert.rejects((await clientFor()).client.verdicts(), (e: unknown) => e instanceof CloisterError && e.code === 'MALFORMED_FLEET_DIRECTORY' && /"node-0" and "clone" list the same evidence/.test(e.message));
+    // With another evidence digest it parses, and the client refuses it for what its certificate binds.
+    serve({ ...only(GOOD), nodes: [...only(GOOD).nodes, { ...clone, evidence: `sha256:${'ab'.repeat(32)}` }] });
+    const verdicts = await (await clientFor()).client.verdicts();
+    const refused = verdicts.find((v) => v.name === 'clone');
+    assert.equal(refused?.error?.code, 'FLEET_ENTRY_MISMATCH');
+    assert.match(refused.error.message, /key configurations its certificate does not bind/);
+    assert.deepEqual(verdicts.filter((v) => v.error === undefined).map((v) => v.name), GOOD);
+    // The right key configurations under a range that does not hold their IDs: refused as the directory is read.
+    serve({ ...only(['node-1', 'node-2']), nodes: [...only(['node-1', 'node-2']).nodes, { ...node0, name: 'moved', keyIds: [104, 107] }] });
+    await assert.rejects((await clientFor()).client.verdicts(), (e: unknown) => e instanceof CloisterError && e.code === 'MALFORMED_FLEET_DIRECTORY' && /outside the node's range 104-107/.test(e.message));
   });
 
   it('a persistent mismatch is FLEET_DIRECTORY_INCONSISTENT, naming both digests, and nothing is sent', async () => {
@@ -351,7 +371,7 @@ describe('FleetClient', () => {
     assert.equal(r.status, 200);
     assert.equal(r.node, 'node-2');
     const gets = exchanges.filter((e) => e.method === 'GET').map((e) => [e.url.endsWith('/direct/fleet') ? 'direct' : 'relay', e.cacheControl]);
-    assert.deepEqual(gets, [['direct', 'no-cache'], ['relay', 'no-cache']]);
+    assert.deepEqual(gets, [['relay', 'no-cache'], ['direct', 'no-cache']]);
     assert.deepEqual(posts.map((p) => p.node), ['node-2', 'node-2']);
   });
 

@@ -4,7 +4,7 @@
 // answers GET /status; its output (the request log, no content: src/fleet/haproxyConfig.ts) is passed on like a
 // cloister child's standard error, with "haproxy | " in front.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,8 @@ export interface HaproxyChildOptions {
   readonly nameWidth?: number;
 }
 
+const SETPRIV = '/usr/bin/setpriv';
+
 export class HaproxyChild {
   readonly name = 'haproxy';
   readonly pid: number;
@@ -95,8 +97,10 @@ export class HaproxyChild {
     const url = `http://127.0.0.1:${options.port}`;
     await writeFile(mapFile, haproxyKeyMap(options.nodes), { mode: 0o600 });
     await writeFile(config, haproxyConfig({ nodes: options.nodes, listen: `127.0.0.1:${options.port}`, directory: options.directory, mapFile, socket: join(dir, 'admin.sock') }), { mode: 0o600 });
-    // A session of its own, as for the cloister children: Ctrl-C reaches only the supervisor.
-    const child = spawn(options.executable, ['-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // A session of its own, as for the cloister children: Ctrl-C reaches only the supervisor. setpriv (util-linux)
+    // has the kernel send it SIGTERM when the supervisor dies, even by SIGKILL, so no HAProxy outlives the stack.
+    const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', options.executable, '-db', '-f', config]] : [options.executable, ['-db', '-f', config]];
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const { held, showOutput, showing } = holdLines([child.stdout, child.stderr], `${'haproxy'.padEnd(options.nameWidth ?? 0)} | `, options.output);
     const exited = exitOf(child).then(async (exit) => {
       await rm(dir, { recursive: true, force: true });

@@ -173,6 +173,11 @@ async function sendAndShow(
     }
     const privacyPassExit = privacyPassFailure(e, io);
     if (privacyPassExit !== undefined) return privacyPassExit;
+    if (e instanceof CloisterError && e.code === 'OHTTP_REQUEST_FAILED' && e.field === 'fleet') {
+      // The directory's own URL or the relay's copy of it: the message names which.
+      io.stderr(`error: the fleet directory could not be fetched: ${e.message}\n`);
+      return EXIT.usage;
+    }
     const unanswered = relayFailureReason(relay, e);
     if (unanswered !== undefined) {
       io.stderr(`error: the relay ${relay} did not answer: ${unanswered}\n`);

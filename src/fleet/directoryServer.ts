@@ -43,7 +43,12 @@ export function createDirectoryServer(options: DirectoryServerOptions): Director
   let closed = false;
 
   async function refresh(): Promise<AssembledDirectory> {
-    const assembled = await assembleDirectory(options);
+    const fresh = await assembleDirectory(options);
+    // The same nodes with the same certificates keep the same bytes (and `issued`): caches, the relay's copy and
+    // the clients' comparison of the two see a change only when there is one.
+    const previous = current?.assembled.directory;
+    const unchanged = previous !== undefined && Buffer.from(serializeFleetDirectory({ ...fresh.directory, issued: previous.issued })).equals(current?.bytes ?? Buffer.alloc(0));
+    const assembled = unchanged ? { ...fresh, directory: { ...fresh.directory, issued: previous.issued } } : fresh;
     current = { assembled, bytes: Buffer.from(serializeFleetDirectory(assembled.directory)) };
     const names = assembled.directory.nodes.map((n) => n.name).join(',');
     const left = assembled.left.map((l) => `${l.name}:${l.error.code}`).join(',');

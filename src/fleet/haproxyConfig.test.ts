@@ -74,7 +74,11 @@ describe('haproxyConfig', () => {
   it('the problem bodies it returns are JSON with the code of the problem', () => {
     const cfg = haproxyConfig(options);
     const bodies = [...cfg.matchAll(/string '([^']*)'/g)].map((m) => JSON.parse(m[1] as string) as { status: number; code: string });
-    assert.deepEqual(bodies.map((b) => [b.status, b.code]), [[404, 'NOT_FOUND'], [405, 'METHOD_NOT_ALLOWED'], [415, 'UNSUPPORTED_MEDIA_TYPE'], [413, 'PAYLOAD_TOO_LARGE'], [400, 'OHTTP_MALFORMED'], [422, 'OHTTP_KEY'], [503, 'BAD_GATEWAY']]);
+    assert.deepEqual(bodies.map((b) => [b.status, b.code]), [
+      [408, 'REQUEST_TIMEOUT'], [502, 'BAD_GATEWAY'], [504, 'GATEWAY_TIMEOUT'],
+      [404, 'NOT_FOUND'], [405, 'METHOD_NOT_ALLOWED'], [415, 'UNSUPPORTED_MEDIA_TYPE'], [413, 'PAYLOAD_TOO_LARGE'], [400, 'OHTTP_MALFORMED'], [422, 'OHTTP_KEY'],
+      [503, 'NODE_UNAVAILABLE'], [503, 'NODE_UNAVAILABLE'], [503, 'FLEET_DIRECTORY_UNAVAILABLE'],
+    ]);
   });
 
   it('is valid for haproxy -c (when HAProxy is installed)', (t) => {

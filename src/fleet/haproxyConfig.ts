@@ -66,6 +66,8 @@ global
     stats socket "${options.socket}" mode 600 level admin
     stats timeout 30s
     maxconn 4096
+    # A second HAProxy on the same port (one left behind by a killed supervisor) fails to start instead of sharing it.
+    noreuseport
 
 defaults
     mode http
@@ -80,6 +82,9 @@ defaults
     timeout queue 2s
     timeout check 2s
     retries 1
+    http-error status 408 content-type application/problem+json string ${quoted(problemJson(408, 'REQUEST_TIMEOUT', 'the request did not arrive in time'))}
+    http-error status 502 content-type application/problem+json string ${quoted(problemJson(502, 'BAD_GATEWAY', 'the gateway could not be reached'))}
+    http-error status 504 content-type application/problem+json string ${quoted(problemJson(504, 'GATEWAY_TIMEOUT', 'the gateway did not answer in time'))}
 
 frontend gateway
     bind "${options.listen}"
@@ -96,7 +101,7 @@ frontend gateway
     http-request wait-for-body time 5s at-least 1 if post
     http-request set-var(txn.keyid) req.body,bytes(0,1),hex if post
     http-request set-var(txn.node) var(txn.keyid),map("${options.mapFile}") if post
-    http-request return status 400 content-type application/problem+json string ${quoted(problemJson(400, 'OHTTP_MALFORMED', 'malformed encapsulated request', 'empty body'))} if post !{ var(txn.keyid) -m found }
+    http-request return status 400 content-type application/problem+json string ${quoted(problemJson(400, 'OHTTP_MALFORMED', 'malformed encapsulated request', 'empty body'))} if post { req.body_len eq 0 }
     http-request return status 422 content-type application/problem+json hdr cache-control no-store string ${quoted(problemJson(422, 'OHTTP_KEY', 'key configuration unknown or outdated'))} if post !{ var(txn.node) -m found }
     use_backend directory if fleet
     use_backend any_node if get
@@ -110,14 +115,16 @@ backend nodes_by_key
     http-check send meth GET uri /status
     http-check expect status 200
     default-server weight 0 check inter 1s fastinter 500ms downinter 1s fall 2 rise 2
-    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'BAD_GATEWAY', 'the node holding this key is unavailable'))}
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'NODE_UNAVAILABLE', 'the node holding this key is unavailable'))}
 ${options.nodes.map((n) => server(n, '')).join('\n')}
 
 backend any_node
     balance roundrobin
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'NODE_UNAVAILABLE', 'no node of the fleet is up'))}
 ${options.nodes.map((n) => server(n, ` track nodes_by_key/${n.name}`)).join('\n')}
 
 backend directory
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'FLEET_DIRECTORY_UNAVAILABLE', 'the fleet directory service is not answering'))}
     server fleet ${hostPort(options.directory)}
 `;
 }

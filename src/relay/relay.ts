@@ -150,7 +150,10 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     try {
       if (kind === 'request') outcome = await relayRequest(origin, req, res);
       else {
-        const { value, cached, ageMs } = await fetchPublic(name, origin, kind, cacheRequestOf(req.headers['cache-control']));
+        // The fleet directory is what every client of this relay must see alike: a client's no-cache does not
+        // fetch it again, so the gateway hands the relay one copy per lifetime, not one per client asking.
+        const request = kind === 'fleet' ? { reload: false, store: true } : cacheRequestOf(req.headers['cache-control']);
+        const { value, cached, ageMs } = await fetchPublic(name, origin, kind, request);
         answer(res, value, Math.floor(ageMs / 1000));
         outcome = { status: value.status, cached };
       }
