@@ -76,6 +76,8 @@ describe('cloister serve --simulated --simulated-measurement', () => {
     await serving(['--platform', 'tdx', '--simulated-measurement', PUBLISHED], async (url) => {
       const r = await cli('verify', url, '--trust-simulated', '--measurement', PUBLISHED);
       assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`\\n {2}measurement {2}${PUBLISHED} \\(MRTD\\)`));
+      assert.match(r.stdout, /\n {2}tcb {10}UpToDate: .* \(TCB evaluation data \d+\)\n/, 'the TCB the verifier evaluated, not a stale "not implemented"');
     });
   });
 

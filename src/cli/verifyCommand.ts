@@ -80,6 +80,8 @@ interface Claims {
     bodyType?: string;
     reportedTcb?: Record<string, unknown>;
     chain?: { root: string };
+    /** TDX: Intel's TCB status of the platform, module and QE; null when not evaluated. */
+    tcb?: { status: string; summary: string; tcbEvaluationDataNumber: number } | null;
   };
 }
 
@@ -105,7 +107,7 @@ const EVIDENCE_LINES: { readonly [N in PlatformName | 'unknown']: (origin: strin
     `ACCEPTED: ${origin} presents an RA-TLS certificate with a TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'} body), chain to ${e.chain?.root ?? '?'}${simulated}`,
     `  platform     tdx`,
     `  measurement  ${e.mrTd ?? '?'} (MRTD), ${measured}`,
-    '  tcb          unknown: TCB info / QE identity verification is not implemented',
+    `  tcb          ${e.tcb === undefined || e.tcb === null ? 'not evaluated' : `${e.tcb.status}: ${e.tcb.summary} (TCB evaluation data ${e.tcb.tcbEvaluationDataNumber})`}`,
   ],
   'sev-snp': (origin, e, simulated, measured) => [
     `ACCEPTED: ${origin} presents an RA-TLS certificate with a SEV-SNP report v${e.version ?? '?'} from ${e.product ?? '?'}, signed by the ${(e.signingKey ?? '?').toUpperCase()}, chain to ${e.chain?.root ?? '?'}${simulated}`,
