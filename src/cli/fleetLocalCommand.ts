@@ -124,6 +124,8 @@ interface Plan {
   readonly gatewayPort: number;
   readonly fleetArgv: readonly string[];
   readonly relayPort: number;
+  /** --models none: the nodes serve /v1/echo only, and the banner's command says so. */
+  readonly echoOnly: boolean;
 }
 
 function plan(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): Plan {
@@ -142,6 +144,7 @@ function plan(values: ReturnType<typeof parseOptions<typeof OPTIONS>>): Plan {
     gatewayPort: port('gateway-port', values['gateway-port'], DEFAULT_GATEWAY_PORT),
     fleetArgv: ['--trust-simulated', '--port', String(port('fleet-port', values['fleet-port'], DEFAULT_FLEET_PORT)), ...seconds('refresh', values.refresh), ...seconds('max-age', values['max-age'])],
     relayPort: port('relay-port', values['relay-port'], 8081),
+    echoOnly: values.models === 'none',
   };
 }
 
@@ -191,14 +194,14 @@ export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetL
     if (relay === undefined) return false;
     const ready: LocalFleet = { nodes, fleet: fleet.url, fleetPid: fleet.pid, gateway: gatewayUrl, haproxyPid: haproxy.pid, directory: `${gatewayUrl}${FLEET_DIRECTORY_PATH}`, relay: `${relay.url}/default`, relayPid: relay.pid };
     stack.showOutput();
-    io.stderr(banner(ready, haproxy.dir));
+    io.stderr(banner(ready, haproxy.dir, p.echoOnly));
     hooks.onReady?.(ready);
     return true;
   };
   return stack.supervise(start, hooks.stopSignal ?? stopStackOnSignals);
 }
 
-function banner(stack: LocalFleet, haproxyDir: string): string {
+function banner(stack: LocalFleet, haproxyDir: string, echoOnly: boolean): string {
   const rows: [string, string, string][] = [
     ...stack.nodes.map((n): [string, string, string] => [n.name, n.url, `pid ${n.pid}, key IDs ${n.keyIds.first}-${n.keyIds.last}`]),
     ['fleet', `${stack.fleet}${FLEET_DIRECTORY_PATH}`, `pid ${stack.fleetPid} (the directory service)`],
@@ -212,7 +215,7 @@ function banner(stack: LocalFleet, haproxyDir: string): string {
     `Local fleet ready: ${stack.nodes.length} nodes (SIMULATED TEE: nothing is confidential; memory hygiene on every node: ${HARDENED_NODE_FLAGS.join(' ')}, glibc malloc perturb).`,
     ...rows.map(([n, u, rest]) => `  ${n.padEnd(name)}  ${u.padEnd(url)}  ${rest}`),
     'Try it (--trust-simulated: the simulated TEE\'s roots and launch measurement, no other; every node is verified, one picked at random):',
-    `  npx cloister request receipt.png --trust-simulated --fleet ${stack.directory} --relay ${stack.relay}`,
+    `  npx cloister request ${echoOnly ? 'FILE --path /v1/echo --type text/plain' : 'receipt.png'} --trust-simulated --fleet ${stack.directory} --relay ${stack.relay}`,
     'Stop them all with Ctrl-C.',
     '',
   ].join('\n');

@@ -110,7 +110,7 @@ describe('the local fleet (cloister fleet local, HAProxy)', { skip: SKIP }, () =
 
   it('prints the banner with the request command', () => {
     assert.match(banner, /Local fleet ready: 3 nodes/);
-    assert.ok(banner.includes(`npx cloister request receipt.png --trust-simulated --fleet ${fleet.directory} --relay ${fleet.relay}`), banner);
+    assert.ok(banner.includes(`npx cloister request FILE --path /v1/echo --type text/plain --trust-simulated --fleet ${fleet.directory} --relay ${fleet.relay}`), banner);
   });
 
   it(`serves ${REQUESTS} requests, every node a share consistent with uniform choice, keys rotating mid-run`, async () => {
