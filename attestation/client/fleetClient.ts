@@ -5,13 +5,12 @@
 // 502, 503 or 504, or no answer at all), or refuses its key even after a reload (422). Browser-safe, like OhttpClient.
 import { bytesListsEqual, toHex } from '../bytes.js';
 import { CloisterError, VerificationError } from '../errors.js';
-import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, MAX_FLEET_DIRECTORY_BYTES, parseFleetDirectory, type FleetDirectory, type FleetNode } from '../fleet/fleetDirectory.js';
+import { certificateBinding, FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, MAX_FLEET_DIRECTORY_BYTES, parseFleetDirectory, type FleetDirectory, type FleetNode } from '../fleet/fleetDirectory.js';
 import { webCryptoHasher } from '../hash.js';
 import { mediaType } from '../protocols/httpText.js';
 import { decodeKeyConfig, decodeOhttpKeys } from '../protocols/ohttp/keyConfig.js';
-import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
-import { parseCertificate } from '../x509.js';
 import { exchange, globalFetch, type FetchLike } from './httpFetch.js';
+import { clientPolicy } from './measurementSource.js';
 import { OhttpClient, type OhttpClientOptions, type OhttpRequest, type OhttpResponse } from './ohttpClient.js';
 
 export interface FleetClientOptions extends Omit<OhttpClientOptions, 'relay' | 'gateway' | 'certificate'> {
@@ -73,8 +72,7 @@ const MAX_CONSISTENCY_WAIT_S = 15;
  * listed under many names (each with a range of its own) and draw many shares of the uniform choice.
  */
 async function checkEntry(node: FleetNode): Promise<void> {
-  const cmw = parseCertificate(node.attestation).extensions.get(ID_PE_CMW);
-  const bound = cmw === undefined ? undefined : decodeRaTlsExtension(cmw.value);
+  const bound = await certificateBinding(node.attestation);
   const mismatch = (what: string, expected: string, actual: string): VerificationError =>
     new VerificationError('FLEET_ENTRY_MISMATCH', `fleet node "${node.name}": ${what}`, { field: `fleet.${node.name}`, expected, actual });
   if (bound === undefined) throw mismatch('its certificate carries no attestation', 'a CMW extension', 'none');
@@ -83,8 +81,7 @@ async function checkEntry(node: FleetNode): Promise<void> {
     const { keyId } = decodeKeyConfig(config);
     if (keyId < node.keyIds[0] || keyId > node.keyIds[1]) throw mismatch(`its certificate binds key ID ${keyId}, outside the range ${node.keyIds[0]}-${node.keyIds[1]} the directory gives it`, `${node.keyIds[0]}-${node.keyIds[1]}`, String(keyId));
   }
-  const evidence = `sha256:${await sha256Hex(bound.bundle)}`;
-  if (evidence !== node.evidence) throw mismatch('the evidence digest differs from the evidence its certificate carries', evidence, node.evidence);
+  if (bound.evidence !== node.evidence) throw mismatch('the evidence digest differs from the evidence its certificate carries', bound.evidence, node.evidence);
 }
 
 /**
@@ -111,7 +108,7 @@ export class FleetClient {
     this.#fetch = options.fetch ?? globalFetch;
     this.#randomIndex = options.randomIndex ?? uniformIndex;
     // Fails as OhttpClient does (MEASUREMENT_SOURCE_MISSING) before anything is fetched.
-    new OhttpClient({ ...options, relay: String(options.relay) });
+    clientPolicy(options);
   }
 
   #relayFor(gateway: string): string {

@@ -2,7 +2,10 @@
 // gateway, its OHTTP key ID range and key configurations, the RA-TLS certificate that binds them to its evidence,
 // and the digest of that evidence. One JSON document for every client; untrusted: a client verifies each
 // entry's certificate before it uses the entry (fleetClient.ts).
-import { fromBase64, toBase64 } from '../bytes.js';
+import { fromBase64, toBase64, toHex } from '../bytes.js';
+import { webCryptoHasher, type Hasher } from '../hash.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
+import { parseCertificate } from '../x509.js';
 import { ParseError } from '../errors.js';
 import { decodeKeyConfig, decodeOhttpKeys } from '../protocols/ohttp/keyConfig.js';
 
@@ -138,4 +141,12 @@ export function parseFleetDirectory(bytes: Uint8Array): FleetDirectory {
 export function serializeFleetDirectory(directory: FleetDirectory): Uint8Array {
   const nodes = directory.nodes.map((n) => ({ name: n.name, gateway: n.gateway, keyIds: [n.keyIds[0], n.keyIds[1]], keyConfigs: toBase64(n.keyConfigs), attestation: toBase64(n.attestation), evidence: n.evidence }));
   return new TextEncoder().encode(`${JSON.stringify({ schema: directory.schema, issued: directory.issued, nodes }, null, 2)}\n`);
+}
+
+/** What a node's RA-TLS certificate binds, as a directory entry states it: its key configurations and its evidence digest; undefined without a CMW extension. */
+export async function certificateBinding(certificate: Uint8Array, hasher: Hasher = webCryptoHasher): Promise<{ readonly keyConfigs: readonly Uint8Array[]; readonly evidence: string } | undefined> {
+  const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
+  if (cmw === undefined) return undefined;
+  const bound = decodeRaTlsExtension(cmw.value);
+  return { keyConfigs: bound.keyConfigs, evidence: `sha256:${toHex(await hasher.digest('SHA-256', [bound.bundle]))}` };
 }

@@ -1,5 +1,6 @@
 // Every error the HTTP server answers with, one registry with its status (RFC 9457 problem details,
 // application/problem+json); docs/errors.md lists the same codes.
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 /** RFC 9458 section 5.3: a request used an outdated or incorrect key configuration (fetch it again). */
@@ -50,4 +51,11 @@ export function problem(code: ProblemCode, detail?: string): Problem {
 
 export function sendProblem(reply: FastifyReply, code: ProblemCode, detail?: string, headers: Record<string, string> = {}): FastifyReply {
   return reply.code(PROBLEMS[code].status).headers(headers).type('application/problem+json').send(problem(code, detail));
+}
+
+/** The same answer on a node:http response (the relay, the fleet's directory service): no framework in between. */
+export function writeProblem(res: ServerResponse, code: ProblemCode, detail?: string, headers: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify(problem(code, detail)));
+  res.writeHead(PROBLEMS[code].status, { ...headers, 'content-type': 'application/problem+json', 'content-length': body.length });
+  res.end(body);
 }

@@ -3,14 +3,12 @@
 // node's own address without authenticating TLS (the certificate is self-authenticating: a client verifies it, and
 // so does `judge` here when given). A node that does not answer, serves configurations its certificate does not
 // bind, draws key IDs outside its range, or fails `judge`, is left out and reported.
-import { bytesListsEqual, toHex } from '../../attestation/bytes.js';
+import { bytesListsEqual } from '../../attestation/bytes.js';
 import { CloisterError } from '../../attestation/errors.js';
-import { FLEET_SCHEMA, type FleetDirectory, type FleetNode } from '../../attestation/fleet/fleetDirectory.js';
+import { certificateBinding, FLEET_SCHEMA, type FleetDirectory, type FleetNode } from '../../attestation/fleet/fleetDirectory.js';
 import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
-import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/protocols/ratlsExtension.js';
-import { parseCertificate } from '../../attestation/x509.js';
-import { createHash } from 'node:crypto';
+import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 import { createGatewayPool, forward, GatewayError, type GatewayPool } from '../relay/forward.js';
@@ -59,9 +57,8 @@ async function nodeEntry(source: FleetNodeSource, options: AssembleOptions, pool
     get(pool, source.origin, ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, timeoutMs),
     get(pool, source.origin, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, timeoutMs),
   ]);
-  const cmw = parseCertificate(attestation).extensions.get(ID_PE_CMW);
-  if (cmw === undefined) throw new RuntimeError('FLEET_NODE_UNAVAILABLE', `${source.origin} serves a certificate without attestation (no CMW extension): is it a Cloister server over HTTPS?`, { field: 'attestation' });
-  const bound = decodeRaTlsExtension(cmw.value);
+  const bound = await certificateBinding(attestation, nodeHasher);
+  if (bound === undefined) throw new RuntimeError('FLEET_NODE_UNAVAILABLE', `${source.origin} serves a certificate without attestation (no CMW extension): is it a Cloister server over HTTPS?`, { field: 'attestation' });
   const served = decodeOhttpKeys(keyConfigs);
   // Rotation between the two GETs shows as a difference: the next round agrees.
   if (!bytesListsEqual(served, bound.keyConfigs)) throw new RuntimeError('FLEET_NODE_UNAVAILABLE', `${source.origin} serves key configurations its certificate does not bind (a rotation in between?)`, { field: 'keyConfigs' });
@@ -76,7 +73,7 @@ async function nodeEntry(source: FleetNodeSource, options: AssembleOptions, pool
     keyIds: [source.keyIds.first, source.keyIds.last],
     keyConfigs,
     attestation,
-    evidence: `sha256:${toHex(createHash('sha256').update(bound.bundle).digest())}`,
+    evidence: bound.evidence,
   };
 }
 

@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH, serializeFleetDirectory } from '../../attestation/fleet/fleetDirectory.js';
-import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
+import { writeProblem } from '../base/problems.js';
 import { unrefTimer, type TimerHandle } from '../base/timer.js';
 import { assembleDirectory, type AssembleOptions, type AssembledDirectory } from './assembleDirectory.js';
 
@@ -25,11 +25,6 @@ export interface DirectoryServer {
   close(): Promise<void>;
 }
 
-function answerProblem(res: ServerResponse, code: ProblemCode, detail: string, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify(problem(code, detail)));
-  res.writeHead(PROBLEMS[code].status, { ...headers, 'content-type': 'application/problem+json', 'content-length': body.length });
-  res.end(body);
-}
 
 /** JSON lines with service cloister-fleet: which nodes are listed and why others are not; never who asked. */
 export function createFleetLogger(destination: NodeJS.WritableStream = process.stdout): Logger {
@@ -72,15 +67,15 @@ export function createDirectoryServer(options: DirectoryServerOptions): Director
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('access-control-allow-origin', '*');
     if (req.url !== FLEET_DIRECTORY_PATH) {
-      answerProblem(res, 'NOT_FOUND', `cloister fleet serves GET ${FLEET_DIRECTORY_PATH}`);
+      writeProblem(res, 'NOT_FOUND', `cloister fleet serves GET ${FLEET_DIRECTORY_PATH}`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      answerProblem(res, 'METHOD_NOT_ALLOWED', 'GET the fleet directory', { allow: 'GET, HEAD' });
+      writeProblem(res, 'METHOD_NOT_ALLOWED', 'GET the fleet directory', { allow: 'GET, HEAD' });
       return;
     }
     if (current === undefined) {
-      answerProblem(res, 'FLEET_DIRECTORY_UNAVAILABLE', 'the nodes are being asked; try again shortly', { 'retry-after': '1' });
+      writeProblem(res, 'FLEET_DIRECTORY_UNAVAILABLE', 'the nodes are being asked; try again shortly', { 'retry-after': '1' });
       return;
     }
     res.writeHead(200, { 'content-type': FLEET_DIRECTORY_MEDIA_TYPE, 'content-length': current.bytes.length, 'cache-control': `public, max-age=${options.maxAgeSeconds}` });

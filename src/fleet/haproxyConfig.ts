@@ -5,6 +5,7 @@
 // node is down is 503, never another node (it could not decrypt). GETs of key configurations and attestation go to
 // any healthy node (standard OHTTP clients then encapsulate to that node's keys), GET of the directory to
 // `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket.
+import { problem, type ProblemCode } from '../base/problems.js';
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 
 export interface HaproxyNode {
@@ -30,10 +31,8 @@ export interface HaproxyOptions {
   readonly timeoutSeconds?: number;
 }
 
-const problemJson = (status: number, code: string, title: string, detail?: string): string => {
-  const type = code === 'OHTTP_KEY' ? 'https://iana.org/assignments/http-problem-types#ohttp-key' : `urn:cloister:problem:${code.toLowerCase().replace(/_/g, '-')}`;
-  return JSON.stringify({ type, title, status, code, ...(detail === undefined ? {} : { detail }) });
-};
+/** A problem of the registry (src/base/problems.ts) as HAProxy answers it: the same JSON a node would write. */
+const problemText = (code: ProblemCode, detail?: string): string => quoted(JSON.stringify(problem(code, detail)));
 
 // HAProxy's `string` argument is in single quotes: the JSON must hold none, and `%[...]` only where lf-string is used.
 const quoted = (text: string): string => {
@@ -82,9 +81,9 @@ defaults
     timeout queue 2s
     timeout check 2s
     retries 1
-    http-error status 408 content-type application/problem+json string ${quoted(problemJson(408, 'REQUEST_TIMEOUT', 'the request did not arrive in time'))}
-    http-error status 502 content-type application/problem+json string ${quoted(problemJson(502, 'BAD_GATEWAY', 'the gateway could not be reached'))}
-    http-error status 504 content-type application/problem+json string ${quoted(problemJson(504, 'GATEWAY_TIMEOUT', 'the gateway did not answer in time'))}
+    http-error status 408 content-type application/problem+json string ${problemText('REQUEST_TIMEOUT')}
+    http-error status 502 content-type application/problem+json string ${problemText('BAD_GATEWAY')}
+    http-error status 504 content-type application/problem+json string ${problemText('GATEWAY_TIMEOUT')}
 
 frontend gateway
     bind "${options.listen}"
@@ -93,16 +92,16 @@ frontend gateway
     acl ohttp path /.well-known/ohttp-gateway
     acl public path /.well-known/ohttp-gateway /.well-known/cloister/attestation /status
     acl fleet path /.well-known/cloister/fleet
-    http-request return status 404 content-type application/problem+json string ${quoted(problemJson(404, 'NOT_FOUND', 'not found', 'the fleet gateway serves the OHTTP gateway, its key configurations, attestation and the fleet directory'))} unless public or fleet
-    http-request return status 405 content-type application/problem+json hdr allow "GET, POST" string ${quoted(problemJson(405, 'METHOD_NOT_ALLOWED', 'method not allowed', 'POST an encapsulated request, or GET the key configurations'))} unless get or ohttp post
-    http-request return status 415 content-type application/problem+json string ${quoted(problemJson(415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported media type', 'send message/ohttp-req'))} if post !{ req.hdr(content-type) -m beg message/ohttp-req }
-    http-request return status 413 content-type application/problem+json string ${quoted(problemJson(413, 'PAYLOAD_TOO_LARGE', 'request body too large'))} if post { req.hdr_val(content-length) gt ${maxBody} }
+    http-request return status 404 content-type application/problem+json string ${problemText('NOT_FOUND', 'the fleet gateway serves the OHTTP gateway, its key configurations, attestation and the fleet directory')} unless public or fleet
+    http-request return status 405 content-type application/problem+json hdr allow "GET, POST" string ${problemText('METHOD_NOT_ALLOWED', 'POST an encapsulated request, or GET the key configurations')} unless get or ohttp post
+    http-request return status 415 content-type application/problem+json string ${problemText('UNSUPPORTED_MEDIA_TYPE', 'send message/ohttp-req')} if post !{ req.hdr(content-type) -m beg message/ohttp-req }
+    http-request return status 413 content-type application/problem+json string ${problemText('PAYLOAD_TOO_LARGE')} if post { req.hdr_val(content-length) gt ${maxBody} }
     # The key ID is the first byte of the body: wait for it, not for the whole body.
     http-request wait-for-body time 5s at-least 1 if post
     http-request set-var(txn.keyid) req.body,bytes(0,1),hex if post
     http-request set-var(txn.node) var(txn.keyid),map("${options.mapFile}") if post
-    http-request return status 400 content-type application/problem+json string ${quoted(problemJson(400, 'OHTTP_MALFORMED', 'malformed encapsulated request', 'empty body'))} if post { req.body_len eq 0 }
-    http-request return status 422 content-type application/problem+json hdr cache-control no-store string ${quoted(problemJson(422, 'OHTTP_KEY', 'key configuration unknown or outdated'))} if post !{ var(txn.node) -m found }
+    http-request return status 400 content-type application/problem+json string ${problemText('OHTTP_MALFORMED', 'empty body')} if post { req.body_len eq 0 }
+    http-request return status 422 content-type application/problem+json hdr cache-control no-store string ${problemText('OHTTP_KEY')} if post !{ var(txn.node) -m found }
     use_backend directory if fleet
     use_backend any_node if get
     default_backend nodes_by_key
@@ -115,16 +114,16 @@ backend nodes_by_key
     http-check send meth GET uri /status
     http-check expect status 200
     default-server weight 0 check inter 1s fastinter 500ms downinter 1s fall 2 rise 2
-    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'NODE_UNAVAILABLE', 'the node holding this key is unavailable'))}
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${problemText('NODE_UNAVAILABLE')}
 ${options.nodes.map((n) => server(n, '')).join('\n')}
 
 backend any_node
     balance roundrobin
-    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'NODE_UNAVAILABLE', 'no node of the fleet is up'))}
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${problemText('NODE_UNAVAILABLE', 'no node of the fleet is up')}
 ${options.nodes.map((n) => server(n, ` track nodes_by_key/${n.name}`)).join('\n')}
 
 backend directory
-    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${quoted(problemJson(503, 'FLEET_DIRECTORY_UNAVAILABLE', 'the fleet directory service is not answering'))}
+    http-error status 503 content-type application/problem+json hdr retry-after 1 string ${problemText('FLEET_DIRECTORY_UNAVAILABLE', 'the fleet directory service is not answering')}
     server fleet ${hostPort(options.directory)}
 `;
 }

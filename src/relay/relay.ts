@@ -21,7 +21,7 @@ import { mediaType } from '../../attestation/protocols/httpText.js';
 import { FLEET_DIRECTORY_MEDIA_TYPE, FLEET_DIRECTORY_PATH } from '../../attestation/fleet/fleetDirectory.js';
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, OHTTP_REQUEST_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import { RuntimeError } from '../base/runtimeErrors.js';
-import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
+import { PROBLEMS, writeProblem } from '../base/problems.js';
 import { cacheLifetimeSeconds, cacheRequestOf, forwardedCacheControl, PublicCache, type CacheRequest, type Cached } from './cache.js';
 import { createGatewayPool, forward, GatewayError, type GatewayResponse } from './forward.js';
 import { errorFields, sizeClass } from '../base/log.js';
@@ -129,7 +129,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const route = routeOf(req.url ?? '');
     const origin = route === undefined ? undefined : gateways.get(route.name);
     if (route === undefined || origin === undefined) {
-      answerProblem(res, 'NOT_FOUND', 'the relay serves /NAME/.well-known/ohttp-gateway, /NAME/.well-known/cloister/attestation and /NAME/.well-known/cloister/fleet for the gateways it allows');
+      writeProblem(res, 'NOT_FOUND', 'the relay serves /NAME/.well-known/ohttp-gateway, /NAME/.well-known/cloister/attestation and /NAME/.well-known/cloister/fleet for the gateways it allows');
       log({ status: 404 });
       return;
     }
@@ -142,7 +142,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     }
     const kind = kindOf(resource, req.method);
     if (kind === undefined) {
-      answerProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : resource === 'fleet' ? 'GET the fleet directory' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });
+      writeProblem(res, 'METHOD_NOT_ALLOWED', resource === 'gateway' ? 'POST an encapsulated request, or GET the key configurations' : resource === 'fleet' ? 'GET the fleet directory' : 'GET the attestation certificate', { allow: ALLOWED_METHODS[resource] });
       log({ gateway: name, status: 405 });
       return;
     }
@@ -163,7 +163,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         return;
       }
       if (!(e instanceof GatewayError)) throw e;
-      answerProblem(res, e.problem, e.problem === 'GATEWAY_TIMEOUT' ? `gateway "${name}" did not answer within ${timeoutMs / 1000} s` : `gateway "${name}" could not be reached`);
+      writeProblem(res, e.problem, e.problem === 'GATEWAY_TIMEOUT' ? `gateway "${name}" did not answer within ${timeoutMs / 1000} s` : `gateway "${name}" could not be reached`);
       log({ gateway: name, kind, status: PROBLEMS[e.problem].status, error: e.reason });
       return;
     }
@@ -173,7 +173,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   /** The POST; throws ClientGone when the client went away, GatewayError when the gateway failed. */
   async function relayRequest(origin: URL, req: IncomingMessage, res: ServerResponse): Promise<{ status: number; bytes?: number }> {
     if (mediaType(req.headers['content-type']) !== OHTTP_REQUEST_MEDIA_TYPE) {
-      answerProblem(res, 'UNSUPPORTED_MEDIA_TYPE', `the body must be ${OHTTP_REQUEST_MEDIA_TYPE}`);
+      writeProblem(res, 'UNSUPPORTED_MEDIA_TYPE', `the body must be ${OHTTP_REQUEST_MEDIA_TYPE}`);
       return { status: 415 };
     }
     let body: Buffer;
@@ -183,7 +183,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
       if (!(e instanceof BodyTooLarge)) throw e;
       // Stop storing: the connection closes once the answer is written and the client has stopped sending.
       lingerAfterAnswer(req, lingerMs);
-      answerProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBody} bytes`, { connection: 'close' });
+      writeProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${maxBody} bytes`, { connection: 'close' });
       return { status: 413 };
     }
     if (res.destroyed) throw new ClientGone('after sending its body');
@@ -213,7 +213,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: unknown) => {
       logger.error(errorFields(e), 'relay failure');
-      if (!res.headersSent) answerProblem(res, 'INTERNAL');
+      if (!res.headersSent) writeProblem(res, 'INTERNAL');
       else res.destroy();
     });
   };
@@ -334,8 +334,3 @@ function answer(res: ServerResponse, r: GatewayResponse, ageSeconds?: number): v
   res.end(r.body);
 }
 
-function answerProblem(res: ServerResponse, code: ProblemCode, detail?: string, headers: Record<string, string> = {}): void {
-  const body = Buffer.from(JSON.stringify(problem(code, detail)));
-  res.writeHead(PROBLEMS[code].status, { ...headers, 'content-type': 'application/problem+json', 'content-length': body.length });
-  res.end(body);
-}
