@@ -62,6 +62,9 @@ function uniformIndex(n: number): number {
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
 
+/** An answer from the fleet: which node gave it, and through which relay resource (its shard's). */
+export type FleetResponse = OhttpResponse & { readonly node: string; readonly relay: string };
+
 /** The longest a client waits for the relay's copy of the directory to be renewed before it compares again. */
 const MAX_CONSISTENCY_WAIT_S = 15;
 
@@ -214,22 +217,29 @@ export class FleetClient {
   }
 
   /** Sends one request to a node picked uniformly at random; a busy or unreachable node's request goes once more to another. */
-  async fetch(request: OhttpRequest): Promise<OhttpResponse & { readonly node: string }> {
+  async fetch(request: OhttpRequest): Promise<FleetResponse> {
     const fleet = await this.fleet();
     if (fleet.nodes.length === 0) {
       const why = fleet.verdicts.map((v) => `${v.name}: ${v.error?.code ?? 'ok'}`).join(', ');
       throw new VerificationError('FLEET_NO_NODE', `no node of the fleet directory passed verification (${why || 'the directory lists none'})`, { field: 'fleet' });
     }
-    const first = fleet.nodes[this.#randomIndex(fleet.nodes.length)] as VerifiedNode;
+    const first = this.#pick(fleet.nodes);
     try {
       const response = await first.client.fetch(request);
-      if (response.status !== 503 || fleet.nodes.length < 2) return { ...response, node: first.node.name };
+      if (response.status !== 503 || fleet.nodes.length < 2) return { ...response, node: first.node.name, relay: this.#relayFor(first.node.gateway) };
       response.content.fill(0);
     } catch (e) {
       if (!nodeUnavailable(e) || fleet.nodes.length < 2) throw e;
     }
     const others = fleet.nodes.filter((n) => n !== first);
-    const second = others[this.#randomIndex(others.length)] as VerifiedNode;
-    return { ...(await second.client.fetch(request)), node: second.node.name };
+    const second = this.#pick(others);
+    return { ...(await second.client.fetch(request)), node: second.node.name, relay: this.#relayFor(second.node.gateway) };
+  }
+
+  #pick(nodes: readonly VerifiedNode[]): VerifiedNode {
+    const i = this.#randomIndex(nodes.length);
+    const node = Number.isInteger(i) ? nodes[i] : undefined;
+    if (node === undefined) throw new RangeError(`randomIndex(${nodes.length}) returned ${i}, not a whole number from 0 to ${nodes.length - 1}`);
+    return node;
   }
 }

@@ -132,6 +132,12 @@ describe('assembleDirectory', () => {
     assert.deepEqual(directory.nodes.map((n) => n.name), ['plain']);
   });
 
+  it("a node of another shard is listed with its shard's gateway", async () => {
+    standInKeys = encodeOhttpKeys(boundKeys());
+    const { directory } = await assembleDirectory({ nodes: [{ name: 'plain', origin: standInOrigin, keyIds: { first: 0, last: 255 }, gateway: 'https://shard-b.fleet.example' }], gateway: GATEWAY });
+    assert.deepEqual(directory.nodes.map((n) => n.gateway), ['https://shard-b.fleet.example']);
+  });
+
   it('a node answering 404 or another media type is left out with FLEET_NODE_UNAVAILABLE', async () => {
     const odd = http.createServer((req, res) => {
       if (req.url === ATTESTATION_CERTIFICATE_PATH) {

@@ -221,6 +221,14 @@ describe('FleetClient', () => {
     }
   });
 
+  it('a randomIndex that names no node is refused, not read past the list', async () => {
+    serve(full);
+    for (const bad of [3, -1, 0.5, Number.NaN]) {
+      const { client } = await clientFor({ randomIndex: () => bad });
+      await assert.rejects(echo(client), (e: unknown) => e instanceof RangeError && e.message === `randomIndex(3) returned ${bad}, not a whole number from 0 to 2`);
+    }
+  });
+
   it('the default randomIndex reaches every verified node', async () => {
     serve(only(GOOD));
     const { client } = await clientFor();

@@ -25,6 +25,10 @@ describe('parseNodeSpec', () => {
     assert.deepEqual(parseNodeSpec('node-0=https://10.0.0.5:8443/=0-3'), { name: 'node-0', origin: 'https://10.0.0.5:8443', keyIds: { first: 0, last: 3 } });
     assert.deepEqual(parseNodeSpec('n=http://[::1]:9000=255-255'), { name: 'n', origin: 'http://[::1]:9000', keyIds: { first: 255, last: 255 } });
   });
+
+  it('reads a fourth part as the gateway of the node\'s shard', () => {
+    assert.deepEqual(parseNodeSpec('node-64=https://10.0.1.5:8443=0-3=https://shard-b.fleet.example/'), { name: 'node-64', origin: 'https://10.0.1.5:8443', keyIds: { first: 0, last: 3 }, gateway: 'https://shard-b.fleet.example' });
+  });
 });
 
 describe('cloister fleet: usage errors, one line each, exit 2', () => {
@@ -39,6 +43,9 @@ describe('cloister fleet: usage errors, one line each, exit 2', () => {
     ['a range above 255', ['--node', 'n=https://10.0.0.5=250-256', '--gateway', 'https://fleet.example', ...measurement], /--node must be/],
     ['a duplicate name', ['--node', N0, '--node', 'node-0=https://10.0.0.6:8443=4-7', '--gateway', 'https://fleet.example', ...measurement], /node name "node-0" is given twice/],
     ['overlapping ranges', ['--node', N0, '--node', 'node-1=https://10.0.0.6:8443=3-7', '--gateway', 'https://fleet.example', ...measurement], /the key ID ranges of "node-0" and "node-1" overlap/],
+    ['a shard gateway with a path', ['--node', 'n=https://10.0.0.5=0-3=https://shard-b.example/x', '--gateway', 'https://fleet.example', ...measurement], /--node must be NAME=URL=FIRST-LAST\[=GATEWAY\]/],
+    ['overlapping ranges on one shard', ['--node', `${N0}=https://shard-b.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7=https://shard-b.example', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
+    ['overlapping ranges, one on the default gateway named outright', ['--node', `${N0}=https://fleet.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
     ['no --gateway', ['--node', N0, ...measurement], /--gateway must be/],
     ['a --gateway with a path', ['--node', N0, '--gateway', 'https://fleet.example/ohttp', ...measurement], /--gateway must be/],
     ['a --gateway that is not a URL', ['--node', N0, '--gateway', 'fleet.example', ...measurement], /--gateway must be/],
@@ -85,6 +92,7 @@ describe('cloister fleet haproxy', () => {
     ['a --listen without a port', ['--node', N0, '--directory', 'http://127.0.0.1:8090', '--listen', '127.0.0.1', '--out', 'x'], /--listen must be ADDRESS:PORT/],
     ['overlapping ranges', ['--node', N0, '--node', 'node-1=https://10.0.0.6:8443=0-0', '--directory', 'http://127.0.0.1:8090', '--out', 'x'], /overlap/],
     ['a bad --node', ['--node', 'node-0', '--directory', 'http://127.0.0.1:8090', '--out', 'x'], /--node must be NAME=URL=FIRST-LAST/],
+    ['nodes of two shards', ['--node', N0, '--node', 'node-64=https://10.0.1.5:8443=0-3=https://shard-b.example', '--directory', 'http://127.0.0.1:8090', '--out', 'x'], /one HAProxy routes one gateway's key IDs: give the nodes of one shard/],
   ] as const) {
     it(`refuses ${why} with one line, exit 2, writing nothing`, async () => {
       const dir = tempDir();

@@ -31,7 +31,8 @@ runtime API socket is DIR/admin.sock (drain, maintenance, map updates). Then:
 Options:
   --node NAME=URL=FIRST-LAST  a node: its name, its own http(s):// URL (HTTPS is spoken without verifying the
                               certificate: RA-TLS is self-signed, and OHTTP is end to end), its key ID range;
-                              repeatable, as given to cloister fleet
+                              repeatable, as given to cloister fleet; the nodes of one shard (one HAProxy per
+                              gateway URL)
   --directory URL             where cloister fleet listens (http://)
   --listen ADDRESS:PORT       where HAProxy listens, plain HTTP (default ${DEFAULT_GATEWAY_LISTEN})
   --out DIR                   where to write haproxy.cfg and keyids.map (created)
@@ -50,7 +51,10 @@ fleet's load balancer routes that path here; a relay mirrors it, and clients com
 fails, stops answering, or serves key IDs outside its range is left out, with one log line when the set changes.
 
 Options:
-  --node NAME=URL=FIRST-LAST  a node: its name ([a-z0-9-]), its own https:// URL, its key ID range; repeatable
+  --node NAME=URL=FIRST-LAST[=GATEWAY]
+                              a node: its name ([a-z0-9-]), its own https:// URL, its key ID range, and the
+                              gateway of its shard when not --gateway's (ranges may repeat across shards, not
+                              within one); repeatable
   --gateway URL               the fleet's gateway (the load balancer), as clients' relays reach it
   --refresh S                 seconds between rounds (default 10)
   --max-age S                 how long caches may keep the directory (default 10; keep it under the nodes'
@@ -88,14 +92,17 @@ export interface FleetHooks {
 
 const ORIGIN = /^https?:\/\/[^/?#@\s]+$/;
 
-/** `NAME=URL=FIRST-LAST`. */
+/** `NAME=URL=FIRST-LAST`, or `NAME=URL=FIRST-LAST=GATEWAY` for a node of another shard. */
 export function parseNodeSpec(spec: string): FleetNodeSource {
-  const m = /^([a-z0-9-]{1,63})=(.+)=(\d{1,3})-(\d{1,3})$/.exec(spec);
+  const m = /^([a-z0-9-]{1,63})=(.+?)=(\d{1,3})-(\d{1,3})(?:=(.+))?$/.exec(spec);
   const origin = m?.[2]?.replace(/\/+$/, '');
+  const gateway = m?.[5]?.replace(/\/+$/, '');
   const first = Number(m?.[3]);
   const last = Number(m?.[4]);
-  if (m === null || origin === undefined || !ORIGIN.test(origin) || first > last || last > 255) throw usage(`--node must be NAME=URL=FIRST-LAST, such as node-0=https://10.0.0.5:8443=0-3 (NAME of [a-z0-9-], 0 <= FIRST <= LAST <= 255), got "${spec}"`);
-  return { name: m[1] as string, origin, keyIds: { first, last } };
+  if (m === null || origin === undefined || !ORIGIN.test(origin) || (gateway !== undefined && !ORIGIN.test(gateway)) || first > last || last > 255) {
+    throw usage(`--node must be NAME=URL=FIRST-LAST[=GATEWAY], such as node-0=https://10.0.0.5:8443=0-3 (NAME of [a-z0-9-], 0 <= FIRST <= LAST <= 255, GATEWAY an http(s) origin), got "${spec}"`);
+  }
+  return { name: m[1] as string, origin, keyIds: { first, last }, ...(gateway === undefined ? {} : { gateway }) };
 }
 
 function seconds(name: string, text: string | undefined, fallback: number): number {
@@ -104,14 +111,15 @@ function seconds(name: string, text: string | undefined, fallback: number): numb
   return Number(text);
 }
 
-/** The nodes of --node, checked: names unique, key ID ranges apart. */
-function nodesOf(specs: readonly string[] | undefined): FleetNodeSource[] {
+/** The nodes of --node, checked: names unique, key ID ranges apart on each gateway. */
+function nodesOf(specs: readonly string[] | undefined, gateway?: string): FleetNodeSource[] {
   const nodes = (specs ?? []).map(parseNodeSpec);
   if (nodes.length === 0) throw usage('missing --node NAME=URL=FIRST-LAST');
   for (const [i, a] of nodes.entries()) {
     for (const b of nodes.slice(i + 1)) {
       if (a.name === b.name) throw usage(`node name "${a.name}" is given twice`);
-      if (a.keyIds.first <= b.keyIds.last && b.keyIds.first <= a.keyIds.last) throw usage(`the key ID ranges of "${a.name}" and "${b.name}" overlap: each node needs its own`);
+      const shared = (a.gateway ?? gateway) === (b.gateway ?? gateway);
+      if (shared && a.keyIds.first <= b.keyIds.last && b.keyIds.first <= a.keyIds.last) throw usage(`the key ID ranges of "${a.name}" and "${b.name}" overlap on one gateway: each node needs its own`);
     }
   }
   return nodes;
@@ -132,6 +140,8 @@ async function fleetHaproxyCommand(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const nodes = nodesOf(values.node);
+  const gateways = new Set(nodes.map((n) => n.gateway));
+  if (gateways.size > 1) throw usage(`one HAProxy routes one gateway's key IDs: give the nodes of one shard, not of ${[...gateways].map((g) => g ?? 'the default gateway').join(', ')}`);
   const directory = values.directory?.replace(/\/+$/, '');
   if (directory === undefined || !/^http:\/\/[^/?#@\s]+$/.test(directory)) throw usage(`--directory must be cloister fleet's http:// origin, such as http://127.0.0.1:${DEFAULT_FLEET_PORT}, got "${values.directory ?? ''}"`);
   const listen = values.listen ?? DEFAULT_GATEWAY_LISTEN;
@@ -154,9 +164,9 @@ export async function fleetCommand(argv: string[], io: CliIo, hooks: FleetHooks 
       io.stdout(FLEET_HELP);
       return EXIT.ok;
     }
-    const nodes = nodesOf(values.node);
     const gateway = values.gateway?.replace(/\/+$/, '');
     if (gateway === undefined || !ORIGIN.test(gateway)) throw usage(`--gateway must be the fleet gateway's http(s) origin, such as https://fleet.example, got "${values.gateway ?? ''}"`);
+    const nodes = nodesOf(values.node, gateway);
     const refreshSeconds = seconds('refresh', values.refresh, 10);
     const maxAgeSeconds = seconds('max-age', values['max-age'], 10);
     const port = values.port === undefined ? DEFAULT_FLEET_PORT : Number(values.port);

@@ -5,12 +5,12 @@
 // --output FILE or to a piped standard output, never a terminal.
 // With --issuer, a server that requires Privacy Pass gets a token obtained from that issuer, inside the
 // encapsulation (docs/privacy-pass.md "Client").
-import { FleetClient } from '../../attestation/client/fleetClient.js';
+import { FleetClient, type FleetResponse } from '../../attestation/client/fleetClient.js';
 import { FLEET_DIRECTORY_PATH } from '../../attestation/fleet/fleetDirectory.js';
 import { mediaType, problemCode } from '../../attestation/protocols/httpText.js';
 import { CloisterError } from '../../attestation/errors.js';
 import type { UsageError } from '../base/runtimeErrors.js';
-import { KeyConfigRejectedError, OhttpClient } from '../../attestation/client/ohttpClient.js';
+import { KeyConfigRejectedError, OhttpClient, type OhttpResponse } from '../../attestation/client/ohttpClient.js';
 import { ANY_MEASUREMENT_NOTE } from '../../attestation/client/measurementSource.js';
 import { IssuerError } from '../../attestation/client/privacyPass/issuerClient.js';
 import { PrivacyPassClient } from '../../attestation/client/privacyPass/privacyPassClient.js';
@@ -45,6 +45,9 @@ Options:
                         relay (the two must match), verify every node as a single server is verified, and
                         send to one picked at random among those that pass (once more to another if it is
                         busy or gone); --relay is then the relay's resource for the fleet's gateway
+  --shard-relay GATEWAY=URL
+                        with --fleet, the relay's resource for the gateway of another shard (a directory
+                        node whose gateway is GATEWAY is sent through URL); repeatable
   --timeout SECONDS     how long each HTTP exchange may take, the request included (default 35, a little more
                         than the server's default 25 s deadline; raise it for a server started with a longer
                         --target-timeout)
@@ -72,6 +75,7 @@ const OPTIONS = {
   policy: { type: 'string' },
   timeout: { type: 'string' },
   fleet: { type: 'string' },
+  'shard-relay': { type: 'string', multiple: true },
   ...MEASUREMENT_OPTIONS,
   ...TRUST_OPTIONS,
   issuer: { type: 'string' },
@@ -118,6 +122,21 @@ function privacyPassFromOptions(values: { issuer?: string | undefined; 'issuer-a
   return new PrivacyPassClient({ issuer, ...(credential === undefined ? {} : { credential }), batch: 1 });
 }
 
+/** --shard-relay GATEWAY=URL..., as FleetClientOptions.relays. */
+function shardRelays(specs: readonly string[] | undefined, fleet: string | undefined): Record<string, string> | undefined {
+  if (specs === undefined) return undefined;
+  if (fleet === undefined) throw usage('--shard-relay needs --fleet');
+  const relays: Record<string, string> = {};
+  for (const spec of specs) {
+    const m = /^(https?:\/\/[^/?#@\s=]+?)\/*=(https?:\/\/[^/?#@\s]+(?:\/[A-Za-z0-9._~-]+)*)\/?$/.exec(spec);
+    if (m === null) throw usage(`--shard-relay must be GATEWAY=URL, a shard's gateway origin and the relay's resource for it, such as https://shard-b.fleet.example=https://relay.example/shard-b, got "${spec}"`);
+    const gateway = m[1] as string;
+    if (gateway in relays) throw usage(`--shard-relay gives gateway ${gateway} twice`);
+    relays[gateway] = m[2] as string;
+  }
+  return relays;
+}
+
 export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Record<string, string | undefined>> = process.env): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv, OPTIONS, 'request');
@@ -141,7 +160,8 @@ export async function requestCommand(argv: string[], io: CliIo, env: Readonly<Re
     const options = { relay, ...trust.client, primitives: nodeHpke, timeoutMs: Number(timeout) * 1000, ...(privacyPass === undefined ? {} : { privacyPass }) };
     const fleet = values.fleet;
     if (fleet !== undefined && !/^https?:\/\/[^/?#@\s]+(\/[^?#\s]*)?$/.test(fleet)) throw usage(`--fleet must be the fleet directory's http(s) URL, such as https://fleet.example${FLEET_DIRECTORY_PATH}, got "${fleet}"`);
-    const client = fleet === undefined ? new OhttpClient(options) : new FleetClient({ ...options, directory: fleet });
+    const relays = shardRelays(values['shard-relay'], fleet);
+    const client = fleet === undefined ? new OhttpClient(options) : new FleetClient({ ...options, directory: fleet, ...(relays === undefined ? {} : { relays }) });
     const output = values.output === undefined ? undefined : await OutputFile.create(values.output);
     try {
       return await sendAndShow(client, { path, type, body, relay, privacyPass: privacyPass !== undefined, measurementSource: trust.measurementSource }, output, io);
@@ -163,7 +183,7 @@ async function sendAndShow(
   io: CliIo,
 ): Promise<number> {
   const { path, type, body, relay } = request;
-  let response;
+  let response: OhttpResponse | FleetResponse;
   try {
     response = await client.fetch({ url: `https://cloister${path}`, headers: [['content-type', type]], body });
   } catch (e) {
@@ -193,8 +213,9 @@ async function sendAndShow(
     body.fill(0);
   }
   const measurement = MEASUREMENT_PHRASES[measurementOutcome(response.verdict, request.measurementSource)];
-  const node = 'node' in response && typeof response.node === 'string' ? `; fleet node ${response.node}` : '';
-  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}, ${measurement}; OHTTP key ${response.keyId}${node}; through ${relay}`;
+  const fleet = client instanceof FleetClient ? (response as FleetResponse) : undefined;
+  const node = fleet === undefined ? '' : `; fleet node ${fleet.node}`;
+  const attested = `attested ${response.verdict.platform}${response.verdict.simulated ? ', SIMULATED' : ''}, ${measurement}; OHTTP key ${response.keyId}${node}; through ${fleet?.relay ?? relay}`;
   const answerType = mediaType(response.headers.find(([n]) => n === 'content-type')?.[1]);
   try {
     if (response.status < 200 || response.status >= 300) {

@@ -18,11 +18,13 @@ export interface FleetNodeSource {
   /** The node's own origin, where `cloister fleet` reaches it (not the fleet's gateway). */
   readonly origin: string;
   readonly keyIds: KeyIdRange;
+  /** The gateway of this node's shard, when it is not the fleet's `gateway`. */
+  readonly gateway?: string;
 }
 
 export interface AssembleOptions {
   readonly nodes: readonly FleetNodeSource[];
-  /** The fleet gateway every node is reached through (HAProxy). */
+  /** The fleet gateway (HAProxy) that nodes without a gateway of their own are reached through. */
   readonly gateway: string;
   /** Throws (a CloisterError) for a certificate the fleet must not list; absent, every well-formed node is listed. */
   readonly judge?: (certificate: Uint8Array) => Promise<void>;
@@ -69,7 +71,7 @@ async function nodeEntry(source: FleetNodeSource, options: AssembleOptions, pool
   await options.judge?.(attestation);
   return {
     name: source.name,
-    gateway: options.gateway,
+    gateway: source.gateway ?? options.gateway,
     keyIds: [source.keyIds.first, source.keyIds.last],
     keyConfigs,
     attestation,

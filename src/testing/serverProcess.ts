@@ -31,8 +31,8 @@ export interface ServerProcess {
   /** Its standard output (the JSON log) and standard error so far. */
   stdout(): string;
   stderr(): string;
-  /** An OHTTP client straight to its gateway (no relay), trusting the simulated roots. */
-  client(): Promise<OhttpClient>;
+  /** An OHTTP client straight to its gateway (no relay), or to `via` (a load balancer in front of it), trusting the simulated roots. */
+  client(options?: { readonly via?: string }): Promise<OhttpClient>;
   stop(): Promise<ChildExit>;
 }
 
@@ -69,7 +69,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     url,
     stdout: () => stdout,
     stderr: () => stderr,
-    client: async () => new OhttpClient({ relay: url, gateway: url, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke, timeoutMs: CLIENT_TIMEOUT_MS }),
+    client: async (o) => new OhttpClient({ relay: o?.via ?? url, gateway: o?.via ?? url, policy: await simulatedMeasurementPolicy(), snpVerifier: new SnpVerifier({ additionalRoots: (await availableSimulatedRoots()).snp }), fetch: unauthenticatedFetch, primitives: nodeHpke, timeoutMs: CLIENT_TIMEOUT_MS }),
     stop: () => child.stop(),
   };
 }
