@@ -13,6 +13,9 @@ export interface StackChild {
   stop(): Promise<ChildExit>;
 }
 
+/** "the relay", but "node-0": a numbered child's name is a proper name. */
+const called = (name: string): string => (/\d/.test(name) ? name : `the ${name}`);
+
 export class ChildStack {
   readonly #children: StackChild[] = [];
   readonly #io: CliIo;
@@ -104,8 +107,8 @@ export class ChildStack {
     const first = await Promise.race([this.stopRequested, ...this.#children.map(async (child) => ({ child, exit: await child.exited }))]);
     if (first === undefined) return undefined;
     await this.stopAll();
-    const others = this.#children.filter((c) => c !== first.child).map((c) => `the ${c.name}`);
+    const others = this.#children.filter((c) => c !== first.child).map((c) => called(c.name));
     const list = others.length <= 2 ? others.join(' and ') : `${others.slice(0, -1).join(', ')} and ${others.at(-1) ?? ''}`;
-    return new ChildExitedError(`the ${first.child.name} (pid ${first.child.pid}) exited with ${describeExit(first.exit)} while serving; stopped ${list}`);
+    return new ChildExitedError(`${called(first.child.name)} (pid ${first.child.pid}) exited with ${describeExit(first.exit)} while serving; stopped ${list}`);
   }
 }
