@@ -37,7 +37,9 @@ after(() => {
 /** A fake metadata server on loopback: `answer` per request, with the request count. */
 async function metadataServer(answer: (req: IncomingMessage, res: ServerResponse, n: number) => void): Promise<string> {
   let n = 0;
-  const server = createServer((req, res) => answer(req, res, n++));
+  const server = createServer((req, res) => {
+    answer(req, res, n++);
+  });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
@@ -121,7 +123,7 @@ describe('readInstanceKeyIds: a fleet node\'s range from where it runs', () => {
     });
 
     it('retries a 503 (a maintenance event) and then takes the answer', async () => {
-      const gceMetadata = await metadataServer((_req, res, n) => void (n < 1 ? res.writeHead(503).end() : res.writeHead(200).end('132-135'))).then((u) => `${u}computeMetadata/v1/`);
+      const gceMetadata = await metadataServer((_req, res, n) => void res.writeHead(n < 1 ? 503 : 200).end(n < 1 ? '' : '132-135')).then((u) => `${u}computeMetadata/v1/`);
       assert.deepEqual(await readInstanceKeyIds({ ...fakeSys(ON_GCE), gceMetadata, ...FAST }), { keyIds: { first: 132, last: 135 }, source: 'gce-metadata' });
     });
 
