@@ -55,6 +55,10 @@ describe('PatternCounter', () => {
     memory.set(ink, 1003);
     memory.set(ink, 2048);
     assert.deepEqual(countInViews(memory, { ink }, 256), { ink: 2 });
+    // White, then black: one alignment has only uniform words to anchor on, so this one is searched plainly.
+    const edge = new Uint8Array(32).fill(0xff, 0, 16);
+    memory.set(edge, 3000);
+    assert.deepEqual(countInViews(memory, { ink, edge }, 256), { ink: 2, edge: 1 });
   });
 
   it('refuses an empty pattern and views that are not whole aligned words', () => {

@@ -6,7 +6,8 @@
 // pattern of 15 bytes or more is found through 8-byte anchors instead, in one pass whatever their number: an
 // occurrence starting at address s holds the 8-aligned word at offset k = (-s) mod 8 (and k + 8, k + 16, ...),
 // so each pattern registers, for each k in 0..7, one of those words; the pass looks up every aligned word of
-// memory and compares the whole pattern where an anchor matches. Shorter patterns keep Buffer.indexOf.
+// memory and compares the whole pattern where an anchor matches. Shorter patterns, and those that would have
+// to anchor on a run of one byte, keep Buffer.indexOf.
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface PatternHits {
@@ -37,7 +38,18 @@ interface Anchor {
   readonly counts: { hits: number; where: Record<string, number> };
 }
 
-const slotOf = (lo: number, hi: number): number => (lo ^ Math.imul(hi, 0x9e3779b1)) >>> (32 - SLOT_BITS);
+const distinct = (bytes: Uint8Array, offset: number): number => new Set(bytes.subarray(offset, offset + WORD)).size;
+
+// Two filters of independent hashes (murmur3's finaliser over differently mixed words): memory holds a few words
+// (zeros above all) hundreds of millions of times, and one anchor sharing such a word's slot in a single filter
+// would send the pass to the anchor map at each of them.
+const mix = (h: number): number => {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> (32 - SLOT_BITS);
+};
+const slotA = (lo: number, hi: number): number => mix(lo ^ Math.imul(hi, 0x9e3779b1));
+const slotB = (lo: number, hi: number): number => mix(hi ^ Math.imul(lo, 0x27d4eb2f) ^ 0x165667b1);
 
 /**
  * Counts every occurrence of a set of patterns in views of memory read chunk by chunk. A view's first `carried`
@@ -48,8 +60,10 @@ export class PatternCounter {
   readonly counts: Record<string, { hits: number; where: Record<string, number> }>;
   /** How many bytes a view must carry over from the previous one. */
   readonly overlap: number;
-  readonly #short: (readonly [Buffer, { hits: number; where: Record<string, number> }])[] = [];
-  readonly #slots = new Uint8Array(1 << SLOT_BITS);
+  /** Patterns found with Buffer.indexOf. */
+  readonly #plain: (readonly [Buffer, { hits: number; where: Record<string, number> }])[] = [];
+  readonly #filterA = new Uint8Array(1 << SLOT_BITS);
+  readonly #filterB = new Uint8Array(1 << SLOT_BITS);
   readonly #anchors = new Map<number, Anchor[]>();
 
   constructor(patterns: Readonly<Record<string, Uint8Array>>) {
@@ -62,21 +76,26 @@ export class PatternCounter {
       const needle = Buffer.from(pattern);
       const counts = this.counts[k] as Anchor['counts'];
       if (needle.length === 0) throw new RangeError(`pattern "${k}" is empty`);
-      if (needle.length < MIN_ANCHORED) {
-        this.#short.push([needle, counts]);
-        continue;
-      }
-      for (let first = 0; first < WORD; first++) {
-        // Of the aligned words an occurrence of this alignment holds, the one of most distinct bytes: a run of
-        // 0x00 or 0xff as anchor would send the pass to compare at every such run in memory.
+      // Of the aligned words an occurrence of each alignment holds, the one of most distinct bytes: a run of 0x00
+      // or 0xff as anchor would send the pass to compare at every such word in memory. A pattern that has no
+      // better anchor for some alignment (a row of pixels, white then black) keeps Buffer.indexOf.
+      const offsets = Array.from({ length: WORD }, (_, first) => {
         let offset = first;
         for (let o = first; o + WORD <= needle.length; o += WORD) {
-          if (new Set(needle.subarray(o, o + WORD)).size > new Set(needle.subarray(offset, offset + WORD)).size) offset = o;
+          if (distinct(needle, o) > distinct(needle, offset)) offset = o;
         }
+        return offset;
+      });
+      if (needle.length < MIN_ANCHORED || offsets.some((o) => distinct(needle, o) === 1)) {
+        this.#plain.push([needle, counts]);
+        continue;
+      }
+      for (const offset of offsets) {
         word.set(needle.subarray(offset, offset + WORD));
         const lo = words[0] as number;
         const hi = words[1] as number;
-        this.#slots[slotOf(lo, hi)] = 1;
+        this.#filterA[slotA(lo, hi)] = 1;
+        this.#filterB[slotB(lo, hi)] = 1;
         const list = this.#anchors.get(lo) ?? [];
         list.push({ hi, offset, needle, counts });
         this.#anchors.set(lo, list);
@@ -92,16 +111,17 @@ export class PatternCounter {
       c.hits++;
       c.where[kind] = (c.where[kind] ?? 0) + 1;
     };
-    for (const [needle, c] of this.#short) {
+    for (const [needle, c] of this.#plain) {
       for (let i = bytes.indexOf(needle); i !== -1; i = bytes.indexOf(needle, i + 1)) if (i + needle.length > carried) add(c);
     }
     if (this.#anchors.size === 0) return;
     const words = new Uint32Array(view.buffer, view.byteOffset, view.length / 4);
-    const slots = this.#slots;
+    const filterA = this.#filterA;
+    const filterB = this.#filterB;
     for (let w = 0; w < words.length; w += 2) {
       const lo = words[w] as number;
       const hi = words[w + 1] as number;
-      if (slots[slotOf(lo, hi)] === 0) continue;
+      if (filterA[slotA(lo, hi)] === 0 || filterB[slotB(lo, hi)] === 0) continue;
       for (const a of this.#anchors.get(lo) ?? []) {
         if (a.hi !== hi) continue;
         const start = w * 4 - a.offset;
