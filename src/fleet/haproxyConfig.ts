@@ -4,7 +4,8 @@
 // an unknown key ID is answered 422 exactly as a node answers it, so the client refetches its keys; a key whose
 // node is down is 503, never another node (it could not decrypt). GETs of key configurations and attestation go to
 // any healthy node (standard OHTTP clients then encapsulate to that node's keys), GET of the directory to
-// `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket.
+// `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket. The
+// request log has option httplog's fields but names a request only by method and path, and only those it serves.
 import { problem, type ProblemCode } from '../base/problems.js';
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 
@@ -71,7 +72,10 @@ global
 defaults
     mode http
     log global
-    option httplog
+    # option httplog's fields without the request line (it holds the query string, and an unknown path or method
+    # as sent) and the captured headers and cookies (none are captured): a request's method and path only when
+    # they are ones the gateway serves (txn.method, txn.path, set first in the frontend), "-" otherwise.
+    log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq \\"%[var(txn.method)] %[var(txn.path)] %HV\\""
     option dontlognull
     timeout connect 2s
     timeout client ${timeout + 5}s
@@ -92,6 +96,8 @@ frontend gateway
     acl ohttp path /.well-known/ohttp-gateway
     acl public path /.well-known/ohttp-gateway /.well-known/cloister/attestation /status
     acl fleet path /.well-known/cloister/fleet
+    http-request set-var(txn.method) method if get or post
+    http-request set-var(txn.path) path if public or fleet
     http-request return status 404 content-type application/problem+json string ${problemText('NOT_FOUND', 'the fleet gateway serves the OHTTP gateway, its key configurations, attestation and the fleet directory')} unless public or fleet
     http-request return status 405 content-type application/problem+json hdr allow "GET, POST" string ${problemText('METHOD_NOT_ALLOWED', 'POST an encapsulated request, or GET the key configurations')} unless get or ohttp post
     http-request return status 415 content-type application/problem+json string ${problemText('UNSUPPORTED_MEDIA_TYPE', 'send message/ohttp-req')} if post !{ req.hdr(content-type) -m beg message/ohttp-req }
