@@ -3,7 +3,8 @@
 // requests sent with FleetClient through the relay and HAProxy, each image with a fresh random canary, first one
 // at a time, then in bursts. 2 s after the last answer, every node's memory is scanned for every image (bytes of
 // the PNG, rows of its decoded pixels) and every recognised text (ASCII and UTF-16LE): none of them on any node,
-// while a positive control (model bytes) shows each scan sees that node's memory, and every node served requests.
+// while a positive control (model bytes) shows each scan sees that node's memory, and every node served requests;
+// the same scan of this process, which holds the images and the answers, finds every one of them.
 // No canary is in any process's log, and HAProxy's log holds only lines of the shapes it is configured to write:
 // its request log names method and path (where the gateway serves them), node, timers, status and bytes, nothing of
 // what a request carries (checked with requests straight to HAProxy that carry a marker elsewhere). Skipped
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FleetClient } from '../../attestation/client/fleetClient.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
+import { scanProcessMemory } from '../testing/memoryScan.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
 import { assertNoResidue, inkRowPatterns, randomCanary, textPatterns } from '../testing/residue.js';
 import { packDirectory } from '../testing/serverProcess.js';
@@ -113,12 +115,18 @@ describe('memory scrape and log checks on every node of a local fleet', { skip: 
       Object.assign(patterns, inkRowPatterns(s.png, `request ${i} decoded pixels`));
       if (s.text.length >= 8) Object.assign(patterns, textPatterns(`request ${i}`, s.text, s.canary));
     }
+    const count = Object.keys(patterns).length;
+    assert.ok(count >= sent.length * 7, `${count} patterns for ${sent.length} requests`);
     const controls: Record<string, number> = {};
     const scanning = Date.now();
     for (const n of fleet.nodes) controls[n.name] = assertNoResidue(n.pid, patterns, n.name);
-    const count = Object.keys(patterns).length;
-    console.log(`fleet scrape: ${sent.length} OCR requests in ${seconds.toFixed(1)} s (bursts of ${BURST}: ${bursts.map((b) => `${b.toFixed(1)} s`).join(', ')}), per node ${JSON.stringify(served)}, ${recognised} canaries recognised; ${count} patterns scanned on each of ${fleet.nodes.length} nodes in ${((Date.now() - scanning) / 1000).toFixed(1)} s: 0 hits; positive control hits ${JSON.stringify(controls)}`);
-    assert.ok(count >= sent.length * 7, `${count} patterns for ${sent.length} requests`);
+    const scanSeconds = (Date.now() - scanning) / 1000;
+    // The other control: this process holds every image and every answer, and the same scan finds them here.
+    const own = scanProcessMemory(process.pid, patterns);
+    const held = Object.keys(patterns).filter((k) => / PNG bytes | text, ASCII$/.test(k));
+    const missed = held.filter((k) => (own[k]?.hits ?? 0) === 0);
+    assert.deepEqual(missed, [], 'the scan finds in this process the images and answers it holds');
+    console.log(`fleet scrape: ${sent.length} OCR requests in ${seconds.toFixed(1)} s (bursts of ${BURST}: ${bursts.map((b) => `${b.toFixed(1)} s`).join(', ')}), per node ${JSON.stringify(served)}, ${recognised} canaries recognised; ${count} patterns scanned on each of ${fleet.nodes.length} nodes in ${scanSeconds.toFixed(1)} s: 0 hits; positive control hits ${JSON.stringify(controls)}; in this process ${held.length - missed.length} of the ${held.length} PNG windows and texts it holds found`);
   });
 
   it('writes no canary to the log of any node, the directory service, HAProxy or the relay', () => {
