@@ -2,11 +2,14 @@
 // kubernetes/base/nodes.yaml (their replicas and key ID ranges), the HAProxy configuration and key map that
 // `cloister fleet haproxy` writes, as a ConfigMap, and the `cloister fleet` directory Deployment with one --node per
 // pod. Re-run after changing replicas, and with --draining COLOUR while a colour drains (its pods stay routed by
-// HAProxy but leave the directory). manifests.test.ts checks that generated.yaml is what this writes.
+// HAProxy but leave the directory). With --ingress-out, also the ingress/ component's generated.yaml: the same
+// routing done by the HAProxy Kubernetes Ingress Controller (ingressManifests.ts). manifests.test.ts checks that both
+// files are what this writes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseAllDocuments, stringify } from 'yaml';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
 import { isMain, scriptArgs } from '../../scriptArgs.js';
+import { ingressObjects } from './ingressManifests.js';
 
 export const NAMESPACE = 'cloister';
 export const NODE_SERVICE = 'cloister-nodes';
@@ -108,6 +111,8 @@ export function kubernetesHaproxyConfig(nodes: readonly HaproxyNode[]): string {
   return cfg.replace(/^( {4}server .*)$/gm, '$1 resolvers cluster init-addr last,libc,none').replace('\nbackend nodes_by_key\n', `\n${RESOLVERS}backend nodes_by_key\n`);
 }
 
+const yamlDocuments = (objects: readonly unknown[]): string => objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+
 export interface RenderOptions {
   readonly sets: readonly NodeSet[];
   readonly gateway?: string;
@@ -175,10 +180,29 @@ export function renderGenerated(options: RenderOptions): string {
   const header = `# Written by scripts/deploy/fleet/renderKubernetes.ts from nodes.yaml (${options.sets.map((s) => `${s.name}: ${s.replicas}`).join(', ')}${draining.size > 0 ? `; draining ${[...draining].join(', ')}` : ''}); do not edit.
 # The HAProxy configuration of cloister fleet haproxy, and the directory listing every pod not draining.
 `;
-  return header + [configMap, deployment].map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return header + yamlDocuments([configMap, deployment]);
 }
 
-const HELP = `Usage: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes FILE --out FILE [--gateway URL] [--log URL] [--draining COLOUR]
+/** ingress/generated.yaml: the gateway as Ingress controller configuration, routing every pod of the node sets. */
+export function renderIngress(options: Pick<RenderOptions, 'sets' | 'gateway'>): string {
+  const nodes = fleetNodes(options.sets);
+  const header = `# Written by scripts/deploy/fleet/renderKubernetes.ts --ingress-out from nodes.yaml (${options.sets.map((s) => `${s.name}: ${s.replicas}`).join(', ')}); do not edit.
+# The fleet's gateway on the HAProxy Kubernetes Ingress Controller (docs/deploy.md "The HAProxy Ingress Controller"),
+# started with --ingress.class=cloister-fleet --configmap=${NAMESPACE}/cloister-gateway-ingress
+# --configmap-patternfiles=${NAMESPACE}/cloister-gateway-patterns. Validated offline (manifests.test.ts); never applied here.
+`;
+  return header + yamlDocuments(ingressObjects({
+    namespace: NAMESPACE,
+    nodes,
+    host: new URL(options.gateway ?? DEFAULT_GATEWAY).hostname,
+    nodeLabels: { app: 'cloister-node' },
+    nodePort: { name: 'https', port: NODE_PORT },
+    directoryLabels: { app: 'cloister-fleet' },
+    directoryPort: { name: 'http', port: DIRECTORY_PORT },
+  }));
+}
+
+const HELP = `Usage: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes FILE --out FILE [--ingress-out FILE] [--gateway URL] [--log URL] [--draining COLOUR]
 
 Write the Kubernetes fleet's generated.yaml (the HAProxy ConfigMap and the cloister fleet Deployment) from the node
 StatefulSets of FILE (scripts/deploy/fleet/kubernetes/base/nodes.yaml).
@@ -186,20 +210,19 @@ StatefulSets of FILE (scripts/deploy/fleet/kubernetes/base/nodes.yaml).
 Options:
   --nodes FILE       the node StatefulSets
   --out FILE         where to write (scripts/deploy/fleet/kubernetes/base/generated.yaml)
-  --gateway URL      the fleet's gateway URL as relays reach it (default ${DEFAULT_GATEWAY})
+  --ingress-out FILE also write the Ingress controller variant (scripts/deploy/fleet/kubernetes/ingress/generated.yaml)
+  --gateway URL      the fleet's gateway URL as relays reach it; its host is the Ingress rules' (default ${DEFAULT_GATEWAY})
   --log URL          the transparency log the directory checks measurements against (default ${DEFAULT_LOG})
   --draining COLOUR  leave this colour's pods out of the directory (still routed); repeatable
   -h, --help         show this help
 `;
 
 if (isMain(import.meta.url)) {
-  const v = scriptArgs(process.argv.slice(2), { nodes: { type: 'string' }, out: { type: 'string' }, gateway: { type: 'string' }, log: { type: 'string' }, draining: { type: 'string', multiple: true } }, HELP, ['nodes', 'out']);
+  const v = scriptArgs(process.argv.slice(2), { nodes: { type: 'string' }, out: { type: 'string' }, 'ingress-out': { type: 'string' }, gateway: { type: 'string' }, log: { type: 'string' }, draining: { type: 'string', multiple: true } }, HELP, ['nodes', 'out']);
   if (typeof v === 'number') process.exit(v);
   const draining = (v.draining ?? []) as string[];
-  writeFileSync(String(v.out), renderGenerated({
-    sets: nodeSets(loadManifests(String(v.nodes))),
-    ...(typeof v.gateway === 'string' ? { gateway: v.gateway } : {}),
-    ...(typeof v.log === 'string' ? { log: v.log } : {}),
-    draining,
-  }));
+  const sets = nodeSets(loadManifests(String(v.nodes)));
+  const gateway = typeof v.gateway === 'string' ? { gateway: v.gateway } : {};
+  writeFileSync(String(v.out), renderGenerated({ sets, ...gateway, ...(typeof v.log === 'string' ? { log: v.log } : {}), draining }));
+  if (typeof v['ingress-out'] === 'string') writeFileSync(v['ingress-out'], renderIngress({ sets, ...gateway }));
 }
