@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { freePort } from '../../../src/cli/haproxyChild.js';
 import { haproxyKeyMap } from '../../../src/fleet/haproxyConfig.js';
 import { controllerModel, type ControllerModel } from './ingressControllerModel.js';
-import { ANY_NODE_PATHS, ANY_NODE_SERVICE, DIRECTORY_PATH, DIRECTORY_SERVICE, INGRESS_CLASS, INGRESS_CONTROLLER, OHTTP_PATH, POD_NAME_LABEL } from './ingressManifests.js';
+import { ANY_NODE_PATHS, ANY_NODE_SERVICE, DIRECTORY_PATH, DIRECTORY_SERVICE, INGRESS_CLASS, INGRESS_CONTROLLER, OHTTP_PATH, PATTERNS_CONFIGMAP, POD_NAME_LABEL } from './ingressManifests.js';
 import { K8S, overlayObjects, OVERLAYS, schemaErrors } from './manifestCheck.js';
 import { at, DEFAULT_GATEWAY, fleetNodes, loadManifests, nodeSets, renderIngress } from './renderKubernetes.js';
 
@@ -23,6 +23,9 @@ const INGRESS = join(K8S, 'ingress');
 const HOST = new URL(DEFAULT_GATEWAY).hostname;
 
 const generated = (): unknown[] => loadManifests(join(INGRESS, 'generated.yaml'));
+const values = (): unknown => loadManifests(join(INGRESS, 'controller-values.yaml'))[0];
+const frontendSnippet = (): string => String(at(values(), 'controller', 'config', 'frontend-config-snippet'));
+const patternFiles = (): Record<string, string> => at(generated().find((o) => at(o, 'kind') === 'ConfigMap' && at(o, 'metadata', 'name') === PATTERNS_CONFIGMAP), 'data') as Record<string, string>;
 /** kustomize's identity of an object: group, version, kind, namespace (none for cluster objects) and name. */
 function id(o: unknown): string {
   const namespace = at(o, 'metadata', 'namespace');
@@ -56,9 +59,12 @@ function writeModel(dir: string, model: ControllerModel): void {
 }
 
 describe('fleet gateway on the HAProxy Ingress Controller (validated offline; the controller is not run here)', () => {
-  it('ingress/generated.yaml is what renderKubernetes --ingress-out writes from nodes.yaml', () => {
+  it('ingress/generated.yaml and controller-values.yaml are what renderKubernetes --ingress-dir writes from nodes.yaml', () => {
     const sets = nodeSets(loadManifests(join(K8S, 'base', 'nodes.yaml')));
-    assert.equal(readFileSync(join(INGRESS, 'generated.yaml'), 'utf8'), renderIngress({ sets }), 'run: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes scripts/deploy/fleet/kubernetes/base/nodes.yaml --out scripts/deploy/fleet/kubernetes/base/generated.yaml --ingress-out scripts/deploy/fleet/kubernetes/ingress/generated.yaml');
+    const rendered = renderIngress({ sets });
+    const run = 'run: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes scripts/deploy/fleet/kubernetes/base/nodes.yaml --out scripts/deploy/fleet/kubernetes/base/generated.yaml --ingress-dir scripts/deploy/fleet/kubernetes/ingress';
+    assert.equal(readFileSync(join(INGRESS, 'generated.yaml'), 'utf8'), rendered.manifests, run);
+    assert.equal(readFileSync(join(INGRESS, 'controller-values.yaml'), 'utf8'), rendered.controllerValues, run);
   });
 
   for (const overlay of OVERLAYS) {
@@ -83,6 +89,17 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
     assert.match(errors, /\/spec\/rules\/0\/http\/paths\/1 /);
   });
 
+  it('the Helm values give a controller of the fleet\'s own class, reading the pattern files ConfigMap, with the frontend snippet', () => {
+    const controller = at(values(), 'controller');
+    assert.deepEqual([at(controller, 'ingressClass'), at(controller, 'ingressClassResource', 'name'), at(controller, 'ingressClassResource', 'default')], [INGRESS_CLASS, INGRESS_CLASS, false]);
+    // The IngressClass the chart's templates/controller-ingressclass.yaml makes of these values.
+    const ingressClass = { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: at(controller, 'ingressClassResource', 'name') }, spec: { controller: `haproxy.org/ingress-controller/${String(at(controller, 'ingressClass'))}` } };
+    assert.deepEqual(schemaErrors(ingressClass), []);
+    assert.equal(ingressClass.spec.controller, INGRESS_CONTROLLER);
+    assert.deepEqual(at(controller, 'extraArgs'), [`--configmap-patternfiles=cloister/${PATTERNS_CONFIGMAP}`]);
+    assert.deepEqual(Object.keys(at(controller, 'config') as object), ['frontend-config-snippet']);
+  });
+
   it('wiring: a Service and a route-acl per node pod, the key map of every pod, the class of a dedicated controller, ports and selectors that exist', () => {
     const objects = ingressVariant('gke');
     const find = (kind: string, name: string): unknown => objects.find((o) => at(o, 'kind') === kind && at(o, 'metadata', 'name') === name);
@@ -91,7 +108,6 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
     assert.ok(nodes.length > 0);
     const ingress = find('Ingress', 'cloister-gateway');
     assert.equal(at(ingress, 'spec', 'ingressClassName'), INGRESS_CLASS);
-    assert.equal(at(find('IngressClass', INGRESS_CLASS), 'spec', 'controller'), INGRESS_CONTROLLER);
     const rules = at(ingress, 'spec', 'rules') as unknown[];
     assert.deepEqual(rules.map((r) => at(r, 'host')), [HOST]);
     const paths = (at(rules[0], 'http', 'paths') as unknown[]).map((p) => [at(p, 'path'), at(p, 'backend', 'service', 'name')]);
@@ -105,8 +121,8 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
       const set = sets.find((s) => n.name.startsWith(`${String(at(s, 'metadata', 'name'))}-`));
       for (const [k, v] of Object.entries({ app: 'cloister-node' })) assert.equal(at(set, 'spec', 'template', 'metadata', 'labels', k), v);
     }
-    assert.equal(at(find('ConfigMap', 'cloister-gateway-patterns'), 'data', 'keyids'), haproxyKeyMap(nodes));
-    const snippet = String(at(find('ConfigMap', 'cloister-gateway-ingress'), 'data', 'frontend-config-snippet'));
+    assert.equal(at(find('ConfigMap', PATTERNS_CONFIGMAP), 'data', 'keyids'), haproxyKeyMap(nodes));
+    const snippet = frontendSnippet();
     assert.match(snippet, /map\("patterns\/keyids"\)/);
     for (const line of snippet.trimEnd().split('\n').filter((l) => l.startsWith('http-request'))) assert.match(line, / if cloister_host /, 'every rule holds for the fleet host only');
     const directory = find('Deployment', 'cloister-fleet');
@@ -121,7 +137,7 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
     const dir = mkdtempSync(join(tmpdir(), 'cloister-ingress-check-'));
     try {
       const endpoints = Object.fromEntries(fleetNodes(nodeSets(loadManifests(join(K8S, 'base', 'nodes.yaml')))).map((n, i) => [n.name, [`10.0.0.${i + 1}:8080`]]));
-      const model = controllerModel({ objects: generated(), dir, bind: '127.0.0.1:18080', endpoints: { ...endpoints, [ANY_NODE_SERVICE]: Object.values(endpoints).flat() } });
+      const model = controllerModel({ objects: generated(), frontendSnippet: frontendSnippet(), patternFiles: patternFiles(), dir, bind: '127.0.0.1:18080', endpoints: { ...endpoints, [ANY_NODE_SERVICE]: Object.values(endpoints).flat() } });
       writeModel(dir, model);
       assert.equal(model.backends['cloister-node-blue-0'], 'cloister_svc_cloister-node-blue-0_https');
       const r = spawnSync(haproxy as string, ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
@@ -161,6 +177,8 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
       const nodeEndpoints = names.filter((n) => n !== 'directory').map((n) => origins[n] as string);
       const model = controllerModel({
         objects: generated(),
+        frontendSnippet: frontendSnippet(),
+        patternFiles: patternFiles(),
         dir,
         bind: `127.0.0.1:${port}`,
         plainServers: true,

@@ -16,8 +16,12 @@
 import { at } from './renderKubernetes.js';
 
 export interface ControllerModelOptions {
-  /** The objects of ingress/generated.yaml. */
+  /** The Services and Ingresses of ingress/generated.yaml. */
   readonly objects: readonly unknown[];
+  /** The controller ConfigMap's frontend-config-snippet. */
+  readonly frontendSnippet: string;
+  /** The pattern files ConfigMap's data. */
+  readonly patternFiles: Readonly<Record<string, string>>;
   /** The directory haproxy.cfg is in: maps/ and patterns/ are written below it. */
   readonly dir: string;
   /** ADDRESS:PORT of the main HTTP frontend. */
@@ -50,8 +54,6 @@ export function controllerModel(o: ControllerModelOptions): ControllerModel {
   const of = (kind: string): unknown[] => o.objects.filter((x) => at(x, 'kind') === kind);
   const services = new Map(of('Service').map((s) => [String(at(s, 'metadata', 'name')), s]));
   const ingresses = of('Ingress');
-  const mainConfig = of('ConfigMap').find((c) => at(c, 'data', 'frontend-config-snippet') !== undefined);
-  const patternFiles = of('ConfigMap').filter((c) => c !== mainConfig).flatMap((c) => Object.entries((at(c, 'data') ?? {}) as Record<string, string>));
 
   const backends: Record<string, string> = {};
   const routes: string[] = [];
@@ -97,7 +99,7 @@ export function controllerModel(o: ControllerModelOptions): ControllerModel {
     ...routes,
     '  use_backend %[var(txn.path_match),field(1,.)]',
     `  default_backend ${DEFAULT_BACKEND}`,
-    ...(mainConfig === undefined ? [] : snippet(String(at(mainConfig, 'data', 'frontend-config-snippet')), 'configmap')),
+    ...snippet(o.frontendSnippet, 'configmap'),
   ];
 
   const backendSections = [...new Set(Object.keys(backends))].map((name) => {
@@ -146,7 +148,7 @@ backend ${DEFAULT_BACKEND} from haproxytech
     'maps/path-exact.map': pathExact.map((l) => `${l}\n`).join(''),
     'maps/path-prefix-exact.map': '',
     'maps/path-prefix.map': '',
-    ...Object.fromEntries(patternFiles.map(([k, v]) => [`patterns/${k}`, v])),
+    ...Object.fromEntries(Object.entries(o.patternFiles).map(([k, v]) => [`patterns/${k}`, v])),
   };
   return { config, files, backends };
 }

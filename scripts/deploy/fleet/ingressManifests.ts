@@ -1,15 +1,16 @@
-// The Kubernetes objects of the fleet's gateway on the HAProxy Kubernetes Ingress Controller (docs/deploy.md "The
-// HAProxy Ingress Controller"), in place of the base's HAProxy Deployment: the IngressClass of a controller
-// dedicated to the fleet, its ConfigMap (the frontend snippet) and pattern files ConfigMap (the key map), a Service
-// per node pod (its route-acl names the node), one Service over every node for key configurations, attestation and
-// status, one for the directory, and the Ingress that lists them all. The HAProxy text is src/fleet/haproxyIngress.ts.
+// The fleet's gateway on the HAProxy Kubernetes Ingress Controller (docs/deploy.md "The HAProxy Ingress
+// Controller"), in place of the base's HAProxy Deployment. Kubernetes objects: the pattern files ConfigMap (the key
+// map), a Service per node pod (its route-acl names the node), one Service over every node for key configurations,
+// attestation and status, one for the directory, and the Ingress that lists them all. And the values of the
+// controller's Helm chart (haproxytech/helm-charts kubernetes-ingress), which creates the IngressClass and the
+// controller's ConfigMap itself: a controller dedicated to the fleet's class, with the frontend snippet and the
+// pattern files ConfigMap. The HAProxy text is src/fleet/haproxyIngress.ts.
 import { haproxyKeyMap, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
 import { ingressBackendSnippet, ingressFrontendSnippet, ingressRouteAcl, INGRESS_KEY_MAP } from '../../../src/fleet/haproxyIngress.js';
 
 export const INGRESS_CLASS = 'cloister-fleet';
 /** The controller started with --ingress.class=cloister-fleet implements this class (its documentation/ingressclass.md). */
 export const INGRESS_CONTROLLER = `haproxy.org/ingress-controller/${INGRESS_CLASS}`;
-export const CONTROLLER_CONFIGMAP = 'cloister-gateway-ingress';
 export const PATTERNS_CONFIGMAP = 'cloister-gateway-patterns';
 export const ANY_NODE_SERVICE = 'cloister-any-node';
 export const DIRECTORY_SERVICE = 'cloister-fleet-directory';
@@ -48,10 +49,24 @@ const servicePort = (p: { readonly name: string; readonly port: number }): { nam
 
 const path = (p: string, service: string, port: string): unknown => ({ path: p, pathType: 'Exact', backend: { service: { name: service, port: { name: port } } } });
 
+/**
+ * Values for the controller's Helm chart: the IngressClass it creates (`controller: haproxy.org/ingress-controller/
+ * CLASS` for `ingressClass: CLASS`), the ConfigMap it creates and passes as --configmap (`config`), and the
+ * pattern files ConfigMap as an extra argument.
+ */
+export function controllerValues(o: Pick<IngressOptions, 'namespace' | 'host'>): unknown {
+  return {
+    controller: {
+      ingressClass: INGRESS_CLASS,
+      ingressClassResource: { name: INGRESS_CLASS, default: false },
+      extraArgs: [`--configmap-patternfiles=${o.namespace}/${PATTERNS_CONFIGMAP}`],
+      config: { 'frontend-config-snippet': ingressFrontendSnippet({ host: o.host }) },
+    },
+  };
+}
+
 export function ingressObjects(o: IngressOptions): unknown[] {
   const meta = (name: string, annotations?: Record<string, string>): unknown => ({ name, namespace: o.namespace, ...(annotations === undefined ? {} : { annotations }) });
-  const ingressClass = { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: INGRESS_CLASS }, spec: { controller: INGRESS_CONTROLLER } };
-  const controllerConfig = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(CONTROLLER_CONFIGMAP), data: { 'frontend-config-snippet': ingressFrontendSnippet({ host: o.host }) } };
   const patterns = { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(PATTERNS_CONFIGMAP), data: { [INGRESS_KEY_MAP.replace(/^patterns\//, '')]: haproxyKeyMap(o.nodes) } };
   const anyNode = {
     apiVersion: 'v1',
@@ -91,5 +106,5 @@ export function ingressObjects(o: IngressOptions): unknown[] {
       ],
     },
   };
-  return [ingressClass, controllerConfig, patterns, anyNode, ...perNode, directory, ingress];
+  return [patterns, anyNode, ...perNode, directory, ingress];
 }
