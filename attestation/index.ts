@@ -45,7 +45,7 @@ export {
 export { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict, type VerifyRaTlsOptions } from './ratls/verifyCertificate.js';
 export { verifyFreshEvidence, type VerifyFreshOptions } from './ratls/verifyFresh.js';
 export { ohttpFetch, OhttpClient, KeyConfigRejectedError, type OhttpClientOptions, type OhttpRequest, type OhttpResponse, type PrivateTokenSource } from './client/ohttpClient.js';
-export { FleetClient, type FleetClientOptions, type FleetNodeVerdict } from './client/fleetClient.js';
+export { FleetClient, type FleetClientOptions, type FleetNodeVerdict, type FleetResponse } from './client/fleetClient.js';
 export { parseFleetDirectory, serializeFleetDirectory, assertFleetDirectory, FLEET_SCHEMA, FLEET_DIRECTORY_PATH, type FleetDirectory, type FleetNode } from './fleet/fleetDirectory.js';
 export { globalFetch, type FetchLike, type FetchInit, type FetchResponse } from './client/httpFetch.js';
 export { PrivacyPassClient, type PrivacyPassClientOptions } from './client/privacyPass/privacyPassClient.js';

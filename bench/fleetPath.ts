@@ -7,8 +7,8 @@
 // path's time per request (window length / requests completed, one sample per window); the notes give the fleet
 // path's throughput as a share of direct, per window pair and in total, against the target: the load balancer
 // costs at most 5% of throughput. The relay is left out of both paths, so its cost does not dilute the hop's.
-import type { OhttpClient } from '../attestation/client/ohttpClient.js';
-import { HaproxyChild, findHaproxy, freePort } from '../src/cli/haproxyChild.js';
+import type { OhttpClient } from '../attestation/index.js';
+import { startHaproxyGateway, type HaproxyGateway } from '../src/testing/haproxyGateway.js';
 import { renderTextImages } from '../src/testing/renderText.js';
 import { startServerProcess, type ServerProcess } from '../src/testing/serverProcess.js';
 import { pairedRatio, summarize, type Measurement, type SuiteReport } from './measure.js';
@@ -66,17 +66,14 @@ async function compare(direct: OhttpClient, fleet: OhttpClient, workload: Worklo
 }
 
 export async function fleetPathSuite(): Promise<SuiteReport> {
-  const executable = findHaproxy();
-  if (executable === undefined) throw new Error('the fleet bench needs HAProxy (Debian\'s package "haproxy")');
   const [png] = await renderTextImages([['COFFEE 3.20', 'BAGEL 2.75', 'ORANGE JUICE 4.10', 'TOTAL 10.05']]);
   if (png === undefined) throw new Error('no image');
   const keyIds = { first: 0, last: 3 };
   let node: ServerProcess | undefined;
-  let haproxy: HaproxyChild | undefined;
+  let haproxy: HaproxyGateway | undefined;
   try {
     node = await startServerProcess({ models: ['ocr'], args: ['--ohttp-key-ids', `${keyIds.first}-${keyIds.last}`, '--queue', '64'] });
-    haproxy = await HaproxyChild.start({ executable, nodes: [{ name: 'node-0', origin: node.url, keyIds }], directory: 'http://127.0.0.1:9', port: await freePort(), output: () => undefined });
-    await haproxy.ready;
+    haproxy = await startHaproxyGateway([{ name: 'node-0', origin: node.url, keyIds }]);
     const direct = await node.client();
     const fleet = await node.client({ via: haproxy.url });
     const workloads: Workload[] = [
@@ -91,7 +88,7 @@ export async function fleetPathSuite(): Promise<SuiteReport> {
       notes.push(result.note);
     }
     return {
-      title: `The fleet's load balancer: one node process (OCR pack, npm start's hygiene) straight and through HAProxy (${executable}), ${CLIENTS} requests in flight, alternating windows; time per request = window / requests completed`,
+      title: `The fleet's load balancer: one node process (OCR pack, npm start's hygiene) straight and through HAProxy (${haproxy.executable}), ${CLIENTS} requests in flight, alternating windows; time per request = window / requests completed`,
       rows,
       notes: [...notes, 'Both paths skip the relay. The per-pair ratio is the median over window pairs; the total is requests per second over all windows.'],
     };

@@ -5,7 +5,8 @@
  * listed in /lib/modules/cloister.modules (one path per line, in order; finit_module, .xz decompressed
  * by the kernel); configures lo and eth0 (static 10.0.2.15/24 via 10.0.2.2, QEMU user networking, or a
  * minimal DHCP exchange when the kernel command line says cloister.net=dhcp); remounts / read-only; then runs
- * `/app/node ... cloister serve` as its child and powers the machine off when the server exits.
+ * `/app/node ... cloister serve` as its child (with --ohttp-key-ids instance when the command line says
+ * cloister.fleet=1) and powers the machine off when the server exits.
  * No shell, no login, nothing else is ever executed. Console lines are short and carry no secrets.
  *
  * Built static with the system gcc by scripts/image/buildInit.ts; no NSS functions (no getaddrinfo).
@@ -366,10 +367,17 @@ int main(void) {
     argv[argc++] = "--target-timeout";
     argv[argc++] = "120";
   }
+  /* A fleet node serves key IDs of its own range. The command line is measured and the same on every node, so
+     the range comes from the instance (SMBIOS OEM string, GCE metadata, Azure IMDS); serve refuses to start without. */
+  int fleet = cmdline_has("cloister.fleet=1");
+  if (fleet) {
+    argv[argc++] = "--ohttp-key-ids";
+    argv[argc++] = "instance";
+  }
   argv[argc] = NULL;
   char *envp[] = {"HOME=/tmp", GLIBC_TUNABLES_ENV, "NODE_ENV=production", NULL};
 
-  say("starting cloister serve%s", simulated ? " --simulated --target-timeout 120" : "");
+  say("starting cloister serve%s%s", simulated ? " --simulated --target-timeout 120" : "", fleet ? " --ohttp-key-ids instance" : "");
   pid_t child = fork();
   if (child < 0) fatal("fork");
   if (child == 0) {

@@ -14,6 +14,11 @@
 // string (src/tee/sim/hostLaunch.ts), which the simulated TEE reports. QEMU boots the bytes with its default
 // firmware, not under SEV-SNP; what is checked is that a changed byte changes the measurement the client sees.
 //
+// A fleet node: a third boot appends cloister.fleet=1 to the command line and states the key ID range 8-11 in an
+// SMBIOS OEM string, as a bare-metal host gives a fleet node its range; every key configuration the server then
+// serves must have its ID in 8-11. That command line's measurement is not the published one (a fleet image is its
+// own measured variant), so this boot is not checked against the log.
+//
 // Trusting the simulated TEE: the VM creates its own development root at first use, in its tmpfs; the host's
 // --trust-simulated reads roots from $CLOISTER_STATE_DIR. The test fetches the VM's evidence bundle, takes
 // the self-signed root at the end of its certificate chain (the simulated ARK) and stores it in a fresh state
@@ -33,10 +38,12 @@ import { gunzip, gzip } from 'node:zlib';
 import { toHex } from '../../attestation/bytes.js';
 import { SnpLaunchCalculator } from '../../attestation/measure/index.js';
 import { nodeHasher } from '../../src/base/crypto/nodeHasher.js';
+import { decodeKeyConfig, decodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { hostLaunchOemStrings } from '../../src/tee/sim/hostLaunch.js';
 import { serveDirectory, type StaticServer } from '../../src/testing/staticFiles.js';
 import { assertImageManifest, writeMeasurements } from '../measurements/writeMeasurements.js';
 import { REPO_ROOT } from './buildInit.js';
+import { FLEET_FLAG } from './buildImage.js';
 
 export const BOOT_TEST_HELP = `Usage: node dist/scripts/image/bootTest.js [options]
 
@@ -58,6 +65,7 @@ Options:
   --expect TEXT      a word the recognised text must contain; repeatable (default COFFEE, TOTAL)
   --ready-timeout S  seconds to wait for the server (default 300)
   --no-tamper        skip the second boot with one byte changed
+  --no-fleet         skip the boot as a fleet node (cloister.fleet=1, key IDs 8-11 in an SMBIOS OEM string)
   --log FILE         the serial console log (default DIR/../boot-test.log, beside the image, not in it)
   -h, --help         show this help
 `;
@@ -94,6 +102,8 @@ export interface BootTestOptions {
   readonly readyTimeoutS: number;
   /** Also boot the image with one byte changed and check that clients with the log refuse it. */
   readonly tamper: boolean;
+  /** Also boot it as a fleet node and check that it serves key IDs of the range the host states. */
+  readonly fleet: boolean;
   readonly log: string;
   readonly say: (line: string) => void;
 }
@@ -106,6 +116,8 @@ export interface BootTestResult {
   readonly evidenceVerified: boolean;
   /** Whether the image with one byte changed was booted and refused (absent with --no-tamper). */
   readonly changedImageRefused?: boolean;
+  /** The key IDs the fleet node served, all in FLEET_KEY_IDS (absent with --no-fleet). */
+  readonly fleetKeyIds?: readonly number[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -150,6 +162,8 @@ interface BootImage {
   readonly initrd: string;
   readonly cmdline: string;
   readonly snpMeasurement: Uint8Array;
+  /** More SMBIOS OEM strings for the guest. */
+  readonly oemStrings?: readonly string[];
 }
 
 function startVm(options: BootTestOptions, accel: 'kvm' | 'tcg', image: BootImage, port: number): Vm {
@@ -157,7 +171,7 @@ function startVm(options: BootTestOptions, accel: 'kvm' | 'tcg', image: BootImag
     '-machine', 'q35', '-accel', accel, '-cpu', options.cpu ?? (accel === 'kvm' ? 'host' : 'qemu64'), '-m', String(options.memoryMb), '-smp', String(options.cpus),
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', image.kernel, '-initrd', image.initrd, '-append', image.cmdline,
-    ...hostLaunchOemStrings({ snpMeasurement: image.snpMeasurement }).flatMap((value) => ['-smbios', `type=11,value=${value}`]),
+    ...[...hostLaunchOemStrings({ snpMeasurement: image.snpMeasurement }), ...(image.oemStrings ?? [])].flatMap((value) => ['-smbios', `type=11,value=${value}`]),
     '-netdev', `user,id=n,hostfwd=tcp:127.0.0.1:${port}-:${GUEST_PORT}`, '-device', 'virtio-net-pci,netdev=n',
   ];
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -356,6 +370,25 @@ async function publishImage(manifestPath: string, cpus: number, work: string, en
   return { logDir, measurements };
 }
 
+export const FLEET_KEY_IDS = { first: 8, last: 11 } as const;
+
+/** Boots the image as a fleet node with FLEET_KEY_IDS stated in SMBIOS and returns the key IDs it serves, all in that range. */
+async function fleetBoot(options: BootTestOptions, image: BootImage, firmware: Uint8Array, accel: 'kvm' | 'tcg'): Promise<number[]> {
+  const cmdline = `${image.cmdline} ${FLEET_FLAG}`;
+  const range = `${FLEET_KEY_IDS.first}-${FLEET_KEY_IDS.last}`;
+  const fleet: BootImage = { ...image, cmdline, snpMeasurement: await snpLaunchOf(firmware, image.kernel, image.initrd, cmdline, options.cpus), oemStrings: [`cloister.ohttp-key-ids=${range}`] };
+  const booted = await bootUntilReady(options, fleet, [accel]);
+  try {
+    const answer = await insecureGet(`https://127.0.0.1:${booted.port}/.well-known/ohttp-gateway`, 30_000);
+    if (answer.status !== 200) throw new BootTestError(`the fleet node answered GET /.well-known/ohttp-gateway with ${answer.status}`);
+    const ids = decodeOhttpKeys(new Uint8Array(answer.body)).map((k) => decodeKeyConfig(k).keyId);
+    if (ids.length === 0 || ids.some((id) => id < FLEET_KEY_IDS.first || id > FLEET_KEY_IDS.last)) throw new BootTestError(`the fleet node given key IDs ${range} serves key IDs ${ids.join(', ') || 'none'}`);
+    return ids;
+  } finally {
+    await stopVm(booted.vm);
+  }
+}
+
 /** Boots, publishes, serves one request through a relay, verifies the VM against the log, then boots a changed image and checks it is refused. */
 export async function bootTest(options: BootTestOptions): Promise<BootTestResult> {
   const major = Number(process.versions.node.split('.')[0]);
@@ -417,7 +450,13 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
     relay = undefined;
     await stopVm(vm);
     vm = undefined;
-    if (!options.tamper) return { accel: ready.accel, bootToReadySeconds: ready.seconds, requestSeconds, recognised, evidenceVerified: true };
+    let fleetKeyIds: number[] | undefined;
+    if (options.fleet) {
+      fleetKeyIds = await fleetBoot(options, image, firmware, ready.accel);
+      options.say(`booted as a fleet node (${FLEET_FLAG}) with key IDs ${FLEET_KEY_IDS.first}-${FLEET_KEY_IDS.last} stated in SMBIOS: it serves key IDs ${fleetKeyIds.join(', ')}`);
+    }
+    const fleetResult = fleetKeyIds === undefined ? {} : { fleetKeyIds };
+    if (!options.tamper) return { accel: ready.accel, bootToReadySeconds: ready.seconds, requestSeconds, recognised, evidenceVerified: true, ...fleetResult };
 
     const changedInitrd = join(work, 'initramfs-one-byte-changed.cpio.gz');
     await oneByteChanged(initrd, changedInitrd);
@@ -429,7 +468,7 @@ export async function bootTest(options: BootTestOptions): Promise<BootTestResult
     const line = `${refused.stdout}\n${refused.stderr}`.split('\n').find((l) => l.includes('MEASUREMENT_NOT_LOGGED')) ?? lastLine(refused.stderr || refused.stdout);
     if (refused.code === 0 || !line.includes('MEASUREMENT_NOT_LOGGED')) throw new BootTestError(`cloister verify --log on the image with one byte changed should refuse with MEASUREMENT_NOT_LOGGED; it exited with ${refused.code}: ${line}`);
     options.say(`one byte of the initramfs changed: cloister verify --log refuses it (exit ${refused.code}): ${line}`);
-    return { accel: ready.accel, bootToReadySeconds: ready.seconds, requestSeconds, recognised, evidenceVerified: true, changedImageRefused: true };
+    return { accel: ready.accel, bootToReadySeconds: ready.seconds, requestSeconds, recognised, evidenceVerified: true, changedImageRefused: true, ...fleetResult };
   } finally {
     relay?.kill('SIGTERM');
     if (vm !== undefined) await stopVm(vm);
@@ -449,7 +488,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       image: { type: 'string' }, accel: { type: 'string' }, memory: { type: 'string' }, cpus: { type: 'string' }, cpu: { type: 'string' }, png: { type: 'string' },
-      expect: { type: 'string', multiple: true }, 'ready-timeout': { type: 'string' }, 'no-tamper': { type: 'boolean' }, log: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      expect: { type: 'string', multiple: true }, 'ready-timeout': { type: 'string' }, 'no-tamper': { type: 'boolean' }, 'no-fleet': { type: 'boolean' }, log: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -470,9 +509,10 @@ async function main(argv: string[]): Promise<number> {
     expect: values.expect ?? (values.png === undefined ? ['COFFEE', 'TOTAL'] : []),
     readyTimeoutS: positive(values['ready-timeout'], 300, 'ready-timeout'),
     tamper: values['no-tamper'] !== true,
+    fleet: values['no-fleet'] !== true,
     log: resolve(values.log ?? join(image, '..', 'boot-test.log')),
   });
-  say(`PASS: boot-to-ready ${result.bootToReadySeconds.toFixed(1)} s (${result.accel}), OCR request ${result.requestSeconds.toFixed(1)} s, verified against the published log${result.changedImageRefused === true ? ', one byte changed refused' : ''}`);
+  say(`PASS: boot-to-ready ${result.bootToReadySeconds.toFixed(1)} s (${result.accel}), OCR request ${result.requestSeconds.toFixed(1)} s, verified against the published log${result.fleetKeyIds === undefined ? '' : `, fleet node served key IDs ${result.fleetKeyIds.join(', ')}`}${result.changedImageRefused === true ? ', one byte changed refused' : ''}`);
   return 0;
 }
 

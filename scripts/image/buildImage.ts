@@ -17,6 +17,8 @@ import { progress, type Log, type Progress } from './progress.js';
 
 /** The kernel command line of a variant: image/cmdline.txt (production), plus the simulated TEE for test. */
 export const SIMULATED_FLAG = 'cloister.simulated=1';
+/** A fleet node's addition to the command line: the init then starts serve with --ohttp-key-ids instance (docs/deploy.md "A fleet"). */
+export const FLEET_FLAG = 'cloister.fleet=1';
 export const cmdlineOf = (production: string, variant: Variant): string => (variant === 'test' ? `${production} ${SIMULATED_FLAG}` : production);
 
 export interface BuildOptions {

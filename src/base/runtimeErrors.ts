@@ -9,6 +9,7 @@ export const RUNTIME_ERROR_CODES = {
   NO_TEE: 'no TEE evidence source (configfs-tsm, /dev/sev-guest, /dev/tdx_guest) was found',
   TEE_DEVICE: 'the TEE device, configfs-tsm or the firmware returned an error',
   SIMULATED_LAUNCH_INVALID: 'the launch measurement stated for the simulated TEE (--simulated-measurement, or the host\'s SMBIOS OEM strings) is malformed',
+  SMBIOS_INVALID: 'a raw SMBIOS OEM strings structure (/sys/firmware/dmi/entries/11-N/raw) is malformed',
   // request memory (src/base/memory)
   REQUEST_SCOPE_CLOSED: 'plaintext was handed to a request scope that had already been closed (and was wiped at once)',
   // the server (src/server)
@@ -27,6 +28,8 @@ export const RUNTIME_ERROR_CODES = {
   TARGET_TIMEOUT: 'a target behind the OHTTP gateway did not answer within its deadline',
   OHTTP_KEY_IDS_EXHAUSTED: 'all 256 OHTTP key IDs are held, so no key can be added',
   OHTTP_SCHEDULE_UNWORKABLE: 'the OHTTP key rotation schedule cannot work (no overlap while keys rotate, or more live keys than key IDs)',
+  INSTANCE_KEY_IDS_INVALID: 'serve --ohttp-key-ids instance: a source of the instance\'s key ID range (SMBIOS OEM string, GCE metadata, Azure IMDS) states it malformed',
+  INSTANCE_KEY_IDS_UNAVAILABLE: 'serve --ohttp-key-ids instance: no source states the instance\'s key ID range, or its metadata server did not answer',
   CRYPTO_FAILED: 'node:crypto failed in a way it does not report with an Error',
   // Privacy Pass redemption (src/privacypass/redemption)
   SPENT_TOKENS_UNAVAILABLE: 'the spent-token store cannot say whether a Privacy Pass token was spent (Redis unreachable, or the in-memory bound reached)',

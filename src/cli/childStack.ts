@@ -20,13 +20,16 @@ export class ChildStack {
   readonly #children: StackChild[] = [];
   readonly #io: CliIo;
   readonly #nameWidth: number;
+  readonly #tap: ((name: string, line: string) => void) | undefined;
   /** Resolves (with undefined) once the stack is asked to stop. */
   readonly stopRequested: Promise<undefined>;
   #requestStop: () => void = () => undefined;
 
-  constructor(io: CliIo, nameWidth: number) {
+  /** `tap` also receives each line passed on, with the name of the child that wrote it. */
+  constructor(io: CliIo, nameWidth: number, tap?: (name: string, line: string) => void) {
     this.#io = io;
     this.#nameWidth = nameWidth;
+    this.#tap = tap;
     this.stopRequested = new Promise<undefined>((resolve) => {
       this.#requestStop = () => {
         resolve(undefined);
@@ -34,13 +37,15 @@ export class ChildStack {
     });
   }
 
-  /** Lines for the children's output: standard output as it is, standard error with the name in front. */
-  get output(): Pick<ChildCommandOptions, 'stdout' | 'stderr' | 'nameWidth'> {
+  /** Lines for a child's output: standard output as it is, standard error with the name in front. */
+  outputOf(name: string): Pick<ChildCommandOptions, 'stdout' | 'stderr' | 'nameWidth'> {
     return {
       stdout: (line: string) => {
+        this.#tap?.(name, line);
         this.#io.stdout(`${line}\n`);
       },
       stderr: (line: string) => {
+        this.#tap?.(name, line);
         this.#io.stderr(`${line}\n`);
       },
       nameWidth: this.#nameWidth,
@@ -49,7 +54,7 @@ export class ChildStack {
 
   /** Starts a cloister command; its URL once it listens, or undefined when the stack was asked to stop first. */
   async start(options: Omit<ChildCommandOptions, 'stdout' | 'stderr' | 'nameWidth'>): Promise<{ url: string; pid: number } | undefined> {
-    const child = ChildCommand.start({ ...options, ...this.output });
+    const child = ChildCommand.start({ ...options, ...this.outputOf(options.name) });
     this.#children.push(child);
     const url = await Promise.race([child.ready, this.stopRequested]);
     return url === undefined ? undefined : { url, pid: child.pid };

@@ -97,6 +97,8 @@ export interface FleetLocalHooks {
   readonly onReady?: (fleet: LocalFleet) => void;
   /** Default findHaproxy. */
   readonly findHaproxy?: () => string | undefined;
+  /** Receives every line the fleet's processes write, as it is passed on, with the process's name (node-0, fleet, haproxy, relay). */
+  readonly output?: (name: string, line: string) => void;
 }
 
 const usage = (message: string): Error => usageError(message, 'fleet local');
@@ -167,7 +169,7 @@ export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetL
     return EXIT.usage;
   }
 
-  const stack = new ChildStack(io, Math.max(7, ...p.nodes.map((n) => n.name.length)));
+  const stack = new ChildStack(io, Math.max(7, ...p.nodes.map((n) => n.name.length)), hooks.output);
   const hygiene = { nodeFlags: HARDENED_NODE_FLAGS, env: { GLIBC_TUNABLES: HARDENED_GLIBC_TUNABLES } };
   // node-0 alone first: with a fresh state directory, it creates the development roots the others then share. The
   // stack stops them in the reverse order: the relay first, the nodes last.
@@ -188,7 +190,8 @@ export async function fleetLocalCommand(argv: string[], io: CliIo, hooks: FleetL
     const nodeArgs = nodes.flatMap((n) => ['--node', `${n.name}=${n.url}=${n.keyIds.first}-${n.keyIds.last}`]);
     const fleet = await stack.start({ name: 'fleet', argv: ['fleet', ...nodeArgs, '--gateway', gatewayUrl, ...p.fleetArgv] });
     if (fleet === undefined) return false;
-    const haproxy = await HaproxyChild.start({ executable, nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: fleet.url, port: gatewayPort, output: stack.output.stderr, nameWidth: stack.output.nameWidth ?? 0 });
+    const haproxyOutput = stack.outputOf('haproxy');
+    const haproxy = await HaproxyChild.start({ executable, nodes: nodes.map((n) => ({ name: n.name, origin: n.url, keyIds: n.keyIds })), directory: fleet.url, port: gatewayPort, output: haproxyOutput.stderr, nameWidth: haproxyOutput.nameWidth ?? 0 });
     if ((await stack.adopt(haproxy, haproxy.ready)) === undefined) return false;
     const relay = await stack.start({ name: 'relay', argv: ['relay', '--gateway', `default=${gatewayUrl}`, '--port', String(p.relayPort)] });
     if (relay === undefined) return false;

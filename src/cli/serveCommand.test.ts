@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +19,7 @@ import { newIssuerKey } from '../testing/privacyPassGateway.js';
 import { generateVoprfKey, voprfIssuerKey } from '../privacypass/voprfKey.js';
 import { NoTeeError } from '../tee/provider.js';
 import { loadOrCreateDevChain, type DevChain } from '../tee/sim/devChain.js';
+import { serializeOemStrings } from '../tee/smbios.js';
 import { evidenceCommand } from './evidenceCommand.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
@@ -108,6 +109,44 @@ describe('cloister serve', () => {
     ] as const) {
       const bad = io();
       assert.equal(await serveCommand(['--simulated', '--http', '--port', '0', '--models', 'none', ...args], bad.io), 2, bad.out());
+      assert.match(bad.out(), message);
+      assert.equal(bad.out().trim().split('\n').length, 1, bad.out());
+    }
+  });
+
+  it('--ohttp-key-ids instance: the range the machine states (here an SMBIOS OEM string), logged with its source; refused when it is missing or outgrown', async () => {
+    const sys = (oem: readonly string[]): { smbiosEntries: string; dmiId: string } => {
+      const root = mkdtempSync(join(stateDir, 'sys-'));
+      mkdirSync(join(root, 'entries', '11-0'), { recursive: true });
+      writeFileSync(join(root, 'entries', '11-0', 'raw'), serializeOemStrings(oem));
+      mkdirSync(join(root, 'id'));
+      writeFileSync(join(root, 'id', 'sys_vendor'), 'QEMU\n');
+      return { smbiosEntries: join(root, 'entries'), dmiId: join(root, 'id') };
+    };
+    const c = io();
+    let log = '';
+    let close: (() => Promise<void>) | undefined;
+    let url = '';
+    const logDestination = new Writable({ write: (chunk: Buffer, _enc, done) => { log += chunk.toString(); done(); } });
+    const args = ['--simulated', '--http', '--port', '0', '--models', 'none', '--ohttp-key-ids', 'instance'];
+    const code = await serveCommand(args, c.io, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), logDestination, instance: sys(['cloister.ohttp-key-ids=8-11']) });
+    assert.equal(code, 0, c.out());
+    try {
+      const keys = decodeOhttpKeys(new Uint8Array(await (await fetch(`${url}/.well-known/ohttp-gateway`)).arrayBuffer()));
+      assert.ok(keys.length > 0 && keys.every((k) => { const id = decodeKeyConfig(k).keyId; return id >= 8 && id <= 11; }));
+      const line = log.split('\n').find((l) => l.includes('keyIdsSource'));
+      assert.ok(line !== undefined, log);
+      assert.deepEqual((({ keyIds, keyIdsSource }) => ({ keyIds, keyIdsSource }))(JSON.parse(line) as Record<string, unknown>), { keyIds: '8-11', keyIdsSource: 'smbios' });
+    } finally {
+      await close?.();
+    }
+    for (const [oem, message] of [
+      [['cloister.ohttp-key-ids=8-8'], /OHTTP_SCHEDULE_UNWORKABLE.*more than the 1 key IDs of 8-8/],
+      [['cloister.ohttp-key-ids=8-300'], /INSTANCE_KEY_IDS_INVALID.*got "8-300"/],
+      [[], /INSTANCE_KEY_IDS_UNAVAILABLE.*no SMBIOS OEM string cloister\.ohttp-key-ids/],
+    ] as const) {
+      const bad = io();
+      assert.equal(await serveCommand(args, bad.io, { instance: sys(oem) }), 2, bad.out());
       assert.match(bad.out(), message);
       assert.equal(bad.out().trim().split('\n').length, 1, bad.out());
     }

@@ -18,7 +18,8 @@ import { parseIssuerDirectory } from '../../attestation/protocols/privacypass/is
 import { privateKeyFromPem, readKeyFile } from '../privacypass/issuer/keyFiles.js';
 import { voprfIssuerKey, type VoprfIssuerKey } from '../privacypass/voprfKey.js';
 import type { HostLaunch } from '../tee/sim/hostLaunch.js';
-import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
+import { parseKeyIdRange, type KeyIdRange } from '../ohttp/rotationSchedule.js';
+import { readInstanceKeyIds, type InstanceKeyIdOptions, type InstanceKeyIdSource } from '../fleet/instanceKeyIds.js';
 import { errorLine, EXIT, hardwareSource, parseOptions, usageError, type CliIo, stopOnSignals } from './io.js';
 import type { HardwareProviderFactory } from './evidenceCommand.js';
 
@@ -62,10 +63,17 @@ Options:
   --ohttp-overlap S   a rotated-out OHTTP key still decrypts for S seconds (default 3600); at least 1
                       with rotation on, and under 255 rotations; under 60 the server warns (caches
                       that keep key configurations the usual 60 s would serve retired keys)
-  --ohttp-key-ids FIRST-LAST
+  --ohttp-key-ids FIRST-LAST|instance
                       draw OHTTP key IDs from this range only (default 0-255): a fleet node's own
                       range, so that the load balancer can route by key ID (docs/fleet.md); it must
-                      hold every key live at once under the rotation schedule
+                      hold every key live at once under the rotation schedule. "instance": the range
+                      this machine is given, from the first of: an SMBIOS OEM string
+                      cloister.ohttp-key-ids=FIRST-LAST (QEMU -smbios type=11,value=...); on GCE the
+                      instance metadata cloister-key-ids; on Azure the VM tag cloister-key-ids, else the
+                      scale set instance ID (docs/deploy.md "Cloud instance groups"). No range found,
+                      a malformed one or a metadata server that does not answer: the server does not
+                      start (the image's init asks for it when the kernel command line has
+                      cloister.fleet=1)
   --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
                       SHA-256 is checked), or "none"
   --inference-workers N|auto
@@ -114,13 +122,15 @@ Without --simulated the server needs a TEE (configfs-tsm, /dev/sev-guest or /dev
 exits with the list of what it looked for when there is none.
 `;
 
-function keyIdRange(text: string | undefined): KeyIdRange | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d{1,3})-(\d{1,3})$/.exec(text);
-  const first = Number(m?.[1]);
-  const last = Number(m?.[2]);
-  if (m === null || first > last || last > 255) throw usage(`--ohttp-key-ids must be FIRST-LAST with 0 <= FIRST <= LAST <= 255, such as 0-3, got "${text}"`);
-  return { first, last };
+async function keyIdRange(text: string | undefined, instance: InstanceKeyIdOptions | undefined): Promise<{ keyIds?: KeyIdRange; keyIdsSource?: InstanceKeyIdSource }> {
+  if (text === undefined) return {};
+  if (text === 'instance') {
+    const found = await readInstanceKeyIds(instance);
+    return { keyIds: found.keyIds, keyIdsSource: found.source };
+  }
+  const keyIds = parseKeyIdRange(text);
+  if (keyIds === undefined) throw usage(`--ohttp-key-ids must be FIRST-LAST with 0 <= FIRST <= LAST <= 255, such as 0-3, or "instance", got "${text}"`);
+  return { keyIds };
 }
 
 function simulatedLaunch(platform: PlatformName, hex: string | undefined): HostLaunch | 'host' {
@@ -179,6 +189,8 @@ export interface ServeHooks {
   readonly onServer?: (server: import('node:http').Server) => void;
   /** The server's OHTTP key store; tests force key rotations through it. */
   readonly onOhttpKeys?: (keys: OhttpKeyStore) => void;
+  /** Where `--ohttp-key-ids instance` looks (tests: a fake /sys and metadata servers). */
+  readonly instance?: InstanceKeyIdOptions;
   /** Default process.env (a --privacy-pass-private-key-env variable is deleted from it once read). */
   readonly env?: Record<string, string | undefined>;
 }
@@ -199,7 +211,6 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   };
   const ohttpRotate = seconds('ohttp-rotate');
   const ohttpOverlap = seconds('ohttp-overlap');
-  const keyIds = keyIdRange(values['ohttp-key-ids']);
   const count = (name: 'concurrency' | 'queue' | 'inference-workers', fallback: number | undefined, min: number): number | undefined => {
     const text = values[name];
     if (text === undefined) return fallback;
@@ -233,11 +244,12 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
   if (values['transparency-bundle'] !== undefined && values.http === true) throw usage('--transparency-bundle travels in the RA-TLS certificate, which --http does not issue');
   const transparencyBundle = values['transparency-bundle'] === undefined ? undefined : await readTransparencyBundle(values['transparency-bundle']);
   const privacyPass = await privacyPassConfig(values, hooks.env ?? process.env);
+  const keyIds = await keyIdRange(values['ohttp-key-ids'], hooks.instance);
   const config: ServerConfig = {
     tee,
     tls: values.http !== true,
     certValiditySeconds: certValidity,
-    ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }), ...(keyIds === undefined ? {} : { keyIds }) },
+    ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }), ...keyIds },
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
     inference,
     ...(timeoutText === undefined ? {} : { targetTimeoutMs: Number(timeoutText) * 1000 }),

@@ -1,6 +1,7 @@
 // cloister fleet haproxy's output: the key map lists every key ID of every node's range once, in the upper-case
 // two-digit hex HAProxy's `hex` converter prints; the configuration names every node in both backends, speaks TLS
-// to https:// nodes, and is accepted by `haproxy -c` when HAProxy is installed (skipped otherwise).
+// to https:// nodes, logs no more of a request than its method and path, and is accepted by `haproxy -c` when
+// HAProxy is installed (skipped otherwise).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -79,6 +80,21 @@ describe('haproxyConfig', () => {
       [404, 'NOT_FOUND'], [405, 'METHOD_NOT_ALLOWED'], [415, 'UNSUPPORTED_MEDIA_TYPE'], [413, 'PAYLOAD_TOO_LARGE'], [400, 'OHTTP_MALFORMED'], [422, 'OHTTP_KEY'],
       [503, 'NODE_UNAVAILABLE'], [503, 'NODE_UNAVAILABLE'], [503, 'FLEET_DIRECTORY_UNAVAILABLE'],
     ]);
+  });
+
+  it('logs a request line of method and path only where the gateway serves them, set before any rule answers', () => {
+    const cfg = haproxyConfig(options);
+    assert.doesNotMatch(cfg, /^ *option httplog/m);
+    const format = /^ {4}log-format (.*)$/m.exec(cfg)?.[1] ?? '';
+    assert.ok(format.endsWith('\\"%[var(txn.method)] %[var(txn.path)] %HV\\""'), format);
+    // Only these variables: not %r, %HU or %HQ (the query string), nor %hr, %hs, %CC, %CS (captured headers, cookies).
+    const variables = [...format.matchAll(/%(?:\{[^}]*\})?([A-Za-z]+)/g)].map((m) => m[1]);
+    assert.deepEqual(variables, ['ci', 'cp', 'tr', 'ft', 'b', 's', 'TR', 'Tw', 'Tc', 'Tr', 'Ta', 'ST', 'B', 'tsc', 'ac', 'fc', 'bc', 'sc', 'rc', 'sq', 'bq', 'HV']);
+    assert.deepEqual([...format.matchAll(/%\[([^\]]*)\]/g)].map((m) => m[1]), ['var(txn.method)', 'var(txn.path)']);
+    const frontend = cfg.slice(cfg.indexOf('frontend gateway'));
+    const firstAnswer = frontend.indexOf('http-request return');
+    assert.ok(frontend.indexOf('set-var(txn.method) method if get or post') < firstAnswer);
+    assert.ok(frontend.indexOf('set-var(txn.path) path if public or fleet') < firstAnswer);
   });
 
   it('is valid for haproxy -c (when HAProxy is installed)', (t) => {

@@ -4,7 +4,8 @@
 // an unknown key ID is answered 422 exactly as a node answers it, so the client refetches its keys; a key whose
 // node is down is 503, never another node (it could not decrypt). GETs of key configurations and attestation go to
 // any healthy node (standard OHTTP clients then encapsulate to that node's keys), GET of the directory to
-// `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket.
+// `cloister fleet`. Health checks on GET /status; draining and maintenance through the runtime API socket. The
+// request log has option httplog's fields but names a request only by method and path, and only those it serves.
 import { problem, PROBLEMS, type ProblemCode } from '../base/problems.js';
 import type { KeyIdRange } from '../ohttp/rotationSchedule.js';
 
@@ -73,6 +74,18 @@ export interface GatewayRuleOptions {
 const DEFAULT_MAX_BODY_BYTES = 1_052_672;
 
 /**
+ * The request log's format: option httplog's fields without the request line (it holds the query string, and an
+ * unknown path or method as sent) and the captured headers and cookies (none are captured); a request's method and
+ * path only when they are ones the gateway serves (set by haproxyGatewayRules before any answer), "-" otherwise.
+ * On a shared frontend (`host`) the variables are the `cloister_` ones. Unquoted: HAProxy's configuration wants it
+ * in double quotes with the inner ones escaped.
+ */
+export function haproxyLogFormat(options: { readonly host?: string } = {}): string {
+  const prefix = options.host === undefined ? '' : 'cloister_';
+  return `%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq "%[var(txn.${prefix}method)] %[var(txn.${prefix}path)] %HV"`;
+}
+
+/**
  * The frontend's rules before a request is routed: the fleet's paths and methods, the answers a node would give
  * to a wrong method, media type or size, and for a POST the key ID (the first body byte, RFC 9458 section 4.3)
  * looked up in the key map into `txn.node`, or 422 when no node holds it. Routing on `txn.node` is the caller's.
@@ -90,6 +103,9 @@ export function haproxyGatewayRules(options: GatewayRuleOptions): string[] {
     `acl ${ohttp} path /.well-known/ohttp-gateway`,
     `acl ${pub} path /.well-known/ohttp-gateway /.well-known/cloister/attestation /status`,
     `acl ${fleet} path /.well-known/cloister/fleet`,
+    // Before any answer, so that the log names the method and path of answered requests too (haproxyLogFormat).
+    `http-request set-var(txn.${prefix}method) method ${when(get, post)}`,
+    `http-request set-var(txn.${prefix}path) path ${when(pub, fleet)}`,
     `http-request return status 404 content-type application/problem+json string ${problemText('NOT_FOUND', 'the fleet gateway serves the OHTTP gateway, its key configurations, attestation and the fleet directory')} ${when(`!${pub} !${fleet}`)}`,
     `http-request return status 405 content-type application/problem+json hdr allow "GET, POST" string ${problemText('METHOD_NOT_ALLOWED', 'POST an encapsulated request, or GET the key configurations')} ${when(`!${get} !${ohttp}`, `!${get} !${post}`)}`,
     `http-request return status 415 content-type application/problem+json string ${problemText('UNSUPPORTED_MEDIA_TYPE', 'send message/ohttp-req')} ${when(`${post} !{ req.hdr(content-type) -m beg message/ohttp-req }`)}`,
@@ -133,7 +149,10 @@ global
 defaults
     mode http
     log global
-    option httplog
+    # option httplog's fields without the request line (it holds the query string, and an unknown path or method
+    # as sent) and the captured headers and cookies (none are captured): a request's method and path only when
+    # they are ones the gateway serves (txn.method, txn.path, set first in the frontend), "-" otherwise.
+    log-format "${haproxyLogFormat().replaceAll('"', '\\"')}"
     option dontlognull
     timeout connect 2s
     timeout client ${timeout + 5}s

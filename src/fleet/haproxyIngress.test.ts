@@ -17,7 +17,7 @@ describe('ingressFrontendSnippet', () => {
     for (const body of bodies(snippet)) assert.ok(plain.includes(body), body);
     assert.match(snippet, /^acl cloister_host req\.hdr\(host\),field\(1,:\),lower -m str fleet\.example$/m);
     const rules = snippet.split('\n').filter((l) => l.startsWith('http-request'));
-    assert.equal(rules.length, 9);
+    assert.equal(rules.length, 11);
     for (const r of rules) assert.match(r, / if cloister_host /);
     assert.match(snippet, / if cloister_host !cloister_get !cloister_ohttp or cloister_host !cloister_get !cloister_post$/m);
     assert.match(snippet, /set-var\(txn\.node\) var\(txn\.keyid\),map\("patterns\/keyids"\)/);

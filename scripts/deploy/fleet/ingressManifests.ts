@@ -5,7 +5,7 @@
 // controller's Helm chart (haproxytech/helm-charts kubernetes-ingress), which creates the IngressClass and the
 // controller's ConfigMap itself: a controller dedicated to the fleet's class, with the frontend snippet and the
 // pattern files ConfigMap. The HAProxy text is src/fleet/haproxyIngress.ts.
-import { haproxyKeyMap, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
+import { haproxyKeyMap, haproxyLogFormat, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
 import { ingressBackendSnippet, ingressFrontendSnippet, ingressRouteAcl, INGRESS_KEY_MAP } from '../../../src/fleet/haproxyIngress.js';
 
 export const INGRESS_CLASS = 'cloister-fleet';
@@ -51,8 +51,8 @@ const path = (p: string, service: string, port: string): unknown => ({ path: p, 
 
 /**
  * Values for the controller's Helm chart: the IngressClass it creates (`controller: haproxy.org/ingress-controller/
- * CLASS` for `ingressClass: CLASS`), the ConfigMap it creates and passes as --configmap (`config`), and the
- * pattern files ConfigMap as an extra argument.
+ * CLASS` for `ingressClass: CLASS`), the ConfigMap it creates and passes as --configmap (`config`: the frontend
+ * snippet and the log format), and the pattern files ConfigMap as an extra argument.
  */
 export function controllerValues(o: Pick<IngressOptions, 'namespace' | 'host'>): unknown {
   return {
@@ -60,7 +60,9 @@ export function controllerValues(o: Pick<IngressOptions, 'namespace' | 'host'>):
       ingressClass: INGRESS_CLASS,
       ingressClassResource: { name: INGRESS_CLASS, default: false },
       extraArgs: [`--configmap-patternfiles=${o.namespace}/${PATTERNS_CONFIGMAP}`],
-      config: { 'frontend-config-snippet': ingressFrontendSnippet({ host: o.host }) },
+      // The request log as the plain gateway's: method and path only of the fleet's own requests (the controller's
+      // default logs every request's host and path as sent).
+      config: { 'frontend-config-snippet': ingressFrontendSnippet({ host: o.host }), 'log-format': haproxyLogFormat({ host: o.host }) },
     },
   };
 }

@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { colourLayout, COLOUR_KEY_IDS, isColour, KEY_IDS_PER_NODE } from '../../../src/fleet/keyIdScheme.js';
 import { BASE, baseObjects, DIR, isRecord, K8S, mergePatch, overlayObjects, OVERLAYS, schemaErrors } from './manifestCheck.js';
 import { at, fleetNodes, loadManifests, nodeSets, renderGenerated } from './renderKubernetes.js';
 
@@ -106,6 +107,11 @@ describe('fleet Kubernetes manifests (validated offline; never applied to a clus
       assert.ok((at(sts, 'spec', 'replicas') as number) <= started, `${name}: replicas within its range`);
     }
     assert.equal(owner.size, 256, 'the two colours share the 256 key IDs of one gateway URL');
+    // The pods' shell arithmetic runs the fleet's scheme (src/fleet/keyIdScheme.ts), which an Azure node also uses.
+    for (const s of nodeSets(sets)) {
+      assert.ok(isColour(s.colour), s.colour);
+      assert.deepEqual({ base: s.base, perNode: s.perNode }, colourLayout(s.colour), s.name);
+    }
     // What the directory and HAProxy are told is what the pods compute.
     for (const n of fleetNodes(nodeSets(sets))) {
       const sts = sets.find((s) => n.name.startsWith(`${String(at(s, 'metadata', 'name'))}-`));
@@ -285,10 +291,12 @@ describe('fleet cloud templates (shape only; never created in GCP or Azure here)
     assert.ok((at(mig, 'updatePolicy', 'maxUnavailable', 'fixed') as number) >= 3);
   });
 
-  it('Azure: a Uniform scale set of confidential VMs with a rolling upgrade policy, at most 32 per colour', () => {
+  it('Azure: a Uniform scale set of confidential VMs with a rolling upgrade policy, at most 32 per colour, named by colour', () => {
     const template = json('azure/scale-set.json');
     assert.deepEqual(shapeErrors(template, AZURE_SCALE_SET), []);
-    assert.equal(at(template, 'parameters', 'instanceCount', 'maxValue'), 32);
+    assert.equal(at(template, 'parameters', 'instanceCount', 'maxValue'), COLOUR_KEY_IDS / KEY_IDS_PER_NODE);
+    // Instances are named cloister-COLOUR_N: a node takes its colour from the scale set's name (src/fleet/instanceKeyIds.ts).
+    assert.equal(at(template, 'resources', 0, 'name'), "[concat('cloister-', parameters('colour'))]");
   });
 
   it('the shape check itself names each bad path', () => {

@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
+import { COLOUR_KEY_IDS, ordinalKeyIds } from '../../../src/fleet/keyIdScheme.js';
 import { isMain, scriptArgs } from '../../scriptArgs.js';
 import { controllerValues, ingressObjects } from './ingressManifests.js';
 
@@ -24,7 +25,7 @@ export const DEFAULT_GATEWAY = 'https://gateway.example';
 export const DEFAULT_LOG = 'https://log.example/cloister';
 const IMAGE = 'registry.example/cloister@sha256:0000000000000000000000000000000000000000000000000000000000000000';
 
-/** One node StatefulSet: pod i serves key IDs base + i * perNode ... + perNode - 1. */
+/** One node StatefulSet: pod i serves key IDs base + i * perNode ... + perNode - 1 (src/fleet/keyIdScheme.ts). */
 export interface NodeSet {
   readonly name: string;
   readonly colour: string;
@@ -83,8 +84,9 @@ export function fleetNodes(sets: readonly NodeSet[]): (HaproxyNode & { readonly 
   return sets.flatMap((s) =>
     Array.from({ length: s.replicas }, (_, i) => {
       const name = `${s.name}-${i}`;
-      const first = s.base + i * s.perNode;
-      return { name, colour: s.colour, origin: `https://${name}.${NODE_SERVICE}.${NAMESPACE}.svc.cluster.local:${NODE_PORT}`, keyIds: { first, last: first + s.perNode - 1 } };
+      const keyIds = ordinalKeyIds({ base: s.base, perNode: s.perNode }, i);
+      if (keyIds === undefined) throw new Error(`node StatefulSet ${s.name}: pod ${i} has no key ID range (${s.perNode} per pod from ${s.base}, ${COLOUR_KEY_IDS} per colour): lower its replicas`);
+      return { name, colour: s.colour, origin: `https://${name}.${NODE_SERVICE}.${NAMESPACE}.svc.cluster.local:${NODE_PORT}`, keyIds };
     }),
   );
 }
