@@ -3,7 +3,7 @@
 // without a promise round trip through the thread pool each.
 import { concatBytes } from './bytes.js';
 
-export type HashName = 'SHA-256' | 'SHA-384';
+export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-512';
 
 export interface Hasher {
   /** The digest of `parts` joined, without joining them where the backend can avoid it. */

@@ -5,3 +5,4 @@ export { parseFirmwareTable, guidToString, FOOTER_GUID, TABLE_GUIDS, type TableE
 export * from './snp/index.js';
 export * from './tdx/index.js';
 export { parseMeasurementsFile, assertMeasurementsFile, allowedMeasurements, policyWithMeasurements, MEASUREMENTS_SCHEMA, type MeasurementsFile, type SnpMeasurementEntry, type TdxMeasurementEntry, type AllowedMeasurements } from './measurementsFile.js';
+export { initDataBinding, initDataMetadata, fitToField, INIT_DATA_ALGORITHMS, INIT_DATA_VERSION, HOST_DATA_SIZE, MR_CONFIG_ID_SIZE, type InitDataBinding, type InitDataAlgorithm } from './initData.js';

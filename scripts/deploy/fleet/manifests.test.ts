@@ -11,69 +11,11 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
-import { Namespace } from 'kubernetes-models/v1/Namespace';
-import { Service } from 'kubernetes-models/v1/Service';
-import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
-import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { colourLayout, COLOUR_KEY_IDS, isColour, KEY_IDS_PER_NODE } from '../../../src/fleet/keyIdScheme.js';
+import { BASE, baseObjects, DIR, isRecord, K8S, mergePatch, overlayObjects, OVERLAYS, schemaErrors } from './manifestCheck.js';
 import { at, fleetNodes, loadManifests, nodeSets, renderGenerated } from './renderKubernetes.js';
 
-const DIR = fileURLToPath(new URL('../../../../scripts/deploy/fleet/', import.meta.url));
-const K8S = join(DIR, 'kubernetes');
-const BASE = join(K8S, 'base');
-const OVERLAYS = ['aks', 'gke'] as const;
 const MAX_ORDINAL_TRIED = 64;
-
-type Validator = (data: unknown) => { validate(): void };
-const MODELS: Readonly<Record<string, Validator>> = {
-  'v1 Namespace': (d) => new Namespace(d as ConstructorParameters<typeof Namespace>[0]),
-  'v1 Service': (d) => new Service(d as ConstructorParameters<typeof Service>[0]),
-  'v1 ConfigMap': (d) => new ConfigMap(d as ConstructorParameters<typeof ConfigMap>[0]),
-  'apps/v1 Deployment': (d) => new Deployment(d as ConstructorParameters<typeof Deployment>[0]),
-  'apps/v1 StatefulSet': (d) => new StatefulSet(d as ConstructorParameters<typeof StatefulSet>[0]),
-};
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Kubernetes schema errors of one object, as "Kind/name: path message" lines. */
-function schemaErrors(o: unknown): string[] {
-  const id = `${String(at(o, 'kind'))}/${String(at(o, 'metadata', 'name'))}`;
-  const model = MODELS[`${String(at(o, 'apiVersion'))} ${String(at(o, 'kind'))}`];
-  if (model === undefined) return [`${id}: no schema here for ${String(at(o, 'apiVersion'))} ${String(at(o, 'kind'))}`];
-  try {
-    model(o).validate();
-    return [];
-  } catch (e) {
-    const errors = (e as { errors?: { instancePath: string; message?: string }[] }).errors;
-    return errors === undefined ? [`${id}: ${(e as Error).message}`] : errors.map((x) => `${id}: ${x.instancePath} ${x.message ?? ''}`);
-  }
-}
-
-// A strategic merge patch as kustomize applies these overlays: maps merge, and the lists they set (tolerations,
-// nodeSelectorTerms) have no merge key, so they replace. The patch's name is the placeholder its target overrides.
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isRecord(target) || !isRecord(patch)) return patch;
-  const out: Record<string, unknown> = { ...target };
-  for (const [k, v] of Object.entries(patch)) out[k] = k in target ? mergePatch(target[k], v) : v;
-  return out;
-}
-
-const baseObjects = (): unknown[] => ['namespace.yaml', 'nodes.yaml', 'gateway.yaml', 'generated.yaml'].flatMap((f) => loadManifests(join(BASE, f)));
-
-function overlayObjects(overlay: string): unknown[] {
-  const kustomization = loadManifests(join(K8S, overlay, 'kustomization.yaml'))[0];
-  const patches = at(kustomization, 'patches');
-  assert.ok(Array.isArray(patches) && patches.length === 1, `${overlay}: one patch`);
-  assert.deepEqual(at(patches[0], 'target'), { kind: 'StatefulSet', labelSelector: 'app=cloister-node' });
-  const patch = loadManifests(join(K8S, overlay, String(at(patches[0], 'path'))))[0];
-  return baseObjects().map((o) => {
-    if (at(o, 'kind') !== 'StatefulSet' || at(o, 'metadata', 'labels', 'app') !== 'cloister-node') return o;
-    const merged = mergePatch(o, patch);
-    return mergePatch(merged, { metadata: { name: at(o, 'metadata', 'name') } });
-  });
-}
 
 const podSpecs = (o: unknown): unknown[] => [at(o, 'spec', 'template', 'spec')].filter((s) => s !== undefined);
 const containers = (o: unknown): unknown[] => podSpecs(o).flatMap((s) => (at(s, 'containers') as unknown[] | undefined) ?? []);
@@ -108,7 +50,7 @@ describe('fleet Kubernetes manifests (validated offline; never applied to a clus
     const bad = mergePatch(sts, { spec: { replicas: 'four', updateStrategy: { type: 'Sometimes' }, selector: null, template: { spec: { restartPolicy: 'Never!' } } } });
     const errors = schemaErrors(bad).join('\n');
     for (const path of ['/spec/replicas', '/spec/updateStrategy/type', '/spec/selector', '/spec/template/spec/restartPolicy']) assert.ok(errors.includes(`${path} `), `${path} in\n${errors}`);
-    assert.deepEqual(schemaErrors({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'x' } }), ['Ingress/x: no schema here for networking.k8s.io/v1 Ingress']);
+    assert.deepEqual(schemaErrors({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'x' } }), ['PodDisruptionBudget/x: no schema here for policy/v1 PodDisruptionBudget']);
   });
 
   for (const overlay of OVERLAYS) {

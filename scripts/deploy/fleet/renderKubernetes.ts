@@ -2,12 +2,16 @@
 // kubernetes/base/nodes.yaml (their replicas and key ID ranges), the HAProxy configuration and key map that
 // `cloister fleet haproxy` writes, as a ConfigMap, and the `cloister fleet` directory Deployment with one --node per
 // pod. Re-run after changing replicas, and with --draining COLOUR while a colour drains (its pods stay routed by
-// HAProxy but leave the directory). manifests.test.ts checks that generated.yaml is what this writes.
+// HAProxy but leave the directory). With --ingress-dir, also the ingress/ component's generated.yaml and the
+// controller's Helm values: the same routing done by the HAProxy Kubernetes Ingress Controller (ingressManifests.ts).
+// manifests.test.ts and ingress.test.ts check that the files are what this writes.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from '../../../src/fleet/haproxyConfig.js';
 import { COLOUR_KEY_IDS, ordinalKeyIds } from '../../../src/fleet/keyIdScheme.js';
 import { isMain, scriptArgs } from '../../scriptArgs.js';
+import { controllerValues, ingressObjects } from './ingressManifests.js';
 
 export const NAMESPACE = 'cloister';
 export const NODE_SERVICE = 'cloister-nodes';
@@ -110,6 +114,8 @@ export function kubernetesHaproxyConfig(nodes: readonly HaproxyNode[]): string {
   return cfg.replace(/^( {4}server .*)$/gm, '$1 resolvers cluster init-addr last,libc,none').replace('\nbackend nodes_by_key\n', `\n${RESOLVERS}backend nodes_by_key\n`);
 }
 
+const yamlDocuments = (objects: readonly unknown[]): string => objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+
 export interface RenderOptions {
   readonly sets: readonly NodeSet[];
   readonly gateway?: string;
@@ -177,10 +183,43 @@ export function renderGenerated(options: RenderOptions): string {
   const header = `# Written by scripts/deploy/fleet/renderKubernetes.ts from nodes.yaml (${options.sets.map((s) => `${s.name}: ${s.replicas}`).join(', ')}${draining.size > 0 ? `; draining ${[...draining].join(', ')}` : ''}); do not edit.
 # The HAProxy configuration of cloister fleet haproxy, and the directory listing every pod not draining.
 `;
-  return header + [configMap, deployment].map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
+  return header + yamlDocuments([configMap, deployment]);
 }
 
-const HELP = `Usage: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes FILE --out FILE [--gateway URL] [--log URL] [--draining COLOUR]
+export interface RenderedIngress {
+  /** ingress/generated.yaml: the objects of the ingress/ component. */
+  readonly manifests: string;
+  /** ingress/controller-values.yaml: the controller's Helm chart values. */
+  readonly controllerValues: string;
+}
+
+/** The gateway as HAProxy Ingress Controller configuration, routing every pod of the node sets. */
+export function renderIngress(options: Pick<RenderOptions, 'sets' | 'gateway'>): RenderedIngress {
+  const host = new URL(options.gateway ?? DEFAULT_GATEWAY).hostname;
+  const from = `from nodes.yaml (${options.sets.map((s) => `${s.name}: ${s.replicas}`).join(', ')}); do not edit.`;
+  const manifests = `# Written by scripts/deploy/fleet/renderKubernetes.ts --ingress-dir ${from}
+# The fleet's gateway on the HAProxy Kubernetes Ingress Controller (docs/deploy.md "The HAProxy Ingress Controller"),
+# installed with controller-values.yaml. Validated offline (ingress.test.ts); never applied to a cluster here.
+${yamlDocuments(ingressObjects({
+    namespace: NAMESPACE,
+    nodes: fleetNodes(options.sets),
+    host,
+    nodeLabels: { app: 'cloister-node' },
+    nodePort: { name: 'https', port: NODE_PORT },
+    directoryLabels: { app: 'cloister-fleet' },
+    directoryPort: { name: 'http', port: DIRECTORY_PORT },
+  }))}`;
+  const values = `# Written by scripts/deploy/fleet/renderKubernetes.ts --ingress-dir; do not edit. Values of the HAProxy Kubernetes
+# Ingress Controller's Helm chart (haproxytech/helm-charts kubernetes-ingress 1.52, controller 3.2) for a controller
+# dedicated to the fleet (docs/deploy.md "The HAProxy Ingress Controller"):
+#   helm install cloister-gateway haproxytech/kubernetes-ingress --namespace haproxy-cloister --create-namespace \\
+#     --values controller-values.yaml
+# Checked against the chart's templates by reading them, never installed here.
+${yamlDocuments([controllerValues({ namespace: NAMESPACE, host })])}`;
+  return { manifests, controllerValues: values };
+}
+
+const HELP = `Usage: node dist/scripts/deploy/fleet/renderKubernetes.js --nodes FILE --out FILE [--ingress-dir DIR] [--gateway URL] [--log URL] [--draining COLOUR]
 
 Write the Kubernetes fleet's generated.yaml (the HAProxy ConfigMap and the cloister fleet Deployment) from the node
 StatefulSets of FILE (scripts/deploy/fleet/kubernetes/base/nodes.yaml).
@@ -188,20 +227,24 @@ StatefulSets of FILE (scripts/deploy/fleet/kubernetes/base/nodes.yaml).
 Options:
   --nodes FILE       the node StatefulSets
   --out FILE         where to write (scripts/deploy/fleet/kubernetes/base/generated.yaml)
-  --gateway URL      the fleet's gateway URL as relays reach it (default ${DEFAULT_GATEWAY})
+  --ingress-dir DIR  also write the Ingress controller variant's generated.yaml and controller-values.yaml
+                     (scripts/deploy/fleet/kubernetes/ingress)
+  --gateway URL      the fleet's gateway URL as relays reach it; its host is the Ingress rules' (default ${DEFAULT_GATEWAY})
   --log URL          the transparency log the directory checks measurements against (default ${DEFAULT_LOG})
   --draining COLOUR  leave this colour's pods out of the directory (still routed); repeatable
   -h, --help         show this help
 `;
 
 if (isMain(import.meta.url)) {
-  const v = scriptArgs(process.argv.slice(2), { nodes: { type: 'string' }, out: { type: 'string' }, gateway: { type: 'string' }, log: { type: 'string' }, draining: { type: 'string', multiple: true } }, HELP, ['nodes', 'out']);
+  const v = scriptArgs(process.argv.slice(2), { nodes: { type: 'string' }, out: { type: 'string' }, 'ingress-dir': { type: 'string' }, gateway: { type: 'string' }, log: { type: 'string' }, draining: { type: 'string', multiple: true } }, HELP, ['nodes', 'out']);
   if (typeof v === 'number') process.exit(v);
   const draining = (v.draining ?? []) as string[];
-  writeFileSync(String(v.out), renderGenerated({
-    sets: nodeSets(loadManifests(String(v.nodes))),
-    ...(typeof v.gateway === 'string' ? { gateway: v.gateway } : {}),
-    ...(typeof v.log === 'string' ? { log: v.log } : {}),
-    draining,
-  }));
+  const sets = nodeSets(loadManifests(String(v.nodes)));
+  const gateway = typeof v.gateway === 'string' ? { gateway: v.gateway } : {};
+  writeFileSync(String(v.out), renderGenerated({ sets, ...gateway, ...(typeof v.log === 'string' ? { log: v.log } : {}), draining }));
+  if (typeof v['ingress-dir'] === 'string') {
+    const rendered = renderIngress({ sets, ...gateway });
+    writeFileSync(join(v['ingress-dir'], 'generated.yaml'), rendered.manifests);
+    writeFileSync(join(v['ingress-dir'], 'controller-values.yaml'), rendered.controllerValues);
+  }
 }

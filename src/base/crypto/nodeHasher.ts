@@ -4,7 +4,7 @@
 import { createHash, hash } from 'node:crypto';
 import type { Hasher } from '../../../attestation/hash.js';
 
-const ALGORITHM = { 'SHA-256': 'sha256', 'SHA-384': 'sha384' } as const;
+const ALGORITHM = { 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' } as const;
 
 function digestSync(name: keyof typeof ALGORITHM, parts: readonly Uint8Array[]): Uint8Array {
   // One part: the one-shot hash, which skips creating a Hash object (most of the cost of a 4 KiB page).
