@@ -136,6 +136,9 @@ export async function verifyMeasurementsBundle(input: string | Uint8Array | Sigs
   return Object.freeze({ ...parseMeasurementsStatement(statement), ...position });
 }
 
+/** Where the log keeps its note verifier key, for clients that take it from the log itself (unpinned). */
+export const LOG_VKEY_FILE = 'log.vkey';
+
 /** Where the log keeps the newest hardware policy bundle (src/transparency/publish.ts). */
 export const HARDWARE_POLICY_PATH = 'hardware-policy.sigstore.json';
 

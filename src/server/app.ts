@@ -6,6 +6,7 @@ import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { errorFields } from '../base/log.js';
 import { problem, sendProblem } from '../base/problems.js';
 import type { EvidenceService } from './evidenceService.js';
+import { publicCors } from './publicCors.js';
 import { evidenceRoutes } from './routes/evidenceRoutes.js';
 import { ohttpRoutes, type OhttpRouteOptions } from './routes/ohttpRoutes.js';
 import { statusRoutes, type CollateralStatus } from './routes/statusRoutes.js';
@@ -42,6 +43,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     request.log.info({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, 'request');
     done();
   });
+
+  app.addHook('onRequest', publicCors);
 
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'NOT_FOUND'));
   app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, request, reply) => {

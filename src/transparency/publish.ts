@@ -19,7 +19,7 @@ import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../attestation/transparency/merkle.js';
 import { parseSignedNote, serializeSignedNote, type NoteSignature } from '../../attestation/transparency/signedNote.js';
-import { HARDWARE_POLICY_PATH, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
+import { HARDWARE_POLICY_PATH, LOG_VKEY_FILE, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { parseStatement, type Statement } from '../../attestation/sigstore/inToto.js';
 import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle, type TlogEntry } from '../../attestation/sigstore/sigstoreBundle.js';
@@ -36,8 +36,8 @@ import { writeFileAtomically } from './durableFile.js';
 
 export const DEFAULT_LOG_ORIGIN = 'cloister.local/log';
 export const PUBLISHER_KEY_FILE = 'publisher.pub';
-export const LOG_VKEY_FILE = 'log.vkey';
 export const BUNDLES_DIR = 'bundles';
+export { LOG_VKEY_FILE };
 
 
 /** What opens the log and has its checkpoint cosigned: publishing and refreshing share it. */
