@@ -9,7 +9,7 @@
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
 // attested measurement for its platform (TDX: MRTD, and RTMR1 / RTMR2 where the entry gives them). judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
 // loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
-import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
+import { bytesEqual, concatBytes, fromHex, toHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
@@ -74,6 +74,8 @@ async function required(fetch: LogFetcher, path: string): Promise<Uint8Array> {
 export interface LogPosition {
   readonly logIndex: number;
   readonly treeSize: number;
+  /** The root hash of the checkpoint the entry's inclusion was proven against, hex. */
+  readonly rootHash: string;
   readonly origin: string;
 }
 
@@ -127,7 +129,7 @@ export async function verifyLoggedStatement(input: string | Uint8Array | Sigstor
       await advanceCheckpoint(trust.store, logged.checkpoint, consistency, hasher);
     }
   }
-  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, origin });
+  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, rootHash: toHex(cp.rootHash), origin });
 }
 
 /** Verifies a measurements bundle against `trust` and returns what it publishes; the first failure is thrown with its code. */

@@ -50,7 +50,7 @@ export interface ServerReport {
   /** The launch measurement (SEV-SNP MEASUREMENT, TDX MRTD), hex. */
   readonly measurement?: { readonly name: 'MEASUREMENT' | 'MRTD'; readonly value: string; readonly judged: MeasurementJudgment };
   /** The log statement that lists the measurement, when a log was asked and lists it. */
-  readonly logged?: { readonly origin: string; readonly logIndex: number; readonly treeSize: number; readonly sourceCommit: string; readonly imageManifest: string; readonly imageVariant: string; readonly notes: readonly string[] };
+  readonly logged?: { readonly origin: string; readonly logIndex: number; readonly treeSize: number; readonly rootHash: string; readonly sourceCommit: string; readonly imageManifest: string; readonly imageVariant: string; readonly notes: readonly string[] };
   /** The logged hardware policy's judgment, as its check says it. */
   readonly hardwarePolicy?: { readonly status: string; readonly detail: string };
   /** The OHTTP key configurations the evidence binds (through the certificate's REPORT_DATA binding). */
@@ -140,5 +140,5 @@ function optional(e: VerdictError): Pick<FailedCheck, 'field' | 'expected' | 'ac
 
 function loggedFacts(l: LoggedMeasurements): NonNullable<ServerReport['logged']> {
   const file: MeasurementsFile = l.measurements;
-  return { origin: l.origin, logIndex: l.logIndex, treeSize: l.treeSize, sourceCommit: l.source.commit, imageManifest: file.image.manifest, imageVariant: file.image.variant, notes: file.notes ?? [] };
+  return { origin: l.origin, logIndex: l.logIndex, treeSize: l.treeSize, rootHash: l.rootHash, sourceCommit: l.source.commit, imageManifest: file.image.manifest, imageVariant: file.image.variant, notes: file.notes ?? [] };
 }

@@ -59,7 +59,9 @@ function measurementNodes(r: ServerReport, subject: Subject): (Node | string)[] 
     return [
       value,
       el('br', {}),
-      `✔ Published in the transparency log ${l.origin}: entry ${l.logIndex}, in a checkpoint of ${l.treeSize} entries signed by the log${witnesses === 0 ? ' (no witnesses were asked for)' : ` and cosigned by the ${witnesses} witness(es) you named`}.`,
+      `✔ Published in the transparency log ${l.origin}: entry ${l.logIndex}, in a checkpoint of ${l.treeSize} entries (root hash `,
+      code(l.rootHash),
+      `) signed by the log${witnesses === 0 ? ' (no witnesses were asked for)' : ` and cosigned by the ${witnesses} witness(es) you named`}.`,
       ...(subject.trust?.log?.keyPinned === false ? [' The log key was fetched from the log itself: pin it for a stronger check.'] : []),
     ];
   }

@@ -1,0 +1,176 @@
+// The verify page in real Chromium (Debian's, headless), against the local stack: `cloister serve --simulated` behind
+// `cloister relay`, transparency logs served statically, and the page as `npm run web` builds it, from another origin.
+// Each state the page can end in is checked in the DOM and photographed into build/web-screenshots/ for review:
+// accepted with the log entry, a measurement the log does not list, a tampered bundle dropped in offline, and a
+// simulated server refused unless simulation is allowed. Skipped without Chromium.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { fromBase64, toBase64 } from '../attestation/bytes.js';
+import { simulatedMeasurementsHex } from '../attestation/client/simulatedTrust.js';
+import { ATTESTATION_CERTIFICATE_PATH } from '../attestation/protocols/ohttp/paths.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../attestation/protocols/ratlsExtension.js';
+import { CHROMIUM } from '../attestation/testing/chromium.js';
+import { parseCertificate } from '../attestation/x509.js';
+import { processIo } from '../src/cli/io.js';
+import { serveCommand } from '../src/cli/serveCommand.js';
+import { startRelay, type Relay } from '../src/relay/relay.js';
+import { ChromiumPage } from '../src/testing/chromiumPage.js';
+import { cli } from '../src/testing/cliRun.js';
+import { serveDirectory, type StaticServer } from '../src/testing/staticFiles.js';
+import { temporaryDirectories } from '../src/testing/tempDirs.js';
+import { buildWeb } from '../scripts/web/buildWeb.js';
+
+const work = temporaryDirectories('cloister-verify-page-')();
+process.env.CLOISTER_STATE_DIR = join(work, 'state');
+const SCREENSHOTS = fileURLToPath(new URL('../../build/web-screenshots/', import.meta.url));
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+
+/** Publishes a measurements statement listing `snp` to a new log directory; its publisher.pub is in it. */
+async function publishedLog(name: string, snp: string): Promise<string> {
+  const dir = join(work, name);
+  const key = join(work, `${name}-publisher.pem`);
+  writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const file = join(work, `${name}-measurements.json`);
+  writeFileSync(file, JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: 'ab'.repeat(32), variant: 'production' }, 'sev-snp': [{ measurement: snp, vcpus: 2, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] }));
+  const r = await cli('publish', '--measurements', file, '--key', key, '--log', dir, '--commit', COMMIT);
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+interface PageState {
+  readonly state: string;
+  readonly verdict: string | null;
+  readonly text: string;
+  readonly codes: string[];
+  readonly simulatedBanner: boolean;
+  readonly fields: Record<string, string>;
+}
+
+const READ_STATE = `(() => {
+  const result = document.getElementById('result');
+  const fields = {};
+  for (const e of result.querySelectorAll('[data-field]')) fields[e.dataset.field] = e.textContent;
+  return {
+    state: result.dataset.state,
+    verdict: result.querySelector('[data-verdict]')?.dataset.verdict ?? null,
+    text: result.innerText,
+    codes: [...result.querySelectorAll('[data-code]')].map((e) => e.dataset.code),
+    simulatedBanner: result.querySelector('[role="alert"]')?.textContent.includes('SIMULATED') ?? false,
+    fields,
+  };
+})()`;
+
+const DONE = `['accepted', 'rejected', 'error'].includes(document.getElementById('result')?.dataset.state)`;
+
+describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
+  let relay: Relay;
+  let closeServer: (() => Promise<void>) | undefined;
+  let site: StaticServer;
+  let logged: StaticServer;
+  let other: StaticServer;
+  let publisherKey: string;
+  let otherKey: string;
+  let page: ChromiumPage;
+  let measurement: string;
+
+  before(async () => {
+    measurement = (await simulatedMeasurementsHex())['sev-snp'];
+    const loggedDir = await publishedLog('log', measurement);
+    const otherDir = await publishedLog('other-log', '5e'.repeat(48));
+    publisherKey = readFileSync(join(loggedDir, 'publisher.pub'), 'utf8');
+    otherKey = readFileSync(join(otherDir, 'publisher.pub'), 'utf8');
+    logged = await serveDirectory(loggedDir);
+    other = await serveDirectory(otherDir);
+    let gateway = '';
+    assert.equal(await serveCommand(['--simulated', '--port', '0', '--models', 'none'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (closeServer = fn), onListening: (u) => (gateway = u), logDestination: { write: () => true } as unknown as NodeJS.WritableStream }), 0);
+    relay = await startRelay({ gateways: [{ name: 'default', origin: gateway }], port: 0 });
+    const web = join(work, 'web');
+    await buildWeb(web);
+    site = await serveDirectory(web);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    page = await ChromiumPage.open();
+  });
+
+  after(async () => {
+    page.close();
+    await site.close();
+    await logged.close();
+    await other.close();
+    await relay.close();
+    await closeServer?.();
+  });
+
+  async function visit(query: Record<string, string>, screenshot: string): Promise<PageState> {
+    await page.navigate(`${site.url}index.html?${new URLSearchParams(query).toString()}`);
+    await page.waitFor(DONE);
+    await page.screenshot(join(SCREENSHOTS, screenshot));
+    return page.evaluate<PageState>(READ_STATE);
+  }
+
+  it('accepts the local server through the relay with its measurement in the log, and tells what it runs: AMD product, TCB, measurement, log entry and checkpoint, source commit, keys; SIMULATED on top', async () => {
+    const s = await visit({ server: `${relay.url}/default`, log: logged.url, publisherKey, simulated: '1' }, 'accepted.png');
+    assert.equal(s.verdict, 'accepted', s.text);
+    assert.equal(s.simulatedBanner, true);
+    assert.match(s.fields.hardware ?? '', /AMD Milan processor \(SEV-SNP\)/);
+    assert.match(s.fields.tcb ?? '', /bootloader \d+/);
+    assert.match(s.fields.measurement ?? '', new RegExp(`${measurement}.*Published in the transparency log cloister\\.local/log: entry 0, in a checkpoint of 1 entries`));
+    assert.match(s.fields.source ?? '', new RegExp(COMMIT));
+    assert.match(s.fields.keys ?? '', /key ID \d+, X25519 with HKDF-SHA256 \+ /);
+    assert.deepEqual(s.codes, []);
+    process.stdout.write(`# screenshots of the verify page: ${SCREENSHOTS}\n`);
+  });
+
+  it('refuses a server whose measurement the log does not list: MEASUREMENT_NOT_LOGGED in plain words', async () => {
+    const s = await visit({ server: `${relay.url}/default`, log: other.url, publisherKey: otherKey, simulated: '1' }, 'not-logged.png');
+    assert.equal(s.verdict, 'rejected', s.text);
+    assert.deepEqual(s.codes, ['MEASUREMENT_NOT_LOGGED']);
+    assert.match(s.text, /is not published in the transparency log you trust/);
+    assert.match(s.fields.measurement ?? '', /Not in the transparency log/);
+  });
+
+  it('refuses a simulated server unless simulation is allowed (UNTRUSTED_ROOT, SIMULATED still shown), and with it allowed accepts it under the SIMULATED banner', async () => {
+    const refused = await visit({ server: `${relay.url}/default`, log: logged.url, publisherKey }, 'simulated-refused.png');
+    assert.equal(refused.verdict, 'rejected', refused.text);
+    assert.deepEqual(refused.codes, ['UNTRUSTED_ROOT']);
+    assert.equal(refused.simulatedBanner, true);
+    assert.match(refused.text, /not signed by AMD or Intel/);
+    const allowed = await visit({ server: `${relay.url}/default`, simulated: '1' }, 'simulated-allowed.png');
+    assert.equal(allowed.verdict, 'accepted', allowed.text);
+    assert.equal(allowed.simulatedBanner, true);
+    assert.match(allowed.fields.measurement ?? '', /simulated TEE’s own measurement/);
+  });
+
+  it('verifies an evidence bundle dropped in offline, and refuses it with one byte of the report changed (REPORT_SIGNATURE_INVALID)', async () => {
+    const certificate = new Uint8Array(await (await fetch(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`)).arrayBuffer());
+    const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
+    assert.ok(cmw !== undefined);
+    const bundle = decodeRaTlsExtension(cmw.value).bundle;
+    const good = join(work, 'evidence.json');
+    writeFileSync(good, bundle);
+    const json = JSON.parse(new TextDecoder().decode(bundle)) as { evidence: string };
+    const report = fromBase64(json.evidence);
+    report[0x90] = (report[0x90] ?? 0) ^ 1;
+    const tampered = join(work, 'tampered-evidence.json');
+    writeFileSync(tampered, JSON.stringify({ ...json, evidence: toBase64(report) }));
+
+    await page.navigate(`${site.url}index.html?simulated=1`);
+    await page.waitFor(`document.getElementById('files')`);
+    await page.setFiles('#files', [good]);
+    await page.waitFor(DONE);
+    const accepted = await page.evaluate<PageState>(READ_STATE);
+    assert.equal(accepted.verdict, 'accepted', accepted.text);
+    assert.match(accepted.text, /The evidence in evidence\.json proved/);
+
+    await page.setFiles('#files', [tampered]);
+    await page.waitFor(`${DONE} && document.getElementById('result').innerText.includes('tampered-evidence.json')`);
+    await page.screenshot(join(SCREENSHOTS, 'tampered.png'));
+    const refused = await page.evaluate<PageState>(READ_STATE);
+    assert.equal(refused.verdict, 'rejected', refused.text);
+    assert.deepEqual(refused.codes, ['REPORT_SIGNATURE_INVALID']);
+    assert.match(refused.text, /altered after the hardware signed it/);
+  });
+});
