@@ -1,5 +1,5 @@
 // `npm run web`: the verify page (web/, docs/verify-page.md) as a self-contained static directory any host can
-// serve: index.html, verify.css and one ES module bundle (esbuild, from the tsc output in dist/web/), then
+// serve: index.html, verify.css and one script (esbuild, from the tsc output in dist/web/), then
 // web-manifest.json naming each file with its size and SHA-256. The manifest's own SHA-256 is the page's digest,
 // the one `npm run web -- --publish LOG` would log; printed with the sizes (raw and gzip).
 import { createHash } from 'node:crypto';
@@ -37,7 +37,9 @@ export async function buildWeb(out: string): Promise<{ manifest: WebManifest; di
     entryPoints: [join(CHECKOUT, 'dist/web/src/main.js')],
     outfile: join(out, 'verify.js'),
     bundle: true,
-    format: 'esm',
+    // A classic script, not a module: Chromium refuses module scripts on file:// pages, and the page is meant to be
+    // opened from disk too.
+    format: 'iife',
     platform: 'browser',
     target: 'es2023',
     minify: true,

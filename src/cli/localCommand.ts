@@ -177,6 +177,10 @@ function banner(stack: LocalStack): string {
       `  npx cloister request receipt.png --trust-simulated --issuer ${issuer.url} --issuer-auth-env ${ISSUER_AUTH_ENV}${relayFlag}`,
     );
   }
-  lines.push(`  npx cloister verify ${stack.server} --trust-simulated`, `Stop ${issuer === undefined ? 'both' : 'all three'} with Ctrl-C.`, '');
+  lines.push(
+    `  npx cloister verify ${stack.server} --trust-simulated`,
+    'Or verify it in your browser (docs/verify-page.md): npm run web, then open',
+    `  build/web/index.html?server=${encodeURIComponent(stack.relay)}&simulated=1`,
+    `Stop ${issuer === undefined ? 'both' : 'all three'} with Ctrl-C.`, '');
   return lines.join('\n');
 }

@@ -39,7 +39,8 @@ function hardwareText(r: ServerReport): string {
   const h = r.hardware;
   if (h === undefined) return 'Unknown: the evidence could not be read.';
   const chip = h.vendor === 'AMD' ? `an AMD ${h.product} processor (${h.technology})` : `an Intel processor with ${h.technology} (${h.product})`;
-  return `A confidential VM on ${chip}${h.root === undefined ? '' : `, certified by ${h.root}`}.`;
+  const root = h.root === undefined ? '' : r.simulated ? `, certified by its own development root "${h.root}", not ${h.vendor}'s` : `, certified by ${h.vendor}'s root "${h.root}"`;
+  return `A confidential VM on ${chip}${root}.`;
 }
 
 function tcbText(r: ServerReport): string {
@@ -89,7 +90,7 @@ export function renderReport(into: HTMLElement, r: ServerReport, subject: Subjec
     ? el('h2', { class: 'verdict verdict-accepted', 'data-field': 'verdict', 'data-verdict': 'accepted' }, '✔ Verified')
     : el('h2', { class: 'verdict verdict-rejected', 'data-field': 'verdict', 'data-verdict': 'rejected' }, '✘ Not verified');
   const summary = r.accepted
-    ? `${subject.what} proved, with a signature from its processor, that it runs the software below inside a confidential VM, and that only that VM holds the keys your requests are encrypted to. Checked in this browser: ${r.checksPassed} checks passed.`
+    ? `${subject.what} proved, with a signature from its processor, that it runs the software below inside a confidential VM${r.keys.length === 0 ? '' : ', and that only that VM holds the keys your requests are encrypted to'}. Checked in this browser: ${r.checksPassed} checks passed.`
     : `${subject.what} could not prove what it runs. Do not send it anything private. What failed is listed below.`;
   const story = el('dl', { class: 'story' });
   story.append(
