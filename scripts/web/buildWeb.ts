@@ -34,7 +34,7 @@ export async function buildWeb(out: string): Promise<{ manifest: WebManifest; di
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   await build({
-    entryPoints: [join(CHECKOUT, 'dist/web/src/main.js')],
+    entryPoints: [join(CHECKOUT, 'dist/web/src/verifyPage.js')],
     outfile: join(out, 'verify.js'),
     bundle: true,
     // A classic script, not a module: Chromium refuses module scripts on file:// pages, and the page is meant to be
