@@ -8,7 +8,7 @@
 // the log and by k of the n witnesses, and is consistent with the stored one (verifyLogEntry, below); the statement
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
 // attested measurement for its platform (TDX: MRTD, and RTMR1 / RTMR2 where the entry gives them). judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
-// loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
+// loggedHardwarePolicy reads the hardware policy statement from the same log the same way, loggedWebPage the verify page's.
 import { bytesEqual, concatBytes, fromHex, toHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
@@ -20,6 +20,7 @@ import { webCryptoHasher, type Hasher } from '../hash.js';
 import { DEFAULT_EXCHANGE_TIMEOUT_MS, exchange, globalFetch, ResponseTooLarge, type FetchLike } from './httpFetch.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
+import { parseWebPageStatement, WEB_MANIFEST_SUBJECT, webPageBundlePath, type WebPagePredicate } from '../measure/webPageStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
 import type { Statement } from '../sigstore/inToto.js';
 import { parseSigstoreBundle, type SigstoreBundle } from '../sigstore/sigstoreBundle.js';
@@ -156,6 +157,18 @@ export async function loggedHardwarePolicy(trust: TransparencyTrust, minVersion 
   const policy = await parseHardwarePolicyStatement(statement, trust.hasher ?? webCryptoHasher);
   if (policy.version < minVersion) throw new PolicyError('HARDWARE_POLICY_VERSION', `the log's hardware policy is version ${policy.version}, older than version ${minVersion} accepted before`, { field: 'version', expected: `>= ${minVersion}`, actual: String(policy.version) });
   return Object.freeze({ policy, ...position });
+}
+
+/**
+ * The logged statement of the verify page whose web-manifest.json has SHA-256 `manifestSha256` (hex), verified as any
+ * logged statement; WEB_PAGE_NOT_LOGGED when the log has none (docs/verify-page.md "Publishing").
+ */
+export async function loggedWebPage(manifestSha256: string, trust: TransparencyTrust): Promise<LogPosition & WebPagePredicate> {
+  const digest = manifestSha256.toLowerCase();
+  const bytes = await trust.fetch(webPageBundlePath(digest));
+  if (bytes === undefined) throw new PolicyError('WEB_PAGE_NOT_LOGGED', `no verify page with web-manifest.json sha256:${digest} is in the transparency log ${parseVkey(trust.logVkey).name}`, { field: WEB_MANIFEST_SUBJECT, expected: 'a logged verify page', actual: digest });
+  const { statement, ...position } = await verifyLoggedStatement(bytes, trust);
+  return Object.freeze({ ...parseWebPageStatement(statement, digest), ...position });
 }
 
 /** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */

@@ -1,19 +1,18 @@
 // `npm run web`: the verify page (web/, docs/verify-page.md) as a self-contained static directory any host can
 // serve: index.html, verify.css and one script (esbuild, from the tsc output in dist/web/), then
 // web-manifest.json naming each file with its size and SHA-256. The manifest's own SHA-256 is the page's digest,
-// the one `npm run web -- --publish LOG` would log; printed with the sizes (raw and gzip).
+// the one `cloister publish --web-manifest` logs (docs/verify-page.md "Publishing"); printed with the sizes, raw and gzip.
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { WEB_MANIFEST_FORMAT, WEB_MANIFEST_SUBJECT as WEB_MANIFEST, type WebManifest } from '../../attestation/measure/webPageStatement.js';
 import { isMain, scriptArgs } from '../scriptArgs.js';
 
 const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const WEB_MANIFEST = 'web-manifest.json';
-export const WEB_MANIFEST_FORMAT = 'cloister-web/v1';
 
 const HELP = `Usage: node dist/scripts/web/buildWeb.js [--out DIR]
 
@@ -21,11 +20,6 @@ Builds the verify page into DIR (default build/web): index.html, verify.css, ver
 web/src and the SDK it uses, no third-party requests) and web-manifest.json with each file's SHA-256.
 Prints the manifest's SHA-256 (the page's digest) and the sizes, raw and gzip.
 `;
-
-export interface WebManifest {
-  readonly format: typeof WEB_MANIFEST_FORMAT;
-  readonly files: readonly { readonly path: string; readonly bytes: number; readonly sha256: string }[];
-}
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 

@@ -133,7 +133,7 @@ describe('cloister publish, then verify --log', () => {
     const again = await cli('publish', '--hardware-policy', path, '--key', join(work, 'publisher.pem'), '--log', LOG);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /^error \[HARDWARE_POLICY_VERSION\]: the hardware policy's version 1 is not above version 1/m);
-    assert.match((await cli('publish', '--hardware-policy', path, '--measurements', path, '--key', 'k', '--log', LOG)).stderr, /^error \[USAGE\]: give one of --measurements FILE and --hardware-policy FILE/);
+    assert.match((await cli('publish', '--hardware-policy', path, '--measurements', path, '--key', 'k', '--log', LOG)).stderr, /^error \[USAGE\]: give one of --measurements FILE, --hardware-policy FILE and --web-manifest FILE/);
   });
 
   it('publish --witness has a running cloister witness cosign the checkpoint; verify --witness then accepts', async () => {
@@ -170,6 +170,6 @@ describe('cloister publish, then verify --log', () => {
   it('prints its help', async () => {
     const r = await cli('publish', '--help');
     assert.equal(r.code, 0);
-    assert.ok(r.stdout.startsWith('Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR'));
+    assert.ok(r.stdout.startsWith('Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json | --web-manifest FILE) --key KEY.pem --log DIR'));
   });
 });

@@ -26,6 +26,7 @@ import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle, type
 import { CloisterError, PolicyError } from '../../attestation/errors.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { webPageBundlePath, webPageStatement } from '../../attestation/measure/webPageStatement.js';
 import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { logNoteSigner } from './nodeNoteKeys.js';
@@ -143,6 +144,12 @@ export async function publishHardwarePolicy(policy: HardwarePolicy, options: Pub
   return publishStatement(await hardwarePolicyStatement(policy, nodeHasher), [HARDWARE_POLICY_PATH], options);
 }
 
+/** Signs, logs and bundles the statement of the verify page whose manifest is `manifestText` (web-manifest.json, as written), also at its lookup path. */
+export async function publishWebPage(manifestText: string, commit: string, options: PublishOptions): Promise<Published & { readonly manifestSha256: string }> {
+  const digest = createHash('sha256').update(manifestText).digest('hex');
+  return { ...(await publishStatement(webPageStatement(manifestText, digest, commit), [webPageBundlePath(digest)], options)), manifestSha256: digest };
+}
+
 /** The hex of a SPKI's SHA-256, to name a publisher key in messages. */
 export const keyFingerprint = (key: KeyObject): string => toHex(createHash('sha256').update(createPublicKey(key).export({ format: 'der', type: 'spki' })).digest());
 
@@ -161,7 +168,7 @@ export function directoryLogFetcher(dir: string): LogFetcher {
 export interface Refreshed {
   /** The size of the checkpoint every bundle now carries. */
   readonly treeSize: number;
-  /** How many bundle files were rewritten (bundles/, measurements/, hardware-policy.sigstore.json). */
+  /** How many bundle files were rewritten (bundles/, measurements/, web/, hardware-policy.sigstore.json). */
   readonly bundles: number;
   /** The checkpoint note the bundles carry, with the cosignatures `cosign` collected. */
   readonly checkpoint: string;
@@ -179,10 +186,10 @@ function lastLinePerKey(note: string): string {
   return serializeSignedNote({ text: parsed.text, signatures: [...last.values()] });
 }
 
-/** The bundle files below `dir`, as paths below it: bundles/*, measurements/*, hardware-policy.sigstore.json. */
+/** The bundle files below `dir`, as paths below it: bundles/*, measurements/*, web/*, hardware-policy.sigstore.json. */
 async function bundleFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
-  for (const sub of [BUNDLES_DIR, 'measurements']) {
+  for (const sub of [BUNDLES_DIR, 'measurements', 'web']) {
     let names: string[] = [];
     try {
       names = await readdir(join(dir, sub));
