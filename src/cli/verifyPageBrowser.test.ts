@@ -2,7 +2,8 @@
 // `cloister relay`, transparency logs served statically, and the page as `npm run web` builds it, from another origin.
 // Each state the page can end in is checked in the DOM and photographed into build/web-screenshots/ for review:
 // accepted with the log entry, a measurement the log does not list, a tampered bundle dropped in offline, and a
-// simulated server refused unless simulation is allowed. Skipped without Chromium.
+// simulated server refused unless simulation is allowed; and the convenience copy a server serves says so. Skipped
+// without Chromium.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -77,6 +78,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
   let page: ChromiumPage;
   let measurement: string;
   let fromDisk: string;
+  let web: string;
 
   before(async () => {
     measurement = (await simulatedMeasurementsHex())['sev-snp'];
@@ -89,7 +91,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     let gateway = '';
     assert.equal(await serveCommand(['--simulated', '--port', '0', '--models', 'none'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (closeServer = fn), onListening: (u) => (gateway = u), logDestination: { write: () => true } as unknown as NodeJS.WritableStream }), 0);
     relay = await startRelay({ gateways: [{ name: 'default', origin: gateway }], port: 0 });
-    const web = join(work, 'web');
+    web = join(work, 'web');
     await buildWeb(web);
     fromDisk = pathToFileURL(join(web, 'index.html')).href;
     site = await serveDirectory(web);
@@ -175,5 +177,19 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.equal(refused.verdict, 'rejected', refused.text);
     assert.deepEqual(refused.codes, ['REPORT_SIGNATURE_INVALID']);
     assert.match(refused.text, /altered after the hardware signed it/);
+  });
+
+  it('the convenience copy `cloister serve --verify-page` serves at /verify/ says it is served by a Cloister server, and offers that server', async () => {
+    let url = '';
+    let close: (() => Promise<void>) | undefined;
+    assert.equal(await serveCommand(['--simulated', '--http', '--port', '0', '--models', 'none', '--verify-page', web], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (url = u), logDestination: { write: () => true } as unknown as NodeJS.WritableStream }), 0);
+    try {
+      await page.navigate(`${url}/verify/`);
+      await page.waitFor(`!document.getElementById('served-copy').hidden`);
+      await page.screenshot(join(SCREENSHOTS, 'served-copy.png'));
+      assert.equal(await page.evaluate<string>(`document.getElementById('server').value`), url);
+    } finally {
+      await close?.();
+    }
   });
 });

@@ -1,12 +1,15 @@
 // `cloister publish --web-manifest` and `cloister verify-web`: the verify page as `npm run web` builds it, published to
 // a log directory, is recognized from its directory and from the URL it is served at; a copy with one file changed,
-// or a page never published, is not.
+// or a page never published, is not. `cloister serve --verify-page` serves the same files at /verify/, and refuses a
+// build whose files are not the ones its manifest lists.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Writable } from 'node:stream';
 import { buildWeb } from '../../scripts/web/buildWeb.js';
+import { createServer } from '../server/createServer.js';
 import { cli } from '../testing/cliRun.js';
 import { serveDirectory, type StaticServer } from '../testing/staticFiles.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
@@ -85,5 +88,30 @@ describe('cloister publish --web-manifest, cloister verify-web', () => {
     const bad = await cli('publish', '--web-manifest', join(notJson, 'web-manifest.json'), '--key', join(work, 'publisher.pem'), '--log', LOG, '--commit', COMMIT);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /MALFORMED_STATEMENT.*not valid JSON/);
+  });
+
+  it('serve --verify-page: the build at /verify/ as it is, checked against its manifest when read', async () => {
+    const quiet = new Writable({ write: (_chunk, _encoding, done) => { done(); } });
+    const server = await createServer({ tee: { kind: 'simulated', platform: 'sev-snp' }, tls: false, models: null, logDestination: quiet, verifyPage: WEB });
+    try {
+      assert.equal((await server.app.inject({ url: '/verify' })).headers.location, '/verify/');
+      const index = await server.app.inject({ url: '/verify/' });
+      assert.deepEqual([index.statusCode, index.headers['content-type']], [200, 'text/html; charset=utf-8']);
+      assert.ok(index.rawPayload.equals(readFileSync(join(WEB, 'index.html'))));
+      const script = await server.app.inject({ url: '/verify/verify.js' });
+      assert.deepEqual([script.statusCode, script.headers['content-type'], script.headers['x-content-type-options']], [200, 'text/javascript; charset=utf-8', 'nosniff']);
+      assert.equal((await server.app.inject({ url: '/verify/web-manifest.json' })).statusCode, 200);
+      assert.equal((await server.app.inject({ url: '/verify/other.js' })).statusCode, 404);
+    } finally {
+      await server.close();
+    }
+    const changed = join(work, 'served-changed');
+    cpSync(WEB, changed, { recursive: true });
+    appendFileSync(join(changed, 'verify.css'), 'body{}');
+    const refused = await cli('serve', '--simulated', '--http', '--port', '0', '--models', 'none', '--verify-page', changed);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /^error \[UNREADABLE_INPUT\]: cannot serve the verify page from ".*": verify\.css is not the file web-manifest\.json lists/);
+    const absent = await cli('serve', '--simulated', '--http', '--port', '0', '--models', 'none', '--verify-page', join(work, 'nowhere'));
+    assert.match(absent.stderr, /^error \[UNREADABLE_INPUT\]: cannot serve the verify page from ".*": ENOENT/);
   });
 });

@@ -36,7 +36,7 @@ const simulated = byId('simulated', HTMLInputElement);
 const drop = byId('drop', HTMLElement);
 const files = byId('files', HTMLInputElement);
 const result = byId('result', HTMLElement);
-const sameOrigin = byId('same-origin', HTMLElement);
+const servedCopy = byId('served-copy', HTMLElement);
 
 async function inputs(): Promise<TrustInputs> {
   return {
@@ -80,7 +80,7 @@ async function checkServer(): Promise<void> {
     renderFailure(result, { what: `"${origin}"` }, { check: 'input', code: 'USAGE', message: 'enter the URL of the server, or of the relay’s resource for it, such as http://127.0.0.1:8081/default' });
     return;
   }
-  sameOrigin.hidden = url.origin !== location.origin;
+  if (url.origin === location.origin) servedCopy.hidden = false;
   const given = await inputs();
   await run(`the server at ${origin}`, async () => {
     const chosen: { trust?: PageTrust } = {};
@@ -167,6 +167,23 @@ drop.addEventListener('drop', (event) => {
   event.preventDefault();
   drop.classList.remove('dragging');
   void checkFiles([...(event.dataTransfer?.files ?? [])]);
+});
+
+/** Whether this copy is served by a Cloister server (its /status says so), as `cloister serve --verify-page` serves one. */
+async function servedByCloister(): Promise<boolean> {
+  if (location.protocol !== 'http:' && location.protocol !== 'https:') return false;
+  try {
+    const r = await fetch(new URL('/status', location.href), { signal: AbortSignal.timeout(5000) });
+    return ((await r.json()) as { service?: unknown }).service === 'cloister';
+  } catch {
+    return false;
+  }
+}
+
+void servedByCloister().then((served) => {
+  if (!served) return;
+  servedCopy.hidden = false;
+  if (server.value === '') server.value = location.origin;
 });
 
 const params = new URLSearchParams(location.search);
