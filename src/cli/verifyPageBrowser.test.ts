@@ -124,6 +124,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.match(s.fields.measurement ?? '', new RegExp(`${measurement}.*Published in the transparency log cloister\\.local/log: entry 0, in a checkpoint of 1 entries`));
     assert.match(s.fields.source ?? '', new RegExp(COMMIT));
     assert.match(s.fields.keys ?? '', /key ID \d+, X25519 with HKDF-SHA256 \+ /);
+    assert.match(s.fields.keep ?? '', /Save attestation\.der, evidence\.json to check it again later/);
     assert.deepEqual(s.codes, []);
     process.stdout.write(`# screenshots of the verify page: ${SCREENSHOTS}\n`);
   });
@@ -149,7 +150,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.match(allowed.fields.measurement ?? '', /simulated TEE’s own measurement/);
   });
 
-  it('verifies an evidence bundle dropped in offline, and refuses it with one byte of the report changed (REPORT_SIGNATURE_INVALID)', async () => {
+  it('verifies an evidence bundle and an attestation certificate dropped in offline, and refuses the bundle with one byte of the report changed (REPORT_SIGNATURE_INVALID)', async () => {
     const certificate = new Uint8Array(await (await fetch(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`)).arrayBuffer());
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     assert.ok(cmw !== undefined);
@@ -169,6 +170,15 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     const accepted = await page.evaluate<PageState>(READ_STATE);
     assert.equal(accepted.verdict, 'accepted', accepted.text);
     assert.match(accepted.text, /The evidence in evidence\.json proved/);
+
+    const der = join(work, 'attestation.der');
+    writeFileSync(der, certificate);
+    await page.setFiles('#files', [der]);
+    await page.waitFor(`${DONE} && document.getElementById('result').innerText.includes('attestation.der')`);
+    const fromCertificate = await page.evaluate<PageState>(READ_STATE);
+    assert.equal(fromCertificate.verdict, 'accepted', fromCertificate.text);
+    assert.match(fromCertificate.text, /The attestation certificate in attestation\.der proved/);
+    assert.match(fromCertificate.fields.keys ?? '', /key ID \d+/);
 
     await page.setFiles('#files', [tampered]);
     await page.waitFor(`${DONE} && document.getElementById('result').innerText.includes('tampered-evidence.json')`);

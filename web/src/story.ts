@@ -11,6 +11,8 @@ export interface Subject {
   /** "the server at https://..." or "the file evidence.json". */
   readonly what: string;
   readonly trust?: PageTrust;
+  /** Files the visitor may save, to check the same evidence again offline. */
+  readonly keep?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Readonly<Record<string, string>>, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
@@ -108,6 +110,10 @@ export function renderReport(into: HTMLElement, r: ServerReport, subject: Subjec
     story.append(...row('keys', 'Encryption keys (OHTTP)', `${r.keys.length} key configuration(s) bound into the evidence: `, ...r.keys.flatMap((k, i) => [i === 0 ? '' : '; ', `key ID ${k.keyId}, ${k.kem} with ${k.suites.join(', ')}`])));
   }
   if (r.certificate !== undefined) story.append(...row('certificate', 'Certificate', `Valid until ${r.certificate.notAfter}; public key SHA-256 `, code(r.certificate.spkiSha256)));
+  if (subject.keep !== undefined && subject.keep.length > 0) {
+    const links = subject.keep.flatMap((f, i) => [i === 0 ? '' : ', ', el('a', { href: URL.createObjectURL(new Blob([new Uint8Array(f.bytes)])), download: f.name }, f.name)]);
+    story.append(...row('keep', 'Keep the evidence', 'Save ', ...links, ' to check it again later, offline: drop them onto this page, or run cloister verify-evidence.'));
+  }
   const children: Node[] = [];
   if (r.simulated) children.push(simulatedBanner());
   children.push(verdict, el('p', { class: 'summary' }, summary));

@@ -12,7 +12,7 @@ import { judgeEvidence, verifyServer, verifyServerCertificate } from '../../atte
 import { decodePem } from '../../attestation/bytes.js';
 import { splitCertificateFile } from '../../attestation/evidence/bundle.js';
 import { decodeEvidence, type DecodedEvidence } from '../../attestation/evidence/platforms.js';
-import { ID_PE_CMW } from '../../attestation/protocols/ratlsExtension.js';
+import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/protocols/ratlsExtension.js';
 import type { RaTlsVerdict } from '../../attestation/ratls/verifyCertificate.js';
 import { parseCertificate } from '../../attestation/x509.js';
 import { renderFailure, renderPending, renderReport, type Subject } from './story.js';
@@ -84,12 +84,24 @@ async function checkServer(): Promise<void> {
   const given = await inputs();
   await run(`the server at ${origin}`, async () => {
     const chosen: { trust?: PageTrust } = {};
-    const { verdict } = await verifyServer(origin, async (served) => {
+    const { verdict, certificate } = await verifyServer(origin, async (served) => {
       chosen.trust = await pageTrust(given, simulatedRootsOfCertificate(served.certificate));
       return chosen.trust.trust;
     });
-    return { verdict, subject: { what: `The server at ${origin}`, ...chosen } };
+    return { verdict, subject: { what: `The server at ${origin}`, ...chosen, keep: keepable(certificate) } };
   });
+}
+
+/** What the visitor may save to check again offline: the certificate, and the evidence bundle it carries. */
+function keepable(certificate: Uint8Array): { name: string; bytes: Uint8Array }[] {
+  const keep = [{ name: 'attestation.der', bytes: certificate }];
+  try {
+    const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
+    if (cmw !== undefined) keep.push({ name: 'evidence.json', bytes: decodeRaTlsExtension(cmw.value).bundle });
+  } catch {
+    // The verdict says what is wrong with the certificate; the certificate alone can still be saved.
+  }
+  return keep;
 }
 
 /** The DER of an RA-TLS certificate (DER or PEM), or undefined when `bytes` is not one. */
