@@ -75,8 +75,8 @@ export async function fetchPublic(origin: string | URL, path: string, accept: st
   return r.body;
 }
 
-/** The certificate and the key configurations `origin` serves. */
-export async function fetchServedAttestation(origin: string | URL, options: ServerFetch = {}): Promise<ServedAttestation> {
+/** The certificate and the key configurations `origin` serves; `reload` past every cache on the way. */
+export async function fetchServedAttestation(origin: string | URL, options: ServerFetch & { readonly reload?: boolean } = {}): Promise<ServedAttestation> {
   const [certificate, keys] = await Promise.all([fetchPublic(origin, ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, options), fetchPublic(origin, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, options)]);
   return { certificate, keyConfigs: decodeOhttpKeys(keys) };
 }
@@ -90,9 +90,15 @@ export async function fetchServedAttestation(origin: string | URL, options: Serv
  */
 export async function verifyServer(origin: string | URL, trust: ServerTrust | ((served: ServedAttestation) => Promise<ServerTrust>), options: ServerFetch = {}): Promise<ServedAttestation & { readonly verdict: RaTlsVerdict }> {
   if (typeof trust !== 'function') clientPolicy(trust);
-  const served = await fetchServedAttestation(origin, options);
-  const given = typeof trust === 'function' ? await trust(served) : trust;
-  return { ...served, verdict: await verifyServerCertificate(served.certificate, clientPolicy(given), { ...given, expectedKeyConfigs: served.keyConfigs }) };
+  const judge = async (reload: boolean): Promise<ServedAttestation & { readonly verdict: RaTlsVerdict }> => {
+    const served = await fetchServedAttestation(origin, { ...options, reload });
+    const given = typeof trust === 'function' ? await trust(served) : trust;
+    return { ...served, verdict: await verifyServerCertificate(served.certificate, clientPolicy(given), { ...given, expectedKeyConfigs: served.keyConfigs }) };
+  };
+  const first = await judge(false);
+  // Cached apart (a relay keeps each for its own max-age), the two may straddle a key rotation: fetched again past
+  // the caches, they agree unless the server serves keys its certificate does not bind.
+  return first.verdict.error?.code === 'KEY_CONFIG_MISMATCH' ? judge(true) : first;
 }
 
 /**

@@ -12,10 +12,12 @@ import { httpLogFetcher, LOG_VKEY_FILE } from '../../attestation/client/loggedMe
 import { clientPolicy } from '../../attestation/client/measurementSource.js';
 import { serverReport } from '../../attestation/client/serverReport.js';
 import { embeddedRoots, simulatedMeasurementPolicy, simulatedMeasurementsHex, simulatedRootsOfCertificate } from '../../attestation/client/simulatedTrust.js';
-import { fetchPublic, judgeEvidence, verifyServer, type ServerTrust } from '../../attestation/client/verifyServer.js';
+import { fetchPublic, judgeEvidence, verifyServer, type ServedAttestation, type ServerTrust } from '../../attestation/client/verifyServer.js';
+import { globalFetch, type FetchLike } from '../../attestation/client/httpFetch.js';
+import { encodeOhttpKeys } from '../../attestation/protocols/ohttp/keyConfig.js';
 import { CloisterError } from '../../attestation/errors.js';
 import { decodeEvidenceBundle } from '../../attestation/evidence/platforms.js';
-import { ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
+import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_KEYS_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../../attestation/protocols/ohttp/paths.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../../attestation/protocols/ratlsExtension.js';
 import { publicKeyFromPem } from '../../attestation/sigstore/sigstoreKeys.js';
 import { SnpVerifier } from '../../attestation/snp/verify.js';
@@ -167,5 +169,21 @@ describe('verifyServer and serverReport against the simulated server', () => {
     const tampered = decodeEvidenceBundle(new TextEncoder().encode(JSON.stringify({ ...json, evidence: toBase64(report) })));
     const bad = serverReport(await judgeEvidence(tampered, clientPolicy(trust), trust));
     assert.deepEqual(bad.failures.map((f) => [f.check, f.code]), [['report.signature', 'REPORT_SIGNATURE_INVALID']]);
+  });
+
+  it('fetches again past the caches when the served key configurations are not the certificate\'s, and refuses them when they stay so (KEY_CONFIG_MISMATCH)', async () => {
+    const other = encodeOhttpKeys([new Uint8Array([9, 0, 0x20, ...new Uint8Array(32), 0, 4, 0, 1, 0, 1])]);
+    const reloads: string[] = [];
+    const serving = (stale: (reload: boolean) => boolean): FetchLike => async (url, init) => {
+      if (init.cache === 'no-store') reloads.push(url);
+      if (!url.endsWith(OHTTP_GATEWAY_PATH) || !stale(init.cache === 'no-store')) return globalFetch(url, init);
+      return new Response(new Uint8Array(other), { status: 200, headers: { 'content-type': OHTTP_KEYS_MEDIA_TYPE } });
+    };
+    const trust = ({ certificate }: ServedAttestation): Promise<ServerTrust> => simulatedTrust(certificate);
+    const rotated = await verifyServer(snp.url, trust, { fetch: serving((reload) => !reload) });
+    assert.equal(rotated.verdict.accepted, true, JSON.stringify(rotated.verdict.error));
+    assert.equal(reloads.length, 2, 'the certificate and the key configurations, past the caches');
+    const lying = await verifyServer(snp.url, trust, { fetch: serving(() => true) });
+    assert.deepEqual(serverReport(lying.verdict).failures.map((f) => f.code), ['KEY_CONFIG_MISMATCH']);
   });
 });
