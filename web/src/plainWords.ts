@@ -28,7 +28,8 @@ const WORDS: Readonly<Record<string, string>> = {
   CHECKPOINT_FORK: 'The log shows this browser a different history than before: it may be showing different people different logs.',
   CHECKPOINT_ROLLBACK: 'The log shows an older state than this browser has already seen.',
   HARDWARE_POLICY_NOT_LOGGED: 'The log publishes no hardware policy, and one is required.',
-  OHTTP_REQUEST_FAILED: 'The server (or relay) could not be reached from this browser, or did not answer as a Cloister server does.',
+  OHTTP_REQUEST_FAILED:
+    'The server (or relay) could not be reached from this browser, or did not answer as a Cloister server does. A Cloister server’s own HTTPS certificate is self-signed (its attestation is its identity), so browsers refuse it: give its relay’s URL instead (the local stack’s: http://127.0.0.1:8081/default).',
   COLLATERAL_MISSING: 'The TDX evidence lacks Intel’s collateral, needed to judge the machine’s firmware.',
 };
 

@@ -67,7 +67,11 @@ async function run(what: string, verify: () => Promise<{ verdict: RaTlsVerdict; 
   } catch (e) {
     if (id === current) renderFailure(result, { what }, failureOf(e));
   } finally {
-    if (id === current) result.setAttribute('aria-busy', 'false');
+    if (id === current) {
+      result.setAttribute('aria-busy', 'false');
+      // The result is above the form: bring it into view after a check started further down.
+      result.scrollIntoView({ block: 'start' });
+    }
   }
 }
 
