@@ -150,14 +150,14 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.match(allowed.fields.measurement ?? '', /simulated TEE’s own measurement/);
   });
 
-  it('verifies an evidence bundle and an attestation certificate dropped in offline, and refuses the bundle with one byte of the report changed (REPORT_SIGNATURE_INVALID)', async () => {
+  it('verifies an evidence bundle and an attestation certificate dropped in offline, chains a raw report with the certificates dropped beside it (never to the roots simulated evidence carries), and refuses the bundle with one byte of the report changed (REPORT_SIGNATURE_INVALID)', async () => {
     const certificate = new Uint8Array(await (await fetch(`${relay.url}/default${ATTESTATION_CERTIFICATE_PATH}`)).arrayBuffer());
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     assert.ok(cmw !== undefined);
     const bundle = decodeRaTlsExtension(cmw.value).bundle;
     const good = join(work, 'evidence.json');
     writeFileSync(good, bundle);
-    const json = JSON.parse(new TextDecoder().decode(bundle)) as { evidence: string };
+    const json = JSON.parse(new TextDecoder().decode(bundle)) as { evidence: string; certificates: string[] };
     const report = fromBase64(json.evidence);
     report[0x90] = (report[0x90] ?? 0) ^ 1;
     const tampered = join(work, 'tampered-evidence.json');
@@ -170,6 +170,22 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     const accepted = await page.evaluate<PageState>(READ_STATE);
     assert.equal(accepted.verdict, 'accepted', accepted.text);
     assert.match(accepted.text, /The evidence in evidence\.json proved/);
+
+    // A raw report with its certificates beside it, as verify-evidence --certs takes them: the chain they make is
+    // checked, and ends in the development root, which a raw report (not marked simulated) never gets trusted.
+    const raw = join(work, 'report.bin');
+    writeFileSync(raw, fromBase64(json.evidence));
+    const certificates = join(work, 'certificates.pem');
+    writeFileSync(certificates, json.certificates.map((c) => (c.includes('-----BEGIN ') ? c : `-----BEGIN CERTIFICATE-----\n${c}\n-----END CERTIFICATE-----\n`)).join(''));
+    await page.setFiles('#files', [raw]);
+    await page.waitFor(`${DONE} && document.getElementById('result').innerText.includes('report.bin')`);
+    assert.deepEqual((await page.evaluate<PageState>(READ_STATE)).codes, ['MISSING_CERTIFICATE']);
+    await page.setFiles('#files', [raw, certificates]);
+    await page.waitFor(`${DONE} && document.getElementById('result').innerText.includes('certificates.pem')`);
+    const fromReport = await page.evaluate<PageState>(READ_STATE);
+    assert.deepEqual(fromReport.codes, ['UNTRUSTED_ROOT'], fromReport.text);
+    assert.equal(fromReport.simulatedBanner, false);
+    assert.match(fromReport.text, /the chain ends in "ARK-Milan", which is not a trusted root/);
 
     const der = join(work, 'attestation.der');
     writeFileSync(der, certificate);

@@ -133,7 +133,8 @@ function evidenceOf(contents: readonly { readonly name: string; readonly bytes: 
     }
     const others = contents.filter((_, j) => j !== i).map((o) => splitCertificateFile(o.bytes, o.name));
     const evidence = { ...decoded.evidence, certificates: [...decoded.evidence.certificates, ...others.flatMap((o) => o.certificates)], crls: [...decoded.evidence.crls, ...others.flatMap((o) => o.crls)] };
-    return { decoded: { ...decoded, evidence } as DecodedEvidence, name: c.name };
+    const beside = contents.filter((_, j) => j !== i).map((o) => o.name);
+    return { decoded: { ...decoded, evidence } as DecodedEvidence, name: beside.length === 0 ? c.name : `${c.name} (with ${beside.join(', ')})` };
   }
   if (failure instanceof Error) throw failure;
   throw new Error('no file to verify');
