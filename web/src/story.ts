@@ -58,13 +58,13 @@ function measurementNodes(r: ServerReport, subject: Subject): (Node | string)[] 
   const value = code(m.value);
   if (m.judged === 'logged' && r.logged !== undefined) {
     const l = r.logged;
-    const witnesses = subject.trust?.log?.witnesses ?? 0;
+    const witnesses = subject.trust?.log?.witnesses ?? [];
     return [
       value,
       el('br', {}),
       `✔ Published in the transparency log ${l.origin}: entry ${l.logIndex}, in a checkpoint of ${l.treeSize} entries (root hash `,
       code(l.rootHash),
-      `) signed by the log${witnesses === 0 ? ' (no witnesses were asked for)' : ` and cosigned by the ${witnesses} witness(es) you named`}.`,
+      `) signed by the log${witnesses.length === 0 ? ' (no witnesses were asked for)' : ` and cosigned by the witnesses you named: ${witnesses.join(', ')}`}.`,
       ...(subject.trust?.log?.keyPinned === false ? [' The log key was fetched from the log itself: pin it for a stronger check.'] : []),
     ];
   }

@@ -36,8 +36,8 @@ export type MeasurementSourceKind = 'logged' | 'given' | 'simulated';
 export interface PageTrust {
   readonly trust: ServerTrust;
   readonly source: MeasurementSourceKind;
-  /** The log's name and the witnesses asked for, when there is a log. */
-  readonly log?: { readonly url: string; readonly keyPinned: boolean; readonly witnesses: number };
+  /** The log, whether its key was given, and the names of the witnesses that must have cosigned, when there is a log. */
+  readonly log?: { readonly url: string; readonly keyPinned: boolean; readonly witnesses: readonly string[] };
 }
 
 const lines = (text: string): string[] => text.split(/[\s,]+/).map((s) => s.trim()).filter((s) => s !== '');
@@ -80,7 +80,7 @@ export async function pageTrust(inputs: TrustInputs, simulatedRoots: readonly Ui
   const file = inputs.measurementsFile.trim() === '' ? undefined : parseMeasurementsFile(inputs.measurementsFile);
   if (inputs.log.trim() !== '') {
     const log = await transparency(inputs);
-    return { trust: { ...verifiers, transparency: log.trust }, source: 'logged', log: { url: inputs.log, keyPinned: log.keyPinned, witnesses: log.trust.witnesses?.vkeys.length ?? 0 } };
+    return { trust: { ...verifiers, transparency: log.trust }, source: 'logged', log: { url: inputs.log, keyPinned: log.keyPinned, witnesses: (log.trust.witnesses?.vkeys ?? []).map((v) => v.split('+')[0] ?? v) } };
   }
   if (hex.length > 0 || file !== undefined) return { trust: { ...verifiers, ...(hex.length === 0 ? {} : { policy: measurementPolicy(hex) }), ...(file === undefined ? {} : { measurements: file }) }, source: 'given' };
   if (inputs.allowSimulated) return { trust: { ...verifiers, policy: await simulatedMeasurementPolicy() }, source: 'simulated' };
