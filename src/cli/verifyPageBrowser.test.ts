@@ -2,8 +2,8 @@
 // `cloister relay`, transparency logs served statically, and the page as `npm run web` builds it, from another origin.
 // Each state the page can end in is checked in the DOM and photographed into build/web-screenshots/ for review:
 // accepted with the log entry, a measurement the log does not list, a tampered bundle dropped in offline, and a
-// simulated server refused unless simulation is allowed; and the convenience copy a server serves says so. Skipped
-// without Chromium.
+// simulated server refused unless simulation is allowed, the log's checkpoint held to a witness; and the convenience
+// copy a server serves says so. Skipped without Chromium.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { CHROMIUM } from '../../attestation/testing/chromium.js';
 import { parseCertificate } from '../../attestation/x509.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
+import { witnessCommand } from './witnessCommand.js';
 import { startRelay, type Relay } from '../relay/relay.js';
 import { ChromiumPage } from '../testing/chromiumPage.js';
 import { cli } from '../testing/cliRun.js';
@@ -79,10 +80,11 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
   let measurement: string;
   let fromDisk: string;
   let web: string;
+  let loggedDir: string;
 
   before(async () => {
     measurement = (await simulatedMeasurementsHex())['sev-snp'];
-    const loggedDir = await publishedLog('log', measurement);
+    loggedDir = await publishedLog('log', measurement);
     const otherDir = await publishedLog('other-log', '5e'.repeat(48));
     publisherKey = readFileSync(join(loggedDir, 'publisher.pub'), 'utf8');
     otherKey = readFileSync(join(otherDir, 'publisher.pub'), 'utf8');
@@ -216,6 +218,31 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
       assert.equal(await page.evaluate<string>(`document.getElementById('server').value`), url);
     } finally {
       await close?.();
+    }
+  });
+
+  it('holds the log\'s checkpoint to the witnesses named: refused until a witness cosigned it, then accepted, naming the witness', async () => {
+    const witnessKey = join(work, 'witness.pem');
+    writeFileSync(witnessKey, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    let url = '';
+    let stop: (() => Promise<void>) | undefined;
+    let banner = '';
+    const io = { ...processIo, stdout: () => undefined, stderr: (t: string) => (banner += t) };
+    const logVkey = readFileSync(join(loggedDir, 'log.vkey'), 'utf8').trim();
+    assert.equal(await witnessCommand(['--key', witnessKey, '--name', 'witness.test/w1', '--log', `cloister.local/log=${logVkey}`, '--state', join(work, 'witness-state'), '--port', '0'], io, { stopSignal: (fn) => (stop = fn), onListening: (u) => (url = u), log: () => undefined }), 0);
+    try {
+      const witness = /vkey: (\S+)/.exec(banner)?.[1] ?? '';
+      const query = { server: `${relay.url}/default`, log: logged.url, publisherKey, witness, simulated: '1' };
+      const unwitnessed = await visit(query, 'witness-missing.png');
+      assert.deepEqual(unwitnessed.codes, ['WITNESS_COSIGNATURES_MISSING'], unwitnessed.text);
+      assert.match(unwitnessed.text, /Not enough of the witnesses you named have cosigned/);
+      const refreshed = await cli('publish', '--refresh', '--log', loggedDir, '--witness', `${url}=${witness}`);
+      assert.equal(refreshed.code, 0, refreshed.stderr);
+      const witnessed = await visit(query, 'witnessed.png');
+      assert.equal(witnessed.verdict, 'accepted', witnessed.text);
+      assert.match(witnessed.fields.measurement ?? '', /signed by the log and cosigned by the witnesses you named: witness\.test\/w1\./);
+    } finally {
+      await stop?.();
     }
   });
 });
