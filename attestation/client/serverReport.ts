@@ -16,7 +16,7 @@ export type MeasurementJudgment = 'logged' | 'listed' | 'any' | 'not judged';
 export interface HardwareFacts {
   readonly vendor: 'AMD' | 'Intel';
   readonly technology: 'SEV-SNP' | 'TDX';
-  /** SEV-SNP: Milan, Genoa, Turin; TDX: the quote's version and body type. */
+  /** SEV-SNP: Milan, Genoa, Turin; TDX: the quote's body type and version ("TDX 1.5, quote v4"). */
   readonly product: string;
   /** The TCB in one line: SEV-SNP the reported TCB's components, TDX the evaluated status and its summary. */
   readonly tcb: string;
@@ -95,7 +95,7 @@ function hardwareFacts(platform: PlatformName, e: NonNullable<Claims['evidence']
   const root = e.chain?.root === undefined ? {} : { root: e.chain.root };
   if (platform === 'tdx') {
     const tcb = e.tcb === undefined || e.tcb === null ? 'not evaluated' : `${e.tcb.summary ?? e.tcb.status ?? '?'} (TCB evaluation data number ${e.tcb.tcbEvaluationDataNumber ?? '?'})`;
-    return { vendor: 'Intel', technology: 'TDX', product: `TDX quote v${e.version ?? '?'} (${e.bodyType ?? '?'})`, tcb, tcbStatus: e.tcbStatus ?? 'not evaluated', ...root };
+    return { vendor: 'Intel', technology: 'TDX', product: `${e.bodyType ?? 'TDX'}, quote v${e.version ?? '?'}`, tcb, tcbStatus: e.tcbStatus ?? 'not evaluated', ...root };
   }
   const parts = Object.entries(e.reportedTcb ?? {}).filter(([k]) => k !== 'raw').map(([k, v]) => `${k} ${String(v)}`);
   return { vendor: 'AMD', technology: 'SEV-SNP', product: e.product ?? 'unknown', tcb: parts.length > 0 ? parts.join(', ') : (typeof e.reportedTcb?.raw === 'string' ? e.reportedTcb.raw : '?'), tcbStatus: 'reported', ...root };

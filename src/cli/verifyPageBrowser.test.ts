@@ -245,4 +245,21 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
       await stop?.();
     }
   });
+
+  it('tells an Intel TDX server\'s story: the quote, Intel\'s TCB status', async () => {
+    let gateway = '';
+    let close: (() => Promise<void>) | undefined;
+    assert.equal(await serveCommand(['--simulated', '--platform', 'tdx', '--port', '0', '--models', 'none'], { ...processIo, stderr: () => undefined }, { stopSignal: (fn) => (close = fn), onListening: (u) => (gateway = u), logDestination: { write: () => true } as unknown as NodeJS.WritableStream }), 0);
+    const tdxRelay = await startRelay({ gateways: [{ name: 'default', origin: gateway }], port: 0 });
+    try {
+      const s = await visit({ server: `${tdxRelay.url}/default`, simulated: '1' }, 'tdx-accepted.png');
+      assert.equal(s.verdict, 'accepted', s.text);
+      assert.match(s.fields.hardware ?? '', /an Intel processor with TDX \(TDX 1\.[05], quote v4\), certified by its own development root/);
+      assert.match(s.fields.tcb ?? '', /^UpToDate: .*\(TCB evaluation data number \d+\)/);
+      assert.match(s.fields.measurement ?? '', /simulated TEE’s own measurement/);
+    } finally {
+      await tdxRelay.close();
+      await close?.();
+    }
+  });
 });
