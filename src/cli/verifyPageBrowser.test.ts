@@ -262,4 +262,10 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
       await close?.();
     }
   });
+
+  it('asked nothing of a third party in all of the above: every request went to loopback (the page, the relays, the logs, the servers), to disk, or stayed in the page', () => {
+    const elsewhere = page.requests.filter((u) => !/^(?:http:\/\/127\.0\.0\.1:\d+\/|file:|blob:|data:)/.test(u));
+    assert.deepEqual(elsewhere, []);
+    assert.ok(page.requests.length > 20, page.requests.join('\n'));
+  });
 });

@@ -26,7 +26,11 @@ describe('cloister publish --web-manifest, cloister verify-web', () => {
   let log: StaticServer;
 
   before(async () => {
-    digest = (await buildWeb(WEB)).digest;
+    const built = await buildWeb(WEB);
+    digest = built.digest;
+    // The page's size budget (docs/verify-page.md states the size): one HTML file, one stylesheet, one script.
+    assert.deepEqual(built.manifest.files.map((f) => f.path), ['index.html', 'verify.css', 'verify.js']);
+    assert.ok(built.bytes < 300_000 && built.gzipBytes < 100_000, `${built.bytes} bytes, ${built.gzipBytes} gzip`);
     const key = join(work, 'publisher.pem');
     writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
     const r = await cli('publish', '--web-manifest', join(WEB, 'web-manifest.json'), '--key', key, '--log', LOG, '--commit', COMMIT);

@@ -1,6 +1,6 @@
 // Test support: one page of headless Chromium driven over the DevTools protocol (Node's WebSocket), on the real
-// clock: navigate, wait for an expression to hold, read the DOM, give a file input files (as a drop would), and
-// write a screenshot of the page as it is. For pages whose state a test reads more than once, or photographs;
+// clock: navigate, wait for an expression to hold, read the DOM, give a file input files (as a drop would), write a
+// screenshot of the page as it is, and list every URL the page requested. For pages whose state a test reads more than once, or photographs;
 // attestation/testing/chromium.ts's pageResult and pagePosted suit pages that compute one result.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,8 @@ import { CHROMIUM } from '../../attestation/testing/chromium.js';
 
 interface Reply {
   readonly id?: number;
+  readonly method?: string;
+  readonly params?: { readonly request?: { readonly url?: string } };
   readonly result?: Record<string, unknown>;
   readonly error?: { readonly message: string };
 }
@@ -20,12 +22,15 @@ export class ChromiumPage {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   #next = 0;
+  /** Every URL the page requested, in order (Network.requestWillBeSent). */
+  readonly requests: string[] = [];
 
   private constructor(chromium: ChildProcess, socket: WebSocket) {
     this.#chromium = chromium;
     this.#socket = socket;
     socket.addEventListener('message', (event) => {
       const reply = JSON.parse(String(event.data)) as Reply;
+      if (reply.method === 'Network.requestWillBeSent' && reply.params?.request?.url !== undefined) this.requests.push(reply.params.request.url);
       if (reply.id === undefined) return;
       const waiting = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
@@ -64,6 +69,7 @@ export class ChromiumPage {
     });
     const page = new ChromiumPage(chromium, socket);
     await page.send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false });
+    await page.send('Network.enable');
     return page;
   }
 
