@@ -18,12 +18,12 @@ import { CHROMIUM } from '../../attestation/testing/chromium.js';
 import { parseCertificate } from '../../attestation/x509.js';
 import { processIo } from './io.js';
 import { serveCommand } from './serveCommand.js';
-import { witnessCommand } from './witnessCommand.js';
 import { startRelay, type Relay } from '../relay/relay.js';
 import { ChromiumPage } from '../testing/chromiumPage.js';
 import { cli } from '../testing/cliRun.js';
 import { serveDirectory, type StaticServer } from '../testing/staticFiles.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
+import { startWitness } from '../testing/witnessProcess.js';
 import { buildWeb } from '../../scripts/web/buildWeb.js';
 
 const work = temporaryDirectories('cloister-verify-page-')();
@@ -222,27 +222,19 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
   });
 
   it('holds the log\'s checkpoint to the witnesses named: refused until a witness cosigned it, then accepted, naming the witness', async () => {
-    const witnessKey = join(work, 'witness.pem');
-    writeFileSync(witnessKey, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    let url = '';
-    let stop: (() => Promise<void>) | undefined;
-    let banner = '';
-    const io = { ...processIo, stdout: () => undefined, stderr: (t: string) => (banner += t) };
-    const logVkey = readFileSync(join(loggedDir, 'log.vkey'), 'utf8').trim();
-    assert.equal(await witnessCommand(['--key', witnessKey, '--name', 'witness.test/w1', '--log', `cloister.local/log=${logVkey}`, '--state', join(work, 'witness-state'), '--port', '0'], io, { stopSignal: (fn) => (stop = fn), onListening: (u) => (url = u), log: () => undefined }), 0);
+    const witness = await startWitness(work, loggedDir);
     try {
-      const witness = /vkey: (\S+)/.exec(banner)?.[1] ?? '';
-      const query = { server: `${relay.url}/default`, log: logged.url, publisherKey, witness, simulated: '1' };
+      const query = { server: `${relay.url}/default`, log: logged.url, publisherKey, witness: witness.vkey, simulated: '1' };
       const unwitnessed = await visit(query, 'witness-missing.png');
       assert.deepEqual(unwitnessed.codes, ['WITNESS_COSIGNATURES_MISSING'], unwitnessed.text);
       assert.match(unwitnessed.text, /Not enough of the witnesses you named have cosigned/);
-      const refreshed = await cli('publish', '--refresh', '--log', loggedDir, '--witness', `${url}=${witness}`);
+      const refreshed = await cli('publish', '--refresh', '--log', loggedDir, '--witness', `${witness.url}=${witness.vkey}`);
       assert.equal(refreshed.code, 0, refreshed.stderr);
       const witnessed = await visit(query, 'witnessed.png');
       assert.equal(witnessed.verdict, 'accepted', witnessed.text);
       assert.match(witnessed.fields.measurement ?? '', /signed by the log and cosigned by the witnesses you named: witness\.test\/w1\./);
     } finally {
-      await stop?.();
+      await witness.stop();
     }
   });
 
