@@ -171,6 +171,39 @@ export async function loggedWebPage(manifestSha256: string, trust: TransparencyT
   return Object.freeze({ ...parseWebPageStatement(statement, digest), ...position });
 }
 
+/** Where the log keeps an image manifest a measurements statement names (by its SHA-256), when it was published with it. */
+export const imageManifestPath = (sha256: string): string => `images/${sha256.toLowerCase()}.json`;
+
+/** An input of an image (image-manifest.json, `inputs`): a model pack among them has kind "model". */
+export interface ImageInput {
+  readonly name: string;
+  readonly kind: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/**
+ * The inputs of the image whose manifest has SHA-256 `sha256` (hex: the subject of a verified measurements statement,
+ * so the bytes are trusted once their digest matches), read from the log; undefined when the log does not hold it.
+ * ARTIFACT_DIGEST_MISMATCH when the file is not that manifest, MALFORMED_STATEMENT when it has no inputs to read.
+ */
+export async function loggedImageInputs(sha256: string, fetch: LogFetcher, hasher: Hasher = webCryptoHasher): Promise<readonly ImageInput[] | undefined> {
+  const hex = sha256.toLowerCase();
+  const bytes = await fetch(imageManifestPath(hex));
+  if (bytes === undefined) return undefined;
+  const actual = toHex(await hasher.digest('SHA-256', [bytes]));
+  if (actual !== hex) throw new VerificationError('ARTIFACT_DIGEST_MISMATCH', `the log's ${imageManifestPath(hex)} has SHA-256 ${actual}, not the image manifest the statement names`, { field: imageManifestPath(hex), expected: hex, actual });
+  let inputs: unknown;
+  try {
+    inputs = (JSON.parse(new TextDecoder().decode(bytes)) as { inputs?: unknown }).inputs;
+  } catch (cause) {
+    throw new PolicyError('MALFORMED_STATEMENT', `the image manifest ${hex} is not JSON`, { field: imageManifestPath(hex), cause });
+  }
+  const read = Array.isArray(inputs) ? inputs.filter((i): i is ImageInput => typeof i === 'object' && i !== null && ['name', 'kind', 'version', 'sha256'].every((k) => typeof (i as Record<string, unknown>)[k] === 'string')) : [];
+  if (!Array.isArray(inputs) || read.length !== inputs.length) throw new PolicyError('MALFORMED_STATEMENT', `the image manifest ${hex} has no readable inputs (name, kind, version, sha256 each)`, { field: `${imageManifestPath(hex)}: $.inputs` });
+  return read.map((i) => Object.freeze({ name: i.name, kind: i.kind, version: i.version, sha256: i.sha256 }));
+}
+
 /** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */
 export const measurementBundlePath = (measurement: string): string => `measurements/${measurement.toLowerCase()}.sigstore.json`;
 

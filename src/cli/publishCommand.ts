@@ -46,6 +46,9 @@ Options:
   --measurements FILE       the measurements file (schema cloister-measurements/v1)
   --hardware-policy FILE    the hardware acceptance policy (docs/transparency.md "Hardware policy")
   --web-manifest FILE       the verify page's web-manifest.json (docs/verify-page.md "Publishing")
+  --image-manifest FILE     with --measurements: the image-manifest.json the measurements are of (its SHA-256
+                            must be the file's image.manifest), written to DIR/images/HEX.json so that
+                            clients can list the image's inputs, its model packs among them
   --key KEY.pem             the publisher's private key, EC P-256 or Ed25519 (PKCS#8 PEM), mode 0600 or
                             0400, owned by the user running publish
   --log DIR                 the log directory (served as is at the URL clients give to --log)
@@ -77,6 +80,7 @@ const OPTIONS = {
   measurements: { type: 'string' },
   'hardware-policy': { type: 'string' },
   'web-manifest': { type: 'string' },
+  'image-manifest': { type: 'string' },
   key: { type: 'string' },
   log: { type: 'string' },
   origin: { type: 'string' },
@@ -152,7 +156,7 @@ type PublishValues = ReturnType<typeof parseOptions<typeof OPTIONS>>;
 
 /** --refresh: every bundle re-proved at the newest checkpoint, cosigned by the --witness witnesses; nothing appended. */
 async function refresh(values: PublishValues, io: CliIo): Promise<number> {
-  for (const other of ['measurements', 'hardware-policy', 'web-manifest', 'key', 'commit', 'out'] as const) {
+  for (const other of ['measurements', 'hardware-policy', 'web-manifest', 'image-manifest', 'key', 'commit', 'out'] as const) {
     if (values[other] !== undefined) throw usage(`--refresh signs and appends nothing: it takes no --${other}`);
   }
   if (values.log === undefined) throw usage('--log is required');
@@ -179,6 +183,8 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
     const dir = resolve(values.log as string);
     const policyFile = values['hardware-policy'];
     const webManifest = values['web-manifest'];
+    const imageManifest = values['image-manifest'];
+    if (imageManifest !== undefined && values.measurements === undefined) throw usage('--image-manifest goes with --measurements');
     const text = async (path: string, what: string): Promise<string> => new TextDecoder().decode(await readInput(io, path, what));
     const statement =
       policyFile !== undefined
@@ -186,13 +192,14 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
         : webManifest !== undefined
           ? { webManifest: await text(webManifest, 'web manifest'), commit: await sourceCommit(values.commit) }
           : { measurements: parseMeasurementsFile(await text(values.measurements as string, 'measurements')), commit: await sourceCommit(values.commit) };
+
     const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
     const key = await readPrivateKeyFile(values.key as string, SIGNING_KEY_CODES);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
     const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) };
     const published =
-      'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : 'webManifest' in statement ? await publishWebPage(statement.webManifest, statement.commit, options) : await publishMeasurements(statement.measurements, statement.commit, options);
+      'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : 'webManifest' in statement ? await publishWebPage(statement.webManifest, statement.commit, options) : await publishMeasurements(statement.measurements, statement.commit, options, imageManifest === undefined ? undefined : await readInput(io, imageManifest, 'image manifest'));
     if (values.out !== undefined) {
       const out = values.out;
       await writeFile(out, published.bundle).catch((cause: unknown) => {

@@ -5,7 +5,7 @@
 // simulated server refused unless simulation is allowed, the log's checkpoint held to a witness; and the convenience
 // copy a server serves says so. Skipped without Chromium.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,14 +31,19 @@ process.env.CLOISTER_STATE_DIR = join(work, 'state');
 const SCREENSHOTS = fileURLToPath(new URL('../../../build/web-screenshots/', import.meta.url));
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
-/** Publishes a measurements statement listing `snp` to a new log directory; its publisher.pub is in it. */
-async function publishedLog(name: string, snp: string): Promise<string> {
+/** An image manifest's inputs as the image build writes them (scripts/image/imageManifest.ts), a model pack among them. */
+const IMAGE_MANIFEST = JSON.stringify({ schema: 'cloister-image/v1', variant: 'production', inputs: [{ name: 'cloister', kind: 'app', version: '0.1.0', sha256: '11'.repeat(32), source: 'dist/' }, { name: 'ocr', kind: 'model', version: 'pp-ocrv4-1', sha256: '22'.repeat(32), source: 'image/models/ocr.json' }] });
+
+/** Publishes a measurements statement listing `snp` to a new log directory (with its image manifest when `withImage`); its publisher.pub is in it. */
+async function publishedLog(name: string, snp: string, withImage: boolean): Promise<string> {
   const dir = join(work, name);
   const key = join(work, `${name}-publisher.pem`);
   writeFileSync(key, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const image = join(work, `${name}-image-manifest.json`);
+  writeFileSync(image, IMAGE_MANIFEST);
   const file = join(work, `${name}-measurements.json`);
-  writeFileSync(file, JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: 'ab'.repeat(32), variant: 'production' }, 'sev-snp': [{ measurement: snp, vcpus: 2, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] }));
-  const r = await cli('publish', '--measurements', file, '--key', key, '--log', dir, '--commit', COMMIT);
+  writeFileSync(file, JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: createHash('sha256').update(IMAGE_MANIFEST).digest('hex'), variant: 'production' }, 'sev-snp': [{ measurement: snp, vcpus: 2, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] }));
+  const r = await cli('publish', '--measurements', file, ...(withImage ? ['--image-manifest', image] : []), '--key', key, '--log', dir, '--commit', COMMIT);
   assert.equal(r.code, 0, r.stderr);
   return dir;
 }
@@ -84,8 +89,8 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
 
   before(async () => {
     measurement = (await simulatedMeasurementsHex())['sev-snp'];
-    loggedDir = await publishedLog('log', measurement);
-    const otherDir = await publishedLog('other-log', '5e'.repeat(48));
+    loggedDir = await publishedLog('log', measurement, true);
+    const otherDir = await publishedLog('other-log', '5e'.repeat(48), false);
     publisherKey = readFileSync(join(loggedDir, 'publisher.pub'), 'utf8');
     otherKey = readFileSync(join(otherDir, 'publisher.pub'), 'utf8');
     logged = await serveDirectory(loggedDir);
@@ -117,7 +122,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     return page.evaluate<PageState>(READ_STATE);
   }
 
-  it('accepts the local server through the relay with its measurement in the log, and tells what it runs: AMD product, TCB, measurement, log entry and checkpoint, source commit, keys; SIMULATED on top', async () => {
+  it('accepts the local server through the relay with its measurement in the log, and tells what it runs: AMD product, TCB, measurement, log entry and checkpoint, source commit, model packs, keys; SIMULATED on top', async () => {
     const s = await visit({ server: `${relay.url}/default`, log: logged.url, publisherKey, simulated: '1' }, 'accepted.png');
     assert.equal(s.verdict, 'accepted', s.text);
     assert.equal(s.simulatedBanner, true);
@@ -125,6 +130,7 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.match(s.fields.tcb ?? '', /bootloader \d+/);
     assert.match(s.fields.measurement ?? '', new RegExp(`${measurement}.*Published in the transparency log cloister\\.local/log: entry 0, in a checkpoint of 1 entries`));
     assert.match(s.fields.source ?? '', new RegExp(COMMIT));
+    assert.match(s.fields.models ?? '', new RegExp(`as its manifest published in the log lists them: ocr pp-ocrv4-1 \\(SHA-256 ${'22'.repeat(32)}\\)$`));
     assert.match(s.fields.keys ?? '', /key ID \d+, X25519 with HKDF-SHA256 \+ /);
     assert.match(s.fields.keep ?? '', /Save attestation\.der, evidence\.json to check it again later/);
     assert.deepEqual(s.codes, []);

@@ -3,12 +3,12 @@
 // carries are the simulated TEE's development roots, and only then trusted; the report's facts; a log that lists the
 // measurement; the failures with their codes; a tampered bundle offline.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fromBase64, toBase64 } from '../../attestation/bytes.js';
-import { httpLogFetcher, LOG_VKEY_FILE } from '../../attestation/client/loggedMeasurements.js';
+import { httpLogFetcher, imageManifestPath, loggedImageInputs, LOG_VKEY_FILE, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
 import { clientPolicy } from '../../attestation/client/measurementSource.js';
 import { serverReport } from '../../attestation/client/serverReport.js';
 import { embeddedRoots, simulatedMeasurementPolicy, simulatedMeasurementsHex, simulatedRootsOfCertificate } from '../../attestation/client/simulatedTrust.js';
@@ -185,5 +185,39 @@ describe('verifyServer and serverReport against the simulated server', () => {
     assert.equal(reloads.length, 2, 'the certificate and the key configurations, past the caches');
     const lying = await verifyServer(snp.url, trust, { fetch: serving(() => true) });
     assert.deepEqual(serverReport(lying.verdict).failures.map((f) => f.code), ['KEY_CONFIG_MISMATCH']);
+  });
+
+  it('lists the logged image\'s inputs from the manifest published beside its statement, checked against the digest the statement names', async () => {
+    const manifest = JSON.stringify({ schema: 'cloister-image/v1', inputs: [{ name: 'ocr', kind: 'model', version: 'pp-ocrv4-1', sha256: '22'.repeat(32), source: 'image/models/ocr.json' }] });
+    const digest = createHash('sha256').update(manifest).digest('hex');
+    const files = new Map<string, Uint8Array>([[imageManifestPath(digest), new TextEncoder().encode(manifest)]]);
+    const fetch: LogFetcher = (path) => Promise.resolve(files.get(path));
+    assert.deepEqual(await loggedImageInputs(digest.toUpperCase(), fetch), [{ name: 'ocr', kind: 'model', version: 'pp-ocrv4-1', sha256: '22'.repeat(32) }]);
+    assert.equal(await loggedImageInputs('33'.repeat(32), fetch), undefined);
+    files.set(imageManifestPath('44'.repeat(32)), new TextEncoder().encode(manifest));
+    await assert.rejects(loggedImageInputs('44'.repeat(32), fetch), (e: CloisterError) => e.code === 'ARTIFACT_DIGEST_MISMATCH');
+    for (const bad of ['not json', JSON.stringify({ inputs: [{ name: 'x' }] }), '{}']) {
+      const d = createHash('sha256').update(bad).digest('hex');
+      files.set(imageManifestPath(d), new TextEncoder().encode(bad));
+      await assert.rejects(loggedImageInputs(d, fetch), (e: CloisterError) => e.code === 'MALFORMED_STATEMENT');
+    }
+  });
+
+  it('publish --image-manifest writes the manifest beside the statement, only the one the measurements file names, only with --measurements', async () => {
+    const manifest = '{"schema":"cloister-image/v1","inputs":[]}';
+    const image = join(work, 'image-manifest.json');
+    writeFileSync(image, manifest);
+    const file = join(work, 'with-image.json');
+    const measurements = (digest: string): string => JSON.stringify({ schema: 'cloister-measurements/v1', image: { manifest: digest, variant: 'test' }, 'sev-snp': [{ measurement: 'ef'.repeat(48), vcpus: 1, vcpuType: 'EPYC-v4', vmmType: 'qemu', guestFeatures: '0x1' }] });
+    writeFileSync(file, measurements('ab'.repeat(32)));
+    const wrong = await cli('publish', '--measurements', file, '--image-manifest', image, '--key', join(work, 'publisher.pem'), '--log', logDir, '--commit', COMMIT);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /^error \[MALFORMED_POLICY\]: the image manifest given has SHA-256 [0-9a-f]{64}, but the measurements file is of the image manifest abab/m);
+    const digest = createHash('sha256').update(manifest).digest('hex');
+    writeFileSync(file, measurements(digest));
+    const r = await cli('publish', '--measurements', file, '--image-manifest', image, '--key', join(work, 'publisher.pem'), '--log', logDir, '--commit', COMMIT);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await loggedImageInputs(digest, httpLogFetcher(log.url)), []);
+    assert.match((await cli('publish', '--hardware-policy', file, '--image-manifest', image, '--key', join(work, 'publisher.pem'), '--log', logDir)).stderr, /^error \[USAGE\]: --image-manifest goes with --measurements/);
   });
 });

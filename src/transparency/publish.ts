@@ -19,7 +19,7 @@ import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../attestation/transparency/merkle.js';
 import { parseSignedNote, serializeSignedNote, type NoteSignature } from '../../attestation/transparency/signedNote.js';
-import { HARDWARE_POLICY_PATH, LOG_VKEY_FILE, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
+import { HARDWARE_POLICY_PATH, imageManifestPath, LOG_VKEY_FILE, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { parseStatement, type Statement } from '../../attestation/sigstore/inToto.js';
 import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle, type TlogEntry } from '../../attestation/sigstore/sigstoreBundle.js';
@@ -118,10 +118,26 @@ export async function publishStatement(statement: Omit<Statement, 'type'>, extra
   return { logIndex: firstIndex, treeSize: size, bundle: text, bundlePath, publisherKeyPath, logVkeyPath, logVkey: noteSigner.vkey };
 }
 
-/** Signs, logs and bundles the measurements statement of `file` built from `commit`; the bundle is also where each of its measurements is looked up. */
-export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions): Promise<Published> {
+/**
+ * Signs, logs and bundles the measurements statement of `file` built from `commit`; the bundle is also where each of
+ * its measurements is looked up. `imageManifest`, the image-manifest.json the file names (its inputs: packages, the
+ * app, the model packs), is written beside it at images/HEX.json for clients to list; MALFORMED_POLICY, before
+ * anything is signed, when its SHA-256 is not the one the file names.
+ */
+export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions, imageManifest?: Uint8Array): Promise<Published> {
+  const named = file.image.manifest.toLowerCase();
+  if (imageManifest !== undefined) {
+    const digest = createHash('sha256').update(imageManifest).digest('hex');
+    if (digest !== named) throw new PolicyError('MALFORMED_POLICY', `the image manifest given has SHA-256 ${digest}, but the measurements file is of the image manifest ${named}`, { field: 'image.manifest', expected: named, actual: digest });
+  }
   const listed = listedMeasurements(file);
-  return publishStatement(measurementsStatement(file, commit), [...new Set([...listed['sev-snp'], ...listed.tdx])].map(measurementBundlePath), options);
+  const published = await publishStatement(measurementsStatement(file, commit), [...new Set([...listed['sev-snp'], ...listed.tdx])].map(measurementBundlePath), options);
+  if (imageManifest !== undefined) {
+    const path = join(options.dir, imageManifestPath(named));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomically(path, imageManifest, options.fsync ?? true);
+  }
+  return published;
 }
 
 /**

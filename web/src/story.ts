@@ -2,6 +2,7 @@
 // a SIMULATED banner first when the evidence says so, the verdict in words and a symbol (never colour alone), then
 // the hardware, the software and where it is published, the keys the evidence binds, and every failed check in
 // plain words beside its error code and the verifier's own message.
+import type { ImageInput } from '../../attestation/client/loggedMeasurements.js';
 import type { FailedCheck, ServerReport } from '../../attestation/client/serverReport.js';
 import type { PageTrust } from './trust.js';
 import { plainWords } from './plainWords.js';
@@ -11,6 +12,11 @@ export interface Subject {
   /** "the server at https://..." or "the file evidence.json". */
   readonly what: string;
   readonly trust?: PageTrust;
+  /**
+   * The inputs of the logged image (loggedImageInputs): null when the log does not hold its manifest, a failure when
+   * what it holds is not that manifest; absent without a log.
+   */
+  readonly image?: { readonly inputs: readonly ImageInput[] | null } | { readonly failure: FailedCheck };
   /** Files the visitor may save, to check the same evidence again offline. */
   readonly keep?: readonly { readonly name: string; readonly bytes: Uint8Array }[];
 }
@@ -73,6 +79,15 @@ function measurementNodes(r: ServerReport, subject: Subject): (Node | string)[] 
   return [value, el('br', {}), r.failures.some((f) => f.code === 'MEASUREMENT_NOT_LOGGED') ? '✘ Not in the transparency log.' : 'Not judged: verification stopped before.'];
 }
 
+function modelNodes(subject: Subject): (Node | string)[] {
+  const image = subject.image;
+  if (image === undefined || ('inputs' in image && image.inputs === null)) return ['Part of the image whose manifest is above; the log does not hold that manifest, so its packs cannot be listed here.'];
+  if ('failure' in image) return [`✘ The log’s copy of the image manifest does not check out (`, code(image.failure.code), `): ${image.failure.message}`];
+  const packs = (image.inputs ?? []).filter((i) => i.kind === 'model');
+  if (packs.length === 0) return ['None: the image (its manifest above, published in the log) holds no model pack.'];
+  return [`In the image, as its manifest published in the log lists them: `, ...packs.flatMap((p, i) => [i === 0 ? '' : '; ', `${p.name} ${p.version} (SHA-256 `, code(p.sha256), ')'])];
+}
+
 function failureItem(f: FailedCheck): HTMLElement {
   const detail = [f.field === undefined ? '' : `field ${f.field}`, f.expected === undefined ? '' : `expected ${f.expected}`, f.actual === undefined ? '' : `found ${f.actual}`].filter((s) => s !== '').join('; ');
   return el(
@@ -103,7 +118,7 @@ export function renderReport(into: HTMLElement, r: ServerReport, subject: Subjec
   if (r.logged !== undefined) {
     story.append(
       ...row('source', 'Source', 'Built from commit ', code(r.logged.sourceCommit), `, image ${r.logged.imageVariant} (manifest SHA-256 `, code(r.logged.imageManifest), ')', ...(r.logged.notes.length === 0 ? [] : [el('br', {}), `Notes: ${r.logged.notes.join('; ')}`])),
-      ...row('models', 'Model packs', 'Part of the image whose manifest is above; the log statement lists the image, not each pack.'),
+      ...row('models', 'Model packs', ...modelNodes(subject)),
     );
   }
   if (r.keys.length > 0) {

@@ -7,6 +7,7 @@
 import { CloisterError } from '../../attestation/errors.js';
 import { serverReport } from '../../attestation/client/serverReport.js';
 import { clientPolicy } from '../../attestation/client/measurementSource.js';
+import { loggedImageInputs } from '../../attestation/client/loggedMeasurements.js';
 import { embeddedRoots, simulatedRootsOfCertificate } from '../../attestation/client/simulatedTrust.js';
 import { judgeEvidence, verifyServer, verifyServerCertificate } from '../../attestation/client/verifyServer.js';
 import { decodePem } from '../../attestation/bytes.js';
@@ -92,8 +93,20 @@ async function checkServer(): Promise<void> {
       chosen.trust = await pageTrust(given, simulatedRootsOfCertificate(served.certificate));
       return chosen.trust.trust;
     });
-    return { verdict, subject: { what: `The server at ${origin}`, ...chosen, keep: keepable(certificate) } };
+    return { verdict, subject: { what: `The server at ${origin}`, ...chosen, keep: keepable(certificate), ...(await imageOf(verdict, chosen.trust)) } };
   });
+}
+
+/** The inputs of the image the log lists the measurement for (its model packs among them), when the log holds its manifest. */
+async function imageOf(verdict: RaTlsVerdict, trust: PageTrust | undefined): Promise<Pick<Subject, 'image'>> {
+  const manifest = serverReport(verdict).logged?.imageManifest;
+  const fetch = trust?.trust.transparency?.fetch;
+  if (manifest === undefined || fetch === undefined) return {};
+  try {
+    return { image: { inputs: (await loggedImageInputs(manifest, fetch)) ?? null } };
+  } catch (e) {
+    return { image: { failure: failureOf(e) } };
+  }
 }
 
 /** What the visitor may save to check again offline: the certificate, and the evidence bundle it carries. */
@@ -150,11 +163,13 @@ async function checkFiles(list: readonly File[]): Promise<void> {
       const der = attestedCertificate(c.bytes);
       if (der === undefined) continue;
       const trust = await pageTrust(given, simulatedRootsOfCertificate(der));
-      return { verdict: await verifyServerCertificate(der, clientPolicy(trust.trust), trust.trust), subject: { what: `The attestation certificate in ${c.name}`, trust } };
+      const verdict = await verifyServerCertificate(der, clientPolicy(trust.trust), trust.trust);
+      return { verdict, subject: { what: `The attestation certificate in ${c.name}`, trust, ...(await imageOf(verdict, trust)) } };
     }
     const { decoded, name } = evidenceOf(contents);
     const trust = await pageTrust(given, decoded.evidence.simulated ? embeddedRoots(decoded) : []);
-    return { verdict: await judgeEvidence(decoded, clientPolicy(trust.trust), trust.trust), subject: { what: `The evidence in ${name}`, trust } };
+    const verdict = await judgeEvidence(decoded, clientPolicy(trust.trust), trust.trust);
+    return { verdict, subject: { what: `The evidence in ${name}`, trust, ...(await imageOf(verdict, trust)) } };
   });
 }
 
