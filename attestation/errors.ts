@@ -105,6 +105,7 @@ export const ERROR_CODES = {
   MEASUREMENT_NOT_LOGGED: 'the attested launch measurement is in no measurements statement of the transparency log that a pinned publisher key signed (--log)',
   HARDWARE_POLICY_VERSION: 'a hardware policy statement\'s version is not above the one published before (cloister publish), or is below the newest one the client accepted',
   HARDWARE_POLICY_NOT_LOGGED: 'a client that requires a logged hardware policy (--require-hardware-policy) was given a transparency log that publishes none',
+  WEB_PAGE_NOT_LOGGED: 'the verify page whose web-manifest.json has this SHA-256 is in no statement of the transparency log that a pinned publisher key signed (cloister verify-web)',
   TLOG_UNAVAILABLE: 'the transparency log (--log URL) did not answer with a file the client needs in time: a network failure, the time limit, or an HTTP status other than 200 or 404',
   MEASUREMENT_SOURCE_MISSING: 'a client that sends data (OhttpClient, the attested agent) was given no launch measurement to accept for the platform, in its policy or a measurements file, nor anyMeasurement',
   // the fleet directory and its client (attestation/fleet, attestation/client/fleetClient.ts)

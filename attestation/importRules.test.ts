@@ -7,7 +7,9 @@
 //     test support;
 //   - scripts/ (the image build, run on the build host) is imported only by src/cli/ (the `cloister image`
 //     command, lazily) and by itself: the image's own dist/ leaves scripts/ out, so nothing the server loads
-//     may reach it.
+//     may reach it;
+//   - web/ (the verify page, built into a static bundle) imports only the SDK and itself: what runs in the browser
+//     is attestation/ and the page.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
@@ -51,6 +53,7 @@ export function violations({ from, to }: Import): string[] {
     }
   }
   if (top(to) === 'scripts' && top(from) !== 'scripts' && !from.startsWith('src/cli/')) out.push(`${from} imports ${to}: only src/cli/ imports the build scripts/ (they are not in the image)`);
+  if (top(from) === 'web' && top(to) !== 'web' && top(to) !== 'attestation') out.push(`${from} imports ${to}: the verify page imports only attestation/ and web/ (it runs in browsers)`);
   if (top(from) === 'bench' && (top(to) === 'src' || top(to) === 'attestation') && !isEntryPoint(to) && !isTesting(to)) {
     out.push(`${from} imports ${to}: benchmarks use public entry points (an index.ts) or test support`);
   }
@@ -79,7 +82,7 @@ export function specifiersOf(text: string): string[] {
 /** The relative imports of the project's own TypeScript, resolved to repository paths. */
 export function projectImports(): Import[] {
   // This file's own examples of imports are strings, not imports.
-  return ['attestation', 'src', 'bench', 'scripts'].flatMap(sources).filter((f) => f !== 'attestation/importRules.test.ts').flatMap((from) => {
+  return ['attestation', 'src', 'bench', 'scripts', 'web'].flatMap(sources).filter((f) => f !== 'attestation/importRules.test.ts').flatMap((from) => {
     const specifiers = specifiersOf(readFileSync(join(ROOT, from), 'utf8')).filter((s) => s.startsWith('.') || s === '(computed)');
     return specifiers.map((s) => ({ from, to: s === '(computed)' ? s : relative(ROOT, normalize(join(ROOT, dirname(from), s))).replace(/\.js$/, '.ts') }));
   });
@@ -89,7 +92,7 @@ describe('import rules', () => {
   const imports = projectImports();
 
   it('reads the imports of every part of the tree', () => {
-    for (const part of ['attestation/', 'src/base/', 'src/tee/', 'src/ohttp/', 'src/relay/', 'src/inference/', 'src/server/', 'src/cli/', 'bench/', 'scripts/']) {
+    for (const part of ['attestation/', 'src/base/', 'src/tee/', 'src/ohttp/', 'src/relay/', 'src/inference/', 'src/server/', 'src/cli/', 'bench/', 'scripts/', 'web/']) {
       assert.ok(imports.some((i) => i.from.startsWith(part)), `no imports read under ${part}`);
     }
   });
@@ -99,7 +102,7 @@ describe('import rules', () => {
   });
 
   it('no two modules share a name, but entry points (index.ts) and the files SEV-SNP and TDX keep in step (snp/, tdx/)', () => {
-    const modules = ['attestation', 'src', 'bench'].flatMap(sources).filter((f) => !isTest(f) && !isEntryPoint(f));
+    const modules = ['attestation', 'src', 'bench', 'web'].flatMap(sources).filter((f) => !isTest(f) && !isEntryPoint(f));
     const byName = new Map<string, string[]>();
     for (const f of modules) byName.set(f.split('/').at(-1) ?? f, [...(byName.get(f.split('/').at(-1) ?? f) ?? []), f]);
     const platformPair = (files: readonly string[]): boolean => files.length === 2 && files.every((f) => /^attestation\/(snp|tdx)\/[^/]+$/.test(f)) && files[0]?.slice(15) === files[1]?.slice(15);
@@ -123,6 +126,7 @@ describe('import rules', () => {
     ['a benchmark importing an internal module', { from: 'bench/inference.ts', to: 'src/inference/routes.ts' }, /public entry points/],
     ['the server importing the image build', { from: 'src/server/app.ts', to: 'scripts/image/buildImage.ts' }, /only src\/cli\/ imports the build scripts/],
     ['the SDK importing the image build', { from: 'attestation/index.ts', to: 'scripts/image/cpio.ts' }, /only src\/cli\/ imports the build scripts/],
+    ['the verify page importing the server', { from: 'web/src/verifyPage.ts', to: 'src/relay/relay.ts' }, /the verify page imports only attestation/],
     ['an unknown src/ folder', { from: 'src/extra/thing.ts', to: 'src/base/log.ts' }, /not a known layer/],
   ];
   for (const [what, imp, message] of broken) {

@@ -8,8 +8,8 @@
 // the log and by k of the n witnesses, and is consistent with the stored one (verifyLogEntry, below); the statement
 // is a measurements statement about the image its measurements are of (measurementStatement.ts); and it lists the
 // attested measurement for its platform (TDX: MRTD, and RTMR1 / RTMR2 where the entry gives them). judgeMeasurement applies this to a verdict in OhttpClient and the Node agent;
-// loggedHardwarePolicy reads the hardware policy statement from the same log the same way.
-import { bytesEqual, concatBytes, fromHex } from '../bytes.js';
+// loggedHardwarePolicy reads the hardware policy statement from the same log the same way, loggedWebPage the verify page's.
+import { bytesEqual, concatBytes, fromHex, toHex } from '../bytes.js';
 import type { VerdictError } from '../checks.js';
 import { CloisterError, PolicyError, VerificationError, type AnyErrorCode } from '../errors.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
@@ -20,6 +20,7 @@ import { webCryptoHasher, type Hasher } from '../hash.js';
 import { DEFAULT_EXCHANGE_TIMEOUT_MS, exchange, globalFetch, ResponseTooLarge, type FetchLike } from './httpFetch.js';
 import { parseHardwarePolicyStatement, type HardwarePolicy } from '../measure/hardwarePolicyStatement.js';
 import { listedMeasurements, parseMeasurementsStatement, type MeasurementsPredicate } from '../measure/measurementStatement.js';
+import { parseWebPageStatement, WEB_MANIFEST_SUBJECT, webPageBundlePath, type WebPagePredicate } from '../measure/webPageStatement.js';
 import { tlogLogId } from '../sigstore/buildBundle.js';
 import type { Statement } from '../sigstore/inToto.js';
 import { parseSigstoreBundle, type SigstoreBundle } from '../sigstore/sigstoreBundle.js';
@@ -74,6 +75,8 @@ async function required(fetch: LogFetcher, path: string): Promise<Uint8Array> {
 export interface LogPosition {
   readonly logIndex: number;
   readonly treeSize: number;
+  /** The root hash of the checkpoint the entry's inclusion was proven against, hex. */
+  readonly rootHash: string;
   readonly origin: string;
 }
 
@@ -127,7 +130,7 @@ export async function verifyLoggedStatement(input: string | Uint8Array | Sigstor
       await advanceCheckpoint(trust.store, logged.checkpoint, consistency, hasher);
     }
   }
-  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, origin });
+  return Object.freeze({ statement, logIndex: proof.logIndex, treeSize: cp.size, rootHash: toHex(cp.rootHash), origin });
 }
 
 /** Verifies a measurements bundle against `trust` and returns what it publishes; the first failure is thrown with its code. */
@@ -135,6 +138,9 @@ export async function verifyMeasurementsBundle(input: string | Uint8Array | Sigs
   const { statement, ...position } = await verifyLoggedStatement(input, trust);
   return Object.freeze({ ...parseMeasurementsStatement(statement), ...position });
 }
+
+/** Where the log keeps its note verifier key, for clients that take it from the log itself (unpinned). */
+export const LOG_VKEY_FILE = 'log.vkey';
 
 /** Where the log keeps the newest hardware policy bundle (src/transparency/publish.ts). */
 export const HARDWARE_POLICY_PATH = 'hardware-policy.sigstore.json';
@@ -151,6 +157,51 @@ export async function loggedHardwarePolicy(trust: TransparencyTrust, minVersion 
   const policy = await parseHardwarePolicyStatement(statement, trust.hasher ?? webCryptoHasher);
   if (policy.version < minVersion) throw new PolicyError('HARDWARE_POLICY_VERSION', `the log's hardware policy is version ${policy.version}, older than version ${minVersion} accepted before`, { field: 'version', expected: `>= ${minVersion}`, actual: String(policy.version) });
   return Object.freeze({ policy, ...position });
+}
+
+/**
+ * The logged statement of the verify page whose web-manifest.json has SHA-256 `manifestSha256` (hex), verified as any
+ * logged statement; WEB_PAGE_NOT_LOGGED when the log has none (docs/verify-page.md "Publishing").
+ */
+export async function loggedWebPage(manifestSha256: string, trust: TransparencyTrust): Promise<LogPosition & WebPagePredicate> {
+  const digest = manifestSha256.toLowerCase();
+  const bytes = await trust.fetch(webPageBundlePath(digest));
+  if (bytes === undefined) throw new PolicyError('WEB_PAGE_NOT_LOGGED', `no verify page with web-manifest.json sha256:${digest} is in the transparency log ${parseVkey(trust.logVkey).name}`, { field: WEB_MANIFEST_SUBJECT, expected: 'a logged verify page', actual: digest });
+  const { statement, ...position } = await verifyLoggedStatement(bytes, trust);
+  return Object.freeze({ ...parseWebPageStatement(statement, digest), ...position });
+}
+
+/** Where the log keeps an image manifest a measurements statement names (by its SHA-256), when it was published with it. */
+export const imageManifestPath = (sha256: string): string => `images/${sha256.toLowerCase()}.json`;
+
+/** An input of an image (image-manifest.json, `inputs`): a model pack among them has kind "model". */
+export interface ImageInput {
+  readonly name: string;
+  readonly kind: string;
+  readonly version: string;
+  readonly sha256: string;
+}
+
+/**
+ * The inputs of the image whose manifest has SHA-256 `sha256` (hex: the subject of a verified measurements statement,
+ * so the bytes are trusted once their digest matches), read from the log; undefined when the log does not hold it.
+ * ARTIFACT_DIGEST_MISMATCH when the file is not that manifest, MALFORMED_STATEMENT when it has no inputs to read.
+ */
+export async function loggedImageInputs(sha256: string, fetch: LogFetcher, hasher: Hasher = webCryptoHasher): Promise<readonly ImageInput[] | undefined> {
+  const hex = sha256.toLowerCase();
+  const bytes = await fetch(imageManifestPath(hex));
+  if (bytes === undefined) return undefined;
+  const actual = toHex(await hasher.digest('SHA-256', [bytes]));
+  if (actual !== hex) throw new VerificationError('ARTIFACT_DIGEST_MISMATCH', `the log's ${imageManifestPath(hex)} has SHA-256 ${actual}, not the image manifest the statement names`, { field: imageManifestPath(hex), expected: hex, actual });
+  let inputs: unknown;
+  try {
+    inputs = (JSON.parse(new TextDecoder().decode(bytes)) as { inputs?: unknown }).inputs;
+  } catch (cause) {
+    throw new PolicyError('MALFORMED_STATEMENT', `the image manifest ${hex} is not JSON`, { field: imageManifestPath(hex), cause });
+  }
+  const read = Array.isArray(inputs) ? inputs.filter((i): i is ImageInput => typeof i === 'object' && i !== null && ['name', 'kind', 'version', 'sha256'].every((k) => typeof (i as Record<string, unknown>)[k] === 'string')) : [];
+  if (!Array.isArray(inputs) || read.length !== inputs.length) throw new PolicyError('MALFORMED_STATEMENT', `the image manifest ${hex} has no readable inputs (name, kind, version, sha256 each)`, { field: `${imageManifestPath(hex)}: $.inputs` });
+  return read.map((i) => Object.freeze({ name: i.name, kind: i.kind, version: i.version, sha256: i.sha256 }));
 }
 
 /** Where the log keeps the newest bundle that lists a measurement (src/transparency/publish.ts). */

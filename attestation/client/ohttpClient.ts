@@ -8,7 +8,7 @@ import { VerificationError } from '../errors.js';
 import { mediaType, problemCode } from '../protocols/httpText.js';
 import { decodeRaTlsExtension, ID_PE_CMW } from '../protocols/ratlsExtension.js';
 import type { MeasurementsFile } from '../measure/measurementsFile.js';
-import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../ratls/verifyCertificate.js';
+import type { RaTlsPolicy, RaTlsVerdict } from '../ratls/verifyCertificate.js';
 import type { SnpVerifier } from '../snp/verify.js';
 import type { TdxVerifier } from '../tdx/verify.js';
 import { parseCertificate } from '../x509.js';
@@ -20,8 +20,7 @@ import { assertPaddingPolicy, DEFAULT_PADDING, paddedLength, type PaddingPolicy 
 import { ATTESTATION_CERTIFICATE_PATH, OHTTP_GATEWAY_PATH, OHTTP_REQUEST_MEDIA_TYPE, OHTTP_RESPONSE_MEDIA_TYPE, PKIX_CERT_MEDIA_TYPE } from '../protocols/ohttp/paths.js';
 import { exchange, globalFetch, type FetchInit, type FetchLike } from './httpFetch.js';
 import type { TransparencyTrust } from './loggedMeasurements.js';
-import { judgeVerified } from './hardwarePolicy.js';
-import { shippedTransparencyBundle } from './loggedMeasurements.js';
+import { fetchPublic, verifyServerCertificate } from './verifyServer.js';
 import { clientPolicy, type MeasurementSource } from './measurementSource.js';
 
 export interface OhttpClientOptions extends Pick<MeasurementSource, 'hardwarePolicyVersions' | 'requireHardwarePolicy'> {
@@ -149,24 +148,14 @@ export class OhttpClient {
     }
   }
 
-  /** `reload` goes past every cache on the way (the fetch's own, the relay's): a cached copy may name a retired key. */
-  async #get(path: string, accept: string, reload: boolean): Promise<Uint8Array> {
-    const url = `${base(this.#options.gateway ?? this.#options.relay)}${path}`;
-    const r = await this.#exchange(url, reload ? { method: 'GET', headers: { accept, 'cache-control': 'no-cache' }, cache: 'no-store' } : { method: 'GET', headers: { accept } });
-    if (r.status !== 200 || r.type !== accept) throw failed(`GET ${url} answered ${r.status} ${r.type || '(no content type)'}, expected 200 ${accept}`, `${r.status} ${problemCode(r.body) ?? r.type}`);
-    return r.body;
-  }
-
   // The configurations come from the certificate that binds them, not from a second fetch of
   // /.well-known/ohttp-gateway: two resources cached apart could disagree around a key rotation.
   async #fetchKeys(reload: boolean): Promise<VerifiedKeys> {
-    const certificate = this.#options.certificate === undefined ? await this.#get(ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, reload) : await this.#options.certificate(reload);
-    const verified = await verifyAttestedCertificate(certificate, this.#policy, {
-      ...(this.#options.at === undefined ? {} : { at: this.#options.at }),
-      ...(this.#options.snpVerifier === undefined ? {} : { snpVerifier: this.#options.snpVerifier }),
-      ...(this.#options.tdxVerifier === undefined ? {} : { tdxVerifier: this.#options.tdxVerifier }),
-    });
-    const verdict = await judgeVerified(verified, this.#policy, this.#options, verified.accepted && this.#options.transparency !== undefined ? shippedTransparencyBundle(certificate) : undefined);
+    const certificate =
+      this.#options.certificate === undefined
+        ? await fetchPublic(this.#options.gateway ?? this.#options.relay, ATTESTATION_CERTIFICATE_PATH, PKIX_CERT_MEDIA_TYPE, { fetch: this.#fetch, reload, ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }) })
+        : await this.#options.certificate(reload);
+    const verdict = await verifyServerCertificate(certificate, this.#policy, this.#options);
     if (!verdict.accepted) throw new KeyConfigRejectedError(verdict);
     const cmw = parseCertificate(certificate).extensions.get(ID_PE_CMW);
     const configs = cmw === undefined ? [] : [...decodeRaTlsExtension(cmw.value).keyConfigs];

@@ -16,6 +16,7 @@ import { serveCommand } from './serveCommand.js';
 import { supervisedHooks } from './supervised.js';
 import { verifyCommand } from './verifyCommand.js';
 import { verifyEvidenceCommand } from './verifyEvidenceCommand.js';
+import { verifyWebCommand } from './verifyWebCommand.js';
 import { witnessCommand } from './witnessCommand.js';
 
 interface Command {
@@ -28,6 +29,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   evidence: { summary: 'obtain attestation evidence (hardware or --simulated) as a self-contained bundle', run: (argv, io) => evidenceCommand(argv, io) },
   verify: { summary: 'connect to a server and verify its attested TLS certificate (RA-TLS): https://HOST:PORT', run: verifyCommand },
   'verify-evidence': { summary: 'verify SEV-SNP attestation evidence offline (report, extended report or bundle)', run: verifyEvidenceCommand },
+  'verify-web': { summary: 'check that a copy of the verify page (a directory or URL) is the one published to a transparency log', run: verifyWebCommand },
   collateral: { summary: 'fetch Intel PCS collateral (TCB info, QE identity, CRLs) for a TDX quote, or convert saved PCS responses', run: (argv, io) => collateralCommand(argv, io) },
   measure: { summary: 'compute the launch measurement (SEV-SNP, TDX) an image must produce, or explain a mismatch', run: measureCommand },
   publish: { summary: 'sign an image build\'s measurements and append them to a transparency log of static tiles (clients: --log)', run: publishCommand },

@@ -81,6 +81,7 @@ describe('the local stack', () => {
   it('says how to try it, with both URLs and process IDs', () => {
     assert.match(banner, /Local stack ready \(SIMULATED TEE/);
     assert.match(banner, /\nTry it \(--trust-simulated: the simulated TEE's roots and launch measurement, no other\):\n {2}npx cloister request receipt\.png --trust-simulated( --relay \S+)?\n {2}npx cloister verify https:\/\/127\.0\.0\.1:\d+ --trust-simulated\n/);
+    assert.match(banner, new RegExp(`\\nOr verify it in your browser \\(docs/verify-page\\.md\\)(: npm run web, then)? open\\n  file:///\\S+/build/web/index\\.html\\?server=${encodeURIComponent(stack.relay).replace(/[.%]/g, '\\$&')}&simulated=1\\n`));
     assert.match(banner, /^server \| +models +ocr pp-ocrv4-1, vad silero-v5-1$/m);
     assert.match(banner, new RegExp(`^  server  ${stack.server} +pid ${stack.serverPid} \\(memory hygiene`, 'm'));
     assert.match(banner, new RegExp(`^  relay   ${stack.relay} +pid ${stack.relayPid}$`, 'm'));

@@ -4,6 +4,8 @@
 // a server on the simulated TEE with the bundled model packs (the Oblivious HTTP gateway, requiring the issuer's
 // tokens), started with the memory-hygiene settings, and a relay in front of it; then how to try it. When one
 // stops, so do the others.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BUNDLE_PLATFORMS } from '../../attestation/evidence/platforms.js';
 import { HARDENED_GLIBC_TUNABLES, HARDENED_NODE_FLAGS } from '../base/memory/hygiene.js';
 import { DEFAULT_ISSUER_PORT } from '../privacypass/issuer/server.js';
@@ -157,6 +159,9 @@ export async function localCommand(argv: string[], io: CliIo, hooks: LocalHooks 
   });
 }
 
+/** The verify page as `npm run web` builds it in this checkout. */
+const VERIFY_PAGE = fileURLToPath(new URL('../../../build/web/index.html', import.meta.url));
+
 function banner(stack: LocalStack): string {
   const { issuer } = stack;
   const width = Math.max(stack.server.length, stack.relay.length, issuer?.url.length ?? 0);
@@ -177,6 +182,10 @@ function banner(stack: LocalStack): string {
       `  npx cloister request receipt.png --trust-simulated --issuer ${issuer.url} --issuer-auth-env ${ISSUER_AUTH_ENV}${relayFlag}`,
     );
   }
-  lines.push(`  npx cloister verify ${stack.server} --trust-simulated`, `Stop ${issuer === undefined ? 'both' : 'all three'} with Ctrl-C.`, '');
+  lines.push(
+    `  npx cloister verify ${stack.server} --trust-simulated`,
+    `Or verify it in your browser (docs/verify-page.md)${existsSync(VERIFY_PAGE) ? '' : ': npm run web, then'} open`,
+    `  ${pathToFileURL(VERIFY_PAGE).href}?server=${encodeURIComponent(stack.relay)}&simulated=1`,
+    `Stop ${issuer === undefined ? 'both' : 'all three'} with Ctrl-C.`, '');
   return lines.join('\n');
 }

@@ -11,11 +11,10 @@ import { loadOrCreateDevChain } from '../tee/sim/devChain.js';
 import { startAttestedServer, type LoopbackServer } from '../tee/sim/ratlsServer.js';
 import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 import { cli } from '../testing/cliRun.js';
-import { processIo } from './io.js';
-import { witnessCommand } from './witnessCommand.js';
 import { logNoteSigner, witnessCosigner } from '../transparency/nodeNoteKeys.js';
 import { serveDirectory, type StaticServer } from '../testing/staticFiles.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
+import { startWitness } from '../testing/witnessProcess.js';
 
 const work = temporaryDirectories('cloister-publish-cli-')();
 process.env.CLOISTER_STATE_DIR = join(work, 'state');
@@ -133,20 +132,13 @@ describe('cloister publish, then verify --log', () => {
     const again = await cli('publish', '--hardware-policy', path, '--key', join(work, 'publisher.pem'), '--log', LOG);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /^error \[HARDWARE_POLICY_VERSION\]: the hardware policy's version 1 is not above version 1/m);
-    assert.match((await cli('publish', '--hardware-policy', path, '--measurements', path, '--key', 'k', '--log', LOG)).stderr, /^error \[USAGE\]: give one of --measurements FILE and --hardware-policy FILE/);
+    assert.match((await cli('publish', '--hardware-policy', path, '--measurements', path, '--key', 'k', '--log', LOG)).stderr, /^error \[USAGE\]: give one of --measurements FILE, --hardware-policy FILE and --web-manifest FILE/);
   });
 
   it('publish --witness has a running cloister witness cosign the checkpoint; verify --witness then accepts', async () => {
-    const vkey = readFileSync(join(LOG, 'log.vkey'), 'utf8').trim();
-    const witnessKey = join(work, 'witness.pem');
-    writeFileSync(witnessKey, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    let url = '';
-    let stop: (() => Promise<void>) | undefined;
-    let banner = '';
-    const io = { ...processIo, stdout: () => undefined, stderr: (t: string) => (banner += t) };
-    assert.equal(await witnessCommand(['--key', witnessKey, '--name', 'witness.test/w1', '--log', `cloister.local/log=${vkey}`, '--state', join(work, 'witness-state'), '--port', '0'], io, { stopSignal: (fn) => (stop = fn), onListening: (u) => (url = u), log: () => undefined }), 0);
+    const witness = await startWitness(work, LOG);
+    const { url, vkey: witnessVkey } = witness;
     try {
-      const witnessVkey = /vkey: (\S+)/.exec(banner)?.[1] ?? '';
       const key = join(work, 'publisher.pem');
       const down = await cli('publish', '--measurements', measurementsFile('m3.json', SIMULATED), '--key', key, '--log', LOG, '--commit', COMMIT, '--witness', `${url}=${witnessVkey}`, '--witness', `http://127.0.0.1:1=${witnessVkey}`);
       assert.equal(down.code, 2, 'both witnesses required by default, one is down');
@@ -163,13 +155,13 @@ describe('cloister publish, then verify --log', () => {
       assert.equal(accepted.code, 0, accepted.stdout + accepted.stderr);
       assert.match((await cli('publish', '--measurements', measurementsFile('m3.json', SIMULATED), '--key', key, '--log', LOG, '--witness', 'not-a-witness')).stderr, /^error \[USAGE\]: --witness must be URL=VKEY/);
     } finally {
-      await stop?.();
+      await witness.stop();
     }
   });
 
   it('prints its help', async () => {
     const r = await cli('publish', '--help');
     assert.equal(r.code, 0);
-    assert.ok(r.stdout.startsWith('Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR'));
+    assert.ok(r.stdout.startsWith('Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json | --web-manifest FILE) --key KEY.pem --log DIR'));
   });
 });

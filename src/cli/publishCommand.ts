@@ -8,14 +8,14 @@ import { promisify } from 'node:util';
 import { CloisterError } from '../../attestation/errors.js';
 import { parseMeasurementsFile } from '../../attestation/measure/measurementsFile.js';
 import { NOTE_KEY_CODES, readPrivateKeyFile, SIGNING_KEY_CODES } from '../base/keyFile.js';
-import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, refreshBundles, type PublishOptions } from '../transparency/publish.js';
+import { DEFAULT_LOG_ORIGIN, publishHardwarePolicy, publishMeasurements, publishWebPage, refreshBundles, type PublishOptions } from '../transparency/publish.js';
 import { parseSignedNote } from '../../attestation/transparency/signedNote.js';
 import { cosign, type WitnessEndpoint } from '../transparency/witnessClient.js';
 import { assertHardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { ParseError } from '../../attestation/errors.js';
 import { errorLine, EXIT, parseOptions, readInput, usageError, type CliIo } from './io.js';
 
-export const PUBLISH_HELP = `Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json) --key KEY.pem --log DIR [options]
+export const PUBLISH_HELP = `Usage: cloister publish (--measurements FILE | --hardware-policy FILE.json | --web-manifest FILE) --key KEY.pem --log DIR [options]
        cloister publish --refresh --log DIR [--origin NAME] [--log-key FILE.pem] [--witness URL=VKEY]...
                         [--witnesses-required K]
 
@@ -32,6 +32,11 @@ minimum SEV-SNP TCB per product, accepted TDX TCB statuses, minimum TCB evaluati
 allowlist; its version above the one published before) as its own statement (predicate
 https://cloister.dev/attestation/hardware-policy/v1), also written to DIR/hardware-policy.sigstore.json.
 
+With --web-manifest instead, publish the verify page's release (npm run web writes build/web/web-manifest.json,
+each of the page's files with its SHA-256) as its own statement (predicate
+https://cloister.dev/attestation/verify-page/v1; subject: web-manifest.json by SHA-256; the source commit), also
+written to DIR/web/HEX.sigstore.json, where "cloister verify-web" looks up the copy a visitor loaded.
+
 With --refresh, sign nothing and append nothing: have the --witness witnesses cosign the log's newest checkpoint,
 then rewrite every bundle in DIR (bundles/, measurements/, hardware-policy.sigstore.json) with an inclusion proof
 at that checkpoint. Statements published before the witnesses were configured then verify for clients given
@@ -40,6 +45,10 @@ at that checkpoint. Statements published before the witnesses were configured th
 Options:
   --measurements FILE       the measurements file (schema cloister-measurements/v1)
   --hardware-policy FILE    the hardware acceptance policy (docs/transparency.md "Hardware policy")
+  --web-manifest FILE       the verify page's web-manifest.json (docs/verify-page.md "Publishing")
+  --image-manifest FILE     with --measurements: the image-manifest.json the measurements are of (its SHA-256
+                            must be the file's image.manifest), written to DIR/images/HEX.json so that
+                            clients can list the image's inputs, its model packs among them
   --key KEY.pem             the publisher's private key, EC P-256 or Ed25519 (PKCS#8 PEM), mode 0600 or
                             0400, owned by the user running publish
   --log DIR                 the log directory (served as is at the URL clients give to --log)
@@ -47,7 +56,7 @@ Options:
                             same for every publish to DIR
   --log-key FILE.pem        the log's Ed25519 note key (default DIR.log-key.pem, beside DIR, never in it);
                             created, mode 0600, when the file does not exist
-  --commit HEX              the source commit the image was built from (default: git rev-parse HEAD)
+  --commit HEX              the source commit the image (or page) was built from (default: git rev-parse HEAD)
   --out FILE                also write the bundle here
   --witness URL=VKEY        a witness to cosign the new checkpoint (C2SP tlog-witness: add-checkpoint is POSTed
                             to URL/add-checkpoint; VKEY as "cloister witness" prints it); repeatable. The
@@ -70,6 +79,8 @@ Example:
 const OPTIONS = {
   measurements: { type: 'string' },
   'hardware-policy': { type: 'string' },
+  'web-manifest': { type: 'string' },
+  'image-manifest': { type: 'string' },
   key: { type: 'string' },
   log: { type: 'string' },
   origin: { type: 'string' },
@@ -145,7 +156,7 @@ type PublishValues = ReturnType<typeof parseOptions<typeof OPTIONS>>;
 
 /** --refresh: every bundle re-proved at the newest checkpoint, cosigned by the --witness witnesses; nothing appended. */
 async function refresh(values: PublishValues, io: CliIo): Promise<number> {
-  for (const other of ['measurements', 'hardware-policy', 'key', 'commit', 'out'] as const) {
+  for (const other of ['measurements', 'hardware-policy', 'web-manifest', 'image-manifest', 'key', 'commit', 'out'] as const) {
     if (values[other] !== undefined) throw usage(`--refresh signs and appends nothing: it takes no --${other}`);
   }
   if (values.log === undefined) throw usage('--log is required');
@@ -167,19 +178,28 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
       return EXIT.ok;
     }
     if (values.refresh === true) return await refresh(values, io);
-    if ((values.measurements === undefined) === (values['hardware-policy'] === undefined)) throw usage('give one of --measurements FILE and --hardware-policy FILE');
+    if ([values.measurements, values['hardware-policy'], values['web-manifest']].filter((v) => v !== undefined).length !== 1) throw usage('give one of --measurements FILE, --hardware-policy FILE and --web-manifest FILE');
     for (const required of ['key', 'log'] as const) if (values[required] === undefined) throw usage(`--${required} is required`);
     const dir = resolve(values.log as string);
     const policyFile = values['hardware-policy'];
-    const statement = policyFile === undefined
-      ? { measurements: parseMeasurementsFile(new TextDecoder().decode(await readInput(io, values.measurements as string, 'measurements'))), commit: await sourceCommit(values.commit) }
-      : { policy: assertHardwarePolicy(parseJson(new TextDecoder().decode(await readInput(io, policyFile, 'hardware policy')), policyFile)) };
+    const webManifest = values['web-manifest'];
+    const imageManifest = values['image-manifest'];
+    if (imageManifest !== undefined && values.measurements === undefined) throw usage('--image-manifest goes with --measurements');
+    const text = async (path: string, what: string): Promise<string> => new TextDecoder().decode(await readInput(io, path, what));
+    const statement =
+      policyFile !== undefined
+        ? { policy: assertHardwarePolicy(parseJson(await text(policyFile, 'hardware policy'), policyFile)) }
+        : webManifest !== undefined
+          ? { webManifest: await text(webManifest, 'web manifest'), commit: await sourceCommit(values.commit) }
+          : { measurements: parseMeasurementsFile(await text(values.measurements as string, 'measurements')), commit: await sourceCommit(values.commit) };
+
     const cosignHook = witnessHook(values.witness ?? [], values['witnesses-required'], io);
     const key = await readPrivateKeyFile(values.key as string, SIGNING_KEY_CODES);
     const log = await logKey(values['log-key'] ?? `${dir}.log-key.pem`, io);
     io.stderr(`signing and appending to ${dir} ...\n`);
     const options = { dir, key, logKey: log, ...(values.origin === undefined ? {} : { origin: values.origin }), ...(cosignHook === undefined ? {} : { cosign: cosignHook }) };
-    const published = 'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : await publishMeasurements(statement.measurements, statement.commit, options);
+    const published =
+      'policy' in statement ? await publishHardwarePolicy(statement.policy, options) : 'webManifest' in statement ? await publishWebPage(statement.webManifest, statement.commit, options) : await publishMeasurements(statement.measurements, statement.commit, options, imageManifest === undefined ? undefined : await readInput(io, imageManifest, 'image manifest'));
     if (values.out !== undefined) {
       const out = values.out;
       await writeFile(out, published.bundle).catch((cause: unknown) => {

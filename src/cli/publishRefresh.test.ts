@@ -13,8 +13,7 @@ import { simulatedMeasurementsHex } from '../tee/sim/simulatedMeasurements.js';
 import { cli } from '../testing/cliRun.js';
 import { serveDirectory, type StaticServer } from '../testing/staticFiles.js';
 import { temporaryDirectories } from '../testing/tempDirs.js';
-import { processIo } from './io.js';
-import { witnessCommand } from './witnessCommand.js';
+import { startWitness } from '../testing/witnessProcess.js';
 
 const work = temporaryDirectories('cloister-publish-refresh-')();
 process.env.CLOISTER_STATE_DIR = join(work, 'state');
@@ -67,13 +66,10 @@ describe('cloister publish --refresh', () => {
     const before = await verify();
     assert.equal(before.code, 0, before.stdout + before.stderr);
 
-    const vkey = readFileSync(join(LOG, 'log.vkey'), 'utf8').trim();
-    const witnessKey = join(work, 'witness.pem');
-    writeFileSync(witnessKey, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    let banner = '';
-    const io = { ...processIo, stdout: () => undefined, stderr: (t: string) => (banner += t) };
-    assert.equal(await witnessCommand(['--key', witnessKey, '--name', 'witness.test/w1', '--log', `cloister.local/log=${vkey}`, '--state', join(work, 'witness-state'), '--port', '0'], io, { stopSignal: (fn) => (stopWitness = fn), onListening: (u) => (witnessUrl = u), log: () => undefined }), 0);
-    witnessVkey = /vkey: (\S+)/.exec(banner)?.[1] ?? '';
+    const witness = await startWitness(work, LOG);
+    stopWitness = () => witness.stop();
+    witnessUrl = witness.url;
+    witnessVkey = witness.vkey;
 
     const unwitnessed = await verify('--witness', witnessVkey);
     assert.equal(unwitnessed.code, 1);

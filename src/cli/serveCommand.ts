@@ -76,6 +76,9 @@ Options:
                       cloister.fleet=1)
   --models DIR        model packs to serve: every manifest in DIR (default image/models; each file's
                       SHA-256 is checked), or "none"
+  --verify-page DIR   also serve this build of the verify page (npm run web: build/web) at /verify/, a
+                      convenience copy that says it is served by the server it checks; each file is
+                      checked against its web-manifest.json (docs/verify-page.md)
   --inference-workers N|auto
                       worker threads that run inference, so that a run never holds the event loop
                       (default auto: cores / the packs' intra-op threads, at least 1); 0 runs it in
@@ -155,6 +158,7 @@ const OPTIONS = {
   'ohttp-overlap': { type: 'string' },
   'ohttp-key-ids': { type: 'string' },
   models: { type: 'string' },
+  'verify-page': { type: 'string' },
   concurrency: { type: 'string' },
   'inference-workers': { type: 'string' },
   queue: { type: 'string' },
@@ -251,6 +255,7 @@ async function serverConfig(values: ReturnType<typeof parseOptions<typeof OPTION
     certValiditySeconds: certValidity,
     ohttp: { ...(ohttpRotate === undefined ? {} : { rotateSeconds: ohttpRotate }), ...(ohttpOverlap === undefined ? {} : { overlapSeconds: ohttpOverlap }), ...keyIds },
     ...(values.models === undefined ? {} : { models: values.models === 'none' ? null : values.models }),
+    ...(values['verify-page'] === undefined ? {} : { verifyPage: values['verify-page'] }),
     inference,
     ...(timeoutText === undefined ? {} : { targetTimeoutMs: Number(timeoutText) * 1000 }),
     ...(collateral === undefined ? {} : { collateral }),
@@ -375,7 +380,8 @@ export async function serveCommand(argv: string[], io: CliIo, hooks: ServeHooks 
         `  OHTTP     ${address}/.well-known/ohttp-gateway (key IDs ${keyStore.keys.map((k) => k.config.keyId).join(', ')})\n` +
         `  models    ${packs.length === 0 ? 'none' : packs.map((p) => `${p.name} ${p.version}`).join(', ')}\n` +
         (server.privacyPass === undefined ? '' : `  Privacy Pass tokens required (issuer keys ${server.privacyPass.redeemer.keyIds.join(', ') || 'none current'})\n`) +
-        `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n`,
+        `  evidence  ${address}/.well-known/cloister/evidence\n  status    ${address}/status\n` +
+        (config.verifyPage === undefined ? '' : `  verify page (a convenience copy: check a server with one published apart)  ${address}/verify/\n`),
     );
     hooks.onListening?.(address);
     hooks.onOhttpKeys?.(keyStore);

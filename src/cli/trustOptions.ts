@@ -152,7 +152,7 @@ async function vkeyOption(value: string, io: CliIo, what: string): Promise<strin
 }
 
 /** The --log options as the SDK's TransparencyTrust; undefined without --log. */
-async function transparencyFromOptions(values: TrustValues, io: CliIo, usage: (message: string) => UsageError): Promise<TransparencyTrust | undefined> {
+export async function transparencyFromOptions(values: TrustValues, io: CliIo, usage: (message: string) => UsageError): Promise<TransparencyTrust | undefined> {
   const keys = values['publisher-key'] ?? [];
   if (values.log === undefined) {
     for (const o of ['publisher-key', 'log-key', 'witness', 'witnesses-required', 'require-hardware-policy'] as const) if (values[o] !== undefined) throw usage(`--${o} needs --log URL`);

@@ -6,9 +6,11 @@ import { OHTTP_GATEWAY_PATH } from '../../attestation/protocols/ohttp/paths.js';
 import { errorFields } from '../base/log.js';
 import { problem, sendProblem } from '../base/problems.js';
 import type { EvidenceService } from './evidenceService.js';
+import { publicCors } from './publicCors.js';
 import { evidenceRoutes } from './routes/evidenceRoutes.js';
 import { ohttpRoutes, type OhttpRouteOptions } from './routes/ohttpRoutes.js';
 import { statusRoutes, type CollateralStatus } from './routes/statusRoutes.js';
+import { verifyPageRoutes, type VerifyPageFiles } from './routes/verifyPageRoutes.js';
 import type { TlsCertificateInfo } from './tlsIdentity.js';
 
 export { EVIDENCE_PATH, FRESH_EVIDENCE_PATH } from './routes/evidenceRoutes.js';
@@ -24,6 +26,8 @@ export interface AppOptions {
   readonly ohttp?: OhttpRouteOptions;
   /** The TDX collateral kept current, shown on /status. */
   readonly collateral?: () => CollateralStatus;
+  /** A convenience copy of the verify page, served at /verify/ (readVerifyPage). */
+  readonly verifyPage?: VerifyPageFiles;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -43,6 +47,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     done();
   });
 
+  app.addHook('onRequest', publicCors);
+
   app.setNotFoundHandler((_request, reply) => sendProblem(reply, 'NOT_FOUND'));
   app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, 'PAYLOAD_TOO_LARGE');
@@ -57,6 +63,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(statusRoutes, { evidence, ...(tls === undefined ? {} : { tls }), ...(ohttp === undefined ? {} : { keyConfigs: ohttp.keyConfigs }), ...(collateral === undefined ? {} : { collateral }) });
   void app.register(evidenceRoutes, { evidence, ...(keysCacheSeconds === undefined ? {} : { keysCacheSeconds }) });
   if (ohttp !== undefined) void app.register(ohttpRoutes, ohttp);
+  if (options.verifyPage !== undefined) void app.register(verifyPageRoutes, { files: options.verifyPage });
   return app;
 }
 

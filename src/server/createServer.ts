@@ -42,6 +42,7 @@ import { buildApp } from './app.js';
 import { EvidenceService } from './evidenceService.js';
 import { openPrivacyPass, type PrivacyPassConfig, type PrivacyPassGate } from './privacyPass.js';
 import { TlsIdentity } from './tlsIdentity.js';
+import { readVerifyPage } from './routes/verifyPageRoutes.js';
 
 /** Where attestation evidence comes from. */
 export type TeeConfig =
@@ -96,6 +97,8 @@ export interface ServerConfig {
   };
   /** Model pack directory (default image/models), or null for none. */
   readonly models?: string | null;
+  /** A build of the verify page (npm run web) to serve as a convenience copy at /verify/ (docs/verify-page.md). */
+  readonly verifyPage?: string;
   /** How long a request behind the OHTTP gateway may take, queueing included, before its 504 (default DEFAULT_TARGET_TIMEOUT_MS). */
   readonly targetTimeoutMs?: number;
   readonly inference?: {
@@ -187,6 +190,7 @@ export function kdsOptions(config: Pick<ServerConfig, 'tee' | 'kds'>): Omit<KdsC
 export async function createServer(config: ServerConfig): Promise<CloisterServer> {
   const schedule = { rotateSeconds: config.ohttp?.rotateSeconds ?? DEFAULT_ROTATE_SECONDS, overlapSeconds: config.ohttp?.overlapSeconds ?? DEFAULT_OVERLAP_SECONDS, ...(config.ohttp?.keyIds === undefined ? {} : { keyIds: config.ohttp.keyIds }) };
   const fragile = checkRotationSchedule(schedule);
+  const verifyPage = config.verifyPage === undefined ? undefined : await readVerifyPage(config.verifyPage);
   const tee = await openTee(config.tee);
   const opened = tee.provider;
   const logger = createLogger({ simulated: opened.simulated, platform: opened.platform, ...(config.logDestination === undefined ? {} : { destination: config.logDestination }) });
@@ -312,7 +316,7 @@ export async function createServer(config: ServerConfig): Promise<CloisterServer
     ...(identity === undefined ? {} : { certificate: () => identity.certificate.certificateDer }),
   };
   const collateralStatus = collateral === undefined ? undefined : () => ({ source: collateral.source.name, nextUpdate: collateral.current.nextUpdate, refreshAt: collateral.current.refreshAt });
-  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }), ...(collateralStatus === undefined ? {} : { collateral: collateralStatus }) });
+  const app = buildApp({ evidence, logger, ohttp, ...(identity === undefined ? {} : { https: identity.tlsOptions, tls: identity }), ...(collateralStatus === undefined ? {} : { collateral: collateralStatus }), ...(verifyPage === undefined ? {} : { verifyPage }) });
   if (identity !== undefined) {
     const server: unknown = app.server;
     if (!(server instanceof TlsServer)) throw new CloisterError('INVALID_STATE', 'fastify did not create a TLS server');

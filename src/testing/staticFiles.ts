@@ -1,9 +1,13 @@
 // Test support: a directory served read-only over loopback HTTP, as any static web server would serve a tile log
-// (GET of a file below the root: 200 with its bytes, anything else 404). No directory listings, no paths out of it.
+// (GET of a file below the root: 200 with its bytes, anything else 404), or the verify page (web/). No directory
+// listings, no paths out of it. Readable from any origin, as a log must be for the verify page in a browser.
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve, sep } from 'node:path';
+import { extname, resolve, sep } from 'node:path';
+
+/** Module scripts are refused unless served as JavaScript. */
+const MEDIA_TYPES: Readonly<Record<string, string>> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 
 export interface StaticServer {
   readonly url: string;
@@ -24,8 +28,8 @@ export async function serveDirectory(dir: string): Promise<StaticServer> {
       return;
     }
     readFile(file).then(
-      (bytes) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes),
-      () => res.writeHead(404).end(),
+      (bytes) => res.writeHead(200, { 'content-type': MEDIA_TYPES[extname(file)] ?? 'application/octet-stream', 'access-control-allow-origin': '*' }).end(bytes),
+      () => res.writeHead(404, { 'access-control-allow-origin': '*' }).end(),
     );
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));

@@ -19,13 +19,14 @@ import { bytesEqual, toHex } from '../../attestation/bytes.js';
 import { parseCheckpoint } from '../../attestation/transparency/checkpoint.js';
 import { leafHash, verifyInclusion } from '../../attestation/transparency/merkle.js';
 import { parseSignedNote, serializeSignedNote, type NoteSignature } from '../../attestation/transparency/signedNote.js';
-import { HARDWARE_POLICY_PATH, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
+import { HARDWARE_POLICY_PATH, imageManifestPath, LOG_VKEY_FILE, measurementBundlePath, type LogFetcher } from '../../attestation/client/loggedMeasurements.js';
 import { assertHardwarePolicy, hardwarePolicyStatement, type HardwarePolicy } from '../../attestation/measure/hardwarePolicyStatement.js';
 import { parseStatement, type Statement } from '../../attestation/sigstore/inToto.js';
 import { parseSigstoreBundle, serializeSigstoreBundle, type SigstoreBundle, type TlogEntry } from '../../attestation/sigstore/sigstoreBundle.js';
 import { CloisterError, PolicyError } from '../../attestation/errors.js';
 import { listedMeasurements, measurementsStatement } from '../../attestation/measure/measurementStatement.js';
 import type { MeasurementsFile } from '../../attestation/measure/measurementsFile.js';
+import { webPageBundlePath, webPageStatement } from '../../attestation/measure/webPageStatement.js';
 import { dsseBundle, dsseEntryBody, tlogLogId } from '../../attestation/sigstore/buildBundle.js';
 import { nodeHasher } from '../base/crypto/nodeHasher.js';
 import { logNoteSigner } from './nodeNoteKeys.js';
@@ -36,8 +37,8 @@ import { writeFileAtomically } from './durableFile.js';
 
 export const DEFAULT_LOG_ORIGIN = 'cloister.local/log';
 export const PUBLISHER_KEY_FILE = 'publisher.pub';
-export const LOG_VKEY_FILE = 'log.vkey';
 export const BUNDLES_DIR = 'bundles';
+export { LOG_VKEY_FILE };
 
 
 /** What opens the log and has its checkpoint cosigned: publishing and refreshing share it. */
@@ -117,10 +118,26 @@ export async function publishStatement(statement: Omit<Statement, 'type'>, extra
   return { logIndex: firstIndex, treeSize: size, bundle: text, bundlePath, publisherKeyPath, logVkeyPath, logVkey: noteSigner.vkey };
 }
 
-/** Signs, logs and bundles the measurements statement of `file` built from `commit`; the bundle is also where each of its measurements is looked up. */
-export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions): Promise<Published> {
+/**
+ * Signs, logs and bundles the measurements statement of `file` built from `commit`; the bundle is also where each of
+ * its measurements is looked up. `imageManifest`, the image-manifest.json the file names (its inputs: packages, the
+ * app, the model packs), is written beside it at images/HEX.json for clients to list; MALFORMED_POLICY, before
+ * anything is signed, when its SHA-256 is not the one the file names.
+ */
+export async function publishMeasurements(file: MeasurementsFile, commit: string, options: PublishOptions, imageManifest?: Uint8Array): Promise<Published> {
+  const named = file.image.manifest.toLowerCase();
+  if (imageManifest !== undefined) {
+    const digest = createHash('sha256').update(imageManifest).digest('hex');
+    if (digest !== named) throw new PolicyError('MALFORMED_POLICY', `the image manifest given has SHA-256 ${digest}, but the measurements file is of the image manifest ${named}`, { field: 'image.manifest', expected: named, actual: digest });
+  }
   const listed = listedMeasurements(file);
-  return publishStatement(measurementsStatement(file, commit), [...new Set([...listed['sev-snp'], ...listed.tdx])].map(measurementBundlePath), options);
+  const published = await publishStatement(measurementsStatement(file, commit), [...new Set([...listed['sev-snp'], ...listed.tdx])].map(measurementBundlePath), options);
+  if (imageManifest !== undefined) {
+    const path = join(options.dir, imageManifestPath(named));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomically(path, imageManifest, options.fsync ?? true);
+  }
+  return published;
 }
 
 /**
@@ -143,6 +160,12 @@ export async function publishHardwarePolicy(policy: HardwarePolicy, options: Pub
   return publishStatement(await hardwarePolicyStatement(policy, nodeHasher), [HARDWARE_POLICY_PATH], options);
 }
 
+/** Signs, logs and bundles the statement of the verify page whose manifest is `manifestText` (web-manifest.json, as written), also at its lookup path. */
+export async function publishWebPage(manifestText: string, commit: string, options: PublishOptions): Promise<Published & { readonly manifestSha256: string }> {
+  const digest = createHash('sha256').update(manifestText).digest('hex');
+  return { ...(await publishStatement(webPageStatement(manifestText, digest, commit), [webPageBundlePath(digest)], options)), manifestSha256: digest };
+}
+
 /** The hex of a SPKI's SHA-256, to name a publisher key in messages. */
 export const keyFingerprint = (key: KeyObject): string => toHex(createHash('sha256').update(createPublicKey(key).export({ format: 'der', type: 'spki' })).digest());
 
@@ -161,7 +184,7 @@ export function directoryLogFetcher(dir: string): LogFetcher {
 export interface Refreshed {
   /** The size of the checkpoint every bundle now carries. */
   readonly treeSize: number;
-  /** How many bundle files were rewritten (bundles/, measurements/, hardware-policy.sigstore.json). */
+  /** How many bundle files were rewritten (bundles/, measurements/, web/, hardware-policy.sigstore.json). */
   readonly bundles: number;
   /** The checkpoint note the bundles carry, with the cosignatures `cosign` collected. */
   readonly checkpoint: string;
@@ -179,10 +202,10 @@ function lastLinePerKey(note: string): string {
   return serializeSignedNote({ text: parsed.text, signatures: [...last.values()] });
 }
 
-/** The bundle files below `dir`, as paths below it: bundles/*, measurements/*, hardware-policy.sigstore.json. */
+/** The bundle files below `dir`, as paths below it: bundles/*, measurements/*, web/*, hardware-policy.sigstore.json. */
 async function bundleFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
-  for (const sub of [BUNDLES_DIR, 'measurements']) {
+  for (const sub of [BUNDLES_DIR, 'measurements', 'web']) {
     let names: string[] = [];
     try {
       names = await readdir(join(dir, sub));

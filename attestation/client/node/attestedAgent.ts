@@ -17,11 +17,10 @@ import tls from 'node:tls';
 import { CloisterError, ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { NONCE_MAX, NONCE_MIN } from '../../evidence/reportData.js';
 import { verifyFreshEvidence } from '../../ratls/verifyFresh.js';
-import { verifyAttestedCertificate, type RaTlsPolicy, type RaTlsVerdict } from '../../ratls/verifyCertificate.js';
+import type { RaTlsPolicy, RaTlsVerdict } from '../../ratls/verifyCertificate.js';
 import type { MeasurementsFile } from '../../measure/measurementsFile.js';
 import type { TransparencyTrust } from '../loggedMeasurements.js';
-import { judgeVerified } from '../hardwarePolicy.js';
-import { shippedTransparencyBundle } from '../loggedMeasurements.js';
+import { verifyServerCertificate } from '../verifyServer.js';
 import { clientPolicy, type MeasurementSource } from '../measurementSource.js';
 import { AttestedCertificateCache } from './certificateCache.js';
 import { fetchFresh, FreshUnavailable, unavailable, withFresh } from './freshEvidence.js';
@@ -114,12 +113,7 @@ export function createAttestedVerifier(options: AttestedOptions = {}): AttestedV
     const at = options.at ?? new Date();
     const hit = cache.get(der, at);
     if (hit !== undefined) return { verdict: hit, cached: true };
-    const verified = await verifyAttestedCertificate(der, policy, {
-      at,
-      ...verifiers,
-      ...(options.expectedKeyConfigs === undefined ? {} : { expectedKeyConfigs: options.expectedKeyConfigs }),
-    });
-    const verdict = await judgeVerified(verified, policy, options, verified.accepted && options.transparency !== undefined ? shippedTransparencyBundle(der) : undefined);
+    const verdict = await verifyServerCertificate(der, policy, { ...options, at });
     if (verdict.accepted) cache.set(der, verdict);
     return { verdict, cached: false };
   };

@@ -23,6 +23,9 @@ export interface CollateralStatus {
   readonly refreshAt: Date;
 }
 
+/** Where the status is served. */
+export const STATUS_PATH = '/status';
+
 /** A fastify plugin. */
 export function statusRoutes(app: FastifyInstance, options: StatusRouteOptions): Promise<void> {
   const { evidence } = options;
@@ -33,7 +36,7 @@ export function statusRoutes(app: FastifyInstance, options: StatusRouteOptions):
   };
   const { keyConfigs, collateral } = options;
   const collateralStatus = (c: CollateralStatus): { source: string; nextUpdate: string; refreshAt: string } => ({ source: c.source, nextUpdate: c.nextUpdate.toISOString(), refreshAt: c.refreshAt.toISOString() });
-  app.get('/status', () => ({
+  app.get(STATUS_PATH, () => ({
     service: 'cloister',
     tee: evidence.simulated ? 'SIMULATED (development root, not a real TEE: nothing here is confidential)' : evidence.provider.name,
     simulated: evidence.simulated,
