@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { formatTable, type SuiteReport } from './measure.js';
 import { evidenceSuite } from './evidenceIssue.js';
 import { fleetPathSuite } from './fleetPath.js';
+import { verifyPageLoadSuite } from './verifyPageLoad.js';
 import { hardened, JSON_REPORT_ENV } from './hardened.js';
 import { ocrSuite, tensorSuite, workerTensorSuite } from './inference.js';
 import { launchMeasureSuite } from './launchMeasure.js';
@@ -18,7 +19,7 @@ import { tlogAppendSuite } from './tlogAppend.js';
 import { transparencyVerifySuite } from './transparencyVerify.js';
 import { underLoadSuite } from './underLoad.js';
 
-const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite, 'privacypass-issuance': privacyPassIssuanceSuite, 'privacypass-redemption': privacyPassRedemptionSuite, 'transparency-verify': transparencyVerifySuite, 'tlog-append': tlogAppendSuite, fleet: fleetPathSuite };
+const SUITES: Readonly<Record<string, () => Promise<SuiteReport>>> = { 'snp-verify': snpVerifySuite, 'tdx-verify': tdxVerifySuite, evidence: evidenceSuite, 'ratls-handshake': ratlsHandshakeSuite, 'ohttp-1k': () => ohttpSuite(1024), 'ohttp-64k': () => ohttpSuite(64 * 1024), ocr: ocrSuite, 'inference-tensors': tensorSuite, 'inference-tensors-worker': workerTensorSuite, 'inference-tensors-worker-hardened': hardened('inference-tensors-worker'), 'inference-tensors-hardened': hardened('inference-tensors'), 'ocr-hardened': hardened('ocr'), padding: paddingSuite, 'status-under-load': underLoadSuite, measure: launchMeasureSuite, 'privacypass-type1': privacyPassType1Suite, 'privacypass-issuance': privacyPassIssuanceSuite, 'privacypass-redemption': privacyPassRedemptionSuite, 'transparency-verify': transparencyVerifySuite, 'tlog-append': tlogAppendSuite, fleet: fleetPathSuite, 'verify-page': verifyPageLoadSuite };
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !(name in SUITES));
