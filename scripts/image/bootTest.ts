@@ -364,7 +364,8 @@ async function publishImage(manifestPath: string, cpus: number, work: string, en
   const key = join(work, 'publisher.pem');
   await writeFile(key, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const logDir = join(work, 'log');
-  const published = await cloister(['publish', '--measurements', measurements, '--key', key, '--log', logDir], env, COMMAND_TIMEOUT_MS);
+  // With the image manifest, so clients (and the verify page) can list the image's inputs, its model packs among them.
+  const published = await cloister(['publish', '--measurements', measurements, '--image-manifest', manifestPath, '--key', key, '--log', logDir], env, COMMAND_TIMEOUT_MS);
   if (published.code !== 0) throw new BootTestError(`cloister publish exited with ${published.code}: ${lastLine(published.stderr || published.stdout)}`);
   say(`published the image's measurements: ${lastLine(published.stdout || published.stderr)}`);
   return { logDir, measurements };
