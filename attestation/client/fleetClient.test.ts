@@ -38,6 +38,12 @@ const directory = (nodes: unknown[]): Uint8Array => json({ schema: FLEET_SCHEMA,
 const ECHO = { url: 'https://cloister/v1/echo', body: new Uint8Array([1]) };
 
 describe('FleetClient (no servers)', () => {
+  it('refuses relays that name one gateway origin twice, however it is written, or a gateway that is no URL', () => {
+    const relays = { 'https://shard-b.example': 'https://relay.example/b', 'HTTPS://Shard-B.example:443/': 'https://relay.example/c' };
+    assert.throws(() => new FleetClient({ directory: DIRECT, relay: RELAY, relays, anyMeasurement: true }), { name: 'RangeError', message: /relays give the gateway https:\/\/shard-b\.example twice/ });
+    assert.throws(() => new FleetClient({ directory: DIRECT, relay: RELAY, relays: { 'shard-b': 'https://relay.example/b' }, anyMeasurement: true }), { name: 'RangeError', message: /relays: "shard-b" is not a gateway origin/ });
+  });
+
   it('refuses to start without a launch measurement to accept, before fetching anything', () => {
     const { fetch, asked } = fakeFetch(() => assert.fail('fetched'));
     assert.throws(() => new FleetClient({ directory: DIRECT, relay: RELAY, fetch }), { code: 'MEASUREMENT_SOURCE_MISSING' });

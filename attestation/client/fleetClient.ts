@@ -18,7 +18,10 @@ export interface FleetClientOptions extends Omit<OhttpClientOptions, 'relay' | '
   readonly directory: string | URL;
   /** The relay's resource for the fleet's gateway; `relays` names another for a node whose gateway is another shard. */
   readonly relay: string | URL;
-  /** The relay's resource per gateway origin (sharded fleets); a gateway not listed uses `relay`. */
+  /**
+   * The relay's resource per gateway origin (sharded fleets), matched as origins (scheme and host in any case, a
+   * default port or a trailing slash make no difference); a gateway not listed uses `relay`.
+   */
   readonly relays?: Readonly<Record<string, string>>;
   /** A uniform integer in [0, n): default crypto.getRandomValues. */
   readonly randomIndex?: (n: number) => number;
@@ -58,6 +61,28 @@ function uniformIndex(n: number): number {
     globalThis.crypto.getRandomValues(word);
     if ((word[0] as number) < limit) return (word[0] as number) % n;
   }
+}
+
+/** A gateway as an origin, the form the relays are looked up by; undefined for what is no http(s) URL. */
+function originOf(gateway: string): string | undefined {
+  try {
+    const url = new URL(gateway);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `relays` keyed by origin; a gateway written two ways is refused rather than settled by the last one. */
+function relaysByOrigin(relays: Readonly<Record<string, string>> | undefined): ReadonlyMap<string, string> {
+  const byOrigin = new Map<string, string>();
+  for (const [gateway, relay] of Object.entries(relays ?? {})) {
+    const origin = originOf(gateway);
+    if (origin === undefined) throw new RangeError(`relays: "${gateway}" is not a gateway origin (http:// or https://)`);
+    if (byOrigin.has(origin)) throw new RangeError(`relays give the gateway ${origin} twice`);
+    byOrigin.set(origin, relay);
+  }
+  return byOrigin;
 }
 
 const sha256Hex = async (bytes: Uint8Array): Promise<string> => toHex(await webCryptoHasher.digest('SHA-256', [bytes]));
@@ -102,6 +127,7 @@ export class FleetClient {
   readonly #options: FleetClientOptions;
   readonly #fetch: FetchLike;
   readonly #randomIndex: (n: number) => number;
+  readonly #relays: ReadonlyMap<string, string>;
   #fleet: Promise<LoadedFleet> | undefined;
   /** Whether the load under way goes past caches: reloads asked for meanwhile (the 422s of concurrent requests after one rotation) join it. */
   #reloading = false;
@@ -110,12 +136,14 @@ export class FleetClient {
     this.#options = options;
     this.#fetch = options.fetch ?? globalFetch;
     this.#randomIndex = options.randomIndex ?? uniformIndex;
+    this.#relays = relaysByOrigin(options.relays);
     // Fails as OhttpClient does (MEASUREMENT_SOURCE_MISSING) before anything is fetched.
     clientPolicy(options);
   }
 
   #relayFor(gateway: string): string {
-    return this.#options.relays?.[gateway] ?? String(this.#options.relay);
+    const origin = originOf(gateway);
+    return (origin === undefined ? undefined : this.#relays.get(origin)) ?? String(this.#options.relay);
   }
 
   async #getDirectory(url: string, reload: boolean): Promise<{ body: Uint8Array; freshSeconds: number }> {

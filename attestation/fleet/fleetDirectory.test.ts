@@ -101,6 +101,7 @@ describe('fleet directory (cloister-fleet/v1)', () => {
     ['evidence of another hash', node(0, { evidence: `sha384:${'ab'.repeat(48)}` }), '$.nodes[0].evidence'],
     ['a duplicate name', node(1, { name: 'node-0' }), '$.nodes'],
     ['overlapping ranges on one gateway', node(1, { keyIds: [3, 7] }), '$.nodes'],
+    ['overlapping ranges on one gateway written two ways (capitals, its default port)', node(1, { keyIds: [3, 7], gateway: 'https://FLEET.example:443' }), '$.nodes'],
     ['one range inside another on one gateway', node(1, { keyIds: [1, 2], keyConfigs: keys(2) }), '$.nodes'],
     ['two bad members, both named (the first is the field)', node(1, { name: 'X', evidence: 'sha256:' }), '$.nodes[1].name', ['$.nodes[1].name', '$.nodes[1].evidence']],
     ['bad members of two nodes, both named', () => ({ ...valid(), schema: 'x', nodes: [{ ...valid().nodes[0], gateway: '' }, { ...valid().nodes[1], keyIds: [] }] }), '$.schema', ['$.schema', '$.nodes[0].gateway', '$.nodes[1].keyIds']],

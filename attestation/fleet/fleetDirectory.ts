@@ -46,6 +46,15 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 // RFC 3339 (the ISO 8601 profile toISOString writes): Date.parse alone takes "1" or "May 5".
 const ISSUED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
+/** A gateway as an origin (host in lower case, no default port), the form gateways are compared in. */
+function gatewayOrigin(gateway: string): string {
+  try {
+    return new URL(gateway).origin;
+  } catch {
+    return gateway;
+  }
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isKeyId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
 
@@ -109,9 +118,15 @@ export function assertFleetDirectory(value: unknown): FleetDirectory {
     if (other !== undefined) problems.push(`$.nodes: "${other}" and "${n.name}" list the same evidence: one node under two names`);
     else evidence.set(n.evidence, n.name);
   }
-  // Per gateway, ranges sorted by their first ID overlap only with a neighbour: n log n, not n².
+  // Per gateway (as an origin: one host written in capitals or with its default port is the same gateway), ranges
+  // sorted by their first ID: where any two overlap, two neighbours do. n log n, not n².
   const byGateway = new Map<string, FleetNode[]>();
-  for (const n of nodes) byGateway.set(n.gateway, [...(byGateway.get(n.gateway) ?? []), n]);
+  for (const n of nodes) {
+    const origin = gatewayOrigin(n.gateway);
+    const list = byGateway.get(origin);
+    if (list === undefined) byGateway.set(origin, [n]);
+    else list.push(n);
+  }
   for (const [gateway, list] of byGateway) {
     const sorted = [...list].sort((a, b) => a.keyIds[0] - b.keyIds[0]);
     for (let i = 1; i < sorted.length; i++) {

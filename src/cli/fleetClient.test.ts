@@ -407,4 +407,20 @@ describe('FleetClient', () => {
     assert.deepEqual(posts.map((p) => p.node), ['node-2', 'node-0']);
     assert.deepEqual((await client.verdicts()).map((v) => v.name), ['node-0', 'node-1'], 'the reloaded directory is the one in use');
   });
+
+  it('relays are keyed by the gateway\'s origin however it is written (case, default port, a trailing slash), as the directory names it', async () => {
+    serve(only(GOOD));
+    const shard = await startRelay({ gateways: [{ name: 'shard', origin: routerOrigin }], port: 0, logger: createRelayLogger({ destination: silent() }) });
+    try {
+      const { port } = new URL(routerOrigin);
+      for (const written of [`HTTP://127.0.0.1:${port}`, `http://127.0.0.1:${port}/`]) {
+        const { client, exchanges } = await clientFor({ relays: { [written]: `${shard.url}/shard` }, randomIndex: () => 0 });
+        const r = await echo(client);
+        assert.equal(r.relay, `${shard.url}/shard`, written);
+        assert.ok(exchanges.some((e) => e.method === 'POST' && e.url.startsWith(`${shard.url}/shard/`)), written);
+      }
+    } finally {
+      await shard.close();
+    }
+  });
 });

@@ -28,6 +28,7 @@ describe('parseNodeSpec', () => {
 
   it('reads a fourth part as the gateway of the node\'s shard', () => {
     assert.deepEqual(parseNodeSpec('node-64=https://10.0.1.5:8443=0-3=https://shard-b.fleet.example/'), { name: 'node-64', origin: 'https://10.0.1.5:8443', keyIds: { first: 0, last: 3 }, gateway: 'https://shard-b.fleet.example' });
+    assert.equal(parseNodeSpec('node-64=https://10.0.1.5:8443=0-3=HTTPS://Shard-B.Fleet.Example:443').gateway, 'https://shard-b.fleet.example', 'as an origin, the form clients match it in');
   });
 });
 
@@ -46,6 +47,9 @@ describe('cloister fleet: usage errors, one line each, exit 2', () => {
     ['a shard gateway with a path', ['--node', 'n=https://10.0.0.5=0-3=https://shard-b.example/x', '--gateway', 'https://fleet.example', ...measurement], /--node must be NAME=URL=FIRST-LAST\[=GATEWAY\]/],
     ['overlapping ranges on one shard', ['--node', `${N0}=https://shard-b.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7=https://shard-b.example', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
     ['overlapping ranges, one on the default gateway named outright', ['--node', `${N0}=https://fleet.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
+    ['overlapping ranges, one on the default gateway written in capitals', ['--node', `${N0}=https://FLEET.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
+    ['overlapping ranges, one on the default gateway with its default port', ['--node', `${N0}=https://fleet.example:443`, '--node', 'node-1=https://10.0.0.6:8443=3-7', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
+    ['overlapping ranges on one shard written two ways', ['--node', `${N0}=https://shard-b.example`, '--node', 'node-1=https://10.0.0.6:8443=3-7=https://Shard-B.Example:443/', '--gateway', 'https://fleet.example', ...measurement], /overlap on one gateway/],
     ['no --gateway', ['--node', N0, ...measurement], /--gateway must be/],
     ['a --gateway with a path', ['--node', N0, '--gateway', 'https://fleet.example/ohttp', ...measurement], /--gateway must be/],
     ['a --gateway that is not a URL', ['--node', N0, '--gateway', 'fleet.example', ...measurement], /--gateway must be/],

@@ -92,14 +92,29 @@ export interface FleetHooks {
 
 const ORIGIN = /^https?:\/\/[^/?#@\s]+$/;
 
+/**
+ * A gateway as an origin (scheme and host in lower case, no default port): gateways are compared in this form when
+ * ranges may repeat across them, and clients match their relays to it (FleetClientOptions.relays). Undefined when
+ * `text` is not an http(s) origin.
+ */
+function gatewayOrigin(text: string | undefined): string | undefined {
+  const trimmed = text?.replace(/\/+$/, '');
+  if (trimmed === undefined || !/^https?:\/\/[^/?#@\s]+$/i.test(trimmed)) return undefined;
+  try {
+    return new URL(trimmed).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `NAME=URL=FIRST-LAST`, or `NAME=URL=FIRST-LAST=GATEWAY` for a node of another shard. */
 export function parseNodeSpec(spec: string): FleetNodeSource {
   const m = /^([a-z0-9-]{1,63})=(.+?)=(\d{1,3})-(\d{1,3})(?:=(.+))?$/.exec(spec);
   const origin = m?.[2]?.replace(/\/+$/, '');
-  const gateway = m?.[5]?.replace(/\/+$/, '');
+  const gateway = m?.[5] === undefined ? undefined : (gatewayOrigin(m[5]) ?? '');
   const first = Number(m?.[3]);
   const last = Number(m?.[4]);
-  if (m === null || origin === undefined || !ORIGIN.test(origin) || (gateway !== undefined && !ORIGIN.test(gateway)) || first > last || last > 255) {
+  if (m === null || origin === undefined || !ORIGIN.test(origin) || gateway === '' || first > last || last > 255) {
     throw usage(`--node must be NAME=URL=FIRST-LAST[=GATEWAY], such as node-0=https://10.0.0.5:8443=0-3 (NAME of [a-z0-9-], 0 <= FIRST <= LAST <= 255, GATEWAY an http(s) origin), got "${spec}"`);
   }
   return { name: m[1] as string, origin, keyIds: { first, last }, ...(gateway === undefined ? {} : { gateway }) };
@@ -164,8 +179,8 @@ export async function fleetCommand(argv: string[], io: CliIo, hooks: FleetHooks 
       io.stdout(FLEET_HELP);
       return EXIT.ok;
     }
-    const gateway = values.gateway?.replace(/\/+$/, '');
-    if (gateway === undefined || !ORIGIN.test(gateway)) throw usage(`--gateway must be the fleet gateway's http(s) origin, such as https://fleet.example, got "${values.gateway ?? ''}"`);
+    const gateway = gatewayOrigin(values.gateway);
+    if (gateway === undefined) throw usage(`--gateway must be the fleet gateway's http(s) origin, such as https://fleet.example, got "${values.gateway ?? ''}"`);
     const nodes = nodesOf(values.node, gateway);
     const refreshSeconds = seconds('refresh', values.refresh, 10);
     const maxAgeSeconds = seconds('max-age', values['max-age'], 10);

@@ -122,15 +122,16 @@ function privacyPassFromOptions(values: { issuer?: string | undefined; 'issuer-a
   return new PrivacyPassClient({ issuer, ...(credential === undefined ? {} : { credential }), batch: 1 });
 }
 
-/** --shard-relay GATEWAY=URL..., as FleetClientOptions.relays. */
-function shardRelays(specs: readonly string[] | undefined, fleet: string | undefined): Record<string, string> | undefined {
+/** --shard-relay GATEWAY=URL..., as FleetClientOptions.relays; one gateway given twice, however written, is refused. */
+export function shardRelays(specs: readonly string[] | undefined, fleet: string | undefined): Record<string, string> | undefined {
   if (specs === undefined) return undefined;
   if (fleet === undefined) throw usage('--shard-relay needs --fleet');
   const relays: Record<string, string> = {};
   for (const spec of specs) {
     const m = /^(https?:\/\/[^/?#@\s=]+?)\/*=(https?:\/\/[^/?#@\s]+(?:\/[A-Za-z0-9._~-]+)*)\/?$/.exec(spec);
     if (m === null) throw usage(`--shard-relay must be GATEWAY=URL, a shard's gateway origin and the relay's resource for it, such as https://shard-b.fleet.example=https://relay.example/shard-b, got "${spec}"`);
-    const gateway = m[1] as string;
+    // As an origin (host in lower case, no default port): the directory's gateway is matched the same way.
+    const gateway = new URL(m[1] as string).origin;
     if (gateway in relays) throw usage(`--shard-relay gives gateway ${gateway} twice`);
     relays[gateway] = m[2] as string;
   }

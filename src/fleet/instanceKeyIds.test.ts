@@ -132,6 +132,19 @@ describe('readInstanceKeyIds: a fleet node\'s range from where it runs', () => {
       await rejects({ ...fakeSys(ON_GCE), gceMetadata: await gce(200, '0-3,4-7') }, 'INSTANCE_KEY_IDS_INVALID', /got "0-3,4-7"/);
     });
 
+    it('stops reading an answer past 256 KiB and says so, not holding an endless answer until the timeout', async () => {
+      const endless = await metadataServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/text' });
+        const chunk = Buffer.alloc(64 * 1024, 0x38);
+        const more = (): void => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', more);
+        };
+        more();
+      }).then((u) => `${u}computeMetadata/v1/`);
+      await rejects({ ...fakeSys(ON_GCE), gceMetadata: endless, timeoutMs: 5000, attempts: 1 }, 'INSTANCE_KEY_IDS_INVALID', /the GCE metadata server answered more than 262144 bytes/);
+    });
+
     it('names the missing attribute (404)', async () => {
       const gceMetadata = await metadataServer((_req, res) => void res.writeHead(404).end('not found')).then((u) => `${u}computeMetadata/v1/`);
       await rejects({ ...fakeSys(ON_GCE), gceMetadata }, 'INSTANCE_KEY_IDS_UNAVAILABLE', /has no metadata cloister-key-ids .*per-instance-configs\.json/);
@@ -154,6 +167,13 @@ describe('readInstanceKeyIds: a fleet node\'s range from where it runs', () => {
     it('takes the tag cloister-key-ids first', async () => {
       const azureImds = await imds(instance('cloister-blue_3', 'cloister-blue', [{ name: 'owner', value: 'x' }, { name: 'cloister-key-ids', value: '200-203' }]));
       assert.deepEqual(await readInstanceKeyIds({ ...fakeSys(ON_AZURE), azureImds }), { keyIds: { first: 200, last: 203 }, source: 'azure-imds-tag' });
+    });
+
+    it('matches the tag name in any case, as Azure does (tag names are case-insensitive), rather than fall through to the scale set', async () => {
+      const azureImds = await imds(instance('cloister-blue_3', 'cloister-blue', [{ name: 'Cloister-Key-IDs', value: '200-203' }]));
+      assert.deepEqual(await readInstanceKeyIds({ ...fakeSys(ON_AZURE), azureImds }), { keyIds: { first: 200, last: 203 }, source: 'azure-imds-tag' });
+      const twice = await imds(instance('cloister-blue_3', 'cloister-blue', [{ name: 'cloister-key-ids', value: '200-203' }, { name: 'CLOISTER-KEY-IDS', value: '204-207' }]));
+      await rejects({ ...fakeSys(ON_AZURE), azureImds: twice }, 'INSTANCE_KEY_IDS_INVALID', /lists the tag cloister-key-ids 2 times/);
     });
 
     it('else derives the range from the Uniform scale set\'s instance ID and colour, as the Kubernetes pods do from their ordinal', async () => {

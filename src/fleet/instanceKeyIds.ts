@@ -89,6 +89,24 @@ const onAzure = (d: Dmi): boolean => d.chassisAssetTag === AZURE_CHASSIS_ASSET_T
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The answer's text, read only up to MAX_ANSWER_BYTES: a longer one is INSTANCE_KEY_IDS_INVALID, the rest unread. */
+async function boundedText(answer: Response, what: string): Promise<string> {
+  const reader = answer.body?.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const chunk = await reader?.read();
+    if (chunk === undefined || chunk.done) break;
+    length += chunk.value.length;
+    if (length > MAX_ANSWER_BYTES) {
+      await reader?.cancel();
+      throw invalid(`${what} answered more than ${MAX_ANSWER_BYTES} bytes`, what);
+    }
+    chunks.push(chunk.value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 /** One metadata GET, retried while the server is unreachable or busy; 200 and 404 are answers. */
 async function metadataGet(url: string, headers: Record<string, string>, what: string, o: InstanceKeyIdOptions): Promise<{ status: number; body: string }> {
   const attempts = o.attempts ?? 3;
@@ -97,13 +115,12 @@ async function metadataGet(url: string, headers: Record<string, string>, what: s
     if (i > 0) await sleep(o.retryDelayMs ?? 500);
     try {
       const answer = await fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(o.timeoutMs ?? 2000) });
-      const body = await answer.text();
       if (answer.status === 429 || answer.status >= 500) {
+        await answer.body?.cancel();
         last = `answered ${answer.status}`;
         continue;
       }
-      if (body.length > MAX_ANSWER_BYTES) throw invalid(`${what} answered ${body.length} characters, more than ${MAX_ANSWER_BYTES}`, what);
-      return { status: answer.status, body };
+      return { status: answer.status, body: await boundedText(answer, what) };
     } catch (e) {
       if (e instanceof RuntimeError) throw e;
       const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
@@ -139,7 +156,9 @@ async function azureKeyIds(o: InstanceKeyIdOptions): Promise<InstanceKeyIds> {
   if (!isRecord(compute)) throw invalid(`${what}'s compute metadata is not a JSON object`, what);
   const tags = compute['tagsList'] ?? [];
   if (!Array.isArray(tags) || !tags.every((t) => isRecord(t) && typeof t['name'] === 'string' && typeof t['value'] === 'string')) throw invalid(`${what}'s compute.tagsList is not a list of {name, value} strings`, 'compute.tagsList');
-  const tag = (tags as { name: string; value: string }[]).filter((t) => t.name === METADATA_KEY);
+  // Azure's tag names are case-insensitive (learn.microsoft.com/azure/azure-resource-manager/management/tag-resources):
+  // Cloister-Key-Ids is the same tag, kept as it was written.
+  const tag = (tags as { name: string; value: string }[]).filter((t) => t.name.toLowerCase() === METADATA_KEY);
   if (tag.length > 1) throw invalid(`${what} lists the tag ${METADATA_KEY} ${tag.length} times`, METADATA_KEY);
   if (tag[0] !== undefined) return { keyIds: rangeOf(tag[0].value, `Azure tag ${METADATA_KEY}`), source: 'azure-imds-tag' };
   const name = compute['name'];

@@ -17,6 +17,11 @@ describe('SMBIOS OEM strings (type 11)', () => {
     assert.deepEqual(parseOemStrings(serializeOemStrings([])), []);
   });
 
+  it('reads each byte as the Latin-1 character of that code, as it writes them (TextDecoder\'s "latin1" is windows-1252)', () => {
+    const every = String.fromCharCode(...Array.from({ length: 255 }, (_, i) => i + 1));
+    assert.deepEqual(parseOemStrings(serializeOemStrings([every, 'a\u0080b'])), [every, 'a\u0080b']);
+  });
+
   for (const [why, raw] of [
     ['another SMBIOS type', Uint8Array.from([1, 5, 0, 0, 1, 0x41, 0, 0])],
     ['a string count beyond the strings', Uint8Array.from([11, 5, 0, 0, 2, 0x41, 0, 0])],

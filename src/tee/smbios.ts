@@ -24,7 +24,7 @@ export function parseOemStrings(raw: Uint8Array): string[] {
   while (strings.length < count) {
     const end = raw.indexOf(0, at);
     if (end < 0 || end === at) throw bad(`SMBIOS type 11 declares ${count} strings but holds ${strings.length}`);
-    strings.push(new TextDecoder('latin1').decode(raw.subarray(at, end)));
+    strings.push(Buffer.from(raw.buffer, raw.byteOffset + at, end - at).toString('latin1'));
     at = end + 1;
   }
   return strings;

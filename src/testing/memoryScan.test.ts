@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { PatternCounter, scanProcessMemory } from './memoryScan.js';
+import { PatternCounter, scanMappings, scanProcessMemory } from './memoryScan.js';
 
 function plainCount(memory: Uint8Array, needle: Uint8Array): number {
   const bytes = Buffer.from(memory);
@@ -67,6 +67,44 @@ describe('PatternCounter', () => {
     assert.throws(() => {
       counter.count(new Uint8Array(12), 0, 'anon');
     }, RangeError);
+  });
+});
+
+describe('scanMappings', () => {
+  // A fake address space: `maps` lines over `memory`, which starts at address 0x10000.
+  const BASE = 0x10000;
+  const reader = (memory: Uint8Array) => (buffer: Uint8Array, offset: number, length: number, position: number): number => {
+    const from = position - BASE;
+    const n = Math.max(0, Math.min(length, memory.length - from));
+    buffer.set(memory.subarray(from, from + n), offset);
+    return n;
+  };
+  const line = (start: number, end: number, perms = 'rw-p'): string => `${(BASE + start).toString(16)}-${(BASE + end).toString(16)} ${perms} 00000000 00:00 0`;
+
+  it('finds a pattern that crosses from one mapping into the next one adjacent to it', () => {
+    const memory = new Uint8Array(3 * 4096);
+    const crossing = randomBytes(32);
+    const short = crossing.subarray(4, 13);
+    memory.set(crossing, 4096 - 16);
+    // Two mappings back to back (an mprotect splits one), then one after a gap.
+    const { counts } = scanMappings([line(0, 4096), line(4096, 8192, 'r--p'), line(8192 + 4096, 8192 + 8192)], reader(memory), { crossing, short });
+    assert.equal(counts.crossing?.hits, 1);
+    assert.equal(counts.short?.hits, 1);
+  });
+
+  it('joins no mappings that are apart, nor one whose read stopped short to the next', () => {
+    const memory = new Uint8Array(6 * 4096);
+    const pattern = randomBytes(32);
+    // Halves at the end of page 0 and the start of page 2 (page 1 unmapped), and of page 3 and page 5 (page 4
+    // mapped with page 3, but unreadable).
+    for (const page of [0, 3]) {
+      memory.set(pattern.subarray(0, 16), (page + 1) * 4096 - 16);
+      memory.set(pattern.subarray(16), (page + 2) * 4096);
+    }
+    const read = reader(memory);
+    const holed = (buffer: Uint8Array, offset: number, length: number, position: number): number => (position >= BASE + 4 * 4096 && position < BASE + 5 * 4096 ? 0 : read(buffer, offset, Math.min(length, position < BASE + 4 * 4096 ? BASE + 4 * 4096 - position : length), position));
+    const { counts } = scanMappings([line(0, 4096), line(2 * 4096, 3 * 4096), line(3 * 4096, 5 * 4096), line(5 * 4096, 6 * 4096)], holed, { pattern });
+    assert.equal(counts.pattern?.hits, 0);
   });
 });
 

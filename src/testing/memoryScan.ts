@@ -133,43 +133,63 @@ export class PatternCounter {
   }
 }
 
+/** Reads `length` bytes at address `position` into `buffer` at `offset`, as readSync on /proc/PID/mem; fewer at a hole. */
+export type MemoryReader = (buffer: Uint8Array, offset: number, length: number, position: number) => number;
+
+/**
+ * Counts every occurrence of each pattern in the readable mappings of `maps` (/proc/PID/maps lines), read through
+ * `read`. Mappings that follow one another without a gap are one stretch of memory (an mprotect or a differing
+ * name splits one allocation into several), so an occurrence that crosses from one into the next is counted.
+ */
+export function scanMappings(maps: readonly string[], read: MemoryReader, patterns: Readonly<Record<string, Uint8Array>>): { counts: PatternCounter['counts']; scanned: number } {
+  const counter = new PatternCounter(patterns);
+  const overlap = counter.overlap;
+  const buffer = new Uint8Array(CHUNK + overlap);
+  let scanned = 0;
+  let carried = 0;
+  // Where the bytes carried in `buffer` end: the address the next mapping must start at to continue them.
+  let carriedEnd = -1;
+  for (const line of maps) {
+    const [range, perms, , , , path] = line.split(/\s+/, 6);
+    if (range === undefined || perms?.[0] !== 'r' || path === '[vvar]' || path === '[vsyscall]' || path === '[vvar_vclock]') continue;
+    const [start, end] = range.split('-').map((h) => parseInt(h, 16)) as [number, number];
+    const kind = kindOf(path);
+    if (start !== carriedEnd) carried = 0;
+    carriedEnd = -1;
+    for (let at = start; at < end; at += CHUNK) {
+      let n: number;
+      try {
+        n = read(buffer, carried, Math.min(CHUNK, end - at), at);
+      } catch {
+        break;
+      }
+      scanned += n;
+      // Mappings and reads are whole pages; a short read ends the mapping's scan below.
+      const view = buffer.subarray(0, carried + n - (n % WORD));
+      counter.count(view, carried, kind);
+      carried = Math.min(overlap, view.length);
+      buffer.copyWithin(0, view.length - carried, view.length);
+      if (n < Math.min(CHUNK, end - at)) break;
+      carriedEnd = at + n;
+    }
+    if (carriedEnd !== end) carriedEnd = -1;
+  }
+  return { counts: counter.counts, scanned };
+}
+
 /**
  * Counts every occurrence of each pattern in the readable mappings of `pid`; throws when it could read
  * less than 16 MiB, so that a scan that saw nothing never reports a clean process.
  */
 export function scanProcessMemory(pid: number, patterns: Readonly<Record<string, Uint8Array>>): Record<string, PatternHits> {
   const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').trim().split('\n');
-  const counter = new PatternCounter(patterns);
-  const overlap = counter.overlap;
   const fd = openSync(`/proc/${pid}/mem`, 'r');
-  const buffer = new Uint8Array(CHUNK + overlap);
-  let scanned = 0;
+  let scan;
   try {
-    for (const line of maps) {
-      const [range, perms, , , , path] = line.split(/\s+/, 6);
-      if (range === undefined || perms?.[0] !== 'r' || path === '[vvar]' || path === '[vsyscall]' || path === '[vvar_vclock]') continue;
-      const [start, end] = range.split('-').map((h) => parseInt(h, 16)) as [number, number];
-      const kind = kindOf(path);
-      let carried = 0;
-      for (let at = start; at < end; at += CHUNK) {
-        let n: number;
-        try {
-          n = readSync(fd, buffer, carried, Math.min(CHUNK, end - at), at);
-        } catch {
-          break;
-        }
-        scanned += n;
-        // Mappings and reads are whole pages; a short read ends the mapping's scan below.
-        const view = buffer.subarray(0, carried + n - (n % WORD));
-        counter.count(view, carried, kind);
-        carried = Math.min(overlap, view.length);
-        buffer.copyWithin(0, view.length - carried, view.length);
-        if (n < Math.min(CHUNK, end - at)) break;
-      }
-    }
+    scan = scanMappings(maps, (buffer, offset, length, position) => readSync(fd, buffer, offset, length, position), patterns);
   } finally {
     closeSync(fd);
   }
-  if (scanned < MIN_SCANNED) throw new Error(`read only ${scanned} bytes of process ${pid}'s memory: no ptrace rights over it, or it has exited`);
-  return counter.counts;
+  if (scan.scanned < MIN_SCANNED) throw new Error(`read only ${scan.scanned} bytes of process ${pid}'s memory: no ptrace rights over it, or it has exited`);
+  return scan.counts;
 }
