@@ -6,7 +6,8 @@
 // POST /v1/echo with 1 KiB (the bare exchange, where the extra hop is the largest share). The rows give each
 // path's time per request (window length / requests completed, one sample per window); the notes give the fleet
 // path's throughput as a share of direct, per window pair and in total, against the target: the load balancer
-// costs at most 5% of throughput. The relay is left out of both paths, so its cost does not dilute the hop's.
+// costs at most 5% of throughput. The relay is left out of both paths, so its cost does not dilute the hop's; the
+// client speaks HTTPS to HAProxy (a throwaway certificate) as a relay would, and HAProxy HTTPS to the node.
 import type { OhttpClient } from '../attestation/index.js';
 import { startHaproxyGateway, type HaproxyGateway } from '../src/testing/haproxyGateway.js';
 import { renderTextImages } from '../src/testing/renderText.js';
@@ -59,9 +60,10 @@ async function compare(direct: OhttpClient, fleet: OhttpClient, workload: Worklo
   const r = pairedRatio(rows[0], rows[1]);
   const cost = 1 - Math.min(r.perRound.value, r.total.value);
   const verdict = cost <= TARGET ? 'PASS' : 'MISS';
+  const costText = cost <= 0 ? 'no measurable cost (the HAProxy path was not slower)' : `costs ${pct(cost)}`;
   return {
     rows: [...rows],
-    note: `${workload.label}: through HAProxy ${pct(r.perRound.value)} of direct throughput per window pair (95% CI ${pct(r.perRound.low)}-${pct(r.perRound.high)}), ${pct(r.total.value)} in total (${counts[1]} vs ${counts[0]} requests in ${workload.pairs} windows of ${workload.windowMs / 1000} s each); the load balancer costs ${pct(cost)} (target <= ${pct(TARGET)}: ${verdict})`,
+    note: `${workload.label}: through HAProxy ${pct(r.perRound.value)} of direct throughput per window pair (95% CI ${pct(r.perRound.low)}-${pct(r.perRound.high)}), ${pct(r.total.value)} in total (${counts[1]} vs ${counts[0]} requests in ${workload.pairs} windows of ${workload.windowMs / 1000} s each); the load balancer ${costText} (target <= ${pct(TARGET)}: ${verdict})`,
   };
 }
 
@@ -73,12 +75,13 @@ export async function fleetPathSuite(): Promise<SuiteReport> {
   let haproxy: HaproxyGateway | undefined;
   try {
     node = await startServerProcess({ models: ['ocr'], args: ['--ohttp-key-ids', `${keyIds.first}-${keyIds.last}`, '--queue', '64'] });
-    haproxy = await startHaproxyGateway([{ name: 'node-0', origin: node.url, keyIds }]);
+    // HTTPS on both of HAProxy's sides, as behind a relay: the fleet path pays a second TLS hop.
+    haproxy = await startHaproxyGateway([{ name: 'node-0', origin: node.url, keyIds }], { tls: true });
     const direct = await node.client();
     const fleet = await node.client({ via: haproxy.url });
     const workloads: Workload[] = [
       { label: `POST /v1/ocr (${png.length} B PNG)`, request: { url: 'https://cloister/v1/ocr', headers: [['content-type', 'image/png']], body: png }, windowMs: 3000, pairs: 16 },
-      { label: 'POST /v1/echo (1 KiB)', request: { url: 'https://cloister/v1/echo', headers: [['content-type', 'application/octet-stream']], body: new Uint8Array(1024).fill(0x61) }, windowMs: 1000, pairs: 24 },
+      { label: 'POST /v1/echo (1 KiB)', request: { url: 'https://cloister/v1/echo', headers: [['content-type', 'application/octet-stream']], body: new Uint8Array(1024).fill(0x61) }, windowMs: 1000, pairs: 40 },
     ];
     const rows: Measurement[] = [];
     const notes: string[] = [];

@@ -6,11 +6,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from '../fleet/haproxyConfig.js';
 import { ChildExitedError, describeExit, exitOf, holdLines, STOP_GRACE_MS, stopChild, type ChildExit } from './childCommand.js';
+
+/**
+ * The status GET `url` answers within 1 s. HTTPS is not authenticated: this is the supervisor asking its own child on
+ * loopback whether it listens yet, with a certificate the caller gave it.
+ */
+function statusOf(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { method: 'GET', timeout: 1000, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** How long HAProxy has to answer GET /status once started. */
 const READY_TIMEOUT_MS = 15_000;
@@ -61,6 +79,8 @@ export interface HaproxyChildOptions {
   /** Receives each output line, with "haproxy | " in front, from showOutput() on. */
   readonly output: (line: string) => void;
   readonly nameWidth?: number;
+  /** PEM of the gateway's certificate and key: HAProxy then listens for HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 const SETPRIV = '/usr/bin/setpriv';
@@ -94,9 +114,11 @@ export class HaproxyChild {
     const dir = await mkdtemp(join(tmpdir(), 'cloister-haproxy-'));
     const mapFile = join(dir, 'keyids.map');
     const config = join(dir, 'haproxy.cfg');
-    const url = `http://127.0.0.1:${options.port}`;
+    const url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${options.port}`;
     await writeFile(mapFile, haproxyKeyMap(options.nodes), { mode: 0o600 });
-    await writeFile(config, haproxyConfig({ nodes: options.nodes, listen: `127.0.0.1:${options.port}`, directory: options.directory, mapFile, socket: join(dir, 'admin.sock') }), { mode: 0o600 });
+    const tlsCertificate = options.tls === undefined ? undefined : join(dir, 'gateway.pem');
+    if (options.tls !== undefined && tlsCertificate !== undefined) await writeFile(tlsCertificate, `${options.tls.cert}${options.tls.key}`, { mode: 0o600 });
+    await writeFile(config, haproxyConfig({ nodes: options.nodes, listen: `127.0.0.1:${options.port}`, directory: options.directory, mapFile, socket: join(dir, 'admin.sock'), ...(tlsCertificate === undefined ? {} : { tlsCertificate }) }), { mode: 0o600 });
     // A session of its own, as for the cloister children: Ctrl-C reaches only the supervisor. setpriv (util-linux)
     // has the kernel send it SIGTERM when the supervisor dies, even by SIGKILL, so no HAProxy outlives the stack.
     const [command, args] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', options.executable, '-db', '-f', config]] : [options.executable, ['-db', '-f', config]];
@@ -116,10 +138,9 @@ export class HaproxyChild {
       const started = Date.now();
       const poll = (): void => {
         if (gone) return;
-        fetch(`${url}/status`, { signal: AbortSignal.timeout(1000) }).then(
-          (r) => {
-            void r.body?.cancel();
-            if (r.status === 200) resolve(url);
+        statusOf(`${url}/status`).then(
+          (status) => {
+            if (status === 200) resolve(url);
             else retry();
           },
           () => {

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { temporaryDirectories } from '../testing/tempDirs.js';
+import { selfSignedCertificate } from '../testing/selfSignedCertificate.js';
 import { haproxyConfig, haproxyKeyMap, type HaproxyNode } from './haproxyConfig.js';
 
 const tempDir = temporaryDirectories('cloister-haproxy-config-');
@@ -110,5 +111,22 @@ describe('haproxyConfig', () => {
     writeFileSync(cfgFile, haproxyConfig({ ...options, mapFile, socket: join(dir, 'admin.sock') }));
     const out = execFileSync(haproxy, ['-c', '-f', cfgFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.match(out, /Configuration file is valid/);
+  });
+
+  it('with tlsCertificate, listens for HTTPS with that certificate, and is valid for haproxy -c', async (t) => {
+    const dir = tempDir();
+    const pem = join(dir, 'gateway.pem');
+    const cfg = haproxyConfig({ ...options, mapFile: join(dir, 'keyids.map'), socket: join(dir, 'admin.sock'), tlsCertificate: pem });
+    assert.match(cfg, new RegExp(`^ {4}bind "${options.listen}" ssl crt "${pem}"$`, 'm'));
+    const haproxy = haproxyPath();
+    if (haproxy === undefined) {
+      t.skip('haproxy is not on PATH');
+      return;
+    }
+    const { cert, key } = await selfSignedCertificate();
+    writeFileSync(pem, `${cert}${key}`);
+    writeFileSync(join(dir, 'keyids.map'), haproxyKeyMap(NODES));
+    writeFileSync(join(dir, 'haproxy.cfg'), cfg);
+    assert.match(execFileSync(haproxy, ['-c', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), /Configuration file is valid/);
   });
 });

@@ -18,8 +18,10 @@ export interface HaproxyNode {
 
 export interface HaproxyOptions {
   readonly nodes: readonly HaproxyNode[];
-  /** ADDRESS:PORT the gateway listens on (plain HTTP: the relay's hop; put TLS in front, or add `ssl crt` to the bind). */
+  /** ADDRESS:PORT the gateway listens on (plain HTTP, unless `tlsCertificate`). */
   readonly listen: string;
+  /** A PEM file holding the gateway's certificate chain and private key: the relay's hop is then HTTPS. */
+  readonly tlsCertificate?: string;
   /** The origin of `cloister fleet` (plain HTTP). */
   readonly directory: string;
   /** The map file's path as HAProxy will read it. */
@@ -166,7 +168,7 @@ defaults
 ${haproxyUpstreamErrors().map((l) => `    ${l}`).join('\n')}
 
 frontend gateway
-    bind "${options.listen}"
+    bind "${options.listen}"${options.tlsCertificate === undefined ? '' : ` ssl crt "${options.tlsCertificate}"`}
 ${haproxyGatewayRules(options).map((l) => `    ${l}`).join('\n')}
     use_backend directory if fleet
     use_backend any_node if get
