@@ -3,7 +3,8 @@
 // Each state the page can end in is checked in the DOM and photographed into build/web-screenshots/ for review:
 // accepted with the log entry, a measurement the log does not list, a tampered bundle dropped in offline, and a
 // simulated server refused unless simulation is allowed, the log's checkpoint held to a witness; and the convenience
-// copy a server serves says so. Skipped without Chromium.
+// copy a server serves says so. An audit in the rendered page checks accessibility (names, contrast, keyboard). Skipped
+// without Chromium.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -73,6 +74,44 @@ const READ_STATE = `(() => {
 
 const DONE = `['accepted', 'rejected', 'error'].includes(document.getElementById('result')?.dataset.state)`;
 
+/**
+ * Run in the page: the controls without an accessible name (a label, aria-label(ledby) or text), and every visible
+ * text whose colour against its background is under WCAG 2.1 AA (4.5:1, or 3:1 for large text: 24 px, or 18.66 px
+ * bold). The background is the nearest opaque one among the element and its ancestors; over a gradient (the SIMULATED
+ * banner's stripes) each colour stop counts.
+ */
+const ACCESSIBILITY_AUDIT = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const backgrounds = (e) => {
+    for (let n = e; n; n = n.parentElement) {
+      const s = getComputedStyle(n);
+      const stops = s.backgroundImage.match(/rgba?\\([^)]*\\)/g);
+      if (stops) return stops.map(rgb);
+      const c = rgb(s.backgroundColor);
+      if (c.length === 3 || c[3] > 0) return [c.slice(0, 3)];
+    }
+    return [[255, 255, 255]];
+  };
+  const unnamed = [...document.querySelectorAll('input, textarea, select, button, [role="button"]')]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') && !e.textContent.trim())
+    .map((e) => e.id || e.outerHTML.slice(0, 60));
+  const lowContrast = [];
+  let texts = 0;
+  for (const e of document.querySelectorAll('body *')) {
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const s = getComputedStyle(e);
+    if (s.visibility === 'hidden' || e.offsetParent === null && s.position !== 'fixed') continue;
+    texts++;
+    const size = parseFloat(s.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+    const worst = Math.min(...backgrounds(e).map((b) => ratio(rgb(s.color).slice(0, 3), b)));
+    if (worst < (large ? 3 : 4.5)) lowContrast.push(e.tagName + ' "' + e.textContent.trim().slice(0, 40) + '" ' + worst.toFixed(2));
+  }
+  return { unnamed, lowContrast, texts };
+})()`;
+
 describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (set CLOISTER_CHROMIUM)` }, () => {
   let relay: Relay;
   let closeServer: (() => Promise<void>) | undefined;
@@ -136,6 +175,44 @@ describe('the verify page in a browser', { skip: existsSync(CHROMIUM) ? false : 
     assert.deepEqual(s.codes, []);
     process.stdout.write(`# screenshots of the verify page: ${SCREENSHOTS}\n`);
   });
+
+  it('is accessible: every control named, the whole page reachable by keyboard (the drop zone opens the file input on Enter), every text at WCAG AA contrast in each state', async () => {
+    const audit = async (): Promise<{ unnamed: string[]; lowContrast: string[]; texts: number }> => page.evaluate(ACCESSIBILITY_AUDIT);
+    // A rejected state (failures in red) and an accepted one under the SIMULATED banner (green, the striped yellow).
+    for (const query of [{ server: `${relay.url}/default`, log: other.url, publisherKey: otherKey, simulated: '1' }, { server: `${relay.url}/default`, log: logged.url, publisherKey, simulated: '1' }]) {
+      await visit(query, 'accessibility.png');
+      const a = await audit();
+      assert.deepEqual(a.unnamed, [], 'every control has an accessible name');
+      assert.deepEqual(a.lowContrast, [], 'every text meets WCAG AA contrast');
+      assert.ok(a.texts > 40, `the audit saw the page's texts (${a.texts})`);
+    }
+    // The audit's own control: a grey text and an unlabelled input, added for a moment, are both caught (styled from
+    // script: the page's Content-Security-Policy refuses style attributes).
+    await page.evaluate("(() => { const p = document.createElement('p'); p.id = 'grey'; p.textContent = 'pale words'; p.style.color = '#aaa'; const i = document.createElement('input'); i.id = 'nameless'; document.querySelector('main').append(p, i); })()");
+    const control = await audit();
+    assert.deepEqual(control.unnamed, ['nameless']);
+    assert.deepEqual(control.lowContrast.map((l) => l.replace(/ [\d.]+$/, '')), ['P "pale words"']);
+    await page.evaluate("document.getElementById('grey').remove(); document.getElementById('nameless').remove()");
+    await page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0); document.getElementById('files').click = () => { window.chosen = true; }");
+    const order: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      await pressKey('Tab');
+      order.push(await page.evaluate<string>("document.activeElement?.id || document.activeElement?.tagName || ''"));
+    }
+    const expected = ['server', 'log', 'publisher-key', 'log-key', 'witnesses', 'measurements', 'measurements-file', 'simulated', 'drop', 'files'];
+    assert.deepEqual(order.filter((id) => expected.includes(id)).filter((id, i, all) => all.indexOf(id) === i), expected, `Tab reaches every control in order: ${order.join(', ')}`);
+    assert.ok(order.includes('BUTTON'), 'and the submit button');
+    await page.evaluate("document.getElementById('drop').focus()");
+    await pressKey('Enter');
+    assert.equal(await page.evaluate<boolean>('window.chosen === true'), true, 'Enter on the drop zone opens the file input');
+  });
+
+  /** A key pressed and released, as the keyboard would. */
+  async function pressKey(key: 'Tab' | 'Enter'): Promise<void> {
+    const code = key === 'Tab' ? 9 : 13;
+    await page.send('Input.dispatchKeyEvent', { type: 'keyDown', key, code: key, windowsVirtualKeyCode: code, ...(key === 'Enter' ? { text: '\r' } : {}) });
+    await page.send('Input.dispatchKeyEvent', { type: 'keyUp', key, code: key, windowsVirtualKeyCode: code });
+  }
 
   it('refuses a server whose measurement the log does not list: MEASUREMENT_NOT_LOGGED in plain words', async () => {
     const s = await visit({ server: `${relay.url}/default`, log: other.url, publisherKey: otherKey, simulated: '1' }, 'not-logged.png');
