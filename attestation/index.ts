@@ -5,6 +5,7 @@ export type { Check, CheckStatus, Verdict, VerdictError } from './checks.js';
 export { CheckLog } from './checks.js';
 export { webCryptoEcdsa, type EcdsaImporter, type EcdsaPublicKey, type EcdsaCurve, type EcdsaHash } from './ecdsa.js';
 export { parseCertificate, parseCrl, type Certificate, type Crl } from './x509.js';
+export { ecdsaP1363ToDer } from './signatures.js';
 export * from './snp/index.js';
 export * from './tdx/index.js';
 export {
